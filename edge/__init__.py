@@ -1,0 +1,1 @@
+"""The edge node: camera -> detector -> tracker -> quality -> matcher -> gate policy."""

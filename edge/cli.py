@@ -1,0 +1,190 @@
+"""The `facegate` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from edge.camera import Camera
+from edge.config import EdgeConfig, load_config
+from edge.gallery import GalleryStore
+from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
+
+log = logging.getLogger("facegate")
+
+
+def _config(args: argparse.Namespace) -> EdgeConfig:
+    config = load_config(args.config)
+    if getattr(args, "pack", None):
+        config.models.pack = args.pack
+    return config
+
+
+def cmd_edge_run(args: argparse.Namespace) -> int:
+    from edge.pipeline import FacePipeline
+
+    config = _config(args)
+    pack = open_pack(config)
+    index = open_gallery(Path(args.gallery), pack, config,
+                         on_photo=lambda r: None if r.enrolled else log.warning("gallery: %s", r.line()))
+    log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
+    camera = Camera(args.source, config.camera, realtime=args.realtime)
+    pipeline = FacePipeline(pack, index, config)
+    summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine())
+    stages = "  ".join(f"{k} {v:.1f}ms" for k, v in pipeline.timer.per_frame_ms().items())
+    log.info("%d frames in %.1fs (%.1f fps), %d verdicts; bad frames %d, dropped %d; per frame: %s",
+             summary.frames, summary.seconds, summary.fps, summary.verdicts,
+             camera.stats.bad_frames, camera.stats.frames_dropped, stages)
+    if summary.camera_error:
+        log.error("camera: %s", summary.camera_error)
+        return 3
+    return 0
+
+
+def cmd_gallery_build(args: argparse.Namespace) -> int:
+    from edge.enrolment import build_gallery
+
+    config = _config(args)
+    pack = open_pack(config)
+    out = Path(args.out)
+    store = GalleryStore(out)
+    results = build_gallery(Path(args.folder), store, pack, config.quality, on_result=lambda r: print(r.line()))
+    enrolled = sum(r.enrolled for r in results)
+    print(f"{enrolled} of {len(results)} photos enrolled ({len(results) - enrolled} rejected) "
+          f"into {out} for pack {pack.name}; {len(store.subjects())} subjects in the gallery")
+    return 0 if enrolled else 1
+
+
+def cmd_eval_pairs(args: argparse.Namespace) -> int:
+    from edge.evaluation import embed_image, pair_metrics, pair_scores, read_pairs
+
+    config = _config(args)
+    pack = open_pack(config)
+    pairs_path = Path(args.pairs)
+    pairs = read_pairs(pairs_path)
+    root = Path(args.root) if args.root else pairs_path.parent
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done % 25 == 0 or done == total):
+            sys.stderr.write(f"\rembedding images {done}/{total}")
+            if done == total:
+                sys.stderr.write("\n")
+
+    scores, no_face = pair_scores(pairs, lambda p: embed_image(p, pack), root, progress)
+    metrics = pair_metrics(scores, [p.same for p in pairs], no_face)
+    metrics["model_pack"] = pack.name
+    metrics["detector_max_side"] = config.models.detector_max_side
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    acc = metrics["accuracy_10fold"]
+    print(f"pairs {metrics['pairs']} ({metrics['same_pairs']} same, {metrics['different_pairs']} different); "
+          f"images without a face: {no_face}")
+    print(f"10-fold accuracy {acc['mean']:.4f} ± {acc['std']:.4f}   AUC {metrics['auc']:.5f}   pack {pack.name}")
+    for far, tar in metrics["tar_at_far"].items():
+        thr = metrics["thresholds"][f"far_{far}"]
+        print(f"  TAR @ FAR {far:>6}: " + ("n/a (too few different-person pairs)" if tar is None
+                                         else f"{tar:.4f}  (threshold {thr:.4f})"))
+    return 0
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    from models import load_manifest
+    from models.manifest import ModelFileError, resolve_file
+
+    config = _config(args)
+    manifest = load_manifest()
+    names = [args.pack] if args.pack else sorted(manifest.packs)
+    failed = 0
+    for name in names:
+        pack = manifest.pack(name)
+        for spec in (pack.detector, pack.embedder):
+            try:
+                path = resolve_file(spec, config.models.search_dirs())
+                print(f"{name}\t{spec.filename}\tok\t{path}")
+            except ModelFileError as exc:
+                failed += 1
+                print(f"{name}\t{spec.filename}\tMISSING OR ALTERED\t{exc}")
+    return 1 if failed else 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from models import load_manifest
+    from models.fetch import fetch_file
+
+    config = _config(args)
+    pack = load_manifest().pack(args.name)
+    for spec in (pack.detector, pack.embedder):
+        print(f"{spec.filename}: {fetch_file(spec, config.models.dir)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return run_demo(Path(args.workdir), realtime=not args.fast)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facegate", description="FaceGate: edge face verification for gates and exams.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="area", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", type=Path, help="TOML configuration file (see README)")
+        p.add_argument("--pack", help="model pack (default from config: buffalo_s)")
+        return p
+
+    edge = sub.add_parser("edge", help="run an edge node").add_subparsers(dest="cmd", required=True)
+    run = with_config(edge.add_parser("run", help="match faces on a camera stream; one JSON line per verdict"))
+    run.add_argument("--source", required=True, help="video file, rtsp://|http:// URL, or USB camera index")
+    run.add_argument("--gallery", required=True, help="folder of consented photos, or a gallery database")
+    run.add_argument("--max-frames", type=int, help="stop after this many frames")
+    run.add_argument("--realtime", action="store_true", help="play a file at its own speed (newest frame wins)")
+    run.set_defaults(func=cmd_edge_run)
+
+    gallery = sub.add_parser("gallery", help="manage the local gallery").add_subparsers(dest="cmd", required=True)
+    build = with_config(gallery.add_parser("build", help="enrol a folder of photos (file or sub-folder name = subject)"))
+    build.add_argument("folder")
+    build.add_argument("--out", required=True, help="gallery database to write (created or extended)")
+    build.set_defaults(func=cmd_gallery_build)
+
+    evaluation = sub.add_parser("eval", help="measure accuracy").add_subparsers(dest="cmd", required=True)
+    pairs = with_config(evaluation.add_parser("pairs", help="verification accuracy on a pairs CSV (img_a,img_b,same)"))
+    pairs.add_argument("pairs")
+    pairs.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
+    pairs.add_argument("--json", action="store_true", help="print one JSON object")
+    pairs.set_defaults(func=cmd_eval_pairs)
+
+    models = sub.add_parser("models", help="model packs").add_subparsers(dest="cmd", required=True)
+    verify = with_config(models.add_parser("verify", help="check every pack's files against their pinned hashes"))
+    verify.set_defaults(func=cmd_models_verify)
+    fetch = with_config(models.add_parser("fetch", help="download a pack's files from upstream (hash-checked)"))
+    fetch.add_argument("name")
+    fetch.set_defaults(func=cmd_models_fetch)
+
+    demo = sub.add_parser("demo", help="run the edge loop on a generated stream of sample faces")
+    demo.add_argument("--workdir", default="var/demo")
+    demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from models import ModelFileError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except (ModelFileError, GalleryError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

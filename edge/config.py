@@ -1,0 +1,95 @@
+"""One typed configuration object for an edge node, loaded from TOML and env.
+
+Precedence: defaults < TOML file (`--config FILE`) < environment variables
+named FACEGATE_<SECTION>__<KEY> (e.g. FACEGATE_POLICY__FRAMES_NEEDED=5).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models import RuntimeSettings
+
+
+class ModelSettings(BaseModel):
+    pack: str = "buffalo_s"
+    dir: Path = Path("var/models")  # downloaded packs and the optimised-graph cache
+    search_paths: list[Path] = Field(default_factory=list)  # extra folders holding pinned files
+    threads: int = 0  # ONNX Runtime intra-op threads; 0 = one per core
+    optimization: str = "all"
+    detector_max_side: int = 640  # long side of the detector input, aspect kept
+    detector_score_threshold: float = 0.5
+
+    def search_dirs(self) -> list[Path]:
+        return [self.dir, *self.search_paths]
+
+    def runtime(self) -> RuntimeSettings:
+        return RuntimeSettings(intra_op_threads=self.threads, optimization=self.optimization,
+                               cache_dir=self.dir / "ort-cache")
+
+
+class CameraSettings(BaseModel):
+    id: str = "cam-1"
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up
+    max_consecutive_bad_frames: int = 30  # a file that stops decoding is treated as ended after this
+
+
+class TrackerSettings(BaseModel):
+    detect_every: int = 2  # run the detector on every n-th frame; tracks carry over in between
+    iou_threshold: float = 0.3
+    lost_after_s: float = 1.0  # a track unseen this long has left
+
+
+class QualitySettings(BaseModel):
+    min_detection_score: float = 0.6
+    min_eye_distance_px: float = 20.0
+    max_yaw: float = 0.45  # nose offset from the eye midline, in eye distances
+    max_pitch: float = 0.45  # deviation of the nose's height between eyes and mouth
+    min_sharpness: float = 40.0  # variance of the Laplacian on the 112x112 crop
+    min_brightness: float = 40.0
+    max_brightness: float = 220.0
+
+
+class PolicySettings(BaseModel):
+    identify_threshold: float | None = None  # None: the model pack's measured threshold
+    margin: float | None = None  # None: the pack's margin over the runner-up subject
+    frames_needed: int = 3  # good frames combined before a verdict
+    max_wait_s: float = 3.0  # decide with fewer frames if a person lingers with poor quality
+    reverify_interval_s: float = 300.0  # a person still in view is verified again after this
+    same_person_threshold: float = 0.55  # a new track this close to a recent one is the same person
+
+
+class EdgeConfig(BaseSettings):
+    """Everything an edge node needs to run, with defaults that work out of the box."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_", env_nested_delimiter="__", extra="forbid")
+
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    camera: CameraSettings = Field(default_factory=CameraSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+
+def load_config(path: Path | None = None) -> EdgeConfig:
+    """Defaults, overlaid by the TOML file at `path` (if any), overlaid by env."""
+    values = tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    # BaseSettings gives init values priority over env; we want env to win, so merge env last.
+    from_env = EdgeConfig().model_dump(exclude_defaults=True)
+    return EdgeConfig(**_deep_merge(values, from_env))
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

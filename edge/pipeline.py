@@ -1,0 +1,138 @@
+"""The per-frame loop: detect -> track -> quality -> align+embed -> match -> policy.
+
+Work is spent only where a decision needs it:
+- the detector runs on every `detect_every`-th frame; tracks carry over between;
+- only tracks the policy still needs templates for are aligned and embedded
+  (a person already decided costs one detection per cycle, nothing more);
+- all crops of a frame are embedded in one batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge import quality as face_quality
+from edge.camera import Frame
+from edge.config import EdgeConfig
+from edge.gallery import GalleryIndex
+from edge.policy import GatePolicy, Verdict
+from edge.tracker import Tracker
+from models import LoadedPack, align_faces
+
+STAGES = ("decode", "detect", "track", "align+embed", "match")
+
+
+@dataclass
+class StageTimer:
+    """Wall time spent per stage, for the status line and the benchmark table."""
+
+    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[name] += time.perf_counter() - start
+
+    def add(self, name: str, seconds: float) -> None:
+        self.totals[name] += seconds
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {s: 1000 * self.totals.get(s, 0.0) / n for s in STAGES}
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    detections: int = 0
+    embedded: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by quality reason kind
+
+
+class FacePipeline:
+    def __init__(self, pack: LoadedPack, index: GalleryIndex, config: EdgeConfig):
+        self.pack = pack
+        self.config = config
+        self.tracker = Tracker(config.tracker.iou_threshold, config.tracker.lost_after_s)
+        threshold = config.policy.identify_threshold
+        margin = config.policy.margin
+        self.policy = GatePolicy(
+            config.policy, index,
+            threshold=pack.spec.identify_threshold if threshold is None else threshold,
+            margin=pack.spec.margin if margin is None else margin,
+        )
+        self.timer = StageTimer()
+        self.stats = PipelineStats()
+
+    @property
+    def active_tracks(self) -> int:
+        return len(self.tracker.tracks)
+
+    def process(self, frame: Frame) -> list[Verdict]:
+        """Run one frame through the loop; returns the verdicts it produced."""
+        ts = frame.timestamp
+        verdicts: list[Verdict] = []
+        detect_now = self.stats.frames % max(1, self.config.tracker.detect_every) == 0
+        self.stats.frames += 1
+        self.timer.frames += 1
+        if not detect_now:
+            with self.timer.stage("track"):
+                ended = self.tracker.expire(ts)
+            return self._end(ended, ts)
+
+        with self.timer.stage("detect"):
+            detections = self.pack.detector.detect(frame.image)
+        self.stats.detections += len(detections)
+        with self.timer.stage("track"):
+            update = self.tracker.update(detections, ts)
+
+        with self.timer.stage("align+embed"):
+            wanted, qualities = [], []
+            for track, di in update.matched:
+                if not self.policy.wants_frames(track.id, ts):
+                    continue
+                q = face_quality.geometry(detections.landmarks[di], float(detections.scores[di]), self.config.quality)
+                if q.ok:
+                    wanted.append((track, di))
+                    qualities.append(q)
+                else:
+                    self._count_rejection(q.reason)
+            crops = align_faces(frame.image, detections.landmarks[[di for _, di in wanted]]) if wanted else []
+            good = []
+            for (track, _), q, crop in zip(wanted, qualities, crops):
+                q = face_quality.pixels(q, crop, self.config.quality)
+                if q.ok:
+                    good.append((track, q, crop))
+                else:
+                    self._count_rejection(q.reason)
+            templates = self.pack.embedder.embed(np.stack([c for _, _, c in good])) if good else []
+            self.stats.embedded += len(good)
+
+        with self.timer.stage("match"):
+            for (track, q, _), template in zip(good, templates):
+                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts)
+                if verdict:
+                    verdicts.append(verdict)
+        return verdicts + self._end(update.ended, ts)
+
+    def finish(self, timestamp: float) -> list[Verdict]:
+        """The stream ended: every person still in view has left."""
+        return self._end(self.tracker.end_all(), timestamp)
+
+    def _end(self, ended, timestamp: float) -> list[Verdict]:
+        if not ended:
+            return []
+        with self.timer.stage("match"):
+            return [v for t in ended if (v := self.policy.track_ended(t.id, timestamp))]
+
+    def _count_rejection(self, reason: str | None) -> None:
+        self.stats.rejected[(reason or "unknown").split(":")[0]] += 1

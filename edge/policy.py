@@ -1,0 +1,123 @@
+"""Gate policy: combine several good frames of a person into one verdict.
+
+Per track: collect `frames_needed` good templates, average them weighted by
+quality, search the gallery, and decide
+- `granted`: best subject scores at least the 1:N threshold AND beats the
+  runner-up subject by the margin (so a look-alike pair never opens the gate);
+- `unknown`: anything else.
+One verdict per person passing: a track is decided once, and verified again
+only if it is still in view after `reverify_interval_s`. A person whose track
+broke in two is recognised as recently decided (template similarity) and not
+announced twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.config import PolicySettings
+from edge.gallery import GalleryIndex
+
+
+@dataclass
+class Verdict:
+    timestamp: float  # stream time of the decision
+    track: int
+    verdict: str  # "granted" | "unknown"
+    subject: str | None
+    score: float  # best subject's cosine similarity (0 if the gallery is empty)
+    runner_up: float | None
+    threshold: float
+    margin: float
+    quality: float  # mean quality of the frames combined
+    frames: int
+
+
+@dataclass
+class _TrackState:
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    qualities: list[float] = field(default_factory=list)
+    first_frame_at: float | None = None
+    decided_at: float | None = None
+
+
+@dataclass
+class _Recent:
+    template: np.ndarray
+    at: float
+    verdict: str
+    subject: str | None
+
+
+class GatePolicy:
+    def __init__(self, settings: PolicySettings, index: GalleryIndex, threshold: float, margin: float):
+        self.settings = settings
+        self.index = index
+        self.threshold = threshold
+        self.margin = margin
+        self._tracks: dict[int, _TrackState] = {}
+        self._recent: list[_Recent] = []
+
+    def wants_frames(self, track_id: int, timestamp: float) -> bool:
+        """Whether this track still needs templates (so the pipeline embeds it)."""
+        state = self._tracks.get(track_id)
+        if state is None or state.decided_at is None:
+            return True
+        return timestamp - state.decided_at >= self.settings.reverify_interval_s
+
+    def observe(self, track_id: int, template: np.ndarray, quality: float, timestamp: float) -> Verdict | None:
+        """Add one good frame's template; returns a verdict when the track is decided."""
+        state = self._tracks.setdefault(track_id, _TrackState())
+        if state.decided_at is not None:  # re-verification: start a fresh set of frames
+            if timestamp - state.decided_at < self.settings.reverify_interval_s:
+                return None
+            self._tracks[track_id] = state = _TrackState(decided_at=state.decided_at)
+        state.embeddings.append(template)
+        state.qualities.append(quality)
+        if state.first_frame_at is None:
+            state.first_frame_at = timestamp
+        enough = len(state.embeddings) >= self.settings.frames_needed
+        waited = timestamp - state.first_frame_at >= self.settings.max_wait_s
+        return self._decide(track_id, state, timestamp) if enough or waited else None
+
+    def track_ended(self, track_id: int, timestamp: float) -> Verdict | None:
+        """A person left: decide on what was seen if nothing was decided yet."""
+        state = self._tracks.pop(track_id, None)
+        if state is None or not state.embeddings:  # decided already, or never seen well enough
+            return None
+        return self._decide(track_id, state, timestamp)
+
+    def _decide(self, track_id: int, state: _TrackState, timestamp: float) -> Verdict | None:
+        weights = np.asarray(state.qualities, np.float32) + 1e-3
+        combined = (np.stack(state.embeddings) * weights[:, None]).sum(axis=0)
+        combined /= max(float(np.linalg.norm(combined)), 1e-12)
+        matches = self.index.search(combined, k=2)
+        best = matches[0] if matches else None
+        runner_up = matches[1].score if len(matches) > 1 else None
+        granted = (best is not None and best.score >= self.threshold
+                   and (runner_up is None or best.score - runner_up >= self.margin))
+        verdict = Verdict(
+            timestamp=timestamp, track=track_id, verdict="granted" if granted else "unknown",
+            subject=best.subject if granted else None, score=round(best.score, 4) if best else 0.0,
+            runner_up=round(runner_up, 4) if runner_up is not None else None,
+            threshold=self.threshold, margin=self.margin,
+            quality=round(float(np.mean(state.qualities)), 4), frames=len(state.embeddings),
+        )
+        state.decided_at = timestamp
+        state.embeddings, state.qualities, state.first_frame_at = [], [], None
+        if self._seen_recently(combined, verdict, timestamp):
+            return None
+        return verdict
+
+    def _seen_recently(self, template: np.ndarray, verdict: Verdict, timestamp: float) -> bool:
+        """True if the same person got the same verdict within the re-verify interval."""
+        horizon = timestamp - self.settings.reverify_interval_s
+        self._recent = [r for r in self._recent if r.at > horizon]
+        for recent in self._recent:
+            same_person = float(recent.template @ template) >= self.settings.same_person_threshold
+            if same_person and recent.verdict == verdict.verdict and recent.subject == verdict.subject:
+                return True
+        self._recent.append(_Recent(template, timestamp, verdict.verdict, verdict.subject))
+        return False

@@ -1,0 +1,87 @@
+"""Generated camera streams: real face photos moving across a background.
+
+The camera is the hardware boundary, so demos, tests and benchmarks replace it
+with a video file built here from real face images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Walker:
+    """One person crossing the view: a face patch that enters, moves, and leaves."""
+
+    patch: np.ndarray  # BGR image of the head with some context
+    enter_s: float
+    exit_s: float
+    y: int  # top edge, in frame pixels
+    x_from: int
+    x_to: int
+
+    def position(self, t: float) -> tuple[int, int] | None:
+        if not self.enter_s <= t < self.exit_s:
+            return None
+        progress = (t - self.enter_s) / max(self.exit_s - self.enter_s, 1e-6)
+        return round(self.x_from + (self.x_to - self.x_from) * progress), self.y
+
+
+def face_patch(image: np.ndarray, box: np.ndarray, height: int, margin: float = 0.5) -> np.ndarray:
+    """Crop a face with `margin` (fraction of its size) around it, scaled to `height` px."""
+    x1, y1, x2, y2 = box[:4]
+    w, h = x2 - x1, y2 - y1
+    x1, x2 = int(max(0, x1 - margin * w)), int(min(image.shape[1], x2 + margin * w))
+    y1, y2 = int(max(0, y1 - margin * h)), int(min(image.shape[0], y2 + margin * h))
+    crop = image[y1:y2, x1:x2]
+    scale = height / crop.shape[0]
+    return cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), height), interpolation=cv2.INTER_CUBIC)
+
+
+def background(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A plain wall-like backdrop: a soft gradient with a little texture."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[:height, :width]
+    base = 90 + 60 * (xs / width) + 30 * (ys / height)
+    frame = np.stack([base * 0.9, base, base * 1.1], axis=-1) + rng.normal(0, 4, (height, width, 1))
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def render(walkers: list[Walker], width: int, height: int, fps: float, seconds: float) -> Iterator[np.ndarray]:
+    """Frames of the walkers crossing a fixed background."""
+    backdrop = background(width, height)
+    for i in range(int(round(seconds * fps))):
+        frame = backdrop.copy()
+        t = i / fps
+        for walker in walkers:
+            pos = walker.position(t)
+            if pos is None:
+                continue
+            x, y = pos
+            ph, pw = walker.patch.shape[:2]
+            fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + pw, width), min(y + ph, height)
+            if fx1 < fx2 and fy1 < fy2:
+                frame[fy1:fy2, fx1:fx2] = walker.patch[fy1 - y:fy2 - y, fx1 - x:fx2 - x]
+        yield frame
+
+
+def write_video(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
+    """Encode frames to a video file any OpenCV build can read back (MJPEG in AVI)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+                if not writer.isOpened():
+                    raise RuntimeError(f"cannot write video {path}")
+            writer.write(frame)
+    finally:
+        if writer is not None:
+            writer.release()
+    return path
