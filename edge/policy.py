@@ -112,12 +112,18 @@ class GatePolicy:
         return verdict
 
     def _seen_recently(self, template: np.ndarray, verdict: Verdict, timestamp: float) -> bool:
-        """True if the same person got the same verdict within the re-verify interval."""
+        """True if the same person got the same verdict within the re-verify interval.
+
+        "Same person" is the same granted subject, or, for unknown people, a
+        template close to the earlier one (a track that broke in two).
+        """
         horizon = timestamp - self.settings.reverify_interval_s
         self._recent = [r for r in self._recent if r.at > horizon]
         for recent in self._recent:
+            if verdict.subject is not None and recent.subject == verdict.subject:
+                return True  # granted to this subject already; a second track of them adds nothing
             same_person = float(recent.template @ template) >= self.settings.same_person_threshold
-            if same_person and recent.verdict == verdict.verdict and recent.subject == verdict.subject:
+            if same_person and recent.verdict == verdict.verdict:
                 return True
         self._recent.append(_Recent(template, timestamp, verdict.verdict, verdict.subject))
         return False
