@@ -53,7 +53,7 @@ def geometry(landmarks: np.ndarray, score: float, settings: QualitySettings) -> 
     pitch = float(nose_rel @ axis_y) / max(face_height, 1e-6) - 0.55 if face_height > 0 else 1.0
     quality = Quality(eye_distance=eye_distance, yaw=yaw, pitch=pitch)
     if score < settings.min_detection_score:
-        quality.reason = f"detection score {score:.2f} < {settings.min_detection_score}"
+        quality.reason = f"low detection score: {score:.2f} < {settings.min_detection_score}"
     elif eye_distance < settings.min_eye_distance_px:
         quality.reason = f"face too small: eye distance {eye_distance:.0f}px < {settings.min_eye_distance_px:.0f}px"
     elif abs(yaw) > settings.max_yaw:
