@@ -50,6 +50,18 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: fl
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
+def merge_levels(boxes: list[np.ndarray], scores: list[np.ndarray], landmarks: list[np.ndarray],
+                 scale: float, nms_threshold: float) -> Detections:
+    """Join per-stride candidates, map them back to image pixels, and suppress overlaps."""
+    if not scores:
+        return Detections.empty()
+    boxes_a = np.concatenate(boxes).astype(np.float32) / scale
+    scores_a = np.concatenate(scores).astype(np.float32)
+    landmarks_a = np.concatenate(landmarks).astype(np.float32) / scale
+    keep = non_max_suppression(boxes_a, scores_a, nms_threshold)
+    return Detections(boxes_a[keep], scores_a[keep], landmarks_a[keep])
+
+
 def letterbox_size(height: int, width: int, max_side: int, stride: int = 32) -> tuple[int, int, float]:
     """Network input (h, w) that keeps the image's aspect ratio, padded to `stride`.
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from models.detection import Detections, letterbox, letterbox_size, non_max_suppression
+from models.detection import Detections, letterbox, letterbox_size, merge_levels
 
 _STRIDES = (8, 16, 32)
 _ANCHORS_PER_CELL = 2
@@ -61,10 +61,4 @@ class SCRFD:
             points = outputs[level + 6].reshape(-1, 5, 2)[keep] * stride + anchors[:, None, :]
             kps.append(points)
             scores.append(level_scores[keep])
-        if not scores:
-            return Detections.empty()
-        boxes_a = np.concatenate(boxes).astype(np.float32) / scale
-        scores_a = np.concatenate(scores).astype(np.float32)
-        kps_a = np.concatenate(kps).astype(np.float32) / scale
-        keep = non_max_suppression(boxes_a, scores_a, self.nms_threshold)
-        return Detections(boxes_a[keep], scores_a[keep], kps_a[keep])
+        return merge_levels(boxes, scores, kps, scale, self.nms_threshold)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from models.detection import Detections, letterbox, non_max_suppression
+from models.detection import Detections, letterbox, merge_levels
 
 _STRIDES = (8, 16, 32)
 
@@ -63,10 +63,4 @@ class YuNet:
             points = (out[f"kps_{stride}"].reshape(-1, 5, 2)[keep] + grid[:, None, :]) * stride
             kps.append(points)
             scores.append(score[keep])
-        if not scores:
-            return Detections.empty()
-        boxes_a = np.concatenate(boxes).astype(np.float32) / scale
-        scores_a = np.concatenate(scores).astype(np.float32)
-        kps_a = np.concatenate(kps).astype(np.float32) / scale
-        keep = non_max_suppression(boxes_a, scores_a, self.nms_threshold)
-        return Detections(boxes_a[keep], scores_a[keep], kps_a[keep])
+        return merge_levels(boxes, scores, kps, scale, self.nms_threshold)

@@ -1,0 +1,1 @@
+"""Provisioning: devices, consent, enrolment and gallery sync (built in the provisioning issue)."""
