@@ -16,6 +16,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from models.manifest import sha256_of
+
 log = logging.getLogger(__name__)
 
 
@@ -52,18 +54,25 @@ def create_session(model_path: Path, sha256: str, settings: RuntimeSettings) -> 
         raise ValueError(f"unknown optimisation level {settings.optimization!r}; use one of {sorted(_LEVELS)}") from None
 
     source = model_path
+    cached = None
     if settings.cache_dir is not None and level != _LEVELS["none"]:
         cached = Path(settings.cache_dir) / f"{sha256[:16]}-ort{ort.__version__}-{settings.optimization}.onnx"
-        if cached.is_file():
-            # Already optimised: loading it without re-optimising is the point of the cache.
+        seal = cached.with_suffix(".sha256")
+        # The cached graph is trusted only with the seal written when it was made,
+        # so an altered cache cannot slip past the manifest's hash pin.
+        if cached.is_file() and seal.is_file() and seal.read_text().strip() == sha256_of(cached):
             source = cached
-            level = _LEVELS["none"]
+            level = _LEVELS["none"]  # already optimised: skipping that work is the point of the cache
         else:
             cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.unlink(missing_ok=True)
             options.optimized_model_filepath = str(cached)
     options.graph_optimization_level = level
     try:
-        return ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
+        if cached is not None and source == model_path and cached.is_file():
+            cached.with_suffix(".sha256").write_text(sha256_of(cached))
+        return session
     except Exception:
         if source != model_path:
             # A damaged cache must never stop the device: rebuild from the verified model.

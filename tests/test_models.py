@@ -97,3 +97,16 @@ def test_yunet_and_scrfd_templates_agree(pack, yunet_pack):
     b = yunet_pack.embedder.embed(align_faces(image, yunet_pack.detector.detect(image).landmarks))
     # The same person found by either detector matches far above any threshold.
     assert (np.sort((a @ b.T).max(axis=1)) > 0.36).sum() >= 5
+
+
+def test_altered_optimised_graph_cache_is_rebuilt_not_trusted(tmp_path):
+    spec = load_manifest().files["yunet_2023mar"]
+    settings = RuntimeSettings(cache_dir=tmp_path)
+    from models.runtime import create_session
+
+    create_session(YUNET_DIR / spec.filename, spec.sha256, settings)
+    cached = next(tmp_path.glob("*.onnx"))
+    cached.write_bytes(b"tampered")
+    session = create_session(YUNET_DIR / spec.filename, spec.sha256, settings)  # rebuilt from the pinned file
+    assert session.get_inputs()[0].shape == [1, 3, 640, 640]
+    assert cached.read_bytes() != b"tampered"
