@@ -69,11 +69,11 @@ class GatePolicy:
 
     def observe(self, track_id: int, template: np.ndarray, quality: float, timestamp: float) -> Verdict | None:
         """Add one good frame's template; returns a verdict when the track is decided."""
+        if not self.wants_frames(track_id, timestamp):
+            return None
         state = self._tracks.setdefault(track_id, _TrackState())
-        if state.decided_at is not None:  # re-verification: start a fresh set of frames
-            if timestamp - state.decided_at < self.settings.reverify_interval_s:
-                return None
-            self._tracks[track_id] = state = _TrackState(decided_at=state.decided_at)
+        if state.decided_at is not None:  # re-verification: collect a fresh set of frames
+            self._tracks[track_id] = state = _TrackState()
         state.embeddings.append(template)
         state.qualities.append(quality)
         if state.first_frame_at is None:
