@@ -161,26 +161,26 @@ class Camera:
             decode_start = time.perf_counter()
             ok, image = cap.read()
             decode_s = time.perf_counter() - decode_start
-            if ok and image is not None and image.ndim == 3 and image.size:
-                bad_run = 0
-            else:
+            if not (ok and image is not None and image.ndim == 3 and image.size):
                 if not self.live and (frame_count == 0 or index >= frame_count):
                     break  # end of file
                 bad_run += 1
                 self.stats.bad_frames += 1
                 index += 1
-                if self.live and bad_run >= self.settings.max_consecutive_bad_frames:
-                    cap.release()
-                    self.stats.reconnects += 1
-                    log.warning("camera %s: stream lost; reconnecting", self.source)
-                    cap = self._open()
-                    if cap is None:
-                        return
-                    bad_run = 0
-                elif not self.live and bad_run >= self.settings.max_consecutive_bad_frames:
+                if bad_run < self.settings.max_consecutive_bad_frames:
+                    continue
+                if not self.live:
                     log.warning("camera %s: %d undecodable frames in a row; treating as end", self.source, bad_run)
                     break
+                cap.release()
+                self.stats.reconnects += 1
+                log.warning("camera %s: stream lost; reconnecting", self.source)
+                cap = self._open()
+                if cap is None:
+                    return
+                bad_run = 0
                 continue
+            bad_run = 0
 
             if self.live:
                 timestamp = time.time()

@@ -20,6 +20,7 @@ from edge.gallery import GalleryIndex, GalleryStore
 from edge.pipeline import FacePipeline
 from edge.runner import StatusLine, open_pack, print_json_line, run_edge
 from edge.synthetic import Walker, face_patch, render, write_video
+from models import LoadedPack
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,8 @@ def sample_photo() -> Path:
     return path
 
 
-def prepare(workdir: Path, config: EdgeConfig) -> tuple[Path, Path]:
+def prepare(workdir: Path, pack: LoadedPack, config: EdgeConfig) -> tuple[Path, Path]:
     """Write the demo's enrolment photos, gallery and stream under `workdir`."""
-    pack = open_pack(config)
     image = read_image(sample_photo())
     detections = pack.detector.detect(image)
     order = np.argsort(detections.boxes[:, 0])  # left to right, so names are stable
@@ -67,8 +67,8 @@ def prepare(workdir: Path, config: EdgeConfig) -> tuple[Path, Path]:
 def run_demo(workdir: Path, realtime: bool = True) -> int:
     """Prepare the demo (fresh each run) and run the gate loop over it."""
     config = load_config(None)
-    gallery, stream = prepare(workdir, config)
     pack = open_pack(config)
+    gallery, stream = prepare(workdir, pack, config)
     index = GalleryIndex.from_store(GalleryStore(gallery), pack.name)
     log.info("demo gallery: %d enrolled people; stream %s (%dx%d, %.0f fps)",
              index.subject_count, stream, WIDTH, HEIGHT, FPS)

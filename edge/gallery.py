@@ -99,10 +99,10 @@ class GalleryIndex:
         self.subjects = np.asarray(subjects, dtype=object)
         self.templates = np.ascontiguousarray(templates, dtype=np.float32)
         self.shortlist = shortlist
-        self._by_subject: dict[str, np.ndarray] = {}
+        positions: dict[str, list[int]] = {}
         for i, subject in enumerate(subjects):
-            self._by_subject.setdefault(subject, []).append(i)
-        self._by_subject = {s: np.asarray(ix) for s, ix in self._by_subject.items()}
+            positions.setdefault(subject, []).append(i)
+        self._by_subject = {s: np.asarray(ix) for s, ix in positions.items()}
         self.projection = None
         self.coarse = None
         if len(subjects) >= coarse_from and templates.shape[1] > coarse_dim:

@@ -121,7 +121,7 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
             verdicts += 1
             emit(verdict_record(v, cam_id, pack))
             if status:
-                status.last_verdict = f"{v.verdict} {v.subject or ''} {v.score:.2f}".replace("  ", " ")
+                status.last_verdict = " ".join(filter(None, (v.verdict, v.subject, f"{v.score:.2f}")))
 
     try:
         with camera:

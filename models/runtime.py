@@ -54,7 +54,7 @@ def create_session(model_path: Path, sha256: str, settings: RuntimeSettings) -> 
         raise ValueError(f"unknown optimisation level {settings.optimization!r}; use one of {sorted(_LEVELS)}") from None
 
     source = model_path
-    cached = None
+    cached = seal = None
     if settings.cache_dir is not None and level != _LEVELS["none"]:
         cached = Path(settings.cache_dir) / f"{sha256[:16]}-ort{ort.__version__}-{settings.optimization}.onnx"
         seal = cached.with_suffix(".sha256")
@@ -71,7 +71,7 @@ def create_session(model_path: Path, sha256: str, settings: RuntimeSettings) -> 
     try:
         session = ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
         if cached is not None and source == model_path and cached.is_file():
-            cached.with_suffix(".sha256").write_text(sha256_of(cached))
+            seal.write_text(sha256_of(cached))
         return session
     except Exception:
         if source != model_path:

@@ -13,7 +13,7 @@ from edge.pipeline import FacePipeline
 
 
 def test_enrolled_people_granted_once_and_strangers_never(tmp_path, pack, config):
-    gallery, stream = prepare(tmp_path, config)
+    gallery, stream = prepare(tmp_path, pack, config)
     index = GalleryIndex.from_store(GalleryStore(gallery), pack.name)
     assert index.subject_count == 4
     pipeline = FacePipeline(pack, index, config)
@@ -33,8 +33,8 @@ def test_enrolled_people_granted_once_and_strangers_never(tmp_path, pack, config
     assert pipeline.stats.embedded < pipeline.stats.detections / 4
 
 
-def test_live_source_hands_over_the_newest_frame_and_counts_drops(tmp_path, config):
-    _, stream = prepare(tmp_path, config)
+def test_live_source_hands_over_the_newest_frame_and_counts_drops(tmp_path, pack, config):
+    _, stream = prepare(tmp_path, pack, config)
     camera = Camera(str(stream), CameraSettings(), realtime=True)
     seen = []
     for frame in camera.frames():
