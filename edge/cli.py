@@ -11,6 +11,8 @@ from pathlib import Path
 from edge.camera import Camera
 from edge.config import EdgeConfig, load_config
 from edge.gallery import GalleryStore
+from edge.bundle import BundleError, load_bundle
+from edge.link import EventLink
 from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
 
 log = logging.getLogger("facegate")
@@ -33,7 +35,14 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
     camera = Camera(args.source, config.camera, realtime=args.realtime)
     pipeline = FacePipeline(pack, index, config)
-    summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine())
+    link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
+    try:
+        summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine(),
+                           events=link.events if link else None,
+                           heartbeat_interval_s=config.events.heartbeat_interval_s)
+    finally:
+        if link:
+            link.close(config.events.flush_on_exit_s)
     stages = "  ".join(f"{k} {v:.1f}ms" for k, v in pipeline.timer.per_frame_ms().items())
     log.info("%d frames in %.1fs (%.1f fps), %d verdicts; bad frames %d, dropped %d; per frame: %s",
              summary.frames, summary.seconds, summary.fps, summary.verdicts,
@@ -42,6 +51,15 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         log.error("camera: %s", summary.camera_error)
         return 3
     return 0
+
+
+def cmd_edge_flush(args: argparse.Namespace) -> int:
+    """Send what the outbox holds, without a camera (after a crash, or before taking a device away)."""
+    config = _config(args)
+    link = EventLink.open(load_bundle(Path(args.bundle)), config, None, args.mqtt)
+    left = link.close(args.timeout)
+    print(f"{link.publisher.published} events sent; {left} left in {link.outbox.path}")
+    return 0 if left == 0 else 1
 
 
 def cmd_gallery_build(args: argparse.Namespace) -> int:
@@ -144,7 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gallery", required=True, help="folder of consented photos, or a gallery database")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument("--realtime", action="store_true", help="play a file at its own speed (newest frame wins)")
+    run.add_argument("--bundle", help="device bundle (facegate provision device): publish signed events over MQTT")
+    run.add_argument("--mqtt", help="broker URL overriding the bundle's, mqtt://host:port")
     run.set_defaults(func=cmd_edge_run)
+    flush = with_config(edge.add_parser("flush", help="send the outbox's events to the broker and exit"))
+    flush.add_argument("--bundle", required=True)
+    flush.add_argument("--mqtt", help="broker URL overriding the bundle's")
+    flush.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the broker")
+    flush.set_defaults(func=cmd_edge_flush)
 
     gallery = sub.add_parser("gallery", help="manage the local gallery").add_subparsers(dest="cmd", required=True)
     build = with_config(gallery.add_parser("build", help="enrol a folder of photos (file or sub-folder name = subject)"))
@@ -166,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("name")
     fetch.set_defaults(func=cmd_models_fetch)
 
+    from gateway.cli import register as register_gateway
+    from provisioning.cli import register as register_provisioning
+
+    register_gateway(sub)
+    register_provisioning(sub)
+
     demo = sub.add_parser("demo", help="run the edge loop on a generated stream of sample faces")
     demo.add_argument("--workdir", default="var/demo")
     demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
@@ -181,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
-    except (ModelFileError, GalleryError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (ModelFileError, GalleryError, BundleError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
         log.error("%s", exc)
         return 2
 

@@ -65,6 +65,14 @@ class PolicySettings(BaseModel):
     same_person_threshold: float = 0.55  # a new track this close to a recent one is the same person
 
 
+class EventSettings(BaseModel):
+    outbox: Path | None = None  # None: var/edge/<device>/outbox.db
+    outbox_capacity: int = Field(200_000, ge=1)  # events kept while the broker is away; see edge/outbox.py
+    heartbeat_interval_s: float = Field(30.0, gt=0)
+    publish_window: int = Field(100, ge=1)  # events awaiting the broker's acknowledgement at once
+    flush_on_exit_s: float = 5.0  # on a clean stop, wait this long for the outbox to drain
+
+
 class EdgeConfig(BaseSettings):
     """Everything an edge node needs to run, with defaults that work out of the box."""
 
@@ -75,6 +83,7 @@ class EdgeConfig(BaseSettings):
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
 
 def load_config(path: Path | None = None) -> EdgeConfig:

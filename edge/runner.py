@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge.camera import Camera
 from edge.config import EdgeConfig
+from edge.events import DeviceEvents
 from edge.enrolment import PhotoResult, build_gallery
 from edge.gallery import GalleryIndex, GalleryStore
 from edge.pipeline import FacePipeline
@@ -107,19 +108,52 @@ class StatusLine:
             self.stream.write("\n")
 
 
+class Heartbeats:
+    """Sends a heartbeat event every `interval_s` with the loop's recent health."""
+
+    def __init__(self, events: DeviceEvents, camera: Camera, pipeline: FacePipeline, interval_s: float):
+        self.events, self.camera, self.pipeline, self.interval_s = events, camera, pipeline, interval_s
+        self.started = time.monotonic()
+        self._last_at = 0.0
+        self._last_frames = 0
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_at < self.interval_s:
+            return
+        frames = self.pipeline.stats.frames
+        window = now - (self._last_at or self.started)
+        fps = (frames - self._last_frames) / window if window > 0 else 0.0
+        self._last_at, self._last_frames = now, frames
+        self.events.heartbeat(
+            fps=round(fps, 2), stage_ms={k: round(v, 3) for k, v in self.pipeline.timer.per_frame_ms().items()},
+            frames=frames, frames_dropped=self.camera.stats.frames_dropped,
+            gallery_version=None, gallery_size=self.pipeline.policy.index.subject_count,
+            liveness_enabled=False, uptime_s=round(now - self.started, 1), camera_error=self.camera.stats.error,
+        )
+
+
 def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None],
-             max_frames: int | None = None, status: StatusLine | None = None) -> RunSummary:
-    """Process frames until the source ends, `max_frames` is reached or Ctrl-C."""
+             max_frames: int | None = None, status: StatusLine | None = None,
+             events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0) -> RunSummary:
+    """Process frames until the source ends, `max_frames` is reached or Ctrl-C.
+
+    Each verdict goes to `emit` as a JSON-ready record and, with `events`, into
+    the outbox as a signed event, together with periodic heartbeats.
+    """
     cam_id, pack = camera.settings.id, pipeline.pack.name
     started = time.perf_counter()
     verdicts = 0
     last_ts = 0.0
+    heartbeats = Heartbeats(events, camera, pipeline, heartbeat_interval_s) if events else None
 
     def publish(vs: list[Verdict]) -> None:
         nonlocal verdicts
         for v in vs:
             verdicts += 1
             emit(verdict_record(v, cam_id, pack))
+            if events:
+                events.verdict(v, cam_id)
             if status:
                 status.last_verdict = " ".join(filter(None, (v.verdict, v.subject, f"{v.score:.2f}")))
 
@@ -129,6 +163,8 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
                 pipeline.timer.add("decode", frame.decode_s)
                 publish(pipeline.process(frame))
                 last_ts = frame.timestamp
+                if heartbeats:
+                    heartbeats.tick()
                 if status:
                     status.update(pipeline.stats.frames, time.perf_counter() - started, pipeline.active_tracks)
                 if max_frames and pipeline.stats.frames >= max_frames:
@@ -136,6 +172,8 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
     except KeyboardInterrupt:
         log.info("interrupted; finishing open tracks")
     publish(pipeline.finish(last_ts))
+    if heartbeats:
+        heartbeats.tick(force=True)
     if status:
         status.update(pipeline.stats.frames, time.perf_counter() - started, pipeline.active_tracks, force=True)
         status.close()

@@ -1,0 +1,225 @@
+"""The audit API (FastAPI). Every route declares its roles; see `gateway.auth`.
+
+Reads of events name people (verdict subjects), so each query is written to the
+audit log with who asked and what for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from gateway import audit
+from gateway.audit import AuditEntry
+from gateway.auth import Auth, require
+from gateway.ingest import IngestMetrics
+from gateway.live import LiveFeed
+from gateway.storage import EventQuery, Storage, StoredEvent, User
+from wire.events import EVENT_TYPES, utc_text
+from wire.topics import ID_PATTERN
+
+EVERYONE = ("admin", "supervisor", "operator", "auditor")
+LIVE_ROLES = ("admin", "supervisor", "operator")
+AUDIT_ROLES = ("admin", "auditor")
+SSE_KEEPALIVE_S = 15.0
+
+Kind = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
+VerdictValue = Literal["granted", "unknown", "spoof_suspected"]
+IdParam = Annotated[str | None, Query(pattern=ID_PATTERN.pattern)]
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: str
+
+
+class EventPage(BaseModel):
+    events: list[dict]
+    next_cursor: str | None  # pass as `cursor` for the next (older) page; None at the end
+
+
+class DeviceView(BaseModel):
+    id: str
+    site: str
+    kind: str
+    name: str
+    status: str
+    online: bool
+    status_at: str | None
+    last_seq: int
+    last_heartbeat_at: str | None
+    last_heartbeat: dict | None
+
+
+class AuditCheck(BaseModel):
+    ok: bool
+    entries: int
+    events: int
+    first_broken: int | None
+    reason: str | None
+
+
+def _now() -> str:
+    return utc_text(datetime.now(timezone.utc))
+
+
+def _time_param(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return utc_text(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+
+
+def encode_cursor(event: StoredEvent) -> str:
+    return base64.urlsafe_b64encode(f"{event.captured_at}|{event.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        captured_at, event_id = text.split("|")
+        return captured_at, event_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
+                                   "type": "value_error"}]) from None
+
+
+def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetrics | None = None,
+               lifespan=None) -> FastAPI:
+    """The API over one storage; `metrics` are the ingest counters when ingest runs in this process."""
+    app = FastAPI(title="FaceGate gateway", version="1", lifespan=lifespan,
+                  description="Events from FaceGate edge devices, their health, and the audit trail. "
+                              "Log in at /api/auth/token, then send `Authorization: Bearer <token>`.")
+    app.state.storage = storage
+    app.state.auth = auth
+    app.state.live = live
+    app.state.metrics = metrics or IngestMetrics()
+
+    @app.post("/api/auth/token", response_model=TokenResponse, tags=["auth"])
+    def login(body: LoginRequest) -> TokenResponse:
+        """Exchange a user name and password for a bearer token (public: the only route without a role)."""
+        result = auth.login(body.username, body.password)
+        storage.append_audit(AuditEntry(_now(), f"user:{body.username}", "user.login",
+                                        body.username, {"ok": result is not None}))
+        if result is None:
+            raise HTTPException(401, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"})
+        return TokenResponse(access_token=result[0], expires_at=result[1])
+
+    login.public = True  # type: ignore[attr-defined]
+
+    @app.get("/api/me", tags=["auth"])
+    def me(user: User = Depends(require(*EVERYONE))) -> dict:
+        """Who the token belongs to."""
+        return {"name": user.name, "role": user.role}
+
+    @app.get("/api/events", response_model=EventPage, tags=["events"])
+    def list_events(
+        user: User = Depends(require(*EVERYONE)),
+        site: IdParam = None,
+        device: IdParam = None,
+        kind: Kind | None = None,
+        verdict: VerdictValue | None = None,
+        subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+        since: Annotated[datetime | None, Query(description="captured at or after (ISO 8601; UTC if no zone)")] = None,
+        until: Annotated[datetime | None, Query(description="captured before")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> EventPage:
+        """Stored events, newest first, filtered; page with `next_cursor`."""
+        q = EventQuery(site=site, device=device, kind=kind, verdict=verdict, subject=subject,
+                       since=_time_param(since), until=_time_param(until),
+                       before=decode_cursor(cursor) if cursor else None, limit=limit)
+        rows = storage.query_events(q)
+        filters = {k: v for k, v in q.__dict__.items() if v is not None and k not in ("limit", "before")}
+        storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "events.read", None,
+                                        {"filters": filters, "returned": len(rows)}))
+        return EventPage(events=[r.api() for r in rows],
+                         next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
+
+    @app.get("/api/events/stream", tags=["events"])
+    async def stream_events(
+        request: Request,
+        user: User = Depends(require(*LIVE_ROLES)),
+        site: IdParam = None,
+        device: IdParam = None,
+        kind: Kind | None = None,
+    ) -> StreamingResponse:
+        """Server-Sent Events: every event as it is stored (`event:` is its kind, `id:` its id)."""
+        storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "events.stream", None,
+                                        {"site": site, "device": device, "kind": kind}))
+        listener = live.subscribe()
+
+        async def body():
+            try:
+                yield ": connected\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(listener.queue.get(), SSE_KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                    if (site and event.site != site) or (device and event.device != device) or (
+                            kind and event.kind != kind):
+                        continue
+                    yield f"event: {event.kind}\nid: {event.id}\ndata: {json.dumps(event.api())}\n\n"
+            finally:
+                live.unsubscribe(listener)
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/events/{event_id}", tags=["events"])
+    def get_event(event_id: Annotated[str, Path(max_length=64)], user: User = Depends(require(*EVERYONE))) -> dict:
+        """One stored event with its signature."""
+        event = storage.event(event_id)
+        if event is None:
+            raise HTTPException(404, f"no event {event_id}")
+        storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "event.read", event_id, {}))
+        return event.api()
+
+    @app.get("/api/devices", response_model=list[DeviceView], tags=["devices"])
+    def list_devices(user: User = Depends(require(*EVERYONE)), site: IdParam = None) -> list[DeviceView]:
+        """Devices with online state (from their retained status) and their last heartbeat."""
+        return [DeviceView(id=d.id, site=d.site, kind=d.kind, name=d.name, status=d.status,
+                           online=d.online and d.status == "active", status_at=d.status_at, last_seq=d.last_seq,
+                           last_heartbeat_at=d.last_heartbeat_at, last_heartbeat=d.last_heartbeat)
+                for d in storage.devices(site)]
+
+    @app.get("/api/audit/verify", response_model=AuditCheck, tags=["audit"])
+    def verify_audit(user: User = Depends(require(*AUDIT_ROLES))) -> AuditCheck:
+        """Recompute the audit chain and every event digest; names the first broken link."""
+        report = audit.verify(storage)
+        storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "audit.verified", None, {"ok": report.ok}))
+        return AuditCheck(**report.__dict__)
+
+    @app.get("/api/audit", tags=["audit"])
+    def list_audit(user: User = Depends(require(*AUDIT_ROLES)),
+                   after: Annotated[int, Query(ge=0)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+        """Audit entries in chain order, after entry `after`."""
+        keys = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
+        return [dict(zip(keys, row)) | {"detail": json.loads(row[5] or "{}")}
+                for row in storage.audit_entries(after, limit)]
+
+    @app.get("/api/metrics", tags=["health"])
+    def metrics_view(user: User = Depends(require(*AUDIT_ROLES))) -> dict:
+        """Ingest counters since start, rejects by reason, live listeners, stored events."""
+        return {"ingest": app.state.metrics.snapshot(), "live_listeners": live.listeners,
+                "events_stored": storage.count_events()}
+
+    return app

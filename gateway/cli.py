@@ -1,0 +1,116 @@
+"""Gateway commands of `facegate`: gateway run, user add, audit verify, broker config."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("facegate")
+
+
+def _config(args: argparse.Namespace):
+    from gateway.config import load_gateway_config
+
+    return load_gateway_config(getattr(args, "config", None), db=getattr(args, "db", None),
+                               broker_dir=getattr(args, "broker_dir", None), mqtt=getattr(args, "mqtt", None),
+                               host=getattr(args, "host", None), port=getattr(args, "port", None))
+
+
+def cmd_gateway_run(args: argparse.Namespace) -> int:
+    from gateway.service import run_gateway
+
+    config = _config(args)
+    if args.no_ingest:
+        config.mqtt = None
+    elif config.mqtt and not (config.broker_dir / "gateway.toml").exists() and "@" not in config.mqtt:
+        log.error("no broker login in %s: run `facegate broker config --dir %s` first, or give --mqtt with a login",
+                  config.broker_dir, config.broker_dir)
+        return 2
+    run_gateway(config)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("FACEGATE_PASSWORD"):
+        return os.environ["FACEGATE_PASSWORD"]
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from gateway.auth import Auth
+    from gateway.storage import Storage
+
+    auth = Auth(Storage(_config(args).db))
+    auth.add_user(args.name, args.role, _read_password(args), actor="cli")
+    print(f"user {args.name} added with role {args.role}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from gateway import audit
+    from gateway.storage import Storage
+
+    db = _config(args).db
+    if not db.exists():
+        raise FileNotFoundError(f"no gateway database at {db}")
+    report = audit.verify(Storage(db))
+    print(report.line())
+    return 0 if report.ok else 1
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from gateway.storage import Storage
+    from provisioning.broker import BrokerFiles
+
+    config = _config(args)
+    files = BrokerFiles(config.broker_dir)
+    files.init(port=args.broker_port, bind=args.bind)
+    files.write_accounts(Storage(config.db).broker_accounts())
+    print(f"wrote {files.conf}, {files.passwd}, {files.acl}\nstart the broker with: mosquitto -c {files.conf}")
+    return 0
+
+
+def gateway_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every command working on the gateway's files takes."""
+    p.add_argument("--config", type=Path, help="TOML file with a [gateway] table")
+    p.add_argument("--db", type=Path, help="gateway database (default var/gateway.db)")
+    p.add_argument("--broker-dir", type=Path, help="generated broker files (default var/broker)")
+    return p
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    common = gateway_options
+
+    gateway = sub.add_parser("gateway", help="run the central gateway").add_subparsers(dest="cmd", required=True)
+    run = common(gateway.add_parser("run", help="serve the API and ingest events from the broker"))
+    run.add_argument("--mqtt", help="broker URL, mqtt://host:port (login from --broker-dir unless given)")
+    run.add_argument("--no-ingest", action="store_true", help="API only")
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    run.set_defaults(func=cmd_gateway_run)
+
+    user = sub.add_parser("user", help="gateway users").add_subparsers(dest="cmd", required=True)
+    add = common(user.add_parser("add", help="add a user (password from a prompt, FACEGATE_PASSWORD or stdin)"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("admin", "supervisor", "operator", "auditor"))
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
+    add.set_defaults(func=cmd_user_add)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="cmd", required=True)
+    verify = common(audit.add_parser("verify", help="recompute the hash chain; exit 1 and name the first broken link"))
+    verify.set_defaults(func=cmd_audit_verify)
+
+    broker = sub.add_parser("broker", help="the MQTT broker's files").add_subparsers(dest="cmd", required=True)
+    conf = common(broker.add_parser("config", help="write mosquitto.conf, password file and ACL from the registry"))
+    conf.add_argument("--broker-port", type=int, default=1883)
+    conf.add_argument("--bind", default="127.0.0.1")
+    conf.set_defaults(func=cmd_broker_config)

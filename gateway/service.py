@@ -1,0 +1,46 @@
+"""`facegate gateway run`: the API and the ingest worker in one process."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.api import create_app
+from gateway.auth import Auth
+from gateway.config import GatewayConfig
+from gateway.ingest import Ingest
+from gateway.live import LiveFeed
+from gateway.storage import Storage
+from provisioning.broker import BrokerFiles
+
+log = logging.getLogger(__name__)
+
+
+def build_gateway(config: GatewayConfig) -> FastAPI:
+    """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
+    storage = Storage(config.db)
+    live = LiveFeed()
+    ingest = None
+    if config.mqtt:
+        broker = BrokerFiles(config.broker_dir).gateway_url(config.mqtt)
+        ingest = Ingest(storage, broker, batch_max=config.ingest_batch_max, on_stored=live.publish)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if ingest:
+            ingest.start()
+            log.info("ingesting from %s into %s", ingest.broker, config.db)
+        yield
+        if ingest:
+            ingest.stop()
+
+    return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan)
+
+
+def run_gateway(config: GatewayConfig) -> None:
+    app = build_gateway(config)
+    log.info("API on http://%s:%d (docs at /docs)", config.host, config.port)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=3)

@@ -1,0 +1,315 @@
+"""All of the gateway's SQL, in one place (SQLite through sqlite-utils).
+
+Tables: `devices` (identity, public key, status, sequence high-water mark,
+last heartbeat), `events` (every accepted event with its signed body),
+`audit` (the hash-chained log, see `gateway.audit`), `users` and `tokens`.
+
+Each thread gets its own connection (FastAPI runs routes in a thread pool).
+WAL lets the API read while ingest writes; synchronous=FULL because ingest
+acknowledges a message to the broker only after its commit, so a commit must
+survive a crash of the process or of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.audit import AuditEntry, chain_hash, event_digest
+
+DEVICE_COLUMNS = ("id", "site", "kind", "name", "public_key", "status", "created_at", "last_seq", "online", "status_at",
+                  "last_heartbeat", "last_heartbeat_at")
+EVENT_COLUMNS = ("id", "site", "device", "kind", "seq", "captured_at", "received_at", "verdict", "subject",
+                 "score", "body", "sig")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One accepted event as the gateway keeps it."""
+
+    id: str
+    site: str
+    device: str
+    kind: str
+    seq: int
+    captured_at: str  # wire.events.utc_text
+    received_at: str
+    verdict: str | None
+    subject: str | None
+    score: float | None
+    body: str  # canonical JSON of the signed body
+    sig: str
+
+    def row(self) -> tuple:
+        return tuple(getattr(self, c) for c in EVENT_COLUMNS)
+
+    def api(self) -> dict:
+        """The event as the API returns it: its body, plus where and when the gateway got it."""
+        return {**json.loads(self.body), "received_at": self.received_at, "sig": self.sig}
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    site: str | None = None
+    device: str | None = None
+    kind: str | None = None
+    verdict: str | None = None
+    subject: str | None = None
+    since: str | None = None  # captured_at >= since
+    until: str | None = None  # captured_at < until
+    before: tuple[str, str] | None = None  # cursor: (captured_at, id) of the last row already seen
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    site: str
+    kind: str
+    name: str
+    public_key: str
+    status: str  # "active" | "revoked"
+    created_at: str
+    last_seq: int
+    online: bool
+    status_at: str | None
+    last_heartbeat: dict | None
+    last_heartbeat_at: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+
+
+class Storage:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._create_schema()
+
+    # -- connections -------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so concurrent writers queue rather than fail."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        db = self.db
+        tables = set(db.table_names())
+        if "devices" not in tables:
+            db["devices"].create({
+                "id": str, "site": str, "kind": str, "name": str, "public_key": str, "status": str,
+                "created_at": str, "last_seq": int, "online": int, "status_at": str,
+                "last_heartbeat": str, "last_heartbeat_at": str, "mqtt_secret": str,
+            }, pk="id", not_null={"site", "kind", "public_key", "status"}, defaults={"last_seq": 0, "online": 0})
+        if "events" not in tables:
+            db["events"].create({
+                "id": str, "site": str, "device": str, "kind": str, "seq": int, "captured_at": str,
+                "received_at": str, "verdict": str, "subject": str, "score": float, "body": str, "sig": str,
+            }, pk="id", not_null={"site", "device", "kind", "seq", "captured_at", "body", "sig"})
+            # Every listing is newest first within a filter: one index per filter, ending in (time, id).
+            for cols in (["captured_at", "id"], ["device", "captured_at", "id"], ["site", "captured_at", "id"],
+                         ["subject", "captured_at", "id"], ["kind", "verdict", "captured_at", "id"]):
+                db["events"].create_index(cols)
+        if "audit" not in tables:
+            db["audit"].create({"seq": int, "at": str, "actor": str, "action": str, "target": str, "detail": str,
+                                "prev": str, "hash": str}, pk="seq", not_null={"at", "actor", "action", "hash"})
+            db["audit"].create_index(["target"])
+        if "users" not in tables:
+            db["users"].create({"name": str, "role": str, "password_hash": str, "created_at": str, "disabled": int},
+                               pk="name", not_null={"role", "password_hash"}, defaults={"disabled": 0})
+        if "tokens" not in tables:
+            db["tokens"].create({"hash": str, "user": str, "expires_at": str}, pk="hash",
+                                foreign_keys=[("user", "users", "name")])
+
+    # -- devices -----------------------------------------------------------------------------
+
+    def add_device(self, device: str, site: str, kind: str, name: str, public_key: str, mqtt_secret: str,
+                   now: str) -> None:
+        """Register a device: its public key, and its MQTT password hash (mosquitto format, for the broker files)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO devices (id, site, kind, name, public_key, mqtt_secret, status, created_at,"
+                         " last_seq, online) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, 0, 0)",
+                         (device, site, kind, name, public_key, mqtt_secret, now))
+
+    def broker_accounts(self) -> list[tuple[str, str, str]]:
+        """(device, site, mqtt_secret) of every active device: who may connect to the broker."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, site, mqtt_secret FROM devices WHERE status = 'active' ORDER BY id").fetchall()]
+
+    def set_device_status(self, device: str, status: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("UPDATE devices SET status = ? WHERE id = ?", (status, device)).rowcount == 1
+
+    def devices(self, site: str | None = None) -> list[Device]:
+        sql, args = f"SELECT {','.join(DEVICE_COLUMNS)} FROM devices", []
+        if site:
+            sql, args = sql + " WHERE site = ?", [site]
+        return [_device(r) for r in self.db.execute(sql + " ORDER BY site, id", args).fetchall()]
+
+    def device(self, device: str) -> Device | None:
+        row = self.db.execute(f"SELECT {','.join(DEVICE_COLUMNS)} FROM devices WHERE id = ?", [device]).fetchone()
+        return _device(row) if row else None
+
+    def record_status(self, device: str, online: bool, at: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE devices SET online = ?, status_at = ? WHERE id = ?", (int(online), at, device))
+
+    # -- events ------------------------------------------------------------------------------
+
+    def store_events(self, events: list[StoredEvent], audit_at: str) -> list[str]:
+        """Store a batch in one transaction: each event 'stored', 'duplicate' or 'replay'.
+
+        duplicate: its id is already stored (QoS 1 redelivery, or a verbatim replay).
+        replay: a new id reusing a sequence number the device has already used.
+        Each stored event gets its audit entry in the same transaction.
+        """
+        outcomes: list[str] = []
+        with self.transaction() as conn:
+            devices = {e.device for e in events}
+            marks = ",".join("?" * len(devices))
+            hwm = dict(conn.execute(f"SELECT id, last_seq FROM devices WHERE id IN ({marks})", list(devices)))
+            head = self._audit_head(conn)
+            heartbeats: dict[str, StoredEvent] = {}
+            for e in events:
+                if conn.execute("SELECT 1 FROM events WHERE id = ?", (e.id,)).fetchone():
+                    outcomes.append("duplicate")
+                    continue
+                if e.seq <= hwm.get(e.device, 0):
+                    outcomes.append("replay")
+                    continue
+                conn.execute(f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})",
+                             e.row())
+                hwm[e.device] = e.seq
+                head = self._append_audit(conn, head, AuditEntry(audit_at, f"device:{e.device}", "event.stored", e.id,
+                                                                 {"digest": event_digest(e.row())}))
+                if e.kind == "heartbeat":
+                    heartbeats[e.device] = e
+                outcomes.append("stored")
+            conn.executemany("UPDATE devices SET last_seq = ? WHERE id = ?", [(s, d) for d, s in hwm.items()])
+            conn.executemany("UPDATE devices SET last_heartbeat = ?, last_heartbeat_at = ? WHERE id = ?",
+                             [(e.body, e.captured_at, d) for d, e in heartbeats.items()])
+        return outcomes
+
+    def query_events(self, q: EventQuery) -> list[StoredEvent]:
+        """Newest first, at most `q.limit`, after the cursor `q.before`."""
+        where, args = [], []
+        for column in ("site", "device", "kind", "verdict", "subject"):
+            value = getattr(q, column)
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if q.since:
+            where.append("captured_at >= ?")
+            args.append(q.since)
+        if q.until:
+            where.append("captured_at < ?")
+            args.append(q.until)
+        if q.before:
+            where.append("(captured_at, id) < (?, ?)")
+            args.extend(q.before)
+        sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY captured_at DESC, id DESC LIMIT ?"
+        return [StoredEvent(*r) for r in self.db.execute(sql, [*args, q.limit]).fetchall()]
+
+    def event(self, event_id: str) -> StoredEvent | None:
+        row = self.db.execute(f"SELECT {','.join(EVENT_COLUMNS)} FROM events WHERE id = ?", [event_id]).fetchone()
+        return StoredEvent(*row) if row else None
+
+    def count_events(self) -> int:
+        return self.db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # -- audit log ---------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self.transaction() as conn:
+            self._append_audit(conn, self._audit_head(conn), entry)
+
+    def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[tuple]:
+        """(seq, at, actor, action, target, detail, prev, hash) in chain order."""
+        sql = "SELECT seq, at, actor, action, target, detail, prev, hash FROM audit WHERE seq > ? ORDER BY seq"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        yield from self.db.execute(sql, [after_seq])
+
+    def event_rows(self) -> Iterator[tuple]:
+        """Every stored event as its column tuple, for the audit check."""
+        yield from self.db.execute(f"SELECT {','.join(EVENT_COLUMNS)} FROM events")
+
+    def _audit_head(self, conn: sqlite3.Connection) -> tuple[int, str]:
+        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, "")
+
+    def _append_audit(self, conn: sqlite3.Connection, head: tuple[int, str], entry: AuditEntry) -> tuple[int, str]:
+        seq, prev = head[0] + 1, head[1]
+        detail = json.dumps(entry.detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = chain_hash(prev, seq, entry.at, entry.actor, entry.action, entry.target, detail)
+        conn.execute("INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) VALUES (?,?,?,?,?,?,?,?)",
+                     (seq, entry.at, entry.actor, entry.action, entry.target, detail, prev, digest))
+        return seq, digest
+
+    # -- users and tokens --------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str, now: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO users (name, role, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, 0)",
+                         (name, role, password_hash, now))
+
+    def set_password(self, name: str, password_hash: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+
+    def user(self, name: str) -> User | None:
+        row = self.db.execute("SELECT name, role, password_hash, disabled FROM users WHERE name = ?", [name]).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def add_token(self, token_hash: str, user: str, expires_at: str, now: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+            conn.execute("INSERT INTO tokens (hash, user, expires_at) VALUES (?, ?, ?)", (token_hash, user, expires_at))
+
+    def token_user(self, token_hash: str, now: str) -> User | None:
+        row = self.db.execute("SELECT u.name, u.role, u.password_hash, u.disabled FROM tokens t JOIN users u"
+                              " ON u.name = t.user WHERE t.hash = ? AND t.expires_at > ?", [token_hash, now]).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def _device(row: tuple) -> Device:
+    (id_, site, kind, name, public_key, status, created_at, last_seq, online, status_at,
+     last_heartbeat, last_heartbeat_at) = row
+    return Device(id_, site, kind, name or id_, public_key, status, created_at, last_seq or 0, bool(online), status_at,
+                  json.loads(last_heartbeat) if last_heartbeat else None, last_heartbeat_at)

@@ -1,0 +1,86 @@
+"""Ed25519 signatures over a canonical serialisation of the event body.
+
+Canonical form: JSON with keys sorted, no whitespace, UTF-8, no NaN. Both
+sides produce it from plain JSON values (the gateway from the dict it parsed,
+never from re-serialised models), so the bytes signed and verified agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from wire.events import EventBase
+
+
+class SignatureError(ValueError):
+    """Missing, malformed or wrong signature."""
+
+
+def canonical_json(value: dict) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """A public key as the base64 of its 32 raw bytes (how the gateway registers it)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+
+
+class DeviceKey:
+    """A device's Ed25519 private key."""
+
+    def __init__(self, private: Ed25519PrivateKey):
+        self._private = private
+
+    @classmethod
+    def generate(cls) -> DeviceKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_text(cls, text: str) -> DeviceKey:
+        return cls(Ed25519PrivateKey.from_private_bytes(base64.b64decode(text, validate=True)))
+
+    @classmethod
+    def load(cls, path: Path) -> DeviceKey:
+        return cls.from_text(Path(path).read_text(encoding="ascii").strip())
+
+    def to_text(self) -> str:
+        raw = self._private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                          serialization.NoEncryption())
+        return base64.b64encode(raw).decode("ascii")
+
+    @property
+    def public_text(self) -> str:
+        return public_key_text(self._private.public_key())
+
+    def sign(self, data: bytes) -> str:
+        return base64.b64encode(self._private.sign(data)).decode("ascii")
+
+
+def sign_event(event: EventBase, key: DeviceKey) -> bytes:
+    """The MQTT payload for an event: the envelope with body and signature."""
+    body = event.model_dump(mode="json")
+    envelope = {"body": body, "sig": key.sign(canonical_json(body))}
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def verify_envelope(body: dict, sig: object, public_key: Ed25519PublicKey) -> None:
+    """Raise SignatureError unless `sig` is this key's signature over `body`."""
+    if not isinstance(sig, str) or not sig:
+        raise SignatureError("missing signature")
+    try:
+        raw = base64.b64decode(sig, validate=True)
+        public_key.verify(raw, canonical_json(body))
+    except (InvalidSignature, ValueError) as exc:
+        raise SignatureError("bad signature") from exc
