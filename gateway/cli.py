@@ -24,9 +24,12 @@ def cmd_gateway_run(args: argparse.Namespace) -> int:
     from gateway.service import run_gateway
 
     config = _config(args)
+    if args.embedded_broker:
+        config.embedded_broker = True
+        config.embedded_broker_port = args.broker_port or config.embedded_broker_port
     if args.no_ingest:
         config.mqtt = None
-    elif config.mqtt and not (config.broker_dir / "gateway.toml").exists() and "@" not in config.mqtt:
+    elif not config.embedded_broker and config.mqtt and not (config.broker_dir / "gateway.toml").exists() and "@" not in config.mqtt:
         log.error("no broker login in %s: run `facegate broker config --dir %s` first, or give --mqtt with a login",
                   config.broker_dir, config.broker_dir)
         return 2
@@ -94,6 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run = common(gateway.add_parser("run", help="serve the API and ingest events from the broker"))
     run.add_argument("--mqtt", help="broker URL, mqtt://host:port (login from --broker-dir unless given)")
     run.add_argument("--no-ingest", action="store_true", help="API only")
+    run.add_argument("--embedded-broker", action="store_true",
+                     help="run an in-process MQTT broker (demo; production uses Mosquitto)")
+    run.add_argument("--broker-port", type=int, help="port of the embedded broker (default 1883)")
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
     run.set_defaults(func=cmd_gateway_run)

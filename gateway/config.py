@@ -15,6 +15,8 @@ class GatewayConfig(BaseSettings):
     db: Path = Path("var/gateway.db")
     broker_dir: Path = Path("var/broker")  # generated Mosquitto files and the gateway's broker login
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
+    embedded_broker: bool = False  # run an in-process broker (the demo) on embedded_broker_port
+    embedded_broker_port: int = Field(1883, ge=1, le=65535)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     token_ttl_s: float = Field(8 * 3600, gt=0)

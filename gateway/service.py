@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from gateway.api import create_app
 from gateway.auth import Auth
 from gateway.config import GatewayConfig
+from gateway.embedded_broker import EmbeddedBroker
 from gateway.ingest import Ingest
 from gateway.live import LiveFeed
 from gateway.storage import Storage
@@ -23,19 +24,29 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
     """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
     storage = Storage(config.db)
     live = LiveFeed()
+    files = BrokerFiles(config.broker_dir)
+    embedded = None
+    if config.embedded_broker:
+        files.init(port=config.embedded_broker_port)  # creates the gateway's broker login once
+        embedded = EmbeddedBroker(config.db, config.broker_dir, config.embedded_broker_port)
+        config.mqtt = embedded.url
     ingest = None
     if config.mqtt:
-        broker = BrokerFiles(config.broker_dir).gateway_url(config.mqtt)
-        ingest = Ingest(storage, broker, batch_max=config.ingest_batch_max, on_stored=live.publish)
+        ingest = Ingest(storage, files.gateway_url(config.mqtt), batch_max=config.ingest_batch_max,
+                        on_stored=live.publish)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if embedded:
+            embedded.start()
         if ingest:
             ingest.start()
             log.info("ingesting from %s into %s", ingest.broker, config.db)
         yield
         if ingest:
             ingest.stop()
+        if embedded:
+            embedded.stop()
 
     return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan)
 

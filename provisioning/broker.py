@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import getpass
 import hashlib
+import hmac
 import os
 import secrets
 import signal
@@ -35,6 +36,18 @@ def mosquitto_secret(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, PBKDF2_ITERATIONS, 64)
     return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_mosquitto_secret(password: str, secret: str) -> bool:
+    """Whether `password` matches a `$7$` entry (for the embedded broker, which reads the same registry)."""
+    try:
+        _, kind, iterations, salt, digest = secret.split("$")
+        if kind != "7":
+            return False
+        actual = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), 64)
+        return hmac.compare_digest(base64.b64encode(actual).decode(), digest)
+    except (ValueError, TypeError):
+        return False
 
 
 def new_password() -> str:

@@ -1,0 +1,187 @@
+"""The real parts for integration tests: Mosquitto, the gateway process, devices, an API client.
+
+Nothing is faked: Mosquitto runs from the files FaceGate generates, the gateway
+is `facegate gateway run` in its own process (so it can be SIGKILLed), and
+devices publish through the real outbox and publisher.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from edge.bundle import DeviceBundle, write_bundle
+from gateway.auth import ROLES, Auth
+from gateway.storage import Storage
+from provisioning.broker import BrokerFiles
+from provisioning.devices import provision_device
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
+    """Poll until `predicate()` is truthy; its value, or AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Mosquitto:
+    """A real mosquitto process on the generated configuration."""
+
+    def __init__(self, files: BrokerFiles, port: int, log: Path):
+        self.files, self.port, self.log = files, port, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.conf)], stdout=self.log.open("ab"),
+                                     stderr=subprocess.STDOUT)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "mosquitto to listen")
+        assert self.proc.poll() is None, self.log.read_text()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+class GatewayProcess:
+    """`facegate gateway run` in its own process."""
+
+    def __init__(self, db: Path, broker_dir: Path, mqtt: str | None, log: Path, embedded_broker_port: int | None = None):
+        self.db, self.broker_dir, self.mqtt, self.log = db, broker_dir, mqtt, log
+        self.embedded_broker_port = embedded_broker_port
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(self.db), "--broker-dir",
+               str(self.broker_dir), "--port", str(self.port)]
+        if self.embedded_broker_port:
+            cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
+        else:
+            cmd += ["--mqtt", self.mqtt]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 30, "the gateway API")
+        assert self.proc.poll() is None, self.log.read_text()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Stack:
+    """Broker + gateway + one user per role + devices, under one folder."""
+
+    root: Path
+    port: int  # the broker's
+    storage: Storage
+    files: BrokerFiles
+    broker: Mosquitto | None
+    gateway: GatewayProcess
+    devices: dict[str, Path] = field(default_factory=dict)  # device id -> bundle file
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, root: Path, embedded: bool = False) -> Stack:
+        root.mkdir(parents=True, exist_ok=True)
+        storage = Storage(root / "gateway.db")
+        files = BrokerFiles(root / "broker")
+        port = free_port()
+        files.init(port=port)
+        files.write_accounts([])
+        broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
+        gateway = GatewayProcess(root / "gateway.db", files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
+                                 root / "gateway.log", embedded_broker_port=port if embedded else None)
+        auth = Auth(storage)
+        for role in ROLES:
+            auth.add_user(f"{role}-1", role, PASSWORD)
+        stack = cls(root, port, storage, files, broker, gateway)
+        if broker:
+            broker.start()
+        gateway.start()
+        return stack
+
+    @property
+    def broker_url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def add_device(self, device: str, site: str = "site-a") -> DeviceBundle:
+        bundle = provision_device(self.storage, self.files, site=site, device=device, broker_url=self.broker_url)
+        path = self.root / "devices" / f"{device}.toml"
+        write_bundle(bundle, path)
+        self.devices[device] = path
+        return bundle
+
+    def token(self, role: str) -> str:
+        if role not in self._tokens:
+            r = httpx.post(f"{self.gateway.base_url}/api/auth/token",
+                           json={"username": f"{role}-1", "password": PASSWORD})
+            r.raise_for_status()
+            self._tokens[role] = r.json()["access_token"]
+        return self._tokens[role]
+
+    def get(self, path: str, role: str = "admin", **params) -> httpx.Response:
+        return httpx.get(f"{self.gateway.base_url}{path}", params=params,
+                         headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=30)
+
+    def events(self, **params) -> list[dict]:
+        """Every stored event matching the filters, following the cursor."""
+        out, cursor = [], None
+        while True:
+            page = self.get("/api/events", limit=1000, **params, **({"cursor": cursor} if cursor else {}))
+            page.raise_for_status()
+            body = page.json()
+            out += body["events"]
+            cursor = body["next_cursor"]
+            if not cursor:
+                return out
+
+    def metrics(self) -> dict:
+        return self.get("/api/metrics").json()
+
+    def close(self) -> None:
+        self.gateway.kill(signal.SIGTERM)
+        if self.broker:
+            self.broker.kill(signal.SIGTERM)
+
+
+def run_device_sim(bundle: Path, outbox: Path, count: int, rate: float, **kw) -> subprocess.Popen:
+    """Start tests/device_sim.py: a device emitting `count` verdicts at `rate`/s through the real outbox."""
+    cmd = [sys.executable, str(REPO / "tests" / "device_sim.py"), str(bundle), str(outbox), str(count), str(rate)]
+    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)

@@ -1,0 +1,332 @@
+"""Events end to end through a real Mosquitto and the real gateway process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from conftest import DATA
+from edge.bundle import load_bundle
+from stack import REPO, Stack, wait_for
+from wire import DeviceKey, GateVerdictEvent, canonical_json, event_topic, public_key_from_text, sign_event, uuid7
+from wire.mqtt import BrokerUrl, new_client
+
+CLIP = DATA / "video" / "short_hamilton_clip.mp4"
+WIDE_SHOT = """
+[quality]
+min_eye_distance_px = 9
+min_sharpness = 5
+[policy]
+frames_needed = 5
+[events]
+outbox = "{outbox}"
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack.create(tmp_path_factory.mktemp("stack"))
+    s.add_device("gate-a1", "site-a")
+    s.add_device("gate-b1", "site-b")
+    yield s
+    s.close()
+
+
+def edge_run_over_clip(stack: Stack, device: str, tmp_path) -> list[dict]:
+    """`facegate edge run --bundle` over the Hamilton clip; the verdict lines it printed."""
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for person in ("alex-lacamoire", "lin-manuel-miranda"):
+        (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
+    config = tmp_path / "site.toml"
+    config.write_text(WIDE_SHOT.format(outbox=tmp_path / "outbox.db"))
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery", str(gallery),
+         "--config", str(config), "--bundle", str(stack.devices[device])],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def check_clip_verdicts_stored(stack: Stack, device: str, printed: list[dict]) -> None:
+    assert Counter(v["subject"] for v in printed if v["verdict"] == "granted") == {
+        "alex-lacamoire": 1, "lin-manuel-miranda": 1}
+    stored = wait_for(lambda: (lambda e: e if len(e) == len(printed) else None)(
+        stack.events(device=device, kind="verdict")), 10, "the verdicts in the API")
+    by_track = {e["track"]: e for e in stored}
+    for line in printed:
+        event = by_track[line["track"]]
+        assert (event["verdict"], event["subject"], event["camera"]) == (line["verdict"], line["subject"], "cam-1")
+        assert event["score"] == pytest.approx(line["score"], abs=1e-4)
+        assert event["threshold"] == line["threshold"] and event["model_pack"] == "buffalo_s"
+    # Anyone holding the device's public key can check a stored event is what the device signed.
+    key = public_key_from_text(stack.storage.device(device).public_key)
+    for event in stored:
+        body = {k: v for k, v in event.items() if k not in ("received_at", "sig")}
+        key.verify(base64.b64decode(event["sig"]), canonical_json(body))
+    assert sorted(e["seq"] for e in stored) == sorted(set(e["seq"] for e in stored))
+    # The run's health reached the device list: its heartbeat, and offline once it stopped.
+    listed = {d["id"]: d for d in stack.get("/api/devices", role="operator").json()}
+    assert listed[device]["last_heartbeat"]["frames"] == 275
+
+
+def test_edge_verdicts_from_a_video_are_queryable_with_their_content(stack, tmp_path):
+    printed = edge_run_over_clip(stack, "gate-a1", tmp_path)
+    check_clip_verdicts_stored(stack, "gate-a1", printed)
+    device = {d["id"]: d for d in stack.get("/api/devices").json()}["gate-a1"]
+    assert device["online"] is False  # the run ended: its retained status says offline
+
+
+class DeviceClient:
+    """A raw MQTT client logged in as a device, to send exactly the bytes a test wants."""
+
+    def __init__(self, stack: Stack, device: str):
+        self.bundle = load_bundle(stack.devices[device])
+        self.key = self.bundle.device_key()
+        self.client = new_client(f"{device}-raw", self.bundle.broker_url(), clean_session=True)
+        self.received: list[mqtt.MQTTMessage] = []
+        self.client.on_message = lambda c, u, m: self.received.append(m)
+        connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: connected.set()
+        broker = self.bundle.broker_url()
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert connected.wait(5), f"{device} could not connect"
+
+    def event(self, seq: int, **overrides) -> GateVerdictEvent:
+        fields = dict(id=str(uuid7()), site=self.bundle.site, device=self.bundle.device, seq=seq,
+                      captured_at=datetime.now(timezone.utc), model_pack="buffalo_s", camera="cam-raw", track=seq,
+                      verdict="granted", subject="someone", score=0.6, runner_up=0.1, threshold=0.36, margin=0.05,
+                      quality=0.9, frames=3)
+        return GateVerdictEvent(**(fields | overrides))
+
+    def publish(self, payload: bytes, topic: str | None = None) -> None:
+        topic = topic or event_topic(self.bundle.site, self.bundle.device, "verdict")
+        self.client.publish(topic, payload, qos=1).wait_for_publish(timeout=5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def next_seq(stack: Stack, device: str) -> int:
+    return stack.storage.device(device).last_seq + 1
+
+
+def test_bad_events_are_dropped_and_counted_by_reason_and_the_gateway_keeps_going(stack):
+    a1 = DeviceClient(stack, "gate-a1")
+    b1_key = load_bundle(stack.devices["gate-b1"]).device_key()
+    before = Counter(stack.metrics()["ingest"]["rejected"])
+    seq = next_seq(stack, "gate-a1")
+    good = a1.event(seq)
+    a1.publish(sign_event(good, a1.key))
+    wait_for(lambda: stack.get(f"/api/events/{good.id}").status_code == 200, 10, "the good event")
+
+    def envelope(body: dict, sig: str) -> bytes:
+        return json.dumps({"body": body, "sig": sig}).encode()
+
+    body = a1.event(seq + 1).model_dump(mode="json")
+    stranger = DeviceKey.generate()
+    sent = {
+        "malformed": [b"{not json", b"[1,2,3]", b"\xff\xfe"],
+        "schema_version": [envelope(body | {"v": 2}, a1.key.sign(canonical_json(body | {"v": 2})))],
+        "too_large": [envelope(body, a1.key.sign(canonical_json(body))) + b" " * (70 * 1024)],
+        "invalid": [envelope({k: v for k, v in body.items() if k != "score"}, "x")],
+        "missing_signature": [envelope(body, "")],
+        "bad_signature": [envelope(body, stranger.sign(canonical_json(body)))],
+        "unknown_device": [sign_event(a1.event(1, device="ghost-9"), stranger)],
+        # Signed by gate-b1 but sent by gate-a1 on its own topic: a relay, not gate-a1's event.
+        "topic_mismatch": [sign_event(a1.event(1, device="gate-b1", site="site-b"), b1_key)],
+        "duplicate": [sign_event(good, a1.key)],  # verbatim replay of a stored event
+        "replay": [sign_event(a1.event(seq), a1.key)],  # a new event reusing a used sequence number
+    }
+    for payloads in sent.values():
+        for payload in payloads:
+            a1.publish(payload)
+    marker = a1.event(seq + 2)  # the connection keeps order: once this is stored, all the above were seen
+    a1.publish(sign_event(marker, a1.key))
+    wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "the marker event")
+    a1.close()
+
+    rejected = Counter(stack.metrics()["ingest"]["rejected"]) - before
+    assert rejected == {reason: len(p) for reason, p in sent.items()}
+    assert stack.gateway.proc.poll() is None
+    stored_ids = {e["id"] for e in stack.events(device="gate-a1")}
+    assert body["id"] not in stored_ids  # none of the bad variants of it got in
+    # Logged once per device and reason a minute, however many arrive.
+    log = stack.gateway.log.read_text()
+    assert log.count("dropped event from gate-a1: malformed") == 1
+
+
+def test_a_device_cannot_publish_or_listen_as_another_device(stack):
+    received_before = stack.metrics()["ingest"]["received"]
+    a1 = DeviceClient(stack, "gate-a1")
+    seq = next_seq(stack, "gate-a1")
+    # gate-a1's own valid event, sent on gate-b1's topic: the broker's ACL refuses it
+    # (Mosquitto drops the offending connection).
+    a1.client.publish(event_topic("site-b", "gate-b1", "verdict"), sign_event(a1.event(seq), a1.key), qos=1)
+    wait_for(lambda: not a1.client.is_connected(), 5, "the broker to cut gate-a1 off")
+    a1.close()
+
+    a1 = DeviceClient(stack, "gate-a1")
+    a1.client.subscribe("facegate/v1/site-b/gate-b1/cmd/#", qos=1)  # granted, but filtered on delivery
+    marker = a1.event(seq + 1)
+    a1.publish(sign_event(marker, a1.key))
+    wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "the marker event")
+    assert stack.metrics()["ingest"]["received"] == received_before + 1  # only the marker reached the gateway
+
+    # A command for gate-b1 reaches gate-b1, not gate-a1.
+    b1 = DeviceClient(stack, "gate-b1")
+    b1.client.subscribe("facegate/v1/site-b/gate-b1/cmd/#", qos=1)
+    login = stack.files.gateway_url(stack.broker_url)
+    gw = new_client("test-gateway-cmd", login, clean_session=True)
+    gw.connect(login.host, login.port)
+    gw.loop_start()
+    time.sleep(0.3)
+    gw.publish("facegate/v1/site-b/gate-b1/cmd/ping", b"hello", qos=1).wait_for_publish(timeout=5)
+    wait_for(lambda: b1.received, 5, "gate-b1 to get its command")
+    time.sleep(0.3)
+    assert a1.received == []
+    for c in (a1, b1):
+        c.close()
+    gw.disconnect()
+    gw.loop_stop()
+
+
+def connect_result(url: BrokerUrl, client_id: str) -> str:
+    """What the broker says to a login attempt: 'Success' or its refusal."""
+    outcome: list[str] = []
+    client = new_client(client_id, url, clean_session=True)
+    client.on_connect = lambda c, u, f, rc, p: outcome.append(str(rc))
+    client.connect(url.host, url.port)
+    client.loop_start()
+    wait_for(lambda: outcome, 5, "the broker's answer")
+    client.disconnect()
+    client.loop_stop()
+    return outcome[0]
+
+
+def test_broker_refuses_strangers_wrong_passwords_and_revoked_devices(stack):
+    from provisioning.devices import revoke_device
+
+    base = BrokerUrl.parse(stack.broker_url)
+    assert connect_result(base, "anon") != "Success"
+    assert connect_result(base.with_login("gate-a1", "not-the-password"), "guess") != "Success"
+    bundle = stack.add_device("gate-x9", "site-a")
+    assert connect_result(bundle.broker_url(), "gate-x9") == "Success"
+    revoke_device(stack.storage, stack.files, "gate-x9")
+    assert wait_for(lambda: connect_result(bundle.broker_url(), "gate-x9") != "Success", 5, "the revocation")
+    assert {d["id"]: d["status"] for d in stack.get("/api/devices").json()}["gate-x9"] == "revoked"
+
+
+def test_a_live_verdict_reaches_an_sse_client_within_a_second(stack):
+    a1 = DeviceClient(stack, "gate-a1")
+    got: list[tuple[float, dict]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        headers = {"Authorization": f"Bearer {stack.token('operator')}"}
+        with httpx.stream("GET", f"{stack.gateway.base_url}/api/events/stream", params={"kind": "verdict"},
+                          headers=headers, timeout=30) as r:
+            assert r.status_code == 200
+            data = None
+            for line in r.iter_lines():
+                ready.set()
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                elif line == "" and data:
+                    got.append((time.monotonic(), data))
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    event = a1.event(next_seq(stack, "gate-a1"), subject="live-person")
+    sent_at = time.monotonic()
+    a1.publish(sign_event(event, a1.key))
+    listener.join(timeout=5)
+    a1.close()
+    assert got, "no event on the stream"
+    arrived, data = got[0]
+    assert data["id"] == event.id and data["subject"] == "live-person"
+    assert arrived - sent_at < 1.0
+
+
+def test_events_page_with_a_cursor_and_filter(stack):
+    a1 = DeviceClient(stack, "gate-a1")
+    seq = next_seq(stack, "gate-a1")
+    ids = []
+    for i in range(120):
+        e = a1.event(seq + i, verdict="unknown" if i % 4 == 0 else "granted", subject=None if i % 4 == 0 else "pager")
+        ids.append(e.id)
+        a1.publish(sign_event(e, a1.key))
+    wait_for(lambda: stack.get(f"/api/events/{ids[-1]}").status_code == 200, 10, "the last event")
+    a1.close()
+    pages, cursor, seen = 0, None, []
+    while True:
+        body = stack.get("/api/events", role="auditor", subject="pager", limit=25,
+                         **({"cursor": cursor} if cursor else {})).json()
+        seen += body["events"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == 90 and len({e["id"] for e in seen}) == 90 and pages == 4
+    times = [(e["captured_at"], e["id"]) for e in seen]
+    assert times == sorted(times, reverse=True)  # newest first, no overlap between pages
+    first = stack.get(f"/api/events/{ids[0]}").json()["captured_at"]
+    unknown = stack.events(device="gate-a1", verdict="unknown", since=first)
+    assert {e["id"] for e in unknown} == {ids[i] for i in range(0, 120, 4)}
+    # A time window: only events captured inside it.
+    mid = seen[45]["captured_at"]
+    assert all(e["captured_at"] < mid for e in stack.events(subject="pager", until=mid))
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"limit": 0}, "limit"), ({"limit": "many"}, "limit"), ({"since": "yesterday"}, "since"),
+    ({"kind": "nope"}, "kind"), ({"verdict": "maybe"}, "verdict"), ({"device": "BAD ID!"}, "device"),
+    ({"cursor": "%%%"}, "cursor"),
+])
+def test_invalid_query_parameters_are_422_naming_the_field(stack, params, field):
+    r = stack.get("/api/events", **params)
+    assert r.status_code == 422
+    assert any(field in err["loc"] for err in r.json()["detail"])
+
+
+def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
+    # Something to protect: the events of the earlier tests, plus reads of them.
+    assert stack.events(device="gate-a1")
+    cli = [sys.executable, "-m", "edge.cli", "audit", "verify", "--db", str(stack.storage.path)]
+    ok = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
+    assert stack.get("/api/audit/verify", role="auditor").json()["ok"] is True
+
+    victim = stack.events(device="gate-a1", verdict="granted")[0]
+    entry = stack.storage.db.execute("SELECT seq FROM audit WHERE action = 'event.stored' AND target = ?",
+                                     [victim["id"]]).fetchone()[0]
+    with sqlite3.connect(stack.storage.path) as db:  # an insider edits the file directly
+        db.execute("UPDATE events SET subject = 'someone-else' WHERE id = ?", (victim["id"],))
+    try:
+        broken = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
+        assert broken.returncode == 1
+        assert f"BROKEN at entry {entry}" in broken.stdout and victim["id"] in broken.stdout
+        report = stack.get("/api/audit/verify", role="admin").json()
+        assert report["ok"] is False and report["first_broken"] == entry
+    finally:
+        with sqlite3.connect(stack.storage.path) as db:
+            db.execute("UPDATE events SET subject = ? WHERE id = ?", (victim["subject"], victim["id"]))
+    # Editing the log itself breaks the chain at that entry.
+    with sqlite3.connect(stack.storage.path) as db:
+        db.execute("UPDATE audit SET actor = 'user:nobody' WHERE seq = 2")
+    assert stack.get("/api/audit/verify", role="auditor").json()["first_broken"] == 2
