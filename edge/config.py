@@ -69,7 +69,7 @@ class EventSettings(BaseModel):
     outbox: Path | None = None  # None: var/edge/<device>/outbox.db
     outbox_capacity: int = Field(200_000, ge=1)  # events kept while the broker is away; see edge/outbox.py
     heartbeat_interval_s: float = Field(30.0, gt=0)
-    publish_window: int = Field(100, ge=1)  # events awaiting the broker's acknowledgement at once
+    publish_window: int = Field(1000, ge=1)  # events out at once awaiting the gateway's confirmation
     flush_on_exit_s: float = 5.0  # on a clean stop, wait this long for the outbox to drain
 
 

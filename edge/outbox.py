@@ -1,10 +1,11 @@
 """The edge outbox: every event is on disk before anyone is told about it.
 
 An event is committed to a local SQLite file (WAL, synchronous=FULL: the
-commit survives power loss) together with the device's next sequence number,
-and is deleted only once the broker has acknowledged it (MQTT QoS 1 PUBACK).
-A crash, a reboot or a broker outage therefore loses nothing; publishing
-resumes from the oldest row, in order.
+commit survives power loss) under the device's next sequence number, and is
+deleted only once the gateway confirms it committed the event (`cmd/ack`,
+which implies the broker's QoS 1 acknowledgement came first). A crash, a
+reboot, a broker outage or a broker crash therefore loses nothing;
+publishing resumes from the oldest unconfirmed event, in order.
 
 The outbox is bounded. When it is full:
 - the oldest heartbeat is dropped to make room (health reports age quickly);
@@ -32,7 +33,7 @@ class OutboxFull(RuntimeError):
 
 @dataclass(frozen=True)
 class Pending:
-    row: int
+    seq: int
     event_id: str
     topic: str
     payload: bytes
@@ -56,14 +57,14 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript("""
             CREATE TABLE IF NOT EXISTS outbox (
-                row INTEGER PRIMARY KEY AUTOINCREMENT,
+                seq INTEGER PRIMARY KEY,  -- the event's sequence number
                 event_id TEXT NOT NULL UNIQUE,
                 kind TEXT NOT NULL,
                 topic TEXT NOT NULL,
                 payload BLOB NOT NULL,
                 created REAL NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS outbox_kind ON outbox(kind, row);
+            CREATE INDEX IF NOT EXISTS outbox_kind ON outbox(kind, seq);
             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('refused', 0), ('dropped', 0);
         """)
@@ -82,24 +83,24 @@ class Outbox:
                 raise OutboxFull(f"outbox {self.path} holds {self.capacity} undeliverable events")
             seq = self._counter("seq") + 1
             event_id, topic, payload = build(seq)
-            self._db.execute("INSERT INTO outbox (event_id, kind, topic, payload, created) VALUES (?, ?, ?, ?, ?)",
-                             (event_id, kind, topic, payload, time.time()))
+            self._db.execute("INSERT INTO outbox (seq, event_id, kind, topic, payload, created) VALUES (?, ?, ?, ?, ?, ?)",
+                             (seq, event_id, kind, topic, payload, time.time()))
             self._db.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (seq,))
             return seq
 
-    def pending(self, after_row: int = 0, limit: int = 100) -> list[Pending]:
-        """The oldest events not yet acknowledged, after `after_row`, in order."""
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
+        """The oldest unconfirmed events after `after_seq`, in order."""
         with self._lock:
-            rows = self._db.execute("SELECT row, event_id, topic, payload FROM outbox WHERE row > ? ORDER BY row LIMIT ?",
-                                    (after_row, limit)).fetchall()
+            rows = self._db.execute("SELECT seq, event_id, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                                    (after_seq, limit)).fetchall()
         return [Pending(*r) for r in rows]
 
-    def delete(self, rows: list[int]) -> None:
-        """Forget acknowledged events."""
-        if not rows:
-            return
+    def confirm(self, seqs: list[int]) -> int:
+        """Forget events the gateway has committed; how many were still here."""
+        if not seqs:
+            return 0
         with self._lock, self._transaction():
-            self._db.executemany("DELETE FROM outbox WHERE row = ?", [(r,) for r in rows])
+            return sum(self._db.execute("DELETE FROM outbox WHERE seq = ?", (s,)).rowcount for s in seqs)
 
     def depth(self) -> int:
         with self._lock:
@@ -129,11 +130,11 @@ class Outbox:
 
     def _evict_one(self) -> bool:
         marks = ",".join("?" * len(EVICTABLE_KINDS))
-        victim = self._db.execute(f"SELECT row FROM outbox WHERE kind IN ({marks}) ORDER BY row LIMIT 1",
+        victim = self._db.execute(f"SELECT seq FROM outbox WHERE kind IN ({marks}) ORDER BY seq LIMIT 1",
                                   EVICTABLE_KINDS).fetchone()
         if victim is None:
             return False
-        self._db.execute("DELETE FROM outbox WHERE row = ?", victim)
+        self._db.execute("DELETE FROM outbox WHERE seq = ?", victim)
         self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'dropped'")
         return True
 

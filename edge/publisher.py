@@ -1,13 +1,18 @@
 """Drains the outbox to the MQTT broker, oldest first, QoS 1.
 
-A row leaves the outbox only when the broker's PUBACK for it arrives. While
-the broker is away nothing is published (the outbox is the queue, not paho's
-memory); messages already in flight are resent by paho on reconnect, and
-after a process restart everything still in the outbox is sent again. The
-gateway drops the duplicates this can produce by event id.
+An event leaves the outbox only when the gateway confirms it committed it
+(`cmd/ack`); the broker's PUBACK alone is not enough, because a broker killed
+between acknowledging and forwarding would lose the event. So:
 
-The device's retained status topic says "online" while connected; the broker
-publishes the last will "offline" if the device vanishes.
+- at most `window` events are out unconfirmed at a time; while the gateway is
+  away the rest wait on the device's disk, not in the broker's memory;
+- on every (re)connection, sending restarts from the oldest unconfirmed event;
+- if nothing is confirmed for `resend_after_s`, the unconfirmed window is sent
+  again (at most `window` events a time, however long the gateway is away).
+
+The gateway drops the duplicates this produces by event id. The device's
+retained status topic says "online" while connected; the broker publishes
+the last will "offline" if the device vanishes.
 """
 
 from __future__ import annotations
@@ -16,35 +21,35 @@ import logging
 import threading
 import time
 
-import paho.mqtt.client as mqtt
-
 from edge.outbox import Outbox
+from wire.commands import ACK, DeliveryAck
 from wire.mqtt import BrokerUrl, new_client
-from wire.topics import status_topic
+from wire.topics import cmd_topic, status_topic
 
 log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, outbox: Outbox, broker: BrokerUrl, site: str, device: str, window: int = 100):
+    def __init__(self, outbox: Outbox, broker: BrokerUrl, site: str, device: str, window: int = 1000,
+                 resend_after_s: float = 60.0):
         self.outbox = outbox
         self.broker = broker
         self.window = window
+        self.resend_after_s = resend_after_s
         self._status = status_topic(site, device)
+        self._acks = cmd_topic(site, device, ACK)
         self._client = new_client(device, broker, clean_session=True, max_inflight=window)
         self._client.will_set(self._status, "offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
         self._wake = threading.Condition()
         self._connected = False
-        self._inflight: dict[int, int] = {}  # paho message id -> outbox row
-        self._acked: list[int] = []
-        self._early: set[int] = set()
-        self._last_sent = 0
+        self._restart = False  # set on (re)connect: send again from the oldest unconfirmed event
+        self._confirmed: list[int] = []
         self._stop = False
         self._thread = threading.Thread(target=self._pump, name="outbox-publisher", daemon=True)
-        self.published = 0
+        self.confirmed = 0
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -62,16 +67,14 @@ class Publisher:
         return self._connected
 
     def flush(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (True) or the timeout passes (False)."""
+        """Wait until the gateway has confirmed everything (True) or the timeout passes (False)."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.outbox.depth() == 0:
-                return True
+        while self.outbox.depth() and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.outbox.depth() == 0
 
     def stop(self) -> None:
-        """Say "offline" (retained) and disconnect; what is unsent stays in the outbox."""
+        """Say "offline" (retained) and disconnect; what is unconfirmed stays in the outbox."""
         with self._wake:
             self._stop = True
             self._wake.notify()
@@ -88,9 +91,11 @@ class Publisher:
             return
         log.info("connected to %s", self.broker)
         self.last_error = None
+        client.subscribe(self._acks, qos=1)
         client.publish(self._status, "online", qos=1, retain=True)
         with self._wake:
             self._connected = True
+            self._restart = True
             self._wake.notify()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -99,40 +104,44 @@ class Publisher:
                 log.warning("lost the broker (%s); events wait in the outbox", reason_code)
             self._connected = False
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic != self._acks:
+            return
+        try:
+            seqs = DeliveryAck.model_validate_json(message.payload).seqs()
+        except ValueError:
+            log.warning("ignored a malformed delivery ack")
+            return
         with self._wake:
-            row = self._inflight.pop(mid, None)
-            if row is None:
-                self._early.add(mid)  # acknowledged before _send registered it
-                return
-            self._acked.append(row)
+            self._confirmed.extend(seqs)
             self._wake.notify()
 
     def _pump(self) -> None:
+        cursor = 0  # highest seq sent on this connection
+        unconfirmed: set[int] = set()
+        progress_at = time.monotonic()
         while True:
             with self._wake:
                 self._wake.wait(timeout=0.5)
-                stop = self._stop
-                acked, self._acked = self._acked, []
-                room = self.window - len(self._inflight) if self._connected else 0
-            if acked:
-                self.outbox.delete(acked)
-                self.published += len(acked)
+                stop, connected, restart = self._stop, self._connected, self._restart
+                confirmed, self._confirmed, self._restart = self._confirmed, [], False
+            if confirmed:
+                self.confirmed += self.outbox.confirm(confirmed)
+                unconfirmed.difference_update(confirmed)
+                progress_at = time.monotonic()
             if stop:
                 return
-            if room > 0:
-                self._send(room)
-
-    def _send(self, room: int) -> None:
-        for item in self.outbox.pending(after_row=self._last_sent, limit=room):
-            # Never call paho while holding our lock: paho calls on_publish holding its own.
-            info = self._client.publish(item.topic, item.payload, qos=1)
-            with self._wake:
-                self._last_sent = item.row
-                if info.mid in self._early:
-                    self._early.discard(info.mid)
-                    self._acked.append(item.row)
-                else:
-                    self._inflight[info.mid] = item.row
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                return  # disconnected meanwhile; paho keeps this copy and resends it on reconnect
+            if not connected:
+                continue
+            stalled = unconfirmed and time.monotonic() - progress_at > self.resend_after_s
+            if restart or stalled:
+                cursor, progress_at = 0, time.monotonic()
+                unconfirmed.clear()
+            room = self.window - len(unconfirmed)
+            if room <= 0:
+                continue
+            for item in self.outbox.pending(after_seq=cursor, limit=room):
+                # Never call paho while holding our lock: paho calls back holding its own.
+                self._client.publish(item.topic, item.payload, qos=1)
+                cursor = item.seq
+                unconfirmed.add(item.seq)

@@ -3,7 +3,9 @@
 It holds a persistent MQTT session (clean_session=False, QoS 1) and
 acknowledges each message only after the batch holding it is committed, so
 a gateway killed mid-batch gets those messages again from the broker on its
-return; event-id de-duplication makes the redelivery harmless.
+return; event-id de-duplication makes the redelivery harmless. After each
+commit it tells every device which of its sequence numbers are safely stored
+(`cmd/ack`), and only then does the device forget them.
 
 Every message is admitted or dropped with one reason (counted in `/api/metrics`,
 logged at most once per device and reason a minute):
@@ -20,7 +22,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +33,8 @@ from gateway.storage import Device, Storage, StoredEvent
 from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text, verify_envelope
 from wire.events import MAX_PAYLOAD_BYTES, SCHEMA_VERSION, utc_text
 from wire.mqtt import BrokerUrl, new_client
-from wire.topics import ALL_EVENTS, ALL_STATUS
+from wire.commands import ACK, DeliveryAck
+from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +255,20 @@ class Ingest:
             except Exception:  # the database is locked or the disk full: keep the messages, retry
                 log.exception("storing a batch of %d failed; retrying", len(candidates))
                 time.sleep(1)
+        committed: dict[tuple[str, str], list[int]] = defaultdict(list)
         for event, outcome in zip(candidates, outcomes):
+            if outcome in ("stored", "duplicate"):
+                committed[(event.site, event.device)].append(event.seq)
             if outcome == "stored":
                 stored.append(event)
             else:
                 rejected[outcome] += 1
                 if outcome == "replay":
                     self._warn.warn(event.device, outcome, event.id)
+        # Tell each device what is safe to forget from its outbox, then release the broker's copies.
+        # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
+        for (site, device), seqs in committed.items():
+            self._client.publish(cmd_topic(site, device, ACK), DeliveryAck.of(seqs).model_dump_json(), qos=1)
         for m in batch:
             if m.qos > 0:
                 self._client.ack(m.mid, m.qos)

@@ -140,6 +140,7 @@ class Storage:
                 "received_at": str, "verdict": str, "subject": str, "score": float, "body": str, "sig": str,
             }, pk="id", not_null={"site", "device", "kind", "seq", "captured_at", "body", "sig"})
             # Every listing is newest first within a filter: one index per filter, ending in (time, id).
+            db["events"].create_index(["device", "seq"], unique=True)
             for cols in (["captured_at", "id"], ["device", "captured_at", "id"], ["site", "captured_at", "id"],
                          ["subject", "captured_at", "id"], ["kind", "verdict", "captured_at", "id"]):
                 db["events"].create_index(cols)
@@ -192,7 +193,7 @@ class Storage:
     def store_events(self, events: list[StoredEvent], audit_at: str) -> list[str]:
         """Store a batch in one transaction: each event 'stored', 'duplicate' or 'replay'.
 
-        duplicate: its id is already stored (QoS 1 redelivery, or a verbatim replay).
+        duplicate: its id is already stored (QoS 1 redelivery, a resend, or a verbatim replay).
         replay: a new id reusing a sequence number the device has already used.
         Each stored event gets its audit entry in the same transaction.
         """
@@ -207,12 +208,13 @@ class Storage:
                 if conn.execute("SELECT 1 FROM events WHERE id = ?", (e.id,)).fetchone():
                     outcomes.append("duplicate")
                     continue
-                if e.seq <= hwm.get(e.device, 0):
+                # Late arrivals are fine (a resend after a broker crash); a used number under a new id is not.
+                if conn.execute("SELECT 1 FROM events WHERE device = ? AND seq = ?", (e.device, e.seq)).fetchone():
                     outcomes.append("replay")
                     continue
                 conn.execute(f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})",
                              e.row())
-                hwm[e.device] = e.seq
+                hwm[e.device] = max(hwm.get(e.device, 0), e.seq)
                 head = self._append_audit(conn, head, AuditEntry(audit_at, f"device:{e.device}", "event.stored", e.id,
                                                                  {"digest": event_digest(e.row())}))
                 if e.kind == "heartbeat":
