@@ -7,22 +7,32 @@ devices publish through the real outbox and publisher.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
+import threading
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
+import pytest
 
-from edge.bundle import DeviceBundle, write_bundle
+from conftest import DATA
+from edge.bundle import DeviceBundle, load_bundle, write_bundle
 from gateway.auth import ROLES, Auth
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
 from provisioning.devices import provision_device
+from wire import GateVerdictEvent, canonical_json, event_topic, public_key_from_text, uuid7
+from wire.mqtt import BrokerUrl, new_client
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery"
@@ -185,3 +195,98 @@ def run_device_sim(bundle: Path, outbox: Path, count: int, rate: float, **kw) ->
     """Start tests/device_sim.py: a device emitting `count` verdicts at `rate`/s through the real outbox."""
     cmd = [sys.executable, str(REPO / "tests" / "device_sim.py"), str(bundle), str(outbox), str(count), str(rate)]
     return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
+
+
+CLIP = DATA / "video" / "short_hamilton_clip.mp4"
+WIDE_SHOT = """
+[quality]
+min_eye_distance_px = 9
+min_sharpness = 5
+[policy]
+frames_needed = 5
+[events]
+outbox = "{outbox}"
+"""
+
+
+def edge_run_over_clip(stack: Stack, device: str, tmp_path) -> list[dict]:
+    """`facegate edge run --bundle` over the Hamilton clip; the verdict lines it printed."""
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for person in ("alex-lacamoire", "lin-manuel-miranda"):
+        (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
+    config = tmp_path / "site.toml"
+    config.write_text(WIDE_SHOT.format(outbox=tmp_path / "outbox.db"))
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery", str(gallery),
+         "--config", str(config), "--bundle", str(stack.devices[device])],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def check_clip_verdicts_stored(stack: Stack, device: str, printed: list[dict]) -> None:
+    assert Counter(v["subject"] for v in printed if v["verdict"] == "granted") == {
+        "alex-lacamoire": 1, "lin-manuel-miranda": 1}
+    stored = wait_for(lambda: (lambda e: e if len(e) == len(printed) else None)(
+        stack.events(device=device, kind="verdict")), 10, "the verdicts in the API")
+    by_track = {e["track"]: e for e in stored}
+    for line in printed:
+        event = by_track[line["track"]]
+        assert (event["verdict"], event["subject"], event["camera"]) == (line["verdict"], line["subject"], "cam-1")
+        assert event["score"] == pytest.approx(line["score"], abs=1e-4)
+        assert event["threshold"] == line["threshold"] and event["model_pack"] == "buffalo_s"
+    # Anyone holding the device's public key can check a stored event is what the device signed.
+    key = public_key_from_text(stack.storage.device(device).public_key)
+    for event in stored:
+        body = {k: v for k, v in event.items() if k not in ("received_at", "sig")}
+        key.verify(base64.b64decode(event["sig"]), canonical_json(body))
+    assert sorted(e["seq"] for e in stored) == sorted(set(e["seq"] for e in stored))
+    # The run's health reached the device list: its heartbeat, and offline once it stopped.
+    listed = {d["id"]: d for d in stack.get("/api/devices", role="operator").json()}
+    assert listed[device]["last_heartbeat"]["frames"] == 275
+
+
+class DeviceClient:
+    """A raw MQTT client logged in as a device, to send exactly the bytes a test wants."""
+
+    def __init__(self, stack: Stack, device: str):
+        self.bundle = load_bundle(stack.devices[device])
+        self.key = self.bundle.device_key()
+        self.client = new_client(f"{device}-raw", self.bundle.broker_url(), clean_session=True)
+        self.received: list[mqtt.MQTTMessage] = []
+        self.client.on_message = lambda c, u, m: self.received.append(m)
+        connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: connected.set()
+        broker = self.bundle.broker_url()
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert connected.wait(5), f"{device} could not connect"
+
+    def event(self, seq: int, **overrides) -> GateVerdictEvent:
+        fields = dict(id=str(uuid7()), site=self.bundle.site, device=self.bundle.device, seq=seq,
+                      captured_at=datetime.now(timezone.utc), model_pack="buffalo_s", camera="cam-raw", track=seq,
+                      verdict="granted", subject="someone", score=0.6, runner_up=0.1, threshold=0.36, margin=0.05,
+                      quality=0.9, frames=3)
+        return GateVerdictEvent(**(fields | overrides))
+
+    def publish(self, payload: bytes, topic: str | None = None) -> None:
+        topic = topic or event_topic(self.bundle.site, self.bundle.device, "verdict")
+        self.client.publish(topic, payload, qos=1).wait_for_publish(timeout=5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def connect_result(url: BrokerUrl, client_id: str) -> str:
+    """What the broker says to a login attempt: 'Success' or its refusal."""
+    outcome: list[str] = []
+    client = new_client(client_id, url, clean_session=True)
+    client.on_connect = lambda c, u, f, rc, p: outcome.append(str(rc))
+    client.connect(url.host, url.port)
+    client.loop_start()
+    wait_for(lambda: outcome, 5, "the broker's answer")
+    client.disconnect()
+    client.loop_stop()
+    return outcome[0]

@@ -1,0 +1,41 @@
+"""The demo path: the gateway with its embedded broker, no Mosquitto."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.bundle import load_bundle
+from stack import DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
+from wire import event_topic, sign_event
+from wire.mqtt import BrokerUrl
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack.create(tmp_path_factory.mktemp("embedded"), embedded=True)
+    s.add_device("gate-d1", "demo")
+    s.add_device("gate-d2", "demo")
+    yield s
+    s.close()
+
+
+def test_edge_verdicts_reach_the_api_through_the_embedded_broker(stack, tmp_path):
+    printed = edge_run_over_clip(stack, "gate-d1", tmp_path)
+    check_clip_verdicts_stored(stack, "gate-d1", printed)
+
+
+def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
+    base = BrokerUrl.parse(stack.broker_url)
+    assert connect_result(base, "anon") != "Success"
+    assert connect_result(base.with_login("gate-d1", "wrong-password-123"), "guess") != "Success"
+    assert connect_result(load_bundle(stack.devices["gate-d1"]).broker_url(), "d1") == "Success"
+
+    d1 = DeviceClient(stack, "gate-d1")
+    received = stack.metrics()["ingest"]["received"]
+    seq = stack.storage.device("gate-d1").last_seq + 1
+    d1.client.publish(event_topic("demo", "gate-d2", "verdict"), sign_event(d1.event(seq), d1.key), qos=1)
+    marker = d1.event(seq + 1)
+    d1.publish(sign_event(marker, d1.key))
+    wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "the marker event")
+    d1.close()
+    assert stack.metrics()["ingest"]["received"] == received + 1

@@ -1,0 +1,82 @@
+"""The wire contract: ids, topics, signatures and delivery acks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from gateway.ingest import DeviceDirectory, Rejected, admit
+from gateway.storage import Storage
+from wire import (DeviceKey, GateVerdictEvent, SignatureError, TopicError, event_topic, parse_topic,
+                  public_key_from_text, sign_event, uuid7, verify_envelope)
+from wire.commands import DeliveryAck
+from wire.ids import uuid7_time_ms
+
+
+def verdict(**overrides) -> GateVerdictEvent:
+    fields = dict(id=str(uuid7()), site="site-a", device="gate-01", seq=1, captured_at=datetime.now(timezone.utc),
+                  camera="cam-1", track=1, verdict="granted", subject="ann", score=0.61, runner_up=0.2,
+                  threshold=0.36, margin=0.05, quality=0.9, frames=3)
+    return GateVerdictEvent(**(fields | overrides))
+
+
+def test_uuid7_ids_are_version_7_unique_and_sorted_by_creation():
+    ids = [uuid7() for _ in range(5000)]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert abs(uuid7_time_ms(ids[0]) - datetime.now(timezone.utc).timestamp() * 1000) < 5000
+
+
+def test_topics_round_trip_and_refuse_wildcards_and_extra_levels():
+    t = parse_topic(event_topic("site-a", "gate-01", "verdict"))
+    assert (t.site, t.device, t.channel, t.name) == ("site-a", "gate-01", "events", "verdict")
+    for bad in ("facegate/v1/site-a/+/events/verdict", "facegate/v1/site-a/gate-01/events/a/b",
+                "other/v1/site-a/gate-01/status", "facegate/v1/Site A/gate-01/status"):
+        with pytest.raises(TopicError):
+            parse_topic(bad)
+    with pytest.raises(TopicError):
+        event_topic("site-a", "gate/#", "verdict")
+
+
+def test_a_signature_covers_every_field_of_the_body():
+    key = DeviceKey.generate()
+    envelope = json.loads(sign_event(verdict(), key))
+    public = public_key_from_text(key.public_text)
+    verify_envelope(envelope["body"], envelope["sig"], public)
+    for field, value in (("subject", "mallory"), ("verdict", "unknown"), ("score", 0.99), ("seq", 2)):
+        with pytest.raises(SignatureError):
+            verify_envelope(envelope["body"] | {field: value}, envelope["sig"], public)
+    with pytest.raises(SignatureError):
+        verify_envelope(envelope["body"], envelope["sig"], public_key_from_text(DeviceKey.generate().public_text))
+    with pytest.raises(SignatureError):
+        verify_envelope(envelope["body"], None, public)
+
+
+def test_delivery_acks_compress_to_ranges_and_expand_back():
+    ack = DeliveryAck.of([5, 3, 4, 9, 1, 10, 4])
+    assert ack.ranges == [(1, 1), (3, 5), (9, 10)]
+    assert DeliveryAck.model_validate_json(ack.model_dump_json()).seqs() == [1, 3, 4, 5, 9, 10]
+
+
+def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic(tmp_path):
+    storage = Storage(tmp_path / "g.db")
+    key = DeviceKey.generate()
+    storage.add_device("gate-01", "site-a", "gate", "Gate 1", key.public_text, "x", "2026-01-01T00:00:00.000Z")
+    storage.add_device("gate-02", "site-a", "gate", "Gate 2", DeviceKey.generate().public_text, "x",
+                       "2026-01-01T00:00:00.000Z")
+    directory = DeviceDirectory(storage, refresh_s=0)
+    payload = sign_event(verdict(), key)
+    event = admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, "now")
+    assert (event.device, event.subject, event.verdict) == ("gate-01", "ann", "granted")
+    for topic in (event_topic("site-a", "gate-02", "verdict"), event_topic("site-b", "gate-01", "verdict"),
+                  event_topic("site-a", "gate-01", "heartbeat")):
+        with pytest.raises(Rejected) as err:
+            admit(topic, payload, directory, "now")
+        assert err.value.reason == "topic_mismatch"
+    storage.set_device_status("gate-01", "revoked")
+    with pytest.raises(Rejected) as err:
+        admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, "now")
+    assert err.value.reason == "revoked_device"
