@@ -141,9 +141,13 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from edge.demo import run_demo
+    if args.edge_only:
+        from edge.demo import run_demo
 
-    return run_demo(Path(args.workdir), realtime=not args.fast)
+        return run_demo(Path(args.workdir), realtime=not args.fast)
+    from gateway.demo import run_system_demo
+
+    return run_system_demo(Path(args.workdir), realtime=not args.fast, keep_serving=not args.exit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,9 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     register_gateway(sub)
     register_provisioning(sub)
 
-    demo = sub.add_parser("demo", help="run the edge loop on a generated stream of sample faces")
+    demo = sub.add_parser("demo", help="the whole system on a generated stream of sample faces (embedded broker)")
     demo.add_argument("--workdir", default="var/demo")
     demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
+    demo.add_argument("--exit", action="store_true", help="stop once the stream ends instead of serving the API")
+    demo.add_argument("--edge-only", action="store_true", help="only the edge loop, verdicts printed (no gateway)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

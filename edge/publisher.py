@@ -100,7 +100,7 @@ class Publisher:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._wake:
-            if self._connected:
+            if self._connected and not self._stop:
                 log.warning("lost the broker (%s); events wait in the outbox", reason_code)
             self._connected = False
 

@@ -183,6 +183,7 @@ class Ingest:
         self._client.on_disconnect = self._on_disconnect
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self.connected = threading.Event()
+        self._stopping = False
 
     def start(self) -> None:
         self._writer.start()
@@ -190,6 +191,7 @@ class Ingest:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         self._queue.put(None)
@@ -207,7 +209,8 @@ class Ingest:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
-        log.warning("ingest lost the broker (%s); reconnecting", reason_code)
+        if not self._stopping:
+            log.warning("ingest lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         self._queue.put(_Message(message.topic, message.payload, message.mid, message.qos))

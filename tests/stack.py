@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import threading
 import socket
@@ -69,7 +70,7 @@ class Mosquitto:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.conf)], stdout=self.log.open("ab"),
+        self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.files.conf)], stdout=self.log.open("ab"),
                                      stderr=subprocess.STDOUT)
         wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "mosquitto to listen")
         assert self.proc.poll() is None, self.log.read_text()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from edge.bundle import load_bundle
-from stack import DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
+from gateway.storage import EventQuery, Storage
+from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
 from wire import event_topic, sign_event
 from wire.mqtt import BrokerUrl
 
@@ -39,3 +44,17 @@ def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
     wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "the marker event")
     d1.close()
     assert stack.metrics()["ingest"]["received"] == received + 1
+
+
+def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):
+    """`facegate demo` (what `make demo` runs): embedded broker, gateway, a gate device, its verdicts stored."""
+    workdir = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "demo", "--exit", "--fast", "--workdir", str(workdir)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 left on the device" in result.stderr and "audit chain intact" in result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    stored = Storage(workdir / "gateway.db").query_events(EventQuery(kind="verdict"))
+    assert sorted((e.subject or "", e.verdict) for e in stored) == sorted(
+        (v["subject"] or "", v["verdict"]) for v in printed)
+    assert {e.subject for e in stored if e.verdict == "granted"} == {f"Person-{n}" for n in range(1, 5)}
