@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench eval clean
+.PHONY: demo test install bench bench-ingest eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_loop.py
+
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_pairs.py

@@ -58,7 +58,7 @@ def cmd_edge_flush(args: argparse.Namespace) -> int:
     config = _config(args)
     link = EventLink.open(load_bundle(Path(args.bundle)), config, None, args.mqtt)
     left = link.close(args.timeout)
-    print(f"{link.publisher.published} events sent; {left} left in {link.outbox.path}")
+    print(f"{link.publisher.confirmed} events sent and confirmed; {left} left in {link.outbox.path}")
     return 0 if left == 0 else 1
 
 

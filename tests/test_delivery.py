@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
-from stack import Stack, run_device_sim, wait_for
+from stack import REPO, Stack, run_device_sim, wait_for
 
 
 @pytest.fixture
@@ -17,10 +18,6 @@ def stack(tmp_path):
     s.add_device("gate-01", "site-a")
     yield s
     s.close()
-
-
-def committed(proc_out: list[str]) -> int:
-    return int(proc_out[-1].split()[-1]) if proc_out else 0
 
 
 def wait_until_committed(proc: subprocess.Popen, at_least: int, timeout: float = 30) -> None:
@@ -82,7 +79,11 @@ def test_edge_killed_with_unsent_events_sends_them_after_restart(stack, tmp_path
     sim.wait(timeout=10)
     assert stack.events(device="gate-01") == []
     stack.broker.start()
-    # The device comes back: `facegate edge flush` (what `edge run` does first) sends the outbox.
-    sim2 = run_device_sim(stack.devices["gate-01"], outbox, 0, rate=1, stdout=subprocess.PIPE, text=True)
-    assert sim2.wait(timeout=60) == 0
+    # The device comes back: `facegate edge flush` opens the outbox exactly as `edge run` does first.
+    config = tmp_path / "device.toml"
+    config.write_text(f'[events]\noutbox = "{outbox}"\n')
+    flush = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "flush", "--bundle", str(stack.devices["gate-01"]),
+                            "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert flush.returncode == 0, flush.stderr
+    assert f"{n} events sent and confirmed; 0 left" in flush.stdout
     assert_exactly_once(stack, "gate-01", n)
