@@ -13,9 +13,10 @@ from pathlib import Path
 
 from edge.camera import Camera
 from edge.config import EdgeConfig
-from edge.events import DeviceEvents
 from edge.enrolment import PhotoResult, build_gallery
+from edge.events import DeviceEvents
 from edge.gallery import GalleryIndex, GalleryStore
+from edge.heartbeat import Heartbeats
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
 from models import LoadedPack, load_pack
@@ -106,31 +107,6 @@ class StatusLine:
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
-
-
-class Heartbeats:
-    """Sends a heartbeat event every `interval_s` with the loop's recent health."""
-
-    def __init__(self, events: DeviceEvents, camera: Camera, pipeline: FacePipeline, interval_s: float):
-        self.events, self.camera, self.pipeline, self.interval_s = events, camera, pipeline, interval_s
-        self.started = time.monotonic()
-        self._last_at = 0.0
-        self._last_frames = 0
-
-    def tick(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_at < self.interval_s:
-            return
-        frames = self.pipeline.stats.frames
-        window = now - (self._last_at or self.started)
-        fps = (frames - self._last_frames) / window if window > 0 else 0.0
-        self._last_at, self._last_frames = now, frames
-        self.events.heartbeat(
-            fps=round(fps, 2), stage_ms={k: round(v, 3) for k, v in self.pipeline.timer.per_frame_ms().items()},
-            frames=frames, frames_dropped=self.camera.stats.frames_dropped,
-            gallery_version=None, gallery_size=self.pipeline.policy.index.subject_count,
-            liveness_enabled=False, uptime_s=round(now - self.started, 1), camera_error=self.camera.stats.error,
-        )
 
 
 def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None],
