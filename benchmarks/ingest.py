@@ -39,7 +39,8 @@ from edge.bundle import DeviceBundle  # noqa: E402
 from gateway.auth import Auth  # noqa: E402
 from gateway.storage import Storage, StoredEvent  # noqa: E402
 from provisioning.broker import BrokerFiles  # noqa: E402
-from provisioning.devices import provision_device  # noqa: E402
+from gateway.secrets import GatewaySecrets  # noqa: E402
+from provisioning.devices import add_site, provision_device  # noqa: E402
 from wire import GateVerdictEvent, event_topic, sign_event, uuid7  # noqa: E402
 from wire.events import utc_text  # noqa: E402
 
@@ -79,7 +80,10 @@ class System:
             name = f"gate-{i:03d}"
             existing = self.storage.device(name)
             if existing is None:
-                self.bundles.append(provision_device(self.storage, self.files, site="bench", device=name,
+                if "bench" not in dict(self.storage.sites()):
+                    add_site(self.storage, "bench")
+                self.bundles.append(provision_device(self.storage, self.files, GatewaySecrets(root / "secrets"),
+                                                     site="bench", device=name,
                                                      broker_url=f"mqtt://127.0.0.1:{self.broker_port}"))
         self.procs: list[subprocess.Popen] = []
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -87,7 +91,8 @@ class System:
                                            stderr=subprocess.DEVNULL))
         wait_port(self.broker_port)
         cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(root / "gateway.db"),
-               "--broker-dir", str(self.files.dir), "--port", str(self.api_port)]
+               "--broker-dir", str(self.files.dir), "--secrets-dir", str(root / "secrets"),
+               "--port", str(self.api_port)]
         cmd += ["--mqtt", f"mqtt://127.0.0.1:{self.broker_port}"] if ingest else ["--no-ingest"]
         env = {**os.environ, "FACEGATE_GATEWAY__INGEST_BATCH_MAX": str(batch_max)}
         self.procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=(root / "gateway.log").open("ab"),

@@ -34,6 +34,8 @@ class DeviceBundle(BaseModel):
     password: str
     key: str  # base64 of the raw Ed25519 private key
     model_pack: str = "buffalo_s"
+    gallery_key: str  # base64 AES-256 key: galleries arrive, and rest on disk, encrypted with it
+    gateway_key: str  # base64 Ed25519 public key that signs the galleries
 
     def device_key(self) -> DeviceKey:
         return DeviceKey.from_text(self.key)

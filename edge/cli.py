@@ -12,6 +12,7 @@ from edge.camera import Camera
 from edge.config import EdgeConfig, load_config
 from edge.gallery import GalleryStore
 from edge.bundle import BundleError, load_bundle
+from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
 
@@ -29,13 +30,22 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.pipeline import FacePipeline
 
     config = _config(args)
+    if not args.gallery and not args.bundle:
+        raise ValueError("give --gallery (local photos or database), or --bundle to use the gateway's gallery")
     pack = open_pack(config)
-    index = open_gallery(Path(args.gallery), pack, config,
-                         on_photo=lambda r: None if r.enrolled else log.warning("gallery: %s", r.line()))
+    link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
+    try:
+        index = _edge_gallery(args, config, pack, link)
+    except (GalleryError, ValueError):
+        if link:
+            link.close(0)
+        raise
     log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
     camera = Camera(args.source, config.camera, realtime=args.realtime)
     pipeline = FacePipeline(pack, index, config)
-    link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
+    if link and not args.gallery:
+        link.on_gallery = pipeline.use_gallery
+        pipeline.use_gallery(index_of(link.gallery.current))  # in case one arrived since
     try:
         summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine(),
                            events=link.events if link else None,
@@ -51,6 +61,22 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         log.error("camera: %s", summary.camera_error)
         return 3
     return 0
+
+
+def _edge_gallery(args: argparse.Namespace, config: EdgeConfig, pack, link: EventLink | None):
+    """The local gallery given with --gallery, or else the one the gateway sends (waiting for a first one)."""
+    if args.gallery:
+        if link:
+            log.info("local gallery %s: gallery updates from the gateway are not applied", args.gallery)
+        return open_gallery(Path(args.gallery), pack, config,
+                            on_photo=lambda r: None if r.enrolled else log.warning("gallery: %s", r.line()))
+    if link.gallery.current is None:
+        log.info("no gallery yet: waiting up to %.0fs for the gateway's", config.events.gallery_wait_s)
+    if not link.gallery.wait(config.events.gallery_wait_s):
+        raise GalleryError(f"no gallery from the gateway within {config.events.gallery_wait_s:.0f}s "
+                           f"(is the gateway running, and is {link.outbox.path.parent} writable?)")
+    log.info("gateway gallery version %d", link.gallery.version)
+    return index_of(link.gallery.current)
 
 
 def cmd_edge_flush(args: argparse.Namespace) -> int:
@@ -163,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     edge = sub.add_parser("edge", help="run an edge node").add_subparsers(dest="cmd", required=True)
     run = with_config(edge.add_parser("run", help="match faces on a camera stream; one JSON line per verdict"))
     run.add_argument("--source", required=True, help="video file, rtsp://|http:// URL, or USB camera index")
-    run.add_argument("--gallery", required=True, help="folder of consented photos, or a gallery database")
+    run.add_argument("--gallery", help="folder of consented photos, or a gallery database "
+                                       "(default with --bundle: the gallery the gateway sends)")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument("--realtime", action="store_true", help="play a file at its own speed (newest frame wins)")
     run.add_argument("--bundle", help="device bundle (facegate provision device): publish signed events over MQTT")

@@ -67,6 +67,8 @@ class PolicySettings(BaseModel):
 
 class EventSettings(BaseModel):
     outbox: Path | None = None  # None: var/edge/<device>/outbox.db
+    gallery: Path | None = None  # the gallery from the gateway, encrypted; None: var/edge/<device>/gallery.enc
+    gallery_wait_s: float = 30.0  # with no gallery yet, wait this long for the gateway's before starting
     outbox_capacity: int = Field(200_000, ge=1)  # events kept while the broker is away; see edge/outbox.py
     heartbeat_interval_s: float = Field(30.0, gt=0)
     publish_window: int = Field(1000, ge=1)  # events out at once awaiting the gateway's confirmation

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from edge.outbox import Outbox, OutboxFull
 from edge.policy import Verdict
 from wire import DeviceKey, EventBase, GateVerdictEvent, HeartbeatEvent, event_topic, sign_event, uuid7
+from wire.events import GalleryAppliedEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ class DeviceEvents:
         except OutboxFull as exc:
             log.error("verdict NOT queued (%s %s at %s): %s", verdict.verdict, verdict.subject or "-", camera, exc)
             return None
+
+    def gallery_applied(self, version: int, size: int) -> int:
+        """Commit the event confirming the gallery version now in use (erasures complete on it)."""
+        return self._append(GalleryAppliedEvent, None, {"version": version, "size": size})
 
     def heartbeat(self, **fields) -> int:
         """Commit a heartbeat (fields as in `wire.HeartbeatEvent`); 0 if a full outbox dropped it."""

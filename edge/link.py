@@ -1,16 +1,21 @@
-"""The device's link to the gateway: outbox, publisher and event signing, opened and closed together."""
+"""The device's link to the gateway: outbox, publisher, event signing and gallery sync, opened and closed together."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.bundle import DeviceBundle
 from edge.config import EdgeConfig
 from edge.events import DeviceEvents
+from edge.gallery import GalleryIndex
+from edge.gallery_sync import GallerySync
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from wire.commands import GALLERY
+from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -20,23 +25,37 @@ class EventLink:
     outbox: Outbox
     publisher: Publisher
     events: DeviceEvents
+    gallery: GallerySync
+    on_gallery: Callable[[GalleryIndex], None] | None = None  # e.g. FacePipeline.use_gallery
 
     @classmethod
     def open(cls, bundle: DeviceBundle, config: EdgeConfig, model_pack: str | None,
              mqtt_url: str | None = None) -> EventLink:
         """Open the outbox (sending what an earlier run left in it) and connect to the broker."""
-        path = config.events.outbox or Path("var/edge") / bundle.device / "outbox.db"
-        outbox = Outbox(path, config.events.outbox_capacity)
+        folder = Path("var/edge") / bundle.device
+        outbox = Outbox(config.events.outbox or folder / "outbox.db", config.events.outbox_capacity)
+        gallery = GallerySync(bundle, config.events.gallery or folder / "gallery.enc")
+        gallery.load()
         broker = bundle.broker_url(mqtt_url)
-        publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window)
+        publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window,
+                              on_command=lambda what, payload: gallery.handle(payload) if what == GALLERY else None)
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
                               on_commit=publisher.notify)
+        link = cls(outbox, publisher, events, gallery)
+        gallery.on_change = link._gallery_changed
+        if gallery.current:  # tell the gateway what this device runs after a restart
+            events.gallery_applied(gallery.current.version, len(gallery.current.subjects))
         left = outbox.depth()
         if left:
-            log.info("outbox %s holds %d unsent events from an earlier run; sending them first", path, left)
+            log.info("outbox %s holds %d unsent events from an earlier run; sending them first", outbox.path, left)
         publisher.start()
         log.info("publishing as %s/%s to %s", bundle.site, bundle.device, broker)
-        return cls(outbox, publisher, events)
+        return link
+
+    def _gallery_changed(self, index: GalleryIndex, gallery: Gallery) -> None:
+        if self.on_gallery:
+            self.on_gallery(index)
+        self.events.gallery_applied(gallery.version, len(gallery.subjects))
 
     def close(self, flush_timeout_s: float) -> int:
         """Give the broker up to `flush_timeout_s` to take what is queued; returns how many events stay queued."""

@@ -73,6 +73,10 @@ class FacePipeline:
         self.timer = StageTimer()
         self.stats = PipelineStats()
 
+    def use_gallery(self, index: GalleryIndex) -> None:
+        """Match against `index` from the next search on (a gallery update from the gateway)."""
+        self.policy.index = index
+
     @property
     def active_tracks(self) -> int:
         return len(self.tracker.tracks)

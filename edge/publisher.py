@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from edge.outbox import Outbox
 from wire.commands import ACK, DeliveryAck
@@ -31,13 +32,16 @@ log = logging.getLogger(__name__)
 
 class Publisher:
     def __init__(self, outbox: Outbox, broker: BrokerUrl, site: str, device: str, window: int = 1000,
-                 resend_after_s: float = 60.0):
+                 resend_after_s: float = 60.0, on_command: Callable[[str, bytes], None] | None = None):
         self.outbox = outbox
         self.broker = broker
         self.window = window
         self.resend_after_s = resend_after_s
         self._status = status_topic(site, device)
         self._acks = cmd_topic(site, device, ACK)
+        self._commands = cmd_topic(site, device, "#")
+        self._command_prefix = cmd_topic(site, device, "")
+        self.on_command = on_command  # every other cmd/<what> (e.g. the gallery), on paho's thread
         self._client = new_client(device, broker, clean_session=True, max_inflight=window)
         self._client.will_set(self._status, "offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
@@ -91,7 +95,7 @@ class Publisher:
             return
         log.info("connected to %s", self.broker)
         self.last_error = None
-        client.subscribe(self._acks, qos=1)
+        client.subscribe(self._commands, qos=1)
         client.publish(self._status, "online", qos=1, retain=True)
         with self._wake:
             self._connected = True
@@ -106,6 +110,11 @@ class Publisher:
 
     def _on_message(self, client, userdata, message) -> None:
         if message.topic != self._acks:
+            if self.on_command and message.topic.startswith(self._command_prefix):
+                try:
+                    self.on_command(message.topic[len(self._command_prefix):], message.payload)
+                except Exception:  # a bad command must not stop event delivery
+                    log.exception("command on %s failed", message.topic)
             return
         try:
             seqs = DeliveryAck.model_validate_json(message.payload).seqs()

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -23,6 +24,9 @@ from gateway.auth import Auth, require
 from gateway.ingest import IngestMetrics
 from gateway.live import LiveFeed
 from gateway.storage import EventQuery, Storage, StoredEvent, User
+from provisioning.consent import ConsentError, withdraw
+from provisioning.devices import ProvisioningError, add_site
+from provisioning.enrolment import EnrolmentRequest, EnrolmentService
 from wire.events import EVENT_TYPES, utc_text
 from wire.topics import ID_PATTERN
 
@@ -63,6 +67,10 @@ class DeviceView(BaseModel):
     last_seq: int
     last_heartbeat_at: str | None
     last_heartbeat: dict | None
+    gallery_version: int  # the newest version made for it
+    gallery_size: int
+    gallery_applied_version: int  # the newest the device has confirmed
+    gallery_pending: bool
 
 
 class AuditCheck(BaseModel):
@@ -97,8 +105,32 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
                                    "type": "value_error"}]) from None
 
 
+class SiteIn(BaseModel):
+    id: str = Field(pattern=ID_PATTERN.pattern)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class EnrolIn(BaseModel):
+    """One consented person: their photo (base64) and their consent."""
+
+    subject: str = Field(pattern=ID_PATTERN.pattern)
+    display_name: str | None = Field(None, max_length=200)
+    id_card: str | None = Field(None, max_length=32, description="stored only as a keyed hash")
+    purpose: Literal["gate", "exam"] = "gate"
+    sites: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    notice_version: str = Field("v1", max_length=32)
+    channel: str = Field("counter", max_length=32)
+    expires_at: datetime | None = None
+    photo: str = Field(description="the photo file, base64", max_length=45_000_000)
+
+
+class WithdrawIn(BaseModel):
+    purpose: Literal["gate", "exam"] | None = None  # None: every purpose
+
+
 def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetrics | None = None,
-               lifespan=None) -> FastAPI:
+               lifespan=None, enrolment: EnrolmentService | None = None,
+               on_consent_change: Callable[[], None] | None = None) -> FastAPI:
     """The API over one storage; `metrics` are the ingest counters when ingest runs in this process."""
     app = FastAPI(title="FaceGate gateway", version="1", lifespan=lifespan,
                   description="Events from FaceGate edge devices, their health, and the audit trail. "
@@ -195,10 +227,17 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
     @app.get("/api/devices", response_model=list[DeviceView], tags=["devices"])
     def list_devices(user: User = Depends(require(*EVERYONE)), site: IdParam = None) -> list[DeviceView]:
         """Devices with online state (from their retained status) and their last heartbeat."""
-        return [DeviceView(id=d.id, site=d.site, kind=d.kind, name=d.name, status=d.status,
-                           online=d.online and d.status == "active", status_at=d.status_at, last_seq=d.last_seq,
-                           last_heartbeat_at=d.last_heartbeat_at, last_heartbeat=d.last_heartbeat)
-                for d in storage.devices(site)]
+        views = []
+        for d in storage.devices(site):
+            version, members, published_at, _ = storage.latest_gallery(d.id)
+            applied = storage.applied_gallery_version(d.id)
+            views.append(DeviceView(
+                id=d.id, site=d.site, kind=d.kind, name=d.name, status=d.status,
+                online=d.online and d.status == "active", status_at=d.status_at, last_seq=d.last_seq,
+                last_heartbeat_at=d.last_heartbeat_at, last_heartbeat=d.last_heartbeat,
+                gallery_version=version, gallery_size=len(members), gallery_applied_version=applied,
+                gallery_pending=version > applied))
+        return views
 
     @app.get("/api/audit/verify", response_model=AuditCheck, tags=["audit"])
     def verify_audit(user: User = Depends(require(*AUDIT_ROLES))) -> AuditCheck:
@@ -215,6 +254,66 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
         keys = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
         return [dict(zip(keys, row)) | {"detail": json.loads(row[5] or "{}")}
                 for row in storage.audit_entries(after, limit)]
+
+    @app.get("/api/sites", tags=["people"])
+    def list_sites(user: User = Depends(require(*EVERYONE))) -> list[dict]:
+        """Sites devices and consents refer to."""
+        return [{"id": s, "name": n} for s, n in storage.sites()]
+
+    @app.post("/api/sites", status_code=201, tags=["people"])
+    def create_site(body: SiteIn, user: User = Depends(require("admin"))) -> dict:
+        """Add a site."""
+        try:
+            add_site(storage, body.id, body.name, actor=f"user:{user.name}")
+        except ProvisioningError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"id": body.id, "name": body.name}
+
+    @app.get("/api/subjects", tags=["people"])
+    def list_subjects(user: User = Depends(require("admin", "supervisor"))) -> list[dict]:
+        """Enrolled subjects with their consents (never ID-card numbers or templates)."""
+        rows = storage.subjects()
+        storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "subjects.read", None, {"returned": len(rows)}))
+        return rows
+
+    @app.post("/api/subjects", status_code=201, tags=["people"])
+    def enrol_subject(body: EnrolIn, user: User = Depends(require("admin"))) -> dict:
+        """Enrol one consented person from a photo; 422 with the reason if the photo or consent is refused."""
+        if enrolment is None:
+            raise HTTPException(503, "enrolment is not available on this gateway")
+        try:
+            photo = base64.b64decode(body.photo, validate=True)
+        except binascii.Error:
+            raise HTTPException(422, [{"loc": ["body", "photo"], "msg": "not base64", "type": "value_error"}]) from None
+        request = EnrolmentRequest(source="upload", subject=body.subject, photo=photo, display_name=body.display_name,
+                                   id_card=body.id_card, purpose=body.purpose, sites=body.sites,
+                                   notice_version=body.notice_version, channel=body.channel,
+                                   expires_at=_time_param(body.expires_at))
+        result = enrolment.enrol(request, actor=f"user:{user.name}")
+        if not result.enrolled:
+            storage.append_audit(AuditEntry(_now(), f"user:{user.name}", "subject.refused", body.subject,
+                                            {"reason": result.reason}))
+            raise HTTPException(422, result.reason)
+        if on_consent_change:
+            on_consent_change()
+        return {"subject": result.subject, "enrolled": True, "quality": round(result.quality, 3)}
+
+    @app.post("/api/subjects/{subject}/withdraw", tags=["people"])
+    def withdraw_consent(subject: Annotated[str, Path(pattern=ID_PATTERN.pattern)], body: WithdrawIn,
+                         user: User = Depends(require("admin"))) -> dict:
+        """Withdraw consent: the subject leaves every gallery it no longer covers; the erasure is tracked."""
+        try:
+            erasure = withdraw(storage, subject, body.purpose, actor=f"user:{user.name}")
+        except ConsentError as exc:
+            raise HTTPException(404 if "no subject" in str(exc) else 409, str(exc)) from None
+        if on_consent_change:
+            on_consent_change()
+        return {"subject": subject, "erasure": erasure}
+
+    @app.get("/api/erasures", tags=["people"])
+    def list_erasures(user: User = Depends(require(*AUDIT_ROLES)), outstanding: bool = False) -> list[dict]:
+        """Erasures and, per device, the gallery version that drops the subject and when it was confirmed."""
+        return storage.erasures(outstanding_only=outstanding)
 
     @app.get("/api/metrics", tags=["health"])
     def metrics_view(user: User = Depends(require(*AUDIT_ROLES))) -> dict:

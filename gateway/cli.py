@@ -16,7 +16,8 @@ def _config(args: argparse.Namespace):
     from gateway.config import load_gateway_config
 
     return load_gateway_config(getattr(args, "config", None), db=getattr(args, "db", None),
-                               broker_dir=getattr(args, "broker_dir", None), mqtt=getattr(args, "mqtt", None),
+                               broker_dir=getattr(args, "broker_dir", None),
+                               secrets_dir=getattr(args, "secrets_dir", None), mqtt=getattr(args, "mqtt", None),
                                host=getattr(args, "host", None), port=getattr(args, "port", None))
 
 
@@ -87,6 +88,7 @@ def gateway_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML file with a [gateway] table")
     p.add_argument("--db", type=Path, help="gateway database (default var/gateway.db)")
     p.add_argument("--broker-dir", type=Path, help="generated broker files (default var/broker)")
+    p.add_argument("--secrets-dir", type=Path, help="the gateway's keys (default var/secrets)")
     return p
 
 

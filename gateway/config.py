@@ -14,6 +14,7 @@ class GatewayConfig(BaseSettings):
 
     db: Path = Path("var/gateway.db")
     broker_dir: Path = Path("var/broker")  # generated Mosquitto files and the gateway's broker login
+    secrets_dir: Path = Path("var/secrets")  # the gateway's gallery-signing key and ID-card hash key
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
     embedded_broker: bool = False  # run an in-process broker (the demo) on embedded_broker_port
     embedded_broker_port: int = Field(1883, ge=1, le=65535)

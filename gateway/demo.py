@@ -28,10 +28,11 @@ from edge.runner import StatusLine, open_pack, print_json_line, run_edge
 from gateway import audit
 from gateway.auth import ROLES, Auth
 from gateway.config import GatewayConfig
+from gateway.secrets import GatewaySecrets
 from gateway.service import build_gateway
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
-from provisioning.devices import provision_device
+from provisioning.devices import add_site, provision_device
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     if workdir.exists():
         shutil.rmtree(workdir)  # start clean: a demo never inherits yesterday's state
     workdir.mkdir(parents=True)
-    config = GatewayConfig(db=workdir / "gateway.db", broker_dir=workdir / "broker", embedded_broker=True,
+    config = GatewayConfig(db=workdir / "gateway.db", broker_dir=workdir / "broker",
+                           secrets_dir=workdir / "secrets", embedded_broker=True,
                            embedded_broker_port=_free_port(1883), port=_free_port(api_port))
     storage = Storage(config.db)
     auth = Auth(storage)
@@ -60,7 +62,8 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         auth.add_user(role, role, DEMO_PASSWORD)
     files = BrokerFiles(config.broker_dir)
     files.init(port=config.embedded_broker_port)
-    bundle = provision_device(storage, files, site=SITE, device=DEVICE,
+    add_site(storage, SITE, "FaceGate demo site")
+    bundle = provision_device(storage, files, GatewaySecrets(config.secrets_dir), site=SITE, device=DEVICE,
                               broker_url=f"mqtt://127.0.0.1:{config.embedded_broker_port}")
     write_bundle(bundle, workdir / f"{DEVICE}.toml")
 

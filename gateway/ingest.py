@@ -197,6 +197,17 @@ class Ingest:
         self._queue.put(None)
         self._writer.join(timeout=10)
 
+    def publish(self, topic: str, payload: bytes, retain: bool = False, timeout_s: float = 10.0) -> bool:
+        """Publish QoS 1 on the gateway's connection; True once the broker has acknowledged it."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout=timeout_s)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("broker %s refused the gateway: %s", self.broker, reason_code)
@@ -268,6 +279,9 @@ class Ingest:
                 rejected[outcome] += 1
                 if outcome == "replay":
                     self._warn.warn(event.device, outcome, event.id)
+        for event in stored:
+            if event.kind == "gallery":  # the device runs this version now: its erasures are done
+                self.storage.gallery_applied(event.device, json.loads(event.body)["version"], received_at)
         # Tell each device what is safe to forget from its outbox, then release the broker's copies.
         # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
         for (site, device), seqs in committed.items():

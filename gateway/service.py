@@ -10,12 +10,16 @@ from fastapi import FastAPI
 
 from gateway.api import create_app
 from gateway.auth import Auth
+from edge.config import EdgeConfig
 from gateway.config import GatewayConfig
+from gateway.galleries import GalleryPusher
+from gateway.secrets import GatewaySecrets
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.ingest import Ingest
 from gateway.live import LiveFeed
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
+from provisioning.enrolment import EnrolmentService
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 def build_gateway(config: GatewayConfig) -> FastAPI:
     """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
     storage = Storage(config.db)
+    secrets = GatewaySecrets(config.secrets_dir)
     live = LiveFeed()
     files = BrokerFiles(config.broker_dir)
     embedded = None
@@ -30,10 +35,11 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
         files.init(port=config.embedded_broker_port)  # creates the gateway's broker login once
         embedded = EmbeddedBroker(config.db, config.broker_dir, config.embedded_broker_port)
         config.mqtt = embedded.url
-    ingest = None
+    ingest = pusher = None
     if config.mqtt:
         ingest = Ingest(storage, files.gateway_url(config.mqtt), batch_max=config.ingest_batch_max,
                         on_stored=live.publish)
+        pusher = GalleryPusher(storage, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -41,14 +47,18 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
             embedded.start()
         if ingest:
             ingest.start()
+            pusher.start()
             log.info("ingesting from %s into %s", ingest.broker, config.db)
         yield
         if ingest:
+            pusher.stop()
             ingest.stop()
         if embedded:
             embedded.stop()
 
-    return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan)
+    return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan,
+                      enrolment=EnrolmentService(storage, secrets, EdgeConfig()), on_consent_change=(
+                          pusher.poke if pusher else None))
 
 
 def run_gateway(config: GatewayConfig) -> None:

@@ -85,6 +85,27 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Subject:
+    id: str
+    display_name: str
+    id_card_hash: str | None  # keyed hash (HMAC-SHA256); the number itself is never stored
+    created_at: str
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    subject: str
+    purpose: str  # "gate" | "exam"
+    sites: list[str]  # site ids, or ["*"] for every site
+    notice_version: str
+    channel: str  # how it was given: "counter", "kiosk", "online", ...
+    granted_at: str
+    expires_at: str | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     role: str
@@ -132,7 +153,8 @@ class Storage:
             db["devices"].create({
                 "id": str, "site": str, "kind": str, "name": str, "public_key": str, "status": str,
                 "created_at": str, "last_seq": int, "online": int, "status_at": str,
-                "last_heartbeat": str, "last_heartbeat_at": str, "mqtt_secret": str,
+                "last_heartbeat": str, "last_heartbeat_at": str, "mqtt_secret": str, "model_pack": str,
+                "gallery_key": str,
             }, pk="id", not_null={"site", "kind", "public_key", "status"}, defaults={"last_seq": 0, "online": 0})
         if "events" not in tables:
             db["events"].create({
@@ -148,6 +170,30 @@ class Storage:
             db["audit"].create({"seq": int, "at": str, "actor": str, "action": str, "target": str, "detail": str,
                                 "prev": str, "hash": str}, pk="seq", not_null={"at", "actor", "action", "hash"})
             db["audit"].create_index(["target"])
+        if "sites" not in tables:
+            db["sites"].create({"id": str, "name": str, "created_at": str}, pk="id")
+        if "subjects" not in tables:
+            db["subjects"].create({"id": str, "display_name": str, "id_card_hash": str, "created_at": str,
+                                   "recorded_by": str}, pk="id")
+            db["subjects"].create_index(["id_card_hash"])
+        if "consents" not in tables:
+            db["consents"].create({
+                "id": int, "subject": str, "purpose": str, "sites": str, "notice_version": str, "channel": str,
+                "granted_at": str, "expires_at": str, "withdrawn_at": str, "recorded_by": str,
+            }, pk="id", not_null={"subject", "purpose", "sites", "granted_at"})
+            db["consents"].create_index(["subject"])
+        if "templates" not in tables:
+            db["templates"].create({"subject": str, "pack": str, "embedding": bytes, "quality": float,
+                                    "created_at": str}, pk=("subject", "pack"))
+        if "device_galleries" not in tables:
+            # One row per version pushed to a device: who is in it, and when the device confirmed it.
+            db["device_galleries"].create({"device": str, "version": int, "members": str, "created_at": str,
+                                           "published_at": str, "applied_at": str}, pk=("device", "version"))
+        if "erasures" not in tables:
+            db["erasures"].create({"id": int, "subject": str, "reason": str, "requested_at": str,
+                                   "requested_by": str, "completed_at": str}, pk="id")
+            db["erasure_devices"].create({"erasure": int, "device": str, "version": int, "confirmed_at": str},
+                                         pk=("erasure", "device"))
         if "users" not in tables:
             db["users"].create({"name": str, "role": str, "password_hash": str, "created_at": str, "disabled": int},
                                pk="name", not_null={"role", "password_hash"}, defaults={"disabled": 0})
@@ -158,12 +204,18 @@ class Storage:
     # -- devices -----------------------------------------------------------------------------
 
     def add_device(self, device: str, site: str, kind: str, name: str, public_key: str, mqtt_secret: str,
-                   now: str) -> None:
-        """Register a device: its public key, and its MQTT password hash (mosquitto format, for the broker files)."""
+                   now: str, model_pack: str = "buffalo_s", gallery_key: str | None = None) -> None:
+        """Register a device: its public key, its MQTT password hash (mosquitto format, for the broker
+        files), the model pack its templates must come from, and the key its gallery is encrypted with."""
         with self.transaction() as conn:
             conn.execute("INSERT INTO devices (id, site, kind, name, public_key, mqtt_secret, status, created_at,"
-                         " last_seq, online) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, 0, 0)",
-                         (device, site, kind, name, public_key, mqtt_secret, now))
+                         " last_seq, online, model_pack, gallery_key) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, 0, 0, ?, ?)",
+                         (device, site, kind, name, public_key, mqtt_secret, now, model_pack, gallery_key))
+
+    def device_secrets(self, device: str) -> tuple[str, str | None]:
+        """(model pack, gallery key) of a device."""
+        row = self.db.execute("SELECT model_pack, gallery_key FROM devices WHERE id = ?", [device]).fetchone()
+        return (row[0] or "buffalo_s", row[1]) if row else ("buffalo_s", None)
 
     def broker_accounts(self) -> list[tuple[str, str, str]]:
         """(device, site, mqtt_secret) of every active device: who may connect to the broker."""
@@ -283,6 +335,197 @@ class Storage:
         conn.execute("INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) VALUES (?,?,?,?,?,?,?,?)",
                      (seq, entry.at, entry.actor, entry.action, entry.target, detail, prev, digest))
         return seq, digest
+
+    # -- sites, subjects, consents, templates ----------------------------------------------
+
+    def add_site(self, site: str, name: str, now: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)", (site, name, now))
+
+    def sites(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in self.db.execute("SELECT id, name FROM sites ORDER BY id").fetchall()]
+
+    def subject_exists(self, subject: str) -> bool:
+        return self.db.execute("SELECT 1 FROM subjects WHERE id = ?", [subject]).fetchone() is not None
+
+    def enrol_subject(self, subject: Subject, consent: Consent, templates: dict[str, tuple[bytes, float]],
+                      audit: AuditEntry) -> None:
+        """Subject, consent and templates (by pack) in one transaction: nothing half-enrolled."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO subjects (id, display_name, id_card_hash, created_at, recorded_by)"
+                         " VALUES (?, ?, ?, ?, ?)",
+                         (subject.id, subject.display_name, subject.id_card_hash, subject.created_at,
+                          subject.recorded_by))
+            self._insert_consent(conn, consent)
+            conn.executemany("INSERT INTO templates (subject, pack, embedding, quality, created_at) VALUES (?,?,?,?,?)",
+                             [(subject.id, pack, emb, q, subject.created_at) for pack, (emb, q) in templates.items()])
+            self._append_audit(conn, self._audit_head(conn), audit)
+
+    def add_consent(self, consent: Consent, audit: AuditEntry) -> int:
+        with self.transaction() as conn:
+            consent_id = self._insert_consent(conn, consent)
+            self._append_audit(conn, self._audit_head(conn), audit)
+            return consent_id
+
+    def _insert_consent(self, conn: sqlite3.Connection, c: Consent) -> int:
+        return conn.execute(
+            "INSERT INTO consents (subject, purpose, sites, notice_version, channel, granted_at, expires_at,"
+            " withdrawn_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            (c.subject, c.purpose, json.dumps(c.sites), c.notice_version, c.channel, c.granted_at, c.expires_at,
+             c.recorded_by)).lastrowid
+
+    def subjects(self) -> list[dict]:
+        """Subjects with their consents (never the ID-card hash)."""
+        consents: dict[str, list[dict]] = {}
+        for row in self.db.execute("SELECT id, subject, purpose, sites, notice_version, channel, granted_at,"
+                                   " expires_at, withdrawn_at, recorded_by FROM consents ORDER BY id"):
+            consents.setdefault(row[1], []).append(dict(zip(
+                ("id", "subject", "purpose", "sites", "notice_version", "channel", "granted_at", "expires_at",
+                 "withdrawn_at", "recorded_by"), row)) | {"sites": json.loads(row[3])})
+        return [{"id": r[0], "display_name": r[1], "created_at": r[2], "packs": (r[3] or "").split(",") if r[3] else [],
+                 "consents": consents.get(r[0], [])}
+                for r in self.db.execute("SELECT s.id, s.display_name, s.created_at, group_concat(t.pack)"
+                                         " FROM subjects s LEFT JOIN templates t ON t.subject = s.id"
+                                         " GROUP BY s.id ORDER BY s.id")]
+
+    def subject_by_card(self, id_card_hash: str) -> str | None:
+        row = self.db.execute("SELECT id FROM subjects WHERE id_card_hash = ?", [id_card_hash]).fetchone()
+        return row[0] if row else None
+
+    def templates(self, pack: str) -> tuple[list[str], list[bytes]]:
+        rows = self.db.execute("SELECT subject, embedding FROM templates WHERE pack = ? ORDER BY subject",
+                               [pack]).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def gallery_members(self, site: str, purpose: str, pack: str, now: str) -> dict[str, bytes]:
+        """subject -> template of everyone whose live consent covers this site and purpose."""
+        rows = self.db.execute(
+            "SELECT DISTINCT t.subject, t.embedding FROM consents c JOIN templates t ON t.subject = c.subject"
+            " AND t.pack = ? WHERE c.purpose = ? AND c.withdrawn_at IS NULL"
+            " AND (c.expires_at IS NULL OR c.expires_at > ?) AND c.granted_at <= ?"
+            " AND EXISTS (SELECT 1 FROM json_each(c.sites) WHERE value = ? OR value = '*')",
+            [pack, purpose, now, now, site]).fetchall()
+        return dict(rows)
+
+    def withdraw_consents(self, subject: str, purpose: str | None, now: str, audit: AuditEntry) -> int:
+        """Mark the subject's live consents (of one purpose, or all) withdrawn; how many."""
+        with self.transaction() as conn:
+            sql = "UPDATE consents SET withdrawn_at = ? WHERE subject = ? AND withdrawn_at IS NULL"
+            args = [now, subject]
+            if purpose:
+                sql, args = sql + " AND purpose = ?", args + [purpose]
+            changed = conn.execute(sql, args).rowcount
+            if changed:
+                self._append_audit(conn, self._audit_head(conn), audit)
+            return changed
+
+    def expired_consents(self, now: str) -> list[tuple[int, str]]:
+        """(consent id, subject) of consents past their expiry that are not yet closed."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, subject FROM consents WHERE withdrawn_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?",
+            [now]).fetchall()]
+
+    def close_consent(self, consent_id: int, now: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE consents SET withdrawn_at = ? WHERE id = ?", (now, consent_id))
+
+    def delete_templates_without_consent(self, now: str) -> list[str]:
+        """Erase centrally the templates of subjects with no live consent left; the subjects erased."""
+        with self.transaction() as conn:
+            gone = [r[0] for r in conn.execute(
+                "SELECT DISTINCT subject FROM templates WHERE subject NOT IN (SELECT subject FROM consents"
+                " WHERE withdrawn_at IS NULL AND (expires_at IS NULL OR expires_at > ?))", (now,))]
+            conn.executemany("DELETE FROM templates WHERE subject = ?", [(g,) for g in gone])
+            conn.executemany("UPDATE subjects SET id_card_hash = NULL WHERE id = ?", [(g,) for g in gone])
+            return gone
+
+    # -- gallery versions and erasures -----------------------------------------------------
+
+    def latest_gallery(self, device: str) -> tuple[int, list[str], str | None, str | None]:
+        """(version, members, published_at, applied_at) of the device's newest gallery; version 0 if none."""
+        row = self.db.execute("SELECT version, members, published_at, applied_at FROM device_galleries"
+                              " WHERE device = ? ORDER BY version DESC LIMIT 1", [device]).fetchone()
+        return (row[0], json.loads(row[1]), row[2], row[3]) if row else (0, [], None, None)
+
+    def applied_gallery_version(self, device: str) -> int:
+        row = self.db.execute("SELECT max(version) FROM device_galleries WHERE device = ? AND applied_at IS NOT NULL",
+                              [device]).fetchone()
+        return row[0] or 0
+
+    def new_gallery_version(self, device: str, members: list[str], now: str) -> int:
+        """Record the device's next gallery version; pending erasures of subjects left out wait for it."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT max(version) FROM device_galleries WHERE device = ?", (device,)).fetchone()
+            version = (row[0] or 0) + 1
+            conn.execute("INSERT INTO device_galleries (device, version, members, created_at) VALUES (?, ?, ?, ?)",
+                         (device, version, json.dumps(sorted(members)), now))
+            marks = ",".join("?" * len(members)) or "''"
+            conn.execute(f"UPDATE erasure_devices SET version = ? WHERE device = ? AND version IS NULL AND erasure IN"
+                         f" (SELECT id FROM erasures WHERE subject NOT IN ({marks}))", (version, device, *members))
+            return version
+
+    def mark_gallery_published(self, device: str, version: int, now: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE device_galleries SET published_at = ? WHERE device = ? AND version = ?",
+                         (now, device, version))
+
+    def gallery_applied(self, device: str, version: int, now: str) -> list[int]:
+        """The device runs `version` now: confirm it (and older ones) and its erasures; erasures completed."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE device_galleries SET applied_at = ? WHERE device = ? AND version <= ?"
+                         " AND applied_at IS NULL", (now, device, version))
+            conn.execute("UPDATE erasure_devices SET confirmed_at = ? WHERE device = ? AND version <= ?"
+                         " AND confirmed_at IS NULL", (now, device, version))
+            done = [r[0] for r in conn.execute(
+                "SELECT id FROM erasures e WHERE completed_at IS NULL AND NOT EXISTS (SELECT 1 FROM erasure_devices d"
+                " WHERE d.erasure = e.id AND d.confirmed_at IS NULL)")]
+            head = self._audit_head(conn)
+            for erasure in done:
+                conn.execute("UPDATE erasures SET completed_at = ? WHERE id = ?", (now, erasure))
+                devices = [r[0] for r in conn.execute("SELECT device FROM erasure_devices WHERE erasure = ?",
+                                                      (erasure,))]
+                subject = conn.execute("SELECT subject FROM erasures WHERE id = ?", (erasure,)).fetchone()[0]
+                head = self._append_audit(conn, head, AuditEntry(now, "system", "erasure.completed", subject,
+                                                                 {"erasure": erasure, "devices": devices}))
+            return done
+
+    def open_erasure(self, subject: str, reason: str, devices: list[str], now: str, actor: str) -> int:
+        """Track an erasure until each device that held the subject confirms a gallery without them."""
+        with self.transaction() as conn:
+            erasure = conn.execute("INSERT INTO erasures (subject, reason, requested_at, requested_by)"
+                                   " VALUES (?, ?, ?, ?)", (subject, reason, now, actor)).lastrowid
+            for device in devices:
+                # If the device's newest gallery already leaves the subject out, that is the version to confirm.
+                newest = conn.execute("SELECT version, members FROM device_galleries WHERE device = ?"
+                                      " ORDER BY version DESC LIMIT 1", (device,)).fetchone()
+                version = newest[0] if newest and subject not in json.loads(newest[1]) else None
+                conn.execute("INSERT INTO erasure_devices (erasure, device, version) VALUES (?, ?, ?)",
+                             (erasure, device, version))
+            if not devices:
+                conn.execute("UPDATE erasures SET completed_at = ? WHERE id = ?", (now, erasure))
+            self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                now, actor, "erasure.requested", subject, {"erasure": erasure, "reason": reason, "devices": devices}))
+            return erasure
+
+    def erasures(self, outstanding_only: bool = False) -> list[dict]:
+        sql = "SELECT id, subject, reason, requested_at, requested_by, completed_at FROM erasures"
+        if outstanding_only:
+            sql += " WHERE completed_at IS NULL"
+        out = []
+        for row in self.db.execute(sql + " ORDER BY id").fetchall():
+            devices = {d: {"version": v, "confirmed_at": c} for d, v, c in self.db.execute(
+                "SELECT device, version, confirmed_at FROM erasure_devices WHERE erasure = ?", [row[0]])}
+            out.append(dict(zip(("id", "subject", "reason", "requested_at", "requested_by", "completed_at"), row))
+                       | {"devices": devices})
+        return out
+
+    def devices_holding(self, subject: str) -> list[str]:
+        """Devices that hold the subject, or may: their newest gallery, or the newest they confirmed, lists them."""
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT g.device FROM device_galleries g WHERE (g.version = (SELECT max(version) FROM"
+            " device_galleries WHERE device = g.device) OR g.version = (SELECT max(version) FROM device_galleries"
+            " WHERE device = g.device AND applied_at IS NOT NULL))"
+            " AND EXISTS (SELECT 1 FROM json_each(g.members) WHERE value = ?) ORDER BY g.device", [subject])]
 
     # -- users and tokens --------------------------------------------------------------------
 

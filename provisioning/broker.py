@@ -85,7 +85,8 @@ class BrokerFiles:
             # and never drop what waits for it while it is away.
             "max_inflight_messages 2000",
             "max_queued_messages 0",
-            "max_packet_size 262144",
+            # Galleries go out as one snapshot (about 2.7 KB a person): room for thousands.
+            "max_packet_size 33554432",
             f"pid_file {self.pid}",
             # Started as root, mosquitto switches to this user: the owner of these (owner-only) files.
             f"user {getpass.getuser()}",

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from pathlib import Path
 
 
 def _parts(args: argparse.Namespace):
     from gateway.config import load_gateway_config
+    from gateway.secrets import GatewaySecrets
     from gateway.storage import Storage
     from provisioning.broker import BrokerFiles
 
-    config = load_gateway_config(args.config, db=args.db, broker_dir=args.broker_dir)
+    config = load_gateway_config(args.config, db=args.db, broker_dir=args.broker_dir, secrets_dir=args.secrets_dir)
     files = BrokerFiles(config.broker_dir)
     if not files.gateway_login.exists():
         files.init()
-    return Storage(config.db), files
+    return Storage(config.db), files, GatewaySecrets(config.secrets_dir)
 
 
 def cmd_provision_device(args: argparse.Namespace) -> int:
     from edge.bundle import write_bundle
     from provisioning.devices import provision_device
 
-    storage, files = _parts(args)
-    bundle = provision_device(storage, files, site=args.site, device=args.name, kind=args.kind,
+    storage, files, secrets = _parts(args)
+    bundle = provision_device(storage, files, secrets, site=args.site, device=args.name, kind=args.kind,
                               broker_url=args.broker_url, actor="cli")
     out = Path(args.out or f"var/devices/{bundle.device}.toml")
     write_bundle(bundle, out)
@@ -35,9 +38,67 @@ def cmd_provision_device(args: argparse.Namespace) -> int:
 def cmd_provision_revoke(args: argparse.Namespace) -> int:
     from provisioning.devices import revoke_device
 
-    storage, files = _parts(args)
+    storage, files, _ = _parts(args)
     revoke_device(storage, files, args.device, actor="cli")
     print(f"device {args.device} revoked: removed from the broker, its events refused")
+    return 0
+
+
+def cmd_site_add(args: argparse.Namespace) -> int:
+    from provisioning.devices import add_site
+
+    storage, _, _ = _parts(args)
+    add_site(storage, args.site, args.name, actor="cli")
+    print(f"site {args.site} added")
+    return 0
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from provisioning.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
+
+    storage, _, secrets = _parts(args)
+    edge_config = load_config(args.edge_config)
+    defaults = EnrolmentRequest(source="", subject=args.subject or "", display_name=args.display_name,
+                                id_card=args.id_card, purpose=args.purpose,
+                                sites=[s.strip() for s in args.sites.split(",") if s.strip()],
+                                notice_version=args.notice, channel=args.channel, expires_at=args.expires)
+    requests = list(requests_from(Path(args.path), defaults))
+    enroller = Enroller(storage, secrets, open_packs(packs_in_use(storage), edge_config), edge_config.quality,
+                        actor=f"cli:{args.recorded_by}")
+    enrolled = 0
+    for n, request in enumerate(requests, start=1):
+        result = enroller.enrol(request)
+        enrolled += result.enrolled
+        print(result.line(), flush=True)
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{n}/{len(requests)} ({enrolled} enrolled)")
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"{enrolled} of {len(requests)} enrolled, {len(requests) - enrolled} rejected; devices receive the change "
+          f"from the running gateway within seconds")
+    return 0 if enrolled == len(requests) else 1
+
+
+def cmd_consent_withdraw(args: argparse.Namespace) -> int:
+    from provisioning.consent import withdraw
+
+    storage, _, _ = _parts(args)
+    erasure = withdraw(storage, args.subject, args.purpose, actor=f"cli:{args.recorded_by}")
+    print(f"consent of {args.subject} withdrawn" + (f"; erasure {erasure} open until every device confirms"
+                                                    if erasure else "; no device held them"))
+    return 0
+
+
+def cmd_erasures(args: argparse.Namespace) -> int:
+    storage, _, _ = _parts(args)
+    rows = storage.erasures(outstanding_only=not args.all)
+    for e in rows:
+        waiting = [d for d, v in e["devices"].items() if not v["confirmed_at"]]
+        state = "complete " + e["completed_at"] if e["completed_at"] else "waiting for " + ", ".join(waiting)
+        print(f"{e['id']}\t{e['subject']}\t{e['reason']}\t{e['requested_at']}\t{state}")
+    if not rows:
+        print("no outstanding erasures" if not args.all else "no erasures")
     return 0
 
 
@@ -55,3 +116,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     revoke = common(provision.add_parser("revoke", help="shut a device out of the broker and the gateway"))
     revoke.add_argument("device")
     revoke.set_defaults(func=cmd_provision_revoke)
+
+    site = sub.add_parser("site", help="sites").add_subparsers(dest="cmd", required=True)
+    add = common(site.add_parser("add", help="add a site"))
+    add.add_argument("site", help="site id (a-z, 0-9, '-', '_')")
+    add.add_argument("--name", help="display name")
+    add.set_defaults(func=cmd_site_add)
+
+    enrol = common(sub.add_parser("enrol", help="enrol consented people from a photo, a folder or a CSV manifest"))
+    enrol.add_argument("path", help="photo, folder (file or sub-folder name = subject) or CSV "
+                                    "(photo,subject,display_name,id_card,purpose,sites,notice_version,channel,expires_at)")
+    enrol.add_argument("--subject", help="subject id for a single photo (default: the file name)")
+    enrol.add_argument("--display-name")
+    enrol.add_argument("--id-card", help="ID-card number (stored only as a keyed hash)")
+    enrol.add_argument("--purpose", choices=("gate", "exam"), default="gate")
+    enrol.add_argument("--sites", default="*", help="comma-separated site ids the consent covers ('*': all)")
+    enrol.add_argument("--notice", default="v1", help="version of the privacy notice the person was shown")
+    enrol.add_argument("--channel", default="counter", help="how consent was given (counter, kiosk, online...)")
+    enrol.add_argument("--expires", help="consent end, ISO 8601")
+    enrol.add_argument("--recorded-by", default=getpass.getuser(), help="who took the consent")
+    enrol.add_argument("--edge-config", type=Path, help="edge TOML (model folders, quality floor)")
+    enrol.set_defaults(func=cmd_enrol)
+
+    consent = sub.add_parser("consent", help="consents").add_subparsers(dest="cmd", required=True)
+    wd = common(consent.add_parser("withdraw", help="withdraw a subject's consent; erases them from devices"))
+    wd.add_argument("subject")
+    wd.add_argument("--purpose", choices=("gate", "exam"), help="only this purpose (default: all)")
+    wd.add_argument("--recorded-by", default=getpass.getuser())
+    wd.set_defaults(func=cmd_consent_withdraw)
+
+    erasures = common(sub.add_parser("erasures", help="erasures still waiting for devices (--all: every one)"))
+    erasures.add_argument("--all", action="store_true")
+    erasures.set_defaults(func=cmd_erasures)

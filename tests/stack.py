@@ -29,9 +29,10 @@ import pytest
 from conftest import DATA
 from edge.bundle import DeviceBundle, load_bundle, write_bundle
 from gateway.auth import ROLES, Auth
+from gateway.secrets import GatewaySecrets
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
-from provisioning.devices import provision_device
+from provisioning.devices import add_site, provision_device
 from wire import GateVerdictEvent, canonical_json, event_topic, public_key_from_text, uuid7
 from wire.mqtt import BrokerUrl, new_client
 
@@ -96,7 +97,7 @@ class GatewayProcess:
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(self.db), "--broker-dir",
-               str(self.broker_dir), "--port", str(self.port)]
+               str(self.broker_dir), "--secrets-dir", str(self.db.parent / "secrets"), "--port", str(self.port)]
         if self.embedded_broker_port:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
         else:
@@ -152,8 +153,15 @@ class Stack:
     def broker_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def add_device(self, device: str, site: str = "site-a") -> DeviceBundle:
-        bundle = provision_device(self.storage, self.files, site=site, device=device, broker_url=self.broker_url)
+    @property
+    def secrets(self) -> GatewaySecrets:
+        return GatewaySecrets(self.root / "secrets")
+
+    def add_device(self, device: str, site: str = "site-a", kind: str = "gate") -> DeviceBundle:
+        if site not in dict(self.storage.sites()):
+            add_site(self.storage, site)
+        bundle = provision_device(self.storage, self.files, self.secrets, site=site, device=device,
+                                  broker_url=self.broker_url, kind=kind)
         path = self.root / "devices" / f"{device}.toml"
         write_bundle(bundle, path)
         self.devices[device] = path
@@ -170,6 +178,10 @@ class Stack:
     def get(self, path: str, role: str = "admin", **params) -> httpx.Response:
         return httpx.get(f"{self.gateway.base_url}{path}", params=params,
                          headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=30)
+
+    def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
+        return httpx.post(f"{self.gateway.base_url}{path}", json=body,
+                          headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=60)
 
     def events(self, **params) -> list[dict]:
         """Every stored event matching the filters, following the cursor."""
@@ -210,20 +222,38 @@ outbox = "{outbox}"
 """
 
 
-def edge_run_over_clip(stack: Stack, device: str, tmp_path) -> list[dict]:
-    """`facegate edge run --bundle` over the Hamilton clip; the verdict lines it printed."""
-    gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for person in ("alex-lacamoire", "lin-manuel-miranda"):
-        (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
-    config = tmp_path / "site.toml"
-    config.write_text(WIDE_SHOT.format(outbox=tmp_path / "outbox.db"))
-    result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery", str(gallery),
-         "--config", str(config), "--bundle", str(stack.devices[device])],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines()]
+def start_edge(stack: Stack, device: str, workdir: Path, local_gallery: bool = True,
+               realtime: bool = False) -> subprocess.Popen:
+    """`facegate edge run --bundle` over the Hamilton clip, its state under `workdir`.
+
+    local_gallery: match against the clip's two enrolment photos; else against the gallery the gateway sends.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "site.toml"
+    config.write_text(WIDE_SHOT.format(outbox=workdir / "outbox.db")
+                      + f'gallery = "{workdir / "gallery.enc"}"\ngallery_wait_s = 20\n')
+    cmd = [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--config", str(config),
+           "--bundle", str(stack.devices[device])]
+    if local_gallery:
+        gallery = workdir / "photos"
+        gallery.mkdir(exist_ok=True)
+        for person in ("alex-lacamoire", "lin-manuel-miranda"):
+            (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
+        cmd += ["--gallery", str(gallery)]
+    if realtime:
+        cmd.append("--realtime")
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def verdict_lines(proc: subprocess.Popen, timeout: float = 300) -> list[dict]:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def edge_run_over_clip(stack: Stack, device: str, workdir: Path, local_gallery: bool = True) -> list[dict]:
+    """Run the edge over the clip to the end; the verdict lines it printed."""
+    return verdict_lines(start_edge(stack, device, workdir, local_gallery))
 
 
 def check_clip_verdicts_stored(stack: Stack, device: str, printed: list[dict]) -> None:

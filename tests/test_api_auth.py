@@ -25,7 +25,8 @@ def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | 
         roles = next((r for r in roles if r), None)
         assert roles or getattr(route.endpoint, "public", False), f"{route.path} declares no roles"
         for method in route.methods:
-            routes.append((method, route.path.replace("{event_id}", "01a20000-0000-7000-8000-000000000000"), roles))
+            path = route.path.replace("{event_id}", "01a20000-0000-7000-8000-000000000000")
+            routes.append((method, path.replace("{subject}", "nobody"), roles))
     return routes
 
 

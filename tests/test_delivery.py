@@ -31,14 +31,17 @@ def wait_until_committed(proc: subprocess.Popen, at_least: int, timeout: float =
 
 
 def assert_exactly_once(stack: Stack, device: str, count: int, timeout: float = 60) -> None:
-    """Every sequence number 1..count stored once (events are keyed by id, so check seqs too)."""
+    """`count` verdicts stored once each, and no gap in the device's sequence numbers.
+
+    (The device also sends a `gallery` event when the gateway's gallery reaches it: seqs cover every kind.)
+    """
     def all_there():
-        events = stack.events(device=device, kind="verdict")
-        return events if len(events) >= count else None
-    events = wait_for(all_there, timeout, f"{count} events from {device}", every=0.5)
-    seqs = sorted(e["seq"] for e in events)
-    assert seqs == list(range(1, count + 1))
-    assert len({e["id"] for e in events}) == count
+        verdicts = stack.events(device=device, kind="verdict")
+        return verdicts if len(verdicts) >= count else None
+    verdicts = wait_for(all_there, timeout, f"{count} events from {device}", every=0.5)
+    assert len(verdicts) == count and len({e["id"] for e in verdicts}) == count
+    seqs = sorted(e["seq"] for e in stack.events(device=device))
+    assert seqs == list(range(1, len(seqs) + 1))
     assert stack.get("/api/audit/verify", role="auditor").json()["ok"] is True
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 ACK = "ack"
+GALLERY = "gallery"  # retained; payload: wire/gallery.py
 
 
 class DeliveryAck(BaseModel):

@@ -74,8 +74,17 @@ class HeartbeatEvent(EventBase):
     camera_error: str | None = None
 
 
-Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent], Field(discriminator="kind")]
-EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent}
+class GalleryAppliedEvent(EventBase):
+    """The device now matches against this gallery version (see wire/gallery.py)."""
+
+    kind: Literal["gallery"] = "gallery"
+    version: int
+    size: int  # subjects in it
+
+
+Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent], Field(discriminator="kind")]
+EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent,
+                                           "gallery": GalleryAppliedEvent}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 
