@@ -38,6 +38,11 @@ def event_digest(row: tuple) -> str:
     return hashlib.sha256(json.dumps(list(row), separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def ids_digest(ids: list[str]) -> str:
+    """Digest of a set of event ids (order-free), as recorded when retention purges them."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
+
+
 @dataclass
 class AuditReport:
     ok: bool
@@ -55,6 +60,8 @@ class AuditReport:
 def verify(storage: Storage) -> AuditReport:
     """Recompute the chain and every event digest; stop at the first broken link."""
     digests = {row[0]: event_digest(row) for row in storage.event_rows()}
+    purges = storage.purged_ids()
+    purged = {event_id for ids in purges.values() for event_id in ids}
     logged: set[str] = set()
     prev, expected_seq, entries = "", 1, 0
     for seq, at, actor, action, target, detail, stored_prev, stored_hash in storage.audit_entries():
@@ -68,11 +75,16 @@ def verify(storage: Storage) -> AuditReport:
         if action == "event.stored":
             recorded = json.loads(detail).get("digest")
             actual = digests.get(target)
+            if actual is None and target in purged:
+                prev, expected_seq = stored_hash, seq + 1
+                continue
             if actual is None:
                 return AuditReport(False, entries, len(logged), seq, f"event {target} was deleted")
             if actual != recorded:
                 return AuditReport(False, entries, len(logged), seq, f"event {target} was altered")
             logged.add(target)
+        if action == "events.purged" and json.loads(detail).get("ids_sha256") != ids_digest(purges.get(seq, [])):
+            return AuditReport(False, entries, len(logged), seq, "the list of purged events was altered")
         prev, expected_seq = stored_hash, seq + 1
     unlogged = digests.keys() - logged
     if unlogged:

@@ -71,6 +71,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from gateway.retention import run_retention
+    from gateway.storage import Storage
+
+    config = _config(args)
+    done = run_retention(Storage(config.db), config.retention)
+    print("  ".join(f"{k} {v}" for k, v in done.items()))
+    return 0
+
+
 def cmd_broker_config(args: argparse.Namespace) -> int:
     from gateway.storage import Storage
     from provisioning.broker import BrokerFiles
@@ -116,6 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="cmd", required=True)
     verify = common(audit.add_parser("verify", help="recompute the hash chain; exit 1 and name the first broken link"))
     verify.set_defaults(func=cmd_audit_verify)
+
+    retention = sub.add_parser("retention", help="data retention").add_subparsers(dest="cmd", required=True)
+    once = common(retention.add_parser("run", help="expire consents and delete data past retention, now"))
+    once.set_defaults(func=cmd_retention_run)
 
     broker = sub.add_parser("broker", help="the MQTT broker's files").add_subparsers(dest="cmd", required=True)
     conf = common(broker.add_parser("config", help="write mosquitto.conf, password file and ACL from the registry"))

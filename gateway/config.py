@@ -8,9 +8,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.retention import RetentionSettings
+
 
 class GatewayConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACEGATE_GATEWAY__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_GATEWAY__", env_nested_delimiter="__", extra="forbid")
 
     db: Path = Path("var/gateway.db")
     broker_dir: Path = Path("var/broker")  # generated Mosquitto files and the gateway's broker login
@@ -22,6 +24,7 @@ class GatewayConfig(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     token_ttl_s: float = Field(8 * 3600, gt=0)
     ingest_batch_max: int = Field(1000, ge=1)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
 def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:

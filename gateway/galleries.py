@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.secrets import GatewaySecrets
 from gateway.storage import Storage
-from provisioning.consent import expire
 from wire.commands import GALLERY
 from wire.events import utc_text
 from wire.gallery import seal_gallery
@@ -32,14 +30,11 @@ Publish = Callable[[str, bytes], bool]
 
 
 class GalleryPusher:
-    def __init__(self, storage: Storage, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0,
-                 expiry_every_s: float = 60.0):
+    def __init__(self, storage: Storage, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0):
         self.storage = storage
         self.secrets = secrets
         self.publish = publish
         self.interval_s = interval_s
-        self.expiry_every_s = expiry_every_s
-        self._expired_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
@@ -59,10 +54,6 @@ class GalleryPusher:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if time.monotonic() - self._expired_at >= self.expiry_every_s:
-                    self._expired_at = time.monotonic()
-                    for erasure in expire(self.storage):
-                        log.info("consent expired: erasure %d started", erasure)
                 self.sync()
             except Exception:  # keep trying: a locked database or a broker away is temporary
                 log.exception("gallery sync failed; retrying")

@@ -13,6 +13,7 @@ from gateway.auth import Auth
 from edge.config import EdgeConfig
 from gateway.config import GatewayConfig
 from gateway.galleries import GalleryPusher
+from gateway.retention import Housekeeper
 from gateway.secrets import GatewaySecrets
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.ingest import Ingest
@@ -40,6 +41,7 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
         ingest = Ingest(storage, files.gateway_url(config.mqtt), batch_max=config.ingest_batch_max,
                         on_stored=live.publish)
         pusher = GalleryPusher(storage, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True))
+    housekeeper = Housekeeper(storage, config.retention, on_change=pusher.poke if pusher else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -49,7 +51,9 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
             ingest.start()
             pusher.start()
             log.info("ingesting from %s into %s", ingest.broker, config.db)
+        housekeeper.start()
         yield
+        housekeeper.stop()
         if ingest:
             pusher.stop()
             ingest.stop()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.audit import AuditEntry, chain_hash, event_digest
+from gateway.audit import AuditEntry, chain_hash, event_digest, ids_digest
 
 DEVICE_COLUMNS = ("id", "site", "kind", "name", "public_key", "status", "created_at", "last_seq", "online", "status_at",
                   "last_heartbeat", "last_heartbeat_at")
@@ -194,6 +194,9 @@ class Storage:
                                    "requested_by": str, "completed_at": str}, pk="id")
             db["erasure_devices"].create({"erasure": int, "device": str, "version": int, "confirmed_at": str},
                                          pk=("erasure", "device"))
+        if "purged_events" not in tables:
+            # Events deleted by retention: the audit check expects them gone (see gateway/retention.py).
+            db["purged_events"].create({"id": str, "audit_seq": int}, pk="id")
         if "users" not in tables:
             db["users"].create({"name": str, "role": str, "password_hash": str, "created_at": str, "disabled": int},
                                pk="name", not_null={"role", "password_hash"}, defaults={"disabled": 0})
@@ -299,6 +302,30 @@ class Storage:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY captured_at DESC, id DESC LIMIT ?"
         return [StoredEvent(*r) for r in self.db.execute(sql, [*args, q.limit]).fetchall()]
+
+    def purge_events(self, kind: str, before: str, now: str, actor: str, limit: int = 50_000) -> int:
+        """Delete up to `limit` events of `kind` captured before `before`, recorded in the audit chain."""
+        with self.transaction() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM events WHERE kind = ? AND captured_at < ? LIMIT ?",
+                                              (kind, before, limit))]
+            if not ids:
+                return 0
+            seq, _ = self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                now, actor, "events.purged", kind, {"before": before, "count": len(ids), "ids_sha256": ids_digest(ids)}))
+            conn.executemany("INSERT INTO purged_events (id, audit_seq) VALUES (?, ?)", [(i, seq) for i in ids])
+            conn.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids])
+            return len(ids)
+
+    def purged_ids(self) -> dict[int, list[str]]:
+        """audit seq -> event ids it purged."""
+        out: dict[int, list[str]] = {}
+        for event_id, seq in self.db.execute("SELECT id, audit_seq FROM purged_events"):
+            out.setdefault(seq, []).append(event_id)
+        return out
+
+    def delete_expired_tokens(self, now: str) -> int:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,)).rowcount
 
     def event(self, event_id: str) -> StoredEvent | None:
         row = self.db.execute(f"SELECT {','.join(EVENT_COLUMNS)} FROM events WHERE id = ?", [event_id]).fetchone()
