@@ -1,9 +1,11 @@
 """`make demo`: the whole event path on one machine, nothing to install.
 
 Starts the gateway (SQLite under the demo folder) with its embedded MQTT
-broker, creates demo users, provisions one gate device, and runs the edge
-demo stream (edge/demo.py) on it: verdicts go through the device's outbox and
-the broker into the gateway, where the API serves them. Each run starts clean.
+broker, creates demo users and a site, provisions one gate device, enrols
+four consenting people from insightface's sample photo at the gateway (which
+sends the gate its encrypted gallery), and runs the edge demo stream
+(edge/demo.py) on the gate: verdicts go through the device's outbox and the
+broker into the gateway, where the API serves them. Each run starts clean.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from edge.bundle import write_bundle
 from edge.camera import Camera
 from edge.config import load_config
 from edge.demo import ENROLLED, HEIGHT, WIDTH, prepare
-from edge.gallery import GalleryIndex, GalleryStore
+from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.pipeline import FacePipeline
 from edge.runner import StatusLine, open_pack, print_json_line, run_edge
@@ -33,6 +35,7 @@ from gateway.service import build_gateway
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
 from provisioning.devices import add_site, provision_device
+from provisioning.enrolment import Enroller, EnrolmentRequest, requests_from
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     files = BrokerFiles(config.broker_dir)
     files.init(port=config.embedded_broker_port)
     add_site(storage, SITE, "FaceGate demo site")
-    bundle = provision_device(storage, files, GatewaySecrets(config.secrets_dir), site=SITE, device=DEVICE,
+    secrets = GatewaySecrets(config.secrets_dir)
+    bundle = provision_device(storage, files, secrets, site=SITE, device=DEVICE,
                               broker_url=f"mqtt://127.0.0.1:{config.embedded_broker_port}")
     write_bundle(bundle, workdir / f"{DEVICE}.toml")
 
@@ -78,16 +82,34 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
              url, url, ", ".join(ROLES), DEMO_PASSWORD)
 
     edge_config = load_config(None)
-    edge_config.events.outbox = workdir / "outbox.db"
+    edge_config.events.outbox = workdir / "edge" / "outbox.db"
+    edge_config.events.gallery = workdir / "edge" / "gallery.enc"
     pack = open_pack(edge_config)
-    gallery, stream = prepare(workdir / "edge", pack, edge_config)
-    index = GalleryIndex.from_store(GalleryStore(gallery), pack.name)
-    log.info("gate %s: %d enrolled people; stream %s (%dx%d)", DEVICE, index.subject_count, stream, WIDTH, HEIGHT)
+    _, stream = prepare(workdir / "edge", pack, edge_config)
+    # The admin's part: enrol the consenting people at the gateway, which sends the gate its gallery.
+    enroller = Enroller(storage, secrets, {pack.name: pack}, edge_config.quality, actor="demo")
+    enrolled = set()
+    for request in requests_from(workdir / "edge" / "enrol", EnrolmentRequest(
+            source="", subject="", purpose="gate", sites=[SITE], notice_version="demo-1", channel="demo")):
+        result = enroller.enrol(request)
+        log.info("enrol %s", result.line())
+        enrolled |= {result.subject} if result.enrolled else set()
     link = EventLink.open(bundle, edge_config, pack.name)
     try:
+        deadline = time.monotonic() + 30
+        while not (set(storage.latest_gallery(DEVICE)[1]) == enrolled
+                   and link.gallery.version >= storage.latest_gallery(DEVICE)[0]):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gate got no gallery with the enrolled people from the gateway")
+            time.sleep(0.1)
+        index = index_of(link.gallery.current)
+        log.info("gate %s: gallery v%d with %d people; stream %s (%dx%d)", DEVICE, link.gallery.version,
+                 index.subject_count, stream, WIDTH, HEIGHT)
+        pipeline = FacePipeline(pack, index, edge_config)
+        link.on_gallery = pipeline.use_gallery
         camera = Camera(str(stream), edge_config.camera, realtime=realtime)
-        summary = run_edge(camera, FacePipeline(pack, index, edge_config), print_json_line, status=StatusLine(),
-                           events=link.events, heartbeat_interval_s=5.0)
+        summary = run_edge(camera, pipeline, print_json_line, status=StatusLine(), events=link.events,
+                           heartbeat_interval_s=5.0)
     finally:
         left = link.close(flush_timeout_s=10)
     stored = storage.count_events()

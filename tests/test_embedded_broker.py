@@ -57,4 +57,4 @@ def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):
     stored = Storage(workdir / "gateway.db").query_events(EventQuery(kind="verdict"))
     assert sorted((e.subject or "", e.verdict) for e in stored) == sorted(
         (v["subject"] or "", v["verdict"]) for v in printed)
-    assert {e.subject for e in stored if e.verdict == "granted"} == {f"Person-{n}" for n in range(1, 5)}
+    assert {e.subject for e in stored if e.verdict == "granted"} == {f"person-{n}" for n in range(1, 5)}
