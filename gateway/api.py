@@ -24,7 +24,7 @@ from gateway.auth import Auth, require
 from gateway.ingest import IngestMetrics
 from gateway.live import LiveFeed
 from gateway.storage import EventQuery, Storage, StoredEvent, User
-from provisioning.consent import ConsentError, withdraw
+from provisioning.consent import ConsentError, grant, withdraw
 from provisioning.devices import ProvisioningError, add_site
 from provisioning.enrolment import EnrolmentRequest, EnrolmentService
 from wire.events import EVENT_TYPES, utc_text
@@ -110,17 +110,20 @@ class SiteIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class EnrolIn(BaseModel):
-    """One consented person: their photo (base64) and their consent."""
-
-    subject: str = Field(pattern=ID_PATTERN.pattern)
-    display_name: str | None = Field(None, max_length=200)
-    id_card: str | None = Field(None, max_length=32, description="stored only as a keyed hash")
+class ConsentIn(BaseModel):
     purpose: Literal["gate", "exam"] = "gate"
     sites: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     notice_version: str = Field("v1", max_length=32)
     channel: str = Field("counter", max_length=32)
     expires_at: datetime | None = None
+
+
+class EnrolIn(ConsentIn):
+    """One consented person: their photo (base64) and their consent."""
+
+    subject: str = Field(pattern=ID_PATTERN.pattern)
+    display_name: str | None = Field(None, max_length=200)
+    id_card: str | None = Field(None, max_length=32, description="stored only as a keyed hash")
     photo: str = Field(description="the photo file, base64", max_length=45_000_000)
 
 
@@ -297,6 +300,19 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
         if on_consent_change:
             on_consent_change()
         return {"subject": result.subject, "enrolled": True, "quality": round(result.quality, 3)}
+
+    @app.post("/api/subjects/{subject}/consents", status_code=201, tags=["people"])
+    def add_consent(subject: Annotated[str, Path(pattern=ID_PATTERN.pattern)], body: ConsentIn,
+                    user: User = Depends(require("admin"))) -> dict:
+        """Record another consent for an enrolled subject; galleries follow within seconds."""
+        try:
+            consent = grant(storage, subject, body.purpose, body.sites, body.notice_version, body.channel,
+                            _time_param(body.expires_at), actor=f"user:{user.name}")
+        except ConsentError as exc:
+            raise HTTPException(404 if "no subject" in str(exc) else 422, str(exc)) from None
+        if on_consent_change:
+            on_consent_change()
+        return {"subject": subject, "consent": consent}
 
     @app.post("/api/subjects/{subject}/withdraw", tags=["people"])
     def withdraw_consent(subject: Annotated[str, Path(pattern=ID_PATTERN.pattern)], body: WithdrawIn,

@@ -90,6 +90,16 @@ def cmd_consent_withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consent_add(args: argparse.Namespace) -> int:
+    from provisioning.consent import grant
+
+    storage, _, _ = _parts(args)
+    consent = grant(storage, args.subject, args.purpose, [s.strip() for s in args.sites.split(",") if s.strip()],
+                    args.notice, args.channel, args.expires, actor=f"cli:{args.recorded_by}")
+    print(f"consent {consent} recorded for {args.subject} ({args.purpose} at {args.sites})")
+    return 0
+
+
 def cmd_erasures(args: argparse.Namespace) -> int:
     storage, _, _ = _parts(args)
     rows = storage.erasures(outstanding_only=not args.all)
@@ -139,6 +149,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     enrol.set_defaults(func=cmd_enrol)
 
     consent = sub.add_parser("consent", help="consents").add_subparsers(dest="cmd", required=True)
+    grant = common(consent.add_parser("add", help="record another consent for an enrolled subject"))
+    grant.add_argument("subject")
+    grant.add_argument("--purpose", choices=("gate", "exam"), required=True)
+    grant.add_argument("--sites", default="*")
+    grant.add_argument("--notice", default="v1")
+    grant.add_argument("--channel", default="counter")
+    grant.add_argument("--expires", help="consent end, ISO 8601 UTC")
+    grant.add_argument("--recorded-by", default=getpass.getuser())
+    grant.set_defaults(func=cmd_consent_add)
     wd = common(consent.add_parser("withdraw", help="withdraw a subject's consent; erases them from devices"))
     wd.add_argument("subject")
     wd.add_argument("--purpose", choices=("gate", "exam"), help="only this purpose (default: all)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from gateway.audit import AuditEntry
-from gateway.storage import Storage
+from gateway.storage import Consent, Storage
 from wire.events import utc_text
 
 
@@ -28,6 +28,31 @@ def _devices_losing(storage: Storage, subject: str, now: str) -> list[str]:
         if subject not in storage.gallery_members(device.site, device.kind, pack, now):
             losing.append(device_id)
     return losing
+
+
+def grant(storage: Storage, subject: str, purpose: str, sites: list[str], notice_version: str, channel: str,
+          expires_at: str | None = None, actor: str = "system") -> int:
+    """Record another consent for an enrolled subject (e.g. `exam` for someone enrolled for `gate`); its id."""
+    if not storage.subject_exists(subject):
+        raise ConsentError(f"no subject {subject!r}")
+    if purpose not in ("gate", "exam"):
+        raise ConsentError(f"purpose must be gate or exam, not {purpose!r}")
+    known = dict(storage.sites())
+    unknown = [s for s in sites if s != "*" and s not in known]
+    if unknown or not sites:
+        raise ConsentError(f"unknown site(s): {', '.join(unknown) or '(none given)'}")
+    now = utc_text(datetime.now(timezone.utc))
+    if expires_at:
+        try:
+            parsed = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConsentError(f"expiry {expires_at!r} is not an ISO 8601 date") from None
+        expires_at = utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
+        if expires_at <= now:
+            raise ConsentError(f"consent already expired ({expires_at})")
+    consent = Consent(subject, purpose, sites, notice_version, channel, now, expires_at, actor)
+    return storage.add_consent(consent, AuditEntry(now, actor, "consent.granted", subject,
+                                                   {"purpose": purpose, "sites": sites}))
 
 
 def withdraw(storage: Storage, subject: str, purpose: str | None = None, actor: str = "system") -> int | None:

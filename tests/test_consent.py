@@ -202,6 +202,12 @@ def test_enrolment_through_the_api_answers_per_photo(stack, enrolled):
     # The exam device gets the new candidate; no gate device does.
     wait_for(lambda: "api-person" in stack.storage.latest_gallery("exam-01")[1], 10, "exam-01's gallery")
     assert "api-person" not in stack.storage.latest_gallery("gate-01")[1]
+    # A second consent for someone enrolled for the gate brings them to the exam device too.
+    added = stack.post("/api/subjects/alpha/consents", {"purpose": "exam", "sites": ["site-a"]})
+    assert added.status_code == 201, added.text
+    wait_for(lambda: "alpha" in stack.storage.latest_gallery("exam-01")[1], 10, "alpha on exam-01")
+    assert stack.post("/api/subjects/alpha/consents", {"purpose": "exam", "sites": ["nowhere"]}).status_code == 422
+    assert stack.post("/api/subjects/ghost/consents", {"purpose": "exam"}).status_code == 404
 
 
 def test_a_revoked_device_can_neither_connect_nor_get_galleries(stack, enrolled):
