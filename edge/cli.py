@@ -14,6 +14,7 @@ from edge.gallery import GalleryStore
 from edge.bundle import BundleError, load_bundle
 from edge.gallery_sync import index_of
 from edge.link import EventLink
+from edge.liveness import LivenessChecker
 from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
 
 log = logging.getLogger("facegate")
@@ -42,7 +43,7 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         raise
     log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
     camera = Camera(args.source, config.camera, realtime=args.realtime)
-    pipeline = FacePipeline(pack, index, config)
+    pipeline = FacePipeline(pack, index, config, LivenessChecker.open(config))
     if link and not args.gallery:
         link.on_gallery = pipeline.use_gallery
         pipeline.use_gallery(index_of(link.gallery.current))  # in case one arrived since
@@ -135,6 +136,40 @@ def cmd_eval_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_pad(args: argparse.Namespace) -> int:
+    from edge.pad_eval import live_score, pad_metrics, read_labels
+
+    config = _config(args)
+    pack = open_pack(config)
+    liveness = LivenessChecker.open(config)
+    if liveness is None:
+        raise ValueError("no liveness model: `facegate models fetch minifasnet` (or add its folder to "
+                         "models.search_paths), then `facegate models prepare`")
+    presentations = read_labels(Path(args.labels))
+    threshold = liveness.threshold if args.threshold is None else args.threshold
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rscoring {done}/{total}" + ("\n" if done == total else ""))
+
+    metrics = pad_metrics(presentations, lambda p: live_score(p, pack, liveness), threshold, progress)
+    metrics["model"] = liveness.spec.name
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"{len(presentations)} presentations, threshold {threshold} (live score = mean real-face probability)")
+    print("| presentation | count | no face | error |")
+    print("|---|---|---|---|")
+    for kind, rate in metrics["apcer"].items():
+        shown = "n/a" if rate is None else f"APCER {rate:.4f}"
+        print(f"| {kind} | {metrics['presentations'][kind]} | {metrics['no_face'].get(kind, 0)} | {shown} |")
+    if "bona fide" in metrics["presentations"]:
+        shown = "n/a" if metrics["bpcer"] is None else f"BPCER {metrics['bpcer']:.4f}"
+        print(f"| bona fide | {metrics['presentations']['bona fide']} | {metrics['no_face'].get('bona fide', 0)} "
+              f"| {shown} |")
+    return 0
+
+
 def cmd_models_verify(args: argparse.Namespace) -> int:
     from models import load_manifest
     from models.manifest import ModelFileError, resolve_file
@@ -155,13 +190,37 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    """Convert the liveness weights to ONNX once (no torch needed); later runs use the cached files."""
+    from models import load_manifest
+    from models.manifest import ModelFileError
+    from models.minifasnet import prepare
+
+    config = _config(args)
+    failed = 0
+    for name, spec in load_manifest().pad.items():
+        for file, scale in spec.models:
+            try:
+                path = prepare(file, config.models.search_dirs(), config.models.dir / "prepared")
+                print(f"{name}\t{file.filename}\tprepared\t{path}")
+            except ModelFileError as exc:
+                failed += 1
+                print(f"{name}\t{file.filename}\tMISSING OR ALTERED\t{exc}")
+    return 1 if failed else 0
+
+
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     from models import load_manifest
     from models.fetch import fetch_file
 
     config = _config(args)
-    pack = load_manifest().pack(args.name)
-    for spec in (pack.detector, pack.embedder):
+    manifest = load_manifest()
+    if args.name in manifest.pad:  # the liveness weights
+        files = [file for file, _ in manifest.pad[args.name].models]
+    else:
+        pack = manifest.pack(args.name)
+        files = [pack.detector, pack.embedder]
+    for spec in files:
         print(f"{spec.filename}: {fetch_file(spec, config.models.dir)}")
     return 0
 
@@ -214,10 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
     pairs.add_argument("--json", action="store_true", help="print one JSON object")
     pairs.set_defaults(func=cmd_eval_pairs)
+    pad = with_config(evaluation.add_parser("pad", help="liveness: APCER per attack type and BPCER (ISO/IEC 30107-3)"))
+    pad.add_argument("labels", help="CSV img,label,attack (label live|spoof), paths relative to the CSV")
+    pad.add_argument("--threshold", type=float, help="live-score threshold (default: the model's)")
+    pad.add_argument("--json", action="store_true", help="print one JSON object")
+    pad.set_defaults(func=cmd_eval_pad)
 
     models = sub.add_parser("models", help="model packs").add_subparsers(dest="cmd", required=True)
     verify = with_config(models.add_parser("verify", help="check every pack's files against their pinned hashes"))
     verify.set_defaults(func=cmd_models_verify)
+    prep = with_config(models.add_parser("prepare", help="convert the liveness weights to ONNX once (cached)"))
+    prep.set_defaults(func=cmd_models_prepare)
     fetch = with_config(models.add_parser("fetch", help="download a pack's files from upstream (hash-checked)"))
     fetch.add_argument("name")
     fetch.set_defaults(func=cmd_models_fetch)

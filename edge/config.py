@@ -65,6 +65,13 @@ class PolicySettings(BaseModel):
     same_person_threshold: float = 0.55  # a new track this close to a recent one is the same person
 
 
+class LivenessSettings(BaseModel):
+    enabled: bool = True
+    model: str = "minifasnet"  # a [pad.*] entry of models/manifest.toml
+    threshold: float | None = None  # None: the model's own (0.5); a track's mean live score must reach it
+    frames: int = Field(2, ge=1)  # live scores fused per decision (each costs ~5 ms on 2 cores)
+
+
 class EventSettings(BaseModel):
     outbox: Path | None = None  # None: var/edge/<device>/outbox.db
     gallery: Path | None = None  # the gallery from the gateway, encrypted; None: var/edge/<device>/gallery.enc
@@ -86,6 +93,7 @@ class EdgeConfig(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    liveness: LivenessSettings = Field(default_factory=LivenessSettings)
 
 
 def load_config(path: Path | None = None) -> EdgeConfig:

@@ -25,6 +25,9 @@ from models import LoadedPack
 log = logging.getLogger(__name__)
 
 ENROLLED = 4
+# The demo's people are photos pasted into a generated stream: liveness would (rightly) call every one an attack.
+NO_LIVENESS = ("liveness is OFF for the demo: its people are photos pasted into a generated stream, which "
+               "presentation-attack detection rightly rejects; `facegate edge run` on a real camera runs with it")
 WIDTH, HEIGHT, FPS = 1280, 720, 25.0
 
 
@@ -73,6 +76,7 @@ def run_demo(workdir: Path, realtime: bool = True) -> int:
     log.info("demo gallery: %d enrolled people; stream %s (%dx%d, %.0f fps)",
              index.subject_count, stream, WIDTH, HEIGHT, FPS)
     camera = Camera(str(stream), config.camera, realtime=realtime)
+    log.warning(NO_LIVENESS)
     pipeline = FacePipeline(pack, index, config)
     summary = run_edge(camera, pipeline, print_json_line, status=StatusLine())
     rejected = ", ".join(f"{k} x{v}" for k, v in pipeline.stats.rejected.items()) or "none"

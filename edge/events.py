@@ -36,7 +36,7 @@ class DeviceEvents:
             score=round(verdict.score, 4),
             runner_up=None if verdict.runner_up is None else round(verdict.runner_up, 4),
             threshold=verdict.threshold, margin=verdict.margin, quality=round(verdict.quality, 3),
-            frames=verdict.frames,
+            frames=verdict.frames, liveness_enabled=verdict.liveness_enabled, liveness=verdict.liveness,
         )
         try:
             return self._append(GateVerdictEvent, captured_at, fields)

@@ -22,9 +22,10 @@ from edge.config import EdgeConfig
 from edge.gallery import GalleryIndex
 from edge.policy import GatePolicy, Verdict
 from edge.tracker import Tracker
+from edge.liveness import LivenessChecker
 from models import LoadedPack, align_faces
 
-STAGES = ("decode", "detect", "track", "align+embed", "match")
+STAGES = ("decode", "detect", "track", "align+embed", "liveness", "match")
 
 
 @dataclass
@@ -59,9 +60,11 @@ class PipelineStats:
 
 
 class FacePipeline:
-    def __init__(self, pack: LoadedPack, index: GalleryIndex, config: EdgeConfig):
+    def __init__(self, pack: LoadedPack, index: GalleryIndex, config: EdgeConfig,
+                 liveness: LivenessChecker | None = None):
         self.pack = pack
         self.config = config
+        self.liveness = liveness
         self.tracker = Tracker(config.tracker.iou_threshold, config.tracker.lost_after_s)
         threshold = config.policy.identify_threshold
         margin = config.policy.margin
@@ -69,6 +72,7 @@ class FacePipeline:
             config.policy, index,
             threshold=pack.spec.identify_threshold if threshold is None else threshold,
             margin=pack.spec.margin if margin is None else margin,
+            live_threshold=liveness.threshold if liveness else None,
         )
         self.timer = StageTimer()
         self.stats = PipelineStats()
@@ -112,18 +116,28 @@ class FacePipeline:
                     self._count_rejection(q.reason)
             crops = align_faces(frame.image, detections.landmarks[[di for _, di in wanted]]) if wanted else []
             good = []
-            for (track, _), q, crop in zip(wanted, qualities, crops):
+            for (track, di), q, crop in zip(wanted, qualities, crops):
                 q = face_quality.pixels(q, crop, self.config.quality)
                 if q.ok:
-                    good.append((track, q, crop))
+                    good.append((track, di, q, crop))
                 else:
                     self._count_rejection(q.reason)
-            templates = self.pack.embedder.embed(np.stack([c for _, _, c in good])) if good else []
+            templates = self.pack.embedder.embed(np.stack([c for *_, c in good])) if good else []
             self.stats.embedded += len(good)
 
+        live: list[float | None] = [None] * len(good)
+        if self.liveness:
+            frames = self.config.liveness.frames
+            needed = [i for i, (track, *_) in enumerate(good) if self.policy.wants_liveness(track.id, frames)]
+            if needed:
+                with self.timer.stage("liveness"):
+                    scores = self.liveness.scores(frame.image, detections.boxes[[good[i][1] for i in needed]])
+                for i, score in zip(needed, scores):
+                    live[i] = float(score)
+
         with self.timer.stage("match"):
-            for (track, q, _), template in zip(good, templates):
-                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts)
+            for (track, _, q, _), template, score in zip(good, templates, live):
+                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts, score)
                 if verdict:
                     verdicts.append(verdict)
         return verdicts + self._end(update.ended, ts)

@@ -25,20 +25,23 @@ from edge.gallery import GalleryIndex
 class Verdict:
     timestamp: float  # stream time of the decision
     track: int
-    verdict: str  # "granted" | "unknown"
-    subject: str | None
+    verdict: str  # "granted" | "unknown" | "spoof_suspected"
+    subject: str | None  # for spoof_suspected: whom the presented face matched, if anyone
     score: float  # best subject's cosine similarity (0 if the gallery is empty)
     runner_up: float | None
     threshold: float
     margin: float
     quality: float  # mean quality of the frames combined
     frames: int
+    liveness_enabled: bool = False
+    liveness: float | None = None  # mean live score of the frames combined (when enabled)
 
 
 @dataclass
 class _TrackState:
     embeddings: list[np.ndarray] = field(default_factory=list)
     qualities: list[float] = field(default_factory=list)
+    liveness: list[float] = field(default_factory=list)
     first_frame_at: float | None = None
     decided_at: float | None = None
 
@@ -52,11 +55,13 @@ class _Recent:
 
 
 class GatePolicy:
-    def __init__(self, settings: PolicySettings, index: GalleryIndex, threshold: float, margin: float):
+    def __init__(self, settings: PolicySettings, index: GalleryIndex, threshold: float, margin: float,
+                 live_threshold: float | None = None):
         self.settings = settings
         self.index = index
         self.threshold = threshold
         self.margin = margin
+        self.live_threshold = live_threshold  # None: liveness is off
         self._tracks: dict[int, _TrackState] = {}
         self._recent: list[_Recent] = []
 
@@ -67,8 +72,14 @@ class GatePolicy:
             return True
         return timestamp - state.decided_at >= self.settings.reverify_interval_s
 
-    def observe(self, track_id: int, template: np.ndarray, quality: float, timestamp: float) -> Verdict | None:
-        """Add one good frame's template; returns a verdict when the track is decided."""
+    def wants_liveness(self, track_id: int, frames: int) -> bool:
+        """Whether this track's next decision still needs live scores (it takes `frames` of them)."""
+        state = self._tracks.get(track_id)
+        return state is None or state.decided_at is not None or len(state.liveness) < frames
+
+    def observe(self, track_id: int, template: np.ndarray, quality: float, timestamp: float,
+                liveness: float | None = None) -> Verdict | None:
+        """Add one good frame's template (and live score); returns a verdict when the track is decided."""
         if not self.wants_frames(track_id, timestamp):
             return None
         state = self._tracks.setdefault(track_id, _TrackState())
@@ -76,6 +87,8 @@ class GatePolicy:
             self._tracks[track_id] = state = _TrackState()
         state.embeddings.append(template)
         state.qualities.append(quality)
+        if liveness is not None:
+            state.liveness.append(liveness)
         if state.first_frame_at is None:
             state.first_frame_at = timestamp
         enough = len(state.embeddings) >= self.settings.frames_needed
@@ -98,15 +111,19 @@ class GatePolicy:
         runner_up = matches[1].score if len(matches) > 1 else None
         granted = (best is not None and best.score >= self.threshold
                    and (runner_up is None or best.score - runner_up >= self.margin))
+        live = round(float(np.mean(state.liveness)), 4) if state.liveness else None
+        spoof = self.live_threshold is not None and live is not None and live < self.live_threshold
         verdict = Verdict(
-            timestamp=timestamp, track=track_id, verdict="granted" if granted else "unknown",
+            timestamp=timestamp, track=track_id,
+            verdict="spoof_suspected" if spoof else "granted" if granted else "unknown",
             subject=best.subject if granted else None, score=round(best.score, 4) if best else 0.0,
             runner_up=round(runner_up, 4) if runner_up is not None else None,
             threshold=self.threshold, margin=self.margin,
             quality=round(float(np.mean(state.qualities)), 4), frames=len(state.embeddings),
+            liveness_enabled=self.live_threshold is not None, liveness=live,
         )
         state.decided_at = timestamp
-        state.embeddings, state.qualities, state.first_frame_at = [], [], None
+        state.embeddings, state.qualities, state.liveness, state.first_frame_at = [], [], [], None
         if self._seen_recently(combined, verdict, timestamp):
             return None
         return verdict

@@ -69,6 +69,8 @@ def verdict_record(verdict: Verdict, camera: str, pack: str) -> dict:
         "margin": verdict.margin,
         "quality": verdict.quality,
         "frames": verdict.frames,
+        "liveness_enabled": verdict.liveness_enabled,
+        "liveness": verdict.liveness,
         "model_pack": pack,
     }
 

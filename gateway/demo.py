@@ -22,7 +22,7 @@ import uvicorn
 from edge.bundle import write_bundle
 from edge.camera import Camera
 from edge.config import load_config
-from edge.demo import ENROLLED, HEIGHT, WIDTH, prepare
+from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare
 from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.pipeline import FacePipeline
@@ -105,6 +105,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         index = index_of(link.gallery.current)
         log.info("gate %s: gallery v%d with %d people; stream %s (%dx%d)", DEVICE, link.gallery.version,
                  index.subject_count, stream, WIDTH, HEIGHT)
+        log.warning(NO_LIVENESS)
         pipeline = FacePipeline(pack, index, edge_config)
         link.on_gallery = pipeline.use_gallery
         camera = Camera(str(stream), edge_config.camera, realtime=realtime)

@@ -50,9 +50,21 @@ class PackSpec:
 
 
 @dataclass(frozen=True)
+class PadSpec:
+    """A presentation-attack detector: models, each with its crop scale, and the pass threshold."""
+
+    name: str
+    description: str
+    models: tuple[tuple[FileSpec, float], ...]
+    licence: str
+    live_threshold: float
+
+
+@dataclass(frozen=True)
 class Manifest:
     packs: dict[str, PackSpec]
     files: dict[str, FileSpec]
+    pad: dict[str, PadSpec] = field(default_factory=dict)
 
     def pack(self, name: str) -> PackSpec:
         try:
@@ -90,7 +102,13 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
             verify_threshold=float(p["verify_threshold"]),
             margin=float(p["margin"]),
         )
-    return Manifest(packs=packs, files=files)
+    pad = {
+        name: PadSpec(name=name, description=p.get("description", ""),
+                      models=tuple((files[m["file"]], float(m["scale"])) for m in p["models"]),
+                      licence=p.get("licence", ""), live_threshold=float(p["live_threshold"]))
+        for name, p in raw.get("pad", {}).items()
+    }
+    return Manifest(packs=packs, files=files, pad=pad)
 
 
 def sha256_of(path: Path) -> str:

@@ -47,6 +47,8 @@ def create_session(model_path: Path, sha256: str, settings: RuntimeSettings) -> 
     options.intra_op_num_threads = settings.threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Several small models take turns on few cores: idle threads that spin would steal them from the next one.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         level = _LEVELS[settings.optimization]
