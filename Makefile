@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest eval clean
+.PHONY: demo test install bench bench-ingest bench-pad eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ bench: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+bench-pad: $(STAMP)
+	$(BIN)/python benchmarks/pad_eval.py
+	$(BIN)/python benchmarks/temporal_cues.py
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_pairs.py
