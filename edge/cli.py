@@ -176,11 +176,15 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
     config = _config(args)
     manifest = load_manifest()
-    names = [args.pack] if args.pack else sorted(manifest.packs)
+    names = [args.pack] if args.pack else sorted(manifest.packs) + sorted(manifest.pad)
     failed = 0
     for name in names:
-        pack = manifest.pack(name)
-        for spec in (pack.detector, pack.embedder):
+        if name in manifest.pad:
+            files = [file for file, _ in manifest.pad[name].models]
+        else:
+            pack = manifest.pack(name)
+            files = [pack.detector, pack.embedder]
+        for spec in files:
             try:
                 path = resolve_file(spec, config.models.search_dirs())
                 print(f"{name}\t{spec.filename}\tok\t{path}")
