@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from edge.camera import Camera
@@ -87,6 +88,47 @@ def cmd_edge_flush(args: argparse.Namespace) -> int:
     left = link.close(args.timeout)
     print(f"{link.publisher.confirmed} events sent and confirmed; {left} left in {link.outbox.path}")
     return 0 if left == 0 else 1
+
+
+def cmd_exam_run(args: argparse.Namespace) -> int:
+    from edge.exam import ExamStation
+    from edge.exam_report import ExamEvents
+    from edge.exam_run import run_exam
+    from wire import uuid7
+    from wire.events import ExamSessionEvent
+
+    config = _config(args)
+    bundle = load_bundle(Path(args.bundle))
+    if bundle.kind != "exam":
+        raise ValueError(f"device {bundle.device} is a {bundle.kind} device; exam sessions need an exam device")
+    pack = open_pack(config)
+    link = EventLink.open(bundle, config, pack.name, args.mqtt)
+    session = args.session or str(uuid7())
+    reporter = ExamEvents(link.events, bundle.gallery_key, (config.events.outbox or Path("var/edge") / bundle.device
+                                                              / "outbox.db").parent / "evidence",
+                          config.exam.evidence_quality)
+    try:
+        if not link.gallery.wait(config.events.gallery_wait_s):
+            raise GalleryError(f"no gallery from the gateway within {config.events.gallery_wait_s:.0f}s")
+        station = ExamStation(pack, config.quality, config.exam, LivenessChecker.open(config))
+        try:
+            supervisor = station.supervisor(session, args.candidate, index_of(link.gallery.current), reporter,
+                                            exam_type=args.exam_type, stage=args.stage, seat=args.seat)
+        except ValueError as exc:
+            now = datetime.now(timezone.utc)
+            link.events.exam(ExamSessionEvent, session=session, candidate=args.candidate, exam_type=args.exam_type,
+                             stage=args.stage, seat=args.seat, started_at=now, ended_at=now, checkin="refused",
+                             reason=str(exc))
+            log.error("%s", exc)
+            return 2
+        camera = Camera(args.source, config.camera, realtime=args.realtime)
+        result = run_exam(camera, station, supervisor, live=camera.live)
+    finally:
+        left = link.close(config.events.flush_on_exit_s)
+    flags = ", ".join(f"{f.kind} {f.start:%H:%M:%S}-{f.end:%H:%M:%S}" if f.end else f.kind for f in result.flags)
+    print(f"session {session}: check-in {result.checkin} (score {result.checkin_score}); "
+          f"{len(result.checks)} checks; flags: {flags or 'none'}; {left} events wait in the outbox")
+    return 0 if result.checkin == "passed" else 1
 
 
 def cmd_gallery_build(args: argparse.Namespace) -> int:
@@ -264,6 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
     flush.add_argument("--mqtt", help="broker URL overriding the bundle's")
     flush.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the broker")
     flush.set_defaults(func=cmd_edge_flush)
+
+    exam = sub.add_parser("exam", help="exam supervision").add_subparsers(dest="cmd", required=True)
+    erun = with_config(exam.add_parser("run", help="one exam session: check in the candidate, supervise, report"))
+    erun.add_argument("--bundle", required=True, help="bundle of an exam device")
+    erun.add_argument("--candidate", required=True, help="subject id of the registered candidate")
+    erun.add_argument("--source", required=True, help="video file, rtsp:// URL or camera index")
+    erun.add_argument("--session", help="session id (default: a new one)")
+    erun.add_argument("--exam-type", default="theory")
+    erun.add_argument("--stage", default="theory")
+    erun.add_argument("--seat", help="seat or vehicle")
+    erun.add_argument("--mqtt", help="broker URL overriding the bundle's")
+    erun.add_argument("--realtime", action="store_true", help="play a file at its own speed")
+    erun.set_defaults(func=cmd_exam_run)
 
     gallery = sub.add_parser("gallery", help="manage the local gallery").add_subparsers(dest="cmd", required=True)
     build = with_config(gallery.add_parser("build", help="enrol a folder of photos (file or sub-folder name = subject)"))

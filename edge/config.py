@@ -72,6 +72,29 @@ class LivenessSettings(BaseModel):
     frames: int = Field(2, ge=1)  # live scores fused per decision (each costs ~5 ms on 2 cores)
 
 
+class ExamSettings(BaseModel):
+    """Exam supervision (edge/exam.py). Times in seconds."""
+
+    verify_threshold: float | None = None  # None: the pack's 1:1 threshold (not the gate's 1:N one)
+    checkin_frames: int = 3  # good frames combined for the check-in decision
+    checkin_attempts: int = 3  # failed decisions before check-in fails
+    checkin_timeout_s: float = 30.0
+    check_frames: int = 2  # good frames per re-verification
+    reverify_interval_s: float = 20.0  # QCVN 105 asks at least every 300 s
+    recheck_after_s: float = 2.0  # after a failed check, check again this soon
+    mismatch_checks: int = 2  # failed checks in a row before face_mismatch
+    no_face_grace_s: float = 10.0
+    multiple_faces_s: float = 2.0
+    blocked_s: float = 3.0
+    low_quality_s: float = 20.0
+    clear_s: float = 2.0  # a condition must be gone this long before its flag closes
+    min_face_eye_px: float = 12.0  # smaller faces are not people at this desk
+    dark_below: float = 25.0  # mean grey of a blocked or unlit camera
+    uniform_below: float = 8.0  # grey-level spread of a covered lens
+    defocused_below: float = 4.0  # Laplacian variance of a defocused view
+    evidence_quality: int = 80  # JPEG quality of evidence
+
+
 class EventSettings(BaseModel):
     outbox: Path | None = None  # None: var/edge/<device>/outbox.db
     gallery: Path | None = None  # the gallery from the gateway, encrypted; None: var/edge/<device>/gallery.enc
@@ -94,6 +117,7 @@ class EdgeConfig(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     events: EventSettings = Field(default_factory=EventSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
+    exam: ExamSettings = Field(default_factory=ExamSettings)
 
 
 def load_config(path: Path | None = None) -> EdgeConfig:

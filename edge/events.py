@@ -48,6 +48,14 @@ class DeviceEvents:
         """Commit the event confirming the gallery version now in use (erasures complete on it)."""
         return self._append(GalleryAppliedEvent, None, {"version": version, "size": size})
 
+    def exam(self, cls: type[EventBase], **fields) -> int:
+        """Commit an exam event (wire.events.Exam*Event); 0 if a full outbox refused it (logged)."""
+        try:
+            return self._append(cls, None, fields)
+        except OutboxFull as exc:
+            log.error("exam event NOT queued (%s): %s", cls.model_fields["kind"].default, exc)
+            return 0
+
     def heartbeat(self, **fields) -> int:
         """Commit a heartbeat (fields as in `wire.HeartbeatEvent`); 0 if a full outbox dropped it."""
         fields.setdefault("outbox_depth", self.outbox.depth())

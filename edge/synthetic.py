@@ -85,3 +85,41 @@ def write_video(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
         if writer is not None:
             writer.release()
     return path
+
+
+@dataclass
+class Sitter:
+    """Someone at an exam desk: a face patch that sways a little while present."""
+
+    patch: np.ndarray
+    start_s: float
+    end_s: float
+    x: int
+    y: int
+
+    def position(self, t: float) -> tuple[int, int] | None:
+        if not self.start_s <= t < self.end_s:
+            return None
+        return round(self.x + 6 * np.sin(0.7 * t)), round(self.y + 3 * np.sin(0.5 * t + 1))
+
+
+def desk_frames(sitters: list[Sitter], seconds: float, fps: float = 5.0, width: int = 640, height: int = 480,
+                covered: list[tuple[float, float]] = ()) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, frame) of an exam-desk camera: the sitters present at each moment; black while covered."""
+    backdrop = background(width, height, seed=3)
+    for i in range(int(round(seconds * fps))):
+        t = i / fps
+        if any(a <= t < b for a, b in covered):
+            yield t, np.full((height, width, 3), 8, np.uint8)
+            continue
+        frame = backdrop.copy()
+        for sitter in sitters:
+            pos = sitter.position(t)
+            if pos is None:
+                continue
+            x, y = pos
+            ph, pw = sitter.patch.shape[:2]
+            fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + pw, width), min(y + ph, height)
+            if fx1 < fx2 and fy1 < fy2:
+                frame[fy1:fy2, fx1:fx2] = sitter.patch[fy1 - y:fy2 - y, fx1 - x:fx2 - x]
+        yield t, frame

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from gateway import audit
 from gateway.audit import AuditEntry
 from gateway.auth import Auth, require
+from gateway.exam_api import add_exam_routes
 from gateway.ingest import IngestMetrics
 from gateway.live import LiveFeed
 from gateway.storage import EventQuery, Storage, StoredEvent, User
@@ -330,6 +331,8 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
     def list_erasures(user: User = Depends(require(*AUDIT_ROLES)), outstanding: bool = False) -> list[dict]:
         """Erasures and, per device, the gallery version that drops the subject and when it was confirmed."""
         return storage.erasures(outstanding_only=outstanding)
+
+    add_exam_routes(app, storage)
 
     @app.get("/api/metrics", tags=["health"])
     def metrics_view(user: User = Depends(require(*AUDIT_ROLES))) -> dict:

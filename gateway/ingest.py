@@ -167,11 +167,13 @@ class Ingest:
     """Subscribes to every device's events and status; stores events in batches."""
 
     def __init__(self, storage: Storage, broker: BrokerUrl, *, client_id: str = GATEWAY_CLIENT_ID,
-                 batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None):
+                 batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None,
+                 clock_skew_limit_s: float = 120.0):
         self.storage = storage
         self.broker = broker
         self.batch_max = batch_max
         self.on_stored = on_stored
+        self.clock_skew_limit_s = clock_skew_limit_s  # exam events further off than this: a technical flag
         self.metrics = IngestMetrics()
         self.directory = DeviceDirectory(storage)
         self._warn = _OncePerMinute()
@@ -282,6 +284,8 @@ class Ingest:
         for event in stored:
             if event.kind == "gallery":  # the device runs this version now: its erasures are done
                 self.storage.gallery_applied(event.device, json.loads(event.body)["version"], received_at)
+            elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
+                self.storage.project_exam_event(json.loads(event.body), received_at, self.clock_skew_limit_s)
         # Tell each device what is safe to forget from its outbox, then release the broker's copies.
         # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
         for (site, device), seqs in committed.items():

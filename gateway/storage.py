@@ -194,6 +194,23 @@ class Storage:
                                    "requested_by": str, "completed_at": str}, pk="id")
             db["erasure_devices"].create({"erasure": int, "device": str, "version": int, "confirmed_at": str},
                                          pk=("erasure", "device"))
+        if "exam_sessions" not in tables:
+            db["exam_sessions"].create({
+                "id": str, "site": str, "device": str, "candidate": str, "exam_type": str, "stage": str, "seat": str,
+                "started_at": str, "ended_at": str, "checkin": str, "checkin_score": float, "reason": str,
+                "checks": str, "checks_total": int, "flags": str, "evidence": str, "updated_at": str,
+                "clock_skew_s": float, "verdict": str, "verdict_note": str, "verdict_by": str, "verdict_at": str,
+            }, pk="id")
+            db["exam_sessions"].create_index(["site", "started_at"])
+            db["exam_flags"].create({
+                "id": str, "session": str, "device": str, "kind": str, "start": str, "end": str, "duration_s": float,
+                "confidence": float, "severity": str, "detail": str, "evidence": str, "review": str,
+                "review_note": str, "reviewed_by": str, "reviewed_at": str,
+            }, pk="id")
+            db["exam_flags"].create_index(["session"])
+            db["exam_evidence"].create({"id": str, "session": str, "device": str, "what": str, "reason": str,
+                                        "sha256": str, "nonce": str, "ciphertext": str, "received_at": str}, pk="id")
+            db["exam_evidence"].create_index(["session"])
         if "purged_events" not in tables:
             # Events deleted by retention: the audit check expects them gone (see gateway/retention.py).
             db["purged_events"].create({"id": str, "audit_seq": int}, pk="id")
@@ -554,6 +571,106 @@ class Storage:
             " WHERE device = g.device AND applied_at IS NOT NULL))"
             " AND EXISTS (SELECT 1 FROM json_each(g.members) WHERE value = ?) ORDER BY g.device", [subject])]
 
+    # -- exam sessions ---------------------------------------------------------------------
+
+    def project_exam_event(self, body: dict, received_at: str, skew_limit_s: float) -> None:
+        """Fold one stored exam event into the session, flag and evidence tables (the review's view)."""
+        kind = body["kind"]
+        with self.transaction() as conn:
+            if kind == "exam.session":
+                skew = _seconds_between(body["captured_at"], received_at)
+                conn.execute(
+                    "INSERT INTO exam_sessions (id, site, device, candidate, exam_type, stage, seat, started_at,"
+                    " ended_at, checkin, checkin_score, reason, checks, checks_total, flags, evidence, updated_at,"
+                    " clock_skew_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                    " ended_at=excluded.ended_at, checkin=excluded.checkin, checkin_score=excluded.checkin_score,"
+                    " reason=excluded.reason, checks=excluded.checks, checks_total=excluded.checks_total,"
+                    " flags=excluded.flags, evidence=excluded.evidence, updated_at=excluded.updated_at,"
+                    " clock_skew_s=max(coalesce(clock_skew_s, 0), excluded.clock_skew_s)",
+                    (body["session"], body["site"], body["device"], body["candidate"], body["exam_type"],
+                     body["stage"], body.get("seat"), body["started_at"], body.get("ended_at"), body["checkin"],
+                     body.get("checkin_score"), body.get("reason", ""), json.dumps(body.get("checks", [])),
+                     body.get("checks_total", 0), json.dumps(body.get("flags", [])),
+                     json.dumps(body.get("evidence", [])), received_at, abs(skew)))
+                if abs(skew) > skew_limit_s:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO exam_flags (id, session, device, kind, start, end, duration_s,"
+                        " confidence, severity, detail, evidence) VALUES (?,?,?,?,?,?,0,1,'low',?,'[]')",
+                        (f"clock-{body['session']}", body["session"], body["device"], "technical", received_at,
+                         received_at, f"device clock differs from the gateway's by {skew:+.0f}s (both times kept)"))
+            elif kind == "exam.flag":
+                duration = _seconds_between(body["start"], body["end"]) if body.get("end") else None
+                conn.execute(
+                    "INSERT INTO exam_flags (id, session, device, kind, start, end, duration_s, confidence, severity,"
+                    " detail, evidence) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET end=excluded.end,"
+                    " duration_s=excluded.duration_s, evidence=excluded.evidence",
+                    (body["flag"], body["session"], body["device"], body["flag_kind"], body["start"], body.get("end"),
+                     duration, body["confidence"], body["severity"], body.get("detail", ""),
+                     json.dumps(body.get("evidence", []))))
+            elif kind == "exam.evidence":
+                conn.execute("INSERT OR IGNORE INTO exam_evidence (id, session, device, what, reason, sha256, nonce,"
+                             " ciphertext, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                             (body["evidence"], body["session"], body["device"], body["what"], body["reason"],
+                              body["sha256"], body["nonce"], body["ciphertext"], received_at))
+
+    def exam_sessions(self, site: str | None = None, day: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM exam_sessions"
+        where, args = [], []
+        if site:
+            where.append("site = ?")
+            args.append(site)
+        if day:
+            where.append("substr(started_at, 1, 10) = ?")
+            args.append(day)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [self._session_row(r) for r in self.db.query(sql + " ORDER BY started_at DESC", args)]
+
+    def exam_session(self, session: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM exam_sessions WHERE id = ?", [session]))
+        return self._session_row(rows[0]) if rows else None
+
+    def exam_flags(self, session: str) -> list[dict]:
+        return [dict(r) | {"evidence": json.loads(r["evidence"] or "[]")} for r in
+                self.db.query("SELECT * FROM exam_flags WHERE session = ? ORDER BY start", [session])]
+
+    def exam_flag(self, flag: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM exam_flags WHERE id = ?", [flag]))
+        return rows[0] if rows else None
+
+    def exam_evidence(self, session: str | None = None, evidence: str | None = None) -> list[dict]:
+        if evidence:
+            return list(self.db.query("SELECT * FROM exam_evidence WHERE id = ?", [evidence]))
+        return list(self.db.query("SELECT id, what, reason, sha256, received_at FROM exam_evidence"
+                                  " WHERE session = ? ORDER BY id", [session]))
+
+    def review_flag(self, flag: str, decision: str, note: str, user: str, now: str) -> bool:
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE exam_flags SET review = ?, review_note = ?, reviewed_by = ?,"
+                                   " reviewed_at = ? WHERE id = ?", (decision, note, user, now, flag)).rowcount
+            if changed:
+                self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                    now, f"user:{user}", f"exam.flag.{decision}", flag, {"note": note}))
+            return bool(changed)
+
+    def set_exam_verdict(self, session: str, verdict: str, note: str, user: str, now: str) -> bool:
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE exam_sessions SET verdict = ?, verdict_note = ?, verdict_by = ?,"
+                                   " verdict_at = ? WHERE id = ?", (verdict, note, user, now, session)).rowcount
+            if changed:
+                self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                    now, f"user:{user}", "exam.verdict", session, {"verdict": verdict, "note": note}))
+            return bool(changed)
+
+    def _session_row(self, r: dict) -> dict:
+        flags = list(self.db.query("SELECT kind, review FROM exam_flags WHERE session = ?", [r["id"]]))
+        counts: dict[str, int] = {}
+        for f in flags:
+            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+        return dict(r) | {"checks": json.loads(r["checks"] or "[]"), "flags": json.loads(r["flags"] or "[]"),
+                          "evidence": json.loads(r["evidence"] or "[]"), "flag_counts": counts,
+                          "status": exam_status(r, flags)}
+
     # -- users and tokens --------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password_hash: str, now: str) -> None:
@@ -578,6 +695,29 @@ class Storage:
         row = self.db.execute("SELECT u.name, u.role, u.password_hash, u.disabled FROM tokens t JOIN users u"
                               " ON u.name = t.user WHERE t.hash = ? AND t.expires_at > ?", [token_hash, now]).fetchone()
         return User(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def _seconds_between(a: str, b: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(b.replace("Z", "+00:00"))
+            - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
+
+
+TECHNICAL_FLAGS = {"technical", "camera_blocked"}
+
+
+def exam_status(session: dict, flags: list[dict]) -> str:
+    """The traffic light: confirmed incident > needs review > technical problem > clean."""
+    if any(f["review"] == "confirmed" for f in flags):
+        return "confirmed incident"
+    if session["checkin"] in ("failed", "presentation_attack") and not session.get("verdict"):
+        return "needs review"
+    if any(f["review"] is None and f["kind"] not in TECHNICAL_FLAGS for f in flags):
+        return "needs review"
+    if any(f["review"] is None for f in flags) or session["checkin"] == "refused":
+        return "technical problem"
+    return "clean"
 
 
 def _device(row: tuple) -> Device:

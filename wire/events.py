@@ -82,9 +82,72 @@ class GalleryAppliedEvent(EventBase):
     size: int  # subjects in it
 
 
-Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent], Field(discriminator="kind")]
+class ExamCheck(BaseModel):
+    """One 1:1 verification of the candidate during a session."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: AwareDatetime
+    reason: Literal["checkin", "periodic", "face_returned", "logout"]
+    score: float | None  # None: no usable face at the time
+    passed: bool
+    liveness: float | None = None
+
+
+class ExamFlagEvent(EventBase):
+    """A flag raised (end None) or closed during an exam session; the gateway keeps the latest state by flag id."""
+
+    kind: Literal["exam.flag"] = "exam.flag"
+    session: str
+    flag: str  # flag id (UUIDv7)
+    flag_kind: Literal["face_mismatch", "no_face", "multiple_faces", "camera_blocked", "low_quality",
+                       "presentation_attack", "technical"]
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    confidence: float  # 0..1
+    severity: Literal["low", "medium", "high"]
+    detail: str = ""
+    evidence: list[str] = Field(default_factory=list)  # evidence ids
+
+
+class ExamEvidenceEvent(EventBase):
+    """A small JPEG (face crop or context frame), AES-GCM encrypted for the gateway with the device's key."""
+
+    kind: Literal["exam.evidence"] = "exam.evidence"
+    session: str
+    evidence: str  # evidence id
+    what: Literal["face", "context"]
+    reason: str  # "checkin", "logout", or the flag id
+    sha256: str  # of the JPEG itself: tampering is detectable
+    nonce: str
+    ciphertext: str
+
+
+class ExamSessionEvent(EventBase):
+    """An exam session's start (ended_at None) and its signed summary at the end."""
+
+    kind: Literal["exam.session"] = "exam.session"
+    session: str
+    candidate: str
+    exam_type: str
+    stage: str
+    seat: str | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    checkin: Literal["pending", "passed", "failed", "presentation_attack", "refused"]
+    checkin_score: float | None = None
+    checks: list[ExamCheck] = Field(default_factory=list)  # the newest (at most 400)
+    checks_total: int = 0
+    flags: list[str] = Field(default_factory=list)  # flag ids raised in the session
+    evidence: list[str] = Field(default_factory=list)
+    reason: str = ""  # why check-in failed or the session could not start
+
+
+Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, ExamFlagEvent, ExamEvidenceEvent,
+                        ExamSessionEvent], Field(discriminator="kind")]
 EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent,
-                                           "gallery": GalleryAppliedEvent}
+                                           "gallery": GalleryAppliedEvent, "exam.flag": ExamFlagEvent,
+                                           "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 

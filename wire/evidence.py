@@ -1,0 +1,39 @@
+"""Exam evidence (small JPEGs) encrypted with the device's key: on the device's disk and on the wire.
+
+AES-256-GCM with the device's gallery key; device and evidence id are the
+associated data, so a blob cannot be passed off as another device's or another
+flag's. The signed `exam.evidence` event carries the JPEG's SHA-256, so the
+gateway can prove what it shows is what the device saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+class EvidenceError(ValueError):
+    """Evidence that does not decrypt, or does not match its recorded hash."""
+
+
+def seal_evidence(key: str, device: str, evidence_id: str, jpeg: bytes) -> tuple[str, str]:
+    """(nonce, ciphertext), base64."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(base64.b64decode(key)).encrypt(nonce, jpeg, f"{device}|{evidence_id}".encode())
+    return base64.b64encode(nonce).decode("ascii"), base64.b64encode(sealed).decode("ascii")
+
+
+def open_evidence(key: str, device: str, evidence_id: str, nonce: str, ciphertext: str, sha256: str) -> bytes:
+    """The JPEG, checked against the hash the device signed."""
+    try:
+        jpeg = AESGCM(base64.b64decode(key)).decrypt(base64.b64decode(nonce), base64.b64decode(ciphertext),
+                                                     f"{device}|{evidence_id}".encode())
+    except (InvalidTag, ValueError):
+        raise EvidenceError(f"evidence {evidence_id} does not decrypt with {device}'s key") from None
+    if hashlib.sha256(jpeg).hexdigest() != sha256:
+        raise EvidenceError(f"evidence {evidence_id} does not match its signed SHA-256")
+    return jpeg
