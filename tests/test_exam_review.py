@@ -1,0 +1,153 @@
+"""An exam session end to end: exam device process, Mosquitto, gateway, supervisor review."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DATA
+from stack import REPO, DeviceClient, Stack, wait_for
+from edge.synthetic import Sitter, desk_frames, face_patch, write_video
+from wire import sign_event, uuid7
+from wire.events import ExamSessionEvent
+
+CELEBS = DATA / "faces" / "celebrities"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack.create(tmp_path_factory.mktemp("exam"))
+    s.add_device("exam-01", "centre-1", kind="exam")
+    for subject, photo, purpose in (("cand-1", "img2.jpg", "exam"), ("gate-only", "img24.jpg", "gate")):
+        r = s.post("/api/subjects", {"subject": subject, "purpose": purpose, "sites": ["centre-1"],
+                                     "photo": base64.b64encode((CELEBS / photo).read_bytes()).decode()})
+        assert r.status_code == 201, r.text
+    wait_for(lambda: "cand-1" in s.storage.latest_gallery("exam-01")[1], 10, "the candidate on exam-01")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def desk_video(pack, tmp_path_factory):
+    """16 s at a desk: the candidate throughout, a second person leaning in from 5 s to 10 s."""
+    def patch(name, height):
+        image = cv2.imread(str(CELEBS / name))
+        d = pack.detector.detect(image)
+        return face_patch(image, d.boxes[int(np.argmax(d.scores))], height)
+    sitters = [Sitter(patch("img1.jpg", 220), 0, 16, 220, 120), Sitter(patch("img16.jpg", 180), 5, 10, 450, 200)]
+    path = tmp_path_factory.mktemp("video") / "desk.avi"
+    return write_video(path, (frame for _, frame in desk_frames(sitters, 16, 10.0)), 10.0)
+
+
+def exam_cmd(stack, workdir, candidate, source, *extra):
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "exam.toml"
+    config.write_text(f'[events]\noutbox = "{workdir / "outbox.db"}"\ngallery = "{workdir / "gallery.enc"}"\n'
+                      f'flush_on_exit_s = 3\n')
+    return [sys.executable, "-m", "edge.cli", "exam", "run", "--bundle", str(stack.devices["exam-01"]),
+            "--candidate", candidate, "--source", str(source), "--config", str(config), *extra]
+
+
+@pytest.fixture(scope="module")
+def exam_01(tmp_path_factory):
+    """exam-01's own folder: one device keeps one outbox, or its sequence numbers restart."""
+    return tmp_path_factory.mktemp("exam-01")
+
+
+@pytest.fixture(scope="module")
+def session(stack, desk_video, exam_01):
+    """Run the session; the broker goes down before it ends; the summary must still arrive."""
+    workdir = exam_01
+    proc = subprocess.Popen(exam_cmd(stack, workdir, "cand-1", desk_video, "--realtime"), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = wait_for(lambda: [s for s in stack.get("/api/exam/sessions", role="supervisor").json()
+                                if s["checkin"] == "passed"], 20, "the check-in at the gateway")[0]
+    wait_for(lambda: stack.storage.exam_flags(started["id"]), 15, "the multiple_faces flag at the gateway")
+    stack.broker.kill(signal.SIGTERM)  # the centre's network goes down before the session ends
+    out, err = proc.communicate(timeout=60)
+    assert "multiple_faces" in out, err
+    assert stack.get(f"/api/exam/sessions/{started['id']}", role="supervisor").json()["ended_at"] is None
+    stack.broker.start()
+    config = workdir / "exam.toml"
+    flush = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "flush", "--bundle", str(stack.devices["exam-01"]),
+                            "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert flush.returncode == 0, flush.stderr
+    return started["id"]
+
+
+def test_the_session_summary_reaches_the_gateway_across_a_broker_outage(stack, session):
+    s = wait_for(lambda: (lambda r: r if r["ended_at"] else None)(
+        stack.get(f"/api/exam/sessions/{session}", role="supervisor").json()), 30, "the summary")
+    assert s["checkin"] == "passed" and s["candidate"] == "cand-1" and s["device"] == "exam-01"
+    assert [c["reason"] for c in s["checks"]][0] == "checkin" and s["checks"][-1]["reason"] == "logout"
+    [flag] = s["flag_list"]
+    assert flag["kind"] == "multiple_faces" and flag["end"] and 3 <= flag["duration_s"] <= 7
+    assert s["status"] == "needs review" and s["flag_counts"] == {"multiple_faces": 1}
+    # Evidence: check-in and logout shots and the flag's, each decrypting to what the device signed.
+    reasons = {e["reason"] for e in s["evidence_list"]}
+    assert {"checkin", "logout", flag["id"]} <= reasons
+    for e in s["evidence_list"]:
+        r = stack.get(f"/api/exam/evidence/{e['id']}", role="supervisor")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert hashlib.sha256(r.content).hexdigest() == e["sha256"]
+        assert cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+def test_a_supervisor_reviews_flags_and_sets_the_verdict_an_operator_cannot(stack, session):
+    [flag] = stack.get(f"/api/exam/sessions/{session}", role="supervisor").json()["flag_list"]
+    body = {"decision": "confirmed", "note": "a second person leaned in and spoke"}
+    assert stack.post(f"/api/exam/flags/{flag['id']}/review", body, role="operator").status_code == 403
+    assert stack.post(f"/api/exam/flags/{flag['id']}/review", {"decision": "maybe", "note": "x"},
+                      role="supervisor").status_code == 422
+    r = stack.post(f"/api/exam/flags/{flag['id']}/review", body, role="supervisor")
+    assert r.status_code == 200, r.text
+    reviewed = r.json()
+    assert (reviewed["review"], reviewed["reviewed_by"]) == ("confirmed", "supervisor-1") and reviewed["reviewed_at"]
+    s = stack.get(f"/api/exam/sessions/{session}", role="admin").json()
+    assert s["status"] == "confirmed incident" and s["verdict"] is None  # the machine never sets a verdict
+    r = stack.post(f"/api/exam/sessions/{session}/verdict", {"verdict": "incident", "note": "exam voided"},
+                   role="supervisor")
+    assert r.status_code == 200 and r.json()["verdict_by"] == "supervisor-1"
+    report = stack.get(f"/api/exam/sessions/{session}/report", role="supervisor")
+    assert report.status_code == 200 and "text/html" in report.headers["content-type"]
+    for text in ("cand-1", "confirmed", "a second person leaned in and spoke", "supervisor-1", "incident"):
+        assert text in report.text
+    assert stack.get(f"/api/exam/sessions/{session}/report", role="operator").status_code == 403
+    actions = [e["action"] for e in stack.get("/api/audit", role="auditor", limit=1000).json()]
+    assert "exam.flag.confirmed" in actions and "exam.verdict" in actions and "exam.evidence.read" in actions
+
+
+def test_a_candidate_without_exam_consent_cannot_start_a_session(stack, session, desk_video, exam_01):
+    result = subprocess.run(exam_cmd(stack, exam_01, "gate-only", desk_video), cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "has no template on this device" in result.stderr
+    refused = wait_for(lambda: [s for s in stack.get("/api/exam/sessions", role="supervisor").json()
+                                if s["candidate"] == "gate-only"], 10, "the refusal at the gateway")
+    assert refused[0]["checkin"] == "refused"
+
+
+def test_a_device_clock_far_off_is_kept_and_flagged_technical(stack):
+    device = DeviceClient(stack, "exam-01")
+    skewed = datetime.now(timezone.utc) - timedelta(minutes=10)
+    event = ExamSessionEvent(id=str(uuid7()), site="centre-1", device="exam-01",
+                             seq=stack.storage.device("exam-01").last_seq + 1, captured_at=skewed,
+                             session="skewed-session", candidate="cand-1", exam_type="theory", stage="theory",
+                             started_at=skewed, checkin="pending")
+    device.publish(sign_event(event, device.key), topic="facegate/v1/centre-1/exam-01/events/exam.session")
+    device.close()
+    s = wait_for(lambda: stack.storage.exam_session("skewed-session"), 10, "the skewed session")
+    assert s["clock_skew_s"] >= 590
+    [flag] = stack.storage.exam_flags("skewed-session")
+    assert flag["kind"] == "technical" and "clock" in flag["detail"]
+    stored = stack.get(f"/api/events/{event.id}").json()
+    assert stored["captured_at"].startswith(skewed.strftime("%Y-%m-%dT%H:%M")) and stored["received_at"]
+    assert json.dumps(s)  # both times are kept: the device's in the event, the gateway's beside it
