@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,9 +108,18 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
     reporter = ExamEvents(link.events, bundle.gallery_key, (config.events.outbox or Path("var/edge") / bundle.device
                                                               / "outbox.db").parent / "evidence",
                           config.exam.evidence_quality)
+    done_file = reporter.dir.parent / "sessions-done.txt"
     try:
         if not link.gallery.wait(config.events.gallery_wait_s):
             raise GalleryError(f"no gallery from the gateway within {config.events.gallery_wait_s:.0f}s")
+        if not args.candidate:  # run the session the gateway sends
+            command = _next_session(link, bundle, done_file, args.wait)
+            if command is None:
+                log.error("no exam session from the gateway within %.0fs", args.wait)
+                return 1
+            session, args.candidate = command.session, command.candidate
+            args.exam_type, args.stage, args.seat = command.exam_type, command.stage, command.seat
+            log.info("session %s from the gateway (by %s): candidate %s", session, command.created_by, args.candidate)
         station = ExamStation(pack, config.quality, config.exam, LivenessChecker.open(config))
         try:
             supervisor = station.supervisor(session, args.candidate, index_of(link.gallery.current), reporter,
@@ -123,12 +133,37 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
             return 2
         camera = Camera(args.source, config.camera, realtime=args.realtime)
         result = run_exam(camera, station, supervisor, live=camera.live)
+        with done_file.open("a") as f:
+            f.write(session + "\n")
     finally:
         left = link.close(config.events.flush_on_exit_s)
     flags = ", ".join(f"{f.kind} {f.start:%H:%M:%S}-{f.end:%H:%M:%S}" if f.end else f.kind for f in result.flags)
     print(f"session {session}: check-in {result.checkin} (score {result.checkin_score}); "
           f"{len(result.checks)} checks; flags: {flags or 'none'}; {left} events wait in the outbox")
     return 0 if result.checkin == "passed" else 1
+
+
+def _next_session(link: EventLink, bundle, done_file: Path, wait_s: float):
+    """The next signed session command for this device that has not run yet (None after `wait_s`)."""
+    import queue
+
+    from wire.commands import open_session_command
+
+    done = set(done_file.read_text().split()) if done_file.exists() else set()
+    deadline = time.monotonic() + wait_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            payload = link.sessions.get(timeout=left)
+        except queue.Empty:
+            return None
+        try:
+            command = open_session_command(payload, bundle.device, bundle.gateway_key)
+        except (ValueError, KeyError) as exc:
+            log.error("session command refused: %s", exc)
+            continue
+        if command.session not in done:
+            return command
+    return None
 
 
 def cmd_gallery_build(args: argparse.Namespace) -> int:
@@ -310,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     exam = sub.add_parser("exam", help="exam supervision").add_subparsers(dest="cmd", required=True)
     erun = with_config(exam.add_parser("run", help="one exam session: check in the candidate, supervise, report"))
     erun.add_argument("--bundle", required=True, help="bundle of an exam device")
-    erun.add_argument("--candidate", required=True, help="subject id of the registered candidate")
+    erun.add_argument("--candidate", help="subject id of the registered candidate (default: wait for a session "
+                                          "created at the gateway)")
+    erun.add_argument("--wait", type=float, default=600.0, help="seconds to wait for a session from the gateway")
     erun.add_argument("--source", required=True, help="video file, rtsp:// URL or camera index")
     erun.add_argument("--session", help="session id (default: a new one)")
     erun.add_argument("--exam-type", default="theory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from edge.gallery import GalleryIndex
 from edge.gallery_sync import GallerySync
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from wire.commands import GALLERY
+from wire.commands import GALLERY, SESSION
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class EventLink:
     publisher: Publisher
     events: DeviceEvents
     gallery: GallerySync
+    sessions: queue.Queue  # signed exam-session commands from the gateway (payloads)
     on_gallery: Callable[[GalleryIndex], None] | None = None  # e.g. FacePipeline.use_gallery
 
     @classmethod
@@ -37,11 +39,19 @@ class EventLink:
         gallery = GallerySync(bundle, config.events.gallery or folder / "gallery.enc")
         gallery.load()
         broker = bundle.broker_url(mqtt_url)
+        sessions: queue.Queue[bytes] = queue.Queue()
+
+        def on_command(what: str, payload: bytes) -> None:
+            if what == GALLERY:
+                gallery.handle(payload)
+            elif what == SESSION and payload:  # an empty retained payload: the gateway cleared it
+                sessions.put(payload)
+
         publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window,
-                              on_command=lambda what, payload: gallery.handle(payload) if what == GALLERY else None)
+                              on_command=on_command)
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
                               on_commit=publisher.notify)
-        link = cls(outbox, publisher, events, gallery)
+        link = cls(outbox, publisher, events, gallery, sessions)
         gallery.on_change = link._gallery_changed
         if gallery.current:  # tell the gateway what this device runs after a restart
             events.gallery_applied(gallery.current.version, len(gallery.current.subjects))

@@ -134,7 +134,8 @@ class WithdrawIn(BaseModel):
 
 def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetrics | None = None,
                lifespan=None, enrolment: EnrolmentService | None = None,
-               on_consent_change: Callable[[], None] | None = None) -> FastAPI:
+               on_consent_change: Callable[[], None] | None = None,
+               publish: Callable[[str, bytes], bool] | None = None, signing_key=None) -> FastAPI:
     """The API over one storage; `metrics` are the ingest counters when ingest runs in this process."""
     app = FastAPI(title="FaceGate gateway", version="1", lifespan=lifespan,
                   description="Events from FaceGate edge devices, their health, and the audit trail. "
@@ -332,7 +333,7 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
         """Erasures and, per device, the gallery version that drops the subject and when it was confirmed."""
         return storage.erasures(outstanding_only=outstanding)
 
-    add_exam_routes(app, storage)
+    add_exam_routes(app, storage, publish, signing_key)
 
     @app.get("/api/metrics", tags=["health"])
     def metrics_view(user: User = Depends(require(*AUDIT_ROLES))) -> dict:

@@ -8,6 +8,7 @@ decision is in the audit log.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
@@ -18,10 +19,14 @@ from pydantic import BaseModel, Field
 from gateway.audit import AuditEntry
 from gateway.auth import require
 from gateway.storage import Storage, User
+from wire import DeviceKey, uuid7
+from wire.commands import SESSION, SessionCommand, sign_command
 from wire.events import utc_text
+from wire.topics import cmd_topic
 from wire.evidence import EvidenceError, open_evidence
 
 REVIEWERS = ("admin", "supervisor")
+Publish = Callable[[str, bytes], bool]
 Status = Literal["clean", "needs review", "confirmed incident", "technical problem"]
 Id = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -29,6 +34,14 @@ Id = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
 class ReviewIn(BaseModel):
     decision: Literal["confirmed", "dismissed"]
     note: str = Field(min_length=1, max_length=2000)
+
+
+class SessionIn(BaseModel):
+    device: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    candidate: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    exam_type: str = Field("theory", max_length=40)
+    stage: str = Field("theory", max_length=40)
+    seat: str | None = Field(None, max_length=40)
 
 
 class VerdictIn(BaseModel):
@@ -40,9 +53,35 @@ def _now() -> str:
     return utc_text(datetime.now(timezone.utc))
 
 
-def add_exam_routes(app: FastAPI, storage: Storage) -> None:
-    """Register the review routes on the app (directly, so the route-role test sees every one)."""
+def add_exam_routes(app: FastAPI, storage: Storage, publish: Publish | None = None,
+                    signing_key: DeviceKey | None = None) -> None:
+    """Register the review routes on the app (directly, so the route-role test sees every one).
+
+    `publish(topic, payload)` (True once the broker has it) and the gateway's key send sessions to devices.
+    """
     tags = ["exam review"]
+
+    @app.post("/api/exam/sessions", status_code=201, tags=tags)
+    def create_session(body: SessionIn, user: User = Depends(require(*REVIEWERS))) -> dict:
+        """Create a session for a candidate and push it to the exam device (retained until it has run)."""
+        device = storage.device(body.device)
+        if device is None or device.kind != "exam" or device.status != "active":
+            raise HTTPException(422, f"{body.device} is not an active exam device")
+        now = _now()
+        pack, _ = storage.device_secrets(device.id)
+        if body.candidate not in storage.gallery_members(device.site, "exam", pack, now):
+            raise HTTPException(422, f"candidate {body.candidate} has no live exam consent (with a template) for "
+                                     f"site {device.site}: the session is refused")
+        if publish is None or signing_key is None:
+            raise HTTPException(503, "this gateway is not connected to the broker")
+        session = str(uuid7())
+        command = SessionCommand(session=session, device=device.id, candidate=body.candidate,
+                                 exam_type=body.exam_type, stage=body.stage, seat=body.seat, created_by=user.name)
+        if not publish(cmd_topic(device.site, device.id, SESSION), sign_command(command, signing_key)):
+            raise HTTPException(503, "the broker did not take the session; try again")
+        storage.create_exam_session(session, device.site, device.id, body.candidate, body.exam_type, body.stage,
+                                    body.seat, now, f"user:{user.name}")
+        return {"session": session, "device": device.id, "candidate": body.candidate}
 
     def session_or_404(session: str) -> dict:
         found = storage.exam_session(session)

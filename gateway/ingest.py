@@ -33,7 +33,7 @@ from gateway.storage import Device, Storage, StoredEvent
 from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text, verify_envelope
 from wire.events import MAX_PAYLOAD_BYTES, SCHEMA_VERSION, utc_text
 from wire.mqtt import BrokerUrl, new_client
-from wire.commands import ACK, DeliveryAck
+from wire.commands import ACK, SESSION, DeliveryAck
 from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,12 @@ class Ingest:
             if event.kind == "gallery":  # the device runs this version now: its erasures are done
                 self.storage.gallery_applied(event.device, json.loads(event.body)["version"], received_at)
             elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
-                self.storage.project_exam_event(json.loads(event.body), received_at, self.clock_skew_limit_s)
+                body = json.loads(event.body)
+                self.storage.project_exam_event(body, received_at, self.clock_skew_limit_s)
+                if event.kind == "exam.session" and body.get("ended_at"):
+                    session = self.storage.exam_session(body["session"])
+                    if session and session["created_by"]:  # it ran: the retained command has done its job
+                        self._client.publish(cmd_topic(event.site, event.device, SESSION), b"", qos=1, retain=True)
         # Tell each device what is safe to forget from its outbox, then release the broker's copies.
         # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
         for (site, device), seqs in committed.items():

@@ -62,7 +62,9 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
 
     return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan,
                       enrolment=EnrolmentService(storage, secrets, EdgeConfig()), on_consent_change=(
-                          pusher.poke if pusher else None))
+                          pusher.poke if pusher else None),
+                      publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest else None,
+                      signing_key=secrets.signing_key)
 
 
 def run_gateway(config: GatewayConfig) -> None:

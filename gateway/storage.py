@@ -200,6 +200,7 @@ class Storage:
                 "started_at": str, "ended_at": str, "checkin": str, "checkin_score": float, "reason": str,
                 "checks": str, "checks_total": int, "flags": str, "evidence": str, "updated_at": str,
                 "clock_skew_s": float, "verdict": str, "verdict_note": str, "verdict_by": str, "verdict_at": str,
+                "created_by": str,
             }, pk="id")
             db["exam_sessions"].create_index(["site", "started_at"])
             db["exam_flags"].create({
@@ -583,7 +584,7 @@ class Storage:
                     "INSERT INTO exam_sessions (id, site, device, candidate, exam_type, stage, seat, started_at,"
                     " ended_at, checkin, checkin_score, reason, checks, checks_total, flags, evidence, updated_at,"
                     " clock_skew_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
-                    " ended_at=excluded.ended_at, checkin=excluded.checkin, checkin_score=excluded.checkin_score,"
+                    " started_at=excluded.started_at, ended_at=excluded.ended_at, checkin=excluded.checkin, checkin_score=excluded.checkin_score,"
                     " reason=excluded.reason, checks=excluded.checks, checks_total=excluded.checks_total,"
                     " flags=excluded.flags, evidence=excluded.evidence, updated_at=excluded.updated_at,"
                     " clock_skew_s=max(coalesce(clock_skew_s, 0), excluded.clock_skew_s)",
@@ -612,6 +613,17 @@ class Storage:
                              " ciphertext, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
                              (body["evidence"], body["session"], body["device"], body["what"], body["reason"],
                               body["sha256"], body["nonce"], body["ciphertext"], received_at))
+
+    def create_exam_session(self, session: str, site: str, device: str, candidate: str, exam_type: str, stage: str,
+                            seat: str | None, now: str, actor: str) -> None:
+        """A session created at the gateway, waiting for its device to run it."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO exam_sessions (id, site, device, candidate, exam_type, stage, seat, started_at,"
+                         " checkin, checks, checks_total, flags, evidence, updated_at, created_by)"
+                         " VALUES (?,?,?,?,?,?,?,?,'pending','[]',0,'[]','[]',?,?)",
+                         (session, site, device, candidate, exam_type, stage, seat, now, now, actor))
+            self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                now, actor, "exam.session.created", session, {"device": device, "candidate": candidate}))
 
     def exam_sessions(self, site: str | None = None, day: str | None = None) -> list[dict]:
         sql = "SELECT * FROM exam_sessions"

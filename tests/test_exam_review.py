@@ -53,8 +53,9 @@ def exam_cmd(stack, workdir, candidate, source, *extra):
     config = workdir / "exam.toml"
     config.write_text(f'[events]\noutbox = "{workdir / "outbox.db"}"\ngallery = "{workdir / "gallery.enc"}"\n'
                       f'flush_on_exit_s = 3\n')
-    return [sys.executable, "-m", "edge.cli", "exam", "run", "--bundle", str(stack.devices["exam-01"]),
-            "--candidate", candidate, "--source", str(source), "--config", str(config), *extra]
+    who = ["--candidate", candidate] if candidate else []  # none: run the session the gateway sends
+    return [sys.executable, "-m", "edge.cli", "exam", "run", "--bundle", str(stack.devices["exam-01"]), *who,
+            "--source", str(source), "--config", str(config), *extra]
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,26 @@ def test_a_candidate_without_exam_consent_cannot_start_a_session(stack, session,
     refused = wait_for(lambda: [s for s in stack.get("/api/exam/sessions", role="supervisor").json()
                                 if s["candidate"] == "gate-only"], 10, "the refusal at the gateway")
     assert refused[0]["checkin"] == "refused"
+
+
+def test_a_session_created_at_the_gateway_runs_on_the_device(stack, session, desk_video, exam_01):
+    refused = stack.post("/api/exam/sessions", {"device": "exam-01", "candidate": "gate-only"}, role="supervisor")
+    assert refused.status_code == 422 and "no live exam consent" in refused.json()["detail"]
+    created = stack.post("/api/exam/sessions", {"device": "exam-01", "candidate": "cand-1", "seat": "A-07"},
+                         role="supervisor")
+    assert created.status_code == 201, created.text
+    session_id = created.json()["session"]
+    result = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "20"), cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert session_id in result.stdout
+    s = wait_for(lambda: (lambda r: r if r["ended_at"] else None)(
+        stack.get(f"/api/exam/sessions/{session_id}", role="supervisor").json()), 20, "the session's summary")
+    assert (s["candidate"], s["seat"], s["checkin"], s["created_by"]) == ("cand-1", "A-07", "passed", "user:supervisor-1")
+    # It ran: the gateway cleared the command, so the device does not run it again.
+    again = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "3"), cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "no exam session from the gateway" in again.stderr
 
 
 def test_a_device_clock_far_off_is_kept_and_flagged_technical(stack):
