@@ -107,7 +107,7 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
     session = args.session or str(uuid7())
     reporter = ExamEvents(link.events, bundle.gallery_key, (config.events.outbox or Path("var/edge") / bundle.device
                                                               / "outbox.db").parent / "evidence",
-                          config.exam.evidence_quality)
+                          config.exam.evidence_quality, config.exam.evidence_keep_days)
     done_file = reporter.dir.parent / "sessions-done.txt"
     try:
         if not link.gallery.wait(config.events.gallery_wait_s):

@@ -93,6 +93,7 @@ class ExamSettings(BaseModel):
     uniform_below: float = 8.0  # grey-level spread of a covered lens
     defocused_below: float = 4.0  # Laplacian variance of a defocused view
     evidence_quality: int = 80  # JPEG quality of evidence
+    evidence_keep_days: float = 30.0  # the device's encrypted copies; the gateway keeps its own per retention
 
 
 class EventSettings(BaseModel):

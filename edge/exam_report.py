@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -26,11 +27,22 @@ FACE_HEIGHT = 160
 
 
 class ExamEvents:
-    def __init__(self, events: DeviceEvents, gallery_key: str, evidence_dir: Path, jpeg_quality: int = 80):
+    def __init__(self, events: DeviceEvents, gallery_key: str, evidence_dir: Path, jpeg_quality: int = 80,
+                 keep_days: float = 30.0):
         self.events = events
         self.key = gallery_key
         self.dir = Path(evidence_dir)
         self.quality = jpeg_quality
+        self._forget_older_than(keep_days)
+
+    def _forget_older_than(self, days: float) -> None:
+        """The device keeps its encrypted copies only so long: the gateway has them (retention there)."""
+        if not self.dir.is_dir():
+            return
+        limit = time.time() - days * 86400
+        for path in self.dir.glob("*.enc"):
+            if path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
 
     def session_changed(self, s: ExamSupervisor) -> None:
         self.events.exam(ExamSessionEvent, session=s.session, candidate=s.candidate, exam_type=s.exam_type,

@@ -29,10 +29,14 @@ class RetentionSettings(BaseModel):
     verdict_days: int = Field(365, ge=1)
     heartbeat_days: int = Field(30, ge=1)
     gallery_days: int = Field(365 * 5, ge=1)  # gallery confirmations: proof that erasures reached devices
+    exam_session_days: int = Field(365 * 5, ge=1)  # exam session records and flags (QCVN 105: 5 years)
+    exam_evidence_days: int = Field(365 * 5, ge=1)  # evidence photos; a site may keep them shorter
     interval_s: float = Field(60.0, gt=0)
 
     def days(self) -> dict[str, int]:
-        return {"verdict": self.verdict_days, "heartbeat": self.heartbeat_days, "gallery": self.gallery_days}
+        return {"verdict": self.verdict_days, "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
+                "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
+                "exam.evidence": self.exam_evidence_days}
 
 
 def run_retention(storage: Storage, settings: RetentionSettings, now: datetime | None = None) -> dict[str, int]:
@@ -48,6 +52,8 @@ def run_retention(storage: Storage, settings: RetentionSettings, now: datetime |
         done[f"{kind}_events_deleted"] = total
         if total:
             log.info("retention: deleted %d %s events captured before %s", total, kind, before)
+    done["exam_evidence_deleted"] = storage.purge_exam_evidence(
+        utc_text(now - timedelta(days=settings.exam_evidence_days)), stamp)
     done["tokens_deleted"] = storage.delete_expired_tokens(stamp)
     if done["consents_expired"]:
         log.info("retention: %d expired consents closed, erasures started", done["consents_expired"])

@@ -341,6 +341,16 @@ class Storage:
             out.setdefault(seq, []).append(event_id)
         return out
 
+    def purge_exam_evidence(self, before: str, now: str) -> int:
+        """Delete evidence photos received before `before` (the retention of the evidence data class)."""
+        with self.transaction() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM exam_evidence WHERE received_at < ?", (before,))]
+            if ids:
+                conn.executemany("DELETE FROM exam_evidence WHERE id = ?", [(i,) for i in ids])
+                self._append_audit(conn, self._audit_head(conn), AuditEntry(
+                    now, "retention", "exam.evidence.purged", None, {"before": before, "count": len(ids)}))
+            return len(ids)
+
     def delete_expired_tokens(self, now: str) -> int:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,)).rowcount
