@@ -55,14 +55,19 @@ def load_bundle(path: Path) -> DeviceBundle:
         raise BundleError(f"device bundle {path} is invalid: {exc}") from exc
 
 
+def bundle_text(bundle: DeviceBundle) -> str:
+    """The bundle as TOML."""
+    lines = [f"{name} = {_toml_string(str(value))}" for name, value in bundle.model_dump().items()]
+    return "# FaceGate device bundle: secret (device key and broker password)\n" + "\n".join(lines) + "\n"
+
+
 def write_bundle(bundle: DeviceBundle, path: Path) -> None:
     """Write the bundle as TOML, readable only by its owner."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name} = {_toml_string(str(value))}" for name, value in bundle.model_dump().items()]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("# FaceGate device bundle: secret (device key and broker password)\n" + "\n".join(lines) + "\n")
+        f.write(bundle_text(bundle))
 
 
 def _toml_string(value: str) -> str:

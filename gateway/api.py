@@ -15,18 +15,20 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from gateway import audit
 from gateway.audit import AuditEntry
-from gateway.auth import Auth, require
+from gateway.auth import COOKIE, Auth, require
 from gateway.exam_api import add_exam_routes
+from gateway.web import add_pages
 from gateway.ingest import IngestMetrics
 from gateway.live import LiveFeed
+from edge.bundle import bundle_text
 from gateway.storage import EventQuery, Storage, StoredEvent, User
 from provisioning.consent import ConsentError, grant, withdraw
-from provisioning.devices import ProvisioningError, add_site
+from provisioning.devices import ProvisioningError, add_site, provision_device, revoke_device
 from provisioning.enrolment import EnrolmentRequest, EnrolmentService
 from wire.events import EVENT_TYPES, utc_text
 from wire.topics import ID_PATTERN
@@ -128,6 +130,13 @@ class EnrolIn(ConsentIn):
     photo: str = Field(description="the photo file, base64", max_length=45_000_000)
 
 
+class DeviceIn(BaseModel):
+    site: str = Field(pattern=ID_PATTERN.pattern)
+    name: str = Field(pattern=ID_PATTERN.pattern)
+    kind: Literal["gate", "exam"] = "gate"
+    broker_url: str = Field("mqtt://127.0.0.1:1883", max_length=200)
+
+
 class WithdrawIn(BaseModel):
     purpose: Literal["gate", "exam"] | None = None  # None: every purpose
 
@@ -135,7 +144,8 @@ class WithdrawIn(BaseModel):
 def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetrics | None = None,
                lifespan=None, enrolment: EnrolmentService | None = None,
                on_consent_change: Callable[[], None] | None = None,
-               publish: Callable[[str, bytes], bool] | None = None, signing_key=None) -> FastAPI:
+               publish: Callable[[str, bytes], bool] | None = None, signing_key=None,
+               broker_files=None, secrets=None) -> FastAPI:
     """The API over one storage; `metrics` are the ingest counters when ingest runs in this process."""
     app = FastAPI(title="FaceGate gateway", version="1", lifespan=lifespan,
                   description="Events from FaceGate edge devices, their health, and the audit trail. "
@@ -146,13 +156,17 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
     app.state.metrics = metrics or IngestMetrics()
 
     @app.post("/api/auth/token", response_model=TokenResponse, tags=["auth"])
-    def login(body: LoginRequest) -> TokenResponse:
-        """Exchange a user name and password for a bearer token (public: the only route without a role)."""
+    def login(body: LoginRequest, response: Response) -> TokenResponse:
+        """Exchange a user name and password for a bearer token (public: the only route without a role).
+
+        Also sets it as an HttpOnly, same-site cookie, which only reads (GET) accept: the web pages.
+        """
         result = auth.login(body.username, body.password)
         storage.append_audit(AuditEntry(_now(), f"user:{body.username}", "user.login",
                                         body.username, {"ok": result is not None}))
         if result is None:
             raise HTTPException(401, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"})
+        response.set_cookie(COOKIE, result[0], httponly=True, samesite="strict", max_age=int(auth.token_ttl_s))
         return TokenResponse(access_token=result[0], expires_at=result[1])
 
     login.public = True  # type: ignore[attr-defined]
@@ -260,6 +274,31 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
         return [dict(zip(keys, row)) | {"detail": json.loads(row[5] or "{}")}
                 for row in storage.audit_entries(after, limit)]
 
+    @app.post("/api/devices", status_code=201, tags=["devices"])
+    def provision(body: DeviceIn, user: User = Depends(require("admin"))) -> dict:
+        """Provision a device; the answer holds its bundle (secret: hand it to the device, keep no copy)."""
+        if broker_files is None or secrets is None:
+            raise HTTPException(503, "provisioning is not available on this gateway")
+        try:
+            bundle = provision_device(storage, broker_files, secrets, site=body.site, device=body.name,
+                                      kind=body.kind, broker_url=body.broker_url, actor=f"user:{user.name}")
+        except ProvisioningError as exc:
+            raise HTTPException(409 if "exists" in str(exc) else 422, str(exc)) from None
+        if on_consent_change:
+            on_consent_change()  # its gallery
+        return {"device": bundle.device, "bundle_toml": bundle_text(bundle)}
+
+    @app.post("/api/devices/{device}/revoke", tags=["devices"])
+    def revoke(device: Annotated[str, Path(pattern=ID_PATTERN.pattern)], user: User = Depends(require("admin"))) -> dict:
+        """Shut a device out of the broker and refuse its events."""
+        if broker_files is None:
+            raise HTTPException(503, "provisioning is not available on this gateway")
+        try:
+            revoke_device(storage, broker_files, device, actor=f"user:{user.name}")
+        except ProvisioningError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"device": device, "status": "revoked"}
+
     @app.get("/api/sites", tags=["people"])
     def list_sites(user: User = Depends(require(*EVERYONE))) -> list[dict]:
         """Sites devices and consents refer to."""
@@ -334,6 +373,7 @@ def create_app(storage: Storage, auth: Auth, live: LiveFeed, metrics: IngestMetr
         return storage.erasures(outstanding_only=outstanding)
 
     add_exam_routes(app, storage, publish, signing_key)
+    add_pages(app)
 
     @app.get("/api/metrics", tags=["health"])
     def metrics_view(user: User = Depends(require(*AUDIT_ROLES))) -> dict:

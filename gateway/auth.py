@@ -79,6 +79,20 @@ class Auth:
         return None if user is None or user.disabled else user
 
 
+COOKIE = "facegate_token"
+
+
+def request_token(request: Request) -> str | None:
+    """The bearer token; for reads (GET) also the login cookie, which pages, the live stream and
+    evidence images rely on. Writes need the header, so a forged cross-site form cannot act (CSRF)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if request.method in ("GET", "HEAD"):
+        return request.cookies.get(COOKIE) or None
+    return None
+
+
 def require(*roles: str):
     """A FastAPI dependency admitting a valid bearer token of one of `roles`; yields the User."""
     unknown = set(roles) - set(ROLES)
@@ -86,11 +100,10 @@ def require(*roles: str):
         raise ValueError(f"unknown roles {unknown}")
 
     def dependency(request: Request) -> User:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        token = request_token(request)
+        if not token:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        user = request.app.state.auth.user_for(token.strip())
+        user = request.app.state.auth.user_for(token)
         if user is None:
             raise HTTPException(401, "token unknown or expired", headers={"WWW-Authenticate": "Bearer"})
         if user.role not in roles:

@@ -1,28 +1,38 @@
 """`make demo`: the whole event path on one machine, nothing to install.
 
 Starts the gateway (SQLite under the demo folder) with its embedded MQTT
-broker, creates demo users and a site, provisions one gate device, enrols
-four consenting people from insightface's sample photo at the gateway (which
-sends the gate its encrypted gallery), and runs the edge demo stream
-(edge/demo.py) on the gate: verdicts go through the device's outbox and the
-broker into the gateway, where the API serves them. Each run starts clean.
+broker, creates demo users and a site, provisions a gate and an exam device,
+enrols four consenting people from insightface's sample photo at the gateway
+(which sends each device its encrypted gallery), runs the edge demo stream
+(edge/demo.py) on the gate, and an exam session on the exam device in which
+the candidate is replaced half-way. Everything goes through the devices'
+outboxes and the broker into the gateway, whose pages and API then show it.
+Each run starts clean.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import uvicorn
 
 from edge.bundle import write_bundle
-from edge.camera import Camera
+from edge.camera import Camera, Frame
 from edge.config import load_config
-from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare
+from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
+from edge.enrolment import read_image
+from edge.exam import ExamStation
+from edge.exam_report import ExamEvents
+from edge.synthetic import Sitter, desk_frames, face_patch
 from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.pipeline import FacePipeline
@@ -34,12 +44,14 @@ from gateway.secrets import GatewaySecrets
 from gateway.service import build_gateway
 from gateway.storage import Storage
 from provisioning.broker import BrokerFiles
+from provisioning.consent import grant
 from provisioning.devices import add_site, provision_device
 from provisioning.enrolment import Enroller, EnrolmentRequest, requests_from
+from wire import uuid7
 
 log = logging.getLogger(__name__)
 
-SITE, DEVICE = "demo-site", "gate-01"
+SITE, DEVICE, EXAM_DEVICE = "demo-site", "gate-01", "exam-01"
 DEMO_PASSWORD = "facegate-demo"  # printed at start; a demo folder is not a deployment
 
 
@@ -52,7 +64,55 @@ def _free_port(preferred: int) -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class ExamDemo:
+    supervisor: object
+    left: int
+
+
+def run_exam_demo(storage: Storage, bundle, workdir: Path, pack, edge_config) -> ExamDemo:
+    """An exam session on the exam device: Person-1 checks in, Person-2 takes the seat half-way."""
+    grant(storage, "person-1", "exam", [SITE], "demo-1", "demo", actor="demo")
+    config = edge_config.model_copy(deep=True)
+    config.events.outbox = workdir / "outbox.db"
+    config.events.gallery = workdir / "gallery.enc"
+    config.exam.reverify_interval_s = 5.0  # a short demo session: check often
+    link = EventLink.open(bundle, config, pack.name)
+    try:
+        deadline = time.monotonic() + 30
+        while "person-1" not in (link.gallery.current.subjects if link.gallery.current else []):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the exam device got no gallery with the candidate")
+            time.sleep(0.1)
+        photo = read_image(sample_photo())
+        faces = pack.detector.detect(photo)
+        order = np.argsort(faces.boxes[:, 0])
+        candidate = face_patch(photo, faces.boxes[order[0]], 220)
+        impostor = face_patch(photo, faces.boxes[order[1]], 220)
+        station = ExamStation(pack, config.quality, config.exam, None)
+        reporter = ExamEvents(link.events, bundle.gallery_key, workdir / "evidence", config.exam.evidence_quality)
+        supervisor = station.supervisor(str(uuid7()), "person-1", index_of(link.gallery.current), reporter,
+                                        exam_type="theory", stage="theory", seat="A-01")
+        start = datetime.now(timezone.utc)
+        seen = None
+        for t, image in desk_frames([Sitter(candidate, 0, 15, 220, 120), Sitter(impostor, 15, 40, 220, 120)], 40):
+            seen = station.see(Frame(int(t * 5), t, image), start + timedelta(seconds=t))
+            supervisor.observe(seen)
+        supervisor.end(seen, start + timedelta(seconds=40))
+    finally:
+        left = link.close(flush_timeout_s=10)
+    return ExamDemo(supervisor, left)
+
+
+def _stop_on_sigterm() -> None:
+    """`kill` stops the demo as cleanly as Ctrl-C does."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = True, api_port: int = 8080) -> int:
+    _stop_on_sigterm()
     if workdir.exists():
         shutil.rmtree(workdir)  # start clean: a demo never inherits yesterday's state
     workdir.mkdir(parents=True)
@@ -70,6 +130,9 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     bundle = provision_device(storage, files, secrets, site=SITE, device=DEVICE,
                               broker_url=f"mqtt://127.0.0.1:{config.embedded_broker_port}")
     write_bundle(bundle, workdir / f"{DEVICE}.toml")
+    exam_bundle = provision_device(storage, files, secrets, site=SITE, device=EXAM_DEVICE, kind="exam",
+                                   broker_url=f"mqtt://127.0.0.1:{config.embedded_broker_port}")
+    write_bundle(exam_bundle, workdir / f"{EXAM_DEVICE}.toml")
 
     server = uvicorn.Server(uvicorn.Config(build_gateway(config), host=config.host, port=config.port,
                                            log_level="warning"))
@@ -113,19 +176,22 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
                            heartbeat_interval_s=5.0)
     finally:
         left = link.close(flush_timeout_s=10)
+    exam = run_exam_demo(storage, exam_bundle, workdir / "exam", pack, edge_config)
+    left += exam.left
     stored = storage.count_events()
     report = audit.verify(storage)
-    log.info("demo: %d verdicts for 6 people passing (%d enrolled); %d events stored at the gateway, %d left "
-             "on the device; %s", summary.verdicts, ENROLLED, stored, left, report.line())
+    log.info("demo: %d verdicts for 6 people passing (%d enrolled); exam session: check-in %s, flags %s; "
+             "%d events stored at the gateway, %d left on the devices; %s", summary.verdicts, ENROLLED,
+             exam.supervisor.checkin, [f.kind for f in exam.supervisor.flags] or "none", stored, left, report.line())
     if keep_serving:
-        log.info("try: curl -s -X POST %s/api/auth/token -H 'content-type: application/json' "
-                 "-d '{\"username\":\"operator\",\"password\":\"%s\"}'  -- then GET %s/api/events with the token. "
-                 "Ctrl-C stops.", url, DEMO_PASSWORD, url)
+        print(f"\nFaceGate demo is running: open {url}/ and log in as operator (live gate), supervisor "
+              f"(exam review), admin (devices & people) or auditor (audit log); password {DEMO_PASSWORD!r}.\n"
+              f"API docs: {url}/docs.  Ctrl-C stops everything; the next `make demo` starts clean.", flush=True)
         try:
             while thread.is_alive():
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            pass
+            log.info("stopping: the gateway, its ingest and the embedded broker")
     server.should_exit = True
     thread.join(timeout=10)
     return 0 if left == 0 and report.ok else 1

@@ -64,7 +64,7 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
                       enrolment=EnrolmentService(storage, secrets, EdgeConfig()), on_consent_change=(
                           pusher.poke if pusher else None),
                       publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest else None,
-                      signing_key=secrets.signing_key)
+                      signing_key=secrets.signing_key, broker_files=files, secrets=secrets)
 
 
 def run_gateway(config: GatewayConfig) -> None:

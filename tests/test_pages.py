@@ -1,0 +1,196 @@
+"""The web pages in a real browser: Debian's Chromium, headless, driven by Playwright, against the real gateway.
+
+Screenshots of every page land in docs/screenshots/ (shown in the README).
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from conftest import DATA, REPO, sample_t1
+from stack import PASSWORD, DeviceClient, Stack, wait_for
+from wire import event_topic, sign_event, uuid7
+from wire.events import ExamFlagEvent, ExamSessionEvent
+
+SHOTS = REPO / "docs" / "screenshots"
+CELEBS = DATA / "faces" / "celebrities"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack.create(tmp_path_factory.mktemp("pages"))
+    s.add_device("gate-01", "site-a", kind="gate")
+    s.add_device("exam-01", "site-a", kind="exam")
+    r = s.post("/api/subjects", {"subject": "ann-lee", "display_name": "Ann Lee", "purpose": "gate",
+                                 "sites": ["site-a"], "photo": base64.b64encode((CELEBS / "img2.jpg").read_bytes()).decode()})
+    assert r.status_code == 201, r.text
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM, "the browser tests need Debian's chromium (apt-get install chromium; .ci/run does)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+def login(page: Page, stack: Stack, role: str) -> None:
+    page.goto(stack.gateway.base_url + "/login")
+    page.fill("input[name=username]", f"{role}-1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    expect(page.locator("header .who")).to_contain_text(f"{role}-1 ({role})")
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("role, home, links", [
+    ("operator", "/gate", ["Live gate"]),
+    ("supervisor", "/exam", ["Live gate", "Exam review"]),
+    ("admin", "/admin", ["Live gate", "Exam review", "Devices & people", "Audit"]),
+    ("auditor", "/audit", ["Audit"]),
+])
+def test_each_role_logs_in_to_its_own_page(page, stack, role, home, links):
+    page.goto(stack.gateway.base_url + home)
+    assert page.url.endswith("/login")  # not logged in: sent to the login page
+    if role == "operator":
+        page.fill("input[name=username]", "operator-1")
+        page.fill("input[name=password]", "wrong-password")
+        page.click("button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("wrong user name or password")
+        shot(page, "login")
+    login(page, stack, role)
+    assert page.url.endswith(home)
+    assert page.locator("header a:not(#logout)").all_inner_texts() == links
+
+
+def publish_verdict(stack: Stack, verdict: str, subject: str | None, score: float) -> None:
+    from wire import GateVerdictEvent
+
+    device = DeviceClient(stack, "gate-01")
+    event = GateVerdictEvent(id=str(uuid7()), site="site-a", device="gate-01",
+                             seq=stack.storage.device("gate-01").last_seq + 1, captured_at=datetime.now(timezone.utc),
+                             model_pack="buffalo_s", camera="cam-1", track=1, verdict=verdict, subject=subject,
+                             score=score, runner_up=0.1, threshold=0.36, margin=0.05, quality=0.8, frames=3,
+                             liveness_enabled=True, liveness=0.93 if verdict != "spoof_suspected" else 0.12)
+    device.publish(sign_event(event, device.key))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{event.id}").status_code == 200, 10, "the verdict stored")
+
+
+def test_the_live_gate_shows_a_new_verdict_within_two_seconds(page, stack):
+    publish_verdict(stack, "granted", "ann-lee", 0.71)  # from earlier today
+    login(page, stack, "operator")
+    expect(page.locator("#live")).to_have_text("connected")
+    expect(page.locator("#n-granted")).to_have_text("1")
+    started = time.monotonic()
+    publish_verdict(stack, "unknown", None, 0.12)
+    expect(page.locator("#verdicts tr.alert").first).to_contain_text("unknown", timeout=2000)
+    assert time.monotonic() - started < 2.0 + 0.5  # the helper waits for the store too
+    publish_verdict(stack, "spoof_suspected", "ann-lee", 0.69)
+    expect(page.locator("#verdicts tr").first).to_contain_text("spoof suspected", timeout=2000)
+    expect(page.locator("#n-unknown")).to_have_text("1")
+    expect(page.locator("#n-spoof_suspected")).to_have_text("1")
+    shot(page, "live-gate")
+
+
+@pytest.fixture(scope="module")
+def flagged_session(stack):
+    """An exam session with a face_mismatch flag, as exam-01 would report it."""
+    device = DeviceClient(stack, "exam-01")
+    now = datetime.now(timezone.utc)  # when each event is sent (its captured_at): the device's clock is right
+    start = now - timedelta(minutes=20)
+    session, flag = str(uuid7()), str(uuid7())
+    seq = stack.storage.device("exam-01").last_seq
+    common = dict(site="site-a", device="exam-01", model_pack="buffalo_s")
+    events = [
+        ExamSessionEvent(id=str(uuid7()), seq=seq + 1, captured_at=now, session=session, candidate="ann-lee",
+                         exam_type="theory", stage="theory", seat="A-07", started_at=start, checkin="passed",
+                         checkin_score=0.62, **common),
+        ExamFlagEvent(id=str(uuid7()), seq=seq + 2, captured_at=now, session=session,
+                      flag=flag, flag_kind="face_mismatch", start=start + timedelta(minutes=8),
+                      end=start + timedelta(minutes=11), confidence=0.9, severity="high",
+                      detail="1:1 score 0.02 < 0.3", **common),
+        ExamSessionEvent(id=str(uuid7()), seq=seq + 3, captured_at=now, session=session,
+                         candidate="ann-lee", exam_type="theory", stage="theory", seat="A-07", started_at=start,
+                         ended_at=start + timedelta(minutes=19), checkin="passed", checkin_score=0.62,
+                         flags=[flag], **common),
+    ]
+    for e in events:
+        device.publish(sign_event(e, device.key), topic=event_topic("site-a", "exam-01", e.kind))
+    device.close()
+    wait_for(lambda: (stack.storage.exam_session(session) or {}).get("ended_at"), 10, "the session at the gateway")
+    return session, flag
+
+
+def test_a_supervisor_confirms_a_flag_and_the_report_shows_it(page, stack, flagged_session):
+    session, _ = flagged_session
+    login(page, stack, "supervisor")
+    row = page.locator(f"#sessions tr[data-id='{session}']")
+    expect(row).to_contain_text("needs review")
+    row.click()
+    expect(page.locator("#detail")).to_contain_text("face_mismatch")
+    shot(page, "exam-review")
+    page.select_option("form.review select[name=decision]", "confirmed")
+    page.fill("form.review input[name=note]", "another person sat the test from minute 8")
+    page.click("form.review button")
+    expect(page.locator("#detail")).to_contain_text("confirmed by supervisor-1")
+    expect(row).to_contain_text("confirmed incident")
+    page.fill("#verdict input[name=note]", "result voided, candidate called in")
+    page.select_option("#verdict select[name=verdict]", "incident")
+    page.click("#verdict button")
+    expect(page.locator("#detail")).to_contain_text("incident by supervisor-1")
+    with page.expect_popup() as popup:
+        page.click("text=printable report")
+    report = popup.value
+    expect(report.locator("body")).to_contain_text("another person sat the test from minute 8")
+    expect(report.locator("body")).to_contain_text("confirmed")
+    shot(report, "exam-report")
+
+
+def test_an_admin_uploads_photos_and_sees_each_result(page, stack, tmp_path):
+    good, group = tmp_path / "bo-tran.jpg", tmp_path / "group-photo.jpg"
+    good.write_bytes((CELEBS / "img13.jpg").read_bytes())
+    group.write_bytes(sample_t1().read_bytes())
+    login(page, stack, "admin")
+    expect(page.locator("#devices")).to_contain_text("gate-01")
+    page.set_input_files("#enrol input[type=file]", [str(good), str(group)])
+    page.fill("#enrol input[name=sites]", "site-a")
+    page.click("#enrol button[type=submit]")
+    expect(page.locator("#results")).to_contain_text("enrolled (quality", timeout=30000)
+    expect(page.locator("#results")).to_contain_text("refused: 6 faces found", timeout=30000)
+    expect(page.locator("#subjects")).to_contain_text("bo-tran")
+    shot(page, "admin")
+    page.goto(stack.gateway.base_url + "/audit")
+    page.click("#verify")
+    expect(page.locator("#result")).to_contain_text("intact")
+    shot(page, "audit")
+
+
+def test_an_operator_cannot_open_admin_or_review_pages(page, stack):
+    login(page, stack, "operator")
+    for path in ("/admin", "/exam", "/audit"):
+        response = page.goto(stack.gateway.base_url + path)
+        assert response.status == 403
+        expect(page.locator("h1")).to_have_text("Not for your role")
