@@ -1,6 +1,6 @@
 """The web pages in a real browser: Debian's Chromium, headless, driven by Playwright, against the real gateway.
 
-Screenshots of every page land in docs/screenshots/ (shown in the README).
+Screenshots of every page land in docs/screenshots/test-*.png (the README shows the demo's).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def login(page: Page, stack: Stack, role: str) -> None:
 
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"test-{name}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("role, home, links", [
