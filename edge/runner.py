@@ -113,8 +113,9 @@ class StatusLine:
 
 def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None],
              max_frames: int | None = None, status: StatusLine | None = None,
-             events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0) -> RunSummary:
-    """Process frames until the source ends, `max_frames` is reached or Ctrl-C.
+             events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0,
+             should_stop: Callable[[], bool] | None = None) -> RunSummary:
+    """Process frames until the source ends, `max_frames` is reached, `should_stop()` or Ctrl-C.
 
     Each verdict goes to `emit` as a JSON-ready record and, with `events`, into
     the outbox as a signed event, together with periodic heartbeats.
@@ -145,7 +146,7 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
                     heartbeats.tick()
                 if status:
                     status.update(pipeline.stats.frames, time.perf_counter() - started, pipeline.active_tracks)
-                if max_frames and pipeline.stats.frames >= max_frames:
+                if (max_frames and pipeline.stats.frames >= max_frames) or (should_stop and should_stop()):
                     break
     except KeyboardInterrupt:
         log.info("interrupted; finishing open tracks")

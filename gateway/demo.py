@@ -104,6 +104,22 @@ def run_exam_demo(storage: Storage, bundle, workdir: Path, pack, edge_config) ->
     return ExamDemo(supervisor, left)
 
 
+def _replay_gate(bundle, edge_config, pack, stream: Path, stop: threading.Event) -> None:
+    """People keep passing the demo gate: the stream again, in real time, every few seconds, until `stop`."""
+    link = EventLink.open(bundle, edge_config, pack.name)
+    try:
+        while not stop.wait(5.0):
+            if link.gallery.current is None:
+                continue
+            pipeline = FacePipeline(pack, index_of(link.gallery.current), edge_config)  # a new day at the gate
+            link.on_gallery = pipeline.use_gallery
+            camera = Camera(str(stream), edge_config.camera, realtime=True)
+            run_edge(camera, pipeline, lambda record: None, events=link.events, heartbeat_interval_s=5.0,
+                     should_stop=stop.is_set)
+    finally:
+        link.close(flush_timeout_s=5)
+
+
 def _stop_on_sigterm() -> None:
     """`kill` stops the demo as cleanly as Ctrl-C does."""
     def handler(signum, frame):
@@ -186,12 +202,18 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     if keep_serving:
         print(f"\nFaceGate demo is running: open {url}/ and log in as operator (live gate), supervisor "
               f"(exam review), admin (devices & people) or auditor (audit log); password {DEMO_PASSWORD!r}.\n"
+              f"The gate keeps replaying its stream, so the live page keeps getting verdicts.\n"
               f"API docs: {url}/docs.  Ctrl-C stops everything; the next `make demo` starts clean.", flush=True)
+        stop = threading.Event()
+        replay = threading.Thread(target=_replay_gate, args=(bundle, edge_config, pack, stream, stop), daemon=True)
+        replay.start()
         try:
             while thread.is_alive():
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            log.info("stopping: the gateway, its ingest and the embedded broker")
+            log.info("stopping: the gate, the gateway, its ingest and the embedded broker")
+        stop.set()
+        replay.join(timeout=30)
     server.should_exit = True
     thread.join(timeout=10)
     return 0 if left == 0 and report.ok else 1
