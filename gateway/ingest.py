@@ -240,10 +240,16 @@ class Ingest:
                 except queue.Empty:
                     break
                 if item is None:
-                    self._process(batch)
+                    self._process_safely(batch)
                     return
                 batch.append(item)
+            self._process_safely(batch)
+
+    def _process_safely(self, batch: list[_Message]) -> None:
+        try:
             self._process(batch)
+        except Exception:  # a bug must not silence ingest; unacknowledged, the batch comes again after a reconnect
+            log.exception("a batch of %d messages could not be processed", len(batch))
 
     def _process(self, batch: list[_Message]) -> None:
         started = time.perf_counter()
@@ -282,15 +288,10 @@ class Ingest:
                 if outcome == "replay":
                     self._warn.warn(event.device, outcome, event.id)
         for event in stored:
-            if event.kind == "gallery":  # the device runs this version now: its erasures are done
-                self.storage.gallery_applied(event.device, json.loads(event.body)["version"], received_at)
-            elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
-                body = json.loads(event.body)
-                self.storage.project_exam_event(body, received_at, self.clock_skew_limit_s)
-                if event.kind == "exam.session" and body.get("ended_at"):
-                    session = self.storage.exam_session(body["session"])
-                    if session and session["created_by"]:  # it ran: the retained command has done its job
-                        self._client.publish(cmd_topic(event.site, event.device, SESSION), b"", qos=1, retain=True)
+            try:
+                self._follow_up(event, received_at)
+            except Exception:  # the event is stored (and audited); a view of it failing must not stop ingest
+                log.exception("follow-up of stored event %s (%s) failed", event.id, event.kind)
         # Tell each device what is safe to forget from its outbox, then release the broker's copies.
         # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
         for (site, device), seqs in committed.items():
@@ -301,6 +302,18 @@ class Ingest:
         self.metrics.add(len(batch) - len(statuses), len(stored), rejected, 1000 * (time.perf_counter() - started))
         if stored and self.on_stored:
             self.on_stored(stored)
+
+    def _follow_up(self, event: StoredEvent, received_at: str) -> None:
+        """What a stored event changes beyond the event log: galleries, erasures, exam sessions."""
+        if event.kind == "gallery":  # the device runs this version now: its erasures are done
+            self.storage.gallery_applied(event.device, json.loads(event.body)["version"], received_at)
+        elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
+            body = json.loads(event.body)
+            self.storage.project_exam_event(body, received_at, self.clock_skew_limit_s)
+            if event.kind == "exam.session" and body.get("ended_at"):
+                session = self.storage.exam_session(body["session"])
+                if session and session["created_by"]:  # it ran: the retained command has done its job
+                    self._client.publish(cmd_topic(event.site, event.device, SESSION), b"", qos=1, retain=True)
 
     def _status(self, m: _Message) -> tuple[str | None, bool]:
         try:
