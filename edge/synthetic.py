@@ -59,15 +59,20 @@ def render(walkers: list[Walker], width: int, height: int, fps: float, seconds: 
         frame = backdrop.copy()
         t = i / fps
         for walker in walkers:
-            pos = walker.position(t)
-            if pos is None:
-                continue
-            x, y = pos
-            ph, pw = walker.patch.shape[:2]
-            fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + pw, width), min(y + ph, height)
-            if fx1 < fx2 and fy1 < fy2:
-                frame[fy1:fy2, fx1:fx2] = walker.patch[fy1 - y:fy2 - y, fx1 - x:fx2 - x]
+            paste(frame, walker.patch, walker.position(t))
         yield frame
+
+
+def paste(frame: np.ndarray, patch: np.ndarray, position: tuple[int, int] | None) -> None:
+    """Draw `patch` with its top-left corner at `position` (None: not in view), clipped to the frame."""
+    if position is None:
+        return
+    x, y = position
+    height, width = frame.shape[:2]
+    ph, pw = patch.shape[:2]
+    fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + pw, width), min(y + ph, height)
+    if fx1 < fx2 and fy1 < fy2:
+        frame[fy1:fy2, fx1:fx2] = patch[fy1 - y:fy2 - y, fx1 - x:fx2 - x]
 
 
 def write_video(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
@@ -114,12 +119,5 @@ def desk_frames(sitters: list[Sitter], seconds: float, fps: float = 5.0, width: 
             continue
         frame = backdrop.copy()
         for sitter in sitters:
-            pos = sitter.position(t)
-            if pos is None:
-                continue
-            x, y = pos
-            ph, pw = sitter.patch.shape[:2]
-            fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + pw, width), min(y + ph, height)
-            if fx1 < fx2 and fy1 < fy2:
-                frame[fy1:fy2, fx1:fx2] = sitter.patch[fy1 - y:fy2 - y, fx1 - x:fx2 - x]
+            paste(frame, sitter.patch, sitter.position(t))
         yield t, frame

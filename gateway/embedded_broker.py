@@ -67,11 +67,16 @@ class _Registry:
         return False
 
 
+@dataclass
+class RegistryConfig:
+    """Where both plugins read the registry from (amqtt fills it from the broker's plugin settings)."""
+
+    db: str = "var/gateway.db"
+    broker_dir: str = "var/broker"
+
+
 class RegistryAuthPlugin(BaseAuthPlugin):
-    @dataclass
-    class Config:
-        db: str = "var/gateway.db"
-        broker_dir: str = "var/broker"
+    Config = RegistryConfig
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -88,10 +93,7 @@ class RegistryAuthPlugin(BaseAuthPlugin):
 
 
 class RegistryTopicPlugin(BaseTopicPlugin):
-    @dataclass
-    class Config:
-        db: str = "var/gateway.db"
-        broker_dir: str = "var/broker"
+    Config = RegistryConfig
 
     def __init__(self, context) -> None:
         super().__init__(context)

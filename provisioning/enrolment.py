@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from edge.config import EdgeConfig, QualitySettings
-from edge.enrolment import IMAGE_SUFFIXES, Template, photos_in, template_from_image
+from edge.enrolment import IMAGE_SUFFIXES, PhotoResult, Template, photos_in, template_from_image
 from edge.runner import open_pack
 from gateway.audit import AuditEntry
 from gateway.secrets import GatewaySecrets
@@ -57,17 +57,8 @@ class EnrolmentRequest:
     problem: str | None = None  # found while reading the source (bad CSV row, unreadable file)
 
 
-@dataclass
-class EnrolmentResult:
-    source: str
-    subject: str
-    enrolled: bool
-    reason: str | None = None
-    quality: float | None = None
-
-    def line(self) -> str:
-        status = f"enrolled (quality {self.quality:.2f})" if self.enrolled else f"REJECTED: {self.reason}"
-        return f"{self.source}\t{self.subject}\t{status}"
+# One result per photo, as `facegate gallery build` reports it: source, subject, enrolled, reason, quality.
+EnrolmentResult = PhotoResult
 
 
 class Enroller:
