@@ -80,3 +80,17 @@ def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic
     with pytest.raises(Rejected) as err:
         admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, "now")
     assert err.value.reason == "revoked_device"
+
+
+def test_ids_a_device_chooses_cannot_carry_markup_into_pages():
+    from pydantic import ValidationError
+
+    from wire.events import ExamFlagEvent
+
+    fields = dict(id=str(uuid7()), site="site-a", device="exam-01", seq=1, captured_at=datetime.now(timezone.utc),
+                  session="s-1", start=datetime.now(timezone.utc), confidence=1.0, severity="high",
+                  flag_kind="no_face")
+    ExamFlagEvent(flag=str(uuid7()), **fields)
+    for bad in ('"><img src=x onerror=alert(1)>', "../../api/users", ""):
+        with pytest.raises(ValidationError):
+            ExamFlagEvent(flag=bad, **fields)

@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+# Ids a device chooses (sessions, flags, evidence) end up in URLs and pages: letters, digits, '.', '_', '-' only.
+RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]
 
 
 class EventBase(BaseModel):
@@ -98,8 +100,8 @@ class ExamFlagEvent(EventBase):
     """A flag raised (end None) or closed during an exam session; the gateway keeps the latest state by flag id."""
 
     kind: Literal["exam.flag"] = "exam.flag"
-    session: str
-    flag: str  # flag id (UUIDv7)
+    session: RecordId
+    flag: RecordId  # flag id (UUIDv7)
     flag_kind: Literal["face_mismatch", "no_face", "multiple_faces", "camera_blocked", "low_quality",
                        "presentation_attack", "technical"]
     start: AwareDatetime
@@ -107,17 +109,17 @@ class ExamFlagEvent(EventBase):
     confidence: float  # 0..1
     severity: Literal["low", "medium", "high"]
     detail: str = ""
-    evidence: list[str] = Field(default_factory=list)  # evidence ids
+    evidence: list[RecordId] = Field(default_factory=list)  # evidence ids
 
 
 class ExamEvidenceEvent(EventBase):
     """A small JPEG (face crop or context frame), AES-GCM encrypted for the gateway with the device's key."""
 
     kind: Literal["exam.evidence"] = "exam.evidence"
-    session: str
-    evidence: str  # evidence id
+    session: RecordId
+    evidence: RecordId  # evidence id
     what: Literal["face", "context"]
-    reason: str  # "checkin", "logout", or the flag id
+    reason: RecordId  # "checkin", "logout", or the flag id
     sha256: str  # of the JPEG itself: tampering is detectable
     nonce: str
     ciphertext: str
@@ -127,8 +129,8 @@ class ExamSessionEvent(EventBase):
     """An exam session's start (ended_at None) and its signed summary at the end."""
 
     kind: Literal["exam.session"] = "exam.session"
-    session: str
-    candidate: str
+    session: RecordId
+    candidate: DeviceId  # a subject id: same alphabet
     exam_type: str
     stage: str
     seat: str | None = None
@@ -138,8 +140,8 @@ class ExamSessionEvent(EventBase):
     checkin_score: float | None = None
     checks: list[ExamCheck] = Field(default_factory=list)  # the newest (at most 400)
     checks_total: int = 0
-    flags: list[str] = Field(default_factory=list)  # flag ids raised in the session
-    evidence: list[str] = Field(default_factory=list)
+    flags: list[RecordId] = Field(default_factory=list)  # flag ids raised in the session
+    evidence: list[RecordId] = Field(default_factory=list)
     reason: str = ""  # why check-in failed or the session could not start
 
 
