@@ -105,8 +105,7 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
     pack = open_pack(config)
     link = EventLink.open(bundle, config, pack.name, args.mqtt)
     session = args.session or str(uuid7())
-    reporter = ExamEvents(link.events, bundle.gallery_key, (config.events.outbox or Path("var/edge") / bundle.device
-                                                              / "outbox.db").parent / "evidence",
+    reporter = ExamEvents(link.events, bundle.gallery_key, link.outbox.path.parent / "evidence",
                           config.exam.evidence_quality, config.exam.evidence_keep_days)
     done_file = reporter.dir.parent / "sessions-done.txt"
     try:

@@ -54,7 +54,6 @@ class Publisher:
         self._stop = False
         self._thread = threading.Thread(target=self._pump, name="outbox-publisher", daemon=True)
         self.confirmed = 0
-        self.last_error: str | None = None
 
     def start(self) -> None:
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
@@ -65,10 +64,6 @@ class Publisher:
         """A new event is in the outbox."""
         with self._wake:
             self._wake.notify()
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the gateway has confirmed everything (True) or the timeout passes (False)."""
@@ -90,11 +85,9 @@ class Publisher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.last_error = f"broker refused the connection: {reason_code}"
-            log.error("%s (%s)", self.last_error, self.broker)
+            log.error("broker %s refused the connection: %s", self.broker, reason_code)
             return
         log.info("connected to %s", self.broker)
-        self.last_error = None
         client.subscribe(self._commands, qos=1)
         client.publish(self._status, "online", qos=1, retain=True)
         with self._wake:

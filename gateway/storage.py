@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -720,8 +721,6 @@ class Storage:
 
 
 def _seconds_between(a: str, b: str) -> float:
-    from datetime import datetime
-
     return (datetime.fromisoformat(b.replace("Z", "+00:00"))
             - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
 

@@ -19,6 +19,27 @@ if not DATA.is_dir():
     raise RuntimeError(f"the public test data must be at {SHARED} (beside the checkout)")
 
 
+CLIP = DATA / "video" / "short_hamilton_clip.mp4"
+CLIP_PEOPLE = ("alex-lacamoire", "lin-manuel-miranda")
+# The clip is a 640x360 wide shot: Alex is the pianist far back (eyes ~10 px
+# apart). A site with such a camera lowers the size and sharpness floor.
+WIDE_SHOT = """
+[quality]
+min_eye_distance_px = 9
+min_sharpness = 5
+[policy]
+frames_needed = 5
+"""
+
+
+def clip_gallery(folder: Path, people=CLIP_PEOPLE) -> Path:
+    """A gallery folder holding the clip's enrolment photos of `people`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for person in people:
+        (folder / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
+    return folder
+
+
 def sample_t1() -> Path:
     return Path(importlib.metadata.distribution("insightface").locate_file("insightface/data/images/t1.jpg"))
 

@@ -26,7 +26,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import DATA
+from conftest import CLIP, WIDE_SHOT, clip_gallery
 from edge.bundle import DeviceBundle, load_bundle, write_bundle
 from gateway.auth import ROLES, Auth
 from gateway.secrets import GatewaySecrets
@@ -63,37 +63,42 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-class Mosquitto:
-    """A real mosquitto process on the generated configuration."""
+class _Service:
+    """A process that serves on a local port: started, waited for, killed with any signal."""
 
-    def __init__(self, files: BrokerFiles, port: int, log: Path):
-        self.files, self.port, self.log = files, port, log
-        self.proc: subprocess.Popen | None = None
+    port: int
+    log: Path
+    proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.files.conf)], stdout=self.log.open("ab"),
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "mosquitto to listen")
+    def _launch(self, cmd: list[str], what: str, timeout: float) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, timeout, what)
         assert self.proc.poll() is None, self.log.read_text()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+            self.proc.wait(timeout=15)
 
 
-class GatewayProcess:
+class Mosquitto(_Service):
+    """A real mosquitto process on the generated configuration."""
+
+    def __init__(self, files: BrokerFiles, port: int, log: Path):
+        self.files, self.port, self.log = files, port, log
+
+    def start(self) -> None:
+        self._launch([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.files.conf)],
+                     "mosquitto to listen", 10)
+
+
+class GatewayProcess(_Service):
     """`facegate gateway run` in its own process."""
 
     def __init__(self, db: Path, broker_dir: Path, mqtt: str | None, log: Path, embedded_broker_port: int | None = None):
         self.db, self.broker_dir, self.mqtt, self.log = db, broker_dir, mqtt, log
         self.embedded_broker_port = embedded_broker_port
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(self.db), "--broker-dir",
@@ -102,14 +107,7 @@ class GatewayProcess:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
         else:
             cmd += ["--mqtt", self.mqtt]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 30, "the gateway API")
-        assert self.proc.poll() is None, self.log.read_text()
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=15)
+        self._launch(cmd, "the gateway API", 30)
 
     @property
     def base_url(self) -> str:
@@ -210,16 +208,6 @@ def run_device_sim(bundle: Path, outbox: Path, count: int, rate: float, **kw) ->
     return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
 
 
-CLIP = DATA / "video" / "short_hamilton_clip.mp4"
-WIDE_SHOT = """
-[quality]
-min_eye_distance_px = 9
-min_sharpness = 5
-[policy]
-frames_needed = 5
-[events]
-outbox = "{outbox}"
-"""
 
 
 def start_edge(stack: Stack, device: str, workdir: Path, local_gallery: bool = True,
@@ -230,16 +218,12 @@ def start_edge(stack: Stack, device: str, workdir: Path, local_gallery: bool = T
     """
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "site.toml"
-    config.write_text(WIDE_SHOT.format(outbox=workdir / "outbox.db")
-                      + f'gallery = "{workdir / "gallery.enc"}"\ngallery_wait_s = 20\n')
+    config.write_text(WIDE_SHOT + f'[events]\noutbox = "{workdir / "outbox.db"}"\n'
+                      f'gallery = "{workdir / "gallery.enc"}"\ngallery_wait_s = 20\n')
     cmd = [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--config", str(config),
            "--bundle", str(stack.devices[device])]
     if local_gallery:
-        gallery = workdir / "photos"
-        gallery.mkdir(exist_ok=True)
-        for person in ("alex-lacamoire", "lin-manuel-miranda"):
-            (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
-        cmd += ["--gallery", str(gallery)]
+        cmd += ["--gallery", str(clip_gallery(workdir / "photos"))]
     if realtime:
         cmd.append("--realtime")
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter
 
 import pytest
 
-from conftest import DATA
+from conftest import CLIP, CLIP_PEOPLE, WIDE_SHOT, clip_gallery
 
-CLIP = DATA / "video" / "short_hamilton_clip.mp4"
-PEOPLE = ["alex-lacamoire", "lin-manuel-miranda"]
-
-# The clip is a 640x360 wide shot: Alex is the pianist far back (eyes ~10 px
-# apart). A site with such a camera lowers the size and sharpness floor.
-WIDE_SHOT = """
-[quality]
-min_eye_distance_px = 9
-min_sharpness = 5
-[policy]
-frames_needed = 5
-"""
+PEOPLE = list(CLIP_PEOPLE)
 
 
 def run_edge(tmp_path, people: list[str]) -> list[dict]:
-    gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for person in people:
-        shutil.copy(DATA / "video" / f"{person}.png", gallery)
+    gallery = clip_gallery(tmp_path / "gallery", people)
     config = tmp_path / "site.toml"
     config.write_text(WIDE_SHOT)
     result = subprocess.run(
@@ -65,9 +50,7 @@ def test_nobody_else_is_granted_when_one_photo_is_left_out(tmp_path, left_out):
 
 
 def test_missing_source_is_retried_then_reported_without_crashing(tmp_path):
-    gallery = tmp_path / "g"
-    gallery.mkdir()
-    shutil.copy(DATA / "video" / "alex-lacamoire.png", gallery)
+    gallery = clip_gallery(tmp_path / "g", ["alex-lacamoire"])
     result = subprocess.run(
         [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(tmp_path / "nope.mp4"),
          "--gallery", str(gallery)],

@@ -16,7 +16,7 @@ import onnxruntime as ort
 import pytest
 
 import minifasnet_numpy
-from conftest import DATA, SHARED
+from conftest import CLIP, DATA, SHARED, WIDE_SHOT, clip_gallery
 from edge.camera import Camera
 from edge.enrolment import template_from_image
 from edge.events import DeviceEvents
@@ -30,7 +30,7 @@ from models import load_manifest
 from models.manifest import ModelFileError
 from models.minifasnet import build_onnx, prepare
 from models.pth import LEGACY_MAGIC, PthError, read_state_dict
-from stack import CLIP, REPO
+from stack import REPO
 from wire import DeviceKey
 
 PAD = DATA / "pad"
@@ -143,21 +143,15 @@ def test_a_printed_photo_moved_before_the_gate_is_never_granted(pack, pad_config
 
 
 def edge_run(config_text: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for person in ("alex-lacamoire", "lin-manuel-miranda"):
-        (gallery / f"{person}.png").write_bytes((DATA / "video" / f"{person}.png").read_bytes())
+    gallery = clip_gallery(tmp_path / "gallery")
     (tmp_path / "site.toml").write_text(config_text)
     return subprocess.run([sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery",
                            str(gallery), "--config", str(tmp_path / "site.toml")],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-WIDE = "[quality]\nmin_eye_distance_px = 9\nmin_sharpness = 5\n[policy]\nframes_needed = 5\n"
-
-
 def test_live_people_on_video_pass_liveness(tmp_path, model_dir):
-    result = edge_run(f'[models]\ndir = "{model_dir}"\nsearch_paths = ["{MINIFASNET}"]\n' + WIDE, tmp_path)
+    result = edge_run(f'[models]\ndir = "{model_dir}"\nsearch_paths = ["{MINIFASNET}"]\n' + WIDE_SHOT, tmp_path)
     assert result.returncode == 0, result.stderr
     verdicts = [json.loads(line) for line in result.stdout.splitlines()]
     assert Counter(v["subject"] for v in verdicts if v["verdict"] == "granted") == {
@@ -167,7 +161,7 @@ def test_live_people_on_video_pass_liveness(tmp_path, model_dir):
 
 def test_without_the_pad_model_liveness_is_off_and_every_verdict_and_heartbeat_says_so(tmp_path, model_dir, pack,
                                                                                       config):
-    result = edge_run(f'[models]\ndir = "{tmp_path / "empty-models"}"\n' + WIDE, tmp_path)
+    result = edge_run(f'[models]\ndir = "{tmp_path / "empty-models"}"\n' + WIDE_SHOT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "liveness is OFF" in result.stderr and "2.7_80x80_MiniFASNetV2.pth is missing" in result.stderr
     verdicts = [json.loads(line) for line in result.stdout.splitlines()]
