@@ -69,7 +69,7 @@ def build_streams(pack, workdir: Path, seconds: float) -> dict[str, tuple[Path, 
 
 
 def gallery_for(pack, photos: list[np.ndarray]) -> GalleryIndex:
-    from edge.enrolment import template_from_image, Template
+    from models.photos import Template, template_from_image
 
     store = GalleryStore(None)
     for i, photo in enumerate(photos):
@@ -116,7 +116,7 @@ def run_face_analysis(app, index: GalleryIndex, video: Path) -> tuple[float, dic
 
 def edge_process_rss(video: Path, photos_dir: Path) -> float:
     """Peak RSS (MB) of a real `facegate edge run` process on `video`."""
-    subprocess.run([sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(video), "--gallery",
+    subprocess.run([sys.executable, "-m", "facegate", "edge", "run", "--source", str(video), "--gallery",
                     str(photos_dir)], cwd=REPO, capture_output=True, check=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from edge.camera import Frame  # noqa: E402
 from edge.config import EdgeConfig, ExamSettings  # noqa: E402
-from edge.enrolment import template_from_image  # noqa: E402
+from models.photos import template_from_image  # noqa: E402
 from edge.exam import ExamStation  # noqa: E402
 from edge.gallery import GalleryIndex  # noqa: E402
 from edge.runner import open_pack  # noqa: E402

@@ -35,7 +35,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.bundle import DeviceBundle  # noqa: E402
+from wire.bundle import DeviceBundle  # noqa: E402
 from gateway.auth import Auth  # noqa: E402
 from gateway.storage import Storage, StoredEvent  # noqa: E402
 from provisioning.broker import BrokerFiles  # noqa: E402
@@ -90,7 +90,7 @@ class System:
         self.procs.append(subprocess.Popen([mosquitto, "-c", str(self.files.conf)], stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         wait_port(self.broker_port)
-        cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(root / "gateway.db"),
+        cmd = [sys.executable, "-m", "facegate", "gateway", "run", "--db", str(root / "gateway.db"),
                "--broker-dir", str(self.files.dir), "--secrets-dir", str(root / "secrets"),
                "--port", str(self.api_port)]
         cmd += ["--mqtt", f"mqtt://127.0.0.1:{self.broker_port}"] if ingest else ["--no-ingest"]

@@ -1,4 +1,4 @@
-"""The `facegate` command."""
+"""Edge commands of `facegate`: edge run/flush, exam run, gallery build, eval, models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from edge.camera import Camera
 from edge.config import EdgeConfig, load_config
 from edge.gallery import GalleryStore
-from edge.bundle import BundleError, load_bundle
+from wire.bundle import BundleError, load_bundle
 from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.liveness import LivenessChecker
@@ -305,26 +305,14 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.edge_only:
-        from edge.demo import run_demo
-
-        return run_demo(Path(args.workdir), realtime=not args.fast)
-    from gateway.demo import run_system_demo
-
-    return run_system_demo(Path(args.workdir), realtime=not args.fast, keep_serving=not args.exit)
+def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every command running models takes."""
+    p.add_argument("--config", type=Path, help="TOML configuration file (see docs/operations.md)")
+    p.add_argument("--pack", help="model pack (default from config: buffalo_s)")
+    return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facegate", description="FaceGate: edge face verification for gates and exams.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="area", required=True)
-
-    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", type=Path, help="TOML configuration file (see README)")
-        p.add_argument("--pack", help="model pack (default from config: buffalo_s)")
-        return p
-
+def register(sub: argparse._SubParsersAction) -> None:
     edge = sub.add_parser("edge", help="run an edge node").add_subparsers(dest="cmd", required=True)
     run = with_config(edge.add_parser("run", help="match faces on a camera stream; one JSON line per verdict"))
     run.add_argument("--source", required=True, help="video file, rtsp://|http:// URL, or USB camera index")
@@ -382,34 +370,3 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = with_config(models.add_parser("fetch", help="download a pack's files from upstream (hash-checked)"))
     fetch.add_argument("name")
     fetch.set_defaults(func=cmd_models_fetch)
-
-    from gateway.cli import register as register_gateway
-    from provisioning.cli import register as register_provisioning
-
-    register_gateway(sub)
-    register_provisioning(sub)
-
-    demo = sub.add_parser("demo", help="the whole system on a generated stream of sample faces (embedded broker)")
-    demo.add_argument("--workdir", default="var/demo")
-    demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
-    demo.add_argument("--exit", action="store_true", help="stop once the stream ends instead of serving the API")
-    demo.add_argument("--edge-only", action="store_true", help="only the edge loop, verdicts printed (no gateway)")
-    demo.set_defaults(func=cmd_demo)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from models import ModelFileError
-
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return args.func(args)
-    except (ModelFileError, GalleryError, BundleError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        log.error("%s", exc)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

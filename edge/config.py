@@ -12,24 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models import RuntimeSettings
-
-
-class ModelSettings(BaseModel):
-    pack: str = "buffalo_s"
-    dir: Path = Path("var/models")  # downloaded packs and the optimised-graph cache
-    search_paths: list[Path] = Field(default_factory=list)  # extra folders holding pinned files
-    threads: int = 0  # ONNX Runtime intra-op threads; 0 = one per core
-    optimization: str = "all"
-    detector_max_side: int = 640  # long side of the detector input, aspect kept
-    detector_score_threshold: float = 0.5
-
-    def search_dirs(self) -> list[Path]:
-        return [self.dir, *self.search_paths]
-
-    def runtime(self) -> RuntimeSettings:
-        return RuntimeSettings(intra_op_threads=self.threads, optimization=self.optimization,
-                               cache_dir=self.dir / "ort-cache")
+from models.quality import QualitySettings
+from models.settings import ModelSettings
 
 
 class CameraSettings(BaseModel):
@@ -44,16 +28,6 @@ class TrackerSettings(BaseModel):
     detect_every: int = 2  # run the detector on every n-th frame; tracks carry over in between
     iou_threshold: float = 0.3
     lost_after_s: float = 1.0  # a track unseen this long has left
-
-
-class QualitySettings(BaseModel):
-    min_detection_score: float = 0.6
-    min_eye_distance_px: float = 20.0
-    max_yaw: float = 0.45  # nose offset from the eye midline, in eye distances
-    max_pitch: float = 0.45  # deviation of the nose's height between eyes and mouth
-    min_sharpness: float = 40.0  # variance of the Laplacian on the 112x112 crop
-    min_brightness: float = 40.0
-    max_brightness: float = 220.0
 
 
 class PolicySettings(BaseModel):

@@ -15,7 +15,8 @@ import numpy as np
 
 from edge.camera import Camera
 from edge.config import EdgeConfig, load_config
-from edge.enrolment import build_gallery, read_image
+from edge.enrolment import build_gallery
+from models.photos import read_image
 from edge.gallery import GalleryIndex, GalleryStore
 from edge.pipeline import FacePipeline
 from edge.runner import StatusLine, open_pack, print_json_line, run_edge

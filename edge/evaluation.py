@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.enrolment import detect_in_photo, read_image
+from models.photos import detect_in_photo, read_image
 from models import Detections, LoadedPack, align_faces
 
 FARS = (1e-2, 1e-3, 1e-4)

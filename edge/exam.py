@@ -30,9 +30,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge import quality as face_quality
+from models import quality as face_quality
 from edge.camera import Frame
-from edge.config import ExamSettings, QualitySettings
+from edge.config import ExamSettings
+from models.quality import QualitySettings
 from edge.gallery import GalleryIndex
 from edge.liveness import LivenessChecker
 from models import LoadedPack, align_faces

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.bundle import DeviceBundle
+from wire.bundle import DeviceBundle
 from edge.gallery import GalleryIndex
 from wire.gallery import Gallery, GalleryError, open_gallery
 

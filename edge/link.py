@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.bundle import DeviceBundle
+from wire.bundle import DeviceBundle
 from edge.config import EdgeConfig
 from edge.events import DeviceEvents
 from edge.gallery import GalleryIndex

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge import quality as face_quality
+from models import quality as face_quality
 from edge.camera import Frame
 from edge.config import EdgeConfig
 from edge.gallery import GalleryIndex

@@ -13,25 +13,26 @@ from pathlib import Path
 
 from edge.camera import Camera
 from edge.config import EdgeConfig
-from edge.enrolment import PhotoResult, build_gallery
+from edge.enrolment import build_gallery
+from models.photos import PhotoResult
 from edge.events import DeviceEvents
 from edge.gallery import GalleryIndex, GalleryStore
 from edge.heartbeat import Heartbeats
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
-from models import LoadedPack, load_pack
+import models.settings
+from models import LoadedPack
 
 log = logging.getLogger(__name__)
 
 
-class GalleryError(RuntimeError):
+class GalleryError(ValueError):
     """The gallery cannot be used with this model pack."""
 
 
 def open_pack(config: EdgeConfig) -> LoadedPack:
-    m = config.models
-    return load_pack(m.pack, m.search_dirs(), m.runtime(), detector_max_side=m.detector_max_side,
-                     detector_score_threshold=m.detector_score_threshold)
+    """The model pack the edge configuration names."""
+    return models.settings.open_pack(config.models)
 
 
 def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,

@@ -25,7 +25,7 @@ from gateway.exam_api import add_exam_routes
 from gateway.web import add_pages
 from gateway.ingest import IngestMetrics
 from gateway.live import LiveFeed
-from edge.bundle import bundle_text
+from wire.bundle import bundle_text
 from gateway.storage import EventQuery, Storage, StoredEvent, User
 from provisioning.consent import ConsentError, grant, withdraw
 from provisioning.devices import ProvisioningError, add_site, provision_device, revoke_device

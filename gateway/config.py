@@ -9,6 +9,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.retention import RetentionSettings
+from models.quality import QualitySettings
+from models.settings import ModelSettings
 
 
 class GatewayConfig(BaseSettings):
@@ -25,6 +27,8 @@ class GatewayConfig(BaseSettings):
     token_ttl_s: float = Field(8 * 3600, gt=0)
     ingest_batch_max: int = Field(1000, ge=1)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)  # packs enrolment makes templates with
+    quality: QualitySettings = Field(default_factory=QualitySettings)  # the floor an enrolment photo must clear
 
 
 def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:

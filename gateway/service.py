@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from gateway.api import create_app
 from gateway.auth import Auth
-from edge.config import EdgeConfig
 from gateway.config import GatewayConfig
 from gateway.galleries import GalleryPusher
 from gateway.retention import Housekeeper
@@ -61,7 +60,7 @@ def build_gateway(config: GatewayConfig) -> FastAPI:
             embedded.stop()
 
     return create_app(storage, Auth(storage, config.token_ttl_s), live, ingest.metrics if ingest else None, lifespan,
-                      enrolment=EnrolmentService(storage, secrets, EdgeConfig()), on_consent_change=(
+                      enrolment=EnrolmentService(storage, secrets, config.models, config.quality), on_consent_change=(
                           pusher.poke if pusher else None),
                       publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest else None,
                       signing_key=secrets.signing_key, broker_files=files, secrets=secrets)

@@ -22,7 +22,7 @@ def _parts(args: argparse.Namespace):
 
 
 def cmd_provision_device(args: argparse.Namespace) -> int:
-    from edge.bundle import write_bundle
+    from wire.bundle import write_bundle
     from provisioning.devices import provision_device
 
     storage, files, secrets = _parts(args)
@@ -54,17 +54,17 @@ def cmd_site_add(args: argparse.Namespace) -> int:
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    from edge.config import load_config
+    from gateway.config import load_gateway_config
     from provisioning.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
 
     storage, _, secrets = _parts(args)
-    edge_config = load_config(args.edge_config)
+    config = load_gateway_config(args.config)
     defaults = EnrolmentRequest(source="", subject=args.subject or "", display_name=args.display_name,
                                 id_card=args.id_card, purpose=args.purpose,
                                 sites=[s.strip() for s in args.sites.split(",") if s.strip()],
                                 notice_version=args.notice, channel=args.channel, expires_at=args.expires)
     requests = list(requests_from(Path(args.path), defaults))
-    enroller = Enroller(storage, secrets, open_packs(packs_in_use(storage), edge_config), edge_config.quality,
+    enroller = Enroller(storage, secrets, open_packs(packs_in_use(storage), config.models), config.quality,
                         actor=f"cli:{args.recorded_by}")
     enrolled = 0
     for n, request in enumerate(requests, start=1):
@@ -145,7 +145,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     enrol.add_argument("--channel", default="counter", help="how consent was given (counter, kiosk, online...)")
     enrol.add_argument("--expires", help="consent end, ISO 8601")
     enrol.add_argument("--recorded-by", default=getpass.getuser(), help="who took the consent")
-    enrol.add_argument("--edge-config", type=Path, help="edge TOML (model folders, quality floor)")
     enrol.set_defaults(func=cmd_enrol)
 
     consent = sub.add_parser("consent", help="consents").add_subparsers(dest="cmd", required=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from edge.bundle import DeviceBundle
+from wire.bundle import DeviceBundle
 from gateway.audit import AuditEntry
 from gateway.secrets import GatewaySecrets
 from gateway.storage import Storage

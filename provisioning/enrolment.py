@@ -22,21 +22,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from edge.config import EdgeConfig, QualitySettings
-from edge.enrolment import IMAGE_SUFFIXES, PhotoResult, Template, photos_in, template_from_image
-from edge.runner import open_pack
 from gateway.audit import AuditEntry
 from gateway.secrets import GatewaySecrets
 from gateway.storage import Consent, Storage, Subject
 from models import LoadedPack
+from models.photos import IMAGE_SUFFIXES, PhotoResult, Template, decode_image, photos_in, template_from_image
+from models.quality import QualitySettings
+from models.settings import ModelSettings, open_pack
 from wire.events import utc_text
 from wire.topics import ID_PATTERN
 
-MAX_PHOTO_BYTES = 30 * 1024 * 1024
-MAX_MEGAPIXELS = 40.0
 DUPLICATE_THRESHOLD = 0.5  # same face: LFW different-person pairs never reach 0.40 (see README)
 CSV_COLUMNS = ("photo", "subject", "display_name", "id_card", "purpose", "sites", "notice_version", "channel",
                "expires_at")
@@ -80,7 +77,7 @@ class Enroller:
         problem = self._check_fields(request)
         if problem:
             return fail(problem)
-        image = decode_photo(request.photo)
+        image = decode_image(request.photo)
         if isinstance(image, str):
             return fail(image)
         templates: dict[str, Template] = {}
@@ -144,21 +141,6 @@ class Enroller:
         return (subjects[best], float(scores[best])) if scores[best] >= DUPLICATE_THRESHOLD else None
 
 
-def decode_photo(data: bytes | None) -> np.ndarray | str:
-    """BGR pixels of an enrolment photo (grey and alpha converted), or why not."""
-    if not data:
-        return "empty file"
-    if len(data) > MAX_PHOTO_BYTES:
-        return f"file too large ({len(data) / 2**20:.0f} MiB; at most {MAX_PHOTO_BYTES // 2**20} MiB)"
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        return "not an image, or a corrupt one (cannot decode)"
-    megapixels = image.shape[0] * image.shape[1] / 1e6
-    if megapixels > MAX_MEGAPIXELS:
-        return f"photo too large ({megapixels:.0f} megapixels; at most {MAX_MEGAPIXELS:.0f}): resize it"
-    return image
-
-
 def _read(path: Path) -> tuple[bytes | None, str | None]:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"not an image file ({path.suffix or 'no suffix'})"
@@ -208,20 +190,16 @@ def packs_in_use(storage: Storage, default: str = "buffalo_s") -> set[str]:
     return {storage.device_secrets(d.id)[0] for d in storage.devices() if d.status == "active"} | {default}
 
 
-def open_packs(names: set[str], config: EdgeConfig) -> dict[str, LoadedPack]:
-    packs = {}
-    for name in sorted(names):
-        settings = config.model_copy(deep=True)
-        settings.models.pack = name
-        packs[name] = open_pack(settings)
-    return packs
+def open_packs(names: set[str], settings: ModelSettings) -> dict[str, LoadedPack]:
+    """Each named pack, opened with `settings` (where the files are, how they run)."""
+    return {name: open_pack(settings.model_copy(update={"pack": name})) for name in sorted(names)}
 
 
 class EnrolmentService:
     """Enrolment for a long-running gateway: model packs loaded on first use, one enrolment at a time."""
 
-    def __init__(self, storage: Storage, secrets: GatewaySecrets, config: EdgeConfig):
-        self.storage, self.secrets, self.config = storage, secrets, config
+    def __init__(self, storage: Storage, secrets: GatewaySecrets, models: ModelSettings, quality: QualitySettings):
+        self.storage, self.secrets, self.models, self.quality = storage, secrets, models, quality
         self._lock = threading.Lock()
         self._packs: dict[str, LoadedPack] = {}
 
@@ -229,7 +207,6 @@ class EnrolmentService:
         with self._lock:
             wanted = packs_in_use(self.storage)
             if not wanted <= self._packs.keys():
-                self._packs |= open_packs(wanted - self._packs.keys(), self.config)
-            enroller = Enroller(self.storage, self.secrets, {n: self._packs[n] for n in wanted},
-                                self.config.quality, actor)
+                self._packs |= open_packs(wanted - self._packs.keys(), self.models)
+            enroller = Enroller(self.storage, self.secrets, {n: self._packs[n] for n in wanted}, self.quality, actor)
             return enroller.enrol(request)

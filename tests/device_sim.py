@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.bundle import load_bundle
+from wire.bundle import load_bundle
 from edge.config import EdgeConfig
 from edge.link import EventLink
 from edge.policy import Verdict

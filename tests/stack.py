@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import CLIP, WIDE_SHOT, clip_gallery
-from edge.bundle import DeviceBundle, load_bundle, write_bundle
+from wire.bundle import DeviceBundle, load_bundle, write_bundle
 from gateway.auth import ROLES, Auth
 from gateway.secrets import GatewaySecrets
 from gateway.storage import Storage
@@ -101,7 +101,7 @@ class GatewayProcess(_Service):
         self.port = free_port()
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "edge.cli", "gateway", "run", "--db", str(self.db), "--broker-dir",
+        cmd = [sys.executable, "-m", "facegate", "gateway", "run", "--db", str(self.db), "--broker-dir",
                str(self.broker_dir), "--secrets-dir", str(self.db.parent / "secrets"), "--port", str(self.port)]
         if self.embedded_broker_port:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
@@ -220,7 +220,7 @@ def start_edge(stack: Stack, device: str, workdir: Path, local_gallery: bool = T
     config = workdir / "site.toml"
     config.write_text(WIDE_SHOT + f'[events]\noutbox = "{workdir / "outbox.db"}"\n'
                       f'gallery = "{workdir / "gallery.enc"}"\ngallery_wait_s = 20\n')
-    cmd = [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--config", str(config),
+    cmd = [sys.executable, "-m", "facegate", "edge", "run", "--source", str(CLIP), "--config", str(config),
            "--bundle", str(stack.devices[device])]
     if local_gallery:
         cmd += ["--gallery", str(clip_gallery(workdir / "photos"))]

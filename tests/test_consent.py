@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA, sample_t1
-from edge.bundle import load_bundle
+from wire.bundle import load_bundle
 from stack import REPO, Stack, connect_result, edge_run_over_clip, start_edge, verdict_lines, wait_for
 from wire.gallery import open_gallery
 
@@ -85,7 +85,7 @@ def manifest(stack, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def enrolled(stack, manifest):
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "enrol", str(manifest), "--db", str(stack.storage.path),
+    result = subprocess.run([sys.executable, "-m", "facegate", "enrol", str(manifest), "--db", str(stack.storage.path),
                              "--broker-dir", str(stack.files.dir), "--secrets-dir", str(stack.root / "secrets")],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     return result

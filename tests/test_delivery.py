@@ -85,7 +85,7 @@ def test_edge_killed_with_unsent_events_sends_them_after_restart(stack, tmp_path
     # The device comes back: `facegate edge flush` opens the outbox exactly as `edge run` does first.
     config = tmp_path / "device.toml"
     config.write_text(f'[events]\noutbox = "{outbox}"\n')
-    flush = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "flush", "--bundle", str(stack.devices["gate-01"]),
+    flush = subprocess.run([sys.executable, "-m", "facegate", "edge", "flush", "--bundle", str(stack.devices["gate-01"]),
                             "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert flush.returncode == 0, flush.stderr
     assert f"{n} events sent and confirmed; 0 left" in flush.stdout

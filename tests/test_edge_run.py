@@ -19,7 +19,7 @@ def run_edge(tmp_path, people: list[str]) -> list[dict]:
     config = tmp_path / "site.toml"
     config.write_text(WIDE_SHOT)
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery", str(gallery),
+        [sys.executable, "-m", "facegate", "edge", "run", "--source", str(CLIP), "--gallery", str(gallery),
          "--config", str(config)],
         capture_output=True, text=True, timeout=300,
     )
@@ -52,7 +52,7 @@ def test_nobody_else_is_granted_when_one_photo_is_left_out(tmp_path, left_out):
 def test_missing_source_is_retried_then_reported_without_crashing(tmp_path):
     gallery = clip_gallery(tmp_path / "g", ["alex-lacamoire"])
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(tmp_path / "nope.mp4"),
+        [sys.executable, "-m", "facegate", "edge", "run", "--source", str(tmp_path / "nope.mp4"),
          "--gallery", str(gallery)],
         capture_output=True, text=True, timeout=120,
         env={"FACEGATE_CAMERA__RECONNECT_INITIAL_S": "0.05", "PATH": ""},

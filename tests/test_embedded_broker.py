@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from edge.bundle import load_bundle
+from wire.bundle import load_bundle
 from gateway.storage import EventQuery, Storage
 from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
 from wire import event_topic, sign_event
@@ -49,7 +49,7 @@ def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
 def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):
     """`facegate demo` (what `make demo` runs): embedded broker, gateway, a gate device, its verdicts stored."""
     workdir = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "demo", "--exit", "--fast", "--workdir", str(workdir)],
+    result = subprocess.run([sys.executable, "-m", "facegate", "demo", "--exit", "--fast", "--workdir", str(workdir)],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "0 left on the device" in result.stderr and "audit chain intact" in result.stderr

@@ -13,7 +13,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from edge.bundle import load_bundle
+from wire.bundle import load_bundle
 from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
 from wire import DeviceKey, canonical_json, event_topic, sign_event
 from wire.mqtt import BrokerUrl, new_client
@@ -209,7 +209,7 @@ def test_invalid_query_parameters_are_422_naming_the_field(stack, params, field)
 def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
     # Something to protect: the events of the earlier tests, plus reads of them.
     assert stack.events(device="gate-a1")
-    cli = [sys.executable, "-m", "edge.cli", "audit", "verify", "--db", str(stack.storage.path)]
+    cli = [sys.executable, "-m", "facegate", "audit", "verify", "--db", str(stack.storage.path)]
     ok = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
     assert stack.get("/api/audit/verify", role="auditor").json()["ok"] is True

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import DATA, SHARED
 from edge.camera import Frame
-from edge.enrolment import template_from_image
+from models.photos import template_from_image
 from edge.exam import ExamStation, ExamSupervisor
 from edge.gallery import GalleryIndex
 from edge.liveness import LivenessChecker

@@ -54,7 +54,7 @@ def exam_cmd(stack, workdir, candidate, source, *extra):
     config.write_text(f'[events]\noutbox = "{workdir / "outbox.db"}"\ngallery = "{workdir / "gallery.enc"}"\n'
                       f'flush_on_exit_s = 3\n')
     who = ["--candidate", candidate] if candidate else []  # none: run the session the gateway sends
-    return [sys.executable, "-m", "edge.cli", "exam", "run", "--bundle", str(stack.devices["exam-01"]), *who,
+    return [sys.executable, "-m", "facegate", "exam", "run", "--bundle", str(stack.devices["exam-01"]), *who,
             "--source", str(source), "--config", str(config), *extra]
 
 
@@ -79,7 +79,7 @@ def session(stack, desk_video, exam_01):
     assert stack.get(f"/api/exam/sessions/{started['id']}", role="supervisor").json()["ended_at"] is None
     stack.broker.start()
     config = workdir / "exam.toml"
-    flush = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "flush", "--bundle", str(stack.devices["exam-01"]),
+    flush = subprocess.run([sys.executable, "-m", "facegate", "edge", "flush", "--bundle", str(stack.devices["exam-01"]),
                             "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert flush.returncode == 0, flush.stderr
     return started["id"]

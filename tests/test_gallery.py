@@ -51,7 +51,7 @@ def test_gallery_build_cli_prints_per_photo_results(tmp_path):
     photos.mkdir()
     cv2.imwrite(str(photos / "lin.png"), cv2.imread(str(DATA / "video" / "lin-manuel-miranda.png")))
     cv2.imwrite(str(photos / "group.jpg"), cv2.imread(str(sample_t1())))
-    out = subprocess.run([sys.executable, "-m", "edge.cli", "gallery", "build", str(photos), "--out",
+    out = subprocess.run([sys.executable, "-m", "facegate", "gallery", "build", str(photos), "--out",
                           str(tmp_path / "g.db")], capture_output=True, text=True, check=True).stdout
     assert "lin\tenrolled" in out and "group\tREJECTED: 6 faces" in out
     assert "1 of 2 photos enrolled" in out

@@ -18,7 +18,7 @@ import pytest
 import minifasnet_numpy
 from conftest import CLIP, DATA, SHARED, WIDE_SHOT, clip_gallery
 from edge.camera import Camera
-from edge.enrolment import template_from_image
+from models.photos import template_from_image
 from edge.events import DeviceEvents
 from edge.gallery import GalleryIndex
 from edge.heartbeat import Heartbeats
@@ -145,7 +145,7 @@ def test_a_printed_photo_moved_before_the_gate_is_never_granted(pack, pad_config
 def edge_run(config_text: str, tmp_path: Path) -> subprocess.CompletedProcess:
     gallery = clip_gallery(tmp_path / "gallery")
     (tmp_path / "site.toml").write_text(config_text)
-    return subprocess.run([sys.executable, "-m", "edge.cli", "edge", "run", "--source", str(CLIP), "--gallery",
+    return subprocess.run([sys.executable, "-m", "facegate", "edge", "run", "--source", str(CLIP), "--gallery",
                            str(gallery), "--config", str(tmp_path / "site.toml")],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
 

@@ -37,7 +37,7 @@ def test_cli_refuses_altered_model_with_exit_code(tmp_path):
     spec = load_manifest().files["yunet_2023mar"]
     (tmp_path / spec.filename).write_bytes(b"not a model")
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "models", "verify", "--pack", "yunet_mbf"],
+        [sys.executable, "-m", "facegate", "models", "verify", "--pack", "yunet_mbf"],
         capture_output=True, text=True, env={"FACEGATE_MODELS__DIR": str(tmp_path), "PATH": ""},
     )
     assert result.returncode == 1

@@ -46,7 +46,7 @@ def test_events_past_retention_are_deleted_by_class_and_the_chain_still_verifies
     with sqlite3.connect(storage.path) as db:
         db.execute("DELETE FROM events WHERE id = ?", (events[2].id,))
     assert "deleted" in audit.verify(storage).reason
-    cli = subprocess.run([sys.executable, "-m", "edge.cli", "audit", "verify", "--db", str(storage.path)], cwd=REPO,
+    cli = subprocess.run([sys.executable, "-m", "facegate", "audit", "verify", "--db", str(storage.path)], cwd=REPO,
                          capture_output=True, text=True)
     assert cli.returncode == 1 and events[2].id in cli.stdout
 

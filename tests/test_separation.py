@@ -35,7 +35,7 @@ def test_auc_and_tar_at_far_on_known_scores():
 
 def test_eval_pairs_cli_json_has_the_documented_keys():
     csv = DATA / "faces" / "celebrities" / "pairs.csv"
-    out = subprocess.run([sys.executable, "-m", "edge.cli", "eval", "pairs", str(csv), "--json"],
+    out = subprocess.run([sys.executable, "-m", "facegate", "eval", "pairs", str(csv), "--json"],
                          capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
     assert {"pairs", "no_face", "accuracy_10fold", "tar_at_far", "thresholds"} <= set(result)

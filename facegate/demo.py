@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 
-from edge.bundle import write_bundle
+from wire.bundle import write_bundle
 from edge.camera import Camera, Frame
 from edge.config import load_config
 from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
-from edge.enrolment import read_image
+from models.photos import read_image
 from edge.exam import ExamStation
 from edge.exam_report import ExamEvents
 from edge.synthetic import Sitter, desk_frames, face_patch

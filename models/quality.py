@@ -12,7 +12,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.config import QualitySettings
+from pydantic import BaseModel
+
+
+class QualitySettings(BaseModel):
+    """The floor a face must clear to be matched or enrolled (edge and gateway use the same one)."""
+
+    min_detection_score: float = 0.6
+    min_eye_distance_px: float = 20.0
+    max_yaw: float = 0.45  # nose offset from the eye midline, in eye distances
+    max_pitch: float = 0.45  # deviation of the nose's height between eyes and mouth
+    min_sharpness: float = 40.0  # variance of the Laplacian on the 112x112 crop
+    min_brightness: float = 40.0
+    max_brightness: float = 220.0
 
 
 @dataclass

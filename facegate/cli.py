@@ -1,0 +1,58 @@
+"""The `facegate` command: each side registers its own sub-commands; this file only assembles them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("facegate")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.edge_only:
+        from edge.demo import run_demo
+
+        return run_demo(Path(args.workdir), realtime=not args.fast)
+    from facegate.demo import run_system_demo
+
+    return run_system_demo(Path(args.workdir), realtime=not args.fast, keep_serving=not args.exit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge.cli import register as register_edge
+    from gateway.cli import register as register_gateway
+    from provisioning.cli import register as register_provisioning
+
+    parser = argparse.ArgumentParser(prog="facegate", description="FaceGate: edge face verification for gates and exams.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="area", required=True)
+    register_edge(sub)
+    register_gateway(sub)
+    register_provisioning(sub)
+
+    demo = sub.add_parser("demo", help="the whole system on a generated stream of sample faces (embedded broker)")
+    demo.add_argument("--workdir", default="var/demo")
+    demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
+    demo.add_argument("--exit", action="store_true", help="stop once the stream ends instead of serving the API")
+    demo.add_argument("--edge-only", action="store_true", help="only the edge loop, verdicts printed (no gateway)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from models import ModelFileError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except (ModelFileError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""From a photo to a template: safe decoding, one good face, one embedding -- or the reason why not.
+
+Enrolment runs on the gateway (an admin's upload, a CSV of photos) and on the
+edge (`facegate gallery build`); both use this module so that a person is
+accepted or refused for the same reasons everywhere.
+
+Photos come from outside (a visitor's upload, a folder someone handed over),
+so `decode_image` reads the image's dimensions from its header and refuses an
+oversized one before a single pixel is decoded: a small, highly compressed
+PNG can otherwise claim gigabytes of memory and many seconds of CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from models import quality as face_quality
+from models.aligner import align_faces
+from models.detection import Detections, Detector
+from models.pack import LoadedPack
+from models.quality import QualitySettings
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# Formats OpenCV decodes, as Pillow names them when it reads the header.
+DECODABLE = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "JPEG2000"}
+MAX_PHOTO_BYTES = 30 * 1024 * 1024
+MAX_MEGAPIXELS = 40.0
+
+
+@dataclass
+class PhotoResult:
+    """One photo's outcome, as enrolment reports it."""
+
+    path: str
+    subject: str
+    enrolled: bool
+    reason: str | None = None
+    quality: float | None = None
+
+    def line(self) -> str:
+        status = f"enrolled (quality {self.quality:.2f})" if self.enrolled else f"REJECTED: {self.reason}"
+        return f"{self.path}\t{self.subject}\t{status}"
+
+
+@dataclass
+class Template:
+    embedding: np.ndarray
+    quality: float
+
+
+def image_size(data: bytes) -> tuple[int, int] | str:
+    """(width, height) read from the image's header alone, or why the data is not an image we take."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own, lower, limit
+            with Image.open(io.BytesIO(data)) as image:  # lazy: parses the header, decodes no pixels
+                if image.format not in DECODABLE:
+                    return f"unsupported image format {image.format or 'unknown'}"
+                return image.size
+    except Image.DecompressionBombError:
+        return "image dimensions are absurdly large (decompression bomb)"
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return "not an image, or a corrupt one (cannot read its header)"
+
+
+def decode_image(data: bytes | None, max_megapixels: float = MAX_MEGAPIXELS,
+                 max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray | str:
+    """BGR pixels (grey and alpha converted), or why not; checks bytes and dimensions before decoding."""
+    if not data:
+        return "empty file"
+    if len(data) > max_bytes:
+        return f"file too large ({len(data) / 2**20:.0f} MiB; at most {max_bytes // 2**20} MiB)"
+    size = image_size(data)
+    if isinstance(size, str):
+        return size
+    megapixels = size[0] * size[1] / 1e6
+    if megapixels > max_megapixels:
+        return f"photo too large ({megapixels:.0f} megapixels; at most {max_megapixels:.0f}): resize it"
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return "not an image, or a corrupt one (cannot decode)"
+    if image.shape[1] * image.shape[0] > max_megapixels * 1e6:  # the header lied about the size
+        return "photo larger than its header says"
+    return image
+
+
+def read_image(path: Path, max_megapixels: float = MAX_MEGAPIXELS) -> np.ndarray | None:
+    """Decode a photo file to BGR; None if it cannot be read, is no image, or is too large."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    image = decode_image(data, max_megapixels)
+    return None if isinstance(image, str) else image
+
+
+def detect_in_photo(image: np.ndarray, detector: Detector) -> Detections:
+    """Detect faces in a still photo, including tightly cropped ones.
+
+    Detectors find nothing when a face fills the whole frame (ID-card chip photos
+    and aligned crops do); if the plain pass finds nothing, try again with a
+    black border of half the photo's size around it, and map the result back.
+    """
+    detections = detector.detect(image)
+    if len(detections):
+        return detections
+    pad = max(image.shape[:2]) // 2
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    detections = detector.detect(padded)
+    detections.boxes -= pad
+    detections.landmarks -= pad
+    return detections
+
+
+def template_from_image(image: np.ndarray, pack: LoadedPack, settings: QualitySettings) -> Template | str:
+    """A template from a photo holding exactly one good face, or the reason it cannot be one."""
+    detections = detect_in_photo(image, pack.detector)
+    faces = [i for i in range(len(detections)) if detections.scores[i] >= settings.min_detection_score]
+    if not faces:
+        return "no face found"
+    if len(faces) > 1:
+        return f"{len(faces)} faces found; an enrolment photo must show exactly one"
+    i = faces[0]
+    quality = face_quality.geometry(detections.landmarks[i], float(detections.scores[i]), settings)
+    if not quality.ok:
+        return quality.reason
+    crop = align_faces(image, detections.landmarks[i:i + 1])
+    quality = face_quality.pixels(quality, crop[0], settings)
+    if not quality.ok:
+        return quality.reason
+    return Template(embedding=pack.embedder.embed(crop)[0], quality=quality.score(settings))
+
+
+def photos_in(folder: Path) -> Iterator[tuple[Path, str]]:
+    """(photo, subject) pairs: a file's stem, or its sub-folder's name, is the subject."""
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            for photo in sorted(entry.iterdir()):
+                if photo.is_file() and not photo.name.startswith("."):
+                    yield photo, entry.name
+        elif entry.is_file() and not entry.name.startswith("."):
+            yield entry, entry.stem
