@@ -36,11 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from wire.bundle import DeviceBundle  # noqa: E402
-from gateway.auth import Auth  # noqa: E402
-from gateway.storage import Storage, StoredEvent  # noqa: E402
-from provisioning.broker import BrokerFiles  # noqa: E402
-from gateway.secrets import GatewaySecrets  # noqa: E402
-from provisioning.devices import add_site, provision_device  # noqa: E402
+from gateway.services.auth import Auth  # noqa: E402
+from gateway.services.broker import BrokerFiles  # noqa: E402
+from gateway.services.devices import add_site, provision_device  # noqa: E402
+from gateway.services.ingest import store_batch  # noqa: E402
+from gateway.services.secrets import GatewaySecrets  # noqa: E402
+from gateway.storage import Store, StoredEvent  # noqa: E402
 from wire import GateVerdictEvent, event_topic, sign_event, uuid7  # noqa: E402
 from wire.events import utc_text  # noqa: E402
 
@@ -68,19 +69,19 @@ class System:
 
     def __init__(self, root: Path, devices: int, batch_max: int, ingest: bool = True):
         self.root = root
-        self.storage = Storage(root / "gateway.db")
+        self.storage = Store.open(root / "gateway.db")
         self.files = BrokerFiles(root / "broker")
         self.broker_port, self.api_port = free_port(), free_port()
         self.files.init(port=self.broker_port)
         self.files.write_accounts([])
-        if not self.storage.user("bench"):
+        if not self.storage.users.get("bench"):
             Auth(self.storage).add_user("bench", "admin", PASSWORD)
         self.bundles: list[DeviceBundle] = []
         for i in range(devices):
             name = f"gate-{i:03d}"
-            existing = self.storage.device(name)
+            existing = self.storage.devices.get(name)
             if existing is None:
-                if "bench" not in dict(self.storage.sites()):
+                if "bench" not in self.storage.people.site_ids():
                     add_site(self.storage, "bench")
                 self.bundles.append(provision_device(self.storage, self.files, GatewaySecrets(root / "secrets"),
                                                      site="bench", device=name,
@@ -266,7 +267,7 @@ def latency(root: Path, devices: int, rate: float, seconds: float) -> dict:
         system.close()
 
 
-def fill(storage: Storage, count: int, devices: int) -> None:
+def fill(storage: Store, count: int, devices: int) -> None:
     """`count` stored events (with their audit entries) spread over 30 days, in big batches."""
     start = datetime.now(timezone.utc) - timedelta(days=30)
     step = timedelta(days=30) / count
@@ -285,20 +286,22 @@ def fill(storage: Storage, count: int, devices: int) -> None:
                                "subject": subject, "score": 0.5}, separators=(",", ":"))
             events.append(StoredEvent(json.loads(body)["id"], "bench", f"gate-{d:03d}", "verdict", seqs[d], at, at,
                                       verdict, subject, 0.5, body, "-"))
-        storage.store_events(events, utc_text(datetime.now(timezone.utc)))
+        with storage.db.transaction() as tx:
+            store_batch(storage, tx, events, 120.0)
         done += len(events)
         print(f"\r  filling: {done}/{count}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
 
 
 def api_latency(root: Path, stored: int, devices: int, repeats: int) -> list[tuple[str, float, float]]:
-    storage = Storage(root / "gateway.db")
+    storage = Store.open(root / "gateway.db")
     for i in range(devices):  # registered devices, so the API lists them
-        if storage.device(f"gate-{i:03d}") is None:
-            storage.add_device(f"gate-{i:03d}", "bench", "gate", f"gate-{i:03d}", "-", "-", utc_text(
-                datetime.now(timezone.utc)))
-    if storage.count_events() < stored:
-        fill(storage, stored - storage.count_events(), devices)
+        if storage.devices.get(f"gate-{i:03d}") is None:
+            with storage.db.transaction() as tx:
+                storage.devices.add(tx, f"gate-{i:03d}", "bench", "gate", f"gate-{i:03d}", "-", "-", "buffalo_s", None)
+                tx.audit("benchmark", "device.provisioned", f"gate-{i:03d}")
+    if storage.events.count() < stored:
+        fill(storage, stored - storage.events.count(), devices)
     system = System(root, 0, batch_max=1000, ingest=False)
     try:
         newest = system.api.get("/api/events", params={"limit": 1}).json()["events"][0]["captured_at"]

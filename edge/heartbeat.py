@@ -30,5 +30,6 @@ class Heartbeats:
             fps=round(fps, 2), stage_ms={k: round(v, 3) for k, v in self.pipeline.timer.per_frame_ms().items()},
             frames=frames, frames_dropped=self.camera.stats.frames_dropped,
             gallery_version=None, gallery_size=self.pipeline.policy.index.subject_count,
-            liveness_enabled=self.pipeline.liveness is not None, uptime_s=round(now - self.started, 1), camera_error=self.camera.stats.error,
+            liveness_enabled=self.pipeline.liveness is not None, uptime_s=round(now - self.started, 1),
+            camera_error=(self.camera.stats.error or "")[:1000] or None,  # the contract bounds it
         )

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.errors import GatewayError
+    from gateway.services.audit import AnchorMismatch
+    from gateway.storage import SchemaTooNew
     from models import ModelFileError
 
     args = build_parser().parse_args(argv)
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
-    except (ModelFileError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, FileNotFoundError, NotADirectoryError,
+            ValueError) as exc:
         log.error("%s", exc)
         return 2
 

@@ -37,16 +37,16 @@ from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.pipeline import FacePipeline
 from edge.runner import StatusLine, open_pack, print_json_line, run_edge
-from gateway import audit
-from gateway.auth import ROLES, Auth
 from gateway.config import GatewayConfig
-from gateway.secrets import GatewaySecrets
-from gateway.service import build_gateway
-from gateway.storage import Storage
-from provisioning.broker import BrokerFiles
-from provisioning.consent import grant
-from provisioning.devices import add_site, provision_device
-from provisioning.enrolment import Enroller, EnrolmentRequest, requests_from
+from gateway.server import build_gateway
+from gateway.services.audit import open_store, verify
+from gateway.services.auth import ROLES, Auth
+from gateway.services.broker import BrokerFiles
+from gateway.services.consent import grant
+from gateway.services.devices import add_site, provision_device
+from gateway.services.enrolment import Enroller, EnrolmentRequest, requests_from
+from gateway.services.secrets import GatewaySecrets
+from gateway.storage import Store
 from wire import uuid7
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class ExamDemo:
     left: int
 
 
-def run_exam_demo(storage: Storage, bundle, workdir: Path, pack, edge_config) -> ExamDemo:
+def run_exam_demo(storage: Store, bundle, workdir: Path, pack, edge_config) -> ExamDemo:
     """An exam session on the exam device: Person-1 checks in, Person-2 takes the seat half-way."""
     grant(storage, "person-1", "exam", [SITE], "demo-1", "demo", actor="demo")
     config = edge_config.model_copy(deep=True)
@@ -135,7 +135,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     config = GatewayConfig(db=workdir / "gateway.db", broker_dir=workdir / "broker",
                            secrets_dir=workdir / "secrets", embedded_broker=True,
                            embedded_broker_port=_free_port(1883), port=_free_port(api_port))
-    storage = Storage(config.db)
+    storage, anchor = open_store(config.db, config.secrets_dir)
     auth = Auth(storage)
     for role in ROLES:
         auth.add_user(role, role, DEMO_PASSWORD)
@@ -176,8 +176,8 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     link = EventLink.open(bundle, edge_config, pack.name)
     try:
         deadline = time.monotonic() + 30
-        while not (set(storage.latest_gallery(DEVICE)[1]) == enrolled
-                   and link.gallery.version >= storage.latest_gallery(DEVICE)[0]):
+        while not (set(storage.galleries.latest(DEVICE).members) == enrolled
+                   and link.gallery.version >= storage.galleries.latest(DEVICE).version):
             if time.monotonic() > deadline:
                 raise RuntimeError("the gate got no gallery with the enrolled people from the gateway")
             time.sleep(0.1)
@@ -194,8 +194,8 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         left = link.close(flush_timeout_s=10)
     exam = run_exam_demo(storage, exam_bundle, workdir / "exam", pack, edge_config)
     left += exam.left
-    stored = storage.count_events()
-    report = audit.verify(storage)
+    stored = storage.events.count()
+    report = verify(storage, anchor)
     log.info("demo: %d verdicts for 6 people passing (%d enrolled); exam session: check-in %s, flags %s; "
              "%d events stored at the gateway, %d left on the devices; %s", summary.verdicts, ENROLLED,
              exam.supervisor.checkin, [f.kind for f in exam.supervisor.flags] or "none", stored, left, report.line())

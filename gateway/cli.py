@@ -1,4 +1,7 @@
-"""Gateway commands of `facegate`: gateway run, user add, audit verify, broker config."""
+"""Gateway commands of `facegate`: gateway run, user add, audit verify, retention run, broker config.
+
+Each command parses its arguments and calls a service; nothing more.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from pathlib import Path
 log = logging.getLogger("facegate")
 
 
-def _config(args: argparse.Namespace):
+def load_config(args: argparse.Namespace):
+    """The gateway configuration, with what the command line gave on top."""
     from gateway.config import load_gateway_config
 
     return load_gateway_config(getattr(args, "config", None), db=getattr(args, "db", None),
@@ -21,20 +25,29 @@ def _config(args: argparse.Namespace):
                                host=getattr(args, "host", None), port=getattr(args, "port", None))
 
 
-def cmd_gateway_run(args: argparse.Namespace) -> int:
-    from gateway.service import run_gateway
+def open_store(args: argparse.Namespace):
+    """The gateway's store, as every command that changes something opens it (checked, anchored)."""
+    from gateway.services.audit import open_store as open_anchored
 
-    config = _config(args)
+    config = load_config(args)
+    return open_anchored(config.db, config.secrets_dir)[0]
+
+
+def cmd_gateway_run(args: argparse.Namespace) -> int:
+    from gateway.server import run_gateway
+
+    config = load_config(args)
     if args.embedded_broker:
         config.embedded_broker = True
         config.embedded_broker_port = args.broker_port or config.embedded_broker_port
     if args.no_ingest:
         config.mqtt = None
-    elif not config.embedded_broker and config.mqtt and not (config.broker_dir / "gateway.toml").exists() and "@" not in config.mqtt:
+    elif not config.embedded_broker and config.mqtt and not (config.broker_dir / "gateway.toml").exists() \
+            and "@" not in config.mqtt:
         log.error("no broker login in %s: run `facegate broker config --dir %s` first, or give --mqtt with a login",
                   config.broker_dir, config.broker_dir)
         return 2
-    run_gateway(config)
+    run_gateway(config, adopt_database=args.adopt_database)
     return 0
 
 
@@ -50,45 +63,36 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from gateway.auth import Auth
-    from gateway.storage import Storage
+    from gateway.services.auth import Auth
 
-    auth = Auth(Storage(_config(args).db))
-    auth.add_user(args.name, args.role, _read_password(args), actor="cli")
+    Auth(open_store(args)).add_user(args.name, args.role, _read_password(args), actor="cli")
     print(f"user {args.name} added with role {args.role}")
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from gateway import audit
-    from gateway.storage import Storage
+    from gateway.services.audit import verify_database
 
-    db = _config(args).db
-    if not db.exists():
-        raise FileNotFoundError(f"no gateway database at {db}")
-    report = audit.verify(Storage(db))
+    config = load_config(args)
+    report = verify_database(config.db, config.secrets_dir)
     print(report.line())
     return 0 if report.ok else 1
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    from gateway.retention import run_retention
-    from gateway.storage import Storage
+    from gateway.services.retention import run_retention
 
-    config = _config(args)
-    done = run_retention(Storage(config.db), config.retention)
+    done = run_retention(open_store(args), load_config(args).retention)
     print("  ".join(f"{k} {v}" for k, v in done.items()))
     return 0
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
-    from gateway.storage import Storage
-    from provisioning.broker import BrokerFiles
+    from gateway.services.broker import BrokerFiles
 
-    config = _config(args)
-    files = BrokerFiles(config.broker_dir)
+    files = BrokerFiles(load_config(args).broker_dir)
     files.init(port=args.broker_port, bind=args.bind)
-    files.write_accounts(Storage(config.db).broker_accounts())
+    files.write_accounts(open_store(args).devices.broker_accounts())
     print(f"wrote {files.conf}, {files.passwd}, {files.acl}\nstart the broker with: mosquitto -c {files.conf}")
     return 0
 
@@ -97,8 +101,8 @@ def gateway_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every command working on the gateway's files takes."""
     p.add_argument("--config", type=Path, help="TOML file with a [gateway] table")
     p.add_argument("--db", type=Path, help="gateway database (default var/gateway.db)")
-    p.add_argument("--broker-dir", type=Path, help="generated broker files (default var/broker)")
-    p.add_argument("--secrets-dir", type=Path, help="the gateway's keys (default var/secrets)")
+    p.add_argument("--broker-dir", type=Path, help="generated broker files (default: broker/ beside the database)")
+    p.add_argument("--secrets-dir", type=Path, help="the gateway's keys (default: secrets/ beside the database)")
     return p
 
 
@@ -114,6 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--broker-port", type=int, help="port of the embedded broker (default 1883)")
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    run.add_argument("--adopt-database", action="store_true",
+                     help="accept a database that does not reach the audit head this gateway last signed "
+                          "(restored from a backup); recorded in the audit log")
     run.set_defaults(func=cmd_gateway_run)
 
     user = sub.add_parser("user", help="gateway users").add_subparsers(dest="cmd", required=True)
@@ -124,7 +131,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.set_defaults(func=cmd_user_add)
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="cmd", required=True)
-    verify = common(audit.add_parser("verify", help="recompute the hash chain; exit 1 and name the first broken link"))
+    verify = common(audit.add_parser("verify", help="recompute the hash chain and compare it with the signed anchor; "
+                                                    "exit 1 and name the first broken link"))
     verify.set_defaults(func=cmd_audit_verify)
 
     retention = sub.add_parser("retention", help="data retention").add_subparsers(dest="cmd", required=True)

@@ -5,20 +5,51 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.retention import RetentionSettings
 from models.quality import QualitySettings
 from models.settings import ModelSettings
+
+
+class RetentionSettings(BaseModel):
+    """Days each data class is kept. QCVN 105 asks 5 years for exam session data."""
+
+    verdict_days: int = Field(365, ge=1)
+    heartbeat_days: int = Field(30, ge=1)
+    gallery_days: int = Field(365 * 5, ge=1)  # gallery confirmations: proof that erasures reached devices
+    exam_session_days: int = Field(365 * 5, ge=1)  # exam session records and flags (QCVN 105: 5 years)
+    exam_evidence_days: int = Field(365 * 5, ge=1)  # evidence photos; a site may keep them shorter
+    interval_s: float = Field(60.0, gt=0)
+
+    def days(self) -> dict[str, int]:
+        return {"verdict": self.verdict_days, "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
+                "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
+                "exam.evidence": self.exam_evidence_days}
+
+
+class HttpSettings(BaseModel):
+    """Limits on what a request may cost before anyone is authenticated."""
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body
+    max_upload_bytes: int = Field(48 * 1024 * 1024, ge=1024)  # an enrolment photo, base64 in JSON
+
+
+class ClockSettings(BaseModel):
+    """When a device's clock is not trusted for an event's age (see gateway/services/ingest.py)."""
+
+    skew_limit_s: float = Field(300.0, gt=0)  # captured further in the future than this: suspect
+    max_backlog_days: float = Field(60.0, gt=0)  # captured longer ago than this on arrival: suspect
+    exam_flag_s: float = Field(120.0, gt=0)  # an exam session's device clock further off: a technical flag
 
 
 class GatewayConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEGATE_GATEWAY__", env_nested_delimiter="__", extra="forbid")
 
     db: Path = Path("var/gateway.db")
-    broker_dir: Path = Path("var/broker")  # generated Mosquitto files and the gateway's broker login
-    secrets_dir: Path = Path("var/secrets")  # the gateway's gallery-signing key and ID-card hash key
+    # Both default to folders beside the database, so `--db X` alone finds everything that goes with X.
+    broker_dir: Path | None = None  # generated Mosquitto files and the gateway's broker login
+    secrets_dir: Path | None = None  # the gateway's signing key, ID-card hash key and audit anchor
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
     embedded_broker: bool = False  # run an in-process broker (the demo) on embedded_broker_port
     embedded_broker_port: int = Field(1883, ge=1, le=65535)
@@ -29,10 +60,20 @@ class GatewayConfig(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)  # packs enrolment makes templates with
     quality: QualitySettings = Field(default_factory=QualitySettings)  # the floor an enrolment photo must clear
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
+
+    def model_post_init(self, _context) -> None:
+        self.broker_dir = self.broker_dir or self.db.parent / "broker"
+        self.secrets_dir = self.secrets_dir or self.db.parent / "secrets"
 
 
 def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:
     """Defaults, the TOML file's [gateway] table, env, then explicit overrides (command-line flags)."""
     values = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("gateway", {}) if path else {}
-    from_env = GatewayConfig().model_dump(exclude_defaults=True)
+    from_env_config = GatewayConfig()
+    from_env = from_env_config.model_dump(exclude_defaults=True)
+    for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets")):
+        if getattr(from_env_config, folder) == from_env_config.db.parent / name:  # derived, not set
+            from_env.pop(folder, None)
     return GatewayConfig(**(values | from_env | {k: v for k, v in overrides.items() if v is not None}))

@@ -68,7 +68,7 @@ def image_size(data: bytes) -> tuple[int, int] | str:
     except Image.DecompressionBombError:
         return "image dimensions are absurdly large (decompression bomb)"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return "not an image, or a corrupt one (cannot read its header)"
+        return "not an image, or a corrupt one (cannot decode its header)"
 
 
 def decode_image(data: bytes | None, max_megapixels: float = MAX_MEGAPIXELS,

@@ -1,4 +1,7 @@
-"""Provisioning commands of `facegate`: provision device, provision revoke."""
+"""The admin's commands for bringing devices and people in: provision, site, enrol, consent, erasures.
+
+Each parses its arguments and calls a gateway service (gateway/services); nothing more.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +12,23 @@ from pathlib import Path
 
 
 def _parts(args: argparse.Namespace):
-    from gateway.config import load_gateway_config
-    from gateway.secrets import GatewaySecrets
-    from gateway.storage import Storage
-    from provisioning.broker import BrokerFiles
+    from gateway.cli import load_config, open_store
+    from gateway.services.broker import BrokerFiles
+    from gateway.services.secrets import GatewaySecrets
 
-    config = load_gateway_config(args.config, db=args.db, broker_dir=args.broker_dir, secrets_dir=args.secrets_dir)
+    config = load_config(args)
     files = BrokerFiles(config.broker_dir)
     if not files.gateway_login.exists():
         files.init()
-    return Storage(config.db), files, GatewaySecrets(config.secrets_dir)
+    return open_store(args), files, GatewaySecrets(config.secrets_dir)
 
 
 def cmd_provision_device(args: argparse.Namespace) -> int:
+    from gateway.services.devices import provision_device
     from wire.bundle import write_bundle
-    from provisioning.devices import provision_device
 
-    storage, files, secrets = _parts(args)
-    bundle = provision_device(storage, files, secrets, site=args.site, device=args.name, kind=args.kind,
+    store, files, secrets = _parts(args)
+    bundle = provision_device(store, files, secrets, site=args.site, device=args.name, kind=args.kind,
                               broker_url=args.broker_url, actor="cli")
     out = Path(args.out or f"var/devices/{bundle.device}.toml")
     write_bundle(bundle, out)
@@ -36,35 +38,35 @@ def cmd_provision_device(args: argparse.Namespace) -> int:
 
 
 def cmd_provision_revoke(args: argparse.Namespace) -> int:
-    from provisioning.devices import revoke_device
+    from gateway.services.devices import revoke_device
 
-    storage, files, _ = _parts(args)
-    revoke_device(storage, files, args.device, actor="cli")
+    store, files, _ = _parts(args)
+    revoke_device(store, files, args.device, actor="cli")
     print(f"device {args.device} revoked: removed from the broker, its events refused")
     return 0
 
 
 def cmd_site_add(args: argparse.Namespace) -> int:
-    from provisioning.devices import add_site
+    from gateway.services.devices import add_site
 
-    storage, _, _ = _parts(args)
-    add_site(storage, args.site, args.name, actor="cli")
+    store, _, _ = _parts(args)
+    add_site(store, args.site, args.name, actor="cli")
     print(f"site {args.site} added")
     return 0
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    from gateway.config import load_gateway_config
-    from provisioning.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
+    from gateway.cli import load_config
+    from gateway.services.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
 
-    storage, _, secrets = _parts(args)
-    config = load_gateway_config(args.config)
+    store, _, secrets = _parts(args)
+    config = load_config(args)
     defaults = EnrolmentRequest(source="", subject=args.subject or "", display_name=args.display_name,
                                 id_card=args.id_card, purpose=args.purpose,
                                 sites=[s.strip() for s in args.sites.split(",") if s.strip()],
                                 notice_version=args.notice, channel=args.channel, expires_at=args.expires)
     requests = list(requests_from(Path(args.path), defaults))
-    enroller = Enroller(storage, secrets, open_packs(packs_in_use(storage), config.models), config.quality,
+    enroller = Enroller(store, secrets, open_packs(packs_in_use(store), config.models), config.quality,
                         actor=f"cli:{args.recorded_by}")
     enrolled = 0
     for n, request in enumerate(requests, start=1):
@@ -81,32 +83,32 @@ def cmd_enrol(args: argparse.Namespace) -> int:
 
 
 def cmd_consent_withdraw(args: argparse.Namespace) -> int:
-    from provisioning.consent import withdraw
+    from gateway.services.consent import withdraw
 
-    storage, _, _ = _parts(args)
-    erasure = withdraw(storage, args.subject, args.purpose, actor=f"cli:{args.recorded_by}")
+    store, _, _ = _parts(args)
+    erasure = withdraw(store, args.subject, args.purpose, actor=f"cli:{args.recorded_by}")
     print(f"consent of {args.subject} withdrawn" + (f"; erasure {erasure} open until every device confirms"
                                                     if erasure else "; no device held them"))
     return 0
 
 
 def cmd_consent_add(args: argparse.Namespace) -> int:
-    from provisioning.consent import grant
+    from gateway.services.consent import grant
 
-    storage, _, _ = _parts(args)
-    consent = grant(storage, args.subject, args.purpose, [s.strip() for s in args.sites.split(",") if s.strip()],
+    store, _, _ = _parts(args)
+    consent = grant(store, args.subject, args.purpose, [s.strip() for s in args.sites.split(",") if s.strip()],
                     args.notice, args.channel, args.expires, actor=f"cli:{args.recorded_by}")
     print(f"consent {consent} recorded for {args.subject} ({args.purpose} at {args.sites})")
     return 0
 
 
 def cmd_erasures(args: argparse.Namespace) -> int:
-    storage, _, _ = _parts(args)
-    rows = storage.erasures(outstanding_only=not args.all)
+    store, _, _ = _parts(args)
+    rows = store.galleries.erasures(outstanding_only=not args.all)
     for e in rows:
-        waiting = [d for d, v in e["devices"].items() if not v["confirmed_at"]]
-        state = "complete " + e["completed_at"] if e["completed_at"] else "waiting for " + ", ".join(waiting)
-        print(f"{e['id']}\t{e['subject']}\t{e['reason']}\t{e['requested_at']}\t{state}")
+        waiting = [d for d, v in e.devices.items() if not v["confirmed_at"]]
+        state = "complete " + e.completed_at if e.completed_at else "waiting for " + ", ".join(waiting)
+        print(f"{e.id}\t{e.subject}\t{e.reason}\t{e.requested_at}\t{state}")
     if not rows:
         print("no outstanding erasures" if not args.all else "no erasures")
     return 0

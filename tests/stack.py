@@ -14,6 +14,7 @@ import shutil
 import signal
 import threading
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,16 +29,38 @@ import pytest
 
 from conftest import CLIP, WIDE_SHOT, clip_gallery
 from wire.bundle import DeviceBundle, load_bundle, write_bundle
-from gateway.auth import ROLES, Auth
-from gateway.secrets import GatewaySecrets
-from gateway.storage import Storage
-from provisioning.broker import BrokerFiles
-from provisioning.devices import add_site, provision_device
+from gateway.services.auth import ROLES, Auth
+from gateway.services.broker import BrokerFiles
+from gateway.services.devices import add_site, provision_device
+from gateway.services.secrets import GatewaySecrets
+from gateway.services.ingest import store_batch
+from gateway.storage import Store, StoredEvent
+from gateway.storage.events import GATEWAY_FIELDS
 from wire import GateVerdictEvent, canonical_json, event_topic, public_key_from_text, uuid7
 from wire.mqtt import BrokerUrl, new_client
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery"
+
+
+def register_device(store: Store, device: str, site: str = "site-a", kind: str = "gate",
+                    public_key: str = "-") -> None:
+    """A device row as provisioning makes it, without the broker files (for tests of one layer)."""
+    with store.db.transaction() as tx:
+        store.devices.add(tx, device, site, kind, device, public_key, "x", "buffalo_s", None)
+        tx.audit("test", "device.provisioned", device, {"site": site, "kind": kind})
+
+
+def store_events(store: Store, events: list[StoredEvent]) -> list[str]:
+    """Store admitted events the way ingest does (one transaction, audited); each one's outcome."""
+    with store.db.transaction(unaudited="only duplicates") as tx:
+        return store_batch(store, tx, events, 120.0).outcomes
+
+
+def sql(stack: "Stack", query: str, *args) -> list[tuple]:
+    """Rows of a query run on the gateway's database file, as someone with a shell would."""
+    with sqlite3.connect(stack.store.path) as db:
+        return db.execute(query, args).fetchall()
 
 
 def free_port() -> int:
@@ -120,7 +143,7 @@ class Stack:
 
     root: Path
     port: int  # the broker's
-    storage: Storage
+    store: Store
     files: BrokerFiles
     broker: Mosquitto | None
     gateway: GatewayProcess
@@ -130,7 +153,7 @@ class Stack:
     @classmethod
     def create(cls, root: Path, embedded: bool = False) -> Stack:
         root.mkdir(parents=True, exist_ok=True)
-        storage = Storage(root / "gateway.db")
+        store = Store.open(root / "gateway.db")
         files = BrokerFiles(root / "broker")
         port = free_port()
         files.init(port=port)
@@ -138,10 +161,10 @@ class Stack:
         broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
         gateway = GatewayProcess(root / "gateway.db", files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
                                  root / "gateway.log", embedded_broker_port=port if embedded else None)
-        auth = Auth(storage)
+        auth = Auth(store)
         for role in ROLES:
             auth.add_user(f"{role}-1", role, PASSWORD)
-        stack = cls(root, port, storage, files, broker, gateway)
+        stack = cls(root, port, store, files, broker, gateway)
         if broker:
             broker.start()
         gateway.start()
@@ -156,9 +179,9 @@ class Stack:
         return GatewaySecrets(self.root / "secrets")
 
     def add_device(self, device: str, site: str = "site-a", kind: str = "gate") -> DeviceBundle:
-        if site not in dict(self.storage.sites()):
-            add_site(self.storage, site)
-        bundle = provision_device(self.storage, self.files, self.secrets, site=site, device=device,
+        if site not in self.store.people.site_ids():
+            add_site(self.store, site)
+        bundle = provision_device(self.store, self.files, self.secrets, site=site, device=device,
                                   broker_url=self.broker_url, kind=kind)
         path = self.root / "devices" / f"{device}.toml"
         write_bundle(bundle, path)
@@ -252,9 +275,9 @@ def check_clip_verdicts_stored(stack: Stack, device: str, printed: list[dict]) -
         assert event["score"] == pytest.approx(line["score"], abs=1e-4)
         assert event["threshold"] == line["threshold"] and event["model_pack"] == "buffalo_s"
     # Anyone holding the device's public key can check a stored event is what the device signed.
-    key = public_key_from_text(stack.storage.device(device).public_key)
+    key = public_key_from_text(stack.store.devices.get(device).public_key)
     for event in stored:
-        body = {k: v for k, v in event.items() if k not in ("received_at", "sig")}
+        body = {k: v for k, v in event.items() if k not in GATEWAY_FIELDS}
         key.verify(base64.b64decode(event["sig"]), canonical_json(body))
     assert sorted(e["seq"] for e in stored) == sorted(set(e["seq"] for e in stored))
     # The run's health reached the device list: its heartbeat, and offline once it stopped.

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import DATA, sample_t1
 from wire.bundle import load_bundle
-from stack import REPO, Stack, connect_result, edge_run_over_clip, start_edge, verdict_lines, wait_for
+from stack import REPO, Stack, connect_result, edge_run_over_clip, sql, start_edge, verdict_lines, wait_for
 from wire.gallery import open_gallery
 
 CELEBS = DATA / "faces" / "celebrities"
@@ -85,7 +85,7 @@ def manifest(stack, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def enrolled(stack, manifest):
-    result = subprocess.run([sys.executable, "-m", "facegate", "enrol", str(manifest), "--db", str(stack.storage.path),
+    result = subprocess.run([sys.executable, "-m", "facegate", "enrol", str(manifest), "--db", str(stack.store.path),
                              "--broker-dir", str(stack.files.dir), "--secrets-dir", str(stack.root / "secrets")],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     return result
@@ -107,7 +107,7 @@ def test_bulk_enrolment_reports_each_row_and_writes_only_whole_enrolments(stack,
     assert all(s["packs"] == ["buffalo_s"] and len(s["consents"]) == 1 for s in subjects.values())
     assert subjects["lin"]["consents"][0]["sites"] == ["site-a", "site-b"]
     # The ID-card number is nowhere in the database.
-    assert b"001234567890" not in stack.storage.path.read_bytes()
+    assert b"001234567890" not in stack.store.path.read_bytes()
 
 
 def test_devices_get_exactly_the_consented_subjects_for_their_site_and_purpose(stack, enrolled):
@@ -118,8 +118,8 @@ def test_devices_get_exactly_the_consented_subjects_for_their_site_and_purpose(s
     assert devices["gate-01"]["gallery_size"] == 4  # alex, lin, grey, alpha: gate consents at site-a
     assert devices["gate-09"]["gallery_size"] == 1  # lin only: the one consent covering site-b
     assert devices["exam-01"]["gallery_size"] == 1  # exam-only, never on a gate
-    members = stack.storage.latest_gallery("gate-01")[1]
-    assert "exam-only" not in members and "exam-only" in stack.storage.latest_gallery("exam-01")[1]
+    members = stack.store.galleries.latest("gate-01").members
+    assert "exam-only" not in members and "exam-only" in stack.store.galleries.latest("exam-01").members
 
 
 def test_the_edge_receives_its_gallery_encrypted_and_grants_on_video(stack, enrolled, gate_01):
@@ -127,7 +127,7 @@ def test_the_edge_receives_its_gallery_encrypted_and_grants_on_video(stack, enro
     assert granted(verdicts) == {"alex": 1, "lin": 1}
     # At rest the gallery is the signed, encrypted payload: no template in clear, in raw or base64 form.
     blob = (gate_01 / "gallery.enc").read_bytes()
-    template = stack.storage.db.execute("SELECT embedding FROM templates WHERE subject = 'alex'").fetchone()[0]
+    template = sql(stack, "SELECT embedding FROM templates WHERE subject = 'alex'")[0][0]
     for probe in (template[:64], base64.b64encode(template)[:64], b"alex"):
         assert probe not in blob
     bundle = load_bundle(stack.devices["gate-01"])
@@ -175,7 +175,7 @@ def test_an_offline_device_catches_up_on_reconnect(stack, enrolled, gate_01):
     outstanding = stack.get("/api/erasures", outstanding=True).json()
     assert [e["devices"]["gate-01"]["confirmed_at"] for e in outstanding if e["id"] == erasure] == [None]
     # Central erasure: with no consent left, alex's templates are gone from the gateway too.
-    assert stack.storage.db.execute("SELECT count(*) FROM templates WHERE subject = 'alex'").fetchone()[0] == 0
+    assert sql(stack, "SELECT count(*) FROM templates WHERE subject = 'alex'") == [(0,)]
 
     verdicts = edge_run_over_clip(stack, "gate-01", workdir, local_gallery=False)
     assert "alex" not in granted(verdicts)
@@ -200,48 +200,48 @@ def test_enrolment_through_the_api_answers_per_photo(stack, enrolled):
     assert stack.post("/api/subjects", {"subject": "api-x", "photo": "%%%"}).status_code == 422
     assert stack.post("/api/subjects", {"subject": "api-y", "photo": photo}, role="supervisor").status_code == 403
     # The exam device gets the new candidate; no gate device does.
-    wait_for(lambda: "api-person" in stack.storage.latest_gallery("exam-01")[1], 10, "exam-01's gallery")
-    assert "api-person" not in stack.storage.latest_gallery("gate-01")[1]
+    wait_for(lambda: "api-person" in stack.store.galleries.latest("exam-01").members, 10, "exam-01's gallery")
+    assert "api-person" not in stack.store.galleries.latest("gate-01").members
     # A second consent for someone enrolled for the gate brings them to the exam device too.
     added = stack.post("/api/subjects/alpha/consents", {"purpose": "exam", "sites": ["site-a"]})
     assert added.status_code == 201, added.text
-    wait_for(lambda: "alpha" in stack.storage.latest_gallery("exam-01")[1], 10, "alpha on exam-01")
+    wait_for(lambda: "alpha" in stack.store.galleries.latest("exam-01").members, 10, "alpha on exam-01")
     assert stack.post("/api/subjects/alpha/consents", {"purpose": "exam", "sites": ["nowhere"]}).status_code == 422
     assert stack.post("/api/subjects/ghost/consents", {"purpose": "exam"}).status_code == 404
 
 
 def test_a_revoked_device_can_neither_connect_nor_get_galleries(stack, enrolled):
-    from provisioning.devices import revoke_device
+    from gateway.services.devices import revoke_device
 
     bundle = load_bundle(stack.devices["gate-09"])
     assert connect_result(bundle.broker_url(), "gate-09-check") == "Success"
-    revoke_device(stack.storage, stack.files, "gate-09")
+    revoke_device(stack.store, stack.files, "gate-09")
     wait_for(lambda: connect_result(bundle.broker_url(), "gate-09-check") != "Success", 5, "the broker to refuse it")
-    version = stack.storage.latest_gallery("gate-09")[0]
+    version = stack.store.galleries.latest("gate-09").version
     stack.post("/api/subjects/grey/withdraw", {})
     time.sleep(2)
-    assert stack.storage.latest_gallery("gate-09")[0] == version  # nothing more is made for it
+    assert stack.store.galleries.latest("gate-09").version == version  # nothing more is made for it
 
 
 def test_expired_consent_leaves_galleries_and_is_erased(stack, enrolled, gate_01):
-    from provisioning.consent import expire
+    from gateway.services.consent import expire
 
     expiry = datetime.now(timezone.utc) + timedelta(seconds=12)
     photo = base64.b64encode((CELEBS / "img16.jpg").read_bytes()).decode()
     r = stack.post("/api/subjects", {"subject": "short-stay", "purpose": "gate", "sites": ["site-a"], "photo": photo,
                                      "expires_at": expiry.isoformat()})
     assert r.status_code == 201, r.text
-    wait_for(lambda: "short-stay" in stack.storage.latest_gallery("gate-01")[1], 10, "the new subject on gate-01")
+    wait_for(lambda: "short-stay" in stack.store.galleries.latest("gate-01").members, 10, "the new subject on gate-01")
     edge_run_over_clip(stack, "gate-01", gate_01, local_gallery=False)  # gate-01 takes it on
-    assert "short-stay" in stack.storage.latest_gallery("gate-01")[1]
+    assert "short-stay" in stack.store.galleries.latest("gate-01").members
     # Past the expiry the gallery no longer includes them, even before the expiry job runs.
-    wait_for(lambda: "short-stay" not in stack.storage.latest_gallery("gate-01")[1], 30, "the expiry")
-    erasures = expire(stack.storage)  # what the gateway's job does every minute
-    mine = [e for e in stack.storage.erasures() if e["subject"] == "short-stay"]
+    wait_for(lambda: "short-stay" not in stack.store.galleries.latest("gate-01").members, 30, "the expiry")
+    erasures = expire(stack.store)  # what the gateway's job does every minute
+    mine = [e.api() for e in stack.store.galleries.erasures() if e.subject == "short-stay"]
     assert [e["id"] for e in mine] == erasures
     # gate-01 is offline: the erasure waits for it, on the version that dropped them.
     assert mine[0]["completed_at"] is None and mine[0]["devices"]["gate-01"]["version"] is not None
-    assert stack.storage.db.execute("SELECT count(*) FROM templates WHERE subject = 'short-stay'").fetchone()[0] == 0
+    assert sql(stack, "SELECT count(*) FROM templates WHERE subject = 'short-stay'") == [(0,)]
     edge_run_over_clip(stack, "gate-01", gate_01, local_gallery=False)
-    wait_for(lambda: [e for e in stack.storage.erasures() if e["subject"] == "short-stay" and e["completed_at"]],
+    wait_for(lambda: [e for e in stack.store.galleries.erasures() if e.subject == "short-stay" and e.completed_at],
              10, "gate-01 to confirm")

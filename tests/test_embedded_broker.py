@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from wire.bundle import load_bundle
-from gateway.storage import EventQuery, Storage
+from gateway.storage import EventQuery, Store
 from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
 from wire import event_topic, sign_event
 from wire.mqtt import BrokerUrl
@@ -37,7 +37,7 @@ def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
 
     d1 = DeviceClient(stack, "gate-d1")
     received = stack.metrics()["ingest"]["received"]
-    seq = stack.storage.device("gate-d1").last_seq + 1
+    seq = stack.store.devices.get("gate-d1").last_seq + 1
     d1.client.publish(event_topic("demo", "gate-d2", "verdict"), sign_event(d1.event(seq), d1.key), qos=1)
     marker = d1.event(seq + 1)
     d1.publish(sign_event(marker, d1.key))
@@ -54,7 +54,7 @@ def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "0 left on the device" in result.stderr and "audit chain intact" in result.stderr
     printed = [json.loads(line) for line in result.stdout.splitlines()]
-    stored = Storage(workdir / "gateway.db").query_events(EventQuery(kind="verdict"))
+    stored = Store.open(workdir / "gateway.db").events.query(EventQuery(kind="verdict"))
     assert sorted((e.subject or "", e.verdict) for e in stored) == sorted(
         (v["subject"] or "", v["verdict"]) for v in printed)
     assert {e.subject for e in stored if e.verdict == "granted"} == {f"person-{n}" for n in range(1, 5)}

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from wire.bundle import load_bundle
-from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
+from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, sql, wait_for
 from wire import DeviceKey, canonical_json, event_topic, sign_event
 from wire.mqtt import BrokerUrl, new_client
 
@@ -36,7 +36,7 @@ def test_edge_verdicts_from_a_video_are_queryable_with_their_content(stack, tmp_
 
 
 def next_seq(stack: Stack, device: str) -> int:
-    return stack.storage.device(device).last_seq + 1
+    return stack.store.devices.get(device).last_seq + 1
 
 
 def test_bad_events_are_dropped_and_counted_by_reason_and_the_gateway_keeps_going(stack):
@@ -120,14 +120,14 @@ def test_a_device_cannot_publish_or_listen_as_another_device(stack):
 
 
 def test_broker_refuses_strangers_wrong_passwords_and_revoked_devices(stack):
-    from provisioning.devices import revoke_device
+    from gateway.services.devices import revoke_device
 
     base = BrokerUrl.parse(stack.broker_url)
     assert connect_result(base, "anon") != "Success"
     assert connect_result(base.with_login("gate-a1", "not-the-password"), "guess") != "Success"
     bundle = stack.add_device("gate-x9", "site-a")
     assert connect_result(bundle.broker_url(), "gate-x9") == "Success"
-    revoke_device(stack.storage, stack.files, "gate-x9")
+    revoke_device(stack.store, stack.files, "gate-x9")
     assert wait_for(lambda: connect_result(bundle.broker_url(), "gate-x9") != "Success", 5, "the revocation")
     assert {d["id"]: d["status"] for d in stack.get("/api/devices").json()}["gate-x9"] == "revoked"
 
@@ -209,15 +209,14 @@ def test_invalid_query_parameters_are_422_naming_the_field(stack, params, field)
 def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
     # Something to protect: the events of the earlier tests, plus reads of them.
     assert stack.events(device="gate-a1")
-    cli = [sys.executable, "-m", "facegate", "audit", "verify", "--db", str(stack.storage.path)]
+    cli = [sys.executable, "-m", "facegate", "audit", "verify", "--db", str(stack.store.path)]
     ok = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
     assert stack.get("/api/audit/verify", role="auditor").json()["ok"] is True
 
     victim = stack.events(device="gate-a1", verdict="granted")[0]
-    entry = stack.storage.db.execute("SELECT seq FROM audit WHERE action = 'event.stored' AND target = ?",
-                                     [victim["id"]]).fetchone()[0]
-    with sqlite3.connect(stack.storage.path) as db:  # an insider edits the file directly
+    [(entry,)] = sql(stack, "SELECT seq FROM audit WHERE action = 'event.stored' AND target = ?", victim["id"])
+    with sqlite3.connect(stack.store.path) as db:  # an insider edits the file directly
         db.execute("UPDATE events SET subject = 'someone-else' WHERE id = ?", (victim["id"],))
     try:
         broken = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
@@ -226,9 +225,9 @@ def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
         report = stack.get("/api/audit/verify", role="admin").json()
         assert report["ok"] is False and report["first_broken"] == entry
     finally:
-        with sqlite3.connect(stack.storage.path) as db:
+        with sqlite3.connect(stack.store.path) as db:
             db.execute("UPDATE events SET subject = ? WHERE id = ?", (victim["subject"], victim["id"]))
     # Editing the log itself breaks the chain at that entry.
-    with sqlite3.connect(stack.storage.path) as db:
+    with sqlite3.connect(stack.store.path) as db:
         db.execute("UPDATE audit SET actor = 'user:nobody' WHERE seq = 2")
     assert stack.get("/api/audit/verify", role="auditor").json()["first_broken"] == 2

@@ -31,7 +31,7 @@ def stack(tmp_path_factory):
         r = s.post("/api/subjects", {"subject": subject, "purpose": purpose, "sites": ["centre-1"],
                                      "photo": base64.b64encode((CELEBS / photo).read_bytes()).decode()})
         assert r.status_code == 201, r.text
-    wait_for(lambda: "cand-1" in s.storage.latest_gallery("exam-01")[1], 10, "the candidate on exam-01")
+    wait_for(lambda: "cand-1" in s.store.galleries.latest("exam-01").members, 10, "the candidate on exam-01")
     yield s
     s.close()
 
@@ -72,7 +72,7 @@ def session(stack, desk_video, exam_01):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = wait_for(lambda: [s for s in stack.get("/api/exam/sessions", role="supervisor").json()
                                 if s["checkin"] == "passed"], 20, "the check-in at the gateway")[0]
-    wait_for(lambda: stack.storage.exam_flags(started["id"]), 15, "the multiple_faces flag at the gateway")
+    wait_for(lambda: stack.store.exams.flags(started["id"]), 15, "the multiple_faces flag at the gateway")
     stack.broker.kill(signal.SIGTERM)  # the centre's network goes down before the session ends
     out, err = proc.communicate(timeout=60)
     assert "multiple_faces" in out, err
@@ -160,15 +160,15 @@ def test_a_device_clock_far_off_is_kept_and_flagged_technical(stack):
     device = DeviceClient(stack, "exam-01")
     skewed = datetime.now(timezone.utc) - timedelta(minutes=10)
     event = ExamSessionEvent(id=str(uuid7()), site="centre-1", device="exam-01",
-                             seq=stack.storage.device("exam-01").last_seq + 1, captured_at=skewed,
+                             seq=stack.store.devices.get("exam-01").last_seq + 1, captured_at=skewed,
                              session="skewed-session", candidate="cand-1", exam_type="theory", stage="theory",
                              started_at=skewed, checkin="pending")
     device.publish(sign_event(event, device.key), topic="facegate/v1/centre-1/exam-01/events/exam.session")
     device.close()
-    s = wait_for(lambda: stack.storage.exam_session("skewed-session"), 10, "the skewed session")
-    assert s["clock_skew_s"] >= 590
-    [flag] = stack.storage.exam_flags("skewed-session")
-    assert flag["kind"] == "technical" and "clock" in flag["detail"]
+    s = wait_for(lambda: stack.store.exams.session("skewed-session"), 10, "the skewed session")
+    assert s.clock_skew_s >= 590
+    [flag] = stack.store.exams.flags("skewed-session")
+    assert flag.kind == "technical" and "clock" in flag.detail
     stored = stack.get(f"/api/events/{event.id}").json()
     assert stored["captured_at"].startswith(skewed.strftime("%Y-%m-%dT%H:%M")) and stored["received_at"]
-    assert json.dumps(s)  # both times are kept: the device's in the event, the gateway's beside it
+    assert json.dumps(s.__dict__)  # both times are kept: the device's in the event, the gateway's beside it

@@ -90,7 +90,7 @@ def publish_verdict(stack: Stack, verdict: str, subject: str | None, score: floa
 
     device = DeviceClient(stack, "gate-01")
     event = GateVerdictEvent(id=str(uuid7()), site="site-a", device="gate-01",
-                             seq=stack.storage.device("gate-01").last_seq + 1, captured_at=datetime.now(timezone.utc),
+                             seq=stack.store.devices.get("gate-01").last_seq + 1, captured_at=datetime.now(timezone.utc),
                              model_pack="buffalo_s", camera="cam-1", track=1, verdict=verdict, subject=subject,
                              score=score, runner_up=0.1, threshold=0.36, margin=0.05, quality=0.8, frames=3,
                              liveness_enabled=True, liveness=0.93 if verdict != "spoof_suspected" else 0.12)
@@ -122,7 +122,7 @@ def flagged_session(stack):
     now = datetime.now(timezone.utc)  # when each event is sent (its captured_at): the device's clock is right
     start = now - timedelta(minutes=20)
     session, flag = str(uuid7()), str(uuid7())
-    seq = stack.storage.device("exam-01").last_seq
+    seq = stack.store.devices.get("exam-01").last_seq
     common = dict(site="site-a", device="exam-01", model_pack="buffalo_s")
     events = [
         ExamSessionEvent(id=str(uuid7()), seq=seq + 1, captured_at=now, session=session, candidate="ann-lee",
@@ -140,7 +140,7 @@ def flagged_session(stack):
     for e in events:
         device.publish(sign_event(e, device.key), topic=event_topic("site-a", "exam-01", e.kind))
     device.close()
-    wait_for(lambda: (stack.storage.exam_session(session) or {}).get("ended_at"), 10, "the session at the gateway")
+    wait_for(lambda: getattr(stack.store.exams.session(session), "ended_at", None), 10, "the session at the gateway")
     return session, flag
 
 

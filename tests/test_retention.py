@@ -8,10 +8,11 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-from gateway import audit
-from gateway.retention import RetentionSettings, run_retention
-from gateway.storage import Storage, StoredEvent
-from stack import REPO
+from gateway.config import RetentionSettings
+from gateway.services import audit
+from gateway.services.retention import run_retention
+from gateway.storage import Store, StoredEvent
+from stack import REPO, register_device, store_events
 from wire import uuid7
 from wire.events import utc_text
 
@@ -27,18 +28,18 @@ def event(kind: str, seq: int, days_ago: float) -> StoredEvent:
 
 
 def test_events_past_retention_are_deleted_by_class_and_the_chain_still_verifies(tmp_path):
-    storage = Storage(tmp_path / "g.db")
-    storage.add_device("gate-01", "site-a", "gate", "Gate", "key", "secret", utc_text(NOW))
+    storage = Store.open(tmp_path / "g.db")
+    register_device(storage, "gate-01")
     events = [event("verdict", 1, 400), event("heartbeat", 2, 40), event("verdict", 3, 10), event("heartbeat", 4, 1)]
-    storage.store_events(events, utc_text(NOW))
+    store_events(storage, events)
     done = run_retention(storage, RetentionSettings(verdict_days=365, heartbeat_days=30), now=NOW)
     assert done["verdict_events_deleted"] == 1 and done["heartbeat_events_deleted"] == 1
-    left = {row[0] for row in storage.event_rows()}
+    left = {row[0] for row in storage.events.all_rows()}
     assert left == {events[2].id, events[3].id}
     report = audit.verify(storage)
     assert report.ok, report.line()
-    purges = [e for e in storage.audit_entries() if e[3] == "events.purged"]
-    assert [(p[4], json.loads(p[5])["count"]) for p in purges] == [("verdict", 1), ("heartbeat", 1)]
+    purges = [e for e in storage.audit.walk() if e.action == "events.purged"]
+    assert [(p.target, json.loads(p.detail)["count"]) for p in purges] == [("verdict", 1), ("heartbeat", 1)]
     # A second pass finds nothing more.
     assert run_retention(storage, RetentionSettings(), now=NOW)["verdict_events_deleted"] == 0
 
@@ -52,12 +53,12 @@ def test_events_past_retention_are_deleted_by_class_and_the_chain_still_verifies
 
 
 def test_the_purged_list_cannot_be_used_to_hide_a_deletion(tmp_path):
-    storage = Storage(tmp_path / "g.db")
-    storage.add_device("gate-01", "site-a", "gate", "Gate", "key", "secret", utc_text(NOW))
+    storage = Store.open(tmp_path / "g.db")
+    register_device(storage, "gate-01")
     events = [event("verdict", 1, 400), event("verdict", 2, 5)]
-    storage.store_events(events, utc_text(NOW))
+    store_events(storage, events)
     run_retention(storage, RetentionSettings(), now=NOW)
-    seq = storage.db.execute("SELECT audit_seq FROM purged_events").fetchone()[0]
+    [seq] = storage.events.purged_ids()
     with sqlite3.connect(storage.path) as db:  # hide the deletion of event 2 as if retention had done it
         db.execute("DELETE FROM events WHERE id = ?", (events[1].id,))
         db.execute("INSERT INTO purged_events (id, audit_seq) VALUES (?, ?)", (events[1].id, seq))

@@ -8,10 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gateway.ingest import DeviceDirectory, Rejected, admit
-from gateway.storage import Storage
+from gateway.services.ingest import DeviceDirectory, Rejected, admit
+from gateway.storage import Store
+from stack import register_device
 from wire import (DeviceKey, GateVerdictEvent, SignatureError, TopicError, event_topic, parse_topic,
                   public_key_from_text, sign_event, uuid7, verify_envelope)
+from wire.events import utc_text
 from wire.commands import DeliveryAck
 from wire.ids import uuid7_time_ms
 
@@ -62,23 +64,25 @@ def test_delivery_acks_compress_to_ranges_and_expand_back():
 
 
 def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic(tmp_path):
-    storage = Storage(tmp_path / "g.db")
+    store = Store.open(tmp_path / "g.db")
     key = DeviceKey.generate()
-    storage.add_device("gate-01", "site-a", "gate", "Gate 1", key.public_text, "x", "2026-01-01T00:00:00.000Z")
-    storage.add_device("gate-02", "site-a", "gate", "Gate 2", DeviceKey.generate().public_text, "x",
-                       "2026-01-01T00:00:00.000Z")
-    directory = DeviceDirectory(storage, refresh_s=0)
+    register_device(store, "gate-01", public_key=key.public_text)
+    register_device(store, "gate-02", public_key=DeviceKey.generate().public_text)
+    directory = DeviceDirectory(store, refresh_s=0)
     payload = sign_event(verdict(), key)
-    event = admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, "now")
+    now = utc_text(datetime.now(timezone.utc))
+    event = admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, now)
     assert (event.device, event.subject, event.verdict) == ("gate-01", "ann", "granted")
     for topic in (event_topic("site-a", "gate-02", "verdict"), event_topic("site-b", "gate-01", "verdict"),
                   event_topic("site-a", "gate-01", "heartbeat")):
         with pytest.raises(Rejected) as err:
-            admit(topic, payload, directory, "now")
+            admit(topic, payload, directory, now)
         assert err.value.reason == "topic_mismatch"
-    storage.set_device_status("gate-01", "revoked")
+    with store.db.transaction() as tx:
+        store.devices.set_status(tx, "gate-01", "revoked")
+        tx.audit("test", "device.revoked", "gate-01")
     with pytest.raises(Rejected) as err:
-        admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, "now")
+        admit(event_topic("site-a", "gate-01", "verdict"), payload, directory, now)
     assert err.value.reason == "revoked_device"
 
 

@@ -12,88 +12,105 @@ acknowledgements) join the `Event` union with their own `kind`.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from wire.topics import ID_PATTERN
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_NESTING = 16  # an envelope holds at most 4 levels; anything deeper is refused before parsing
 
+# Every field is bounded, so nothing a device sends can overflow a database column, a page or a log line.
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def _plausible_year(value: datetime) -> datetime:
+    # A device without a real-time clock may say 1970: that is kept (and marked by the gateway), not refused.
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError("timestamp outside 1970-2199")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
+Count = Annotated[int, Field(ge=0, le=2**53)]  # exact in JSON and in every database's integer
+Number = Annotated[float, Field(ge=-1e12, le=1e12)]
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 # Ids a device chooses (sessions, flags, evidence) end up in URLs and pages: letters, digits, '.', '_', '-' only.
 RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]
+StageName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_+.-]{0,31}$")]  # e.g. "align+embed"
 
 
 class EventBase(BaseModel):
     """Fields every event carries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     v: Literal[1] = SCHEMA_VERSION
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
     site: DeviceId
     device: DeviceId
-    seq: Annotated[int, Field(ge=1)]  # per device, gap-free except for heartbeats dropped from a full outbox
-    captured_at: AwareDatetime
-    model_pack: str | None = None
+    seq: Annotated[int, Field(ge=1, le=2**53)]  # per device, gap-free except for heartbeats dropped from a full outbox
+    captured_at: Timestamp
+    model_pack: Annotated[str, Field(max_length=64)] | None = None
 
 
 class GateVerdictEvent(EventBase):
     """A gate's decision about one person passing."""
 
     kind: Literal["verdict"] = "verdict"
-    camera: str
-    track: int
+    camera: Annotated[str, Field(max_length=64)]
+    track: Count
     verdict: Literal["granted", "unknown", "spoof_suspected"]
-    subject: str | None  # enrolled subject id; None unless matched
-    score: float  # best subject's cosine similarity
-    runner_up: float | None
-    threshold: float
-    margin: float
-    quality: float
-    frames: int  # good frames combined into the decision
+    subject: DeviceId | None  # enrolled subject id (same alphabet as device ids); None unless matched
+    score: Number  # best subject's cosine similarity
+    runner_up: Number | None
+    threshold: Number
+    margin: Number
+    quality: Number
+    frames: Count  # good frames combined into the decision
     liveness_enabled: bool = False
-    liveness: float | None = None
+    liveness: Number | None = None
 
 
 class HeartbeatEvent(EventBase):
     """A device's periodic health report."""
 
     kind: Literal["heartbeat"] = "heartbeat"
-    fps: float
-    stage_ms: dict[str, float]  # mean milliseconds per frame for each pipeline stage
-    frames: int
-    frames_dropped: int
-    outbox_depth: int
-    outbox_refused: int  # verdicts refused by a full outbox since start (never silently: also logged)
-    gallery_version: str | None
-    gallery_size: int
+    fps: Number
+    stage_ms: Annotated[dict[StageName, Number], Field(max_length=32)]  # mean ms per frame for each pipeline stage
+    frames: Count
+    frames_dropped: Count
+    outbox_depth: Count
+    outbox_refused: Count  # verdicts refused by a full outbox since start (never silently: also logged)
+    gallery_version: Annotated[str, Field(max_length=64)] | None
+    gallery_size: Count
     liveness_enabled: bool
-    uptime_s: float
-    camera_error: str | None = None
+    uptime_s: Number
+    camera_error: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class GalleryAppliedEvent(EventBase):
     """The device now matches against this gallery version (see wire/gallery.py)."""
 
     kind: Literal["gallery"] = "gallery"
-    version: int
-    size: int  # subjects in it
+    version: Count
+    size: Count  # subjects in it
 
 
 class ExamCheck(BaseModel):
     """One 1:1 verification of the candidate during a session."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    at: AwareDatetime
+    at: Timestamp
     reason: Literal["checkin", "periodic", "face_returned", "logout"]
-    score: float | None  # None: no usable face at the time
+    score: Number | None  # None: no usable face at the time
     passed: bool
-    liveness: float | None = None
+    liveness: Number | None = None
 
 
 class ExamFlagEvent(EventBase):
@@ -104,12 +121,12 @@ class ExamFlagEvent(EventBase):
     flag: RecordId  # flag id (UUIDv7)
     flag_kind: Literal["face_mismatch", "no_face", "multiple_faces", "camera_blocked", "low_quality",
                        "presentation_attack", "technical"]
-    start: AwareDatetime
-    end: AwareDatetime | None = None
-    confidence: float  # 0..1
+    start: Timestamp
+    end: Timestamp | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)]
     severity: Literal["low", "medium", "high"]
-    detail: str = ""
-    evidence: list[RecordId] = Field(default_factory=list)  # evidence ids
+    detail: Annotated[str, Field(max_length=2000)] = ""
+    evidence: list[RecordId] = Field(default_factory=list, max_length=100)  # evidence ids
 
 
 class ExamEvidenceEvent(EventBase):
@@ -120,9 +137,9 @@ class ExamEvidenceEvent(EventBase):
     evidence: RecordId  # evidence id
     what: Literal["face", "context"]
     reason: RecordId  # "checkin", "logout", or the flag id
-    sha256: str  # of the JPEG itself: tampering is detectable
-    nonce: str
-    ciphertext: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # of the JPEG itself: tampering is detectable
+    nonce: Annotated[str, Field(max_length=64)]
+    ciphertext: Annotated[str, Field(max_length=MAX_PAYLOAD_BYTES)]
 
 
 class ExamSessionEvent(EventBase):
@@ -131,18 +148,18 @@ class ExamSessionEvent(EventBase):
     kind: Literal["exam.session"] = "exam.session"
     session: RecordId
     candidate: DeviceId  # a subject id: same alphabet
-    exam_type: str
-    stage: str
-    seat: str | None = None
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
+    exam_type: Annotated[str, Field(max_length=40)]
+    stage: Annotated[str, Field(max_length=40)]
+    seat: Annotated[str, Field(max_length=40)] | None = None
+    started_at: Timestamp
+    ended_at: Timestamp | None = None
     checkin: Literal["pending", "passed", "failed", "presentation_attack", "refused"]
-    checkin_score: float | None = None
-    checks: list[ExamCheck] = Field(default_factory=list)  # the newest (at most 400)
-    checks_total: int = 0
-    flags: list[RecordId] = Field(default_factory=list)  # flag ids raised in the session
-    evidence: list[RecordId] = Field(default_factory=list)
-    reason: str = ""  # why check-in failed or the session could not start
+    checkin_score: Number | None = None
+    checks: list[ExamCheck] = Field(default_factory=list, max_length=400)  # the newest 400
+    checks_total: Count = 0
+    flags: list[RecordId] = Field(default_factory=list, max_length=1000)  # flag ids raised in the session
+    evidence: list[RecordId] = Field(default_factory=list, max_length=1000)
+    reason: Annotated[str, Field(max_length=500)] = ""  # why check-in failed or the session could not start
 
 
 Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, ExamFlagEvent, ExamEvidenceEvent,
@@ -158,6 +175,60 @@ class Envelope(BaseModel):
 
     body: dict
     sig: str
+
+
+class EnvelopeError(ValueError):
+    """A payload that is not an envelope; `reason` is the reject reason ingest counts it under."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def nesting_depth(payload: bytes, limit: int) -> int:
+    """How deeply arrays and objects nest in a JSON text (up to `limit` + 1), without parsing or recursing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in payload:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def parse_envelope(payload: bytes) -> tuple[dict, object]:
+    """(body, sig) of an MQTT event payload; EnvelopeError(reason) for anything else.
+
+    The size and the nesting are checked before the JSON is parsed: a small payload nested ten thousand
+    deep would otherwise exhaust the parser's recursion.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EnvelopeError("too_large")
+    if nesting_depth(payload, MAX_NESTING) > MAX_NESTING:
+        raise EnvelopeError("too_deep")
+    try:
+        envelope = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise EnvelopeError("malformed") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("body"), dict):
+        raise EnvelopeError("malformed")
+    if envelope["body"].get("v") != SCHEMA_VERSION:
+        raise EnvelopeError("schema_version")
+    return envelope["body"], envelope.get("sig")
 
 
 def parse_event(body: dict) -> EventBase:

@@ -1,0 +1,34 @@
+"""The gateway's HTTP side: the JSON API, the live stream and the pages.
+
+    create_app(gateway)      one FastAPI app over one running gateway's parts (deps.Gateway)
+
+routes/     one router per resource (auth, events, devices, people, exams, audit, health, pages)
+deps.py     the gateway's parts and the current session, as dependencies; roles and CSRF
+errors.py   service errors to HTTP statuses, in one place
+security.py request size limits and security headers
+web/        the pages' HTML, JavaScript and CSS
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gateway.api.deps import Gateway
+from gateway.api.errors import add_error_handlers
+from gateway.api.routes import audit, auth, devices, events, exams, health, pages, people
+from gateway.api.security import BodyLimit, SecurityHeaders
+
+
+def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
+    app = FastAPI(title="FaceGate gateway", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Events from FaceGate edge devices, their health, and the audit trail. "
+                              "Log in at /api/auth/token, then send `Authorization: Bearer <token>`.")
+    app.state.gateway = gateway
+    for module in (auth, events, devices, people, exams, audit, health, pages):
+        app.include_router(module.router)
+    add_error_handlers(app)
+    limits = gateway.config.http
+    app.add_middleware(BodyLimit, default=limits.max_body_bytes,
+                       per_route={("POST", "/api/subjects"): limits.max_upload_bytes})
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,107 @@
+"""What a route depends on: the gateway's parts, and the session of the user asking.
+
+A route declares the roles it admits with `require(...)`; `current_session`
+finds the token (bearer header, or the login cookie), checks it is live, and
+for a cookie on a request that changes something also checks the CSRF token:
+another site's page can make a browser send the cookie, but cannot read the
+CSRF cookie to echo it in the `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from gateway.config import GatewayConfig
+from gateway.services.audit import Anchor
+from gateway.services.auth import ROLES, Auth, csrf_token
+from gateway.services.broker import BrokerFiles
+from gateway.services.enrolment import EnrolmentService
+from gateway.services.ingest import IngestMetrics
+from gateway.services.live import LiveFeed
+from gateway.services.secrets import GatewaySecrets
+from gateway.storage import Session, Store
+
+COOKIE = "facegate_token"
+CSRF_COOKIE = "facegate_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+EVERYONE = ROLES
+LIVE_ROLES = ("admin", "supervisor", "operator")
+AUDIT_ROLES = ("admin", "auditor")
+EXAM_ROLES = ("admin", "supervisor")  # the only roles that see exam data, on every route
+
+
+@dataclass
+class Gateway:
+    """The parts the routes use; one per running gateway (app.state.gateway)."""
+
+    config: GatewayConfig
+    store: Store
+    auth: Auth
+    live: LiveFeed
+    metrics: IngestMetrics
+    secrets: GatewaySecrets
+    anchor: Anchor | None = None
+    enrolment: EnrolmentService | None = None
+    broker_files: BrokerFiles | None = None
+    publish: Callable[[str, bytes], bool] | None = None  # retained QoS 1 on the gateway's broker connection
+    on_consent_change: Callable[[], None] | None = None  # galleries to recompute now
+
+
+def gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+
+
+def request_token(request: Request) -> tuple[str | None, bool]:
+    """(token, from_cookie): the bearer header's, else the login cookie's."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip(), False
+    return request.cookies.get(COOKIE) or None, True
+
+
+def current_session(request: Request) -> Session | None:
+    """The live session behind the request, or None (no token, unknown, expired or revoked)."""
+    token, _ = request_token(request)
+    return gateway(request).auth.session_for(token) if token else None
+
+
+def require(*roles: str):
+    """A dependency admitting a live session of one of `roles`; yields its Session."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def dependency(request: Request) -> Session:
+        token, from_cookie = request_token(request)
+        if not token:
+            raise HTTPException(401, "log in first: a bearer token or the login cookie is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        session = gateway(request).auth.session_for(token)
+        if session is None:
+            raise HTTPException(401, "your session has expired or was logged out; log in again",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if from_cookie and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), csrf_token(token).encode()):
+                raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header (a change made with the login "
+                                         f"cookie must echo the {CSRF_COOKIE} cookie)")
+        if session.user.role not in roles:
+            raise HTTPException(403, f"role {session.user.role} may not use this; needs one of: {', '.join(roles)}")
+        return session
+
+    dependency.roles = roles  # read by the route table test: every route must declare its roles
+    return dependency
+
+
+def actor(session: Session) -> str:
+    return f"user:{session.user.name}"

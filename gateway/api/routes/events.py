@@ -1,0 +1,157 @@
+"""Stored events: filtered pages, one event, and the live stream.
+
+Reads of events name people (verdict subjects), so each query is written to
+the audit log with who asked and what for. Exam events are shown only to the
+exam roles, on every route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
+from gateway.storage import EventQuery, Session, StoredEvent
+from wire.events import EVENT_TYPES, utc_text
+from wire.topics import ID_PATTERN
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+SSE_KEEPALIVE_S = 15.0
+SSE_RECHECK_S = 5.0  # how soon a stream notices its token expired or was revoked
+EXAM_KINDS = frozenset(k for k in EVENT_TYPES if k.startswith("exam."))
+Kind = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
+VerdictValue = Literal["granted", "unknown", "spoof_suspected"]
+IdParam = Annotated[str | None, Query(pattern=ID_PATTERN.pattern)]
+
+
+class EventPage(BaseModel):
+    events: list[dict]
+    next_cursor: str | None  # pass as `cursor` for the next (older) page; None at the end
+
+
+def hidden_kinds(session: Session) -> frozenset[str]:
+    return frozenset() if session.user.role in EXAM_ROLES else EXAM_KINDS
+
+
+def time_param(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return utc_text(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+
+
+def encode_cursor(event: StoredEvent) -> str:
+    return base64.urlsafe_b64encode(f"{event.captured_at}|{event.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        captured_at, event_id = text.split("|")
+        return captured_at, event_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": "not a cursor from this API",
+                                   "type": "value_error"}]) from None
+
+
+@router.get("", response_model=EventPage)
+def list_events(
+    gw: GatewayDep,
+    session: Annotated[Session, Depends(require(*EVERYONE))],
+    site: IdParam = None,
+    device: IdParam = None,
+    kind: Kind | None = None,
+    verdict: VerdictValue | None = None,
+    subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    since: Annotated[datetime | None, Query(description="captured at or after (ISO 8601; UTC if no zone)")] = None,
+    until: Annotated[datetime | None, Query(description="captured before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> EventPage:
+    """Stored events, newest first, filtered; page with `next_cursor`."""
+    q = EventQuery(site=site, device=device, kind=kind, verdict=verdict, subject=subject,
+                   since=time_param(since), until=time_param(until),
+                   before=decode_cursor(cursor) if cursor else None, limit=limit, hidden_kinds=hidden_kinds(session))
+    rows = gw.store.events.query(q)
+    filters = {k: v for k, v in q.__dict__.items() if v and k not in ("limit", "before", "hidden_kinds")}
+    with gw.store.db.transaction() as tx:
+        tx.audit(actor(session), "events.read", None, {"filters": filters, "returned": len(rows)})
+    return EventPage(events=[r.api() for r in rows], next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
+
+
+@router.get("/stream")
+async def stream_events(
+    request: Request,
+    gw: GatewayDep,
+    session: Annotated[Session, Depends(require(*LIVE_ROLES))],
+    site: IdParam = None,
+    device: IdParam = None,
+    kind: Kind | None = None,
+) -> StreamingResponse:
+    """Server-Sent Events: every event as it is stored (`event:` is its kind, `id:` its id).
+
+    The stream ends when the token expires or is revoked (logout), checked every few seconds.
+    """
+    def audit_start() -> None:
+        with gw.store.db.transaction() as tx:
+            tx.audit(actor(session), "events.stream", None, {"site": site, "device": device, "kind": kind})
+
+    await run_in_threadpool(audit_start)
+    token, _ = request_token(request)
+    hidden = hidden_kinds(session)
+    listener = gw.live.subscribe()
+
+    async def still_valid() -> bool:
+        return await run_in_threadpool(gw.auth.session_for, token) is not None
+
+    async def body():
+        try:
+            yield ": connected\n\n"
+            loop = asyncio.get_running_loop()
+            next_check = next_keepalive = loop.time()
+            while True:
+                now = loop.time()
+                if now >= next_check:
+                    if not await still_valid():
+                        yield "event: session-ended\ndata: {}\n\n"
+                        return
+                    next_check = now + SSE_RECHECK_S
+                if now >= next_keepalive + SSE_KEEPALIVE_S:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    next_keepalive = now
+                try:
+                    event = await asyncio.wait_for(listener.queue.get(), max(0.05, next_check - loop.time()))
+                except asyncio.TimeoutError:
+                    continue
+                if event.kind in hidden or (site and event.site != site) or (device and event.device != device) or (
+                        kind and event.kind != kind):
+                    continue
+                yield f"event: {event.kind}\nid: {event.id}\ndata: {json.dumps(event.api())}\n\n"
+        finally:
+            gw.live.unsubscribe(listener)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/{event_id}")
+def get_event(event_id: Annotated[str, Path(max_length=64)], gw: GatewayDep,
+              session: Annotated[Session, Depends(require(*EVERYONE))]) -> dict:
+    """One stored event with its signature."""
+    event = gw.store.events.get(event_id)
+    if event is None or event.kind in hidden_kinds(session):
+        raise HTTPException(404, "no such event")
+    with gw.store.db.transaction() as tx:
+        tx.audit(actor(session), "event.read", event_id)
+    return event.api()

@@ -1,0 +1,36 @@
+// The gate page (served as a file: the pages' CSP admits no inline script).
+"use strict";
+const counts = {granted: 0, unknown: 0, spoof_suspected: 0};
+function row(e, fresh) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = e.id;
+  if (fresh && e.verdict !== "granted") tr.className = "alert";
+  const live = e.liveness_enabled ? (e.liveness ?? "") : "off";
+  tr.innerHTML = `<td>${FG.time(e.captured_at)}</td><td>${FG.esc(e.device)}</td><td class="${e.verdict}">${e.verdict.replace("_", " ")}</td>` +
+                 `<td>${FG.esc(e.subject ?? "—")}</td><td>${e.score.toFixed(2)}</td><td>${live}</td>`;
+  return tr;
+}
+function add(e, fresh) {
+  const body = document.getElementById("verdicts");
+  fresh ? body.prepend(row(e, true)) : body.append(row(e, false));
+  counts[e.verdict] += 1;
+  document.getElementById("n-" + e.verdict).textContent = counts[e.verdict];
+  if (fresh && e.verdict !== "granted") FG.beep();
+}
+async function devices() {
+  const list = await FG.api("/api/devices");
+  document.getElementById("devices").innerHTML = list.filter(d => d.kind === "gate").map(d =>
+    `<tr><td>${FG.esc(d.name)}</td><td>${FG.esc(d.site)}</td><td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>` +
+    `<td>${FG.time(d.last_heartbeat_at)}</td><td>${d.last_heartbeat ? d.last_heartbeat.fps : ""}</td></tr>`).join("");
+}
+(async () => {
+  await FG.header("/gate");
+  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+  const today = await FG.api(`/api/events?kind=verdict&limit=1000&since=${encodeURIComponent(midnight.toISOString())}`);
+  today.events.forEach(e => add(e, false));
+  const stream = new EventSource("/api/events/stream?kind=verdict");
+  stream.onopen = () => { document.getElementById("live").textContent = "connected"; document.getElementById("live").className = "online"; };
+  stream.onerror = () => { document.getElementById("live").textContent = "reconnecting"; document.getElementById("live").className = "offline"; };
+  stream.addEventListener("verdict", m => add(JSON.parse(m.data), true));
+  devices(); setInterval(devices, 10000);
+})();

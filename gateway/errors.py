@@ -1,0 +1,31 @@
+"""What can go wrong in a gateway service, by kind: the API maps each kind to one HTTP status
+(gateway/api/errors.py), the command line prints the message. Messages are for people and never
+contain a secret (a password, a token, a key)."""
+
+
+class GatewayError(Exception):
+    """A request the gateway refuses; the message says why."""
+
+
+class NotFound(GatewayError):
+    """The thing asked about does not exist."""
+
+
+class Conflict(GatewayError):
+    """It would clash with what exists (a duplicate id, an already withdrawn consent)."""
+
+
+class Invalid(GatewayError):
+    """The input is not acceptable (a photo without a face, an unknown site)."""
+
+
+class Unavailable(GatewayError):
+    """A part this needs is not running or not configured (the broker, enrolment)."""
+
+
+class TooManyAttempts(GatewayError):
+    """Too many failed attempts: try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,86 @@
+"""The running gateway: the API, ingest and background jobs in one process.
+
+`build_gateway(config)` opens the database (migrating it), checks it reaches
+the audit head the gateway last signed, warns about files others can read, and
+returns the app; its lifespan starts and stops ingest, the gallery pusher and
+housekeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.api import create_app
+from gateway.api.deps import Gateway
+from gateway.config import GatewayConfig
+from gateway.services.audit import open_store
+from gateway.services.auth import Auth
+from gateway.services.broker import BrokerFiles
+from gateway.services.embedded_broker import EmbeddedBroker
+from gateway.services.enrolment import EnrolmentService
+from gateway.services.files import warn_exposed
+from gateway.services.galleries import GalleryPusher
+from gateway.services.ingest import ClockRules, Ingest, IngestMetrics
+from gateway.services.live import LiveFeed
+from gateway.services.retention import Housekeeper
+from gateway.services.secrets import GatewaySecrets
+
+log = logging.getLogger(__name__)
+
+
+def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAPI:
+    """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
+    store, anchor = open_store(config.db, config.secrets_dir, adopt_database)
+    secrets = GatewaySecrets(config.secrets_dir)
+    warn_exposed([config.db, config.db.with_name(config.db.name + "-wal"), config.db.with_name(config.db.name + "-shm"),
+                  config.secrets_dir, config.broker_dir])
+    live = LiveFeed()
+    files = BrokerFiles(config.broker_dir)
+    embedded = None
+    if config.embedded_broker:
+        files.init(port=config.embedded_broker_port)  # creates the gateway's broker login once
+        embedded = EmbeddedBroker(config.db, config.broker_dir, config.embedded_broker_port)
+        config.mqtt = embedded.url
+    ingest = pusher = None
+    if config.mqtt:
+        clock = ClockRules(config.clock.skew_limit_s, config.clock.max_backlog_days)
+        ingest = Ingest(store, files.gateway_url(config.mqtt), batch_max=config.ingest_batch_max,
+                        on_stored=live.publish, clock=clock, exam_skew_flag_s=config.clock.exam_flag_s)
+        pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True))
+    housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None)
+    auth = Auth(store, config.token_ttl_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if embedded:
+            embedded.start()
+        if ingest:
+            ingest.start()
+            pusher.start()
+            log.info("ingesting from %s into %s", ingest.broker, config.db)
+        housekeeper.start()
+        yield
+        housekeeper.stop()
+        if ingest:
+            pusher.stop()
+            ingest.stop()
+        if embedded:
+            embedded.stop()
+        auth.close()
+
+    gateway = Gateway(
+        config=config, store=store, auth=auth, live=live, metrics=ingest.metrics if ingest else IngestMetrics(),
+        secrets=secrets, anchor=anchor, enrolment=EnrolmentService(store, secrets, config.models, config.quality),
+        broker_files=files, publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest
+        else None, on_consent_change=pusher.poke if pusher else None)
+    return create_app(gateway, lifespan)
+
+
+def run_gateway(config: GatewayConfig, adopt_database: bool = False) -> None:
+    app = build_gateway(config, adopt_database)
+    log.info("API on http://%s:%d (docs at /docs)", config.host, config.port)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=3)

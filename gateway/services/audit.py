@@ -1,0 +1,261 @@
+"""Checking the audit chain, and the signed anchor that makes cutting its tail visible.
+
+The chain itself (gateway/storage/audit.py) catches any entry changed, removed
+or inserted in the middle. It cannot, on its own, notice its newest entries cut
+off, or a whole database swapped for an empty one: what remains is a valid,
+shorter chain. So after every commit that extends the chain, the gateway writes
+the new head -- sequence number and hash -- signed with its own Ed25519 key to
+an **anchor file outside the database** (in the secrets folder). `verify`
+compares the chain with the anchor: a chain shorter than the anchor, or one
+whose entry at the anchor's position has another hash, is broken. The gateway
+also refuses to start on such a database (`AnchorMismatch`) unless an admin
+adopts it on purpose, which is itself recorded.
+
+Writing the anchor after the commit means a crash in between leaves the anchor
+one commit behind the database -- never ahead -- so it never raises a false alarm.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from sqlalchemy.exc import DBAPIError
+
+from gateway.services.secrets import GatewaySecrets
+from gateway.storage import SchemaTooNew, Store
+from gateway.storage.audit import chain_hash, ids_digest, row_digest
+from gateway.storage.events import DIGEST_V1_COLUMNS
+from wire import DeviceKey, public_key_from_text
+from wire.signing import canonical_json
+
+log = logging.getLogger(__name__)
+
+ANCHOR_FILE = "audit-anchor.json"
+
+
+class AnchorMismatch(RuntimeError):
+    """The database's audit chain does not reach the head the gateway last signed."""
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+    at: str = ""
+
+
+class Anchor:
+    """The newest chain head, signed by the gateway, in a file beside its other secrets."""
+
+    def __init__(self, path: Path, key: DeviceKey):
+        self.path = Path(path)
+        self.key = key
+        self._lock = threading.Lock()
+
+    def read(self) -> Head | None:
+        """The signed head, or None if none was ever written; ValueError if the file was tampered with."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"the audit anchor {self.path} is unreadable: {exc}") from None
+        body = {k: data.get(k) for k in ("seq", "hash", "at")}
+        try:
+            public_key_from_text(self.key.public_text).verify(base64.b64decode(data.get("sig", "")), canonical_json(body))
+        except (InvalidSignature, ValueError, TypeError):
+            raise ValueError(f"the audit anchor {self.path} is not signed by this gateway's key") from None
+        return Head(int(body["seq"]), str(body["hash"]), str(body["at"]))
+
+    def advance(self, seq: int, digest: str, at: str = "") -> None:
+        """Record a newer head (an older one, from a slower writer, is ignored)."""
+        with self._lock, _file_lock(self.path.with_name(self.path.name + ".lock")):
+            try:
+                current = self.read()
+            except ValueError:
+                current = None  # rewritten below with a valid signature over the real head
+            if current and current.seq >= seq:
+                return
+            self._write(Head(seq, digest, at))
+
+    def reset(self, head: Head) -> None:
+        """Make `head` the anchor whatever it was (an admin adopting a database, recorded in its chain)."""
+        with self._lock, _file_lock(self.path.with_name(self.path.name + ".lock")):
+            self._write(head)
+
+    def _write(self, head: Head) -> None:
+        body = {"seq": head.seq, "hash": head.hash, "at": head.at}
+        text = json.dumps(body | {"sig": self.key.sign(canonical_json(body))}, sort_keys=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self.path)
+
+
+class _file_lock:
+    """An exclusive lock between processes (the gateway and a command run beside it)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def open_store(db: Path, secrets_dir: Path, adopt: bool = False) -> tuple[Store, Anchor]:
+    """The database, checked against the signed audit anchor and kept anchored from now on.
+
+    AnchorMismatch if the database does not reach the anchored head, unless `adopt` (which is recorded).
+    """
+    store = Store.open(db)
+    anchor = Anchor(Path(secrets_dir) / ANCHOR_FILE, GatewaySecrets(secrets_dir).signing_key)
+    if adopt:
+        adopt_database(store, anchor, "cli:adopt-database")
+    check_anchor(store, anchor)
+    anchor_chain(store, anchor)
+    return store, anchor
+
+
+def anchor_chain(store: Store, anchor: Anchor) -> None:
+    """Keep `anchor` at the chain's head from now on."""
+    store.db.on_commit(lambda seq, digest: anchor.advance(seq, digest))
+
+
+def check_anchor(store: Store, anchor: Anchor) -> None:
+    """AnchorMismatch unless the database's chain reaches the anchored head (run at start)."""
+    head = anchor.read()
+    if head is None:
+        return
+    seq, digest = store.audit.head()
+    if seq < head.seq:
+        raise AnchorMismatch(
+            f"the database {store.path} holds {seq} audit entries, but this gateway last signed entry {head.seq} "
+            f"({head.at or 'time unknown'}): it was cut, replaced or restored from an older backup. "
+            f"Investigate; to accept it as it is, start with --adopt-database (recorded in the audit log)")
+    rows = store.audit.entries(head.seq - 1, 1)
+    if not rows or rows[0].hash != head.hash:
+        raise AnchorMismatch(f"the audit entry {head.seq} in {store.path} is not the one this gateway signed: "
+                             f"the database was altered or replaced. Start with --adopt-database to accept it")
+
+
+def adopt_database(store: Store, anchor: Anchor, actor: str) -> None:
+    """Accept the database as it is: record the old anchor in the chain, then anchor the new head."""
+    try:
+        old = anchor.read()
+    except ValueError as exc:
+        old, problem = None, str(exc)
+    else:
+        problem = None
+    with store.db.transaction() as tx:
+        tx.audit(actor, "audit.database.adopted", str(store.path),
+                 {"previous_anchor": old.__dict__ if old else None, "problem": problem})
+    seq, digest = store.audit.head()
+    anchor.reset(Head(seq, digest))
+
+
+@dataclass
+class AuditReport:
+    ok: bool
+    entries: int
+    events: int
+    first_broken: int | None = None  # audit seq of the first bad link (0 when the problem is not one entry)
+    reason: str | None = None
+
+    def line(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.entries} entries, {self.events} events checked"
+        where = f"entry {self.first_broken}" if self.first_broken else "the database"
+        return f"audit chain BROKEN at {where}: {self.reason}"
+
+
+def verify_database(db: Path, secrets_dir: Path) -> AuditReport:
+    """`verify` for a database file (and the anchor beside the gateway's secrets), as `facegate audit verify`
+    runs it; a file that is not a readable gateway database is reported broken."""
+    if not Path(db).is_file():
+        raise FileNotFoundError(f"no gateway database at {db}")
+    try:
+        store = Store.open(db)
+    except (DBAPIError, SchemaTooNew) as exc:
+        return AuditReport(False, 0, 0, 0, f"the database cannot be read: {getattr(exc, 'orig', None) or exc}")
+    anchor_path = Path(secrets_dir) / ANCHOR_FILE
+    anchor = None
+    if anchor_path.exists():
+        key = Path(secrets_dir) / "signing.key"
+        if not key.exists():
+            return AuditReport(False, 0, 0, 0, f"{anchor_path} exists but the key that signed it ({key}) does not")
+        anchor = Anchor(anchor_path, GatewaySecrets(secrets_dir).signing_key)
+    return verify(store, anchor)
+
+
+def verify(store: Store, anchor: Anchor | None = None) -> AuditReport:
+    """Recompute the chain and every event digest, compare with the anchor; name the first broken link.
+
+    A database that cannot be read is reported broken, not raised.
+    """
+    try:
+        return _verify(store, anchor)
+    except DBAPIError as exc:
+        return AuditReport(False, 0, 0, 0, f"the database cannot be read ({exc.orig})")
+
+
+def _verify(store: Store, anchor: Anchor | None) -> AuditReport:
+    rows = {row[0]: row for row in store.events.all_rows()}
+    purges = store.events.purged_ids()
+    purged = {event_id for ids in purges.values() for event_id in ids}
+    logged: set[str] = set()
+    prev, expected_seq, entries = "", 1, 0
+    for e in store.audit.walk():
+        entries += 1
+        if e.seq != expected_seq:
+            return AuditReport(False, entries, len(logged), expected_seq, f"entry {expected_seq} is missing")
+        if e.prev != prev:
+            return AuditReport(False, entries, len(logged), e.seq, "does not link to the entry before it")
+        if chain_hash(prev, e.seq, e.at, e.actor, e.action, e.target, e.detail) != e.hash:
+            return AuditReport(False, entries, len(logged), e.seq, "entry altered (hash mismatch)")
+        if e.action == "event.stored":
+            detail = json.loads(e.detail)
+            row = rows.get(e.target)
+            if row is None and e.target in purged:
+                prev, expected_seq = e.hash, e.seq + 1
+                continue
+            if row is None:
+                return AuditReport(False, entries, len(logged), e.seq, f"event {e.target} was deleted")
+            values = row if detail.get("v") == 2 else row[:DIGEST_V1_COLUMNS]
+            if row_digest(values) != detail.get("digest"):
+                return AuditReport(False, entries, len(logged), e.seq, f"event {e.target} was altered")
+            logged.add(e.target)
+        if e.action == "events.purged" and json.loads(e.detail).get("ids_sha256") != ids_digest(purges.get(e.seq, [])):
+            return AuditReport(False, entries, len(logged), e.seq, "the list of purged events was altered")
+        prev, expected_seq = e.hash, e.seq + 1
+    unlogged = rows.keys() - logged
+    if unlogged:
+        return AuditReport(False, entries, len(logged), 0,
+                           f"{len(unlogged)} event(s) not in the audit log, e.g. {min(unlogged)}")
+    if anchor is not None:
+        try:
+            head = anchor.read()
+        except ValueError as exc:
+            return AuditReport(False, entries, len(logged), 0, str(exc))
+        if head is not None and head.seq > entries:
+            return AuditReport(False, entries, len(logged), entries + 1,
+                               f"the newest {head.seq - entries} entries were cut off: the gateway signed entry "
+                               f"{head.seq} ({head.at or 'time unknown'}), the database ends at {entries}")
+        if head is not None and store.audit.entries(head.seq - 1, 1)[0].hash != head.hash:
+            return AuditReport(False, entries, len(logged), head.seq, "not the entry the gateway signed")
+    return AuditReport(True, entries, len(logged))

@@ -1,0 +1,67 @@
+"""Sites, and bringing a device into service or taking it out.
+
+`provision_device` creates the device's identity (Ed25519 key pair, MQTT
+password, gallery key), registers the public key and the password hash,
+regenerates the broker's password file and ACL, and returns the bundle the
+device runs with (its secrets exist nowhere else). `revoke_device` removes it
+from the broker and makes ingest refuse anything it still sends.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import Conflict, Invalid, NotFound
+from gateway.services.broker import BrokerFiles, mosquitto_secret, new_password
+from gateway.services.secrets import GatewaySecrets
+from gateway.storage import Store
+from wire import DeviceKey
+from wire.bundle import DeviceBundle
+from wire.gallery import new_gallery_key
+from wire.topics import TopicError, check_id
+
+KINDS = ("gate", "exam")
+
+
+def _check_id(value: str, what: str) -> None:
+    try:
+        check_id(value, what)
+    except TopicError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def add_site(store: Store, site: str, name: str | None = None, actor: str = "system") -> None:
+    _check_id(site, "site")
+    if site in store.people.site_ids():
+        raise Conflict(f"site {site!r} already exists")
+    with store.db.transaction() as tx:
+        store.people.add_site(tx, site, name or site)
+        tx.audit(actor, "site.added", site, {"name": name or site})
+
+
+def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets, *, site: str, device: str,
+                     kind: str = "gate", name: str | None = None, broker_url: str = "mqtt://127.0.0.1:1883",
+                     model_pack: str = "buffalo_s", actor: str = "system") -> DeviceBundle:
+    _check_id(site, "site")
+    _check_id(device, "device")
+    if kind not in KINDS:
+        raise Invalid(f"device kind must be gate or exam, not {kind!r}")
+    if site not in store.people.site_ids():
+        raise Invalid(f"unknown site {site!r}: add it first (facegate site add {site})")
+    if store.devices.get(device) is not None:
+        raise Conflict(f"device {device!r} already exists")
+    key, password, gallery_key = DeviceKey.generate(), new_password(), new_gallery_key()
+    with store.db.transaction() as tx:
+        store.devices.add(tx, device, site, kind, name or device, key.public_text, mosquitto_secret(password),
+                          model_pack, gallery_key)
+        tx.audit(actor, "device.provisioned", device, {"site": site, "kind": kind})
+    broker.write_accounts(store.devices.broker_accounts())
+    return DeviceBundle(site=site, device=device, kind=kind, broker=broker_url, username=device, password=password,
+                        key=key.to_text(), model_pack=model_pack, gallery_key=gallery_key,
+                        gateway_key=secrets.signing_key.public_text)
+
+
+def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "system") -> None:
+    with store.db.transaction() as tx:
+        if not store.devices.set_status(tx, device, "revoked"):
+            raise NotFound(f"no device {device!r}")
+        tx.audit(actor, "device.revoked", device)
+    broker.write_accounts(store.devices.broker_accounts())

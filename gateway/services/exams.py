@@ -1,0 +1,183 @@
+"""Exam sessions: folding devices' exam events into the review view; sessions, reviews and verdicts by people.
+
+Who may write what:
+- only an exam device's events reach here (ingest refuses exam events from
+  gate devices), and a session, with its flags and evidence, belongs to the
+  device that first named it (a session created at the gateway belongs to the
+  device it was sent to). Another device reusing its ids is refused
+  (`Refused`), so one device cannot rewrite another's records;
+- a flag is confirmed or dismissed, and a session's verdict set, by a person,
+  with a note; the machine never decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from gateway.errors import Invalid, NotFound, Unavailable
+from gateway.storage import Device, Evidence, ExamFlag, ExamSession, Store, StoredEvent, Tx
+from gateway.storage.schema import exam_evidence, exam_flags
+from wire import DeviceKey, uuid7
+from wire.commands import SESSION, SessionCommand, sign_command
+from wire.events import utc_text
+from wire.topics import cmd_topic
+
+TECHNICAL_FLAGS = {"technical", "camera_blocked"}
+Publish = Callable[[str, bytes], bool]
+
+
+class Refused(Exception):
+    """An exam event that may not change the records it names; `reason` is counted by ingest."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _seconds_between(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b.replace("Z", "+00:00"))
+            - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
+
+
+def _text(value: str | None) -> str | None:
+    return utc_text(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
+
+
+def _owner(tx: Tx, store: Store, session: str) -> str | None:
+    """The device a session belongs to: its row's, or the one whose flags or evidence first named it."""
+    found = store.exams.session_for_update(tx, session)
+    if found is not None:
+        return found.device
+    for table in (exam_flags, exam_evidence):
+        row = tx.execute(table.select().with_only_columns(table.c.device).where(table.c.session == session)
+                         .limit(1)).first()
+        if row:
+            return row[0]
+    return None
+
+
+def project(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float) -> bool:
+    """Fold one exam event into the sessions, flags and evidence, in `tx`; True when a session created at
+    the gateway has just ended (its retained command can be cleared). Refused if the device may not."""
+    body = json.loads(event.body)
+    owner = _owner(tx, store, body["session"])
+    if owner is not None and owner != event.device:
+        raise Refused("foreign_session")
+    if event.kind == "exam.session":
+        return _session(store, tx, body, event, skew_limit_s)
+    if event.kind == "exam.flag":
+        _flag(store, tx, body, event)
+    elif event.kind == "exam.evidence":
+        _evidence(store, tx, body, event)
+    return False
+
+
+def _session(store: Store, tx: Tx, body: dict, event: StoredEvent, skew_limit_s: float) -> bool:
+    skew = _seconds_between(event.captured_at, event.received_at)
+    existing = store.exams.session_for_update(tx, body["session"])
+    session = existing or ExamSession(id=body["session"], site=body["site"], device=body["device"],
+                                      candidate=body["candidate"], exam_type=body["exam_type"], stage=body["stage"],
+                                      seat=body.get("seat"), started_at=_text(body["started_at"]))
+    session.started_at = _text(body["started_at"])
+    session.ended_at = _text(body.get("ended_at"))
+    session.checkin, session.checkin_score = body["checkin"], body.get("checkin_score")
+    session.reason = body.get("reason", "")
+    session.checks, session.checks_total = body.get("checks", []), body.get("checks_total", 0)
+    session.flags, session.evidence = body.get("flags", []), body.get("evidence", [])
+    session.updated_at = event.received_at
+    session.clock_skew_s = max(session.clock_skew_s or 0.0, abs(skew))
+    store.exams.save_session(tx, session, new=existing is None)
+    if abs(skew) > skew_limit_s and store.exams.flag_for_update(tx, f"clock-{session.id}") is None:
+        store.exams.save_flag(tx, ExamFlag(
+            id=f"clock-{session.id}", session=session.id, device=event.device, kind="technical",
+            start=event.received_at, end=event.received_at, duration_s=0.0, confidence=1.0, severity="low",
+            detail=f"device clock differs from the gateway's by {skew:+.0f}s (both times kept)"), new=True)
+    return bool(session.ended_at and session.created_by)
+
+
+def _flag(store: Store, tx: Tx, body: dict, event: StoredEvent) -> None:
+    existing = store.exams.flag_for_update(tx, body["flag"])
+    if existing is not None and existing.device != event.device:
+        raise Refused("foreign_flag")
+    end = _text(body.get("end"))
+    start = _text(body["start"])
+    flag = existing or ExamFlag(id=body["flag"], session=body["session"], device=event.device, kind=body["flag_kind"],
+                                start=start, end=end, duration_s=None, confidence=body["confidence"],
+                                severity=body["severity"], detail=body.get("detail", ""))
+    flag.end = end
+    flag.duration_s = _seconds_between(start, end) if end else None
+    flag.evidence = body.get("evidence", [])
+    store.exams.save_flag(tx, flag, new=existing is None)
+
+
+def _evidence(store: Store, tx: Tx, body: dict, event: StoredEvent) -> None:
+    existing = store.exams.evidence_exists(tx, body["evidence"])
+    if existing is not None:
+        if existing.device != event.device:
+            raise Refused("foreign_evidence")
+        return  # a resend: the picture is already kept
+    store.exams.add_evidence(tx, Evidence(body["evidence"], body["session"], event.device, body["what"],
+                                          body["reason"], body["sha256"], body["nonce"], body["ciphertext"],
+                                          event.received_at))
+
+
+def status(session: ExamSession, flags: list[ExamFlag]) -> str:
+    """The traffic light: confirmed incident > needs review > technical problem > clean."""
+    if any(f.review == "confirmed" for f in flags):
+        return "confirmed incident"
+    if session.checkin in ("failed", "presentation_attack") and not session.verdict:
+        return "needs review"
+    if any(f.review is None and f.kind not in TECHNICAL_FLAGS for f in flags):
+        return "needs review"
+    if any(f.review is None for f in flags) or session.checkin == "refused":
+        return "technical problem"
+    return "clean"
+
+
+def create_session(store: Store, device_id: str, candidate: str, exam_type: str, stage: str, seat: str | None,
+                   user: str, publish: Publish | None, signing_key: DeviceKey | None) -> ExamSession:
+    """A session for a candidate, pushed signed to the exam device (retained until it has run)."""
+    device: Device | None = store.devices.get(device_id)
+    if device is None or device.kind != "exam" or not device.active:
+        raise Invalid(f"{device_id} is not an active exam device")
+    now = utc_text(datetime.now(timezone.utc))
+    if candidate not in store.people.members(device.site, "exam", device.model_pack, now):
+        raise Invalid(f"candidate {candidate} has no live exam consent (with a template) for site {device.site}: "
+                      f"the session is refused")
+    if publish is None or signing_key is None:
+        raise Unavailable("this gateway is not connected to the broker")
+    session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
+                          exam_type=exam_type, stage=stage, seat=seat, started_at=now, updated_at=now,
+                          created_by=f"user:{user}")
+    command = SessionCommand(session=session.id, device=device.id, candidate=candidate, exam_type=exam_type,
+                             stage=stage, seat=seat, created_by=user)
+    if not publish(cmd_topic(device.site, device.id, SESSION), sign_command(command, signing_key)):
+        raise Unavailable("the broker did not take the session; try again")
+    with store.db.transaction() as tx:
+        store.exams.save_session(tx, session, new=True)
+        tx.audit(f"user:{user}", "exam.session.created", session.id, {"device": device.id, "candidate": candidate})
+    return session
+
+
+def review_flag(store: Store, flag_id: str, decision: str, note: str, user: str) -> ExamFlag:
+    with store.db.transaction() as tx:
+        flag = store.exams.flag_for_update(tx, flag_id)
+        if flag is None:
+            raise NotFound(f"no flag {flag_id}")
+        flag.review, flag.review_note, flag.reviewed_by, flag.reviewed_at = decision, note, user, tx.now
+        store.exams.save_flag(tx, flag, new=False)
+        tx.audit(f"user:{user}", f"exam.flag.{decision}", flag_id, {"note": note})
+    return flag
+
+
+def set_verdict(store: Store, session_id: str, verdict: str, note: str, user: str) -> ExamSession:
+    with store.db.transaction() as tx:
+        session = store.exams.session_for_update(tx, session_id)
+        if session is None:
+            raise NotFound(f"no exam session {session_id}")
+        session.verdict, session.verdict_note, session.verdict_by, session.verdict_at = verdict, note, user, tx.now
+        store.exams.save_session(tx, session, new=False)
+        tx.audit(f"user:{user}", "exam.verdict", session_id, {"verdict": verdict, "note": note})
+    return session

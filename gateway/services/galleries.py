@@ -1,0 +1,122 @@
+"""Keeps every device's gallery equal to what its people consented to.
+
+A device's gallery is exactly the subjects whose live consent covers the
+device's site and purpose (a gate device: purpose `gate`; an exam device:
+`exam`), with templates from the device's model pack. Whenever that set
+changes, the device gets a new version: sealed for it (wire/gallery.py),
+published retained on its `cmd/gallery` and marked published once the broker
+has it. The device confirms with a `gallery` event (`gallery_applied`, called by
+ingest in the transaction storing that event): the erasures waiting on that
+version are confirmed for the device -- one audit entry each -- and an erasure
+every device has confirmed is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from gateway.services.secrets import GatewaySecrets
+from gateway.storage import Store, Tx
+from wire.commands import GALLERY
+from wire.events import utc_text
+from wire.gallery import seal_gallery
+from wire.topics import cmd_topic
+
+log = logging.getLogger(__name__)
+
+# (topic, payload) -> True once the broker has acknowledged it
+Publish = Callable[[str, bytes], bool]
+
+
+def gallery_applied(store: Store, tx: Tx, device: str, version: int, at: str) -> list[int]:
+    """The device runs `version` now: confirm it (and older ones) and its erasures; the erasures completed."""
+    store.galleries.mark_applied(tx, device, version, at)
+    confirmed = store.galleries.confirm_device(tx, device, version, at)
+    done = []
+    for erasure in store.galleries.erasures(tx=tx, ids=confirmed):
+        tx.audit(f"device:{device}", "erasure.device_confirmed", erasure.subject,
+                 {"erasure": erasure.id, "version": version})
+        if erasure.completed_at is None and all(d["confirmed_at"] for d in erasure.devices.values()):
+            store.galleries.complete(tx, erasure.id)
+            tx.audit("system", "erasure.completed", erasure.subject,
+                     {"erasure": erasure.id, "devices": sorted(erasure.devices)})
+            done.append(erasure.id)
+    return done
+
+
+class GalleryPusher:
+    def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0):
+        self.store = store
+        self.secrets = secrets
+        self.publish = publish
+        self.interval_s = interval_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def poke(self) -> None:
+        """Something changed (a consent, an enrolment): look now rather than at the next tick."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync()
+            except Exception:  # keep trying: a locked database or a broker away is temporary
+                log.exception("gallery sync failed; retrying")
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+
+    def sync(self, now: str | None = None) -> list[tuple[str, int]]:
+        """Bring every active device's gallery up to date; (device, version) of each one published."""
+        now = now or utc_text(datetime.now(timezone.utc))
+        published = []
+        for device in self.store.devices.all():
+            if not device.active or device.gallery_key is None:  # revoked, or provisioned without gallery sync
+                continue
+            pack = device.model_pack
+            members = self.store.people.members(device.site, device.kind, pack, now)
+            latest = self.store.galleries.latest(device.id)
+            version = latest.version
+            if version == 0 or sorted(members) != latest.members:
+                version = self._new_version(device.id, sorted(members))
+            elif latest.published_at:
+                continue
+            payload = seal_gallery(device.id, version, pack, self._dim(pack, members), members, device.gallery_key,
+                                   self.secrets.signing_key, now)
+            if self.publish(cmd_topic(device.site, device.id, GALLERY), payload):
+                with self.store.db.transaction(unaudited="the broker took a gallery already recorded") as tx:
+                    self.store.galleries.mark_published(tx, device.id, version)
+                published.append((device.id, version))
+                log.info("gallery v%d for %s: %d subjects", version, device.id, len(members))
+        return published
+
+    def _new_version(self, device: str, members: list[str]) -> int:
+        """Record the device's next gallery; erasures of subjects it leaves out wait for this version."""
+        with self.store.db.transaction() as tx:
+            version = self.store.galleries.add_version(tx, device, members)
+            waiting = [e.id for e in self.store.galleries.erasures(outstanding_only=True, tx=tx)
+                       if device in e.devices and e.devices[device]["version"] is None and e.subject not in members]
+            self.store.galleries.assign_version(tx, device, version, waiting)
+            tx.audit("system", "gallery.version", device, {"version": version, "size": len(members),
+                                                          "erasures": waiting})
+        return version
+
+    def _dim(self, pack: str, members: dict[str, bytes]) -> int:
+        sample = next(iter(members.values()), None)
+        if sample is None:
+            _, templates = self.store.people.templates(pack)
+            sample = templates[0] if templates else None
+        # An empty gallery of a pack nobody is enrolled with yet: the width is only a shape.
+        return len(sample) // 4 if sample else 512

@@ -1,0 +1,52 @@
+"""The gateway's storage: one repository per aggregate over one database.
+
+    store = Store.open("var/gateway.db")        # migrates to the current schema
+    with store.db.transaction() as tx:          # one change, recorded in the audit chain
+        store.people.add_site(tx, "hoi-an", "Hội An old town")
+        tx.audit("user:ana", "site.added", "hoi-an")
+
+Repositories hold the SQL and return their own record types; the rules (who
+may, what follows from what) are in `gateway.services`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.storage.audit import AuditEntry, AuditLog, AuditRow
+from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
+from gateway.storage.devices import Device, Devices
+from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
+from gateway.storage.exams import Evidence, ExamFlag, Exams, ExamSession
+from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
+from gateway.storage.people import Consent, People, Site, Subject
+from gateway.storage.users import Session, User, Users
+
+
+class Store:
+    """Every repository, over one database."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.audit = AuditLog(db)
+        self.devices = Devices(db)
+        self.events = Events(db)
+        self.exams = Exams(db)
+        self.galleries = Galleries(db)
+        self.people = People(db)
+        self.users = Users(db)
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        return cls(Database(path))
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+
+__all__ = [
+    "AuditEntry", "AuditLog", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure", "EventQuery", "Events",
+    "Evidence", "ExamFlag", "ExamSession", "Exams", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
+    "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
+]

@@ -1,0 +1,200 @@
+"""The gateway's database: one engine, versioned migrations, and write transactions that carry their audit.
+
+Guarantees:
+- **Every change is audited in its own transaction.** `transaction()` yields a
+  `Tx`; its `audit()` appends to the hash chain on the same connection, so the
+  change and the entry recording it commit together or not at all. A write
+  transaction that records no entry is refused at commit (`UnauditedChange`)
+  unless it says why it is technical (`unaudited="..."`: a device's online
+  flag, a gallery's publish mark).
+- **The schema is versioned.** Opening a database applies the migrations it
+  lacks (Alembic, `migrations/versions`); a database whose schema is newer
+  than this code knows is refused (`SchemaTooNew`) rather than misread.
+- **The file is owner-only.** A new database is created 0600 in a 0700
+  folder; SQLite gives its -wal and -shm files the database file's mode.
+- **A commit is durable.** WAL with synchronous=FULL: ingest acknowledges a
+  message to the broker only after the commit holding it.
+
+Writers queue on SQLite's lock (`BEGIN IMMEDIATE`, a 30 s busy timeout) rather
+than failing; readers never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine
+
+from gateway.storage.audit import AuditEntry, ChainWriter
+from wire.events import utc_text
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class UnauditedChange(RuntimeError):
+    """A write transaction recorded no audit entry and did not say why it need not."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer release than this one."""
+
+
+class Tx:
+    """One write transaction: statements on `conn`, and the audit entries recording them."""
+
+    def __init__(self, conn: Connection, now: str):
+        self.conn = conn
+        self.now = now  # one timestamp for everything this change records
+        self._chain = ChainWriter(conn)
+
+    def execute(self, statement, parameters=None):
+        return self.conn.execute(statement, parameters)
+
+    def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None,
+              at: str | None = None) -> int:
+        """Append an entry to the audit chain in this transaction; its sequence number."""
+        return self._chain.append(AuditEntry(at or self.now, actor, action, target, detail or {}))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that an exception undoes -- its statements and its audit entries -- alone."""
+        mark = self._chain.mark()
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self._chain.rollback_to(mark)
+            raise
+        nested.commit()
+
+    @property
+    def audited(self) -> int:
+        return self._chain.count
+
+    def _finish(self) -> tuple[int, str] | None:
+        return self._chain.flush()
+
+
+def _now() -> str:
+    return utc_text(datetime.now(timezone.utc))
+
+
+def create_owner_only(path: Path) -> None:
+    """Create `path` (and its folder) readable by the owner only, if it does not exist yet."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+class Database:
+    """The gateway's SQLite database (PostgreSQL joins through the same class in a later release)."""
+
+    def __init__(self, path: Path | str, *, migrate: bool = True):
+        self.path = Path(path)
+        create_owner_only(self.path)
+        self.engine = _sqlite_engine(self.path)
+        self._commit_hooks: list[Callable[[int, str], None]] = []
+        if migrate:
+            migrate_to_head(self.engine)
+
+    def on_commit(self, hook: Callable[[int, str], None]) -> None:
+        """Call `hook(seq, hash)` with the chain's new head after every commit that appended to it."""
+        self._commit_hooks.append(hook)
+
+    @contextmanager
+    def transaction(self, unaudited: str | None = None) -> Iterator[Tx]:
+        """A write transaction; it must record at least one audit entry unless `unaudited` says why not."""
+        with self.engine.connect().execution_options(write=True) as conn:
+            conn.begin()
+            tx = Tx(conn, _now())
+            try:
+                yield tx
+                if not tx.audited and unaudited is None:
+                    raise UnauditedChange("a change must be recorded in the audit log (tx.audit) in its transaction")
+                head = tx._finish()
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        if head:
+            for hook in self._commit_hooks:
+                hook(*head)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (a consistent snapshot for as long as it is held)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", pool_size=10, max_overflow=40, pool_timeout=60,
+                           connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (the driver's own
+        # handling defers BEGIN and breaks transactional DDL).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so two writers queue instead of one failing half-way.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate_to_head(engine: Engine) -> None:
+    """Apply the migrations the database lacks, in one transaction; refuse a newer schema."""
+    config = _alembic_config()
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    with engine.connect().execution_options(write=True) as conn:
+        with conn.begin():
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return
+            try:
+                script.get_revision(current)
+            except CommandError:
+                raise SchemaTooNew(f"the database is at schema revision {current}, which this release does not "
+                                   f"know (it knows up to {head}): it was written by a newer FaceGate; "
+                                   f"run that release, or restore a backup made for this one") from None
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    log.info("database schema migrated from %s to %s", current or "(none)", head)

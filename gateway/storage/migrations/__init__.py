@@ -1,0 +1,1 @@
+"""Versioned schema migrations (Alembic), applied when the gateway opens its database."""

@@ -1,0 +1,244 @@
+"""The current schema, as SQLAlchemy Core tables: what the queries are written against.
+
+Migrations (gateway/storage/migrations/versions) are what creates and changes
+it; `tests/test_migrations.py` checks that a migrated database matches this.
+Timestamps are text in one fixed-width UTC form (`wire.events.utc_text`), so
+text order is time order on every database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
+
+metadata = MetaData()
+
+devices = Table(
+    "devices", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("name", Text),
+    Column("public_key", Text, nullable=False),
+    Column("status", Text, nullable=False),  # "active" | "revoked"
+    Column("created_at", Text),
+    Column("last_seq", Integer, server_default="0"),
+    Column("online", Integer, server_default="0"),
+    Column("status_at", Text),
+    Column("last_heartbeat", Text),
+    Column("last_heartbeat_at", Text),
+    Column("mqtt_secret", Text),
+    Column("model_pack", Text),
+    Column("gallery_key", Text),
+    Column("clock_skew_s", Float),  # gateway time minus device time at its last heartbeat
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("device", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("captured_at", Text, nullable=False),
+    Column("received_at", Text),
+    Column("verdict", Text),
+    Column("subject", Text),
+    Column("score", Float),
+    Column("body", Text, nullable=False),
+    Column("sig", Text, nullable=False),
+    Column("clock_suspect", Integer, nullable=False, server_default="0"),
+    Column("retain_from", Text),  # captured_at, or received_at when the device's clock is not to be trusted
+    Index("idx_events_device_seq", "device", "seq", unique=True),
+    Index("idx_events_captured_at_id", "captured_at", "id"),
+    Index("idx_events_device_captured_at_id", "device", "captured_at", "id"),
+    Index("idx_events_site_captured_at_id", "site", "captured_at", "id"),
+    Index("idx_events_subject_captured_at_id", "subject", "captured_at", "id"),
+    Index("idx_events_kind_verdict_captured_at_id", "kind", "verdict", "captured_at", "id"),
+    Index("idx_events_kind_retain_from", "kind", "retain_from"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("device", Text),
+    Column("reason", Text, nullable=False),
+    Column("error", Text),
+    Column("payload", LargeBinary, nullable=False),
+    Column("sha256", Text, nullable=False),  # of the payload: a device resending it is not kept twice
+    Index("idx_quarantine_sha256", "sha256", unique=True),
+)
+
+purged_events = Table(
+    "purged_events", metadata,
+    Column("id", Text, primary_key=True),
+    Column("audit_seq", Integer),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text),
+    Column("detail", Text),
+    Column("prev", Text),
+    Column("hash", Text, nullable=False),
+    Index("idx_audit_target", "target"),
+)
+
+sites = Table(
+    "sites", metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text),
+    Column("created_at", Text),
+)
+
+subjects = Table(
+    "subjects", metadata,
+    Column("id", Text, primary_key=True),
+    Column("display_name", Text),
+    Column("id_card_hash", Text),  # keyed hash (HMAC-SHA256); the number itself is never stored
+    Column("created_at", Text),
+    Column("recorded_by", Text),
+    Index("idx_subjects_id_card_hash", "id_card_hash"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("sites", Text, nullable=False),  # JSON list as recorded; consent_sites is its index
+    Column("notice_version", Text),
+    Column("channel", Text),
+    Column("granted_at", Text, nullable=False),
+    Column("expires_at", Text),
+    Column("withdrawn_at", Text),
+    Column("recorded_by", Text),
+    Index("idx_consents_subject", "subject"),
+)
+
+consent_sites = Table(
+    "consent_sites", metadata,
+    Column("consent", Integer, ForeignKey("consents.id"), primary_key=True),
+    Column("site", Text, primary_key=True),  # a site id, or "*" for every site
+    Index("idx_consent_sites_site", "site"),
+)
+
+templates = Table(
+    "templates", metadata,
+    Column("subject", Text, primary_key=True),
+    Column("pack", Text, primary_key=True),
+    Column("embedding", LargeBinary),
+    Column("quality", Float),
+    Column("created_at", Text),
+)
+
+device_galleries = Table(
+    "device_galleries", metadata,
+    Column("device", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("members", Text),  # JSON list of subject ids
+    Column("created_at", Text),
+    Column("published_at", Text),
+    Column("applied_at", Text),
+)
+
+erasures = Table(
+    "erasures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", Text),
+    Column("reason", Text),
+    Column("requested_at", Text),
+    Column("requested_by", Text),
+    Column("completed_at", Text),
+)
+
+erasure_devices = Table(
+    "erasure_devices", metadata,
+    Column("erasure", Integer, primary_key=True),
+    Column("device", Text, primary_key=True),
+    Column("version", Integer),
+    Column("confirmed_at", Text),
+)
+
+exam_sessions = Table(
+    "exam_sessions", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text),
+    Column("device", Text),
+    Column("candidate", Text),
+    Column("exam_type", Text),
+    Column("stage", Text),
+    Column("seat", Text),
+    Column("started_at", Text),
+    Column("ended_at", Text),
+    Column("checkin", Text),
+    Column("checkin_score", Float),
+    Column("reason", Text),
+    Column("checks", Text),
+    Column("checks_total", Integer),
+    Column("flags", Text),
+    Column("evidence", Text),
+    Column("updated_at", Text),
+    Column("clock_skew_s", Float),
+    Column("verdict", Text),
+    Column("verdict_note", Text),
+    Column("verdict_by", Text),
+    Column("verdict_at", Text),
+    Column("created_by", Text),
+    Index("idx_exam_sessions_site_started_at", "site", "started_at"),
+)
+
+exam_flags = Table(
+    "exam_flags", metadata,
+    Column("id", Text, primary_key=True),
+    Column("session", Text),
+    Column("device", Text),
+    Column("kind", Text),
+    Column("start", Text),
+    Column("end", Text),
+    Column("duration_s", Float),
+    Column("confidence", Float),
+    Column("severity", Text),
+    Column("detail", Text),
+    Column("evidence", Text),
+    Column("review", Text),
+    Column("review_note", Text),
+    Column("reviewed_by", Text),
+    Column("reviewed_at", Text),
+    Index("idx_exam_flags_session", "session"),
+)
+
+exam_evidence = Table(
+    "exam_evidence", metadata,
+    Column("id", Text, primary_key=True),
+    Column("session", Text),
+    Column("device", Text),
+    Column("what", Text),
+    Column("reason", Text),
+    Column("sha256", Text),
+    Column("nonce", Text),
+    Column("ciphertext", Text),
+    Column("received_at", Text),
+    Index("idx_exam_evidence_session", "session"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Text),
+    Column("disabled", Integer, server_default="0"),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("hash", Text, primary_key=True),
+    Column("user", Text, ForeignKey("users.name")),
+    Column("expires_at", Text),
+)

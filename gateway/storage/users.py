@@ -1,0 +1,66 @@
+"""Users of the pages and the API, and their login tokens (stored as hashes only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, insert, select, update
+
+from gateway.storage.schema import tokens, users
+
+if TYPE_CHECKING:
+    from gateway.storage.database import Database, Tx
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in user as one token presents them."""
+
+    user: User
+    token_hash: str
+    expires_at: str
+
+
+class Users:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, tx: Tx, name: str, role: str, password_hash: str) -> None:
+        tx.execute(insert(users).values(name=name, role=role, password_hash=password_hash, created_at=tx.now,
+                                        disabled=0))
+
+    def set_password(self, tx: Tx, name: str, password_hash: str) -> None:
+        tx.execute(update(users).where(users.c.name == name).values(password_hash=password_hash))
+
+    def get(self, name: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled)
+                               .where(users.c.name == name)).first()
+        return User(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def add_token(self, tx: Tx, token_hash: str, user: str, expires_at: str) -> None:
+        tx.execute(insert(tokens).values(hash=token_hash, user=user, expires_at=expires_at))
+
+    def revoke_token(self, tx: Tx, token_hash: str) -> bool:
+        return tx.execute(delete(tokens).where(tokens.c.hash == token_hash)).rowcount > 0
+
+    def session(self, token_hash: str, now: str) -> Session | None:
+        """The user a live token belongs to."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, tokens.c.expires_at)
+                .join(tokens, tokens.c.user == users.c.name)
+                .where(tokens.c.hash == token_hash, tokens.c.expires_at > now)).first()
+        return Session(User(row[0], row[1], row[2], bool(row[3])), token_hash, row[4]) if row else None
+
+    def delete_expired_tokens(self, tx: Tx) -> int:
+        return tx.execute(delete(tokens).where(tokens.c.expires_at <= tx.now)).rowcount
