@@ -63,7 +63,7 @@ class ExamEvents:
         if face is not None:
             shots.insert(0, ("face", _face_crop(image, face.box)))
         ids = []
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for what, picture in shots:
             ok, data = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if not ok:

@@ -7,6 +7,7 @@ holds one pack's templates as a matrix for 1:N search and 1:1 verification.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ class GalleryStore:
         if path is None:
             self.db = sqlite_utils.Database(memory=True)
         else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # templates: the owner's alone
             self.db = sqlite_utils.Database(str(path))
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # a gallery change must survive power loss

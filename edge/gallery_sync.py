@@ -62,7 +62,7 @@ class GallerySync:
             if gallery.version <= self.version:
                 return  # the retained copy of what we already run, or an older one
             tmp = self.path.with_name(self.path.name + ".tmp")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)

@@ -16,6 +16,7 @@ The outbox is bounded. When it is full:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -48,7 +49,9 @@ class Outbox:
         if capacity < 1:
             raise ValueError("outbox capacity must be at least 1")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Events name people: the file (and the -wal/-shm SQLite gives the same mode) is the owner's alone.
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.capacity = capacity
         self._lock = threading.Lock()
         # One connection shared by the camera loop (append) and the publisher (read, delete).

@@ -13,6 +13,7 @@ PNG can otherwise claim gigabytes of memory and many seconds of CPU.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class Template:
     quality: float
 
 
-def image_size(data: bytes) -> tuple[int, int] | str:
+def image_size(data: bytes, max_megapixels: float = MAX_MEGAPIXELS) -> tuple[int, int] | str:
     """(width, height) read from the image's header alone, or why the data is not an image we take."""
     try:
         with warnings.catch_warnings():
@@ -65,8 +66,10 @@ def image_size(data: bytes) -> tuple[int, int] | str:
                 if image.format not in DECODABLE:
                     return f"unsupported image format {image.format or 'unknown'}"
                 return image.size
-    except Image.DecompressionBombError:
-        return "image dimensions are absurdly large (decompression bomb)"
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, far above ours: still say how large
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "absurdly many pixels"
+        return f"photo too large ({size}; at most {max_megapixels:.0f}): resize it"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return "not an image, or a corrupt one (cannot decode its header)"
 
@@ -78,7 +81,7 @@ def decode_image(data: bytes | None, max_megapixels: float = MAX_MEGAPIXELS,
         return "empty file"
     if len(data) > max_bytes:
         return f"file too large ({len(data) / 2**20:.0f} MiB; at most {max_bytes // 2**20} MiB)"
-    size = image_size(data)
+    size = image_size(data, max_megapixels)
     if isinstance(size, str):
         return size
     megapixels = size[0] * size[1] / 1e6

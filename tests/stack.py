@@ -93,8 +93,9 @@ class _Service:
     log: Path
     proc: subprocess.Popen | None = None
 
-    def _launch(self, cmd: list[str], what: str, timeout: float) -> None:
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+    def _launch(self, cmd: list[str], what: str, timeout: float, env: dict | None = None) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=env and env.get("PYTHONPATH") or REPO, env=env,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, timeout, what)
         assert self.proc.poll() is None, self.log.read_text()
 
@@ -115,6 +116,11 @@ class Mosquitto(_Service):
                      "mosquitto to listen", 10)
 
 
+# To show a test fails on an older release, run its gateway from that release's tree (a git worktree):
+# FACEGATE_TEST_GATEWAY_TREE=/tmp/r1 pytest tests/test_hardening.py. The rest of the harness stays current.
+OTHER_TREE = os.environ.get("FACEGATE_TEST_GATEWAY_TREE")
+
+
 class GatewayProcess(_Service):
     """`facegate gateway run` in its own process."""
 
@@ -124,13 +130,17 @@ class GatewayProcess(_Service):
         self.port = free_port()
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "facegate", "gateway", "run", "--db", str(self.db), "--broker-dir",
+        entry = "edge.cli" if OTHER_TREE else "facegate"  # release 1's command lived in edge/cli.py
+        cmd = [sys.executable, "-m", entry, "gateway", "run", "--db", str(self.db), "--broker-dir",
                str(self.broker_dir), "--secrets-dir", str(self.db.parent / "secrets"), "--port", str(self.port)]
         if self.embedded_broker_port:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
-        else:
+        elif self.mqtt:
             cmd += ["--mqtt", self.mqtt]
-        self._launch(cmd, "the gateway API", 30)
+        else:
+            cmd.append("--no-ingest")
+        env = {**os.environ, "PYTHONPATH": OTHER_TREE} if OTHER_TREE else None
+        self._launch(cmd, "the gateway API", 30, env)
 
     @property
     def base_url(self) -> str:

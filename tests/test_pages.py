@@ -194,3 +194,32 @@ def test_an_operator_cannot_open_admin_or_review_pages(page, stack):
         response = page.goto(stack.gateway.base_url + path)
         assert response.status == 403
         expect(page.locator("h1")).to_have_text("Not for your role")
+
+
+def test_a_device_cannot_run_script_in_an_admins_browser(page, stack):
+    """Release 1: a heartbeat's stage name reached the admin page unescaped; one heartbeat made the admin's
+    browser create a site as that admin. Now the contract refuses such names, and every string is text."""
+    from wire import HeartbeatEvent
+
+    attack = "FG.api('/api/sites', {method: 'POST', body: JSON.stringify({id: 'pwned', name: 'by a device'})})"
+    markup = f'<img src=x onerror="{attack}">'
+    device = DeviceClient(stack, "gate-01")
+    seq = stack.store.devices.get("gate-01").last_seq + 1
+    common = dict(site="site-a", device="gate-01", captured_at=datetime.now(timezone.utc), fps=20.0, frames=10,
+                  frames_dropped=0, outbox_depth=0, outbox_refused=0, gallery_version="1", gallery_size=1,
+                  liveness_enabled=True, uptime_s=5.0)
+    shown = HeartbeatEvent(id=str(uuid7()), seq=seq, stage_ms={"detect": 3.0}, camera_error=markup, **common)
+    exploit = HeartbeatEvent.model_construct(id=str(uuid7()), seq=seq + 1, stage_ms={markup: 3.0}, v=1,
+                                             kind="heartbeat", model_pack=None, camera_error=None, **common)
+    for event in (shown, exploit):
+        device.publish(sign_event(event, device.key), topic=event_topic("site-a", "gate-01", "heartbeat"))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{shown.id}").status_code == 200, 10, "the heartbeat stored")
+    time.sleep(1)  # the exploit, had it been stored, is in by now
+    login(page, stack, "admin")
+    page.goto(stack.gateway.base_url + "/admin")
+    expect(page.locator("#devices")).to_contain_text("gate-01")
+    page.wait_for_timeout(2000)  # time for an injected handler to fire
+    assert "pwned" not in [s["id"] for s in stack.get("/api/sites").json()]
+    expect(page.locator("#devices")).to_contain_text(f"camera: {markup}")  # shown as the text it is
+    shot(page, "admin-hostile-heartbeat")

@@ -64,7 +64,7 @@ def bundle_text(bundle: DeviceBundle) -> str:
 def write_bundle(bundle: DeviceBundle, path: Path) -> None:
     """Write the bundle as TOML, readable only by its owner."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(bundle_text(bundle))

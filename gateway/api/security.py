@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
@@ -20,8 +21,11 @@ HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options
            (b"cross-origin-opener-policy", b"same-origin")]
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the body arrives; an HTTPException so that a route parsing the body answers 413 with it."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body too large (at most {limit} bytes here)")
 
 
 class BodyLimit:
@@ -46,7 +50,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -79,7 +79,7 @@ async def enrol_subject(body: EnrolIn, gw: GatewayDep,
         raise Unavailable("enrolment is not available on this gateway")
     try:
         photo = base64.b64decode(body.photo, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
         raise HTTPException(422, [{"loc": ["body", "photo"], "msg": "not base64", "type": "value_error"}]) from None
     request = EnrolmentRequest(source="upload", subject=body.subject, photo=photo, display_name=body.display_name,
                                id_card=body.id_card, purpose=body.purpose, sites=body.sites,

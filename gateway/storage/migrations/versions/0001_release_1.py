@@ -70,6 +70,7 @@ NOT_NULL = {
     "users": {"role", "password_hash"},
 }
 AUTOINCREMENT = {("consents", "id"), ("erasures", "id")}
+FOREIGN_KEYS = {"tokens": [(["user"], ["users.name"])]}
 
 
 def _column(table: str, spec: tuple, primary_key: list[str]) -> sa.Column:
@@ -84,7 +85,8 @@ def upgrade() -> None:
     existing = set(inspector.get_table_names())
     for table, (columns, primary_key, indexes) in RELEASE_1.items():
         if table not in existing:
-            op.create_table(table, *(_column(table, c, primary_key) for c in columns))
+            op.create_table(table, *(_column(table, c, primary_key) for c in columns),
+                            *(sa.ForeignKeyConstraint(cols, refs) for cols, refs in FOREIGN_KEYS.get(table, [])))
         else:
             have = {c["name"] for c in inspector.get_columns(table)}
             for spec in columns:

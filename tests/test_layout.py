@@ -1,0 +1,142 @@
+"""The code's layout holds: imports go one way, never in a circle, and the gateway never reaches into the edge.
+
+Every import is read from the source (module level and inside functions alike; only
+`if TYPE_CHECKING:` blocks are left out, since they never run).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("edge", "gateway", "provisioning", "wire", "models", "facegate")
+
+# Each layer may import from itself and the layers listed after it, nothing else.
+LAYERS = {
+    "facegate": {"edge", "gateway.*", "provisioning", "wire", "models"},  # the composition root sees all
+    "provisioning": {"gateway.cli", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+                     "wire", "models"},
+    "gateway.cli": {"gateway.server", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+                    "wire", "models"},
+    "gateway.server": {"gateway.api", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+                       "wire", "models"},
+    "gateway.api": {"gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "wire", "models"},
+    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "wire", "models"},
+    "gateway.storage": {"gateway.errors", "wire"},
+    "gateway.config": {"models"},
+    "gateway.errors": set(),
+    "gateway": set(),  # the package itself: a docstring
+    "edge": {"wire", "models"},
+    "wire": set(),
+    "models": set(),
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
+    """Project modules imported by the file, wherever in it (but not under `if TYPE_CHECKING:`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for child in node.body for n in ast.walk(child)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    for layer in sorted(LAYERS, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return None
+
+
+def allowed(source: str, target: str) -> bool:
+    mine, theirs = layer_of(source), layer_of(target)
+    if mine == theirs:
+        return True
+    rules = LAYERS.get(mine, set())
+    return theirs in rules or ("gateway.*" in rules and theirs.startswith("gateway"))
+
+
+_GRAPH: dict[str, set[str]] = {}
+
+
+def graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (read once)."""
+    if not _GRAPH:
+        found = modules()
+        _GRAPH.update({name: imports_of(path, name, set(found)) for name, path in found.items()})
+    return _GRAPH
+
+
+def test_every_module_belongs_to_a_layer():
+    unplaced = [m for m in graph() if layer_of(m) is None]
+    assert unplaced == [], f"modules outside every layer (add them to LAYERS, or move them): {unplaced}"
+
+
+def test_imports_only_go_down_and_the_gateway_never_imports_the_edge():
+    edges = graph()
+    wrong = sorted(f"{source} -> {target}" for source, targets in edges.items() for target in targets
+                   if not allowed(source, target))
+    assert wrong == []
+    reaching = [f"{m} -> {t}" for m, targets in edges.items() if m.startswith(("gateway", "provisioning"))
+                for t in targets if t.startswith(("edge", "facegate"))]
+    assert reaching == []
+
+
+def test_no_import_cycles():
+    edges = graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    assert cycles == [], f"import cycles: {cycles}"
