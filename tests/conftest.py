@@ -15,8 +15,6 @@ SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
 YUNET_DIR = SHARED / "models" / "yunet"
 
-if not DATA.is_dir():
-    raise RuntimeError(f"the public test data must be at {SHARED} (beside the checkout)")
 
 
 CLIP = DATA / "video" / "short_hamilton_clip.mp4"
@@ -67,3 +65,34 @@ def yunet_pack(config):
     cfg = config.model_copy(deep=True)
     cfg.models.pack = "yunet_mbf"
     return open_pack(cfg)
+
+
+# Markers, so that a part of the suite runs alone: `pytest -m "not broker and not browser and not data"` needs
+# neither Mosquitto, Chromium, nor the model files and images in ../shared.
+BROKER_FIXTURES = {"stack", "api", "flood_stack"}  # each starts Mosquitto (or the embedded broker) and a gateway
+BROWSER_FIXTURES = {"browser", "page"}
+DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
+DATA_MODULES = {"test_consent", "test_edge_run", "test_exam", "test_exam_review", "test_gallery", "test_liveness",
+                "test_models", "test_pages", "test_separation", "test_gate_stream"}  # read ../shared directly
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "broker: starts a real MQTT broker and gateway")
+    config.addinivalue_line("markers", "browser: drives Debian's Chromium")
+    config.addinivalue_line("markers", "data: needs the model packs or public images in ../shared")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROKER_FIXTURES:
+            item.add_marker(pytest.mark.broker)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & DATA_FIXTURES or item.module.__name__ in DATA_MODULES:
+            item.add_marker(pytest.mark.data)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("data") and not DATA.is_dir():
+        pytest.fail(f"the public test data and model files must be at {SHARED} (beside the checkout)", pytrace=False)
