@@ -1,14 +1,23 @@
 """Event ingest and API speed: simulated devices -> Mosquitto -> gateway -> SQLite -> API.
 
     .venv/bin/python benchmarks/ingest.py [--devices 20] [--events 100000] [--stored 1000000]
+                                          [--baseline-ref 488ee3e] [--skip-api]
 
-1. Sustained ingest: every device publishes pre-signed events (QoS 1) as fast as
-   it can; rate = events / (first publish -> last one stored). Baseline: the same
-   gateway committing each event on its own (`ingest_batch_max = 1`), i.e. what
-   an ingest without batched transactions does. Then: 0 lost, 0 duplicated?
-2. Latency at a paced 1,000 events/s: publish -> received on the live SSE stream
+Each gateway is set up through its own command line (site, user, devices,
+broker files) and run as its own process, so two releases are measured the same
+way in the same run. The baseline is an earlier release checked out in a git
+worktree (`--baseline-ref`, default 488ee3e: release 1, before the gateway
+hardening).
+
+1. Sustained ingest, both releases: every device publishes pre-signed events
+   (QoS 1) as fast as it can; rate = events / (first publish -> last one
+   stored). Then: 0 lost, 0 duplicated? Also this release committing each event
+   on its own (`ingest_batch_max = 1`): what batching buys.
+2. `/api/me` while 64 clients send bogus logins as fast as they can, both
+   releases: p50/p95 of the authenticated call, and the gateway's peak memory.
+3. Latency at a paced 1,000 events/s: publish -> received on the live SSE stream
    (sent after the commit, so the event is queryable by then).
-3. `/api/events` with `--stored` events in the database: p50/p95 per query,
+4. `/api/events` with `--stored` events in the database: p50/p95 per query,
    against the floor of an authenticated round trip (`/api/me`).
 """
 
@@ -35,13 +44,10 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from wire.bundle import DeviceBundle  # noqa: E402
-from gateway.services.auth import Auth  # noqa: E402
 from gateway.services.broker import BrokerFiles  # noqa: E402
-from gateway.services.devices import add_site, provision_device  # noqa: E402
 from gateway.services.ingest import store_batch  # noqa: E402
-from gateway.services.secrets import GatewaySecrets  # noqa: E402
 from gateway.storage import Store, StoredEvent  # noqa: E402
+from wire.bundle import DeviceBundle, load_bundle  # noqa: E402
 from wire import GateVerdictEvent, event_topic, sign_event, uuid7  # noqa: E402
 from wire.events import utc_text  # noqa: E402
 
@@ -64,44 +70,63 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-class System:
-    """Mosquitto + `facegate gateway run` + provisioned devices, in a temporary folder."""
+def baseline_tree(ref: str) -> Path:
+    """A worktree of `ref` beside the system temp folder (made once, reused)."""
+    tree = Path(tempfile.gettempdir()) / f"facegate-baseline-{ref}"
+    if not (tree / ".git").exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--force", "--detach", str(tree), ref], check=True,
+                       capture_output=True)
+    return tree
 
-    def __init__(self, root: Path, devices: int, batch_max: int, ingest: bool = True):
-        self.root = root
-        self.storage = Store.open(root / "gateway.db")
-        self.files = BrokerFiles(root / "broker")
+
+class System:
+    """Mosquitto + `facegate gateway run` + provisioned devices, in a temporary folder, from one source tree."""
+
+    def __init__(self, root: Path, devices: int, batch_max: int, ingest: bool = True, tree: Path = REPO):
+        self.root, self.tree = root, tree
+        root.mkdir(parents=True, exist_ok=True)
+        # Release 1's command lived in edge/cli.py; later ones in facegate/.
+        self.entry = "facegate" if (tree / "facegate" / "cli.py").exists() else "edge.cli"
+        self.env = {**os.environ, "PYTHONPATH": str(tree), "FACEGATE_PASSWORD": PASSWORD}
         self.broker_port, self.api_port = free_port(), free_port()
-        self.files.init(port=self.broker_port)
-        self.files.write_accounts([])
-        if not self.storage.users.get("bench"):
-            Auth(self.storage).add_user("bench", "admin", PASSWORD)
-        self.bundles: list[DeviceBundle] = []
+        self.files = BrokerFiles(root / "broker")
+        where = self.where()
+        self.run("site", "add", "bench", *where)
+        self.run("user", "add", "bench", "--role", "admin", *where)
         for i in range(devices):
-            name = f"gate-{i:03d}"
-            existing = self.storage.devices.get(name)
-            if existing is None:
-                if "bench" not in self.storage.people.site_ids():
-                    add_site(self.storage, "bench")
-                self.bundles.append(provision_device(self.storage, self.files, GatewaySecrets(root / "secrets"),
-                                                     site="bench", device=name,
-                                                     broker_url=f"mqtt://127.0.0.1:{self.broker_port}"))
+            self.run("provision", "device", "--site", "bench", "--name", f"gate-{i:03d}", "--broker-url",
+                     f"mqtt://127.0.0.1:{self.broker_port}", "--out", str(root / "devices" / f"gate-{i:03d}.toml"),
+                     *where)
+        self.run("broker", "config", "--broker-port", str(self.broker_port), *where)
+        self.bundles: list[DeviceBundle] = [load_bundle(root / "devices" / f"gate-{i:03d}.toml") for i in range(devices)]
         self.procs: list[subprocess.Popen] = []
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.procs.append(subprocess.Popen([mosquitto, "-c", str(self.files.conf)], stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         wait_port(self.broker_port)
-        cmd = [sys.executable, "-m", "facegate", "gateway", "run", "--db", str(root / "gateway.db"),
-               "--broker-dir", str(self.files.dir), "--secrets-dir", str(root / "secrets"),
-               "--port", str(self.api_port)]
+        cmd = [sys.executable, "-m", self.entry, "gateway", "run", *where, "--port", str(self.api_port)]
         cmd += ["--mqtt", f"mqtt://127.0.0.1:{self.broker_port}"] if ingest else ["--no-ingest"]
-        env = {**os.environ, "FACEGATE_GATEWAY__INGEST_BATCH_MAX": str(batch_max)}
-        self.procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=(root / "gateway.log").open("ab"),
+        env = {**self.env, "FACEGATE_GATEWAY__INGEST_BATCH_MAX": str(batch_max)}
+        self.procs.append(subprocess.Popen(cmd, cwd=tree, env=env, stdout=(root / "gateway.log").open("ab"),
                                            stderr=subprocess.STDOUT))
         wait_port(self.api_port)
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=60)
         token = self.api.post("/api/auth/token", json={"username": "bench", "password": PASSWORD}).json()
         self.api.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+    def where(self) -> list[str]:
+        return ["--db", str(self.root / "gateway.db"), "--broker-dir", str(self.root / "broker"),
+                "--secrets-dir", str(self.root / "secrets")]
+
+    def run(self, *args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", self.entry, *args], cwd=self.tree, env=self.env,
+                              capture_output=True, text=True)
+        if done.returncode and "already exists" not in done.stderr:  # a reused workdir already has them
+            raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr[-2000:]}")
+
+    @property
+    def gateway_pid(self) -> int:
+        return self.procs[-1].pid
 
     def stored(self) -> int:
         with sqlite3.connect(self.root / "gateway.db") as db:
@@ -199,8 +224,8 @@ class RawDevice:
         self.sock.close()
 
 
-def throughput(root: Path, devices: int, per_device: int, batch_max: int) -> dict:
-    system = System(root, devices, batch_max)
+def throughput(root: Path, devices: int, per_device: int, batch_max: int, tree: Path = REPO) -> dict:
+    system = System(root, devices, batch_max, tree=tree)
     try:
         fleet = [RawDevice(b) for b in system.bundles]
         packets = [d.encode(signed_events(b, per_device)) for d, b in zip(fleet, system.bundles)]
@@ -293,6 +318,63 @@ def fill(storage: Store, count: int, devices: int) -> None:
     print(file=sys.stderr)
 
 
+FLOOD = """
+import http.client, json, sys, threading
+port, clients = int(sys.argv[1]), int(sys.argv[2])
+def bogus(n):
+    conn, i = http.client.HTTPConnection("127.0.0.1", port, timeout=120), 0
+    while True:
+        i += 1
+        body = json.dumps({"username": "bench", "password": f"wrong-{n}-{i}"})
+        try:
+            conn.request("POST", "/api/auth/token", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+            print(1, flush=True)
+        except OSError:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+threads = [threading.Thread(target=bogus, args=(n,)) for n in range(clients)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
+def login_flood(root: Path, tree: Path, clients: int = 64, window_s: float = 60.0, calls: int = 100) -> dict:
+    """/api/me latencies (ms) while another process's `clients` threads send bogus logins as fast as they can;
+    stops after `calls` or `window_s`."""
+    system = System(root, 0, batch_max=1000, ingest=False, tree=tree)
+    flood = subprocess.Popen([sys.executable, "-c", FLOOD, str(system.api_port), str(clients)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    answered = [0]
+
+    def count() -> None:
+        for _ in flood.stdout:
+            answered[0] += 1
+
+    threading.Thread(target=count, daemon=True).start()
+    try:
+        time.sleep(2)  # let the flood build up
+        times: list[float] = []
+        deadline = time.perf_counter() + window_s
+        while len(times) < calls and time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            system.api.get("/api/me", timeout=120).raise_for_status()
+            times.append(1000 * (time.perf_counter() - t0))
+        times.sort()
+        return {"calls": len(times), "p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
+                "max": times[-1], "logins": answered[0], "peak_mb": peak_rss_mb(system.gateway_pid)}
+    finally:
+        flood.kill()
+        flood.wait()
+        system.close()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def api_latency(root: Path, stored: int, devices: int, repeats: int) -> list[tuple[str, float, float]]:
     storage = Store.open(root / "gateway.db")
     for i in range(devices):  # registered devices, so the API lists them
@@ -349,19 +431,36 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=1_000_000, help="events in the database for the API run")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--workdir", type=Path, help="keep databases here (the 1M fill is reused)")
+    parser.add_argument("--baseline-ref", default="488ee3e", help="the earlier release to compare with (git ref)")
+    parser.add_argument("--skip-api", action="store_true", help="only the two comparisons (ingest, login flood)")
     args = parser.parse_args()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="facegate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# ingest benchmark: {args.devices} devices, Mosquitto {mosquitto_version()}, workdir {work}")
 
+    tree = baseline_tree(args.baseline_ref)
+    label = f"baseline {args.baseline_ref} (release before)"
+    before = throughput(work / f"before-{time.time_ns()}", args.devices, args.events // args.devices, 1000, tree)
     batched = throughput(work / f"batched-{time.time_ns()}", args.devices, args.events // args.devices, 1000)
     single = throughput(work / f"single-{time.time_ns()}", args.devices, args.baseline_events // args.devices, 1)
     print("\n| ingest | events | events/s | lost | duplicated |")
     print("|---|---|---|---|---|")
-    for name, r in (("baseline: one commit per event", single), ("FaceGate: batched commits", batched)):
+    for name, r in ((label + ", batched", before), ("this release, one commit per event", single),
+                    ("this release, batched", batched)):
         print(f"| {name} | {r['events']} | {r['rate']:.0f} | {r['lost']} | {r['duplicated']} |")
-    print(f"ratio: {batched['rate'] / single['rate']:.1f}x")
+    print(f"this release / baseline: {batched['rate'] / before['rate']:.2f}x")
+
+    flood_before = login_flood(work / f"flood-before-{time.time_ns()}", tree)
+    flood_now = login_flood(work / f"flood-now-{time.time_ns()}", REPO)
+    print("\n| /api/me during 64 parallel bogus logins | calls | p50 ms | p95 ms | max ms | logins answered "
+          "| gateway peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in ((label, flood_before), ("this release", flood_now)):
+        print(f"| {name} | {r['calls']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | {r['logins']} "
+              f"| {r['peak_mb']:.0f} |")
+    if args.skip_api:
+        return
 
     lat = latency(work / f"latency-{time.time_ns()}", args.devices, args.rate, args.seconds)
     print(f"\n| publish -> on the live stream (queryable) at {args.rate:.0f}/s | events | p50 ms | p95 ms | max ms |")

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from gateway.api.deps import Gateway
 from gateway.api.errors import add_error_handlers
 from gateway.api.routes import audit, auth, devices, events, exams, health, pages, people
-from gateway.api.security import BodyLimit, SecurityHeaders
+from gateway.api.security import BodyLimit, LoginGate, SecurityHeaders
 
 
 def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
@@ -30,5 +30,6 @@ def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
     limits = gateway.config.http
     app.add_middleware(BodyLimit, default=limits.max_body_bytes,
                        per_route={("POST", "/api/subjects"): limits.max_upload_bytes})
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(LoginGate, throttle=gateway.auth.throttle)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer gets the headers, a 413 or a 429 too
     return app

@@ -81,7 +81,9 @@ def require(*roles: str):
     if unknown or not roles:
         raise ValueError(f"unknown roles {unknown}")
 
-    def dependency(request: Request) -> Session:
+    # async: it runs on the event loop instead of hopping to a worker thread and back (a token lookup is one
+    # indexed read), which keeps every route quick while the server is busy -- with a login flood, say.
+    async def dependency(request: Request) -> Session:
         token, from_cookie = request_token(request)
         if not token:
             raise HTTPException(401, "log in first: a bearer token or the login cookie is required",

@@ -3,6 +3,9 @@
 - `BodyLimit`: a request body larger than its route allows is refused with 413
   while it arrives -- before it is parsed or held in memory -- whether or not
   it says its length up front.
+- `LoginGate`: a client address backing off after failed logins is answered
+  429 before its request is read or parsed, so a flood of logins costs the
+  server next to nothing and the rest of the API stays quick.
 - `SecurityHeaders`: a Content-Security-Policy that admits only the gateway's
   own scripts, styles and images (no inline script: a string a device or a
   visitor smuggles into a page cannot run), no framing, no MIME sniffing, no
@@ -71,6 +74,28 @@ async def _too_large(send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class LoginGate:
+    """Refuse logins from an address in back-off (gateway.services.auth.LoginThrottle) at the door."""
+
+    PATH = "/api/auth/token"
+
+    def __init__(self, app: ASGIApp, throttle):
+        self.app, self.throttle = app, throttle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.PATH and scope["method"] == "POST":
+            address = (scope.get("client") or ("unknown", 0))[0]
+            wait = self.throttle.wait_s(f"address:{address}")
+            if wait > 0:
+                body = b'{"detail":"too many failed logins from this address; try again in %d s"}' % max(1, round(wait))
+                await send({"type": "http.response.start", "status": 429, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(max(1, round(wait))).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:

@@ -224,7 +224,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
     used = store.events.used_seqs(tx, [(e.device, e.seq) for e in candidates])
     last_seq = store.devices.last_seqs(tx, {e.device for e in candidates})
     heartbeats: dict[str, tuple[str, str, float]] = {}
-    accepted: list[StoredEvent] = []
+    accepted: list[tuple] = []
     for e in candidates:
         if e.id in known:
             result.outcomes.append("duplicate")
@@ -240,14 +240,14 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
             continue
         known.add(e.id)
         used.add((e.device, e.seq))
-        accepted.append(e)
+        row = e.row()
+        accepted.append(row)
         last_seq[e.device] = max(last_seq.get(e.device, 0), e.seq)
         if e.kind == "heartbeat":
             heartbeats[e.device] = (e.body, e.captured_at, _skew(e))
         if ended:
             result.sessions_ended.append(e)
-        tx.audit(f"device:{e.device}", "event.stored", e.id, {"digest": row_digest(e.row()), "v": 2},
-                 at=e.received_at)
+        tx.audit(f"device:{e.device}", "event.stored", e.id, {"digest": row_digest(row), "v": 2}, at=e.received_at)
         result.outcomes.append("stored")
     store.events.insert(tx, accepted)
     store.devices.record_progress(tx, last_seq, heartbeats)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from gateway.storage.schema import audit
 
@@ -51,6 +51,9 @@ class AuditRow:
                 "detail": json.loads(self.detail or "{}"), "prev": self.prev, "hash": self.hash}
 
 
+AUDIT_COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
+
+
 def chain_hash(prev: str, seq: int, at: str, actor: str, action: str, target: str | None, detail: str) -> str:
     fields = [prev, str(seq), at, actor, action, target or "", detail]
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
@@ -82,7 +85,7 @@ class ChainWriter:
     def __init__(self, conn: Connection):
         self.conn = conn
         self._head: tuple[int, str] | None = None
-        self._rows: list[dict] = []
+        self._rows: list[tuple] = []
         self.count = 0
 
     def append(self, entry: AuditEntry) -> int:
@@ -91,8 +94,7 @@ class ChainWriter:
         seq, prev = self._head[0] + 1, self._head[1]
         detail = canonical_detail(entry.detail)
         digest = chain_hash(prev, seq, entry.at, entry.actor, entry.action, entry.target, detail)
-        self._rows.append({"seq": seq, "at": entry.at, "actor": entry.actor, "action": entry.action,
-                           "target": entry.target, "detail": detail, "prev": prev, "hash": digest})
+        self._rows.append((seq, entry.at, entry.actor, entry.action, entry.target, detail, prev, digest))
         self._head = (seq, digest)
         self.count += 1
         return seq
@@ -105,10 +107,10 @@ class ChainWriter:
         self._head, rows, self.count = mark
         del self._rows[rows:]
 
-    def flush(self) -> tuple[int, str] | None:
-        """Write the pending entries; the new head, or None if nothing was appended."""
+    def flush(self, insert_many) -> tuple[int, str] | None:
+        """Write the pending entries with `insert_many`; the new head, or None if nothing was appended."""
         if self._rows:
-            self.conn.execute(insert(audit), self._rows)
+            insert_many(audit, AUDIT_COLUMNS, self._rows)
             self._rows = []
         return self._head if self.count else None
 

@@ -104,20 +104,24 @@ class Events:
     def known_ids(self, tx: Tx, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(ids):
-            found.update(r[0] for r in tx.execute(select(events.c.id).where(events.c.id.in_(chunk))))
+            found.update(r[0] for r in tx.select_in("SELECT id FROM events WHERE id IN ({marks})", chunk))
         return found
 
     def used_seqs(self, tx: Tx, pairs: list[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Which (device, seq) pairs are already taken by a stored event."""
+        """Which (device, seq) pairs are already taken by a stored event (asked per device: the index's order)."""
+        by_device: dict[str, list[int]] = {}
+        for device, seq in pairs:
+            by_device.setdefault(device, []).append(seq)
         found: set[tuple[str, int]] = set()
-        for chunk in _chunks(pairs):
-            found.update((d, s) for d, s in tx.execute(
-                select(events.c.device, events.c.seq).where(tuple_(events.c.device, events.c.seq).in_(chunk))))
+        for device, seqs in by_device.items():
+            for chunk in _chunks(seqs):
+                found.update((device, r[0]) for r in tx.select_in(
+                    "SELECT seq FROM events WHERE device = {mark} AND seq IN ({marks})", chunk, first=(device,)))
         return found
 
-    def insert(self, tx: Tx, stored: list[StoredEvent]) -> None:
-        if stored:
-            tx.execute(insert(events), [dict(zip(EVENT_COLUMNS, e.row())) for e in stored])
+    def insert(self, tx: Tx, rows: list[tuple]) -> None:
+        """Stored events as their EVENT_COLUMNS tuples (`StoredEvent.row()`)."""
+        tx.insert_many(events, EVENT_COLUMNS, rows)
 
     def purge(self, tx: Tx, kind: str, before: str, limit: int) -> list[str]:
         """Delete up to `limit` events of `kind` to be retained from before `before`; their ids."""

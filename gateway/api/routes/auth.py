@@ -65,6 +65,6 @@ def logout(response: Response, gw: GatewayDep, session: Annotated[Session, Depen
 
 
 @router.get("/me", response_model=Me)
-def me(session: Annotated[Session, Depends(require(*EVERYONE))]) -> Me:
+async def me(session: Annotated[Session, Depends(require(*EVERYONE))]) -> Me:
     """Who the token belongs to."""
     return Me(name=session.user.name, role=session.user.role)
