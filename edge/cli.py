@@ -13,7 +13,7 @@ from pathlib import Path
 from edge.camera import Camera
 from edge.config import EdgeConfig, load_config
 from edge.gallery import GalleryStore
-from wire.bundle import BundleError, load_bundle
+from wire.bundle import load_bundle
 from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.liveness import LivenessChecker

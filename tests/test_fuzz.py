@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gateway.services.ingest import DeviceDirectory, Rejected, admit
 from gateway.storage import Store
 from stack import Stack, register_device, store_events
-from wire import DeviceKey, event_topic, sign_event, uuid7
+from wire import DeviceKey, event_topic, uuid7
 from wire.events import EVENT_TYPES, utc_text
 from wire.signing import canonical_json
 

@@ -63,38 +63,34 @@ def heartbeat(device: DeviceClient, seq: int, **overrides) -> HeartbeatEvent:
 # -- ingest never wedges -------------------------------------------------------------------------------------
 
 
-def test_an_integer_out_of_range_costs_one_message_not_the_stream(stack):
-    """Release 1: a signed seq of 2**70 overflowed SQLite's integer; the batch was retried for ever."""
+def costs_one_message(stack: Stack, make_poison, reason: str) -> None:
+    """gate-h1 sends the poison `make_poison(client)` returns; gate-h2's next event must still be stored, and the
+    poison counted under `reason`."""
     d1, d2 = DeviceClient(stack, "gate-h1"), DeviceClient(stack, "gate-h2")
     try:
-        event = d1.event(next_seq(stack, "gate-h1"))
-        body = event.model_dump(mode="json") | {"seq": 2**70}
-        poison = json.dumps({"body": body, "sig": d1.key.sign(canonical_json(body))}).encode()
-        before = rejected(stack, "invalid")
-        d1.publish(poison)
+        before = rejected(stack, reason)
+        d1.publish(make_poison(d1))
         good = d2.event(next_seq(stack, "gate-h2"))
         d2.publish(sign_event(good, d2.key))
         wait_for(lambda: stored(stack, good.id), 10, "the next device's event")
-        assert rejected(stack, "invalid") == before + 1
+        assert rejected(stack, reason) == before + 1
     finally:
         d1.close()
         d2.close()
+
+
+def test_an_integer_out_of_range_costs_one_message_not_the_stream(stack):
+    """Release 1: a signed seq of 2**70 overflowed SQLite's integer; the batch was retried for ever."""
+    def poison(device: DeviceClient) -> bytes:
+        body = device.event(next_seq(stack, "gate-h1")).model_dump(mode="json") | {"seq": 2**70}
+        return json.dumps({"body": body, "sig": device.key.sign(canonical_json(body))}).encode()
+    costs_one_message(stack, poison, "invalid")
 
 
 def test_a_deeply_nested_payload_costs_one_message_and_shows_in_the_metrics(stack):
     """Release 1: unsigned nesting under 64 KiB made json.loads recurse out; ingest retried it for ever,
     across restarts, and the metrics said nothing."""
-    d1, d2 = DeviceClient(stack, "gate-h1"), DeviceClient(stack, "gate-h2")
-    try:
-        before = rejected(stack, "too_deep")
-        d1.publish(b'{"body": ' + b"[" * 30_000 + b"]" * 30_000 + b"}")
-        good = d2.event(next_seq(stack, "gate-h2"))
-        d2.publish(sign_event(good, d2.key))
-        wait_for(lambda: stored(stack, good.id), 10, "the next device's event")
-        assert rejected(stack, "too_deep") == before + 1
-    finally:
-        d1.close()
-        d2.close()
+    costs_one_message(stack, lambda device: b'{"body": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "too_deep")
     # The broker keeps nothing for the gateway to choke on after a restart either.
     stack.gateway.kill(signal.SIGKILL)
     stack.gateway.start()

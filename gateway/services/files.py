@@ -18,22 +18,30 @@ log = logging.getLogger(__name__)
 
 
 def exposed(paths: Iterable[Path]) -> list[Path]:
-    """Of `paths` and everything under those that are folders: what a group or other users may read or write."""
+    """Of `paths` and what lies under those that are folders: what a group or other users may read or write.
+
+    What sits inside an owner-only folder is out of others' reach whatever its own mode (a pid file Mosquitto
+    writes 0644, say), so a folder's contents are looked at only when the folder itself is open to others.
+    """
     found = []
     for path in paths:
         path = Path(path)
-        if not path.exists():
-            continue
-        for item in [path, *sorted(path.rglob("*"))] if path.is_dir() else [path]:
-            try:
-                mode = item.lstat().st_mode
-            except OSError:
-                continue
-            if stat.S_ISLNK(mode):
-                continue
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                found.append(item)
+        if path.exists():
+            found += _exposed_under(path)
     return found
+
+
+def _exposed_under(item: Path) -> list[Path]:
+    try:
+        mode = item.lstat().st_mode
+    except OSError:
+        return []
+    if stat.S_ISLNK(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []  # a link is not followed; an owner-only file or folder (and all inside it) is fine
+    if not stat.S_ISDIR(mode):
+        return [item]
+    inside = [x for child in sorted(item.iterdir()) for x in _exposed_under(child)]
+    return [item, *inside]
 
 
 def warn_exposed(paths: Iterable[Path]) -> list[Path]:
