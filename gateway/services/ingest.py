@@ -373,6 +373,7 @@ class Ingest:
         candidates: list[tuple[_Message, StoredEvent]] = []
         quarantine: list[tuple[_Message, str, str]] = []  # (message, reason, error)
         statuses: list[tuple[str, bool]] = []
+        status_messages = sum(m.topic.endswith("/status") for m in batch)
         for m in batch:
             if m.topic.endswith("/status"):
                 if (status := self._status(m)) is not None:
@@ -426,7 +427,7 @@ class Ingest:
         for m in batch:
             if m.qos > 0:
                 self._client.ack(m.mid, m.qos)
-        self.metrics.add(len(batch) - len(statuses), len(stored), kept, rejected,
+        self.metrics.add(len(batch) - status_messages, len(stored), kept, rejected,
                          1000 * (time.perf_counter() - started))
         if stored and self.on_stored:
             self.on_stored(stored)

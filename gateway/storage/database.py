@@ -147,7 +147,10 @@ class Database:
                 raise
         if head:
             for hook in self._commit_hooks:
-                hook(*head)
+                try:
+                    hook(*head)
+                except Exception:  # the change is committed; a hook that fails must say so, not undo nothing
+                    log.exception("after commit (audit head %d): %s failed", head[0], getattr(hook, "__name__", hook))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
