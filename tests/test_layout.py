@@ -140,3 +140,13 @@ def test_no_import_cycles():
         if node not in index:
             visit(node)
     assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_pages_put_html_into_the_page_only_through_fg_fill():
+    """Every value a page shows went through FG.html, which escapes it: nothing else may set HTML."""
+    web = REPO / "gateway" / "api" / "web"
+    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write")
+    found = [f"{script.name}:{n}" for script in sorted(web.glob("*.js"))
+             for n, line in enumerate(script.read_text(encoding="utf-8").splitlines(), start=1)
+             if any(sink in line for sink in sinks) and not (script.name == "app.js" and "fragment.text" in line)]
+    assert found == []

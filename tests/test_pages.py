@@ -6,6 +6,7 @@ Screenshots of every page land in docs/screenshots/test-*.png (the README shows 
 from __future__ import annotations
 
 import base64
+import html
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
@@ -223,3 +224,8 @@ def test_a_device_cannot_run_script_in_an_admins_browser(page, stack):
     assert "pwned" not in [s["id"] for s in stack.get("/api/sites").json()]
     expect(page.locator("#devices")).to_contain_text(f"camera: {markup}")  # shown as the text it is
     shot(page, "admin-hostile-heartbeat")
+    # The one way the pages build HTML escapes every value, and the one way they set it takes nothing else.
+    assert page.evaluate("v => FG.html`<b>${v}</b>`.text", markup) == "<b>" + html.escape(markup, quote=True).replace(
+        "&#x27;", "&#39;") + "</b>"
+    assert page.evaluate("() => { try { FG.fill(document.body, '<i>x</i>'); return 'taken'; }"
+                         " catch (e) { return e.name; } }") == "TypeError"

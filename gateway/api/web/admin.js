@@ -4,38 +4,38 @@ const say = text => document.getElementById("message").textContent = text;
 function bars(stages) {
   const entries = Object.entries(stages || {}).filter(([, v]) => v > 0);
   const max = Math.max(1, ...entries.map(([, v]) => v));
-  return `<svg class="bars" width="220" height="${entries.length * 12}" role="img" aria-label="ms per stage">` + entries.map(([k, v], i) =>
-    `<rect x="70" y="${i * 12 + 1}" width="${Math.max(1, 120 * v / max)}" height="9"></rect><text x="0" y="${i * 12 + 9}">${FG.esc(k)}</text><text x="${74 + 120 * v / max}" y="${i * 12 + 9}">${FG.esc(Number(v).toFixed(1))}</text>`).join("") + "</svg>";
+  return FG.html`<svg class="bars" width="220" height="${entries.length * 12}" role="img" aria-label="ms per stage">${entries.map(([k, v], i) =>
+    FG.html`<rect x="70" y="${i * 12 + 1}" width="${Math.max(1, 120 * v / max)}" height="9"></rect><text x="0" y="${i * 12 + 9}">${k}</text><text x="${74 + 120 * v / max}" y="${i * 12 + 9}">${Number(v).toFixed(1)}</text>`)}</svg>`;
 }
 // A device clock off by more than a minute makes its times unreliable: say so, and by how much.
 function clock(d) {
   if (d.clock_skew_s === null || d.clock_skew_s === undefined || Math.abs(d.clock_skew_s) < 60) return "";
   const s = Math.abs(d.clock_skew_s), text = s >= 86400 ? `${(s / 86400).toFixed(0)} days` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s.toFixed(0)} s`;
-  return `<br><span class="error">clock ${d.clock_skew_s > 0 ? "behind" : "ahead"} by ${FG.esc(text)}</span>`;
+  return FG.html`<br><span class="error">clock ${d.clock_skew_s > 0 ? "behind" : "ahead"} by ${text}</span>`;
 }
 async function devices() {
   const list = await FG.api("/api/devices");
-  document.getElementById("devices").innerHTML = list.map(d => `<tr><td>${FG.esc(d.name)}</td><td>${FG.esc(d.site)}</td><td>${FG.esc(d.kind)}</td>
+  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${d.kind}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>
-    <td>v${d.gallery_version} (${d.gallery_size} people)${d.gallery_pending ? ` <span class="error">pending; device has v${d.gallery_applied_version}</span>` : ""}</td>
-    <td>${d.last_heartbeat ? `${FG.time(d.last_heartbeat_at)}<br>${FG.esc(d.last_heartbeat.fps)} fps, liveness ${d.last_heartbeat.liveness_enabled ? "on" : "OFF"}` : "—"}${clock(d)}${d.last_heartbeat && d.last_heartbeat.camera_error ? `<br><span class="error">camera: ${FG.esc(d.last_heartbeat.camera_error)}</span>` : ""}</td>
+    <td>v${d.gallery_version} (${d.gallery_size} people)${d.gallery_pending ? FG.html` <span class="error">pending; device has v${d.gallery_applied_version}</span>` : ""}</td>
+    <td>${d.last_heartbeat ? FG.html`${FG.time(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, liveness ${d.last_heartbeat.liveness_enabled ? "on" : "OFF"}` : "—"}${clock(d)}${d.last_heartbeat && d.last_heartbeat.camera_error ? FG.html`<br><span class="error">camera: ${d.last_heartbeat.camera_error}</span>` : ""}</td>
     <td>${d.last_heartbeat ? bars(d.last_heartbeat.stage_ms) : ""}</td>
-    <td>${d.status === "active" ? `<button data-revoke="${d.id}">revoke</button>` : ""}</td></tr>`).join("");
+    <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">revoke</button>` : ""}</td></tr>`)}`);
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
     if (!confirm(`Revoke ${b.dataset.revoke}? It can no longer connect or publish.`)) return;
-    try { await FG.api(`/api/devices/${b.dataset.revoke}/revoke`, {method: "POST"}); devices(); } catch (e) { say(e.message); }
+    try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); } catch (e) { say(e.message); }
   });
 }
 async function people() {
   const [subjects, erasures] = await Promise.all([FG.api("/api/subjects"), FG.api("/api/erasures?outstanding=true")]);
-  document.getElementById("subjects").innerHTML = subjects.map(s => `<tr><td>${FG.esc(s.id)}<br><span class="muted">${FG.esc(s.display_name)}</span></td>
-    <td>${s.consents.map(c => `${c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at ? " <span class='muted'>(withdrawn)</span>" : ""}`).join("<br>")}</td>
-    <td>${s.consents.some(c => !c.withdrawn_at) ? `<button data-withdraw="${s.id}">withdraw</button>` : ""}</td></tr>`).join("");
-  document.getElementById("erasures").innerHTML = erasures.map(e => `<tr><td>${FG.esc(e.subject)}</td><td>${FG.time(e.requested_at)}</td>
-    <td>${Object.entries(e.devices).filter(([, v]) => !v.confirmed_at).map(([d]) => d).join(", ")}</td></tr>`).join("") || `<tr><td colspan="3" class="muted">none</td></tr>`;
+  FG.fill(document.getElementById("subjects"), FG.html`${subjects.map(s => FG.html`<tr><td>${s.id}<br><span class="muted">${s.display_name}</span></td>
+    <td>${s.consents.map((c, i) => FG.html`${i ? FG.html`<br>` : ""}${c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at ? FG.html` <span class="muted">(withdrawn)</span>` : ""}`)}</td>
+    <td>${s.consents.some(c => !c.withdrawn_at) ? FG.html`<button data-withdraw="${s.id}">withdraw</button>` : ""}</td></tr>`)}`);
+  FG.fill(document.getElementById("erasures"), erasures.length ? FG.html`${erasures.map(e => FG.html`<tr><td>${e.subject}</td><td>${FG.time(e.requested_at)}</td>
+    <td>${Object.entries(e.devices).filter(([, v]) => !v.confirmed_at).map(([d]) => d).join(", ")}</td></tr>`)}` : FG.html`<tr><td colspan="3" class="muted">none</td></tr>`);
   document.querySelectorAll("[data-withdraw]").forEach(b => b.onclick = async () => {
     if (!confirm(`Withdraw every consent of ${b.dataset.withdraw}? They are erased from every device.`)) return;
-    try { await FG.api(`/api/subjects/${b.dataset.withdraw}/withdraw`, {method: "POST", body: "{}"}); people(); devices(); } catch (e) { say(e.message); }
+    try { await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: "{}"}); people(); devices(); } catch (e) { say(e.message); }
   });
 }
 document.getElementById("provision").onsubmit = async event => {
@@ -56,7 +56,7 @@ document.getElementById("enrol").onsubmit = async event => {
   for (const file of form.getAll("photos")) {
     const subject = file.name.replace(/\.[^.]+$/, "").toLowerCase();
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td>${FG.esc(file.name)}</td><td>${FG.esc(subject)}</td><td class="muted">enrolling…</td>`;
+    FG.fill(tr, FG.html`<td>${file.name}</td><td>${subject}</td><td class="muted">enrolling…</td>`);
     results.prepend(tr);
     try {
       const answer = await FG.api("/api/subjects", {method: "POST", body: JSON.stringify({

@@ -2,6 +2,7 @@
 "use strict";
 // The login cookie (HttpOnly) authenticates every call; a change also echoes the CSRF cookie in a header,
 // which another site's page cannot read.
+class SafeHTML { constructor(text) { this.text = text; } }  // HTML known to be safe: only FG.html makes it
 const FG = {
   csrf() { return (document.cookie.split("; ").find(c => c.startsWith("facegate_csrf=")) || "").slice(14); },
   async api(path, options = {}) {
@@ -14,15 +15,26 @@ const FG = {
     return body;
   },
   esc(value) { return String(value ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); },
+  // HTML is only ever built with this tag: every ${value} is escaped -- whoever typed it, a device, a visitor or an
+  // operator -- unless it is a fragment this tag made (or an array of them), which is inserted as it is.
+  html(strings, ...values) {
+    const piece = v => v instanceof SafeHTML ? v.text : Array.isArray(v) ? v.map(piece).join("") : FG.esc(v);
+    return new SafeHTML(strings.reduce((out, s, i) => out + piece(values[i - 1]) + s));
+  },
+  // ... and only ever put into a page with this one, which takes nothing else.
+  fill(element, fragment) {
+    if (!(fragment instanceof SafeHTML)) throw new TypeError("FG.fill takes HTML made with FG.html");
+    element.innerHTML = fragment.text;
+  },
   time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; },
   async header(active) {
     const me = await FG.api("/api/me");
     const links = {operator: [["Live gate", "/gate"]], supervisor: [["Live gate", "/gate"], ["Exam review", "/exam"]],
       admin: [["Live gate", "/gate"], ["Exam review", "/exam"], ["Devices & people", "/admin"], ["Audit", "/audit"]],
       auditor: [["Audit", "/audit"]]}[me.role] || [];
-    document.querySelector("header").innerHTML = "<strong>FaceGate</strong>" +
-      links.map(([name, href]) => `<a href="${href}" class="${href === active ? "active" : ""}">${name}</a>`).join("") +
-      `<span class="who">${FG.esc(me.name)} (${me.role}) · <a href="#" id="logout">log out</a></span>`;
+    FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong>${
+      links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}">${name}</a>`)
+    }<span class="who">${me.name} (${me.role}) · <a href="#" id="logout">log out</a></span>`);
     document.getElementById("logout").onclick = async (event) => {  // the server revokes the session and clears the cookies
       event.preventDefault();
       try { await FG.api("/api/auth/logout", {method: "POST"}); } finally { location.href = "/login"; }

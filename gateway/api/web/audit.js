@@ -3,8 +3,8 @@
 async function entries() {
   let all = [], after = 0;
   for (;;) { const page = await FG.api(`/api/audit?after=${after}&limit=1000`); all = all.concat(page); if (page.length < 1000) break; after = page[page.length - 1].seq; }
-  document.getElementById("entries").innerHTML = all.slice(-200).reverse().map(e => `<tr><td>${e.seq}</td><td>${new Date(e.at).toLocaleString()}</td>
-    <td>${FG.esc(e.actor)}</td><td>${FG.esc(e.action)}</td><td>${FG.esc(e.target ?? "")}</td><td class="muted">${FG.esc(JSON.stringify(e.detail))}</td></tr>`).join("");
+  FG.fill(document.getElementById("entries"), FG.html`${all.slice(-200).reverse().map(e => FG.html`<tr><td>${e.seq}</td><td>${new Date(e.at).toLocaleString()}</td>
+    <td>${e.actor}</td><td>${e.action}</td><td>${e.target ?? ""}</td><td class="muted">${JSON.stringify(e.detail)}</td></tr>`)}`);
 }
 document.getElementById("verify").onclick = async () => {
   const r = await FG.api("/api/audit/verify");

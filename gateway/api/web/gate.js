@@ -6,8 +6,8 @@ function row(e, fresh) {
   tr.dataset.id = e.id;
   if (fresh && e.verdict !== "granted") tr.className = "alert";
   const live = e.liveness_enabled ? (e.liveness ?? "") : "off";
-  tr.innerHTML = `<td>${FG.time(e.captured_at)}</td><td>${FG.esc(e.device)}</td><td class="${e.verdict}">${e.verdict.replace("_", " ")}</td>` +
-                 `<td>${FG.esc(e.subject ?? "—")}</td><td>${e.score.toFixed(2)}</td><td>${live}</td>`;
+  FG.fill(tr, FG.html`<td>${FG.time(e.captured_at)}</td><td>${e.device}</td><td class="${e.verdict}">${e.verdict.replace("_", " ")}</td>
+    <td>${e.subject ?? "—"}</td><td>${Number(e.score).toFixed(2)}</td><td>${live}</td>`);
   return tr;
 }
 function add(e, fresh) {
@@ -19,9 +19,9 @@ function add(e, fresh) {
 }
 async function devices() {
   const list = await FG.api("/api/devices");
-  document.getElementById("devices").innerHTML = list.filter(d => d.kind === "gate").map(d =>
-    `<tr><td>${FG.esc(d.name)}</td><td>${FG.esc(d.site)}</td><td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>` +
-    `<td>${FG.time(d.last_heartbeat_at)}</td><td>${d.last_heartbeat ? d.last_heartbeat.fps : ""}</td></tr>`).join("");
+  FG.fill(document.getElementById("devices"), FG.html`${list.filter(d => d.kind === "gate").map(d =>
+    FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>
+    <td>${FG.time(d.last_heartbeat_at)}</td><td>${d.last_heartbeat ? d.last_heartbeat.fps : ""}</td></tr>`)}`);
 }
 (async () => {
   await FG.header("/gate");
