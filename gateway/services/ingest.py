@@ -52,10 +52,11 @@ from gateway.services.exams import Refused, project
 from gateway.services.galleries import gallery_applied
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
-from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text, verify_envelope
+from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text
 from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text
 from wire.mqtt import BrokerUrl, new_client
+from wire.signing import verify_canonical
 from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,9 @@ def admit(topic: str, payload: bytes, directory: DeviceDirectory, received_at: s
         raise Rejected("unknown_device", event.device)
     if not device.active:
         raise Rejected("revoked_device", event.device)
+    canonical = canonical_json(body)  # what the device signed, and what is stored
     try:
-        verify_envelope(body, sig, directory.key(device))
+        verify_canonical(canonical, sig, directory.key(device))
     except SignatureError as exc:
         raise Rejected("missing_signature" if "missing" in str(exc) else "bad_signature", event.device) from None
     # Signed by device X but sent to device Y's topic (or naming another site): someone is relaying.
@@ -194,14 +196,12 @@ def admit(topic: str, payload: bytes, directory: DeviceDirectory, received_at: s
     if event.kind.startswith("exam.") and device.kind != "exam":
         raise Rejected("not_exam_device", event.device)
     received = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
-    suspect = clock.suspect(event.captured_at, received, device)
-    captured_at = utc_text(event.captured_at)
-    return StoredEvent(
+    return StoredEvent(  # retain_from follows from clock_suspect (StoredEvent)
         id=event.id, site=event.site, device=event.device, kind=event.kind, seq=event.seq,
-        captured_at=captured_at, received_at=received_at,
+        captured_at=utc_text(event.captured_at), received_at=received_at,
         verdict=getattr(event, "verdict", None), subject=getattr(event, "subject", None),
-        score=getattr(event, "score", None), body=canonical_json(body).decode("utf-8"), sig=sig,
-        clock_suspect=suspect, retain_from=received_at if suspect else captured_at,
+        score=getattr(event, "score", None), body=canonical.decode("utf-8"), sig=sig,
+        clock_suspect=clock.suspect(event.captured_at, received, device),
     )
 
 
