@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +35,7 @@ from gateway.storage import SchemaTooNew, Store
 from gateway.storage.audit import chain_hash, ids_digest, row_digest
 from gateway.storage.events import DIGEST_V1_COLUMNS
 from wire import DeviceKey, public_key_from_text
+from wire.events import utc_text
 from wire.signing import canonical_json
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class AnchorMismatch(RuntimeError):
 class Head:
     seq: int
     hash: str
-    at: str = ""
+    at: str  # when the gateway signed it
 
 
 class Anchor:
@@ -75,24 +77,27 @@ class Anchor:
             raise ValueError(f"the audit anchor {self.path} is not signed by this gateway's key") from None
         return Head(int(body["seq"]), str(body["hash"]), str(body["at"]))
 
-    def advance(self, seq: int, digest: str, at: str = "") -> None:
+    def advance(self, seq: int, digest: str) -> None:
         """Record a newer head (an older one, from a slower writer, is ignored)."""
         with self._lock, _file_lock(self.path.with_name(self.path.name + ".lock")):
-            try:
-                current = self.read()
-            except ValueError:
-                current = None  # rewritten below with a valid signature over the real head
-            if current and current.seq >= seq:
-                return
-            self._write(Head(seq, digest, at))
+            if self._stored_seq() < seq:
+                self._write(seq, digest)
 
-    def reset(self, head: Head) -> None:
-        """Make `head` the anchor whatever it was (an admin adopting a database, recorded in its chain)."""
+    def reset(self, seq: int, digest: str) -> None:
+        """Make this head the anchor whatever it was (an admin adopting a database, recorded in its chain)."""
         with self._lock, _file_lock(self.path.with_name(self.path.name + ".lock")):
-            self._write(head)
+            self._write(seq, digest)
 
-    def _write(self, head: Head) -> None:
-        body = {"seq": head.seq, "hash": head.hash, "at": head.at}
+    def _stored_seq(self) -> int:
+        """The anchored sequence number, unverified: enough to keep the anchor moving forward only (a file that
+        cannot be read is rewritten with a valid signature over the real head)."""
+        try:
+            return int(json.loads(self.path.read_text(encoding="utf-8"))["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def _write(self, seq: int, digest: str) -> None:
+        body = {"seq": seq, "hash": digest, "at": utc_text(datetime.now(timezone.utc))}
         text = json.dumps(body | {"sig": self.key.sign(canonical_json(body))}, sort_keys=True)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -137,21 +142,25 @@ def anchor_chain(store: Store, anchor: Anchor) -> None:
     store.db.on_commit(lambda seq, digest: anchor.advance(seq, digest))
 
 
+def anchor_gap(store: Store, head: Head) -> tuple[int, str] | None:
+    """(first broken entry, why) if the database's chain does not reach the anchored head; None if it does."""
+    seq, _ = store.audit.head()
+    if seq < head.seq:
+        return seq + 1, (f"the database {store.path} holds {seq} audit entries, but the gateway signed entry "
+                         f"{head.seq} at {head.at}: the newest {head.seq - seq} entries were cut off, or the "
+                         f"database was replaced or restored from an older backup")
+    if store.audit.entries(head.seq - 1, 1)[0].hash != head.hash:
+        return head.seq, f"audit entry {head.seq} is not the one the gateway signed: the database was altered"
+    return None
+
+
 def check_anchor(store: Store, anchor: Anchor) -> None:
     """AnchorMismatch unless the database's chain reaches the anchored head (run at start)."""
     head = anchor.read()
-    if head is None:
-        return
-    seq, digest = store.audit.head()
-    if seq < head.seq:
-        raise AnchorMismatch(
-            f"the database {store.path} holds {seq} audit entries, but this gateway last signed entry {head.seq} "
-            f"({head.at or 'time unknown'}): it was cut, replaced or restored from an older backup. "
-            f"Investigate; to accept it as it is, start with --adopt-database (recorded in the audit log)")
-    rows = store.audit.entries(head.seq - 1, 1)
-    if not rows or rows[0].hash != head.hash:
-        raise AnchorMismatch(f"the audit entry {head.seq} in {store.path} is not the one this gateway signed: "
-                             f"the database was altered or replaced. Start with --adopt-database to accept it")
+    gap = anchor_gap(store, head) if head else None
+    if gap:
+        raise AnchorMismatch(f"{gap[1]}. Investigate; to accept the database as it is, start with "
+                             f"--adopt-database (recorded in the audit log)")
 
 
 def adopt_database(store: Store, anchor: Anchor, actor: str) -> None:
@@ -165,8 +174,7 @@ def adopt_database(store: Store, anchor: Anchor, actor: str) -> None:
     with store.db.transaction() as tx:
         tx.audit(actor, "audit.database.adopted", str(store.path),
                  {"previous_anchor": old.__dict__ if old else None, "problem": problem})
-    seq, digest = store.audit.head()
-    anchor.reset(Head(seq, digest))
+    anchor.reset(*store.audit.head())
 
 
 @dataclass
@@ -252,10 +260,7 @@ def _verify(store: Store, anchor: Anchor | None) -> AuditReport:
             head = anchor.read()
         except ValueError as exc:
             return AuditReport(False, entries, len(logged), 0, str(exc))
-        if head is not None and head.seq > entries:
-            return AuditReport(False, entries, len(logged), entries + 1,
-                               f"the newest {head.seq - entries} entries were cut off: the gateway signed entry "
-                               f"{head.seq} ({head.at or 'time unknown'}), the database ends at {entries}")
-        if head is not None and store.audit.entries(head.seq - 1, 1)[0].hash != head.hash:
-            return AuditReport(False, entries, len(logged), head.seq, "not the entry the gateway signed")
+        gap = anchor_gap(store, head) if head else None
+        if gap:
+            return AuditReport(False, entries, len(logged), *gap)
     return AuditReport(True, entries, len(logged))

@@ -21,8 +21,8 @@ PURPOSES = ("gate", "exam")
 
 
 def covered(consents: list[Consent], site: str, purpose: str, now: str) -> bool:
-    """Whether any of these consents, live at `now`, covers `purpose` at `site`."""
-    return any(c.live(now) and c.purpose == purpose and (site in c.sites or EVERY_SITE in c.sites) for c in consents)
+    """Whether any of these consents covers `purpose` at `site` at `now` (the rule: `Consent.covers`)."""
+    return any(c.covers(site, purpose, now) for c in consents)
 
 
 def parse_expiry(expires_at: str | None, now: str) -> str | None:

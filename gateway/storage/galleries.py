@@ -54,17 +54,17 @@ class Galleries:
 
     # -- gallery versions -------------------------------------------------------------------------------
 
-    def latest(self, device: str, conn=None) -> GalleryVersion:
+    def latest(self, device: str) -> GalleryVersion:
         """The device's newest gallery (version 0, no members, if none was made)."""
         query = _VERSION.where(device_galleries.c.device == device).order_by(device_galleries.c.version.desc()).limit(1)
-        row = self._first(query, conn)
+        row = self._first(query)
         return _version(row) if row else GalleryVersion(device, 0, [])
 
-    def latest_applied(self, device: str, conn=None) -> GalleryVersion:
+    def latest_applied(self, device: str) -> GalleryVersion:
         """The newest gallery the device has confirmed running (version 0 if none)."""
         query = (_VERSION.where(device_galleries.c.device == device, device_galleries.c.applied_at.is_not(None))
                  .order_by(device_galleries.c.version.desc()).limit(1))
-        row = self._first(query, conn)
+        row = self._first(query)
         return _version(row) if row else GalleryVersion(device, 0, [])
 
     def add_version(self, tx: Tx, device: str, members: list[str]) -> int:
@@ -139,8 +139,6 @@ class Galleries:
         with self.db.read() as conn:
             return load(conn)
 
-    def _first(self, query, conn):
-        if conn is not None:
+    def _first(self, query):
+        with self.db.read() as conn:
             return conn.execute(query).first()
-        with self.db.read() as c:
-            return c.execute(query).first()

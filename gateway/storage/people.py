@@ -39,6 +39,10 @@ class Consent:
         """Given, not withdrawn, not expired."""
         return self.withdrawn_at is None and self.granted_at <= now and (self.expires_at is None or self.expires_at > now)
 
+    def covers(self, site: str, purpose: str, now: str) -> bool:
+        """The rule galleries follow: a live consent for this purpose, at this site or at every site."""
+        return self.live(now) and self.purpose == purpose and (site in self.sites or EVERY_SITE in self.sites)
+
     def api(self) -> dict:
         return {"id": self.id, "subject": self.subject, "purpose": self.purpose, "sites": self.sites,
                 "notice_version": self.notice_version, "channel": self.channel, "granted_at": self.granted_at,
@@ -164,13 +168,13 @@ class People:
             return [_consent(r) for r in conn.execute(query)]
 
     def members(self, site: str, purpose: str, pack: str, now: str) -> dict[str, bytes]:
-        """subject -> template of everyone whose live consent covers this site and purpose."""
-        covering = (select(consents.c.subject).join(consent_sites, consent_sites.c.consent == consents.c.id)
-                    .where(consents.c.purpose == purpose, consents.c.withdrawn_at.is_(None),
-                           consents.c.granted_at <= now,
-                           (consents.c.expires_at.is_(None)) | (consents.c.expires_at > now),
-                           consent_sites.c.site.in_([site, EVERY_SITE])))
-        query = (select(templates.c.subject, templates.c.embedding)
-                 .where(templates.c.pack == pack, templates.c.subject.in_(covering)))
+        """subject -> template of everyone whose consent covers this site and purpose (`Consent.covers`)."""
+        # The indexes narrow to open consents naming this purpose and site; the rule itself is Consent.covers.
+        candidates = (select(*_CONSENT).join(consent_sites, consent_sites.c.consent == consents.c.id)
+                      .where(consents.c.purpose == purpose, consents.c.withdrawn_at.is_(None),
+                             consent_sites.c.site.in_([site, EVERY_SITE])))
         with self.db.read() as conn:
-            return dict(conn.execute(query).fetchall())
+            subjects = sorted({c.subject for c in map(_consent, conn.execute(candidates)) if c.covers(site, purpose, now)})
+            return {subject: embedding for start in range(0, len(subjects), 500) for subject, embedding in conn.execute(
+                select(templates.c.subject, templates.c.embedding).where(
+                    templates.c.pack == pack, templates.c.subject.in_(subjects[start:start + 500])))}

@@ -52,7 +52,7 @@ def _now() -> str:
     return utc_text(datetime.now(timezone.utc))
 
 
-def _view(gw, session: ExamSession, flags: list[ExamFlag]) -> dict:
+def _view(session: ExamSession, flags: list[ExamFlag]) -> dict:
     counts: dict[str, int] = {}
     for f in flags:
         counts[f.kind] = counts.get(f.kind, 0) + 1
@@ -86,7 +86,7 @@ def list_sessions(gw: GatewayDep, session: Reviewer,
     flags_by_session: dict[str, list[ExamFlag]] = {}
     for f in gw.store.exams.flags(sessions=[s.id for s in sessions]) if sessions else []:
         flags_by_session.setdefault(f.session, []).append(f)
-    rows = [_view(gw, s, flags_by_session.get(s.id, [])) for s in sessions]
+    rows = [_view(s, flags_by_session.get(s.id, [])) for s in sessions]
     rows = [r for r in rows if status is None or r["status"] == status]
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.sessions.read", site, {"day": str(day) if day else None, "returned": len(rows)})
@@ -100,7 +100,7 @@ def get_session(session_id: Id, gw: GatewayDep, session: Reviewer) -> dict:
     found, flags = _session_or_404(gw, session_id)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.session.read", session_id)
-    return _view(gw, found, flags) | {"flag_list": [f.__dict__ for f in flags],
+    return _view(found, flags) | {"flag_list": [f.__dict__ for f in flags],
                                       "evidence_list": [e.api() for e in gw.store.exams.evidence_of(session_id)]}
 
 
@@ -131,7 +131,7 @@ def review_flag(flag: Id, body: ReviewIn, gw: GatewayDep, session: Reviewer) -> 
 def set_verdict(session_id: Id, body: VerdictIn, gw: GatewayDep, session: Reviewer) -> dict:
     """The session's verdict, set by a person."""
     exams.set_verdict(gw.store, session_id, body.verdict, body.note, session.user.name)
-    return _view(gw, *_session_or_404(gw, session_id))
+    return _view(*_session_or_404(gw, session_id))
 
 
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
@@ -140,7 +140,7 @@ def report(session_id: Id, gw: GatewayDep, session: Reviewer) -> HTMLResponse:
     found, flags = _session_or_404(gw, session_id)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.report.read", session_id)
-    return HTMLResponse(render_report(_view(gw, found, flags), [f.__dict__ for f in flags], session.user.name),
+    return HTMLResponse(render_report(_view(found, flags), [f.__dict__ for f in flags], session.user.name),
                         headers={"Content-Security-Policy": REPORT_CSP})
 
 
