@@ -77,6 +77,8 @@ class EventSettings(BaseModel):
     outbox_capacity: int = Field(200_000, ge=1)  # events kept while the broker is away; see edge/outbox.py
     heartbeat_interval_s: float = Field(30.0, gt=0)
     publish_window: int = Field(1000, ge=1)  # events out at once awaiting the gateway's confirmation
+    # With nothing confirmed for this long, send the unconfirmed window again (a gateway replica died holding it).
+    resend_after_s: float = Field(60.0, gt=0)
     flush_on_exit_s: float = 5.0  # on a clean stop, wait this long for the outbox to drain
 
 

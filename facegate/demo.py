@@ -132,7 +132,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     if workdir.exists():
         shutil.rmtree(workdir)  # start clean: a demo never inherits yesterday's state
     workdir.mkdir(parents=True)
-    config = GatewayConfig(db=workdir / "gateway.db", broker_dir=workdir / "broker",
+    config = GatewayConfig(db=str(workdir / "gateway.db"), broker_dir=workdir / "broker",
                            secrets_dir=workdir / "secrets", embedded_broker=True,
                            embedded_broker_port=_free_port(1883), port=_free_port(api_port))
     storage, anchor = open_store(config.db, config.secrets_dir)

@@ -22,7 +22,8 @@ def load_config(args: argparse.Namespace):
     return load_gateway_config(getattr(args, "config", None), db=getattr(args, "db", None),
                                broker_dir=getattr(args, "broker_dir", None),
                                secrets_dir=getattr(args, "secrets_dir", None), mqtt=getattr(args, "mqtt", None),
-                               host=getattr(args, "host", None), port=getattr(args, "port", None))
+                               host=getattr(args, "host", None), port=getattr(args, "port", None),
+                               replica=getattr(args, "replica", None))
 
 
 def open_store(args: argparse.Namespace):
@@ -100,7 +101,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 def gateway_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every command working on the gateway's files takes."""
     p.add_argument("--config", type=Path, help="TOML file with a [gateway] table")
-    p.add_argument("--db", type=Path, help="gateway database (default var/gateway.db)")
+    p.add_argument("--db", help="gateway database: an SQLite file (default var/gateway.db) or a postgresql:// URL")
     p.add_argument("--broker-dir", type=Path, help="generated broker files (default: broker/ beside the database)")
     p.add_argument("--secrets-dir", type=Path, help="the gateway's keys (default: secrets/ beside the database)")
     return p
@@ -118,6 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--broker-port", type=int, help="port of the embedded broker (default 1883)")
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    run.add_argument("--replica", help="this gateway's name among several sharing one PostgreSQL database "
+                                       "(shared ingest, one runs the background jobs)")
     run.add_argument("--adopt-database", action="store_true",
                      help="accept a database that does not reach the audit head this gateway last signed "
                           "(restored from a backup); recorded in the audit log")

@@ -46,11 +46,16 @@ class ClockSettings(BaseModel):
 class GatewayConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEGATE_GATEWAY__", env_nested_delimiter="__", extra="forbid")
 
-    db: Path = Path("var/gateway.db")
-    # Both default to folders beside the database, so `--db X` alone finds everything that goes with X.
+    # An SQLite file (the embedded default), or a PostgreSQL URL: postgresql://user:password@host:5432/facegate.
+    db: str = "var/gateway.db"
+    # Both default to folders beside an SQLite database, so `--db X` alone finds everything that goes with X
+    # (beside var/ for a PostgreSQL URL).
     broker_dir: Path | None = None  # generated Mosquitto files and the gateway's broker login
     secrets_dir: Path | None = None  # the gateway's signing key, ID-card hash key and audit anchor
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
+    # One of several gateways on one PostgreSQL database: its name. Replicas share ingest (an MQTT shared
+    # subscription), take turns at the background jobs and relay each other's live events (services/jobs.py).
+    replica: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     embedded_broker: bool = False  # run an in-process broker (the demo) on embedded_broker_port
     embedded_broker_port: int = Field(1883, ge=1, le=65535)
     host: str = "127.0.0.1"
@@ -64,8 +69,19 @@ class GatewayConfig(BaseSettings):
     clock: ClockSettings = Field(default_factory=ClockSettings)
 
     def model_post_init(self, _context) -> None:
-        self.broker_dir = self.broker_dir or self.db.parent / "broker"
-        self.secrets_dir = self.secrets_dir or self.db.parent / "secrets"
+        self.db = str(self.db)
+        self.broker_dir = self.broker_dir or self.folder / "broker"
+        self.secrets_dir = self.secrets_dir or self.folder / "secrets"
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file, when the database is SQLite."""
+        return None if "://" in self.db else Path(self.db)
+
+    @property
+    def folder(self) -> Path:
+        """Where the gateway's other files go by default: beside its SQLite file, or var/."""
+        return self.sqlite_file.parent if self.sqlite_file else Path("var")
 
 
 def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:
@@ -74,6 +90,6 @@ def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:
     from_env_config = GatewayConfig()
     from_env = from_env_config.model_dump(exclude_defaults=True)
     for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets")):
-        if getattr(from_env_config, folder) == from_env_config.db.parent / name:  # derived, not set
+        if getattr(from_env_config, folder) == from_env_config.folder / name:  # derived, not set
             from_env.pop(folder, None)
     return GatewayConfig(**(values | from_env | {k: v for k, v in overrides.items() if v is not None}))

@@ -25,6 +25,7 @@ from gateway.services.enrolment import EnrolmentService
 from gateway.services.files import warn_exposed
 from gateway.services.galleries import GalleryPusher
 from gateway.services.ingest import ClockRules, Ingest, IngestMetrics
+from gateway.services.jobs import JobsLease, LiveRelay
 from gateway.services.live import LiveFeed
 from gateway.services.retention import Housekeeper
 from gateway.services.secrets import GatewaySecrets
@@ -34,10 +35,13 @@ log = logging.getLogger(__name__)
 
 def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAPI:
     """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
+    if config.replica and "://" not in config.db:
+        raise ValueError("replicas share a PostgreSQL database: give --db postgresql://...")
     store, anchor = open_store(config.db, config.secrets_dir, adopt_database)
     secrets = GatewaySecrets(config.secrets_dir)
-    warn_exposed([config.db, config.db.with_name(config.db.name + "-wal"), config.db.with_name(config.db.name + "-shm"),
-                  config.secrets_dir, config.broker_dir])
+    database = config.sqlite_file
+    warn_exposed([*([database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+                    if database else []), config.secrets_dir, config.broker_dir])
     live = LiveFeed()
     files = BrokerFiles(config.broker_dir)
     embedded = None
@@ -45,29 +49,40 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         files.init(port=config.embedded_broker_port)  # creates the gateway's broker login once
         embedded = EmbeddedBroker(config.db, config.broker_dir, config.embedded_broker_port)
         config.mqtt = embedded.url
+    lease = JobsLease(store, config.replica or "gateway")
+    relay = LiveRelay(store, live, config.replica) if config.replica else None
     ingest = pusher = None
     if config.mqtt:
         clock = ClockRules(config.clock.skew_limit_s, config.clock.max_backlog_days)
-        ingest = Ingest(store, files.gateway_url(config.mqtt), batch_max=config.ingest_batch_max,
-                        on_stored=live.publish, clock=clock, exam_skew_flag_s=config.clock.exam_flag_s)
-        pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True))
-    housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None)
+        ingest = Ingest(store, files.gateway_url(config.mqtt), replica=config.replica,
+                        batch_max=config.ingest_batch_max, on_stored=live.publish, clock=clock,
+                        exam_skew_flag_s=config.clock.exam_flag_s)
+        pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True),
+                               may_run=lambda: lease.held)
+    housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None,
+                              may_run=lambda: lease.held)
     auth = Auth(store, config.token_ttl_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if embedded:
             embedded.start()
+        lease.start()
+        if relay:
+            relay.start()
         if ingest:
             ingest.start()
             pusher.start()
-            log.info("ingesting from %s into %s", ingest.broker, config.db)
+            log.info("ingesting from %s into %s", ingest.broker, store.name)
         housekeeper.start()
         yield
         housekeeper.stop()
         if ingest:
             pusher.stop()
             ingest.stop()
+        if relay:
+            relay.stop()
+        lease.stop()
         if embedded:
             embedded.stop()
         auth.close()
@@ -76,7 +91,7 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         config=config, store=store, auth=auth, live=live, metrics=ingest.metrics if ingest else IngestMetrics(),
         secrets=secrets, anchor=anchor, enrolment=EnrolmentService(store, secrets, config.models, config.quality),
         broker_files=files, publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest
-        else None, on_consent_change=pusher.poke if pusher else None)
+        else None, on_consent_change=pusher.poke if pusher else None, runs_jobs=lambda: lease.held)
     return create_app(gateway, lifespan)
 
 

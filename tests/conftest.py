@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,8 +71,52 @@ def yunet_pack(config):
     return open_pack(cfg)
 
 
-# Markers, so that a part of the suite runs alone: `pytest -m "not broker and not browser and not data"` needs
-# neither Mosquitto, Chromium, nor the model files and images in ../shared.
+# The gateway's database: every test that stores anything runs once on SQLite and once on PostgreSQL (Debian's
+# postgresql-15, one cluster for the session in a temporary folder on a free port, a fresh database per use).
+BACKENDS = ("sqlite", "postgresql")
+TEMPLATE = "facegate_template"  # migrated once; each test's database is a copy (faster than migrating it)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from facegate.postgres import LocalPostgres
+    from gateway.storage import Store
+
+    folder = Path(tempfile.mkdtemp(prefix="facegate-pg-"))  # not under pytest's 0700 folders: the server's user
+    folder.chmod(0o755)                                      # (postgres, when we are root) must reach it
+    server = LocalPostgres(folder / "cluster").start()
+    Store.open(server.create_database(TEMPLATE)).db.close()
+    yield server
+    server.stop("immediate")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_db(backend, request, tmp_path_factory):
+    """`new_db(name)`: the location of a new, empty gateway database on this run's backend."""
+    numbers = itertools.count(1)
+
+    def make(name: str = "gateway") -> str:
+        if backend == "sqlite":
+            return str(tmp_path_factory.mktemp(name) / "gateway.db")
+        server = request.getfixturevalue("postgres")
+        return server.create_database(f"{name.replace('-', '_')}_{os.getpid()}_{next(numbers)}", template=TEMPLATE)
+
+    return make
+
+
+@pytest.fixture
+def database(new_db) -> str:
+    return new_db()
+
+
+# Markers, so that a part of the suite runs alone: `pytest -m "not broker and not browser and not data and not
+# postgres"` needs neither Mosquitto, Chromium, PostgreSQL, nor the model files and images in ../shared.
 BROKER_FIXTURES = {"stack", "api", "flood_stack"}  # each starts Mosquitto (or the embedded broker) and a gateway
 BROWSER_FIXTURES = {"browser", "page"}
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
@@ -80,6 +128,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "broker: starts a real MQTT broker and gateway")
     config.addinivalue_line("markers", "browser: drives Debian's Chromium")
     config.addinivalue_line("markers", "data: needs the model packs or public images in ../shared")
+    config.addinivalue_line("markers", "postgres: runs on a PostgreSQL server (Debian's postgresql-15)")
 
 
 def pytest_collection_modifyitems(items):
@@ -91,6 +140,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
         if used & DATA_FIXTURES or item.module.__name__ in DATA_MODULES:
             item.add_marker(pytest.mark.data)
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("backend") == "postgresql" or "postgres" in used:
+            item.add_marker(pytest.mark.postgres)
 
 
 def pytest_runtest_setup(item):

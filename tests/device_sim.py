@@ -9,6 +9,7 @@ which SIGKILL it (or the broker, or the gateway) part-way.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from edge.policy import Verdict
 def main(bundle_path: str, outbox: str, count: int, rate: float) -> int:
     config = EdgeConfig()
     config.events.outbox = Path(outbox)
+    config.events.resend_after_s = float(os.environ.get("FACEGATE_SIM_RESEND_S", "60"))
     link = EventLink.open(load_bundle(Path(bundle_path)), config, "buffalo_s")
     started = time.monotonic()
     for i in range(count):

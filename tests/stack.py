@@ -14,7 +14,6 @@ import shutil
 import signal
 import threading
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -57,10 +56,28 @@ def store_events(store: Store, events: list[StoredEvent]) -> list[str]:
         return store_batch(store, tx, events, 120.0).outcomes
 
 
-def sql(stack: "Stack", query: str, *args) -> list[tuple]:
-    """Rows of a query run on the gateway's database file, as someone with a shell would."""
-    with sqlite3.connect(stack.store.path) as db:
-        return db.execute(query, args).fetchall()
+def sql(target: "Stack | Store", query: str, *args) -> list[tuple]:
+    """Run a statement on the gateway's database directly, as an insider with a shell would, bypassing the
+    gateway (and its audit); its rows. `?` marks a parameter on either database."""
+    store = getattr(target, "store", target)
+    with store.db.engine.begin() as conn:
+        if store.db.postgres:
+            query = query.replace("?", "%s")
+        result = conn.exec_driver_sql(query, args)
+        return result.fetchall() if result.returns_rows else []
+
+
+def everything_stored(store: Store) -> str:
+    """Every value in every table of the gateway's database as text (and, for SQLite, its files' bytes)."""
+    from sqlalchemy import inspect, text
+
+    with store.db.read() as conn:
+        parts = [repr(conn.execute(text(f'SELECT * FROM "{table}"')).fetchall())
+                 for table in inspect(conn).get_table_names()]
+    if store.path:
+        parts += [Path(f"{store.path}{suffix}").read_bytes().decode("latin-1")
+                  for suffix in ("", "-wal") if Path(f"{store.path}{suffix}").exists()]
+    return "\n".join(parts)
 
 
 def free_port() -> int:
@@ -124,15 +141,19 @@ OTHER_TREE = os.environ.get("FACEGATE_TEST_GATEWAY_TREE")
 class GatewayProcess(_Service):
     """`facegate gateway run` in its own process."""
 
-    def __init__(self, db: Path, broker_dir: Path, mqtt: str | None, log: Path, embedded_broker_port: int | None = None):
-        self.db, self.broker_dir, self.mqtt, self.log = db, broker_dir, mqtt, log
+    def __init__(self, db: Path | str, broker_dir: Path, mqtt: str | None, log: Path,
+                 embedded_broker_port: int | None = None, secrets_dir: Path | None = None, replica: str | None = None):
+        self.db, self.broker_dir, self.mqtt, self.log, self.replica = db, broker_dir, mqtt, log, replica
+        self.secrets_dir = secrets_dir or Path(db).parent / "secrets"
         self.embedded_broker_port = embedded_broker_port
         self.port = free_port()
 
     def start(self) -> None:
         entry = "edge.cli" if OTHER_TREE else "facegate"  # release 1's command lived in edge/cli.py
         cmd = [sys.executable, "-m", entry, "gateway", "run", "--db", str(self.db), "--broker-dir",
-               str(self.broker_dir), "--secrets-dir", str(self.db.parent / "secrets"), "--port", str(self.port)]
+               str(self.broker_dir), "--secrets-dir", str(self.secrets_dir), "--port", str(self.port)]
+        if self.replica:
+            cmd += ["--replica", self.replica]
         if self.embedded_broker_port:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
         elif self.mqtt:
@@ -159,26 +180,39 @@ class Stack:
     gateway: GatewayProcess
     devices: dict[str, Path] = field(default_factory=dict)  # device id -> bundle file
     _tokens: dict[str, str] = field(default_factory=dict)
+    replicas: list[GatewayProcess] = field(default_factory=list)  # the gateway and any more sharing its database
 
     @classmethod
-    def create(cls, root: Path, embedded: bool = False) -> Stack:
+    def create(cls, root: Path, db: str | None = None, embedded: bool = False, replicas: int = 0) -> Stack:
+        """A stack under `root` on the database `db` (an SQLite path or a PostgreSQL URL; default root/gateway.db);
+        with `replicas`, that many gateways named gw-1, gw-2, ... share it (PostgreSQL)."""
         root.mkdir(parents=True, exist_ok=True)
-        store = Store.open(root / "gateway.db")
+        db = db or str(root / "gateway.db")
+        store = Store.open(db)
         files = BrokerFiles(root / "broker")
         port = free_port()
         files.init(port=port)
         files.write_accounts([])
         broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
-        gateway = GatewayProcess(root / "gateway.db", files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
-                                 root / "gateway.log", embedded_broker_port=port if embedded else None)
+        gateways = [GatewayProcess(db, files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
+                                   root / f"gateway{f'-{n}' if replicas else ''}.log",
+                                   embedded_broker_port=port if embedded else None, secrets_dir=root / "secrets",
+                                   replica=f"gw-{n}" if replicas else None)
+                    for n in range(1, max(replicas, 1) + 1)]
         auth = Auth(store)
         for role in ROLES:
             auth.add_user(f"{role}-1", role, PASSWORD)
-        stack = cls(root, port, store, files, broker, gateway)
+        stack = cls(root, port, store, files, broker, gateways[0], replicas=gateways)
         if broker:
             broker.start()
-        gateway.start()
+        for gateway in gateways:
+            gateway.start()
         return stack
+
+    @property
+    def db(self) -> str:
+        """The database as `--db` takes it."""
+        return str(self.store.db.location)
 
     @property
     def broker_url(self) -> str:
@@ -206,8 +240,8 @@ class Stack:
             self._tokens[role] = r.json()["access_token"]
         return self._tokens[role]
 
-    def get(self, path: str, role: str = "admin", **params) -> httpx.Response:
-        return httpx.get(f"{self.gateway.base_url}{path}", params=params,
+    def get(self, path: str, role: str = "admin", via: GatewayProcess | None = None, **params) -> httpx.Response:
+        return httpx.get(f"{(via or self.gateway).base_url}{path}", params=params,
                          headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=30)
 
     def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
@@ -230,15 +264,19 @@ class Stack:
         return self.get("/api/metrics").json()
 
     def close(self) -> None:
-        self.gateway.kill(signal.SIGTERM)
+        for gateway in self.replicas:
+            gateway.kill(signal.SIGTERM)
         if self.broker:
             self.broker.kill(signal.SIGTERM)
 
 
-def run_device_sim(bundle: Path, outbox: Path, count: int, rate: float, **kw) -> subprocess.Popen:
-    """Start tests/device_sim.py: a device emitting `count` verdicts at `rate`/s through the real outbox."""
+def run_device_sim(bundle: Path, outbox: Path, count: int, rate: float, resend_s: float = 60,
+                   **kw) -> subprocess.Popen:
+    """Start tests/device_sim.py: a device emitting `count` verdicts at `rate`/s through the real outbox, sending
+    its unconfirmed events again after `resend_s` without a confirmation."""
     cmd = [sys.executable, str(REPO / "tests" / "device_sim.py"), str(bundle), str(outbox), str(count), str(rate)]
-    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FACEGATE_SIM_RESEND_S": str(resend_s)}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, **kw)
 
 
 

@@ -22,7 +22,7 @@ from stack import PASSWORD, Stack
 
 def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | None]]:
     """(method, path, roles) for every route of the app; roles None for the public login."""
-    config = GatewayConfig(db=tmp_path_factory.mktemp("routes") / "g.db")
+    config = GatewayConfig(db=str(tmp_path_factory.mktemp("routes") / "g.db"))
     store = Store.open(config.db)
     app = create_app(Gateway(config, store, Auth(store), LiveFeed(), IngestMetrics(), GatewaySecrets(config.secrets_dir)))
     routes = []
@@ -40,8 +40,8 @@ def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | 
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("auth"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("auth"), new_db("auth"))
     yield s
     s.close()
 

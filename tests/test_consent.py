@@ -15,7 +15,7 @@ import pytest
 
 from conftest import DATA, sample_t1
 from wire.bundle import load_bundle
-from stack import REPO, Stack, connect_result, edge_run_over_clip, sql, start_edge, verdict_lines, wait_for
+from stack import REPO, Stack, connect_result, edge_run_over_clip, everything_stored, sql, start_edge, verdict_lines, wait_for
 from wire.gallery import open_gallery
 
 CELEBS = DATA / "faces" / "celebrities"
@@ -27,8 +27,8 @@ def granted(verdicts: list[dict]) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("consent"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("consent"), new_db("consent"))
     s.add_device("gate-01", "site-a", kind="gate")
     s.add_device("exam-01", "site-a", kind="exam")
     s.add_device("gate-09", "site-b", kind="gate")
@@ -85,7 +85,7 @@ def manifest(stack, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def enrolled(stack, manifest):
-    result = subprocess.run([sys.executable, "-m", "facegate", "enrol", str(manifest), "--db", str(stack.store.path),
+    result = subprocess.run([sys.executable, "-m", "facegate", "enrol", str(manifest), "--db", stack.db,
                              "--broker-dir", str(stack.files.dir), "--secrets-dir", str(stack.root / "secrets")],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     return result
@@ -107,7 +107,7 @@ def test_bulk_enrolment_reports_each_row_and_writes_only_whole_enrolments(stack,
     assert all(s["packs"] == ["buffalo_s"] and len(s["consents"]) == 1 for s in subjects.values())
     assert subjects["lin"]["consents"][0]["sites"] == ["site-a", "site-b"]
     # The ID-card number is nowhere in the database.
-    assert b"001234567890" not in stack.store.path.read_bytes()
+    assert "001234567890" not in everything_stored(stack.store)
 
 
 def test_devices_get_exactly_the_consented_subjects_for_their_site_and_purpose(stack, enrolled):

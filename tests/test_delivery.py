@@ -13,8 +13,8 @@ from stack import REPO, Stack, run_device_sim, wait_for
 
 
 @pytest.fixture
-def stack(tmp_path):
-    s = Stack.create(tmp_path / "stack")
+def stack(tmp_path, new_db):
+    s = Stack.create(tmp_path / "stack", new_db("delivery"))
     s.add_device("gate-01", "site-a")
     yield s
     s.close()

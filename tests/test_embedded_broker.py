@@ -16,8 +16,8 @@ from wire.mqtt import BrokerUrl
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("embedded"), embedded=True)
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("embedded"), new_db("embedded"), embedded=True)
     s.add_device("gate-d1", "demo")
     s.add_device("gate-d2", "demo")
     yield s

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,8 +19,8 @@ from wire.mqtt import BrokerUrl, new_client
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("stack"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("stack"), new_db("stack"))
     s.add_device("gate-a1", "site-a")
     s.add_device("gate-b1", "site-b")
     yield s
@@ -209,15 +208,15 @@ def test_invalid_query_parameters_are_422_naming_the_field(stack, params, field)
 def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
     # Something to protect: the events of the earlier tests, plus reads of them.
     assert stack.events(device="gate-a1")
-    cli = [sys.executable, "-m", "facegate", "audit", "verify", "--db", str(stack.store.path)]
+    cli = [sys.executable, "-m", "facegate", "audit", "verify", "--db", stack.db, "--secrets-dir",
+           str(stack.root / "secrets")]
     ok = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
     assert stack.get("/api/audit/verify", role="auditor").json()["ok"] is True
 
     victim = stack.events(device="gate-a1", verdict="granted")[0]
     [(entry,)] = sql(stack, "SELECT seq FROM audit WHERE action = 'event.stored' AND target = ?", victim["id"])
-    with sqlite3.connect(stack.store.path) as db:  # an insider edits the file directly
-        db.execute("UPDATE events SET subject = 'someone-else' WHERE id = ?", (victim["id"],))
+    sql(stack, "UPDATE events SET subject = 'someone-else' WHERE id = ?", victim["id"])  # an insider, directly
     try:
         broken = subprocess.run(cli, cwd=REPO, capture_output=True, text=True)
         assert broken.returncode == 1
@@ -225,9 +224,7 @@ def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
         report = stack.get("/api/audit/verify", role="admin").json()
         assert report["ok"] is False and report["first_broken"] == entry
     finally:
-        with sqlite3.connect(stack.store.path) as db:
-            db.execute("UPDATE events SET subject = ? WHERE id = ?", (victim["subject"], victim["id"]))
+        sql(stack, "UPDATE events SET subject = ? WHERE id = ?", victim["subject"], victim["id"])
     # Editing the log itself breaks the chain at that entry.
-    with sqlite3.connect(stack.store.path) as db:
-        db.execute("UPDATE audit SET actor = 'user:nobody' WHERE seq = 2")
+    sql(stack, "UPDATE audit SET actor = 'user:nobody' WHERE seq = 2")
     assert stack.get("/api/audit/verify", role="auditor").json()["first_broken"] == 2

@@ -24,8 +24,8 @@ CELEBS = DATA / "faces" / "celebrities"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("exam"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("exam"), new_db("exam"))
     s.add_device("exam-01", "centre-1", kind="exam")
     for subject, photo, purpose in (("cand-1", "img2.jpg", "exam"), ("gate-only", "img24.jpg", "gate")):
         r = s.post("/api/subjects", {"subject": subject, "purpose": purpose, "sites": ["centre-1"],

@@ -33,9 +33,9 @@ json_values = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def ingest(tmp_path_factory):
+def ingest(new_db):
     """A store with one registered device and its key, and the device directory ingest checks against."""
-    store = Store.open(tmp_path_factory.mktemp("fuzz") / "g.db")
+    store = Store.open(new_db("fuzz"))
     key = DeviceKey.generate()
     register_device(store, "gate-01", public_key=key.public_text)
     register_device(store, "exam-01", kind="exam", public_key=key.public_text)
@@ -108,8 +108,8 @@ def test_signed_events_with_any_value_anywhere_are_stored_or_rejected(ingest, ki
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("fuzz-api"))
+def api(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("fuzz-api"), new_db("fuzz-api"))
     s.add_device("gate-01", "site-a")
     yield s
     s.close()

@@ -6,6 +6,7 @@ One test per finding of the gateway-hardening issue; each failed on release 1 (4
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import shutil
 import signal
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
+from gateway.storage import Store
 from stack import PASSWORD, REPO, DeviceClient, GatewayProcess, Stack, sql, wait_for
 from wire import HeartbeatEvent, sign_event, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent
@@ -29,8 +32,8 @@ from wire.topics import cmd_topic, event_topic
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("hardening"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("hardening"), new_db("hardening"))
     s.add_device("gate-h1", "site-h")
     s.add_device("gate-h2", "site-h")
     s.add_device("exam-c1", "centre-c", kind="exam")
@@ -107,9 +110,7 @@ def test_a_deeply_nested_payload_costs_one_message_and_shows_in_the_metrics(stac
 def test_a_message_the_database_refuses_is_quarantined_and_the_rest_stored(stack):
     """Whatever nobody foresaw -- here a row the database refuses -- costs that one message: it is kept with its
     bytes in quarantine (metrics, API), the device may forget it, and the batch around it is stored."""
-    with sqlite3.connect(stack.store.path) as db:  # a storage failure no check foresees
-        db.execute("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.subject = 'poison' "
-                   "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+    poison(stack.store, "subject = 'poison'")  # a storage failure no check foresees
     device = DeviceClient(stack, "gate-h1")
     acks: list[bytes] = []
     device.client.message_callback_add(cmd_topic("site-h", "gate-h1", "ack"), lambda c, u, m: acks.append(m.payload))
@@ -129,8 +130,25 @@ def test_a_message_the_database_refuses_is_quarantined_and_the_rest_stored(stack
         wait_for(lambda: any(seq + 1 in _seqs(a) for a in acks), 10, "the ack naming the quarantined event")
     finally:
         device.close()
-        with sqlite3.connect(stack.store.path) as db:
-            db.execute("DROP TRIGGER poison")
+        cure(stack.store)
+
+
+def poison(store, condition: str) -> None:
+    """Make the database itself refuse to insert an event matching `condition` ('poisoned row')."""
+    if store.db.postgres:
+        sql(store, "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+                   f"{condition.replace('subject', 'NEW.subject')} THEN RAISE EXCEPTION 'poisoned row'; END IF; "
+                   "RETURN NEW; END $$")
+        sql(store, "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()")
+    else:
+        sql(store, f"CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.{condition} "
+                   "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+
+
+def cure(store) -> None:
+    sql(store, "DROP TRIGGER poison" + (" ON events" if store.db.postgres else ""))
+    if store.db.postgres:
+        sql(store, "DROP FUNCTION poison()")
 
 
 def _seqs(payload: bytes) -> list[int]:
@@ -204,7 +222,8 @@ def test_a_device_clock_in_the_past_loses_nothing(stack):
     finally:
         device.close()
     assert stack.get(f"/api/events/{old.id}").json()["clock_suspect"] is True
-    run = subprocess.run([sys.executable, "-m", "facegate", "retention", "run", "--db", str(stack.store.path)],
+    run = subprocess.run([sys.executable, "-m", "facegate", "retention", "run", "--db", stack.db, "--secrets-dir",
+                          str(stack.root / "secrets")],
                          cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert stored(stack, old.id), "retention deleted an event the gateway received today"
@@ -338,9 +357,10 @@ def test_files_holding_keys_templates_or_events_are_owner_only(stack, tmp_path):
     from edge.outbox import Outbox
 
     root = stack.root
-    files = [root / "gateway.db", root / "gateway.db-wal", root / "gateway.db-shm", *root.glob("secrets/*.key"),
-             root / "secrets" / "audit-anchor.json", root / "broker" / "passwd", root / "broker" / "acl",
-             *root.glob("devices/*.toml")]
+    files = [*root.glob("secrets/*.key"), root / "secrets" / "audit-anchor.json", root / "broker" / "passwd",
+             root / "broker" / "acl", *root.glob("devices/*.toml")]
+    if stack.store.path:  # SQLite; PostgreSQL keeps its files in its own data folder
+        files += [stack.store.path, Path(f"{stack.store.path}-wal"), Path(f"{stack.store.path}-shm")]
     Outbox(tmp_path / "device" / "outbox.db").close()  # a device's outbox, as the edge creates it
     files += [tmp_path / "device" / "outbox.db"]
     for path in files:
@@ -350,14 +370,15 @@ def test_files_holding_keys_templates_or_events_are_owner_only(stack, tmp_path):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 
 
-def test_the_gateway_names_files_others_can_read_when_it_starts(stack, tmp_path):
-    copy = _copy_gateway(stack, tmp_path)
-    (copy / "gateway.db").chmod(0o644)
-    gateway = GatewayProcess(copy / "gateway.db", copy / "broker", None, copy / "gateway.log")
+def test_the_gateway_names_files_others_can_read_when_it_starts(stack, copy_gateway):
+    copy, db = copy_gateway()
+    exposed = Path(db) if stack.store.path else copy / "secrets"  # PostgreSQL: its files are not ours to check
+    exposed.chmod(0o644)
+    gateway = GatewayProcess(db, copy / "broker", None, copy / "gateway.log", secrets_dir=copy / "secrets")
     gateway.start()
     try:
         log = (copy / "gateway.log").read_text()
-        assert f"{copy / 'gateway.db'} is readable or writable by other users" in log
+        assert f"{exposed} is readable or writable by other users" in log
     finally:
         gateway.kill(signal.SIGTERM)
 
@@ -365,52 +386,76 @@ def test_the_gateway_names_files_others_can_read_when_it_starts(stack, tmp_path)
 # -- the audit chain's tail, and databases that are not the one the gateway wrote ------------------------------
 
 
-def _copy_gateway(stack: Stack, into: Path) -> Path:
-    """The stack's database (checkpointed) and secrets, copied: something to cut without harming the stack."""
-    copy = into / "gw"
-    copy.mkdir()
-    # The anchor first: it only moves forward, so the database copied after it reaches at least as far.
-    shutil.copytree(stack.root / "secrets", copy / "secrets")
-    with sqlite3.connect(stack.store.path) as db:
-        db.execute(f"VACUUM INTO '{copy / 'gateway.db'}'")
-    shutil.copytree(stack.root / "broker", copy / "broker", ignore=shutil.ignore_patterns("*.pid", "data"))
-    return copy
+@pytest.fixture
+def copy_gateway(stack, tmp_path, request):
+    """`copy_gateway()`: the stack's database and secrets copied, something to cut without harming the stack;
+    (folder, database)."""
+
+    def make() -> tuple[Path, str]:
+        copy = tmp_path / "gw"
+        copy.mkdir()
+        # The anchor first: it only moves forward, so the database copied after it reaches at least as far.
+        shutil.copytree(stack.root / "secrets", copy / "secrets")
+        shutil.copytree(stack.root / "broker", copy / "broker", ignore=shutil.ignore_patterns("*.pid", "data"))
+        if stack.store.path:
+            with sqlite3.connect(stack.store.path) as db:
+                db.execute(f"VACUUM INTO '{copy / 'gateway.db'}'")
+            return copy, str(copy / "gateway.db")
+        server = request.getfixturevalue("postgres")
+        return copy, server.copy_database(make_url(stack.db).database, f"copy_{next(COPIES)}")
+
+    return make
 
 
-def _verify(copy: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "facegate", "audit", "verify", "--db", str(copy / "gateway.db")],
-                          cwd=REPO, capture_output=True, text=True)
+COPIES = itertools.count(1)
 
 
-def test_cutting_the_newest_audit_entries_is_detected(stack, tmp_path):
+def _verify(copy: Path, db: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facegate", "audit", "verify", "--db", db, "--secrets-dir",
+                           str(copy / "secrets")], cwd=REPO, capture_output=True, text=True)
+
+
+def _start(copy: Path, db: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facegate", "gateway", "run", "--db", db, "--secrets-dir",
+                           str(copy / "secrets"), "--no-ingest", "--port", "1"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cutting_the_newest_audit_entries_is_detected(copy_gateway):
     """Release 1: delete the last N entries and their events, and `audit verify` said intact."""
-    copy = _copy_gateway(stack, tmp_path)
-    assert _verify(copy).returncode == 0
-    with sqlite3.connect(copy / "gateway.db") as db:
-        newest = db.execute("SELECT max(seq) FROM audit").fetchone()[0]
-        cut = [r[0] for r in db.execute("SELECT target FROM audit WHERE seq > ? AND action = 'event.stored'",
-                                        (newest - 40,))]
-        db.execute("DELETE FROM audit WHERE seq > ?", (newest - 40,))
-        db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in cut])
-    result = _verify(copy)
+    copy, db = copy_gateway()
+    assert _verify(copy, db).returncode == 0
+    store = Store.open(db)
+    [(newest,)] = sql(store, "SELECT max(seq) FROM audit")
+    cut = [r[0] for r in sql(store, "SELECT target FROM audit WHERE seq > ? AND action = 'event.stored'",
+                             newest - 40)]
+    sql(store, "DELETE FROM audit WHERE seq > ?", newest - 40)
+    for event_id in cut:
+        sql(store, "DELETE FROM events WHERE id = ?", event_id)
+    store.db.close()
+    result = _verify(copy, db)
     assert result.returncode == 1 and "entries were cut off" in result.stdout, result.stdout + result.stderr
-    started = subprocess.run([sys.executable, "-m", "facegate", "gateway", "run", "--db", str(copy / "gateway.db"),
-                              "--no-ingest", "--port", "1"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    started = _start(copy, db)
     assert started.returncode == 2 and "--adopt-database" in started.stderr
 
 
-def test_an_empty_or_corrupt_database_is_not_taken_for_a_fresh_install(stack, tmp_path):
+def test_an_empty_or_corrupt_database_is_not_taken_for_a_fresh_install(stack, copy_gateway, new_db):
     """Release 1: an empty database passed as "intact: 0 entries" and the gateway started on it."""
-    copy = _copy_gateway(stack, tmp_path)
-    (copy / "gateway.db").unlink()
-    (copy / "gateway.db").touch(mode=0o600)
-    result = _verify(copy)
+    copy, db = copy_gateway()
+    if stack.store.path:
+        Path(db).unlink()
+        Path(db).touch(mode=0o600)
+    else:
+        db = new_db("empty")
+    result = _verify(copy, db)
     assert result.returncode == 1 and "cut off" in result.stdout
-    started = subprocess.run([sys.executable, "-m", "facegate", "gateway", "run", "--db", str(copy / "gateway.db"),
-                              "--no-ingest", "--port", "1"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    started = _start(copy, db)
     assert started.returncode == 2 and "holds 0 audit entries" in started.stderr
-    (copy / "gateway.db").write_bytes(b"not a database at all " * 100)
-    result = _verify(copy)
+    if stack.store.path:
+        Path(db).write_bytes(b"not a database at all " * 100)
+    else:
+        db = db.rsplit("/", 1)[0] + "/no_such_database"
+    result = _verify(copy, db)
     assert result.returncode == 1 and "BROKEN" in result.stdout and "Traceback" not in result.stderr
 
 
@@ -418,9 +463,9 @@ def test_an_empty_or_corrupt_database_is_not_taken_for_a_fresh_install(stack, tm
 
 
 @pytest.fixture(scope="module")
-def flood_stack(tmp_path_factory):
+def flood_stack(tmp_path_factory, new_db):
     """A stack of its own: the flood locks this machine's address out for a while."""
-    s = Stack.create(tmp_path_factory.mktemp("flood"))
+    s = Stack.create(tmp_path_factory.mktemp("flood"), new_db("flood"))
     yield s
     s.close()
 

@@ -25,8 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack.create(tmp_path_factory.mktemp("pages"))
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("pages"), new_db("pages"))
     s.add_device("gate-01", "site-a", kind="gate")
     s.add_device("exam-01", "site-a", kind="exam")
     r = s.post("/api/subjects", {"subject": "ann-lee", "display_name": "Ann Lee", "purpose": "gate",

@@ -63,8 +63,8 @@ def test_delivery_acks_compress_to_ranges_and_expand_back():
     assert DeliveryAck.model_validate_json(ack.model_dump_json()).seqs() == [1, 3, 4, 5, 9, 10]
 
 
-def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic(tmp_path):
-    store = Store.open(tmp_path / "g.db")
+def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic(database):
+    store = Store.open(database)
     key = DeviceKey.generate()
     register_device(store, "gate-01", public_key=key.public_text)
     register_device(store, "gate-02", public_key=DeviceKey.generate().public_text)

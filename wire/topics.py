@@ -30,6 +30,11 @@ def check_id(value: str, what: str = "id") -> str:
     return value
 
 
+def shared(topic_filter: str, group: str) -> str:
+    """The filter as an MQTT shared subscription: the broker hands each message to one member of `group`."""
+    return f"$share/{group}/{topic_filter}"
+
+
 def event_topic(site: str, device: str, kind: str) -> str:
     return f"{ROOT}/{check_id(site, 'site')}/{check_id(device, 'device')}/events/{kind}"
 

@@ -52,6 +52,7 @@ class Gateway:
     broker_files: BrokerFiles | None = None
     publish: Callable[[str, bytes], bool] | None = None  # retained QoS 1 on the gateway's broker connection
     on_consent_change: Callable[[], None] | None = None  # galleries to recompute now
+    runs_jobs: Callable[[], bool] = lambda: True  # this replica holds the background jobs' lease
 
 
 def gateway(request: Request) -> Gateway:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import SchemaTooNew, Store
+from gateway.storage.database import is_url
 from gateway.storage.audit import chain_hash, ids_digest, row_digest
 from gateway.storage.events import DIGEST_V1_COLUMNS
 from wire import DeviceKey, public_key_from_text
@@ -123,7 +124,7 @@ class _file_lock:
         os.close(self.fd)
 
 
-def open_store(db: Path, secrets_dir: Path, adopt: bool = False) -> tuple[Store, Anchor]:
+def open_store(db: Path | str, secrets_dir: Path, adopt: bool = False) -> tuple[Store, Anchor]:
     """The database, checked against the signed audit anchor and kept anchored from now on.
 
     AnchorMismatch if the database does not reach the anchored head, unless `adopt` (which is recorded).
@@ -146,7 +147,7 @@ def anchor_gap(store: Store, head: Head) -> tuple[int, str] | None:
     """(first broken entry, why) if the database's chain does not reach the anchored head; None if it does."""
     seq, _ = store.audit.head()
     if seq < head.seq:
-        return seq + 1, (f"the database {store.path} holds {seq} audit entries, but the gateway signed entry "
+        return seq + 1, (f"the database {store.name} holds {seq} audit entries, but the gateway signed entry "
                          f"{head.seq} at {head.at}: the newest {head.seq - seq} entries were cut off, or the "
                          f"database was replaced or restored from an older backup")
     if store.audit.entries(head.seq - 1, 1)[0].hash != head.hash:
@@ -172,7 +173,7 @@ def adopt_database(store: Store, anchor: Anchor, actor: str) -> None:
     else:
         problem = None
     with store.db.transaction() as tx:
-        tx.audit(actor, "audit.database.adopted", str(store.path),
+        tx.audit(actor, "audit.database.adopted", store.name,
                  {"previous_anchor": old.__dict__ if old else None, "problem": problem})
     anchor.reset(*store.audit.head())
 
@@ -192,10 +193,10 @@ class AuditReport:
         return f"audit chain BROKEN at {where}: {self.reason}"
 
 
-def verify_database(db: Path, secrets_dir: Path) -> AuditReport:
-    """`verify` for a database file (and the anchor beside the gateway's secrets), as `facegate audit verify`
-    runs it; a file that is not a readable gateway database is reported broken."""
-    if not Path(db).is_file():
+def verify_database(db: Path | str, secrets_dir: Path) -> AuditReport:
+    """`verify` for a database (and the anchor beside the gateway's secrets), as `facegate audit verify` runs it;
+    a file that is not a readable gateway database is reported broken."""
+    if not is_url(db) and not Path(db).is_file():
         raise FileNotFoundError(f"no gateway database at {db}")
     try:
         store = Store.open(db)

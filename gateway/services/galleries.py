@@ -48,8 +48,13 @@ def gallery_applied(store: Store, tx: Tx, device: str, version: int, at: str) ->
 
 
 class GalleryPusher:
-    def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0):
+    """Publishes each device's gallery when its members change, every `interval_s` or when poked, while
+    `may_run()` (this replica holds the jobs lease)."""
+
+    def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0,
+                 may_run=lambda: True):
         self.store = store
+        self.may_run = may_run
         self.secrets = secrets
         self.publish = publish
         self.interval_s = interval_s
@@ -72,7 +77,8 @@ class GalleryPusher:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.sync()
+                if self.may_run():
+                    self.sync()
             except Exception:  # keep trying: a locked database or a broker away is temporary
                 log.exception("gallery sync failed; retrying")
             self._wake.wait(self.interval_s)

@@ -52,16 +52,18 @@ from gateway.services.exams import Refused, project
 from gateway.services.galleries import gallery_applied
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
+from gateway.storage.replicas import announce
 from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text
 from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text
 from wire.mqtt import BrokerUrl, new_client
 from wire.signing import verify_canonical
-from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic
+from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic, shared
 
 log = logging.getLogger(__name__)
 
 GATEWAY_CLIENT_ID = "facegate-gateway"
+SHARE_GROUP = "facegate-gateway"  # replicas' shared subscription group
 
 
 class Rejected(Exception):
@@ -272,13 +274,22 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float) ->
 
 
 class Ingest:
-    """Subscribes to every device's events and status; stores events in batches."""
+    """Subscribes to every device's events and status; stores events in batches.
 
-    def __init__(self, store: Store, broker: BrokerUrl, *, client_id: str = GATEWAY_CLIENT_ID,
+    Alone (`replica` None) the gateway keeps a persistent session, so the broker queues what arrives while it
+    restarts. As one of several replicas it joins the shared subscription `$share/facegate-gateway/...`: the
+    broker hands each message to one connected replica. Its session is clean, because Mosquitto keeps handing
+    a share of the messages to a persistent member that is gone; a message in flight on a replica that dies
+    is sent again by its device (no ack came: edge/publisher.py), and whichever replica gets it stores it
+    once -- the duplicate check runs under the database's write lock.
+    """
+
+    def __init__(self, store: Store, broker: BrokerUrl, *, replica: str | None = None,
                  batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None,
                  clock: ClockRules = ClockRules(), exam_skew_flag_s: float = 120.0):
         self.store = store
         self.broker = broker
+        self.replica = replica
         self.batch_max = batch_max
         self.on_stored = on_stored
         self.clock = clock
@@ -288,7 +299,10 @@ class Ingest:
         self._warn = _OncePerMinute()
         self._queue: queue.Queue[_Message | None] = queue.Queue()
         # manual_ack: the broker's copy is released only after our commit.
-        self._client = new_client(client_id, broker, clean_session=False, manual_ack=True, max_inflight=batch_max)
+        client_id = f"{GATEWAY_CLIENT_ID}-{replica}" if replica else GATEWAY_CLIENT_ID
+        self._client = new_client(client_id, broker, clean_session=bool(replica), manual_ack=True,
+                                  max_inflight=batch_max)
+        self._filters = [shared(f, SHARE_GROUP) if replica else f for f in (ALL_EVENTS, ALL_STATUS)]
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
@@ -324,7 +338,7 @@ class Ingest:
             log.error("broker %s refused the gateway: %s", self.broker, reason_code)
             return
         # Subscribe every time: after a broker restart without persistence the session is new.
-        client.subscribe([(ALL_EVENTS, 1), (ALL_STATUS, 1)])
+        client.subscribe([(f, 1) for f in self._filters])
         log.info("ingest connected to %s (session %s)", self.broker,
                  "resumed" if flags.session_present else "new")
         self.connected.set()
@@ -437,6 +451,8 @@ class Ingest:
             result = store_batch(self.store, tx, events, self.exam_skew_flag_s) if events else BatchResult()
             for device, online in statuses:
                 self.store.devices.record_online(tx, device, online, received_at)
+            if self.replica and tx.postgres:  # the other replicas' live streams show these too
+                announce(tx, self.replica, [e.id for e, o in zip(events, result.outcomes) if o == "stored"])
         return result
 
     def _quarantine(self, items: list[tuple[_Message, str, str]], received_at: str) -> int:

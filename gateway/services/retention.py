@@ -31,8 +31,9 @@ def run_retention(store: Store, settings: RetentionSettings, now: datetime | Non
     done = {"consents_expired": len(expire(store))}
     for kind, days in settings.days().items():
         before = utc_text(now - timedelta(days=days))
-        total = 0
-        while purged := _purge_events(store, kind, before):
+        total, more = 0, True
+        while more:
+            purged, more = _purge_events(store, kind, before)
             total += purged
         done[f"{kind}_events_deleted"] = total
         if total:
@@ -51,22 +52,24 @@ def run_retention(store: Store, settings: RetentionSettings, now: datetime | Non
     return done
 
 
-def _purge_events(store: Store, kind: str, before: str, limit: int = 50_000) -> int:
-    """Delete up to `limit` events of `kind` retained from before `before`, recorded in the audit chain."""
+def _purge_events(store: Store, kind: str, before: str, limit: int = 50_000) -> tuple[int, bool]:
+    """Delete up to `limit` events of `kind` retained from before `before` (or one expired partition), recorded
+    in the audit chain; how many, and whether there may be more."""
     with store.db.transaction(unaudited="nothing to delete, nothing recorded") as tx:
-        ids = store.events.purge(tx, kind, before, limit)
-        if ids:
-            seq = tx.audit("retention", "events.purged", kind,
-                           {"before": before, "count": len(ids), "ids_sha256": ids_digest(ids)})
+        ids, partition = store.events.purge(tx, kind, before, limit)
+        if ids or partition:
+            detail = {"before": before, "count": len(ids), "ids_sha256": ids_digest(ids)}
+            seq = tx.audit("retention", "events.purged", kind, detail | ({"partition": partition} if partition else {}))
             store.events.record_purged(tx, ids, seq)
-        return len(ids)
+        return len(ids), bool(ids or partition)
 
 
 class Housekeeper:
-    """Runs `run_retention` every `interval_s` on its own thread; `on_change` is told when consents expired."""
+    """Runs `run_retention` every `interval_s` on its own thread while `may_run()` (this replica holds the jobs
+    lease); `on_change` is told when consents expired."""
 
-    def __init__(self, store: Store, settings: RetentionSettings, on_change=None):
-        self.store, self.settings, self.on_change = store, settings, on_change
+    def __init__(self, store: Store, settings: RetentionSettings, on_change=None, may_run=lambda: True):
+        self.store, self.settings, self.on_change, self.may_run = store, settings, on_change, may_run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
 
@@ -79,6 +82,8 @@ class Housekeeper:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.interval_s):
+            if not self.may_run():
+                continue
             try:
                 done = run_retention(self.store, self.settings)
                 if done["consents_expired"] and self.on_change:

@@ -1,6 +1,6 @@
 """The gateway's storage: one repository per aggregate over one database.
 
-    store = Store.open("var/gateway.db")        # migrates to the current schema
+    store = Store.open("var/gateway.db")        # or a postgresql:// URL; migrates to the current schema
     with store.db.transaction() as tx:          # one change, recorded in the audit chain
         store.people.add_site(tx, "hoi-an", "Hội An old town")
         tx.audit("user:ana", "site.added", "hoi-an")
@@ -37,12 +37,19 @@ class Store:
         self.users = Users(db)
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
-        return cls(Database(path))
+    def open(cls, location: Path | str) -> Store:
+        """The store at an SQLite file's path or a PostgreSQL URL."""
+        return cls(Database(location))
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
         return self.db.path
+
+    @property
+    def name(self) -> str:
+        """Where the data is, for messages: the path, or the URL without its password."""
+        return self.db.name
 
 
 __all__ = [

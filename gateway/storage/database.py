@@ -10,13 +10,25 @@ Guarantees:
 - **The schema is versioned.** Opening a database applies the migrations it
   lacks (Alembic, `migrations/versions`); a database whose schema is newer
   than this code knows is refused (`SchemaTooNew`) rather than misread.
-- **The file is owner-only.** A new database is created 0600 in a 0700
-  folder; SQLite gives its -wal and -shm files the database file's mode.
-- **A commit is durable.** WAL with synchronous=FULL: ingest acknowledges a
-  message to the broker only after the commit holding it.
+- **A commit is durable.** Ingest acknowledges a message to the broker only
+  after the commit holding it.
+- **Writers take turns; readers never wait.** The audit chain is one chain,
+  so every write transaction holds the database's write lock from its first
+  statement: the chain's head it reads is the head it extends, and checks
+  such as "is this event id already stored?" hold until it commits -- across
+  every process writing to the database, gateway replicas included.
 
-Writers queue on SQLite's lock (`BEGIN IMMEDIATE`, a 30 s busy timeout) rather
-than failing; readers never block writers (WAL).
+Two engines, one code path:
+- **SQLite** (a path; the embedded default): the file is created 0600 in a
+  0700 folder (SQLite gives its -wal and -shm files the same mode); WAL with
+  synchronous=FULL; the write lock is `BEGIN IMMEDIATE` with a 30 s busy
+  timeout, so writers queue rather than fail.
+- **PostgreSQL** (a `postgresql://` URL; a province): a pooled engine that
+  checks a connection before use (so a restarted server costs one retry, not a
+  crash); the write lock is a transaction-level advisory lock
+  (`pg_advisory_xact_lock`), released by commit, rollback or a dead
+  connection; reads run at REPEATABLE READ, so `read()` is one snapshot as on
+  SQLite. Events are partitioned by kind and month (`partitions.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +46,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Table, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DataError
+
+from gateway.errors import Invalid
 
 from gateway.storage.audit import AuditEntry, ChainWriter
 from wire.events import utc_text
@@ -52,6 +67,16 @@ class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer release than this one."""
 
 
+# The key of PostgreSQL's advisory lock that write transactions hold (any 64-bit number no other application on
+# the same database uses; these are the bytes of "FaceGate").
+WRITE_LOCK = 0x4661636547617465
+
+
+def is_url(location: Path | str) -> bool:
+    """A database URL (PostgreSQL), as opposed to an SQLite file's path."""
+    return "://" in str(location)
+
+
 class Tx:
     """One write transaction: statements on `conn`, and the audit entries recording them."""
 
@@ -59,6 +84,15 @@ class Tx:
         self.conn = conn
         self.now = now  # one timestamp for everything this change records
         self._chain = ChainWriter(conn)
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def postgres(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once this transaction has committed (not at all if it rolls back)."""
+        self._after_commit.append(fn)
 
     def execute(self, statement, parameters=None):
         return self.conn.execute(statement, parameters)
@@ -116,15 +150,30 @@ def create_owner_only(path: Path) -> None:
 
 
 class Database:
-    """The gateway's SQLite database (PostgreSQL joins through the same class in a later release)."""
+    """The gateway's database: an SQLite file's path, or a PostgreSQL URL."""
 
-    def __init__(self, path: Path | str, *, migrate: bool = True):
-        self.path = Path(path)
-        create_owner_only(self.path)
-        self.engine = _sqlite_engine(self.path)
+    def __init__(self, location: Path | str, *, migrate: bool = True):
+        self.location = location  # as given: what `--db` takes (a URL keeps its password)
+        if is_url(location):
+            url = make_url(str(location))
+            if url.get_backend_name() != "postgresql":
+                raise ValueError(f"unsupported database {url.render_as_string()}: give an SQLite file's path "
+                                 f"or a postgresql:// URL")
+            self.path: Path | None = None
+            self.engine = _postgres_engine(url.set(drivername="postgresql+psycopg"))
+            self.name = url.render_as_string(hide_password=True)
+        else:
+            self.path = Path(location)
+            create_owner_only(self.path)
+            self.engine = _sqlite_engine(self.path)
+            self.name = str(self.path)
         self._commit_hooks: list[Callable[[int, str], None]] = []
         if migrate:
             migrate_to_head(self.engine)
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def on_commit(self, hook: Callable[[int, str], None]) -> None:
         """Call `hook(seq, hash)` with the chain's new head after every commit that appended to it."""
@@ -145,6 +194,8 @@ class Database:
             except BaseException:
                 conn.rollback()
                 raise
+        for fn in tx._after_commit:
+            fn()
         if head:
             for hook in self._commit_hooks:
                 try:
@@ -155,8 +206,12 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads (a consistent snapshot for as long as it is held)."""
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**self._snapshot) as conn:
             yield conn
+
+    @property
+    def _snapshot(self) -> dict:
+        return {"isolation_level": "REPEATABLE READ"} if self.postgres else {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -181,6 +236,28 @@ def _sqlite_engine(path: Path) -> Engine:
     def _begin(conn: Connection) -> None:
         # Writers take the write lock up front, so two writers queue instead of one failing half-way.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url) -> Engine:
+    # pool_pre_ping: after a server restart every pooled connection is dead; each is tested (and replaced)
+    # before use instead of failing the request that drew it.
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=60, pool_pre_ping=True,
+                           pool_recycle=1800, connect_args={"connect_timeout": 10})
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("write"):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+    @event.listens_for(engine, "handle_error")
+    def _refused(context) -> Exception | None:
+        # A value PostgreSQL cannot hold (text with a NUL character, which SQLite takes) is the sender's error,
+        # not the gateway's: the API answers 422, ingest rejects the one message.
+        if isinstance(context.sqlalchemy_exception, DataError):
+            return Invalid(f"a value the database cannot store: {context.original_exception}")
+        return None
 
     return engine
 

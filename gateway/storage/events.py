@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, func, insert, select, tuple_
 
+from gateway.storage.partitions import EventPartitions, drop_partition, expired_partitions, month_of
 from gateway.storage.schema import events, purged_events, quarantine
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ _SELECT = select(*(events.c[c] for c in EVENT_COLUMNS))
 class Events:
     def __init__(self, db: Database):
         self.db = db
+        self._partitions = EventPartitions()
 
     # -- writes (in the caller's transaction) -----------------------------------------------------------
 
@@ -121,27 +123,38 @@ class Events:
 
     def insert(self, tx: Tx, rows: list[tuple]) -> None:
         """Stored events as their EVENT_COLUMNS tuples (`StoredEvent.row()`)."""
+        if rows and tx.postgres:
+            self._partitions.ensure(tx, {(row[3], month_of(row[13])) for row in rows})
         tx.insert_many(events, EVENT_COLUMNS, rows)
 
-    def purge(self, tx: Tx, kind: str, before: str, limit: int) -> list[str]:
-        """Delete up to `limit` events of `kind` to be retained from before `before`; their ids."""
+    def purge(self, tx: Tx, kind: str, before: str, limit: int) -> tuple[list[str], str | None]:
+        """Delete events of `kind` to be retained from before `before`: their ids, and the partition dropped.
+
+        On PostgreSQL a whole month past the cut-off goes at once (its partition is dropped); otherwise, and for
+        the month the cut-off falls in, up to `limit` rows are deleted.
+        """
+        if tx.postgres:
+            for partition in expired_partitions(tx.conn, kind, before)[:1]:
+                ids = drop_partition(tx.conn, partition)
+                tx.after_commit(lambda: self._partitions.forget(partition))
+                return ids, partition.name
         ids = [r[0] for r in tx.execute(select(events.c.id).where(
             events.c.kind == kind, events.c.retain_from < before).limit(limit))]
         for chunk in _chunks(ids):
             tx.execute(delete(events).where(events.c.id.in_(chunk)))
-        return ids
+        return ids, None
 
     def record_purged(self, tx: Tx, ids: list[str], audit_seq: int) -> None:
-        if ids:
-            tx.execute(insert(purged_events), [{"id": i, "audit_seq": audit_seq} for i in ids])
+        tx.insert_many(purged_events, ("id", "audit_seq"), [(i, audit_seq) for i in ids])
 
     def quarantine(self, tx: Tx, received_at: str, topic: str, device: str | None, reason: str, error: str,
                    payload: bytes, sha256: str) -> bool:
         """Keep a message; False if the same bytes are already kept (a device resending it)."""
         if tx.execute(select(quarantine.c.id).where(quarantine.c.sha256 == sha256)).first():
             return False
-        tx.execute(insert(quarantine).values(received_at=received_at, topic=topic[:300], device=device,
-                                             reason=reason, error=error[:2000], payload=payload, sha256=sha256))
+        tx.execute(insert(quarantine).values(received_at=received_at, topic=_printable(topic[:300]),
+                                             device=_printable(device), reason=reason,
+                                             error=_printable(error[:2000]), payload=payload, sha256=sha256))
         return True
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -167,6 +180,14 @@ class Events:
         with self.db.read() as conn:
             row = conn.execute(_SELECT.where(events.c.id == event_id)).first()
         return _event(row) if row else None
+
+    def get_many(self, ids: list[str]) -> list[StoredEvent]:
+        """The stored events among `ids`, oldest first."""
+        found: list[StoredEvent] = []
+        with self.db.read() as conn:
+            for chunk in _chunks(ids):
+                found += [_event(r) for r in conn.execute(_SELECT.where(events.c.id.in_(chunk)))]
+        return sorted(found, key=lambda e: (e.captured_at, e.id))
 
     def count(self) -> int:
         with self.db.read() as conn:
@@ -194,6 +215,11 @@ class Events:
     def quarantine_count(self) -> int:
         with self.db.read() as conn:
             return conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
+
+
+def _printable(value: str | None) -> str | None:
+    """Text PostgreSQL can store (no NUL): a message kept because it was malformed may carry anything."""
+    return value.replace("\x00", "\\x00") if value else value
 
 
 def _chunks(items: list, size: int = 500) -> Iterator[list]:

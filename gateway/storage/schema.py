@@ -8,9 +8,12 @@ text order is time order on every database.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text
 
 metadata = MetaData()
+
+# Counters that grow with every event: 64-bit (SQLite's INTEGER already is; PostgreSQL's is not).
+Counter = Integer().with_variant(BigInteger(), "postgresql")
 
 devices = Table(
     "devices", metadata,
@@ -21,7 +24,7 @@ devices = Table(
     Column("public_key", Text, nullable=False),
     Column("status", Text, nullable=False),  # "active" | "revoked"
     Column("created_at", Text),
-    Column("last_seq", Integer, server_default="0"),
+    Column("last_seq", Counter, server_default="0"),
     Column("online", Integer, server_default="0"),
     Column("status_at", Text),
     Column("last_heartbeat", Text),
@@ -32,13 +35,14 @@ devices = Table(
     Column("clock_skew_s", Float),  # gateway time minus device time at its last heartbeat
 )
 
+# On PostgreSQL events are partitioned by kind and month of retain_from (storage/partitions.py, migration 0003).
 events = Table(
     "events", metadata,
     Column("id", Text, primary_key=True),
     Column("site", Text, nullable=False),
     Column("device", Text, nullable=False),
     Column("kind", Text, nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", Counter, nullable=False),
     Column("captured_at", Text, nullable=False),
     Column("received_at", Text),
     Column("verdict", Text),
@@ -73,12 +77,12 @@ quarantine = Table(
 purged_events = Table(
     "purged_events", metadata,
     Column("id", Text, primary_key=True),
-    Column("audit_seq", Integer),
+    Column("audit_seq", Counter),
 )
 
 audit = Table(
     "audit", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Counter, primary_key=True, autoincrement=False),
     Column("at", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),

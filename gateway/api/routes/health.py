@@ -14,9 +14,11 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 @router.get("/metrics")
 def metrics(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> dict:
-    """Ingest counters since start, rejects by reason, quarantined messages, live listeners, stored events."""
+    """Ingest counters since start, rejects by reason, quarantined messages, live listeners, stored events; which
+    replica answered and whether it runs the background jobs."""
     return {"ingest": gw.metrics.snapshot(), "live_listeners": gw.live.listeners,
-            "events_stored": gw.store.events.count(), "quarantined_total": gw.store.events.quarantine_count()}
+            "events_stored": gw.store.events.count(), "quarantined_total": gw.store.events.quarantine_count(),
+            "replica": gw.config.replica, "runs_jobs": gw.runs_jobs()}
 
 
 @router.get("/quarantine")
