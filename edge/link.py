@@ -48,7 +48,8 @@ class EventLink:
                 sessions.put(payload)
 
         publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window,
-                              resend_after_s=config.events.resend_after_s, on_command=on_command)
+                              resend_after_s=config.events.resend_after_s, on_command=on_command,
+                              tls=bundle.tls())
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
                               on_commit=publisher.notify)
         link = cls(outbox, publisher, events, gallery, sessions)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from edge.outbox import Outbox
 from wire.commands import ACK, DeliveryAck
-from wire.mqtt import BrokerUrl, new_client
+from wire.mqtt import BrokerUrl, TlsSettings, new_client
 from wire.topics import cmd_topic, status_topic
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 class Publisher:
     def __init__(self, outbox: Outbox, broker: BrokerUrl, site: str, device: str, window: int = 1000,
-                 resend_after_s: float = 60.0, on_command: Callable[[str, bytes], None] | None = None):
+                 resend_after_s: float = 60.0, on_command: Callable[[str, bytes], None] | None = None,
+                 tls: TlsSettings | None = None):
         self.outbox = outbox
         self.broker = broker
         self.window = window
@@ -42,7 +43,7 @@ class Publisher:
         self._commands = cmd_topic(site, device, "#")
         self._command_prefix = cmd_topic(site, device, "")
         self.on_command = on_command  # every other cmd/<what> (e.g. the gallery), on paho's thread
-        self._client = new_client(device, broker, clean_session=True, max_inflight=window)
+        self._client = new_client(device, broker, clean_session=True, max_inflight=window, tls=tls)
         self._client.will_set(self._status, "offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -23,7 +23,9 @@ def load_config(args: argparse.Namespace):
                                broker_dir=getattr(args, "broker_dir", None),
                                secrets_dir=getattr(args, "secrets_dir", None), mqtt=getattr(args, "mqtt", None),
                                host=getattr(args, "host", None), port=getattr(args, "port", None),
-                               replica=getattr(args, "replica", None))
+                               replica=getattr(args, "replica", None), tls_cert=getattr(args, "tls_cert", None),
+                               tls_key=getattr(args, "tls_key", None),
+                               trusted_proxies=getattr(args, "trusted_proxy", None))
 
 
 def open_store(args: argparse.Namespace):
@@ -89,12 +91,55 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
-    from gateway.services.broker import BrokerFiles
+    from gateway.services.broker import BrokerFiles, configure_central, configure_site
+    from gateway.services.pki import CertificateAuthority
 
-    files = BrokerFiles(load_config(args).broker_dir)
-    files.init(port=args.broker_port, bind=args.bind)
-    files.write_accounts(open_store(args).devices.broker_accounts())
+    config = load_config(args)
+    accounts = open_store(args).devices.broker_accounts()
+    ca = CertificateAuthority(args.pki_dir or config.secrets_dir / "pki")
+    if args.site:
+        if not args.bridge:
+            raise ValueError("a site broker needs --bridge mqtts://central-host:8883")
+        out = args.out or config.folder / "sites" / args.site / "broker"
+        files = configure_site(out, args.site, args.bridge, accounts, ca, port=args.broker_port,
+                               bind=args.bind or "0.0.0.0")
+    else:
+        files = BrokerFiles(config.broker_dir)
+        configure_central(files, accounts, ca, port=args.broker_port, bind=args.bind or "127.0.0.1",
+                          tls_port=args.tls_port, tls_bind=args.tls_bind, hosts=args.tls_host)
     print(f"wrote {files.conf}, {files.passwd}, {files.acl}\nstart the broker with: mosquitto -c {files.conf}")
+    return 0
+
+
+def _ca(args: argparse.Namespace):
+    from gateway.services.pki import CertificateAuthority
+
+    return CertificateAuthority(args.pki_dir or load_config(args).secrets_dir / "pki")
+
+
+def cmd_pki_init(args: argparse.Namespace) -> int:
+    print(f"CA certificate: {_ca(args).init(args.name)} (give it to devices and site brokers; keep ca.key secret)")
+    return 0
+
+
+def cmd_pki_issue(args: argparse.Namespace) -> int:
+    issued = _ca(args).issue(args.name, "server" if args.server else "client", args.host)
+    print(f"{issued.kind} certificate for {issued.name} (serial {issued.serial:x}, until {issued.not_after}):\n"
+          f"  {issued.cert}\n  {issued.key} (secret)")
+    return 0
+
+
+def cmd_pki_revoke(args: argparse.Namespace) -> int:
+    ca = _ca(args)
+    issued = ca.revoke(args.name)
+    print(f"revoked {issued.name} (serial {issued.serial:x}); brokers read {ca.crl} when they (re)start")
+    return 0
+
+
+def cmd_pki_list(args: argparse.Namespace) -> int:
+    for issued in _ca(args).list():
+        state = f"revoked {issued.revoked_at}" if issued.revoked_at else f"valid until {issued.not_after}"
+        print(f"{issued.name}\t{issued.kind}\t{issued.serial:x}\t{state}")
     return 0
 
 
@@ -119,6 +164,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--broker-port", type=int, help="port of the embedded broker (default 1883)")
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    run.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (and --tls-key)")
+    run.add_argument("--tls-key", type=Path, help="the certificate's key")
+    run.add_argument("--trusted-proxy", action="append", help="a reverse proxy's address whose X-Forwarded-For "
+                                                              "and -Proto headers to believe (repeat)")
     run.add_argument("--replica", help="this gateway's name among several sharing one PostgreSQL database "
                                        "(shared ingest, one runs the background jobs)")
     run.add_argument("--adopt-database", action="store_true",
@@ -144,6 +193,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     broker = sub.add_parser("broker", help="the MQTT broker's files").add_subparsers(dest="cmd", required=True)
     conf = common(broker.add_parser("config", help="write mosquitto.conf, password file and ACL from the registry"))
-    conf.add_argument("--broker-port", type=int, default=1883)
-    conf.add_argument("--bind", default="127.0.0.1")
+    conf.add_argument("--broker-port", type=int, default=1883, help="the password listener's port")
+    conf.add_argument("--bind", help="its address (default 127.0.0.1; a site broker's 0.0.0.0)")
+    conf.add_argument("--tls-port", type=int, help="also take clients by certificate (mTLS) on this port, "
+                                                    "usually 8883: site bridges, devices holding one")
+    conf.add_argument("--tls-bind", default="0.0.0.0", help="the certificate listener's address")
+    conf.add_argument("--tls-host", action="append", help="a name or address clients reach the broker by "
+                                                           "(its certificate names each; repeat)")
+    conf.add_argument("--site", help="write a site broker's files instead: its devices, and a bridge to the centre")
+    conf.add_argument("--bridge", help="with --site: the central broker, mqtts://host:8883")
+    conf.add_argument("--out", type=Path, help="with --site: its folder (default sites/<site>/broker)")
+    conf.add_argument("--pki-dir", type=Path, help="the FaceGate CA (default: pki/ in the secrets folder)")
     conf.set_defaults(func=cmd_broker_config)
+
+    pki = sub.add_parser("pki", help="the FaceGate certificate authority (TLS)").add_subparsers(dest="cmd",
+                                                                                                 required=True)
+    init = common(pki.add_parser("init", help="create the CA (once)"))
+    init.add_argument("--name", default="FaceGate CA")
+    issue = common(pki.add_parser("issue", help="a key and certificate for a broker (--server) or a bridge or "
+                                                "device (--client; its name is its identity)"))
+    issue.add_argument("name")
+    kind = issue.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--server", action="store_true")
+    kind.add_argument("--client", action="store_true")
+    issue.add_argument("--host", action="append", help="with --server: a name or address it is reached by")
+    revoke = common(pki.add_parser("revoke", help="revoke a certificate (rewrites crl.pem)"))
+    revoke.add_argument("name")
+    listing = common(pki.add_parser("list", help="what was issued, and what is revoked"))
+    for p, func in ((init, cmd_pki_init), (issue, cmd_pki_issue), (revoke, cmd_pki_revoke), (listing, cmd_pki_list)):
+        p.add_argument("--pki-dir", type=Path, help="the CA's folder (default: pki/ in the secrets folder)")
+        p.set_defaults(func=func)

@@ -60,6 +60,13 @@ class GatewayConfig(BaseSettings):
     embedded_broker_port: int = Field(1883, ge=1, le=65535)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # HTTPS served by the gateway itself (a PEM certificate, e.g. `facegate pki issue NAME --server`, and its key);
+    # or leave both unset and put a reverse proxy in front (docs/scale-out.md).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto the gateway believes (the client's address counts
+    # failed logins; the scheme marks cookies Secure). Empty: nobody's, the connection's own address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     token_ttl_s: float = Field(8 * 3600, gt=0)
     ingest_batch_max: int = Field(1000, ge=1)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -19,7 +19,7 @@ from gateway.api.deps import Gateway
 from gateway.config import GatewayConfig
 from gateway.services.audit import open_store
 from gateway.services.auth import Auth
-from gateway.services.broker import BrokerFiles
+from gateway.services.broker import GATEWAY_USER, BrokerFiles
 from gateway.services.embedded_broker import EmbeddedBroker
 from gateway.services.enrolment import EnrolmentService
 from gateway.services.files import warn_exposed
@@ -27,6 +27,7 @@ from gateway.services.galleries import GalleryPusher
 from gateway.services.ingest import ClockRules, Ingest, IngestMetrics
 from gateway.services.jobs import JobsLease, LiveRelay
 from gateway.services.live import LiveFeed
+from gateway.services.pki import CertificateAuthority, client_tls
 from gateway.services.retention import Housekeeper
 from gateway.services.secrets import GatewaySecrets
 
@@ -54,7 +55,11 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
     ingest = pusher = None
     if config.mqtt:
         clock = ClockRules(config.clock.skew_limit_s, config.clock.max_backlog_days)
-        ingest = Ingest(store, files.gateway_url(config.mqtt), replica=config.replica,
+        broker = files.gateway_url(config.mqtt)
+        # Across a network: the CA's certificate, and the gateway's own (`facegate pki issue facegate-gateway
+        # --client`) for a certificate listener.
+        tls = client_tls(CertificateAuthority(config.secrets_dir / "pki"), GATEWAY_USER) if broker.tls else None
+        ingest = Ingest(store, broker, replica=config.replica, tls=tls,
                         batch_max=config.ingest_batch_max, on_stored=live.publish, clock=clock,
                         exam_skew_flag_s=config.clock.exam_flag_s)
         pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True),
@@ -96,6 +101,10 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
 
 
 def run_gateway(config: GatewayConfig, adopt_database: bool = False) -> None:
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError("HTTPS needs both a certificate (--tls-cert) and its key (--tls-key)")
     app = build_gateway(config, adopt_database)
-    log.info("API on http://%s:%d (docs at /docs)", config.host, config.port)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=3)
+    log.info("API on http%s://%s:%d (docs at /docs)", "s" if config.tls_cert else "", config.host, config.port)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=3,
+                ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
+                proxy_headers=bool(config.trusted_proxies), forwarded_allow_ips=",".join(config.trusted_proxies))

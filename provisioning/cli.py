@@ -23,13 +23,21 @@ def _parts(args: argparse.Namespace):
     return open_store(args), files, GatewaySecrets(config.secrets_dir)
 
 
+def _ca(args: argparse.Namespace):
+    from gateway.cli import load_config
+    from gateway.services.pki import CertificateAuthority
+
+    return CertificateAuthority(load_config(args).secrets_dir / "pki")
+
+
 def cmd_provision_device(args: argparse.Namespace) -> int:
     from gateway.services.devices import provision_device
     from wire.bundle import write_bundle
 
     store, files, secrets = _parts(args)
     bundle = provision_device(store, files, secrets, site=args.site, device=args.name, kind=args.kind,
-                              broker_url=args.broker_url, actor="cli")
+                              broker_url=args.broker_url, actor="cli", ca=_ca(args),
+                              client_certificate=args.client_certificate)
     out = Path(args.out or f"var/devices/{bundle.device}.toml")
     write_bundle(bundle, out)
     print(f"device {bundle.device} ({bundle.kind}, site {bundle.site}) registered; bundle written to {out}\n"
@@ -41,8 +49,8 @@ def cmd_provision_revoke(args: argparse.Namespace) -> int:
     from gateway.services.devices import revoke_device
 
     store, files, _ = _parts(args)
-    revoke_device(store, files, args.device, actor="cli")
-    print(f"device {args.device} revoked: removed from the broker, its events refused")
+    revoke_device(store, files, args.device, actor="cli", ca=_ca(args))
+    print(f"device {args.device} revoked: removed from the broker (and its certificate revoked), its events refused")
     return 0
 
 
@@ -122,7 +130,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     device.add_argument("--site", required=True)
     device.add_argument("--name", required=True, help="device id, e.g. gate-01 (a-z, 0-9, '-', '_')")
     device.add_argument("--kind", choices=("gate", "exam"), default="gate")
-    device.add_argument("--broker-url", default="mqtt://127.0.0.1:1883", help="how the device reaches the broker")
+    device.add_argument("--broker-url", default="mqtt://127.0.0.1:1883",
+                        help="how the device reaches the broker: mqtt://site-broker:1883 on its LAN, or "
+                             "mqtts://host:8883 across a network (the bundle carries the FaceGate CA)")
+    device.add_argument("--client-certificate", action="store_true",
+                        help="give the device its own certificate (mTLS; CN = its name) for a certificate listener")
     device.add_argument("--out", help="bundle file to write (default var/devices/<name>.toml)")
     device.set_defaults(func=cmd_provision_device)
     revoke = common(provision.add_parser("revoke", help="shut a device out of the broker and the gateway"))

@@ -14,6 +14,7 @@ import shutil
 import signal
 import threading
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,14 +30,15 @@ import pytest
 from conftest import CLIP, WIDE_SHOT, clip_gallery
 from wire.bundle import DeviceBundle, load_bundle, write_bundle
 from gateway.services.auth import ROLES, Auth
-from gateway.services.broker import BrokerFiles
+from gateway.services.broker import BrokerFiles, configure_central
+from gateway.services.pki import CertificateAuthority
 from gateway.services.devices import add_site, provision_device
 from gateway.services.secrets import GatewaySecrets
 from gateway.services.ingest import store_batch
 from gateway.storage import Store, StoredEvent
 from gateway.storage.events import GATEWAY_FIELDS
 from wire import GateVerdictEvent, canonical_json, event_topic, public_key_from_text, uuid7
-from wire.mqtt import BrokerUrl, new_client
+from wire.mqtt import BrokerUrl, TlsSettings, new_client
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery"
@@ -181,18 +183,24 @@ class Stack:
     devices: dict[str, Path] = field(default_factory=dict)  # device id -> bundle file
     _tokens: dict[str, str] = field(default_factory=dict)
     replicas: list[GatewayProcess] = field(default_factory=list)  # the gateway and any more sharing its database
+    tls_port: int | None = None  # the broker's certificate listener
 
     @classmethod
-    def create(cls, root: Path, db: str | None = None, embedded: bool = False, replicas: int = 0) -> Stack:
+    def create(cls, root: Path, db: str | None = None, embedded: bool = False, replicas: int = 0,
+               tls: bool = False) -> Stack:
         """A stack under `root` on the database `db` (an SQLite path or a PostgreSQL URL; default root/gateway.db);
-        with `replicas`, that many gateways named gw-1, gw-2, ... share it (PostgreSQL)."""
+        with `replicas`, that many gateways named gw-1, gw-2, ... share it (PostgreSQL); with `tls`, a FaceGate
+        CA and a certificate (mTLS) listener on the broker (`tls_port`)."""
         root.mkdir(parents=True, exist_ok=True)
         db = db or str(root / "gateway.db")
         store = Store.open(db)
         files = BrokerFiles(root / "broker")
         port = free_port()
-        files.init(port=port)
-        files.write_accounts([])
+        tls_port = None
+        if tls:
+            CertificateAuthority(root / "secrets" / "pki").init()
+            tls_port = free_port()
+        configure_central(files, [], CertificateAuthority(root / "secrets" / "pki"), port=port, tls_port=tls_port)
         broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
         gateways = [GatewayProcess(db, files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
                                    root / f"gateway{f'-{n}' if replicas else ''}.log",
@@ -202,7 +210,7 @@ class Stack:
         auth = Auth(store)
         for role in ROLES:
             auth.add_user(f"{role}-1", role, PASSWORD)
-        stack = cls(root, port, store, files, broker, gateways[0], replicas=gateways)
+        stack = cls(root, port, store, files, broker, gateways[0], replicas=gateways, tls_port=tls_port)
         if broker:
             broker.start()
         for gateway in gateways:
@@ -222,11 +230,17 @@ class Stack:
     def secrets(self) -> GatewaySecrets:
         return GatewaySecrets(self.root / "secrets")
 
-    def add_device(self, device: str, site: str = "site-a", kind: str = "gate") -> DeviceBundle:
+    @property
+    def ca(self) -> CertificateAuthority:
+        return CertificateAuthority(self.root / "secrets" / "pki")
+
+    def add_device(self, device: str, site: str = "site-a", kind: str = "gate", broker_url: str | None = None,
+                   client_certificate: bool = False) -> DeviceBundle:
         if site not in self.store.people.site_ids():
             add_site(self.store, site)
         bundle = provision_device(self.store, self.files, self.secrets, site=site, device=device,
-                                  broker_url=self.broker_url, kind=kind)
+                                  broker_url=broker_url or self.broker_url, kind=kind, ca=self.ca,
+                                  client_certificate=client_certificate)
         path = self.root / "devices" / f"{device}.toml"
         write_bundle(bundle, path)
         self.devices[device] = path
@@ -339,7 +353,7 @@ class DeviceClient:
     def __init__(self, stack: Stack, device: str):
         self.bundle = load_bundle(stack.devices[device])
         self.key = self.bundle.device_key()
-        self.client = new_client(f"{device}-raw", self.bundle.broker_url(), clean_session=True)
+        self.client = new_client(f"{device}-raw", self.bundle.broker_url(), clean_session=True, tls=self.bundle.tls())
         self.received: list[mqtt.MQTTMessage] = []
         self.client.on_message = lambda c, u, m: self.received.append(m)
         connected = threading.Event()
@@ -365,12 +379,16 @@ class DeviceClient:
         self.client.loop_stop()
 
 
-def connect_result(url: BrokerUrl, client_id: str) -> str:
-    """What the broker says to a login attempt: 'Success' or its refusal."""
+def connect_result(url: BrokerUrl, client_id: str, tls: TlsSettings | None = None) -> str:
+    """What the broker says to a login attempt: 'Success', its refusal, or the TLS handshake's failure."""
     outcome: list[str] = []
-    client = new_client(client_id, url, clean_session=True)
+    client = new_client(client_id, url, clean_session=True, tls=tls)
     client.on_connect = lambda c, u, f, rc, p: outcome.append(str(rc))
-    client.connect(url.host, url.port)
+    client.on_disconnect = lambda c, u, f, rc, p: outcome.append(f"disconnected: {rc}")
+    try:
+        client.connect(url.host, url.port)
+    except (ssl.SSLError, OSError) as exc:
+        return f"TLS refused: {exc}"
     client.loop_start()
     wait_for(lambda: outcome, 5, "the broker's answer")
     client.disconnect()

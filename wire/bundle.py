@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wire import DeviceKey
-from wire.mqtt import BrokerUrl
+from wire.mqtt import BrokerUrl, TlsSettings
 from wire.topics import ID_PATTERN
 
 
@@ -36,6 +36,9 @@ class DeviceBundle(BaseModel):
     model_pack: str = "buffalo_s"
     gallery_key: str  # base64 AES-256 key: galleries arrive, and rest on disk, encrypted with it
     gateway_key: str  # base64 Ed25519 public key that signs the galleries
+    ca_cert: str | None = None  # PEM: the FaceGate CA, to check an mqtts:// broker
+    client_cert: str | None = None  # PEM: this device's certificate (CN = device id), when its broker wants mTLS
+    client_key: str | None = None  # PEM: its key
 
     def device_key(self) -> DeviceKey:
         return DeviceKey.from_text(self.key)
@@ -43,6 +46,10 @@ class DeviceBundle(BaseModel):
     def broker_url(self, override: str | None = None) -> BrokerUrl:
         """The broker address (optionally another host/port), always with this device's login."""
         return BrokerUrl.parse(override or self.broker).with_login(self.username, self.password)
+
+    def tls(self) -> TlsSettings | None:
+        """What the device needs to reach an mqtts:// broker (None without a CA certificate)."""
+        return TlsSettings(self.ca_cert, self.client_cert, self.client_key) if self.ca_cert else None
 
 
 def load_bundle(path: Path) -> DeviceBundle:
@@ -57,7 +64,8 @@ def load_bundle(path: Path) -> DeviceBundle:
 
 def bundle_text(bundle: DeviceBundle) -> str:
     """The bundle as TOML."""
-    lines = [f"{name} = {_toml_string(str(value))}" for name, value in bundle.model_dump().items()]
+    lines = [f"{name} = {_toml_string(str(value))}" for name, value in bundle.model_dump().items()
+             if value is not None]
     return "# FaceGate device bundle: secret (device key and broker password)\n" + "\n".join(lines) + "\n"
 
 
@@ -71,4 +79,4 @@ def write_bundle(bundle: DeviceBundle, path: Path) -> None:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'

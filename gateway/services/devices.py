@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.broker import BrokerFiles, mosquitto_secret, new_password
+from gateway.services.pki import CertificateAuthority
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import Store
 from wire import DeviceKey
@@ -39,7 +40,10 @@ def add_site(store: Store, site: str, name: str | None = None, actor: str = "sys
 
 def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets, *, site: str, device: str,
                      kind: str = "gate", name: str | None = None, broker_url: str = "mqtt://127.0.0.1:1883",
-                     model_pack: str = "buffalo_s", actor: str = "system") -> DeviceBundle:
+                     model_pack: str = "buffalo_s", actor: str = "system", ca: CertificateAuthority | None = None,
+                     client_certificate: bool = False) -> DeviceBundle:
+    """Register a device and make its bundle: keys, broker login, and (given the CA) the CA certificate to check
+    an mqtts:// broker with, and with `client_certificate` its own certificate for mTLS (CN = device id)."""
     _check_id(site, "site")
     _check_id(device, "device")
     if kind not in KINDS:
@@ -48,20 +52,31 @@ def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets,
         raise Invalid(f"unknown site {site!r}: add it first (facegate site add {site})")
     if store.devices.get(device) is not None:
         raise Conflict(f"device {device!r} already exists")
+    if (client_certificate or broker_url.startswith("mqtts:")) and (ca is None or not ca.exists):
+        raise Invalid("a device on TLS needs the FaceGate CA: run `facegate pki init` first")
     key, password, gallery_key = DeviceKey.generate(), new_password(), new_gallery_key()
+    issued = ca.issue(device, "client") if client_certificate else None
     with store.db.transaction() as tx:
         store.devices.add(tx, device, site, kind, name or device, key.public_text, mosquitto_secret(password),
                           model_pack, gallery_key)
-        tx.audit(actor, "device.provisioned", device, {"site": site, "kind": kind})
+        tx.audit(actor, "device.provisioned", device, {"site": site, "kind": kind} | (
+            {"certificate_serial": f"{issued.serial:x}"} if issued else {}))
     broker.write_accounts(store.devices.broker_accounts())
     return DeviceBundle(site=site, device=device, kind=kind, broker=broker_url, username=device, password=password,
                         key=key.to_text(), model_pack=model_pack, gallery_key=gallery_key,
-                        gateway_key=secrets.signing_key.public_text)
+                        gateway_key=secrets.signing_key.public_text,
+                        ca_cert=ca.ca_cert.read_text() if ca is not None and ca.exists else None,
+                        client_cert=issued.cert.read_text() if issued else None,
+                        client_key=issued.key.read_text() if issued else None)
 
 
-def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "system") -> None:
+def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "system",
+                  ca: CertificateAuthority | None = None) -> None:
+    """Revoke a device: its login leaves the broker, and its certificate (if it has one) joins the CRL."""
     with store.db.transaction() as tx:
         if not store.devices.set_status(tx, device, "revoked"):
             raise NotFound(f"no device {device!r}")
         tx.audit(actor, "device.revoked", device)
     broker.write_accounts(store.devices.broker_accounts())
+    if ca is not None and ca.exists and device in {i.name for i in ca.list() if not i.revoked_at}:
+        ca.revoke(device)

@@ -56,7 +56,7 @@ from gateway.storage.replicas import announce
 from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text
 from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text
-from wire.mqtt import BrokerUrl, new_client
+from wire.mqtt import BrokerUrl, TlsSettings, new_client
 from wire.signing import verify_canonical
 from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic, shared
 
@@ -100,6 +100,8 @@ class ClockRules:
 class IngestMetrics:
     """Counters since the gateway started (thread-safe)."""
 
+    BATCH_MS_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.received = 0
@@ -108,6 +110,8 @@ class IngestMetrics:
         self.rejected: Counter[str] = Counter()
         self.batches = 0
         self.last_commit_ms = 0.0
+        self.commit_ms_sum = 0.0
+        self.commit_ms_buckets = [0] * len(self.BATCH_MS_BUCKETS)  # batches that took at most each bound
         self.started = time.time()
 
     def add(self, received: int, stored: int, quarantined: int, rejected: Counter[str], commit_ms: float) -> None:
@@ -118,6 +122,15 @@ class IngestMetrics:
             self.rejected.update(rejected)
             self.batches += 1
             self.last_commit_ms = commit_ms
+            self.commit_ms_sum += commit_ms
+            for i, bound in enumerate(self.BATCH_MS_BUCKETS):
+                if commit_ms <= bound:
+                    self.commit_ms_buckets[i] += 1
+
+    def batch_latency(self) -> tuple[list[tuple[float, int]], float, int]:
+        """(bound in ms, batches at most that long) for each bucket, the sum of ms, and the count."""
+        with self._lock:
+            return list(zip(self.BATCH_MS_BUCKETS, self.commit_ms_buckets)), self.commit_ms_sum, self.batches
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -284,7 +297,7 @@ class Ingest:
     once -- the duplicate check runs under the database's write lock.
     """
 
-    def __init__(self, store: Store, broker: BrokerUrl, *, replica: str | None = None,
+    def __init__(self, store: Store, broker: BrokerUrl, *, replica: str | None = None, tls: TlsSettings | None = None,
                  batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None,
                  clock: ClockRules = ClockRules(), exam_skew_flag_s: float = 120.0):
         self.store = store
@@ -301,7 +314,7 @@ class Ingest:
         # manual_ack: the broker's copy is released only after our commit.
         client_id = f"{GATEWAY_CLIENT_ID}-{replica}" if replica else GATEWAY_CLIENT_ID
         self._client = new_client(client_id, broker, clean_session=bool(replica), manual_ack=True,
-                                  max_inflight=batch_max)
+                                  max_inflight=batch_max, tls=tls)
         self._filters = [shared(f, SHARE_GROUP) if replica else f for f in (ALL_EVENTS, ALL_STATUS)]
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
