@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="facegate", description="FaceGate: edge face verification for gates and exams.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("FACEGATE_LOG_FORMAT", "text"),
+                        help="log lines as text, or as JSON objects for a log shipper (env FACEGATE_LOG_FORMAT)")
     sub = parser.add_subparsers(dest="area", required=True)
     register_edge(sub)
     register_gateway(sub)
@@ -48,8 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     from models import ModelFileError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    if args.log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     try:
         return args.func(args)
     except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, FileNotFoundError, NotADirectoryError,

@@ -28,7 +28,7 @@ def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | 
     routes = []
     for context in iter_route_contexts(app.routes):  # included routers' routes too
         route = context.original_route
-        if not isinstance(route, APIRoute) or not context.path.startswith("/api/"):
+        if not isinstance(route, APIRoute) or not context.path.startswith(("/api/", "/metrics")):
             continue  # pages are shells; their data comes from these routes (tests/test_pages.py)
         roles = [getattr(d.call, "roles", None) for d in route.dependant.dependencies]
         roles = next((r for r in roles if r), None)

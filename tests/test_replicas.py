@@ -14,6 +14,7 @@ import threading
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import TEMPLATE
 from stack import Stack, run_device_sim, wait_for
@@ -83,6 +84,17 @@ def test_a_replica_killed_mid_ingest_loses_and_doubles_nothing_and_hands_over_it
         assert_exactly_once(cluster, device, n)
     stored = {e["id"] for e in cluster.events(kind="verdict")}
     wait_for(lambda: stored <= live.ids, 10, "every stored verdict on the survivor's live stream")
+
+    # What Prometheus scrapes from the survivor: its own ingest, its jobs, and every device's health.
+    scrape = httpx.get(f"{other.base_url}/metrics", headers={"Authorization": f"Bearer {cluster.token('auditor')}"})
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scrape.text) for s in family.samples}
+    assert samples[("facegate_ingest_messages_total", (("outcome", "stored"), ("replica", other.replica)))] > 0
+    assert samples[("facegate_replica_runs_jobs", (("replica", other.replica),))] == 1
+    devices = {dict(labels)["device"] for name, labels in samples if name == "facegate_device_online"}
+    assert devices == {"gate-01", "gate-02"}
+    assert httpx.get(f"{other.base_url}/metrics").status_code == 401  # a role, like every route
 
 
 def test_postgresql_restarted_mid_ingest_loses_and_doubles_nothing(cluster, postgres, tmp_path):

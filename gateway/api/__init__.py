@@ -26,6 +26,7 @@ def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
     app.state.gateway = gateway
     for module in (auth, events, devices, people, exams, audit, health, pages):
         app.include_router(module.router)
+    app.include_router(health.scrape)
     add_error_handlers(app)
     limits = gateway.config.http
     app.add_middleware(BodyLimit, default=limits.max_body_bytes,

@@ -1,15 +1,27 @@
-"""How ingest is doing: counters, and the messages it had to quarantine."""
+"""How the gateway is doing: ingest's counters, the messages it had to quarantine, and /metrics for Prometheus."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, require
+from gateway.services.prometheus import CONTENT_TYPE, GatewayCollector, exposition
 from gateway.storage import Session
 
 router = APIRouter(prefix="/api", tags=["health"])
+scrape = APIRouter(tags=["health"])  # where Prometheus looks by default: /metrics
+
+
+@scrape.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+async def prometheus_metrics(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> Response:
+    """Prometheus exposition: ingest rate and rejects by reason, batch latency, quarantine size, database pool,
+    each device's health (online, last heartbeat, fps, outbox depth, clock skew). Scrape with an auditor's token."""
+    collector = GatewayCollector(gw.store, gw.metrics, gw.config.replica, gw.runs_jobs, lambda: gw.live.listeners)
+    return Response(await run_in_threadpool(exposition, collector), media_type=CONTENT_TYPE)
 
 
 @router.get("/metrics")
