@@ -7,13 +7,14 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.services.ingest import DeviceDirectory, Rejected, admit
 from gateway.storage import Store
 from stack import register_device
 from wire import (DeviceKey, GateVerdictEvent, SignatureError, TopicError, event_topic, parse_topic,
                   public_key_from_text, sign_event, uuid7, verify_envelope)
-from wire.events import utc_text
+from wire.events import Timestamp, utc_text
 from wire.commands import DeliveryAck
 from wire.ids import uuid7_time_ms
 
@@ -98,3 +99,13 @@ def test_ids_a_device_chooses_cannot_carry_markup_into_pages():
     for bad in ('"><img src=x onerror=alert(1)>', "../../api/users", ""):
         with pytest.raises(ValidationError):
             ExamFlagEvent(flag=bad, **fields)
+
+
+def test_a_timestamp_on_the_wire_is_rfc3339_text_not_a_number():
+    """Hypothesis found a signed exam flag whose `start` was 1 (Unix time): admitted, then it broke the exam
+    projection, which reads the stored body's text."""
+    timestamp = TypeAdapter(Timestamp)
+    assert timestamp.validate_python("2026-11-23T08:30:00Z").year == 2026
+    for number in (1, 1795460000, 1.5, True):
+        with pytest.raises(ValidationError, match="RFC 3339"):
+            timestamp.validate_python(number)

@@ -17,7 +17,7 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from wire.topics import ID_PATTERN
 
@@ -36,7 +36,15 @@ def _plausible_year(value: datetime) -> datetime:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
+def _rfc3339_text(value):
+    # On the wire a timestamp is RFC 3339 text. Pydantic would also take a number (Unix time), but the signed
+    # body is stored as sent, and what reads it back (exam projections, pages, reports) reads text.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("a timestamp is RFC 3339 text, e.g. 2026-11-23T08:30:00Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_plausible_year)]
 Count = Annotated[int, Field(ge=0, le=2**53)]  # exact in JSON and in every database's integer
 Number = Annotated[float, Field(ge=-1e12, le=1e12)]
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
