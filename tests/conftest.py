@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -75,6 +74,7 @@ def yunet_pack(config):
 # postgresql-15, one cluster for the session in a temporary folder on a free port, a fresh database per use).
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE = "facegate_template"  # migrated once; each test's database is a copy (faster than migrating it)
+DATABASE_NUMBERS = itertools.count(1)  # per process (each xdist worker has its own cluster): names never repeat
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -99,13 +99,12 @@ def postgres():
 @pytest.fixture(scope="session")
 def new_db(backend, request, tmp_path_factory):
     """`new_db(name)`: the location of a new, empty gateway database on this run's backend."""
-    numbers = itertools.count(1)
 
     def make(name: str = "gateway") -> str:
         if backend == "sqlite":
             return str(tmp_path_factory.mktemp(name) / "gateway.db")
         server = request.getfixturevalue("postgres")
-        return server.create_database(f"{name.replace('-', '_')}_{os.getpid()}_{next(numbers)}", template=TEMPLATE)
+        return server.create_database(f"{name.replace('-', '_')}_{next(DATABASE_NUMBERS)}", template=TEMPLATE)
 
     return make
 

@@ -23,6 +23,7 @@ from edge.policy import Verdict
 def main(bundle_path: str, outbox: str, count: int, rate: float) -> int:
     config = EdgeConfig()
     config.events.outbox = Path(outbox)
+    config.events.gallery = Path(outbox).with_name("gallery.enc")  # beside its outbox, never shared with another
     config.events.resend_after_s = float(os.environ.get("FACEGATE_SIM_RESEND_S", "60"))
     link = EventLink.open(load_bundle(Path(bundle_path)), config, "buffalo_s")
     started = time.monotonic()

@@ -119,9 +119,15 @@ class _Service:
         assert self.proc.poll() is None, self.log.read_text()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Stop it with `sig`; SIGKILL if it has not exited after 15 s (a process stuck in a loop ignores
+        SIGTERM, and must not outlive the test)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=15)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
 
 
 class Mosquitto(_Service):
