@@ -15,10 +15,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.edge_only:
         from edge.demo import run_demo
 
-        return run_demo(Path(args.workdir), realtime=not args.fast)
+        return run_demo(Path(args.workdir or "var/demo"), realtime=not args.fast)
+    if args.scale:
+        from facegate.scale_demo import run_scale_demo
+
+        return run_scale_demo(Path(args.workdir or "var/demo-scale"), exit_when_stored=5 if args.exit else None)
     from facegate.demo import run_system_demo
 
-    return run_system_demo(Path(args.workdir), realtime=not args.fast, keep_serving=not args.exit)
+    return run_system_demo(Path(args.workdir or "var/demo"), realtime=not args.fast, keep_serving=not args.exit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,10 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     register_provisioning(sub)
 
     demo = sub.add_parser("demo", help="the whole system on a generated stream of sample faces (embedded broker)")
-    demo.add_argument("--workdir", default="var/demo")
+    demo.add_argument("--workdir", help="where the demo keeps its state (default var/demo, var/demo-scale)")
     demo.add_argument("--fast", action="store_true", help="process as fast as possible instead of real time")
     demo.add_argument("--exit", action="store_true", help="stop once the stream ends instead of serving the API")
     demo.add_argument("--edge-only", action="store_true", help="only the edge loop, verdicts printed (no gateway)")
+    demo.add_argument("--scale", action="store_true",
+                      help="the scaled-out topology: PostgreSQL, two gateway replicas, two sites with their own "
+                           "brokers bridged over TLS (needs mosquitto and postgresql-15)")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.errors import GatewayError
     from gateway.services.audit import AnchorMismatch
     from gateway.storage import SchemaTooNew
+    from facegate.postgres import PostgresUnavailable
     from models import ModelFileError
 
     args = build_parser().parse_args(argv)
@@ -62,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     try:
         return args.func(args)
-    except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, FileNotFoundError, NotADirectoryError,
-            ValueError) as exc:
+    except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, PostgresUnavailable, FileNotFoundError,
+            NotADirectoryError, ValueError) as exc:
         log.error("%s", exc)
         return 2
 

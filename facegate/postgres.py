@@ -127,6 +127,12 @@ class LocalPostgres:
         return url
 
     def _init(self) -> None:
+        if self._as_other:
+            for parent in self.folder.parents:
+                if parent.exists() and not parent.stat().st_mode & 0o001:
+                    raise PostgresUnavailable(f"PostgreSQL runs as the postgres user, who cannot enter {parent} "
+                                              f"(mode {parent.stat().st_mode & 0o777:o}): put the cluster in a "
+                                              f"folder others may pass through, e.g. under /tmp or /var/lib")
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         password_file = self.folder / "password"
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
