@@ -17,8 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/facegate demo
 
+# One worker per core (pytest-xdist), each taking whole test modules: most of the suite waits on real processes.
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadscope
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_loop.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import threading
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import TEMPLATE
-from stack import Stack, run_device_sim, wait_for
+from stack import REPO, Stack, run_device_sim, sql, wait_for
 from test_delivery import assert_exactly_once, wait_until_committed
 
 RESEND_S = 3  # a device sends its unconfirmed events again after this long (a replica died holding them)
@@ -108,3 +109,25 @@ def test_postgresql_restarted_mid_ingest_loses_and_doubles_nothing(cluster, post
     assert_exactly_once(cluster, "gate-01", n)
     first, second = cluster.replicas
     wait_for(lambda: runs_jobs(cluster, first) != runs_jobs(cluster, second), 15, "one replica with the jobs again")
+
+
+def test_replicas_keep_working_while_a_newer_release_migrates_and_an_old_one_refuses_to_restart_on_it(
+        cluster, tmp_path):
+    """The documented upgrade order (deploy/README.md): the first replica of a new release migrates the database
+    while the others still run the old one; they keep working until they are stopped, and an old one
+    restarted on the newer schema refuses to start rather than misread it."""
+    # What the next release's first replica does on start: an additive migration, and its revision.
+    sql(cluster, "ALTER TABLE events ADD COLUMN from_next_release TEXT")
+    sql(cluster, "UPDATE alembic_version SET version_num = '0004'")
+    n = 200
+    sim = run_device_sim(cluster.devices["gate-01"], tmp_path / "outbox.db", n, rate=200, resend_s=RESEND_S,
+                         stdout=subprocess.PIPE, text=True)
+    sim.stdout.read()
+    assert sim.wait(timeout=60) == 0
+    assert_exactly_once(cluster, "gate-01", n)  # the old replicas stored everything on the new schema
+    old = cluster.replicas[1]
+    old.kill(signal.SIGTERM)
+    restarted = subprocess.run([sys.executable, "-m", "facegate", "gateway", "run", "--db", cluster.db, "--replica",
+                                "gw-2", "--secrets-dir", str(cluster.root / "secrets"), "--no-ingest", "--port", "1"],
+                               cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert restarted.returncode == 2 and "0004" in restarted.stderr and "newer FaceGate" in restarted.stderr

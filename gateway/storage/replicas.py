@@ -62,12 +62,8 @@ class SessionLock:
             return False
 
     def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-            self._conn = None
+        _close(self._conn)
+        self._conn = None
 
 
 def announce(tx: Tx, origin: str, ids: list[str]) -> None:
@@ -111,8 +107,13 @@ class Channel:
                 yield None
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
+        _close(self._conn)
+
+
+def _close(conn) -> None:
+    """Close a connection that may already be broken (what it held ends with it either way)."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            pass
