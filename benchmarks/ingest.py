@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py [--devices 20] [--events 100000] [--stored 1000000]
                                           [--baseline-ref 488ee3e] [--skip-api]
+    .venv/bin/python benchmarks/ingest.py --databases   # this release on SQLite, then on PostgreSQL
 
 Each gateway is set up through its own command line (site, user, devices,
 broker files) and run as its own process, so two releases are measured the same
@@ -82,8 +83,10 @@ def baseline_tree(ref: str) -> Path:
 class System:
     """Mosquitto + `facegate gateway run` + provisioned devices, in a temporary folder, from one source tree."""
 
-    def __init__(self, root: Path, devices: int, batch_max: int, ingest: bool = True, tree: Path = REPO):
+    def __init__(self, root: Path, devices: int, batch_max: int, ingest: bool = True, tree: Path = REPO,
+                 db: str | None = None):
         self.root, self.tree = root, tree
+        self.db = db or str(root / "gateway.db")  # an SQLite file, or a PostgreSQL URL
         root.mkdir(parents=True, exist_ok=True)
         # Release 1's command lived in edge/cli.py; later ones in facegate/.
         self.entry = "facegate" if (tree / "facegate" / "cli.py").exists() else "edge.cli"
@@ -115,7 +118,7 @@ class System:
         self.api.headers["Authorization"] = f"Bearer {token['access_token']}"
 
     def where(self) -> list[str]:
-        return ["--db", str(self.root / "gateway.db"), "--broker-dir", str(self.root / "broker"),
+        return ["--db", self.db, "--broker-dir", str(self.root / "broker"),
                 "--secrets-dir", str(self.root / "secrets")]
 
     def run(self, *args: str) -> None:
@@ -128,14 +131,21 @@ class System:
     def gateway_pid(self) -> int:
         return self.procs[-1].pid
 
+    def query(self, sql: str) -> list[tuple]:
+        if "://" in self.db:
+            import psycopg
+
+            with psycopg.connect(self.db) as db:
+                return db.execute(sql).fetchall()
+        with sqlite3.connect(self.db) as db:
+            return db.execute(sql).fetchall()
+
     def stored(self) -> int:
-        with sqlite3.connect(self.root / "gateway.db") as db:
-            return db.execute("SELECT count(*) FROM events").fetchone()[0]
+        return self.query("SELECT count(*) FROM events")[0][0]
 
     def exactly_once(self, per_device: int) -> tuple[int, int]:
         """(lost, duplicated) over every device's sequence numbers 1..per_device."""
-        with sqlite3.connect(self.root / "gateway.db") as db:
-            rows = db.execute("SELECT device, count(*), count(DISTINCT seq) FROM events GROUP BY device").fetchall()
+        rows = self.query("SELECT device, count(*), count(DISTINCT seq) FROM events GROUP BY device")
         counts = {d: (n, distinct) for d, n, distinct in rows}
         lost = sum(per_device - counts.get(b.device, (0, 0))[1] for b in self.bundles)
         duplicated = sum(n - distinct for n, distinct in counts.values())
@@ -224,8 +234,9 @@ class RawDevice:
         self.sock.close()
 
 
-def throughput(root: Path, devices: int, per_device: int, batch_max: int, tree: Path = REPO) -> dict:
-    system = System(root, devices, batch_max, tree=tree)
+def throughput(root: Path, devices: int, per_device: int, batch_max: int, tree: Path = REPO,
+               db: str | None = None) -> dict:
+    system = System(root, devices, batch_max, tree=tree, db=db)
     try:
         fleet = [RawDevice(b) for b in system.bundles]
         packets = [d.encode(signed_events(b, per_device)) for d, b in zip(fleet, system.bundles)]
@@ -433,11 +444,16 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep databases here (the 1M fill is reused)")
     parser.add_argument("--baseline-ref", default="488ee3e", help="the earlier release to compare with (git ref)")
     parser.add_argument("--skip-api", action="store_true", help="only the two comparisons (ingest, login flood)")
+    parser.add_argument("--databases", action="store_true",
+                        help="only sustained ingest of this release: SQLite (the baseline) and PostgreSQL")
     args = parser.parse_args()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="facegate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# ingest benchmark: {args.devices} devices, Mosquitto {mosquitto_version()}, workdir {work}")
+    if args.databases:
+        databases(work, args.devices, args.events // args.devices)
+        return
 
     tree = baseline_tree(args.baseline_ref)
     label = f"baseline {args.baseline_ref} (release before)"
@@ -474,6 +490,33 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, p50, p95 in api:
         print(f"| {name} | {p50:.1f} | {p95:.1f} | {p95 / floor:.1f}x |")
+
+
+def databases(work: Path, devices: int, per_device: int) -> None:
+    """Sustained ingest into SQLite, then PostgreSQL (one gateway, a local cluster), in the same run."""
+    from facegate.postgres import LocalPostgres
+
+    work.chmod(0o755)  # PostgreSQL's server runs as its own user when we are root
+    server = LocalPostgres(work / f"postgres-{time.time_ns()}").start()
+    try:
+        results = [("SQLite (baseline)", throughput(work / f"sqlite-{time.time_ns()}", devices, per_device, 1000)),
+                   (f"PostgreSQL {server_version(server)}, one gateway",
+                    throughput(work / f"postgres-run-{time.time_ns()}", devices, per_device, 1000,
+                               db=server.create_database("bench")))]
+    finally:
+        server.stop()
+    print("\n| ingest, this release | events | events/s | lost | duplicated |")
+    print("|---|---|---|---|---|")
+    for name, r in results:
+        print(f"| {name} | {r['events']} | {r['rate']:.0f} | {r['lost']} | {r['duplicated']} |")
+    print(f"PostgreSQL / SQLite: {results[1][1]['rate'] / results[0][1]['rate']:.2f}x")
+
+
+def server_version(server) -> str:
+    import psycopg
+
+    with psycopg.connect(server.url("postgres")) as db:
+        return db.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
 def mosquitto_version() -> str:
