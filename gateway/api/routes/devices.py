@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from gateway.api.deps import EVERYONE, GatewayDep, actor, require
 from gateway.errors import Unavailable
 from gateway.services.devices import add_site, provision_device, revoke_device
+from gateway.services.pki import CertificateAuthority
 from gateway.storage import Session
 from wire.bundle import bundle_text
 from wire.topics import ID_PATTERN
@@ -84,7 +85,7 @@ def provision(body: DeviceIn, gw: GatewayDep, session: Annotated[Session, Depend
     if gw.broker_files is None:
         raise Unavailable("provisioning is not available on this gateway")
     bundle = provision_device(gw.store, gw.broker_files, gw.secrets, site=body.site, device=body.name,
-                              kind=body.kind, broker_url=body.broker_url, actor=actor(session))
+                              kind=body.kind, broker_url=body.broker_url, actor=actor(session), ca=_ca(gw))
     if gw.on_consent_change:
         gw.on_consent_change()  # its gallery
     return Provisioned(device=bundle.device, bundle_toml=bundle_text(bundle))
@@ -96,8 +97,13 @@ def revoke(device: Annotated[str, Path(pattern=ID_PATTERN.pattern)], gw: Gateway
     """Shut a device out of the broker and refuse its events."""
     if gw.broker_files is None:
         raise Unavailable("provisioning is not available on this gateway")
-    revoke_device(gw.store, gw.broker_files, device, actor=actor(session))
+    revoke_device(gw.store, gw.broker_files, device, actor=actor(session), ca=_ca(gw))
     return Revoked(device=device, status="revoked")
+
+
+def _ca(gw) -> CertificateAuthority:
+    """The FaceGate CA (bundles carry its certificate; a revoked device's certificate joins its CRL)."""
+    return CertificateAuthority(gw.config.secrets_dir / "pki")
 
 
 @router.get("/sites", response_model=list[SiteView], tags=["people"])
