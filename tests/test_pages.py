@@ -229,3 +229,9 @@ def test_a_device_cannot_run_script_in_an_admins_browser(page, stack):
         "&#x27;", "&#39;") + "</b>"
     assert page.evaluate("() => { try { FG.fill(document.body, '<i>x</i>'); return 'taken'; }"
                          " catch (e) { return e.name; } }") == "TypeError"
+    # And the browser itself refuses HTML from anywhere else: the pages' CSP requires Trusted Types, and the only
+    # policy is the one FG.fill holds (a second one, made by injected code, is refused as well).
+    assert page.evaluate("() => { try { document.body.innerHTML = '<i>x</i>'; return 'taken'; }"
+                         " catch (e) { return e.name; } }") == "TypeError"
+    assert page.evaluate("() => { try { trustedTypes.createPolicy('facegate', {createHTML: s => s}); return 'made'; }"
+                         " catch (e) { return e.name; } }") == "TypeError"

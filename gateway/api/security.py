@@ -19,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# FaceGate's own pages (not the vendored API docs): the browser itself refuses to parse HTML into a page except
+# through the one Trusted Types policy, `facegate`, which FG.fill holds (web/app.js) and which takes only what
+# FG.html escaped. A sink added anywhere else throws instead of rendering.
+PAGE_CSP = CSP + "; require-trusted-types-for 'script'; trusted-types facegate"
 HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
            (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
            (b"cross-origin-opener-policy", b"same-origin")]

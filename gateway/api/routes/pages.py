@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from gateway.api.deps import current_session
+from gateway.api.security import PAGE_CSP
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,6 +30,7 @@ PAGES = {  # path -> (file, roles)
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
 }
+PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}  # SecurityHeaders keeps a route's CSP
 HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
               "app", "docs", "login", "gate", "exam", "admin", "audit")},
@@ -43,7 +45,7 @@ def home(request: Request) -> Response:
 
 @router.get("/login")
 def login_page() -> FileResponse:
-    return FileResponse(WEB / "login.html", media_type="text/html", headers={"Cache-Control": "no-store"})
+    return FileResponse(WEB / "login.html", media_type="text/html", headers=PAGE_HEADERS)
 
 
 @router.get("/docs")
@@ -70,7 +72,7 @@ def _page(file: str, roles: tuple[str, ...]):
             return RedirectResponse("/login", status_code=303)
         if session.user.role not in roles:
             return HTMLResponse(_forbidden(session.user.role, roles), status_code=403)
-        return FileResponse(WEB / file, media_type="text/html", headers={"Cache-Control": "no-store"})
+        return FileResponse(WEB / file, media_type="text/html", headers=PAGE_HEADERS)
     return page
 
 

@@ -3,6 +3,9 @@
 // The login cookie (HttpOnly) authenticates every call; a change also echoes the CSRF cookie in a header,
 // which another site's page cannot read.
 class SafeHTML { constructor(text) { this.text = text; } }  // HTML known to be safe: only FG.html makes it
+// The page's one Trusted Types policy (its CSP names no other, and allows it once): the only way HTML reaches the
+// page, and only FG.fill uses it. Browsers without Trusted Types fall back to the plain assignment.
+const HTML_POLICY = window.trustedTypes ? trustedTypes.createPolicy("facegate", {createHTML: text => text}) : null;
 const FG = {
   csrf() { return (document.cookie.split("; ").find(c => c.startsWith("facegate_csrf=")) || "").slice(14); },
   async api(path, options = {}) {
@@ -24,7 +27,7 @@ const FG = {
   // ... and only ever put into a page with this one, which takes nothing else.
   fill(element, fragment) {
     if (!(fragment instanceof SafeHTML)) throw new TypeError("FG.fill takes HTML made with FG.html");
-    element.innerHTML = fragment.text;
+    element.innerHTML = HTML_POLICY ? HTML_POLICY.createHTML(fragment.text) : fragment.text;
   },
   time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; },
   async header(active) {
