@@ -202,11 +202,12 @@ class Stack:
         store = Store.open(db)
         files = BrokerFiles(root / "broker")
         port = free_port()
+        ca = CertificateAuthority(root / "secrets" / "pki")
         tls_port = None
         if tls:
-            CertificateAuthority(root / "secrets" / "pki").init()
+            ca.init()
             tls_port = free_port()
-        configure_central(files, [], CertificateAuthority(root / "secrets" / "pki"), port=port, tls_port=tls_port)
+        configure_central(files, [], ca, port=port, tls_port=tls_port)
         broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
         gateways = [GatewayProcess(db, files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
                                    root / f"gateway{f'-{n}' if replicas else ''}.log",

@@ -30,6 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy.exc import DBAPIError
 
+from gateway.services.files import write_owner_only
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import SchemaTooNew, Store
 from gateway.storage.database import is_url
@@ -99,13 +100,7 @@ class Anchor:
 
     def _write(self, seq: int, digest: str) -> None:
         body = {"seq": seq, "hash": digest, "at": utc_text(datetime.now(timezone.utc))}
-        text = json.dumps(body | {"sig": self.key.sign(canonical_json(body))}, sort_keys=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, self.path)
+        write_owner_only(self.path, json.dumps(body | {"sig": self.key.sign(canonical_json(body))}, sort_keys=True))
 
 
 class _file_lock:

@@ -32,6 +32,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.services.files import write_owner_only
 from wire.mqtt import BrokerUrl
 from wire.topics import ALL_EVENTS, ALL_STATUS, ROOT, device_prefix
 
@@ -101,11 +102,11 @@ class BrokerFiles:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data.mkdir(exist_ok=True, mode=0o700)
         if not self.gateway_login.exists():
-            _write_secret(self.gateway_login, f'username = "{GATEWAY_USER}"\npassword = "{new_password()}"\n')
+            write_owner_only(self.gateway_login, f'username = "{GATEWAY_USER}"\npassword = "{new_password()}"\n')
         listeners = self._password_listener(port, bind)
         if tls:
             listeners += tls.lines(self.acl)
-        _write_secret(self.conf, self._conf(listeners))
+        write_owner_only(self.conf, self._conf(listeners))
 
     def init_site(self, site: str, bridge: BrokerUrl, ca: Path, cert: Path, key: Path, port: int = 1883,
                   bind: str = "0.0.0.0") -> None:
@@ -117,7 +118,7 @@ class BrokerFiles:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data.mkdir(exist_ok=True, mode=0o700)
         for source, name in ((ca, "ca.crt"), (cert, "bridge.crt"), (key, "bridge.key")):
-            _write_secret(self.dir / name, Path(source).read_text())
+            write_owner_only(self.dir / name, Path(source).read_text())
         prefix = f"{ROOT}/{site}"
         bridge_lines = [
             "connection facegate-central",
@@ -136,7 +137,7 @@ class BrokerFiles:
             f"topic {prefix}/+/status out 1",
             f"topic {prefix}/+/cmd/# in 1",
         ]
-        _write_secret(self.conf, self._conf(self._password_listener(port, bind), bridge_lines))
+        write_owner_only(self.conf, self._conf(self._password_listener(port, bind), bridge_lines))
 
     def _password_listener(self, port: int, bind: str) -> list[str]:
         return [f"listener {port} {bind}", "allow_anonymous false", f"password_file {self.passwd}",
@@ -186,7 +187,7 @@ class BrokerFiles:
             acl = [f"user {GATEWAY_USER}", f"topic read {ALL_EVENTS}", f"topic read {ALL_STATUS}",
                    f"topic write {ROOT}/+/+/cmd/#", ""]
         lines += [f"{device}:{secret}" for device, _site, secret in accounts]
-        _write_secret(self.passwd, "\n".join(lines) + "\n")
+        write_owner_only(self.passwd, "\n".join(lines) + "\n")
         # A site broker's bridge logs in with its certificate (CN = bridge-<site>): that site's topics only.
         for site in sorted({site for _device, site, _secret in accounts}) if gateway else ():
             acl += [f"user {bridge_identity(site)}", f"topic write {ROOT}/{site}/+/events/#",
@@ -195,7 +196,7 @@ class BrokerFiles:
             prefix = device_prefix(site, device)
             acl += [f"user {device}", f"topic write {prefix}/events/#", f"topic readwrite {prefix}/status",
                     f"topic read {prefix}/cmd/#", ""]
-        _write_secret(self.acl, "\n".join(acl))
+        write_owner_only(self.acl, "\n".join(acl))
         self.reload()
 
     def reload(self) -> bool:
@@ -208,15 +209,6 @@ class BrokerFiles:
             return False
 
 
-def _write_secret(path: Path, text: str) -> None:
-    """Write atomically (a reader never sees half a file), readable by the owner only."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def configure_central(files: BrokerFiles, accounts: list[tuple[str, str, str]], ca=None, port: int = 1883,
                       bind: str = "127.0.0.1", tls_port: int | None = None, tls_bind: str = "0.0.0.0",
                       hosts: list[str] | None = None) -> None:
@@ -224,8 +216,7 @@ def configure_central(files: BrokerFiles, accounts: list[tuple[str, str, str]], 
     `broker`, for `hosts`) the CA `ca` issues the first time."""
     tls = None
     if tls_port:
-        issued = ca.get("broker") if "broker" in {i.name for i in ca.list() if not i.revoked_at} else \
-            ca.issue("broker", "server", hosts or ["127.0.0.1", "localhost"])
+        issued = ca.current("broker") or ca.issue("broker", "server", hosts or ["127.0.0.1", "localhost"])
         tls = TlsListener(tls_port, tls_bind, ca.ca_cert, issued.cert, issued.key, ca.crl)
     files.init(port=port, bind=bind, tls=tls)
     files.write_accounts(accounts)
@@ -238,8 +229,7 @@ def configure_site(out: Path, site: str, bridge_url: str, accounts: list[tuple[s
     bridge = BrokerUrl.parse(bridge_url)
     if not bridge.tls:
         raise ValueError(f"the bridge to the centre crosses a network: give an mqtts:// URL, not {bridge}")
-    name = bridge_identity(site)
-    issued = ca.get(name) if name in {i.name for i in ca.list() if not i.revoked_at} else ca.issue(name, "client")
+    issued = ca.current(bridge_identity(site)) or ca.issue(bridge_identity(site), "client")
     files = BrokerFiles(out)
     files.init_site(site, bridge, ca.ca_cert, issued.cert, issued.key, port=port, bind=bind)
     files.write_accounts([a for a in accounts if a[1] == site], gateway=False)

@@ -78,5 +78,5 @@ def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "
             raise NotFound(f"no device {device!r}")
         tx.audit(actor, "device.revoked", device)
     broker.write_accounts(store.devices.broker_accounts())
-    if ca is not None and ca.exists and device in {i.name for i in ca.list() if not i.revoked_at}:
+    if ca is not None and ca.exists and ca.current(device):
         ca.revoke(device)

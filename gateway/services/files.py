@@ -10,11 +10,24 @@ at start by `exposed` and named in a warning.
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def write_owner_only(path: Path, data: str | bytes) -> None:
+    """Write `path` atomically (a reader never sees half a file), readable by the owner only, in a folder that is
+    made owner-only if it does not exist."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(tmp, path)
 
 
 def exposed(paths: Iterable[Path]) -> list[Path]:

@@ -8,7 +8,7 @@
 
 One folder (default: `pki/` in the gateway's secrets folder) holds the CA's key
 and certificate, each issued key and certificate, `index.json` (what was
-issued, to whom, until when, revoked when) and `crl.pem`. Keys are owner-only.
+issued, to whom, until when, revoked when) and `crl.pem`; every file owner-only.
 
 - A server certificate names its hosts (DNS names or IP addresses) and is for
   serverAuth only; a client certificate's common name is the identity Mosquitto
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.errors import Conflict, Invalid, NotFound
+from gateway.services.files import write_owner_only
 from wire.mqtt import TlsSettings
 
 CA_DAYS = 3650
@@ -88,8 +88,8 @@ class CertificateAuthority:
                                              decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        _write(self.ca_key, _key_pem(key), secret=True)
-        _write(self.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+        write_owner_only(self.ca_key, _key_pem(key))
+        write_owner_only(self.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
         self._save_index({})
         self.write_crl()
         return self.ca_cert
@@ -131,8 +131,8 @@ class CertificateAuthority:
         issued = Issued(name, kind, cert.serial_number, cert.not_valid_after_utc.isoformat(),
                         self.folder / "issued" / f"{name}.crt", self.folder / "issued" / f"{name}.key")
         issued.cert.parent.mkdir(exist_ok=True, mode=0o700)
-        _write(issued.key, _key_pem(key), secret=True)
-        _write(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
+        write_owner_only(issued.key, _key_pem(key))
+        write_owner_only(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
         earlier = index.get(name, {}).get("revoked_serials", [])  # a revoked certificate stays revoked
         index[name] = {"kind": kind, "serial": issued.serial, "not_after": issued.not_after, "hosts": hosts or [],
                        "issued_at": _now().isoformat(), "revoked_at": None, "revoked_serials": earlier}
@@ -159,6 +159,10 @@ class CertificateAuthority:
         return Issued(name, entry["kind"], entry["serial"], entry["not_after"], self.folder / "issued" / f"{name}.crt",
                       self.folder / "issued" / f"{name}.key", entry.get("revoked_at"))
 
+    def current(self, name: str) -> Issued | None:
+        """`name`'s certificate if it has one that is not revoked."""
+        return next((i for i in self.list() if i.name == name and not i.revoked_at), None)
+
     def list(self) -> list[Issued]:
         if not self.exists:
             raise NotFound(f"no CA in {self.folder}: run `facegate pki init` first")
@@ -174,7 +178,7 @@ class CertificateAuthority:
             for serial in entry.get("revoked_serials", []):
                 builder = builder.add_revoked_certificate(
                     x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
-        _write(self.crl, builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        write_owner_only(self.crl, builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
         return self.crl
 
     def _ca(self):
@@ -190,14 +194,14 @@ class CertificateAuthority:
             return {}
 
     def _save_index(self, index: dict) -> None:
-        _write(self.index, json.dumps(index, indent=2, sort_keys=True).encode("utf-8"), secret=True)
+        write_owner_only(self.index, json.dumps(index, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def client_tls(ca: CertificateAuthority, name: str) -> TlsSettings:
     """What `name` needs to reach an mqtts:// broker: the CA's certificate, and its own if one was issued."""
     if not ca.exists:
         raise NotFound(f"no CA in {ca.folder}: an mqtts:// broker needs `facegate pki init` first")
-    issued = {i.name: i for i in ca.list() if not i.revoked_at}.get(name)
+    issued = ca.current(name)
     return TlsSettings(ca.ca_cert.read_text(), issued.cert.read_text() if issued else None,
                        issued.key.read_text() if issued else None)
 
@@ -212,15 +216,6 @@ def _general_name(host: str) -> x509.GeneralName:
 def _key_pem(key) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-
-
-def _write(path: Path, data: bytes, secret: bool = False) -> None:
-    """Atomically; keys owner-only (certificates are public, but live in an owner-only folder anyway)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _now() -> datetime:

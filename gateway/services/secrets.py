@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
+from gateway.services.files import write_owner_only
 from wire import DeviceKey
 
 
@@ -26,12 +26,7 @@ class GatewaySecrets:
     def _secret(self, name: str, make) -> str:
         path = self.dir / name
         if not path.exists():
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(make())
-            os.replace(tmp, path)
+            write_owner_only(path, make())
         return path.read_text().strip()
 
     @property
