@@ -21,10 +21,8 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 SUPERUSER = "facegate"
@@ -91,15 +89,6 @@ class LocalPostgres:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def kill(self) -> None:
-        """SIGKILL the server, as a crashed machine would leave it; `start()` recovers from its WAL."""
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
 
     def pid(self) -> int | None:
         try:

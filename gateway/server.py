@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAPI:
     """The app, with ingest started and stopped by its lifespan when an MQTT broker is configured."""
-    if config.replica and "://" not in config.db:
+    if config.replica and config.sqlite_file:
         raise ValueError("replicas share a PostgreSQL database: give --db postgresql://...")
     store, anchor = open_store(config.db, config.secrets_dir, adopt_database)
     secrets = GatewaySecrets(config.secrets_dir)

@@ -92,7 +92,8 @@ class LiveRelay:
                 for note in self._channel.listen():
                     if self._stop.is_set():
                         break
-                    if note and note[0] != self.replica:
+                    # Another replica's batch, and someone here watching it (else there is nothing to read).
+                    if note and note[0] != self.replica and self.live.listeners:
                         events = self.store.events.get_many(note[1])
                         if events:
                             self.live.publish(events)
