@@ -254,7 +254,7 @@ def _postgres_engine(url) -> Engine:
     @event.listens_for(engine, "handle_error")
     def _refused(context) -> Exception | None:
         # A value PostgreSQL cannot hold (text with a NUL character, which SQLite takes) is the sender's error,
-        # not the gateway's: the API answers 422, ingest rejects the one message.
+        # not the gateway's: the API answers 422, ingest quarantines the one message.
         if isinstance(context.sqlalchemy_exception, DataError):
             return Invalid(f"a value the database cannot store: {context.original_exception}")
         return None

@@ -133,11 +133,12 @@ class Events:
         On PostgreSQL a whole month past the cut-off goes at once (its partition is dropped); otherwise, and for
         the month the cut-off falls in, up to `limit` rows are deleted.
         """
-        if tx.postgres:
-            for partition in expired_partitions(tx.conn, kind, before)[:1]:
-                ids = drop_partition(tx.conn, partition)
-                tx.after_commit(lambda: self._partitions.forget(partition))
-                return ids, partition.name
+        expired = expired_partitions(tx.conn, kind, before) if tx.postgres else []
+        if expired:
+            partition = expired[0]
+            ids = drop_partition(tx.conn, partition)
+            tx.after_commit(lambda: self._partitions.forget(partition))
+            return ids, partition.name
         ids = [r[0] for r in tx.execute(select(events.c.id).where(
             events.c.kind == kind, events.c.retain_from < before).limit(limit))]
         for chunk in _chunks(ids):
