@@ -109,3 +109,22 @@ def test_a_timestamp_on_the_wire_is_rfc3339_text_not_a_number():
     for number in (1, 1795460000, 1.5, True):
         with pytest.raises(ValidationError, match="RFC 3339"):
             timestamp.validate_python(number)
+
+
+def test_numbers_and_flags_on_the_wire_are_json_numbers_and_booleans_not_lookalikes():
+    """Hypothesis found a signed gallery event whose `version` was false: pydantic took it as 0, and the
+    gallery follow-up, which reads the stored body, compared a version with false."""
+    from wire.events import Count, Flag, Number
+
+    count, number, flag = TypeAdapter(Count), TypeAdapter(Number), TypeAdapter(Flag)
+    assert (count.validate_python(7), number.validate_python(0.5), number.validate_python(1)) == (7, 0.5, 1.0)
+    assert flag.validate_python(True) is True
+    for lookalike in (False, True, "7", 7.0):
+        with pytest.raises(ValidationError, match="integer is a JSON number"):
+            count.validate_python(lookalike)
+    for lookalike in (True, "0.5"):
+        with pytest.raises(ValidationError, match="a number is a JSON number"):
+            number.validate_python(lookalike)
+    for lookalike in (1, 0, "true", "yes"):
+        with pytest.raises(ValidationError, match="a flag is true or false"):
+            flag.validate_python(lookalike)

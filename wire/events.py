@@ -13,6 +13,7 @@ acknowledgements) join the `Event` union with their own `kind`.
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
@@ -44,9 +45,30 @@ def _rfc3339_text(value):
     return value
 
 
+def _json_integer(value):
+    # Pydantic would also take true/false or "5" for an integer. The signed body is stored as sent and read back
+    # (a gallery event's version, exam projections), so the value as sent must already be the value meant.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError("an integer is a JSON number without a fraction, e.g. 5")
+    return value
+
+
+def _json_number(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError("a number is a JSON number, e.g. 0.5, not text or true/false")
+    return value
+
+
+def _json_bool(value):
+    if not isinstance(value, bool) and isinstance(value, (str, bytes, numbers.Number)):
+        raise ValueError("a flag is true or false, not text or a number")
+    return value
+
+
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_plausible_year)]
-Count = Annotated[int, Field(ge=0, le=2**53)]  # exact in JSON and in every database's integer
-Number = Annotated[float, Field(ge=-1e12, le=1e12)]
+Count = Annotated[int, BeforeValidator(_json_integer), Field(ge=0, le=2**53)]  # exact in JSON and any database
+Number = Annotated[float, BeforeValidator(_json_number), Field(ge=-1e12, le=1e12)]
+Flag = Annotated[bool, BeforeValidator(_json_bool)]
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 # Ids a device chooses (sessions, flags, evidence) end up in URLs and pages: letters, digits, '.', '_', '-' only.
 RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]
@@ -62,7 +84,7 @@ class EventBase(BaseModel):
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
     site: DeviceId
     device: DeviceId
-    seq: Annotated[int, Field(ge=1, le=2**53)]  # per device, gap-free except for heartbeats dropped from a full outbox
+    seq: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=2**53)]  # per device, gap-free except for heartbeats dropped from a full outbox
     captured_at: Timestamp
     model_pack: Annotated[str, Field(max_length=64)] | None = None
 
@@ -81,7 +103,7 @@ class GateVerdictEvent(EventBase):
     margin: Number
     quality: Number
     frames: Count  # good frames combined into the decision
-    liveness_enabled: bool = False
+    liveness_enabled: Flag = False
     liveness: Number | None = None
 
 
@@ -97,7 +119,7 @@ class HeartbeatEvent(EventBase):
     outbox_refused: Count  # verdicts refused by a full outbox since start (never silently: also logged)
     gallery_version: Annotated[str, Field(max_length=64)] | None
     gallery_size: Count
-    liveness_enabled: bool
+    liveness_enabled: Flag
     uptime_s: Number
     camera_error: Annotated[str, Field(max_length=1000)] | None = None
 
@@ -118,7 +140,7 @@ class ExamCheck(BaseModel):
     at: Timestamp
     reason: Literal["checkin", "periodic", "face_returned", "logout"]
     score: Number | None  # None: no usable face at the time
-    passed: bool
+    passed: Flag
     liveness: Number | None = None
 
 
@@ -132,7 +154,7 @@ class ExamFlagEvent(EventBase):
                        "presentation_attack", "technical"]
     start: Timestamp
     end: Timestamp | None = None
-    confidence: Annotated[float, Field(ge=0, le=1)]
+    confidence: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)]
     severity: Literal["low", "medium", "high"]
     detail: Annotated[str, Field(max_length=2000)] = ""
     evidence: list[RecordId] = Field(default_factory=list, max_length=100)  # evidence ids
