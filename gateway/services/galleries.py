@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.secrets import GatewaySecrets
-from gateway.storage import Store, Tx
+from gateway.storage import GalleryVersion, Store, Tx
 from wire.commands import GALLERY
 from wire.events import utc_text
 from wire.gallery import seal_gallery
@@ -88,17 +88,30 @@ class GalleryPusher:
         """Bring every active device's gallery up to date; (device, version) of each one published."""
         now = now or utc_text(datetime.now(timezone.utc))
         published = []
+        # One pass costs a few queries per (site, kind, pack), not per device: a fleet has hundreds of devices
+        # on a few sites, and this runs every second. Templates are read only for a gallery to be published.
+        covered: dict[tuple[str, str], list[str]] = {}
+        member_ids: dict[tuple[str, str, str], list[str]] = {}
+        templates: dict[tuple[str, str, str], dict[str, bytes]] = {}
+        newest = self.store.galleries.newest_of_every_device()
         for device in self.store.devices.all():
             if not device.active or device.gallery_key is None:  # revoked, or provisioned without gallery sync
                 continue
             pack = device.model_pack
-            members = self.store.people.members(device.site, device.kind, pack, now)
-            latest = self.store.galleries.latest(device.id)
+            group = (device.site, device.kind, pack)
+            if group not in member_ids:
+                if group[:2] not in covered:
+                    covered[group[:2]] = self.store.people.member_ids(device.site, device.kind, now)
+                member_ids[group] = self.store.people.with_template(pack, covered[group[:2]])
+            latest = newest.get(device.id) or GalleryVersion(device.id, 0, [])
             version = latest.version
-            if version == 0 or sorted(members) != latest.members:
-                version = self._new_version(device.id, sorted(members))
+            if version == 0 or member_ids[group] != latest.members:
+                version = self._new_version(device.id, member_ids[group])
             elif latest.published_at:
                 continue
+            if group not in templates:
+                templates[group] = self.store.people.templates_of(pack, member_ids[group])
+            members = templates[group]
             payload = seal_gallery(device.id, version, pack, self._dim(pack, members), members, device.gallery_key,
                                    self.secrets.signing_key, now)
             if self.publish(cmd_topic(device.site, device.id, GALLERY), payload):

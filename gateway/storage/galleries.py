@@ -60,6 +60,15 @@ class Galleries:
         row = self._first(query)
         return _version(row) if row else GalleryVersion(device, 0, [])
 
+    def newest_of_every_device(self) -> dict[str, GalleryVersion]:
+        """device -> its newest gallery, for every device that has one (one query, for the pusher's pass)."""
+        newest = (select(device_galleries.c.device, func.max(device_galleries.c.version).label("version"))
+                  .group_by(device_galleries.c.device).subquery())
+        query = _VERSION.join(newest, (device_galleries.c.device == newest.c.device)
+                              & (device_galleries.c.version == newest.c.version))
+        with self.db.read() as conn:
+            return {row[0]: _version(row) for row in conn.execute(query)}
+
     def latest_applied(self, device: str) -> GalleryVersion:
         """The newest gallery the device has confirmed running (version 0 if none)."""
         query = (_VERSION.where(device_galleries.c.device == device, device_galleries.c.applied_at.is_not(None))

@@ -169,12 +169,27 @@ class People:
 
     def members(self, site: str, purpose: str, pack: str, now: str) -> dict[str, bytes]:
         """subject -> template of everyone whose consent covers this site and purpose (`Consent.covers`)."""
+        return self.templates_of(pack, self.member_ids(site, purpose, now))
+
+    def member_ids(self, site: str, purpose: str, now: str) -> list[str]:
+        """The subjects (sorted) whose consent covers this site and purpose at `now` (`Consent.covers`)."""
         # The indexes narrow to open consents naming this purpose and site; the rule itself is Consent.covers.
         candidates = (select(*_CONSENT).join(consent_sites, consent_sites.c.consent == consents.c.id)
                       .where(consents.c.purpose == purpose, consents.c.withdrawn_at.is_(None),
                              consent_sites.c.site.in_([site, EVERY_SITE])))
         with self.db.read() as conn:
-            subjects = sorted({c.subject for c in map(_consent, conn.execute(candidates)) if c.covers(site, purpose, now)})
+            return sorted({c.subject for c in map(_consent, conn.execute(candidates)) if c.covers(site, purpose, now)})
+
+    def with_template(self, pack: str, subjects: list[str]) -> list[str]:
+        """Those of `subjects` (sorted) who have a template in `pack`."""
+        with self.db.read() as conn:
+            return sorted(subject for start in range(0, len(subjects), 500) for (subject,) in conn.execute(
+                select(templates.c.subject).where(templates.c.pack == pack,
+                                                  templates.c.subject.in_(subjects[start:start + 500]))))
+
+    def templates_of(self, pack: str, subjects: list[str]) -> dict[str, bytes]:
+        """subject -> template in `pack`, for those of `subjects` who have one."""
+        with self.db.read() as conn:
             return {subject: embedding for start in range(0, len(subjects), 500) for subject, embedding in conn.execute(
                 select(templates.c.subject, templates.c.embedding).where(
                     templates.c.pack == pack, templates.c.subject.in_(subjects[start:start + 500])))}
