@@ -81,6 +81,20 @@ class _Message:
     qos: int
 
 
+@dataclass
+class _CheckedBatch:
+    """A batch after checking: what to store, what was refused, and what is kept aside."""
+
+    batch: list[_Message]
+    received_at: str
+    started: float  # perf_counter when checking began: the batch latency counts from here
+    candidates: list[tuple[_Message, StoredEvent]] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+    quarantine: list[tuple[_Message, str, str]] = field(default_factory=list)  # (message, reason, error)
+    statuses: list[tuple[str, bool]] = field(default_factory=list)  # (device, online)
+    status_messages: int = 0
+
+
 @dataclass(frozen=True)
 class ClockRules:
     """When a device's clock is not to be trusted for an event's age."""
@@ -175,9 +189,10 @@ class DeviceDirectory:
         return self._devices.get(device)
 
     def key(self, device: Device):
-        if device.id not in self._keys:
-            self._keys[device.id] = public_key_from_text(device.public_key)
-        return self._keys[device.id]
+        keys = self._keys  # a refresh on another thread replaces the dict; this one stays whole
+        if device.id not in keys:
+            keys[device.id] = public_key_from_text(device.public_key)
+        return keys[device.id]
 
 
 def admit(topic: str, payload: bytes, directory: DeviceDirectory, received_at: str,
@@ -319,11 +334,16 @@ class Ingest:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
+        # Two stages, so checking the next batch (parsing, signatures: CPU) overlaps committing this one (mostly
+        # waiting on the database). At most two checked batches wait: the broker holds the rest, unacknowledged.
+        self._checked: queue.Queue[_CheckedBatch | None] = queue.Queue(maxsize=2)
+        self._checker = threading.Thread(target=self._check_loop, name="ingest-checker", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self.connected = threading.Event()
         self._stopping = False
 
     def start(self) -> None:
+        self._checker.start()
         self._writer.start()
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=15)
         self._client.loop_start()
@@ -333,6 +353,7 @@ class Ingest:
         self._client.disconnect()
         self._client.loop_stop()
         self._queue.put(None)
+        self._checker.join(timeout=10)
         self._writer.join(timeout=10)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False, timeout_s: float = 10.0) -> bool:
@@ -364,10 +385,12 @@ class Ingest:
     def _on_message(self, client, userdata, message) -> None:
         self._queue.put(_Message(message.topic, message.payload, message.mid, message.qos))
 
-    def _write_loop(self) -> None:
+    def _check_loop(self) -> None:
+        """Stage 1: take what has arrived (up to batch_max) and check it against the wire contract."""
         while True:
             first = self._queue.get()
             if first is None:
+                self._checked.put(None)
                 return
             batch = [first]
             while len(batch) < self.batch_max:
@@ -376,44 +399,53 @@ class Ingest:
                 except queue.Empty:
                     break
                 if item is None:
-                    self._process_until_kept(batch)
+                    self._checked.put(self._check(batch))
+                    self._checked.put(None)
                     return
                 batch.append(item)
-            self._process_until_kept(batch)
+            self._checked.put(self._check(batch))
 
-    def _process_until_kept(self, batch: list[_Message]) -> None:
-        """Process the batch; wait and retry only while the database cannot write at all."""
+    def _write_loop(self) -> None:
+        """Stage 2: store each checked batch in one transaction, then confirm and acknowledge it."""
+        while (checked := self._checked.get()) is not None:
+            self._keep_until_stored(checked)
+
+    def _keep_until_stored(self, checked: _CheckedBatch) -> None:
+        """Store the batch; wait and retry only while the database cannot write at all."""
         pause = 1.0
         while True:
             try:
-                self._process(batch)
+                self._keep(checked)
                 return
             except OperationalError:  # disk full, database locked past the busy timeout: not the messages' fault
-                log.exception("the database cannot store a batch of %d messages; retrying in %.0f s", len(batch), pause)
+                log.exception("the database cannot store a batch of %d messages; retrying in %.0f s",
+                              len(checked.batch), pause)
                 time.sleep(pause)
                 pause = min(30.0, pause * 2)
 
-    def _process(self, batch: list[_Message]) -> None:
-        started = time.perf_counter()
-        received_at = utc_text(datetime.now(timezone.utc))
-        rejected: Counter[str] = Counter()
-        candidates: list[tuple[_Message, StoredEvent]] = []
-        quarantine: list[tuple[_Message, str, str]] = []  # (message, reason, error)
-        statuses: list[tuple[str, bool]] = []
-        status_messages = sum(m.topic.endswith("/status") for m in batch)
+    def _check(self, batch: list[_Message]) -> _CheckedBatch:
+        checked = _CheckedBatch(batch, utc_text(datetime.now(timezone.utc)), time.perf_counter())
         for m in batch:
             if m.topic.endswith("/status"):
+                checked.status_messages += 1
                 if (status := self._status(m)) is not None:
-                    statuses.append(status)
+                    checked.statuses.append(status)
                 continue
             try:
-                candidates.append((m, admit(m.topic, m.payload, self.directory, received_at, self.clock)))
+                checked.candidates.append((m, admit(m.topic, m.payload, self.directory, checked.received_at,
+                                                    self.clock)))
             except Rejected as r:
-                rejected[r.reason] += 1
+                checked.rejected[r.reason] += 1
                 self._warn.warn(r.device, r.reason, m.topic)
             except Exception as exc:  # a bug in checking: keep the message for an engineer, go on
                 log.exception("checking a message on %r failed; quarantined", m.topic[:200])
-                quarantine.append((m, "admit_failed", repr(exc)))
+                checked.quarantine.append((m, "admit_failed", repr(exc)))
+        return checked
+
+    def _keep(self, checked: _CheckedBatch) -> None:
+        candidates, received_at, statuses = checked.candidates, checked.received_at, checked.statuses
+        rejected = Counter(checked.rejected)  # a retry after a failed commit starts from the checked counts
+        quarantine = list(checked.quarantine)
         try:
             results = self._store([e for _, e in candidates], statuses, received_at)
         except OperationalError:
@@ -451,11 +483,11 @@ class Ingest:
         # In this order: killed in between, the broker redelivers, and the duplicates are confirmed again.
         for (site, device), seqs in committed.items():
             self._client.publish(cmd_topic(site, device, ACK), DeliveryAck.of(seqs).model_dump_json(), qos=1)
-        for m in batch:
+        for m in checked.batch:
             if m.qos > 0:
                 self._client.ack(m.mid, m.qos)
-        self.metrics.add(len(batch) - status_messages, len(stored), kept, rejected,
-                         1000 * (time.perf_counter() - started))
+        self.metrics.add(len(checked.batch) - checked.status_messages, len(stored), kept, rejected,
+                         1000 * (time.perf_counter() - checked.started))
         if stored and self.on_stored:
             self.on_stored(stored)
 
