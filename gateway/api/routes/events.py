@@ -99,6 +99,8 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-Sent Events: every event as it is stored (`event:` is its kind, `id:` its id).
 
+    A client that reads too slowly loses the oldest events first and is told how many by an `event: gap`.
+
     The stream ends when the token expires or is revoked (logout), checked every few seconds.
     """
     def audit_start() -> None:
@@ -131,13 +133,18 @@ async def stream_events(
                     yield ": keep-alive\n\n"
                     next_keepalive = now
                 try:
-                    event = await asyncio.wait_for(listener.queue.get(), max(0.05, next_check - loop.time()))
+                    first = await asyncio.wait_for(listener.queue.get(), max(0.05, next_check - loop.time()))
                 except asyncio.TimeoutError:
                     continue
-                if event.kind in hidden or (site and event.site != site) or (device and event.device != device) or (
-                        kind and event.kind != kind):
-                    continue
-                yield f"event: {event.kind}\nid: {event.id}\ndata: {json.dumps(event.api())}\n\n"
+                events, missed = listener.take()
+                chunk = [f"event: gap\ndata: {json.dumps({'missed': missed})}\n\n"] if missed else []
+                for event in [first, *events]:
+                    if event.kind in hidden or (site and event.site != site) or (
+                            device and event.device != device) or (kind and event.kind != kind):
+                        continue
+                    chunk.append(f"event: {event.kind}\nid: {event.id}\ndata: {json.dumps(event.api())}\n\n")
+                if chunk:
+                    yield "".join(chunk)
         finally:
             gw.live.unsubscribe(listener)
 
