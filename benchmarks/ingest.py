@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import shutil
 import socket
 import sqlite3
@@ -186,6 +187,51 @@ def _mqtt_packet(header: int, body: bytes) -> bytes:
             return bytes([header]) + bytes(encoded) + body
 
 
+class AckDrain:
+    """One thread that reads (and discards) every simulated device's PUBACKs.
+
+    A reader thread per device would make hundreds of Python threads wake per
+    second in the load generator, and the GIL turns they take would show up as
+    latency that is not the gateway's.
+    """
+
+    _shared: "AckDrain | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> "AckDrain":
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def add(self, sock: socket.socket) -> None:
+        self.selector.register(sock, selectors.EVENT_READ)
+
+    def remove(self, sock: socket.socket) -> None:
+        try:
+            self.selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+
+    def _run(self) -> None:
+        while True:
+            try:
+                ready = self.selector.select(timeout=0.5)
+            except (OSError, ValueError):  # a socket closed under us: the next turn no longer sees it
+                continue
+            for key, _ in ready:
+                try:
+                    if not key.fileobj.recv(65536):
+                        self.remove(key.fileobj)
+                except OSError:
+                    self.remove(key.fileobj)
+
+
 class RawDevice:
     """A simulated device as a load generator: MQTT 3.1.1 PUBLISH packets, QoS 1, pre-encoded.
 
@@ -204,9 +250,7 @@ class RawDevice:
         connack = self.sock.recv(4)
         if len(connack) < 4 or connack[3] != 0:
             raise RuntimeError(f"{bundle.device}: broker refused the connection ({connack!r})")
-        self.acked = 0
-        self._reader = threading.Thread(target=self._read_acks, daemon=True)
-        self._reader.start()
+        AckDrain.shared().add(self.sock)
 
     def encode(self, items: list[tuple[str, str, bytes]]) -> list[bytes]:
         return [_mqtt_packet(0x32, _mqtt_string(topic) + struct.pack("!H", i % 65535 + 1) + payload)
@@ -215,21 +259,8 @@ class RawDevice:
     def send(self, packets: list[bytes]) -> None:
         self.sock.sendall(b"".join(packets))
 
-    def _read_acks(self) -> None:
-        buffer = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buffer += chunk
-            whole = len(buffer) // 4  # PUBACK: 0x40 0x02 id id
-            self.acked += whole
-            buffer = buffer[whole * 4:]
-
     def close(self) -> None:
+        AckDrain.shared().remove(self.sock)
         self.sock.sendall(b"\xe0\x00")  # DISCONNECT
         self.sock.close()
 
