@@ -21,11 +21,14 @@ Per configuration:
    replica 1 (which relays the other replicas' events after their commit, so
    an event is queryable when it arrives there): p50, p95;
 then, over both: lost and duplicated (every device's sequence numbers 1..n).
+A second table gives the CPU time per event of each part during the
+sustained run (from /proc): the figures the README's capacity model scales.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -53,6 +56,18 @@ PASSWORD = "benchmark-password"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 class Fleet:
     """One configuration: its database, brokers, gateways and provisioned devices, under `root`."""
 
@@ -61,6 +76,7 @@ class Fleet:
 
         self.root, self.db = root, db
         self.procs: list[subprocess.Popen] = []
+        self.roles: dict[int, str] = {}  # pid -> "gateway" or "broker", for the CPU accounting
         secrets_dir = root / "secrets"
         store, _anchor = open_store(db, secrets_dir)
         Auth(store).add_user("bench", "admin", PASSWORD)
@@ -103,6 +119,7 @@ class Fleet:
     def start(self, cmd: list[str], port: int, name: str) -> None:
         log = (self.root / f"{name}.log").open("ab")
         self.procs.append(subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
+        self.roles[self.procs[-1].pid] = "gateway" if name.startswith("gw-") else "broker"
         wait_port(port, 60)
 
     def query(self, sql: str) -> list[tuple]:
@@ -115,6 +132,19 @@ class Fleet:
 
         with sqlite3.connect(self.db) as db:
             return db.execute(sql).fetchall()
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the gateways, the brokers, PostgreSQL's processes and the whole machine."""
+        used = {"gateway": 0.0, "broker": 0.0, "database": 0.0}
+        for pid, role in self.roles.items():
+            used[role] += process_cpu(pid)
+        if self.db.startswith("postgresql"):
+            for stat in Path("/proc").glob("[0-9]*/comm"):
+                if stat.read_text().strip() == "postgres":
+                    used["database"] += process_cpu(int(stat.parent.name))
+        busy = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        used["machine"] = (sum(busy) - busy[3] - busy[4]) / TICK  # all but idle and iowait
+        return used
 
     def stored(self) -> int:
         return self.query("SELECT count(*) FROM events")[0][0]
@@ -145,6 +175,7 @@ def measure(fleet: Fleet, per_device: int, rates: list[float], seconds: float) -
     packets = [s.encode(q) for s, q in zip(senders, queues)]
     total = per_device * len(senders)
 
+    cpu_before = fleet.cpu()
     started = time.perf_counter()
     for i in range(0, per_device, 20):  # round robin in slices: every device sends at once
         for sender, queue in zip(senders, packets):
@@ -152,6 +183,8 @@ def measure(fleet: Fleet, per_device: int, rates: list[float], seconds: float) -
     while fleet.stored() < total and time.perf_counter() - started < 900:
         time.sleep(0.1)
     row = {"sustained": total / (time.perf_counter() - started), "latency": []}
+    # CPU milliseconds per event over the sustained run, by part: what the capacity model scales
+    row["cpu_ms"] = {part: 1000 * (used - cpu_before[part]) / total for part, used in fleet.cpu().items()}
 
     first = per_device
     for rate, each in zip(rates, paced_each):
@@ -256,6 +289,13 @@ def main() -> None:
         latency = "".join(f" {p50:.0f} | {p95:.0f} |" for p50, p95 in r["latency"])
         print(f"| {label} | {r['events']} | {r['sustained']:.0f} | {r['sustained'] / base:.2f}x |{latency} "
               f"{r['lost']} | {r['duplicated']} |")
+    print(f"\n| CPU ms per event, sustained run | gateways | brokers (central + {args.sites} sites) | PostgreSQL "
+          "| whole machine |")
+    print("|---|---|---|---|---|")
+    for label, r in rows:
+        cpu = r["cpu_ms"]
+        database = f"{cpu['database']:.2f}" if cpu["database"] else "(in the gateway)"
+        print(f"| {label} | {cpu['gateway']:.2f} | {cpu['broker']:.2f} | {database} | {cpu['machine']:.2f} |")
 
 if __name__ == "__main__":
     main()
