@@ -105,6 +105,15 @@ class Tx:
             self.conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
                                       f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
+    def update_many(self, table: Table, key: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        """`columns` set to each row's values where `key` equals its last value, through the driver's executemany
+        (ingest's path: one statement compiled once, not one per device)."""
+        if rows:
+            quote = self.conn.dialect.identifier_preparer.quote
+            mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+            sets = ", ".join(f"{quote(c)} = {mark}" for c in columns)
+            self.conn.exec_driver_sql(f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(key)} = {mark}", rows)
+
     def select_in(self, sql: str, values: Sequence, first: tuple = ()) -> list[tuple]:
         """Rows of `sql` (cheap, for hot paths): `{mark}` is a placeholder for each of `first`, in order, and
         `IN ({marks})` holds placeholders for `values`."""

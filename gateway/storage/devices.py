@@ -71,11 +71,9 @@ class Devices:
 
     def record_progress(self, tx: Tx, last_seq: dict[str, int], heartbeats: dict[str, tuple[str, str, float]]) -> None:
         """New sequence high-water marks, and each device's newest heartbeat (body, captured_at, clock skew)."""
-        for device, seq in last_seq.items():
-            tx.execute(update(devices).where(devices.c.id == device).values(last_seq=seq))
-        for device, (body, captured_at, skew) in heartbeats.items():
-            tx.execute(update(devices).where(devices.c.id == device).values(
-                last_heartbeat=body, last_heartbeat_at=captured_at, clock_skew_s=skew))
+        tx.update_many(devices, "id", ["last_seq"], [(seq, device) for device, seq in last_seq.items()])
+        tx.update_many(devices, "id", ["last_heartbeat", "last_heartbeat_at", "clock_skew_s"],
+                       [(body, captured_at, skew, device) for device, (body, captured_at, skew) in heartbeats.items()])
 
     def last_seqs(self, tx: Tx, ids: set[str]) -> dict[str, int]:
         rows = tx.execute(select(devices.c.id, devices.c.last_seq).where(devices.c.id.in_(ids)))
