@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-pad eval clean
+.PHONY: demo test install bench bench-ingest bench-fleet bench-pad eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ bench: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+# 500 devices behind 5 bridged site brokers; SQLite, then 1-3 replicas on PostgreSQL (needs mosquitto, postgresql-15).
+bench-fleet: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py
 
 bench-pad: $(STAMP)
 	$(BIN)/python benchmarks/pad_eval.py
