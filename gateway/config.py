@@ -5,7 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, PositiveFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.quality import QualitySettings
@@ -67,7 +69,11 @@ class GatewayConfig(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto the gateway believes (the client's address counts
     # failed logins; the scheme marks cookies Secure). Empty: nobody's, the connection's own address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
-    token_ttl_s: float = Field(8 * 3600, gt=0)
+    token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)
+    # ... and ends sooner when unused this long, by role (missing roles keep their defaults: an operator's 12 h
+    # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/auth.py).
+    session_idle_s: dict[Literal["operator", "supervisor", "admin", "auditor"], PositiveFloat] = Field(
+        default_factory=dict)
     ingest_batch_max: int = Field(1000, ge=1)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)  # packs enrolment makes templates with

@@ -66,7 +66,7 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
                                may_run=lambda: lease.held)
     housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None,
                               may_run=lambda: lease.held)
-    auth = Auth(store, config.token_ttl_s)
+    auth = Auth(store, config.token_ttl_s, idle_s=config.session_idle_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -12,12 +13,13 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from gateway.api import create_app
 from gateway.api.deps import Gateway
 from gateway.config import GatewayConfig
-from gateway.services.auth import ROLES, Auth
+from gateway.services.auth import ROLES, Auth, token_hash
 from gateway.services.ingest import IngestMetrics
 from gateway.services.live import LiveFeed
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import Store
-from stack import PASSWORD, Stack
+from stack import PASSWORD, Stack, sql
+from wire.events import utc_text
 
 
 def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | None]]:
@@ -99,6 +101,36 @@ def test_login_needs_the_right_password_and_tokens_expire(stack, tmp_path):
     fresh = asyncio.run(Auth(stack.store).login("operator-1", PASSWORD, "test"))[0]
     assert httpx.get(stack.gateway.base_url + "/api/me", headers={"Authorization": f"Bearer {fresh}"}).json() == {
         "name": "operator-1", "role": "operator"}
+
+
+def test_a_session_left_unused_ends_after_its_roles_idle_limit_and_one_in_use_goes_on(stack):
+    """Defaults: an admin's session ends after 30 min unused, an operator's lasts a 12 h shift unused."""
+    admin, operator = login(stack, "admin"), login(stack, "operator")  # their own: the stack's stay usable
+
+    def unused_for(token: str, minutes: float) -> None:
+        at = utc_text(datetime.now(timezone.utc) - timedelta(minutes=minutes))
+        sql(stack, "UPDATE tokens SET used_at = ? WHERE hash = ?", at, token_hash(token))
+
+    unused_for(admin, 31)
+    unused_for(operator, 11 * 60)
+    assert call(stack, "GET", "/api/me", admin) == 401
+    assert call(stack, "GET", "/api/me", operator) == 200
+    # That call was use: the operator's clock starts again, so another 11 h unused still leaves it alive ...
+    used_at = sql(stack, "SELECT used_at FROM tokens WHERE hash = ?", token_hash(operator))[0][0]
+    assert datetime.now(timezone.utc) - datetime.fromisoformat(used_at.replace("Z", "+00:00")) < timedelta(minutes=1)
+    unused_for(operator, 11 * 60)
+    assert call(stack, "GET", "/api/me", operator) == 200
+    unused_for(operator, 12 * 60 + 1)  # ... and a whole shift unused ends it
+    assert call(stack, "GET", "/api/me", operator) == 401
+
+    # A page refreshing itself (the gate's device list every 10 s) is not use: it does not keep a session alive.
+    supervisor = login(stack, "supervisor")
+    unused_for(supervisor, 119)
+    background = {"Authorization": f"Bearer {supervisor}", "X-FaceGate-Background": "1"}
+    assert httpx.get(stack.gateway.base_url + "/api/devices", headers=background).status_code == 200
+    used_at = sql(stack, "SELECT used_at FROM tokens WHERE hash = ?", token_hash(supervisor))[0][0]
+    unused = datetime.now(timezone.utc) - datetime.fromisoformat(used_at.replace("Z", "+00:00"))
+    assert unused > timedelta(minutes=118)  # still 119 minutes unused: two more and the session is over
 
 
 def test_passwords_are_stored_as_argon2id_hashes(stack):

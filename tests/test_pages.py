@@ -9,13 +9,15 @@ import base64
 import html
 import shutil
 import time
+from urllib.parse import urlencode
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from conftest import DATA, REPO, sample_t1
-from stack import PASSWORD, DeviceClient, Stack, wait_for
+from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent
 
@@ -74,7 +76,8 @@ def shot(page: Page, name: str) -> None:
 ])
 def test_each_role_logs_in_to_its_own_page(page, stack, role, home, links):
     page.goto(stack.gateway.base_url + home)
-    assert page.url.endswith("/login")  # not logged in: sent to the login page
+    assert page.url.endswith(f"/login?next=%2F{home[1:]}")  # not logged in: sent to the login page, and back after
+    expect(page.locator("#notice")).to_be_hidden()  # nobody's session expired: nothing to say
     if role == "operator":
         page.fill("input[name=username]", "operator-1")
         page.fill("input[name=password]", "wrong-password")
@@ -84,6 +87,44 @@ def test_each_role_logs_in_to_its_own_page(page, stack, role, home, links):
     login(page, stack, role)
     assert page.url.endswith(home)
     assert page.locator("header a:not(#logout)").all_inner_texts() == links
+
+
+def test_an_expired_session_says_so_and_returns_to_the_page_and_logout_leaves_nothing_behind(page, stack):
+    base = stack.gateway.base_url
+    login(page, stack, "supervisor")
+    page.goto(base + "/exam?day=2026-11-30")
+    expect(page.locator("header .who")).to_contain_text("supervisor-1")
+    sql(stack, 'DELETE FROM tokens WHERE "user" = ?', "supervisor-1")  # expired, or ended on another PC
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("Your session expired")
+    assert "next=%2Fexam%3Fday%3D2026-11-30" in page.url
+    page.fill("input[name=username]", "supervisor-1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/exam?day=2026-11-30")  # back where the supervisor was
+
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "facegate_token")
+    page.click("#logout")
+    page.wait_for_url(lambda url: "/login" in url)
+    page.go_back()  # the shared PC's next user presses Back ...
+    expect(page.locator("input[name=username]")).to_be_visible()
+    expect(page.locator("#notice")).to_be_hidden()  # ... and finds a login page, not the supervisor's session
+    for path in ("/gate", "/exam", "/admin", "/audit", "/"):
+        page.goto(base + path)
+        assert "/login" in page.url, path
+    assert httpx.get(base + "/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_page_takes_only_its_own_site_as_where_to_return(page, stack):
+    """The login page's `next` is an address on this site only: not a door to another site."""
+    for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        page.goto(stack.gateway.base_url + "/login?" + urlencode({"next": bad}))
+        page.fill("input[name=username]", "operator-1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        assert page.url.startswith(stack.gateway.base_url + "/"), page.url
+        page.context.clear_cookies()
 
 
 def publish_verdict(stack: Stack, verdict: str, subject: str | None, score: float) -> None:

@@ -117,8 +117,9 @@ def test_replicas_keep_working_while_a_newer_release_migrates_and_an_old_one_ref
     while the others still run the old one; they keep working until they are stopped, and an old one
     restarted on the newer schema refuses to start rather than misread it."""
     # What the next release's first replica does on start: an additive migration, and its revision.
+    newer = f"{int(sql(cluster, 'SELECT version_num FROM alembic_version')[0][0]) + 1:04d}"
     sql(cluster, "ALTER TABLE events ADD COLUMN from_next_release TEXT")
-    sql(cluster, "UPDATE alembic_version SET version_num = '0004'")
+    sql(cluster, "UPDATE alembic_version SET version_num = ?", newer)
     n = 200
     sim = run_device_sim(cluster.devices["gate-01"], tmp_path / "outbox.db", n, rate=200, resend_s=RESEND_S,
                          stdout=subprocess.PIPE, text=True)
@@ -130,4 +131,4 @@ def test_replicas_keep_working_while_a_newer_release_migrates_and_an_old_one_ref
     restarted = subprocess.run([sys.executable, "-m", "facegate", "gateway", "run", "--db", cluster.db, "--replica",
                                 "gw-2", "--secrets-dir", str(cluster.root / "secrets"), "--no-ingest", "--port", "1"],
                                cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert restarted.returncode == 2 and "0004" in restarted.stderr and "newer FaceGate" in restarted.stderr
+    assert restarted.returncode == 2 and newer in restarted.stderr and "newer FaceGate" in restarted.stderr

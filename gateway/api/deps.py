@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
 from gateway.config import GatewayConfig
 from gateway.services.audit import Anchor
@@ -28,6 +29,7 @@ from gateway.storage import Session, Store
 
 COOKIE = "facegate_token"
 CSRF_COOKIE = "facegate_csrf"
+BACKGROUND_HEADER = "X-FaceGate-Background"  # a page refreshing itself: not use that keeps a session alive
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -100,6 +102,9 @@ def require(*roles: str):
                                          f"cookie must echo the {CSRF_COOKIE} cookie)")
         if session.user.role not in roles:
             raise HTTPException(403, f"role {session.user.role} may not use this; needs one of: {', '.join(roles)}")
+        # Use, unless a page is refreshing itself; recorded at most once a minute (a write: off the event loop).
+        if request.headers.get(BACKGROUND_HEADER) != "1" and gateway(request).auth.needs_use_recorded(session):
+            await run_in_threadpool(gateway(request).auth.used, session)
         return session
 
     dependency.roles = roles  # read by the route table test: every route must declare its roles

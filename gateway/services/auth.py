@@ -13,7 +13,10 @@ server if anyone may spend it at will, so:
 
 A login returns a random bearer token; only its SHA-256 is stored, with an
 expiry. Logging out deletes it, so a revoked token fails everywhere at once,
-including an open live stream (which re-checks it).
+including an open live stream (which re-checks it). A session also ends when
+it has not been used for its role's idle limit (`SESSION_IDLE_S`): an
+operator's lasts the 12 h shift at a shared gate PC, an admin's half an hour.
+Use is recorded at most once a minute, so a busy page costs no write per call.
 """
 
 from __future__ import annotations
@@ -43,10 +46,17 @@ FREE_FAILURES = 5
 FIRST_LOCKOUT_S = 30.0
 MAX_LOCKOUT_S = 15 * 60.0
 FORGET_AFTER_S = 3600.0
+# How long a session may go unused, by role (configurable: GatewayConfig.session_idle_s).
+SESSION_IDLE_S = {"operator": 12 * 3600.0, "supervisor": 2 * 3600.0, "admin": 30 * 60.0, "auditor": 60 * 60.0}
+USE_RECORDED_EVERY_S = 60.0
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _age_s(text: str, now: datetime) -> float:
+    return (now - datetime.fromisoformat(text.replace("Z", "+00:00"))).total_seconds()
 
 
 def token_hash(token: str) -> str:
@@ -103,9 +113,11 @@ class LoginThrottle:
 
 
 class Auth:
-    def __init__(self, store: Store, token_ttl_s: float = 8 * 3600, throttle: LoginThrottle | None = None):
+    def __init__(self, store: Store, token_ttl_s: float = 12 * 3600, throttle: LoginThrottle | None = None,
+                 idle_s: dict[str, float] | None = None):
         self.store = store
         self.token_ttl_s = token_ttl_s
+        self.idle_s = SESSION_IDLE_S | (idle_s or {})
         self.throttle = throttle or LoginThrottle()
         self._hasher = PasswordHasher()
         # Verifying against this keeps a login for an unknown user as slow as for a known one.
@@ -177,9 +189,24 @@ class Auth:
             tx.audit(f"user:{session.user.name}", "user.logout", session.user.name)
 
     def session_for(self, token: str) -> Session | None:
-        """The live session a token belongs to (None: unknown, expired, revoked, or its user disabled)."""
-        session = self.store.users.session(token_hash(token), utc_text(_now()))
-        return None if session is None or session.user.disabled else session
+        """The live session a token belongs to (None: unknown, expired, idle too long, revoked, or its user
+        disabled)."""
+        now = _now()
+        session = self.store.users.session(token_hash(token), utc_text(now))
+        if session is None or session.user.disabled:
+            return None
+        if session.used_at and _age_s(session.used_at, now) > self.idle_s[session.user.role]:
+            return None
+        return session
+
+    def needs_use_recorded(self, session: Session) -> bool:
+        """Whether `used` has something to record (the last record is over a minute old)."""
+        return not session.used_at or _age_s(session.used_at, _now()) >= USE_RECORDED_EVERY_S
+
+    def used(self, session: Session) -> None:
+        """Record that the session was just used (it is someone working, not a page left open)."""
+        with self.store.db.transaction(unaudited="a session's last use") as tx:
+            self.store.users.mark_used(tx, session.token_hash)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -245,4 +245,5 @@ tokens = Table(
     Column("hash", Text, primary_key=True),
     Column("user", Text, ForeignKey("users.name")),
     Column("expires_at", Text),
+    Column("used_at", Text),  # last presented, to the minute: idle sessions end (migration 0004)
 )

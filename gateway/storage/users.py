@@ -28,6 +28,7 @@ class Session:
     user: User
     token_hash: str
     expires_at: str
+    used_at: str | None  # when the token was last presented (kept to the minute)
 
 
 class Users:
@@ -48,7 +49,10 @@ class Users:
         return User(row[0], row[1], row[2], bool(row[3])) if row else None
 
     def add_token(self, tx: Tx, token_hash: str, user: str, expires_at: str) -> None:
-        tx.execute(insert(tokens).values(hash=token_hash, user=user, expires_at=expires_at))
+        tx.execute(insert(tokens).values(hash=token_hash, user=user, expires_at=expires_at, used_at=tx.now))
+
+    def mark_used(self, tx: Tx, token_hash: str) -> None:
+        tx.execute(update(tokens).where(tokens.c.hash == token_hash).values(used_at=tx.now))
 
     def revoke_token(self, tx: Tx, token_hash: str) -> bool:
         return tx.execute(delete(tokens).where(tokens.c.hash == token_hash)).rowcount > 0
@@ -57,10 +61,11 @@ class Users:
         """The user a live token belongs to."""
         with self.db.read() as conn:
             row = conn.execute(
-                select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, tokens.c.expires_at)
+                select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, tokens.c.expires_at,
+                       tokens.c.used_at)
                 .join(tokens, tokens.c.user == users.c.name)
                 .where(tokens.c.hash == token_hash, tokens.c.expires_at > now)).first()
-        return Session(User(row[0], row[1], row[2], bool(row[3])), token_hash, row[4]) if row else None
+        return Session(User(row[0], row[1], row[2], bool(row[3])), token_hash, row[4], row[5]) if row else None
 
     def delete_expired_tokens(self, tx: Tx) -> int:
         return tx.execute(delete(tokens).where(tokens.c.expires_at <= tx.now)).rowcount

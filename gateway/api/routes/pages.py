@@ -3,7 +3,8 @@
 Each page is a static shell; its data comes from the JSON API, so the API's
 role checks are the ones that count. The server also refuses to serve a page to
 a role it is not for (an operator gets a 403 page for /admin), and sends
-someone not logged in to /login. Pages use the login cookie; their changes echo
+someone not logged in to /login, which brings them back afterwards (and says
+so when their session expired or was revoked). Pages use the login cookie; their changes echo
 the CSRF cookie in a header (gateway/api/deps.py). The API documentation is
 served from the package too (Swagger UI's files, as fastapi-offline ships them).
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 import html
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from gateway.api.deps import current_session
+from gateway.api.deps import current_session, request_token
 from gateway.api.security import PAGE_CSP
 
 router = APIRouter(include_in_schema=False)
@@ -65,11 +67,18 @@ def static(name: str) -> Response:
     return FileResponse(folder / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
+def _login_url(request: Request) -> str:
+    """The login page, coming back here afterwards; saying the session expired if the browser still held one."""
+    token, _ = request_token(request)
+    query = {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
+    return "/login?" + urlencode(({"expired": "1"} if token else {}) | query)
+
+
 def _page(file: str, roles: tuple[str, ...]):
     def page(request: Request) -> Response:
         session = current_session(request)
         if session is None:
-            return RedirectResponse("/login", status_code=303)
+            return RedirectResponse(_login_url(request), status_code=303)
         if session.user.role not in roles:
             return HTMLResponse(_forbidden(session.user.role, roles), status_code=403)
         return FileResponse(WEB / file, media_type="text/html", headers=PAGE_HEADERS)

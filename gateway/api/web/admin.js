@@ -13,8 +13,8 @@ function clock(d) {
   const s = Math.abs(d.clock_skew_s), text = s >= 86400 ? `${(s / 86400).toFixed(0)} days` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s.toFixed(0)} s`;
   return FG.html`<br><span class="error">clock ${d.clock_skew_s > 0 ? "behind" : "ahead"} by ${text}</span>`;
 }
-async function devices() {
-  const list = await FG.api("/api/devices");
+async function devices(background = false) {
+  const list = await FG.api("/api/devices", {background});
   FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${d.kind}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>
     <td>v${d.gallery_version} (${d.gallery_size} people)${d.gallery_pending ? FG.html` <span class="error">pending; device has v${d.gallery_applied_version}</span>` : ""}</td>
@@ -67,4 +67,4 @@ document.getElementById("enrol").onsubmit = async event => {
   }
   people(); devices();
 };
-(async () => { await FG.header("/admin"); devices(); people(); setInterval(devices, 10000); })();
+(async () => { await FG.header("/admin"); devices(); people(); setInterval(() => devices(true), 10000); })();

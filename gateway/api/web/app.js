@@ -11,11 +11,20 @@ const FG = {
   async api(path, options = {}) {
     const headers = Object.assign({"Content-Type": "application/json"}, options.headers || {});
     if ((options.method || "GET") !== "GET") headers["X-CSRF-Token"] = FG.csrf();
-    const response = await fetch(path, Object.assign({}, options, {headers}));
-    if (response.status === 401 && path !== "/api/auth/token") { location.href = "/login"; throw new Error("not logged in"); }
+    // A page refreshing itself is not someone working: it must not keep an idle session alive.
+    if (options.background) headers["X-FaceGate-Background"] = "1";
+    const {background, ...init} = options;
+    const response = await fetch(path, Object.assign(init, {headers}));
+    if (response.status === 401 && path !== "/api/auth/token") { FG.toLogin(true); throw new Error("not logged in"); }
     const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
     if (!response.ok) throw new Error(typeof body === "object" ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : body);
     return body;
+  },
+  // The login page, which comes back here afterwards (and says the session expired, when it did).
+  toLogin(expired) {
+    const query = new URLSearchParams({next: location.pathname + location.search});
+    if (expired) query.set("expired", "1");
+    location.replace("/login?" + query);
   },
   esc(value) { return String(value ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); },
   // HTML is only ever built with this tag: every ${value} is escaped -- whoever typed it, a device, a visitor or an

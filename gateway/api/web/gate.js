@@ -17,8 +17,8 @@ function add(e, fresh) {
   document.getElementById("n-" + e.verdict).textContent = counts[e.verdict];
   if (fresh && e.verdict !== "granted") FG.beep();
 }
-async function devices() {
-  const list = await FG.api("/api/devices");
+async function devices(background = false) {
+  const list = await FG.api("/api/devices", {background});
   FG.fill(document.getElementById("devices"), FG.html`${list.filter(d => d.kind === "gate").map(d =>
     FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>
     <td>${FG.time(d.last_heartbeat_at)}</td><td>${d.last_heartbeat ? d.last_heartbeat.fps : ""}</td></tr>`)}`);
@@ -32,5 +32,5 @@ async function devices() {
   stream.onopen = () => { document.getElementById("live").textContent = "connected"; document.getElementById("live").className = "online"; };
   stream.onerror = () => { document.getElementById("live").textContent = "reconnecting"; document.getElementById("live").className = "offline"; };
   stream.addEventListener("verdict", m => add(JSON.parse(m.data), true));
-  devices(); setInterval(devices, 10000);
+  devices(); setInterval(() => devices(true), 10000);
 })();
