@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from conftest import DATA, REPO, sample_t1
 from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
-from wire.events import ExamFlagEvent, ExamSessionEvent
+from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
 
 SHOTS = REPO / "docs" / "screenshots"
 CELEBS = DATA / "faces" / "celebrities"
@@ -228,6 +228,35 @@ def test_an_admin_uploads_photos_and_sees_each_result(page, stack, tmp_path):
     page.click("#verify")
     expect(page.locator("#result")).to_contain_text("intact")
     shot(page, "audit")
+
+
+def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_events(page, stack):
+    now = datetime.now(timezone.utc)
+    with stack.store.db.transaction() as tx:
+        tx.audit("user:supervisor-1", "exam.flag.confirmed", "flag-old", {"note": "seen on camera 2"},
+                 at=utc_text(now - timedelta(days=7)))
+    with stack.store.db.transaction() as tx:  # a week of a gate's events since, newer than the confirmation
+        for i in range(150):
+            tx.audit("device:gate-01", "event.stored", f"e-{i}", {}, at=utc_text(now - timedelta(days=6, seconds=-i)))
+    login(page, stack, "auditor")  # the auditor's page: people's actions first, the devices' stream apart
+    expect(page.locator("#entries tr").first).to_be_visible()
+    assert not [who for who in page.locator("#entries td:nth-child(3)").all_inner_texts() if who.startswith("device:")]
+    page.fill("input[name=action]", "exam.flag.confirmed")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "action=exam.flag.confirmed" in url)  # the search has its own address
+    row = page.locator("#entries tr", has_text="flag-old")
+    expect(row).to_contain_text("user:supervisor-1")
+    row.get_by_role("link", name="flag-old").click()  # everything about that flag
+    page.wait_for_url(lambda url: "target=flag-old" in url)
+    expect(page.locator("#entries tr")).to_have_count(1)
+    assert "target=flag-old" in page.locator("#export").get_attribute("href")
+
+    page.goto(stack.gateway.base_url + "/audit?who=devices")
+    expect(page.locator("#entries tr")).to_have_count(100)
+    page.click("#older")
+    page.wait_for_function("document.querySelectorAll('#entries tr').length > 100")
+    seqs = [int(s) for s in page.locator("#entries td:first-child").all_inner_texts()]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)  # older, without repeats
 
 
 def test_an_operator_cannot_open_admin_or_review_pages(page, stack):

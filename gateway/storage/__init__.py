@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.storage.audit import AuditEntry, AuditLog, AuditRow
+from gateway.storage.audit import AuditEntry, AuditLog, AuditQuery, AuditRow
 from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
 from gateway.storage.devices import Device, Devices
 from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
@@ -53,7 +53,7 @@ class Store:
 
 
 __all__ = [
-    "AuditEntry", "AuditLog", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure", "EventQuery", "Events",
+    "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure", "EventQuery", "Events",
     "Evidence", "ExamFlag", "ExamSession", "Exams", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
-from gateway.storage.schema import audit
+from gateway.storage.schema import AUDIT_PEOPLE, audit
 
 if TYPE_CHECKING:
     from gateway.storage.database import Database
@@ -52,6 +52,20 @@ class AuditRow:
 
 
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A search of the chain, newest first. Every field narrows it; `before` is the cursor (the last seq seen)."""
+
+    actor: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "*" ("exam.flag.*")
+    target: str | None = None
+    since: str | None = None  # at >= since (UTC text)
+    until: str | None = None  # at < until
+    who: str | None = None  # "people" (users, the CLI, the system) or "devices"; None: both
+    before: int | None = None
+    limit: int = 100
 
 
 def chain_hash(prev: str, seq: int, at: str, actor: str, action: str, target: str | None, detail: str) -> str:
@@ -132,6 +146,31 @@ class AuditLog:
             query = query.limit(limit)
         with self.db.read() as conn:
             return [AuditRow(*row) for row in conn.execute(query)]
+
+    def search(self, q: AuditQuery) -> list[AuditRow]:
+        """Entries matching `q`, newest first."""
+        query = select(audit)
+        if q.actor:
+            query = query.where(audit.c.actor == q.actor)
+        if q.action and q.action.endswith("*"):
+            prefix = q.action[:-1]  # substr, not LIKE: no wildcard in the prefix, and no collation to surprise
+            query = query.where(func.substr(audit.c.action, 1, len(prefix)) == prefix)
+        elif q.action:
+            query = query.where(audit.c.action == q.action)
+        if q.target:
+            query = query.where(audit.c.target == q.target)
+        if q.since:
+            query = query.where(audit.c.at >= q.since)
+        if q.until:
+            query = query.where(audit.c.at < q.until)
+        if q.who == "people":
+            query = query.where(text(AUDIT_PEOPLE))
+        elif q.who == "devices":
+            query = query.where(func.substr(audit.c.actor, 1, 7) == "device:")
+        if q.before is not None:
+            query = query.where(audit.c.seq < q.before)
+        with self.db.read() as conn:
+            return [AuditRow(*row) for row in conn.execute(query.order_by(audit.c.seq.desc()).limit(q.limit))]
 
     def walk(self, batch: int = 10_000) -> Iterator[AuditRow]:
         """Every entry in chain order, read in batches (a chain of millions does not sit in memory)."""

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
+from gateway.api.params import time_param
 from gateway.services.audit import verify
-from gateway.storage import Session
+from gateway.services.exports import AUDIT_HEADER, audit_rows, csv_lines
+from gateway.storage import AuditQuery, Session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -32,9 +37,48 @@ def verify_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AU
     return AuditCheck(**report.__dict__)
 
 
+Who = Literal["people", "devices", "all"]
+
+
+def audit_query(
+    actor_: Annotated[str | None, Query(alias="actor", min_length=1, max_length=200,
+                                        description="exactly, e.g. user:ana or device:gate-01")] = None,
+    action: Annotated[str | None, Query(min_length=1, max_length=100,
+                                        description='exactly, or a prefix ending in "*" (exam.flag.*)')] = None,
+    target: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    since: Annotated[datetime | None, Query(description="at or after (ISO 8601; UTC if no zone)")] = None,
+    until: Annotated[datetime | None, Query(description="before")] = None,
+    who: Annotated[Who, Query(description="people's actions, devices' events, or all")] = "all",
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="cursor: the last seq of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditQuery:
+    """The audit search from the query string (shared by the list and the CSV export)."""
+    return AuditQuery(actor=actor_, action=action, target=target, since=time_param(since), until=time_param(until),
+                      who=None if who == "all" else who, before=before, limit=limit)
+
+
+def _filters(q: AuditQuery) -> dict:
+    return {k: v for k, v in q.__dict__.items() if v is not None and k not in ("before", "limit")}
+
+
 @router.get("")
 def list_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))],
-               after: Annotated[int, Query(ge=0, le=2**62)] = 0,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
-    """Audit entries in chain order, after entry `after`."""
-    return [row.api() for row in gw.store.audit.entries(after, limit)]
+               q: Annotated[AuditQuery, Depends(audit_query)],
+               after: Annotated[int | None, Query(ge=0, le=2**62, description="chain order from here instead")] = None
+               ) -> list[dict]:
+    """Audit entries newest first, filtered; page with `before` = the last `seq` returned. With `after`: the chain
+    in its own order from that entry (the filters do not apply)."""
+    if after is not None:
+        return [row.api() for row in gw.store.audit.entries(after, q.limit)]
+    return [row.api() for row in gw.store.audit.search(q)]
+
+
+@router.get("/export.csv")
+def export_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))],
+                 q: Annotated[AuditQuery, Depends(audit_query)]) -> StreamingResponse:
+    """Every entry matching the filters as CSV, newest first (`before` and `limit` do not apply)."""
+    with gw.store.db.transaction() as tx:
+        tx.audit(actor(session), "audit.exported", None, {"filters": _filters(q)})
+    rows = audit_rows(gw.store, replace(q, before=None))
+    return StreamingResponse(csv_lines(AUDIT_HEADER, rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="facegate-audit.csv"'})

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -20,8 +20,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
+from gateway.api.params import time_param
 from gateway.storage import EventQuery, Session, StoredEvent
-from wire.events import EVENT_TYPES, utc_text
+from wire.events import EVENT_TYPES
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -41,12 +42,6 @@ class EventPage(BaseModel):
 
 def hidden_kinds(session: Session) -> frozenset[str]:
     return frozenset() if session.user.role in EXAM_ROLES else EXAM_KINDS
-
-
-def time_param(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return utc_text(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
 
 
 def encode_cursor(event: StoredEvent) -> str:

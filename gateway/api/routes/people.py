@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
-from gateway.api.routes.events import time_param
+from gateway.api.params import time_param
 from gateway.errors import Invalid, Unavailable
 from gateway.services.consent import grant, withdraw
 from gateway.services.enrolment import EnrolmentRequest

@@ -1,16 +1,49 @@
-// The audit page (served as a file: the pages' CSP admits no inline script).
+// The audit page (served as a file: the pages' CSP admits no inline script). The filters live in the page's
+// address, so a search has its own URL (to share, to come back to); the server pages and filters, newest first.
 "use strict";
-async function entries() {
-  let all = [], after = 0;
-  for (;;) { const page = await FG.api(`/api/audit?after=${after}&limit=1000`); all = all.concat(page); if (page.length < 1000) break; after = page[page.length - 1].seq; }
-  FG.fill(document.getElementById("entries"), FG.html`${all.slice(-200).reverse().map(e => FG.html`<tr><td>${e.seq}</td><td>${new Date(e.at).toLocaleString()}</td>
-    <td>${e.actor}</td><td>${e.action}</td><td>${e.target ?? ""}</td><td class="muted">${JSON.stringify(e.detail)}</td></tr>`)}`);
+const PAGE = 100;
+const form = document.getElementById("filters");
+const shown = new URLSearchParams(location.search);
+if (!shown.has("who")) shown.set("who", "people");  // people's actions apart from the devices' stream of events
+for (const [name, value] of shown) if (form.elements[name]) form.elements[name].value = value;
+
+// The API's query: the address's filters, with the form's local times as instants.
+function apiQuery() {
+  const q = new URLSearchParams();
+  for (const [name, value] of shown) {
+    if (!value || !["who", "actor", "action", "target", "since", "until"].includes(name)) continue;
+    q.set(name, name === "since" || name === "until" ? new Date(value).toISOString() : value);
+  }
+  return q;
 }
+document.getElementById("export").href = "/api/audit/export.csv?" + apiQuery();
+
+let before = null;
+async function more() {
+  const q = apiQuery();
+  q.set("limit", PAGE);
+  if (before) q.set("before", before);
+  const status = document.getElementById("status");
+  status.textContent = "loading…";
+  const rows = await FG.api("/api/audit?" + q);
+  const body = document.getElementById("entries");
+  const targetLink = t => FG.html`<a href="/audit?${new URLSearchParams({who: "all", target: t}).toString()}"
+    title="everything about ${t}">${t}</a>`;
+  const fragment = FG.html`${rows.map(e => FG.html`<tr><td>${e.seq}</td><td>${new Date(e.at).toLocaleString()}</td>
+    <td>${e.actor}</td><td>${e.action}</td><td>${e.target ? targetLink(e.target) : ""}</td>
+    <td class="muted detail">${JSON.stringify(e.detail)}</td></tr>`)}`;
+  const holder = document.createElement("tbody");  // FG.fill replaces; the rows already shown stay, these join them
+  FG.fill(holder, fragment);
+  body.append(...holder.children);
+  before = rows.length ? rows[rows.length - 1].seq : before;
+  document.getElementById("older").hidden = rows.length < PAGE;
+  status.textContent = body.children.length ? `${body.children.length} entries shown` : "no entry matches";
+}
+document.getElementById("older").onclick = () => more();
 document.getElementById("verify").onclick = async () => {
   const r = await FG.api("/api/audit/verify");
   const out = document.getElementById("result");
   out.className = r.ok ? "ok" : "error";
   out.textContent = r.ok ? `intact: ${r.entries} entries, ${r.events} events checked` : `BROKEN at entry ${r.first_broken}: ${r.reason}`;
-  entries();
 };
-(async () => { await FG.header("/audit"); entries(); })();
+(async () => { await FG.header("/audit"); more(); })();
