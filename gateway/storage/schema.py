@@ -93,8 +93,8 @@ audit = Table(
     Column("detail", Text),
     Column("prev", Text),
     Column("hash", Text, nullable=False),
-    Index("idx_audit_target", "target"),
     # The audit page's filters, newest first (migration 0005); people's actions alone in a partial index.
+    Index("idx_audit_target_seq", "target", "seq"),
     Index("idx_audit_actor_seq", "actor", "seq"),
     Index("idx_audit_action_seq", "action", "seq"),
     Index("idx_audit_at", "at"),

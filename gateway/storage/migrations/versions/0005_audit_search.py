@@ -17,6 +17,9 @@ PEOPLE = "substr(actor, 1, 7) <> 'device:'"  # schema.AUDIT_PEOPLE when written 
 
 
 def upgrade() -> None:
+    # (target) alone let PostgreSQL walk the whole chain backwards looking for one target: 435 ms at 2,000,000.
+    op.drop_index("idx_audit_target", "audit")
+    op.create_index("idx_audit_target_seq", "audit", ["target", "seq"])
     op.create_index("idx_audit_actor_seq", "audit", ["actor", "seq"])
     op.create_index("idx_audit_action_seq", "audit", ["action", "seq"])
     op.create_index("idx_audit_at", "audit", ["at"])
