@@ -115,6 +115,15 @@ def test_an_expired_session_says_so_and_returns_to_the_page_and_logout_leaves_no
     assert httpx.get(base + "/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_the_live_gate_goes_to_the_login_page_when_its_session_ends_elsewhere(page, stack):
+    login(page, stack, "operator")
+    expect(page.locator("#live")).to_have_text("connected")
+    sql(stack, 'DELETE FROM tokens WHERE "user" = ?', "operator-1")  # logged out on another PC, or expired
+    page.wait_for_url(lambda url: "/login" in url, timeout=15000)  # the stream re-checks its session every 5 s
+    expect(page.locator("#notice")).to_contain_text("Your session expired")
+    assert "next=%2Fgate" in page.url
+
+
 def test_a_page_takes_only_its_own_site_as_where_to_return(page, stack):
     """The login page's `next` is an address on this site only: not a door to another site."""
     for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):

@@ -30,7 +30,13 @@ async function devices(background = false) {
   today.events.forEach(e => add(e, false));
   const stream = new EventSource("/api/events/stream?kind=verdict");
   stream.onopen = () => { document.getElementById("live").textContent = "connected"; document.getElementById("live").className = "online"; };
-  stream.onerror = () => { document.getElementById("live").textContent = "reconnecting"; document.getElementById("live").className = "offline"; };
+  stream.onerror = () => {
+    document.getElementById("live").textContent = "reconnecting"; document.getElementById("live").className = "offline";
+    FG.api("/api/me", {background: true}).catch(() => {});  // a session that has ended goes to the login page
+  };
+  // The server ends the stream when the session expires or is logged out elsewhere: to the login page, not a
+  // live page that silently stopped.
+  stream.addEventListener("session-ended", () => { stream.close(); FG.toLogin(true); });
   stream.addEventListener("verdict", m => add(JSON.parse(m.data), true));
   devices(); setInterval(() => devices(true), 10000);
 })();
