@@ -124,6 +124,23 @@ def test_the_live_gate_goes_to_the_login_page_when_its_session_ends_elsewhere(pa
     assert "next=%2Fgate" in page.url
 
 
+@pytest.mark.parametrize("role, path", [("operator", "/gate"), ("supervisor", "/exam"), ("admin", "/admin"),
+                                        ("auditor", "/audit"), (None, "/login"), ("operator", "/admin")])
+def test_every_page_fits_a_phone_without_sideways_scrolling(browser, stack, role, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone = context.new_page()
+    try:
+        if role:
+            login(phone, stack, role)
+        phone.goto(stack.gateway.base_url + path)
+        phone.wait_for_load_state("networkidle")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        shot(phone, f"phone-{path.strip('/')}-{role}")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    finally:
+        context.close()
+
+
 def test_a_page_takes_only_its_own_site_as_where_to_return(page, stack):
     """The login page's `next` is an address on this site only: not a door to another site."""
     for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):

@@ -90,7 +90,8 @@ for _path, (_file, _roles) in PAGES.items():
 
 
 def _forbidden(role: str, roles: tuple[str, ...]) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not for your role</title>'
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Not for your role</title>'
             f'<link rel="stylesheet" href="/static/style.css"></head><body><main class="narrow">'
             f'<h1>Not for your role</h1><p>This page is for {html.escape(", ".join(roles))}; you are logged in as '
             f'{html.escape(role)}.</p><p><a href="{HOME[role]}">Back to your page</a></p></main></body></html>')
