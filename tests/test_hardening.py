@@ -272,7 +272,8 @@ def test_logout_logs_out_and_cookie_changes_need_the_csrf_header(stack):
     assert "facegate_token" not in client.cookies  # the server cleared it
     assert httpx.get(f"{stack.gateway.base_url}/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     stale = httpx.get(f"{stack.gateway.base_url}/gate", cookies={"facegate_token": token})
-    assert stale.status_code == 303 and stale.headers["location"] == "/login"
+    # The page sends it to log in, saying the session ended, and back to the page afterwards.
+    assert stale.status_code == 303 and stale.headers["location"] == "/login?expired=1&next=%2Fgate"
     actions = [r[0] for r in sql(stack, "SELECT action FROM audit WHERE target = 'admin-1' ORDER BY seq")]
     assert actions[-1] == "user.logout"
 

@@ -280,7 +280,7 @@ def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_eve
     page.goto(stack.gateway.base_url + "/audit?who=devices")
     expect(page.locator("#entries tr")).to_have_count(100)
     page.click("#older")
-    page.wait_for_function("document.querySelectorAll('#entries tr').length > 100")
+    expect(page.locator("#entries tr").nth(100)).to_be_attached()  # the next page joined the first
     seqs = [int(s) for s in page.locator("#entries td:first-child").all_inner_texts()]
     assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)  # older, without repeats
 
