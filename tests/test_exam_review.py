@@ -109,6 +109,11 @@ def test_a_supervisor_reviews_flags_and_sets_the_verdict_an_operator_cannot(stac
     assert stack.post(f"/api/exam/flags/{flag['id']}/review", body, role="operator").status_code == 403
     assert stack.post(f"/api/exam/flags/{flag['id']}/review", {"decision": "maybe", "note": "x"},
                       role="supervisor").status_code == 422
+    for blank in ("", "   ", "\t\n "):  # a decision needs its reason in words
+        assert stack.post(f"/api/exam/flags/{flag['id']}/review", {"decision": "confirmed", "note": blank},
+                          role="supervisor").status_code == 422
+        assert stack.post(f"/api/exam/sessions/{session}/verdict", {"verdict": "incident", "note": blank},
+                          role="supervisor").status_code == 422
     r = stack.post(f"/api/exam/flags/{flag['id']}/review", body, role="supervisor")
     assert r.status_code == 200, r.text
     reviewed = r.json()

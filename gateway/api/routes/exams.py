@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.deps import EXAM_ROLES, GatewayDep, actor, require
 from gateway.services import exams
@@ -25,7 +25,8 @@ router = APIRouter(prefix="/api/exam", tags=["exam review"])
 Reviewer = Annotated[Session, Depends(require(*EXAM_ROLES))]
 Status = Literal["clean", "needs review", "confirmed incident", "technical problem"]
 Id = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+# A person's reason, in words: surrounding spaces are not kept, and a note of only spaces is no note.
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # The report has no script at all; its one style block is inline.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 

@@ -17,8 +17,14 @@ const FG = {
     const response = await fetch(path, Object.assign(init, {headers}));
     if (response.status === 401 && path !== "/api/auth/token") { FG.toLogin(true); throw new Error("not logged in"); }
     const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-    if (!response.ok) throw new Error(typeof body === "object" ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : body);
+    if (!response.ok) throw new Error(typeof body === "object" ? FG.plainError(body.detail) : body);
     return body;
+  },
+  // An API refusal in words: a validator's list becomes "note: String should have at least 1 character".
+  plainError(detail) {
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) return detail.map(d => (d.loc ? d.loc[d.loc.length - 1] + ": " : "") + d.msg).join("; ");
+    return JSON.stringify(detail);
   },
   // The login page, which comes back here afterwards (and says the session expired, when it did).
   toLogin(expired) {
