@@ -200,8 +200,10 @@ class Auth:
         return session
 
     def needs_use_recorded(self, session: Session) -> bool:
-        """Whether `used` has something to record (the last record is over a minute old)."""
-        return not session.used_at or _age_s(session.used_at, _now()) >= USE_RECORDED_EVERY_S
+        """Whether `used` has something to record: the last record is over a minute old (or a quarter of the
+        role's idle limit, if that is shorter, so a session in use never lapses between records)."""
+        every = min(USE_RECORDED_EVERY_S, self.idle_s[session.user.role] / 4)
+        return not session.used_at or _age_s(session.used_at, _now()) >= every
 
     def used(self, session: Session) -> None:
         """Record that the session was just used (it is someone working, not a page left open)."""
