@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 
 from typing import Literal
@@ -69,6 +70,8 @@ class GatewayConfig(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto the gateway believes (the client's address counts
     # failed logins; the scheme marks cookies Secure). Empty: nobody's, the connection's own address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # The sites' time zone (IANA name): their "today", their day filters.
+    time_zone: str = "Asia/Ho_Chi_Minh"
     token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)
     # ... and ends sooner when unused this long, by role (missing roles keep their defaults: an operator's 12 h
     # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/auth.py).
@@ -82,6 +85,10 @@ class GatewayConfig(BaseSettings):
     clock: ClockSettings = Field(default_factory=ClockSettings)
 
     def model_post_init(self, _context) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone: {self.time_zone!r} is not a time zone name (e.g. Asia/Ho_Chi_Minh)") from None
         self.db = str(self.db)
         self.broker_dir = self.broker_dir or self.folder / "broker"
         self.secrets_dir = self.secrets_dir or self.folder / "secrets"

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -228,3 +230,34 @@ def test_audit_verify_finds_a_row_altered_in_the_database(stack, tmp_path):
     # Editing the log itself breaks the chain at that entry.
     sql(stack, "UPDATE audit SET actor = 'user:nobody' WHERE seq = 2")
     assert stack.get("/api/audit/verify", role="auditor").json()["first_broken"] == 2
+
+
+def test_the_days_counters_are_counted_by_the_server_on_the_sites_local_day(stack):
+    """Vietnam is UTC+7: a verdict at 06:30 there is on that day, though its UTC date is the day before."""
+    hcm = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = datetime.now(hcm).date() - timedelta(days=3)
+    r = stack.get("/api/events/counts", role="operator", device="gate-b1", day=day.isoformat())
+    assert r.status_code == 200, r.text
+    before = r.json()
+    assert before["time_zone"] == "Asia/Ho_Chi_Minh"
+    assert before["since"] == f"{day - timedelta(days=1)}T17:00:00.000Z" and before["until"] == f"{day}T17:00:00.000Z"
+
+    b1 = DeviceClient(stack, "gate-b1")
+    seq = next_seq(stack, "gate-b1")
+    early = datetime.combine(day, datetime.min.time(), hcm).replace(hour=6, minute=30)
+    sent = [b1.event(seq, captured_at=early), b1.event(seq + 1, captured_at=early + timedelta(hours=10)),
+            b1.event(seq + 2, captured_at=early + timedelta(hours=12), verdict="unknown", subject=None)]
+    for e in sent:
+        b1.publish(sign_event(e, b1.key))
+    b1.close()
+    wait_for(lambda: stack.get(f"/api/events/{sent[-1].id}").status_code == 200, 10, "the verdicts stored")
+
+    after = stack.get("/api/events/counts", role="operator", device="gate-b1", day=day.isoformat()).json()
+    added = {v: after["counts"][v] - before["counts"][v] for v in after["counts"]}
+    assert added == {"granted": 2, "unknown": 1, "spoof_suspected": 0}
+    eve = stack.get("/api/events/counts", role="operator", device="gate-b1",
+                    day=(day - timedelta(days=1)).isoformat()).json()
+    assert early.astimezone(timezone.utc).date() == day - timedelta(days=1)  # its UTC date is the day before ...
+    assert eve["counts"]["granted"] == 0  # ... and it is not counted there
+    assert stack.get("/api/events/counts", role="auditor").status_code == 403
+    assert stack.get("/api/events/counts", role="operator", day="02/12/2026").status_code == 422

@@ -177,6 +177,15 @@ class Events:
         with self.db.read() as conn:
             return [_event(r) for r in conn.execute(query)]
 
+    def verdict_counts(self, since: str, until: str, site: str | None = None,
+                       device: str | None = None) -> dict[str, int]:
+        """How many verdicts of each kind were captured in [since, until), for a site or a device."""
+        where = [events.c.kind == "verdict", events.c.captured_at >= since, events.c.captured_at < until]
+        where += [events.c[c] == v for c, v in (("site", site), ("device", device)) if v is not None]
+        query = select(events.c.verdict, func.count()).where(and_(*where)).group_by(events.c.verdict)
+        with self.db.read() as conn:
+            return {verdict: n for verdict, n in conn.execute(query)}
+
     def get(self, event_id: str) -> StoredEvent | None:
         with self.db.read() as conn:
             row = conn.execute(_SELECT.where(events.c.id == event_id)).first()

@@ -11,8 +11,8 @@ import asyncio
 import base64
 import binascii
 import json
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
 from gateway.api.params import time_param
+from gateway.services.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
 from wire.events import EVENT_TYPES
 from wire.topics import ID_PATTERN
@@ -81,6 +82,27 @@ def list_events(
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "events.read", None, {"filters": filters, "returned": len(rows)})
     return EventPage(events=[r.api() for r in rows], next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
+
+
+class DayCounts(BaseModel):
+    day: date  # the site's local day
+    time_zone: str
+    since: str  # its first instant, UTC
+    until: str  # the next day's first instant, UTC
+    counts: dict[VerdictValue, int]
+
+
+@router.get("/counts", response_model=DayCounts)
+def count_verdicts(gw: GatewayDep, session: Annotated[Session, Depends(require(*LIVE_ROLES))],
+                   site: IdParam = None, device: IdParam = None,
+                   day: Annotated[date | None, Query(description="the sites' local day (default: today there)")] = None
+                   ) -> DayCounts:
+    """Verdicts of each kind captured in a local day of the sites' time zone, counted by the database: the live
+    page's counters, right however busy the day, and on the site's day rather than UTC's."""
+    day, since, until = local_day(gw.config.time_zone, day)
+    found = gw.store.events.verdict_counts(since, until, site, device)
+    return DayCounts(day=day, time_zone=gw.config.time_zone, since=since, until=until,
+                     counts={v: found.get(v, 0) for v in get_args(VerdictValue)})
 
 
 @router.get("/stream")

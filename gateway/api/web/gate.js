@@ -10,12 +10,24 @@ function row(e, fresh) {
     <td>${e.subject ?? "—"}</td><td>${Number(e.score).toFixed(2)}</td><td>${live}</td>`);
   return tr;
 }
+function show(counts) {
+  for (const [verdict, n] of Object.entries(counts)) document.getElementById("n-" + verdict).textContent = n;
+}
 function add(e, fresh) {
   const body = document.getElementById("verdicts");
   fresh ? body.prepend(row(e, true)) : body.append(row(e, false));
+  if (!fresh) return;
   counts[e.verdict] += 1;
-  document.getElementById("n-" + e.verdict).textContent = counts[e.verdict];
-  if (fresh && e.verdict !== "granted") FG.beep();
+  show(counts);
+  if (e.verdict !== "granted") FG.beep();
+}
+// The day's counters come from the server (every verdict of the site's day, not what this page has seen); the
+// live stream adds to them, and they are fetched again every few minutes and after midnight there.
+async function recount(background = false) {
+  const day = await FG.api("/api/events/counts", {background});
+  Object.assign(counts, day.counts);
+  show(counts);
+  return day;
 }
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
@@ -25,9 +37,10 @@ async function devices(background = false) {
 }
 (async () => {
   await FG.header("/gate");
-  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
-  const today = await FG.api(`/api/events?kind=verdict&limit=1000&since=${encodeURIComponent(midnight.toISOString())}`);
+  const day = await recount();
+  const today = await FG.api(`/api/events?kind=verdict&limit=100&since=${encodeURIComponent(day.since)}`);
   today.events.forEach(e => add(e, false));
+  setInterval(() => recount(true), 5 * 60 * 1000);
   const stream = new EventSource("/api/events/stream?kind=verdict");
   stream.onopen = () => { document.getElementById("live").textContent = "connected"; document.getElementById("live").className = "online"; };
   stream.onerror = () => {

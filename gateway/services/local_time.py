@@ -1,0 +1,24 @@
+"""The sites' own clock: a local day as the UTC instants storage compares.
+
+Events are stored in UTC; people count in their site's days. Vietnam is
+UTC+7, so a day filter on the UTC date puts everything before 07:00 local on
+the previous day. Every "today" and "day" the API offers goes through here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from wire.events import utc_text
+
+DEFAULT_TIME_ZONE = "Asia/Ho_Chi_Minh"
+
+
+def local_day(zone: str, day: date | None = None) -> tuple[date, str, str]:
+    """(the day, its first instant, the next day's first instant) in `zone`, as stored UTC text; today if None."""
+    tz = ZoneInfo(zone)
+    day = day or datetime.now(tz).date()
+    start = datetime.combine(day, time(0), tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tz)
+    return day, utc_text(start.astimezone(timezone.utc)), utc_text(end.astimezone(timezone.utc))
