@@ -154,9 +154,10 @@ def _flag_row(f: dict) -> str:
 
 
 def render_report(s: dict, flags: list[dict], printed_by: str) -> str:
+    """The printable report. Every value goes through `e`, numbers too: they came from a device."""
     e = html.escape
     rows = "".join(_flag_row(f) for f in flags)
-    checks = "".join(f"<tr><td>{e(c['at'])}</td><td>{e(c['reason'])}</td><td>{c['score']}</td>"
+    checks = "".join(f"<tr><td>{e(c['at'])}</td><td>{e(c['reason'])}</td><td>{e(str(c['score']))}</td>"
                      f"<td>{'pass' if c['passed'] else 'FAIL'}</td></tr>" for c in s["checks"])
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Exam session {e(s['id'])}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%;margin:1em 0}}
@@ -166,12 +167,12 @@ td,th{{border:1px solid #999;padding:4px 6px;text-align:left}}h1{{font-size:20px
 <p>Session <b>{e(s['id'])}</b> at site {e(s['site'])}, device {e(s['device'])}<br>
 Candidate <b>{e(s['candidate'])}</b>, {e(s['exam_type'])} / {e(s['stage'])}, seat {e(s['seat'] or '-')}<br>
 Started {e(s['started_at'])}, ended {e(s['ended_at'] or 'not yet')}<br>
-Check-in: <b>{e(s['checkin'])}</b> (score {s['checkin_score']}) {e(s['reason'] or '')}<br>
+Check-in: <b>{e(s['checkin'])}</b> (score {e(str(s['checkin_score']))}) {e(s['reason'] or '')}<br>
 Status: <span class="status">{e(s['status'])}</span>; verdict by a person:
 <b>{e(s['verdict'] or 'none yet')}</b> {e(s['verdict_note'] or '')} {e(s['verdict_by'] or '')} {e(s['verdict_at'] or '')}</p>
 <h2>Flags</h2><table><tr><th>flag</th><th>start</th><th>end</th><th>duration</th><th>severity</th><th>review</th>
 <th>note</th><th>by / when</th></tr>{rows or '<tr><td colspan="8">none</td></tr>'}</table>
-<h2>Checks ({s['checks_total']} in all; the newest shown)</h2><table><tr><th>time</th><th>why</th><th>1:1 score</th>
+<h2>Checks ({e(str(s['checks_total']))} in all; the newest shown)</h2><table><tr><th>time</th><th>why</th><th>1:1 score</th>
 <th>result</th></tr>{checks}</table>
 <p>Printed by {e(printed_by)} at {e(_now())}. Evidence images are in the review system (audited access).</p>
 </body></html>"""
