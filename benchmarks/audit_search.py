@@ -109,7 +109,8 @@ def main() -> None:
              {"who": "people", "since": (week_ago - timedelta(days=1)).isoformat(),
               "until": (week_ago + timedelta(days=1)).isoformat()}),
             ("one target", "/api/audit", {"target": target}),
-            ("CSV of people's exam.flag.* (all matches)", "/api/audit/export.csv", {"who": "people", "action": "exam.flag.*"}),
+            ("CSV of people's exam.flag.* (all matches)", "/api/audit/export.csv",
+             {"who": "people", "action": "exam.flag.*"}),
         ]
         rows = [(label, *timed(client, path, params, args.requests)) for label, path, params in queries]
         started, after, pages = time.perf_counter(), 0, 0
@@ -120,7 +121,8 @@ def main() -> None:
         gateway.terminate()
         gateway.wait(timeout=30)
     backend = "PostgreSQL" if db.startswith("postgresql") else "SQLite"
-    print(f"\n| audit search, {args.entries:,} entries on {backend} ({args.requests} requests each) | p50 ms | p95 ms |")
+    print(f"\n| audit search, {args.entries:,} entries on {backend} ({args.requests} requests each) "
+          "| p50 ms | p95 ms |")
     print("|---|---|---|")
     for label, p50, p95 in rows:
         print(f"| {label} | {p50:.1f} | {p95:.1f} |")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import tomllib
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
-
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, PositiveFloat
+from pydantic import BaseModel, Field, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.quality import QualitySettings
@@ -84,11 +83,16 @@ class GatewayConfig(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
 
-    def model_post_init(self, _context) -> None:
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
         try:
-            ZoneInfo(self.time_zone)
+            ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"time_zone: {self.time_zone!r} is not a time zone name (e.g. Asia/Ho_Chi_Minh)") from None
+            raise ValueError(f"{value!r} is not a time zone name (e.g. Asia/Ho_Chi_Minh)") from None
+        return value
+
+    def model_post_init(self, _context) -> None:
         self.db = str(self.db)
         self.broker_dir = self.broker_dir or self.folder / "broker"
         self.secrets_dir = self.secrets_dir or self.folder / "secrets"

@@ -39,6 +39,9 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterat
     yield buffer.getvalue()
 
 
+AUDIT_HEADER = ("seq", "at (UTC)", "actor", "action", "target", "detail", "hash")  # audit_rows' columns
+
+
 def audit_rows(store: Store, query: AuditQuery) -> Iterator[tuple]:
     """Every entry matching `query` (its `limit` ignored), newest first, read a chunk at a time."""
     q = replace(query, limit=CHUNK)
@@ -46,6 +49,3 @@ def audit_rows(store: Store, query: AuditQuery) -> Iterator[tuple]:
         for r in rows:
             yield r.seq, r.at, r.actor, r.action, r.target, r.detail, r.hash
         q = replace(q, before=rows[-1].seq)
-
-
-AUDIT_HEADER = ("seq", "at (UTC)", "actor", "action", "target", "detail", "hash")

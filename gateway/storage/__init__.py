@@ -53,7 +53,8 @@ class Store:
 
 
 __all__ = [
-    "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure", "EventQuery", "Events",
+    "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure",
+    "EventQuery", "Events",
     "Evidence", "ExamFlag", "ExamSession", "Exams", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -97,11 +97,14 @@ class Tx:
     def execute(self, statement, parameters=None):
         return self.conn.execute(statement, parameters)
 
+    def _driver_sql(self) -> tuple[Callable[[str], str], str]:
+        """(quote an identifier, a parameter placeholder) in the driver's own dialect, for hand-written SQL."""
+        return self.conn.dialect.identifier_preparer.quote, "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+
     def insert_many(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
         """Many rows through the driver's own executemany: ingest's path, where per-row overhead is the cost."""
         if rows:
-            quote = self.conn.dialect.identifier_preparer.quote
-            mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+            quote, mark = self._driver_sql()
             self.conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
                                       f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
@@ -109,15 +112,14 @@ class Tx:
         """`columns` set to each row's values where `key` equals its last value, through the driver's executemany
         (ingest's path: one statement compiled once, not one per device)."""
         if rows:
-            quote = self.conn.dialect.identifier_preparer.quote
-            mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+            quote, mark = self._driver_sql()
             sets = ", ".join(f"{quote(c)} = {mark}" for c in columns)
             self.conn.exec_driver_sql(f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(key)} = {mark}", rows)
 
     def select_in(self, sql: str, values: Sequence, first: tuple = ()) -> list[tuple]:
         """Rows of `sql` (cheap, for hot paths): `{mark}` is a placeholder for each of `first`, in order, and
         `IN ({marks})` holds placeholders for `values`."""
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        _, mark = self._driver_sql()
         text = sql.format(mark=mark, marks=", ".join([mark] * len(values)))
         return list(self.conn.exec_driver_sql(text, (*first, *values)))
 
