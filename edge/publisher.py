@@ -6,7 +6,9 @@ between acknowledging and forwarding would lose the event. So:
 
 - at most `window` events are out unconfirmed at a time; while the gateway is
   away the rest wait on the device's disk, not in the broker's memory;
-- on every (re)connection, sending restarts from the oldest unconfirmed event;
+- on every (re)connection, and whenever a gateway announces a new subscription
+  (`gateway/online`: what was sent while none was subscribed went nowhere),
+  sending restarts from the oldest unconfirmed event;
 - if nothing is confirmed for `resend_after_s`, the unconfirmed window is sent
   again (at most `window` events a time, however long the gateway is away).
 
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from edge.outbox import Outbox
 from wire.commands import ACK, DeliveryAck
 from wire.mqtt import BrokerUrl, TlsSettings, new_client
-from wire.topics import cmd_topic, status_topic
+from wire.topics import GATEWAY_ONLINE, cmd_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ class Publisher:
             log.error("broker %s refused the connection: %s", self.broker, reason_code)
             return
         log.info("connected to %s", self.broker)
-        client.subscribe(self._commands, qos=1)
+        client.subscribe([(self._commands, 1), (GATEWAY_ONLINE, 1)])
         client.publish(self._status, "online", qos=1, retain=True)
         with self._wake:
             self._connected = True
@@ -103,6 +105,14 @@ class Publisher:
             self._connected = False
 
     def _on_message(self, client, userdata, message) -> None:
+        if message.topic == GATEWAY_ONLINE:
+            # The retained copy comes with our own subscription, after which we restart anyway; a live one is a
+            # gateway that has just (re)subscribed.
+            if not message.retain:
+                with self._wake:
+                    self._restart = True
+                    self._wake.notify()
+            return
         if message.topic != self._acks:
             if self.on_command and message.topic.startswith(self._command_prefix):
                 try:

@@ -98,6 +98,23 @@ def test_a_replica_killed_mid_ingest_loses_and_doubles_nothing_and_hands_over_it
     assert httpx.get(f"{other.base_url}/metrics").status_code == 401  # a role, like every route
 
 
+def test_events_sent_while_no_replica_was_subscribed_come_again_as_soon_as_one_is(cluster, tmp_path):
+    """Replicas hold no broker session (clean, shared): what a device sends while none is subscribed goes nowhere.
+    The replica that comes back announces itself on `gateway/online`, and the device sends its window again at
+    once -- not after its resend timer (600 s here, far beyond the simulator's 60 s to drain)."""
+    for gateway in cluster.replicas:
+        gateway.kill(signal.SIGKILL)
+    n = 150
+    sim = run_device_sim(cluster.devices["gate-01"], tmp_path / "outbox.db", n, rate=300, resend_s=600,
+                         stdout=subprocess.PIPE, text=True)
+    wait_until_committed(sim, n)
+    cluster.replicas[0].start()
+    cluster.gateway = cluster.replicas[0]
+    sim.stdout.read()
+    assert sim.wait(timeout=90) == 0
+    assert_exactly_once(cluster, "gate-01", n)
+
+
 def test_postgresql_restarted_mid_ingest_loses_and_doubles_nothing(cluster, postgres, tmp_path):
     n = 900
     sim = run_device_sim(cluster.devices["gate-01"], tmp_path / "outbox.db", n, rate=300, resend_s=RESEND_S,

@@ -3,6 +3,11 @@
     facegate/v1/<site>/<device>/events/<kind>   device -> gateway, QoS 1, signed event
     facegate/v1/<site>/<device>/status          retained "online"/"offline" (last will)
     facegate/v1/<site>/<device>/cmd/<what>      gateway -> device
+    facegate/v1/gateway/online                  retained id of the gateway's latest connection
+
+A gateway (any replica) publishes a new id on `gateway/online` each time it
+(re)subscribes: a device that sees one live sends its unconfirmed events again
+at once, since what it sent while no gateway was subscribed went nowhere.
 
 Site and device ids are lower-case letters, digits, '-' and '_' so that they
 can never smuggle MQTT wildcards or extra levels into a topic.
@@ -18,6 +23,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 ALL_EVENTS = f"{ROOT}/+/+/events/#"
 ALL_STATUS = f"{ROOT}/+/+/status"
+GATEWAY_ONLINE = f"{ROOT}/gateway/online"
 
 
 class TopicError(ValueError):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from gateway.services.files import write_owner_only
 from wire.mqtt import BrokerUrl
-from wire.topics import ALL_EVENTS, ALL_STATUS, ROOT, device_prefix
+from wire.topics import ALL_EVENTS, ALL_STATUS, GATEWAY_ONLINE, ROOT, device_prefix
 
 GATEWAY_USER = "facegate-gateway"
 
@@ -136,6 +136,7 @@ class BrokerFiles:
             f"topic {prefix}/+/events/# out 1",
             f"topic {prefix}/+/status out 1",
             f"topic {prefix}/+/cmd/# in 1",
+            f"topic {GATEWAY_ONLINE} in 1",
         ]
         write_owner_only(self.conf, self._conf(self._password_listener(port, bind), bridge_lines))
 
@@ -185,17 +186,17 @@ class BrokerFiles:
             login = tomllib.loads(self.gateway_login.read_text(encoding="utf-8"))
             lines = [f"{GATEWAY_USER}:{mosquitto_secret(login['password'])}"]
             acl = [f"user {GATEWAY_USER}", f"topic read {ALL_EVENTS}", f"topic read {ALL_STATUS}",
-                   f"topic write {ROOT}/+/+/cmd/#", ""]
+                   f"topic write {ROOT}/+/+/cmd/#", f"topic write {GATEWAY_ONLINE}", ""]
         lines += [f"{device}:{secret}" for device, _site, secret in accounts]
         write_owner_only(self.passwd, "\n".join(lines) + "\n")
         # A site broker's bridge logs in with its certificate (CN = bridge-<site>): that site's topics only.
         for site in sorted({site for _device, site, _secret in accounts}) if gateway else ():
             acl += [f"user {bridge_identity(site)}", f"topic write {ROOT}/{site}/+/events/#",
-                    f"topic write {ROOT}/{site}/+/status", f"topic read {ROOT}/{site}/+/cmd/#", ""]
+                    f"topic write {ROOT}/{site}/+/status", f"topic read {ROOT}/{site}/+/cmd/#", f"topic read {GATEWAY_ONLINE}", ""]
         for device, site, _secret in accounts:
             prefix = device_prefix(site, device)
             acl += [f"user {device}", f"topic write {prefix}/events/#", f"topic readwrite {prefix}/status",
-                    f"topic read {prefix}/cmd/#", ""]
+                    f"topic read {prefix}/cmd/#", f"topic read {GATEWAY_ONLINE}", ""]
         write_owner_only(self.acl, "\n".join(acl))
         self.reload()
 

@@ -21,7 +21,7 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from gateway.services.broker import GATEWAY_USER, BrokerFiles, check_mosquitto_secret
 from gateway.storage import Store
-from wire.topics import ROOT, device_prefix
+from wire.topics import GATEWAY_ONLINE, ROOT, device_prefix
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class _Registry:
 
     def allowed(self, username: str | None, topic: str, action: Action) -> bool:
         if username == GATEWAY_USER:
-            patterns = {Action.PUBLISH: [f"{ROOT}/+/+/cmd/#"]}.get(
+            patterns = {Action.PUBLISH: [f"{ROOT}/+/+/cmd/#", GATEWAY_ONLINE]}.get(
                 action, [f"{ROOT}/+/+/events/#", f"{ROOT}/+/+/status"])
             return any(_matches(topic, p) for p in patterns)
         for device, site, _secret in self.store.devices.broker_accounts():
@@ -63,7 +63,7 @@ class _Registry:
                 prefix = device_prefix(site, device)
                 if action == Action.PUBLISH:
                     return _matches(topic, f"{prefix}/events/#") or topic == f"{prefix}/status"
-                return _matches(topic, f"{prefix}/cmd/#")
+                return _matches(topic, f"{prefix}/cmd/#") or topic == GATEWAY_ONLINE
         return False
 
 

@@ -39,6 +39,7 @@ import json
 import logging
 import queue
 import threading
+import uuid
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -58,7 +59,7 @@ from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text
 from wire.mqtt import BrokerUrl, TlsSettings, new_client
 from wire.signing import verify_canonical
-from wire.topics import ALL_EVENTS, ALL_STATUS, cmd_topic, shared
+from wire.topics import ALL_EVENTS, ALL_STATUS, GATEWAY_ONLINE, cmd_topic, shared
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +374,9 @@ class Ingest:
             return
         # Subscribe every time: after a broker restart without persistence the session is new.
         client.subscribe([(f, 1) for f in self._filters])
+        # After the subscription (the broker takes a client's packets in order): devices that sent while no
+        # gateway was subscribed -- a broker restarted without our session -- send their window again now.
+        client.publish(GATEWAY_ONLINE, uuid.uuid4().hex, qos=1, retain=True)
         log.info("ingest connected to %s (session %s)", self.broker,
                  "resumed" if flags.session_present else "new")
         self.connected.set()
