@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-fleet bench-pad eval clean
+.PHONY: demo test install bench bench-ingest bench-fleet bench-pad eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ bench-pad: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_pairs.py
+
+# Collect every marked message into the catalogues (gateway/i18n/locales/*/LC_MESSAGES/messages.po): new ones
+# arrive empty (shown in English until translated), removed ones leave. Then translate the vi file.
+messages: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project FaceGate --version 0.1.0 -o gateway/i18n/messages.pot .
+	for lang in vi en; do $(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i gateway/i18n/messages.pot \
+	  -d gateway/i18n/locales -l $$lang 2>/dev/null || $(VENV)/bin/pybabel -q init -i gateway/i18n/messages.pot \
+	  -d gateway/i18n/locales -l $$lang; done
 
 clean:
 	rm -rf var .pytest_cache

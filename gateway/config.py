@@ -71,6 +71,8 @@ class GatewayConfig(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     # The sites' time zone (IANA name): their "today", their day filters.
     time_zone: str = "Asia/Ho_Chi_Minh"
+    # The pages' and reports' language until a user picks their own (gateway/i18n).
+    default_language: Literal["vi", "en"] = "vi"
     token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)
     # ... and ends sooner when unused this long, by role (missing roles keep their defaults: an operator's 12 h
     # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/auth.py).

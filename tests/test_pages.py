@@ -11,12 +11,14 @@ import shutil
 import time
 from urllib.parse import urlencode
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from conftest import DATA, REPO, sample_t1
+from gateway.i18n import catalogue
 from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
@@ -48,10 +50,28 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    yield context.new_page()
-    context.close()
+def lang() -> str:
+    """The language the browser picked on the login page (a test parametrizes it to run in both)."""
+    return "en"
+
+
+def words(page: Page):
+    """The page's translation function: its catalogue's gettext (the language the page says it is in)."""
+    return catalogue(page.locator("html").get_attribute("lang")).gettext
+
+
+def new_page(browser, stack: Stack, lang: str, width: int = 1366, height: int = 768, **options) -> Page:
+    """A fresh browser (no cookies) whose login page was switched to `lang`."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    context.add_cookies([{"name": "facegate_lang", "value": lang, "url": stack.gateway.base_url}])
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser, stack, lang):
+    page = new_page(browser, stack, lang)
+    yield page
+    page.context.close()
 
 
 def login(page: Page, stack: Stack, role: str) -> None:
@@ -60,7 +80,7 @@ def login(page: Page, stack: Stack, role: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
-    expect(page.locator("header .who")).to_contain_text(f"{role}-1 ({role})")
+    expect(page.locator("header .who")).to_contain_text(f"{role}-1 ({words(page)(role)})")
 
 
 def shot(page: Page, name: str) -> None:
@@ -68,13 +88,14 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"test-{name}.png"), full_page=True)
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("role, home, links", [
     ("operator", "/gate", ["Live gate"]),
     ("supervisor", "/exam", ["Live gate", "Exam review"]),
     ("admin", "/admin", ["Live gate", "Exam review", "Devices & people", "Audit"]),
     ("auditor", "/audit", ["Audit"]),
 ])
-def test_each_role_logs_in_to_its_own_page(page, stack, role, home, links):
+def test_each_role_logs_in_to_its_own_page_in_either_language(page, stack, role, home, links, lang):
     page.goto(stack.gateway.base_url + home)
     assert page.url.endswith(f"/login?next=%2F{home[1:]}")  # not logged in: sent to the login page, and back after
     expect(page.locator("#notice")).to_be_hidden()  # nobody's session expired: nothing to say
@@ -83,10 +104,12 @@ def test_each_role_logs_in_to_its_own_page(page, stack, role, home, links):
         page.fill("input[name=password]", "wrong-password")
         page.click("button[type=submit]")
         expect(page.locator("#message")).to_contain_text("wrong user name or password")
-        shot(page, "login")
+        shot(page, f"login-{lang}")
     login(page, stack, role)
     assert page.url.endswith(home)
-    assert page.locator("header a:not(#logout)").all_inner_texts() == links
+    t = catalogue(lang).gettext
+    assert page.locator("html").get_attribute("lang") == lang
+    assert page.locator("header nav a").all_inner_texts() == [t(link) for link in links]
 
 
 def test_an_expired_session_says_so_and_returns_to_the_page_and_logout_leaves_nothing_behind(page, stack):
@@ -96,7 +119,7 @@ def test_an_expired_session_says_so_and_returns_to_the_page_and_logout_leaves_no
     expect(page.locator("header .who")).to_contain_text("supervisor-1")
     sql(stack, 'DELETE FROM tokens WHERE "user" = ?', "supervisor-1")  # expired, or ended on another PC
     page.reload()
-    expect(page.locator("#notice")).to_contain_text("Your session expired")
+    expect(page.locator("#notice")).to_contain_text(words(page)("Your session expired or was ended. Log in again to go back to where you were."))
     assert "next=%2Fexam%3Fday%3D2026-11-30" in page.url
     page.fill("input[name=username]", "supervisor-1")
     page.fill("input[name=password]", PASSWORD)
@@ -120,15 +143,15 @@ def test_the_live_gate_goes_to_the_login_page_when_its_session_ends_elsewhere(pa
     expect(page.locator("#live")).to_have_text("connected")
     sql(stack, 'DELETE FROM tokens WHERE "user" = ?', "operator-1")  # logged out on another PC, or expired
     page.wait_for_url(lambda url: "/login" in url, timeout=15000)  # the stream re-checks its session every 5 s
-    expect(page.locator("#notice")).to_contain_text("Your session expired")
+    expect(page.locator("#notice")).to_contain_text(words(page)("Your session expired or was ended. Log in again to go back to where you were."))
     assert "next=%2Fgate" in page.url
 
 
 @pytest.mark.parametrize("role, path", [("operator", "/gate"), ("supervisor", "/exam"), ("admin", "/admin"),
                                         ("auditor", "/audit"), (None, "/login"), ("operator", "/admin")])
 def test_every_page_fits_a_phone_without_sideways_scrolling(browser, stack, role, path):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    phone = context.new_page()
+    phone = new_page(browser, stack, "vi", 390, 844, device_scale_factor=2, is_mobile=True)
+    context = phone.context
     try:
         if role:
             login(phone, stack, role)
@@ -184,7 +207,7 @@ def test_the_live_gate_shows_a_new_verdict_within_two_seconds(page, stack):
     shot(page, "live-gate")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def flagged_session(stack):
     """An exam session with a face_mismatch flag, as exam-01 would report it."""
     device = DeviceClient(stack, "exam-01")
@@ -213,45 +236,146 @@ def flagged_session(stack):
     return session, flag
 
 
-def test_a_supervisor_confirms_a_flag_and_the_report_shows_it(page, stack, flagged_session):
-    session, _ = flagged_session
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_downloads_the_report(
+        page, stack, flagged_session, lang, tmp_path):
+    session, flag = flagged_session
+    t = catalogue(lang).gettext
     login(page, stack, "supervisor")
     row = page.locator(f"#sessions tr[data-id='{session}']")
-    expect(row).to_contain_text("needs review")
-    row.click()
-    expect(page.locator("#detail")).to_contain_text("face_mismatch")
-    shot(page, "exam-review")
-    page.select_option("form.review select[name=decision]", "confirmed")
-    page.fill("form.review input[name=note]", "another person sat the test from minute 8")
-    page.click("form.review button")
-    expect(page.locator("#detail")).to_contain_text("confirmed by supervisor-1")
-    expect(row).to_contain_text("confirmed incident")
-    page.fill("#verdict input[name=note]", "result voided, candidate called in")
-    page.select_option("#verdict select[name=verdict]", "incident")
-    page.click("#verdict button")
-    expect(page.locator("#detail")).to_contain_text("incident by supervisor-1")
+    expect(row).to_contain_text(t("needs review"))
+    row.get_by_role("link").focus()  # the keyboard reaches a session: its candidate is a link ...
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: f"session={session}" in url)  # ... to the session's own address
+    detail = page.locator("#detail")
+    expect(detail).to_contain_text(t("face mismatch"))
+    shot(page, f"exam-review-{lang}")
+    review = page.locator(f"#review-{flag}")
+    review.locator("select[name=decision]").select_option("confirmed")
+    review.locator("input[name=note]").fill("another person sat the test from minute 8")
+    review.locator("button[type=submit]").click()
+    expect(detail).to_contain_text(t("by {user}", user="supervisor-1"))
+    expect(row).to_contain_text(t("confirmed incident"))
+
+    # A week later the supervisor opens the same address and corrects the review: the first one stays on record.
+    page.goto(stack.gateway.base_url + f"/exam?session={session}")
+    detail.get_by_role("button", name=t("amend")).first.click()
+    review.locator("select[name=decision]").select_option("dismissed")
+    review.locator("input[name=note]").fill("   ")
+    review.locator("button[type=submit]").click()
+    expect(page.locator("#message")).to_contain_text("note")  # a note of spaces is no note, said beside the form
+    review.locator("input[name=note]").fill("same person: the camera saw a reflection")
+    review.locator("button[type=submit]").click()
+    expect(detail).to_contain_text(t("dismissed"))
+    expect(detail).to_contain_text(t("earlier: {decision} — {note} ({user}, {when})", decision=t("confirmed"),
+                                     note="another person sat the test from minute 8", user="supervisor-1",
+                                     when="")[:30])
+    page.locator("#verdict select[name=verdict]").select_option("clean")
+    page.fill("#verdict input[name=note]", "no incident after review")
+    page.click("#verdict button[type=submit]")
+    expect(detail).to_contain_text("no incident after review")
+
     with page.expect_popup() as popup:
-        page.click("text=printable report")
+        page.get_by_role("link", name=t("printable report")).click()
     report = popup.value
-    expect(report.locator("body")).to_contain_text("another person sat the test from minute 8")
-    expect(report.locator("body")).to_contain_text("confirmed")
-    shot(report, "exam-report")
+    body = report.locator("body")
+    expect(body).to_contain_text("Ann Lee")  # the candidate's name, not only the id
+    expect(body).to_contain_text("same person: the camera saw a reflection")
+    expect(body).to_contain_text("another person sat the test from minute 8")  # the amended review, kept
+    expect(body).to_contain_text(t("Supervisor (name, signature, date)"))
+    assert report.locator("html").get_attribute("lang") == lang
+    started = stack.get(f"/api/exam/sessions/{session}", role="supervisor").json()["started_at"]
+    local = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    expect(body).to_contain_text(local.strftime("%d/%m/%Y %H:%M:%S"))  # the centre's clock, day first
+    shot(report, f"exam-report-{lang}")
+    report.close()
+
+    with page.expect_download() as download:
+        page.click("#report-pdf")
+    pdf = tmp_path / "report.pdf"
+    download.value.save_as(pdf)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and download.value.suggested_filename == f"exam-report-{session}.pdf"
+    from pypdf import PdfReader
+    text = "".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "Ann Lee" in text and t("Exam session report") in text
+    width, height = (float(v) for v in PdfReader(pdf).pages[0].mediabox[2:])
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
 
 
-def test_an_admin_uploads_photos_and_sees_each_result(page, stack, tmp_path):
-    good, group = tmp_path / "bo-tran.jpg", tmp_path / "group-photo.jpg"
-    good.write_bytes((CELEBS / "img13.jpg").read_bytes())
+def confirm_gallery(stack: Stack, device: str, version: int) -> None:
+    """What a device does once it runs gallery `version`: say so in a signed `gallery` event."""
+    from wire.events import GalleryAppliedEvent
+
+    client = DeviceClient(stack, device)
+    event = GalleryAppliedEvent(id=str(uuid7()), site="site-a", device=device,
+                                seq=stack.store.devices.get(device).last_seq + 1, captured_at=datetime.now(timezone.utc),
+                                model_pack="buffalo_s", version=version, size=0)
+    client.publish(sign_event(event, client.key), topic=event_topic("site-a", device, "gallery"))
+    client.close()
+
+
+@pytest.mark.parametrize("lang, photo", [("vi", "img13.jpg"), ("en", "img17.jpg")])
+def test_the_admin_enrols_a_vietnamese_name_withdraws_only_her_exam_consent_and_sees_each_device_erase_her(
+        page, stack, tmp_path, lang, photo):
+    t = catalogue(lang).gettext
+    other_exam = stack.add_device(f"exam-{lang}", "site-a", kind="exam").device  # revoked below, before it confirms
+    named, group = tmp_path / "chân dung.jpg", tmp_path / "group-photo.jpg"
+    named.write_bytes((CELEBS / photo).read_bytes())
     group.write_bytes(sample_t1().read_bytes())
     login(page, stack, "admin")
-    expect(page.locator("#devices")).to_contain_text("gate-01")
-    page.set_input_files("#enrol input[type=file]", [str(good), str(group)])
+    expect(page.locator("#devices")).to_contain_text(other_exam)
+
+    # One photo, her name typed in Vietnamese, the id left for the gateway to make; consent to the gate and exams.
+    page.set_input_files("#enrol input[type=file]", [str(named)])
+    page.get_by_label(t("name (any script)")).fill("Trần Thị Bình")
+    page.get_by_label(t("exam"), exact=True).check()
     page.fill("#enrol input[name=sites]", "site-a")
     page.click("#enrol button[type=submit]")
-    expect(page.locator("#results")).to_contain_text("enrolled (quality", timeout=30000)
-    expect(page.locator("#results")).to_contain_text("refused: 6 faces found", timeout=30000)
-    expect(page.locator("#subjects")).to_contain_text("bo-tran")
-    shot(page, "admin")
-    page.goto(stack.gateway.base_url + "/audit")
+    result = page.locator("#results tr").first
+    expect(result).to_contain_text(t("enrolled as {id} (quality {quality})", id="tran-thi-binh", quality="")[:12],
+                                   timeout=30000)
+    subject = stack.get("/api/subjects", role="admin").json()
+    her = next(s for s in subject if s["display_name"] == "Trần Thị Bình" and s["id"].startswith("tran-thi-binh")
+               and not any(c["withdrawn_at"] for c in s["consents"]))
+    assert {c["purpose"] for c in her["consents"]} == {"gate", "exam"}
+    row = page.locator("#subjects tr", has_text=her["id"])
+    expect(row).to_contain_text("Trần Thị Bình")
+
+    # A group photo is refused, saying why, beside the file it came from.
+    page.set_input_files("#enrol input[type=file]", [str(group)])
+    page.get_by_label(t("name (any script)")).fill("")
+    page.click("#enrol button[type=submit]")
+    expect(page.locator("#results tr").first).to_contain_text(t("refused: {reason}", reason="6 faces found"),
+                                                            timeout=30000)
+
+    # Withdraw only the exam consent: the gate still knows her; exam devices erase her.
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator(f"button[data-purpose=exam]").click()
+    expect(row).to_contain_text(t("withdrawn {when}", when="")[:6])
+    expect(row.locator("button[data-purpose=gate]")).to_be_visible()
+    erasure = wait_for(lambda: next((e for e in stack.get("/api/erasures", role="admin").json()
+                                     if e["subject"] == her["id"] and all(d["version"] for d in e["devices"].values())),
+                                    None), 20, "the erasure's galleries published")
+    assert set(erasure["devices"]) == {"exam-01", other_exam}  # the exam devices, not the gate
+    entry = page.locator(f"#erasures tr[data-subject='{her['id']}']")
+    expect(entry).to_contain_text(t("waiting"))
+    confirm_gallery(stack, "exam-01", erasure["devices"]["exam-01"]["version"])
+    expect(entry).to_contain_text(t("erased {when}", when="")[:5], timeout=20000)
+    expect(entry).not_to_contain_text(t("completed {when}", when="")[:7])  # the other exam device has not erased her
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"button[data-revoke='{other_exam}']").click()  # a broken device, revoked: no longer waited for
+    expect(entry).to_contain_text(t("completed {when}", when="")[:7], timeout=20000)
+    expect(entry).not_to_contain_text(other_exam)
+    shot(page, f"admin-{lang}")
+    actions = [(e["action"], e["target"]) for e in stack.get(f"/api/audit?target={her['id']}&who=all",
+                                                            role="auditor").json()]
+    assert ("erasure.device_confirmed", her["id"]) in actions and ("erasure.device_revoked", her["id"]) in actions
+    assert ("erasure.completed", her["id"]) in actions
+
+
+def test_the_audit_page_checks_the_chain(page, stack):
+    login(page, stack, "auditor")
     page.click("#verify")
     expect(page.locator("#result")).to_contain_text("intact")
     shot(page, "audit")

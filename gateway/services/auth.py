@@ -35,6 +35,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.errors import Conflict, Invalid, TooManyAttempts
+from gateway.i18n import LANGUAGES
 from gateway.storage import Session, Store, User
 from wire.events import utc_text
 
@@ -138,6 +139,14 @@ class Auth:
         with self.store.db.transaction() as tx:
             self.store.users.add(tx, name, role, password_hash)
             tx.audit(actor, "user.added", name, {"role": role})
+
+    def set_language(self, session: Session, language: str) -> None:
+        """The language the user's pages and reports are in from now on (one of gateway.i18n.LANGUAGES)."""
+        if language not in LANGUAGES:
+            raise Invalid(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+        with self.store.db.transaction() as tx:
+            self.store.users.set_language(tx, session.user.name, language)
+            tx.audit(f"user:{session.user.name}", "user.language", session.user.name, {"language": language})
 
     async def login(self, name: str, password: str, address: str) -> tuple[str, str] | None:
         """(token, expires_at) for a right password, else None; TooManyAttempts while backing off or busy."""

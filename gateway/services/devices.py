@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.broker import BrokerFiles, mosquitto_secret, new_password
+from gateway.services.galleries import device_revoked
 from gateway.services.pki import CertificateAuthority
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import Store
@@ -77,6 +78,7 @@ def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "
         if not store.devices.set_status(tx, device, "revoked"):
             raise NotFound(f"no device {device!r}")
         tx.audit(actor, "device.revoked", device)
+        device_revoked(store, tx, device, actor)
     broker.write_accounts(store.devices.broker_accounts())
     if ca is not None and ca.exists and ca.current(device):
         ca.revoke(device)

@@ -16,8 +16,11 @@ or a CSV manifest with one row per person:
 from __future__ import annotations
 
 import csv
+import re
+import secrets
 import threading
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +46,7 @@ CSV_COLUMNS = ("photo", "subject", "display_name", "id_card", "purpose", "sites"
 @dataclass
 class EnrolmentRequest:
     source: str  # how results name it: file path or upload name
-    subject: str
+    subject: str  # "" with a display name: an id is made from the name (new_subject_id)
     photo: bytes | None = None
     display_name: str | None = None
     id_card: str | None = None
@@ -53,6 +56,20 @@ class EnrolmentRequest:
     channel: str = "counter"
     expires_at: str | None = None  # ISO 8601
     problem: str | None = None  # found while reading the source (bad CSV row, unreadable file)
+
+
+def new_subject_id(display_name: str, taken: Callable[[str], bool]) -> str:
+    """An id for a person named in any script: "Trần Thị Bình" -> "tran-thi-binh" (then "-2", "-3", ... while
+    `taken`); a name with no Latin letters at all becomes "person-<random>"."""
+    # Vietnamese đ/Đ is a letter of its own, not d with a mark: NFKD does not take it apart.
+    plain = unicodedata.normalize("NFKD", display_name.replace("đ", "d").replace("Đ", "D"))
+    words = re.findall(r"[a-z0-9]+", "".join(c for c in plain if not unicodedata.combining(c)).lower())
+    base = "-".join(words)[:56].strip("-") or f"person-{secrets.token_hex(4)}"
+    candidate, n = base, 1
+    while taken(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
 
 
 # One result per photo, as `facegate gallery build` reports it: source, subject, enrolled, reason, quality.
@@ -72,6 +89,8 @@ class Enroller:
 
     def enrol(self, request: EnrolmentRequest) -> EnrolmentResult:
         """Check and enrol one person; the result says why not if not."""
+        if not request.subject and request.display_name and request.display_name.strip():
+            request.subject = new_subject_id(request.display_name, self.store.people.subject_exists)
         fail = lambda reason: EnrolmentResult(request.source, request.subject, False, reason)  # noqa: E731
         if request.problem:
             return fail(request.problem)

@@ -16,12 +16,13 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from gateway.errors import Invalid, NotFound, Unavailable
+from gateway.errors import Conflict, Invalid, NotFound, Unavailable
 from gateway.storage import Device, Evidence, ExamFlag, ExamSession, Store, StoredEvent, Tx
 from gateway.storage.schema import exam_evidence, exam_flags
 from wire import DeviceKey, uuid7
 from wire.commands import SESSION, SessionCommand, sign_command
 from wire.events import utc_text
+from wire.evidence import EvidenceError, open_evidence
 from wire.topics import cmd_topic
 
 TECHNICAL_FLAGS = {"technical", "camera_blocked"}
@@ -166,9 +167,13 @@ def review_flag(store: Store, flag_id: str, decision: str, note: str, user: str)
         flag = store.exams.flag_for_update(tx, flag_id)
         if flag is None:
             raise NotFound(f"no flag {flag_id}")
+        amended = flag.review is not None
+        if amended:  # a correction: what was said before stays, with who said it and when
+            flag.review_history.append({"decision": flag.review, "note": flag.review_note, "by": flag.reviewed_by,
+                                        "at": flag.reviewed_at})
         flag.review, flag.review_note, flag.reviewed_by, flag.reviewed_at = decision, note, user, tx.now
         store.exams.save_flag(tx, flag, new=False)
-        tx.audit(f"user:{user}", f"exam.flag.{decision}", flag_id, {"note": note})
+        tx.audit(f"user:{user}", f"exam.flag.{decision}", flag_id, {"note": note, "amended": amended})
     return flag
 
 
@@ -177,7 +182,22 @@ def set_verdict(store: Store, session_id: str, verdict: str, note: str, user: st
         session = store.exams.session_for_update(tx, session_id)
         if session is None:
             raise NotFound(f"no exam session {session_id}")
+        amended = session.verdict is not None
+        if amended:
+            session.verdict_history.append({"verdict": session.verdict, "note": session.verdict_note,
+                                            "by": session.verdict_by, "at": session.verdict_at})
         session.verdict, session.verdict_note, session.verdict_by, session.verdict_at = verdict, note, user, tx.now
         store.exams.save_session(tx, session, new=False)
-        tx.audit(f"user:{user}", "exam.verdict", session_id, {"verdict": verdict, "note": note})
+        tx.audit(f"user:{user}", "exam.verdict", session_id, {"verdict": verdict, "note": note, "amended": amended})
     return session
+
+
+def evidence_image(store: Store, row: Evidence) -> bytes:
+    """The evidence JPEG, decrypted with its device's key and checked against the SHA-256 the device signed;
+    Conflict if it does not decrypt or match (tampered with, or the device's key is gone)."""
+    device = store.devices.get(row.device)
+    try:
+        return open_evidence(device.gallery_key if device else None, row.device, row.id, row.nonce, row.ciphertext,
+                             row.sha256)
+    except EvidenceError as exc:
+        raise Conflict(str(exc)) from None

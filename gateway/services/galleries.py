@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.secrets import GatewaySecrets
-from gateway.storage import GalleryVersion, Store, Tx
+from gateway.storage import Erasure, GalleryVersion, Store, Tx
 from wire.commands import GALLERY
 from wire.events import utc_text
 from wire.gallery import seal_gallery
@@ -39,12 +39,30 @@ def gallery_applied(store: Store, tx: Tx, device: str, version: int, at: str) ->
     for erasure in store.galleries.erasures(tx=tx, ids=confirmed):
         tx.audit(f"device:{device}", "erasure.device_confirmed", erasure.subject,
                  {"erasure": erasure.id, "version": version})
-        if erasure.completed_at is None and all(d["confirmed_at"] for d in erasure.devices.values()):
-            store.galleries.complete(tx, erasure.id)
-            tx.audit("system", "erasure.completed", erasure.subject,
-                     {"erasure": erasure.id, "devices": sorted(erasure.devices)})
+        if _complete_if_done(store, tx, erasure):
             done.append(erasure.id)
     return done
+
+
+def device_revoked(store: Store, tx: Tx, device: str, actor: str) -> list[int]:
+    """A revoked device can no longer receive a gallery: its erasures stop waiting for it (each audited, with the
+    device named, in the revocation's transaction); the erasures this completes."""
+    released = store.galleries.release_device(tx, device)
+    done = []
+    for erasure in store.galleries.erasures(tx=tx, ids=released):
+        tx.audit(actor, "erasure.device_revoked", erasure.subject, {"erasure": erasure.id, "device": device})
+        if _complete_if_done(store, tx, erasure):
+            done.append(erasure.id)
+    return done
+
+
+def _complete_if_done(store: Store, tx: Tx, erasure: Erasure) -> bool:
+    """Mark the erasure complete (audited) once every device still waited for has confirmed it."""
+    if erasure.completed_at is not None or not all(d["confirmed_at"] for d in erasure.devices.values()):
+        return False
+    store.galleries.complete(tx, erasure.id)
+    tx.audit("system", "erasure.completed", erasure.subject, {"erasure": erasure.id, "devices": sorted(erasure.devices)})
+    return True
 
 
 class GalleryPusher:

@@ -22,3 +22,11 @@ def local_day(zone: str, day: date | None = None) -> tuple[date, str, str]:
     start = datetime.combine(day, time(0), tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tz)
     return day, utc_text(start.astimezone(timezone.utc)), utc_text(end.astimezone(timezone.utc))
+
+
+def local_text(stored: str | None, zone: str, with_date: bool = True) -> str:
+    """A stored UTC time as the site reads it: "dd/mm/yyyy HH:MM:SS" (24-hour) in `zone`; "" for None."""
+    if not stored:
+        return ""
+    local = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    return local.strftime("%d/%m/%Y %H:%M:%S" if with_date else "%H:%M:%S")

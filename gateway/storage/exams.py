@@ -13,7 +13,7 @@ from gateway.storage.schema import exam_evidence, exam_flags, exam_sessions
 if TYPE_CHECKING:
     from gateway.storage.database import Database, Tx
 
-_JSON_LISTS = ("checks", "flags", "evidence")
+_JSON_LISTS = ("checks", "flags", "evidence", "verdict_history")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ExamSession:
     verdict_by: str | None = None
     verdict_at: str | None = None
     created_by: str | None = None
+    verdict_history: list = field(default_factory=list)  # earlier verdicts: {verdict, note, by, at}, oldest first
 
     def row(self) -> dict:
         values = asdict(self)
@@ -66,9 +67,10 @@ class ExamFlag:
     review_note: str | None = None
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    review_history: list = field(default_factory=list)  # earlier reviews: {decision, note, by, at}, oldest first
 
     def row(self) -> dict:
-        return asdict(self) | {"evidence": json.dumps(self.evidence)}
+        return asdict(self) | {"evidence": json.dumps(self.evidence), "review_history": json.dumps(self.review_history)}
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def _session(row) -> ExamSession:
 def _flag(row) -> ExamFlag:
     values = dict(row._mapping)
     values["evidence"] = json.loads(values["evidence"] or "[]")
+    values["review_history"] = json.loads(values["review_history"] or "[]")
     return ExamFlag(**values)
 
 

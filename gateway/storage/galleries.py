@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from gateway.storage.schema import device_galleries, erasure_devices, erasures
 
@@ -118,6 +118,15 @@ class Galleries:
         if ids:
             tx.execute(update(erasure_devices).where(erasure_devices.c.device == device,
                                                      erasure_devices.c.erasure.in_(ids)).values(confirmed_at=at))
+        return ids
+
+    def release_device(self, tx: Tx, device: str) -> list[int]:
+        """Stop waiting for `device` (revoked) in every erasure it has not confirmed; those erasure ids."""
+        ids = [r[0] for r in tx.execute(select(erasure_devices.c.erasure).where(
+            erasure_devices.c.device == device, erasure_devices.c.confirmed_at.is_(None)))]
+        if ids:
+            tx.execute(delete(erasure_devices).where(erasure_devices.c.device == device,
+                                                     erasure_devices.c.erasure.in_(ids)))
         return ids
 
     def complete(self, tx: Tx, erasure: int) -> None:

@@ -106,6 +106,12 @@ class People:
         with self.db.read() as conn:
             return conn.execute(select(subjects.c.id).where(subjects.c.id == subject)).first() is not None
 
+    def display_name(self, subject: str) -> str | None:
+        """The subject's name as enrolled (any script); None for no such subject."""
+        with self.db.read() as conn:
+            row = conn.execute(select(subjects.c.display_name).where(subjects.c.id == subject)).first()
+        return row[0] if row else None
+
     def subject_by_card(self, id_card_hash: str) -> str | None:
         with self.db.read() as conn:
             row = conn.execute(select(subjects.c.id).where(subjects.c.id_card_hash == id_card_hash)).first()

@@ -201,6 +201,7 @@ exam_sessions = Table(
     Column("verdict_note", Text),
     Column("verdict_by", Text),
     Column("verdict_at", Text),
+    Column("verdict_history", Text),  # JSON: the earlier verdicts, oldest first
     Column("created_by", Text),
     Index("idx_exam_sessions_site_started_at", "site", "started_at"),
 )
@@ -222,6 +223,7 @@ exam_flags = Table(
     Column("review_note", Text),
     Column("reviewed_by", Text),
     Column("reviewed_at", Text),
+    Column("review_history", Text),  # JSON: the earlier reviews, oldest first
     Index("idx_exam_flags_session", "session"),
 )
 
@@ -246,6 +248,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", Text),
     Column("disabled", Integer, server_default="0"),
+    Column("language", Text),  # None: the gateway's default language
 )
 
 tokens = Table(

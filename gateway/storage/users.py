@@ -19,6 +19,7 @@ class User:
     role: str
     password_hash: str
     disabled: bool
+    language: str | None = None  # None: the gateway's default
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,12 @@ class Users:
 
     def get(self, name: str) -> User | None:
         with self.db.read() as conn:
-            row = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled)
-                               .where(users.c.name == name)).first()
-        return User(row[0], row[1], row[2], bool(row[3])) if row else None
+            row = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled,
+                                      users.c.language).where(users.c.name == name)).first()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
+
+    def set_language(self, tx: Tx, name: str, language: str) -> None:
+        tx.execute(update(users).where(users.c.name == name).values(language=language))
 
     def add_token(self, tx: Tx, token_hash: str, user: str, expires_at: str) -> None:
         tx.execute(insert(tokens).values(hash=token_hash, user=user, expires_at=expires_at, used_at=tx.now))
@@ -61,11 +65,11 @@ class Users:
         """The user a live token belongs to."""
         with self.db.read() as conn:
             row = conn.execute(
-                select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, tokens.c.expires_at,
-                       tokens.c.used_at)
+                select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, users.c.language,
+                       tokens.c.expires_at, tokens.c.used_at)
                 .join(tokens, tokens.c.user == users.c.name)
                 .where(tokens.c.hash == token_hash, tokens.c.expires_at > now)).first()
-        return Session(User(row[0], row[1], row[2], bool(row[3])), token_hash, row[4], row[5]) if row else None
+        return Session(User(row[0], row[1], row[2], bool(row[3]), row[4]), token_hash, row[5], row[6]) if row else None
 
     def delete_expired_tokens(self, tx: Tx) -> int:
         return tx.execute(delete(tokens).where(tokens.c.expires_at <= tx.now)).rowcount

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -29,6 +29,12 @@ class TokenResponse(BaseModel):
 class Me(BaseModel):
     name: str
     role: str
+    language: str  # the user's own choice, else the gateway's default
+    time_zone: str  # the sites' zone: every local time and day the pages show
+
+
+class LanguageChoice(BaseModel):
+    language: Literal["vi", "en"]
 
 
 @router.post("/auth/token", response_model=TokenResponse)
@@ -65,6 +71,15 @@ def logout(response: Response, gw: GatewayDep, session: Annotated[Session, Depen
 
 
 @router.get("/me", response_model=Me)
-async def me(session: Annotated[Session, Depends(require(*EVERYONE))]) -> Me:
-    """Who the token belongs to."""
-    return Me(name=session.user.name, role=session.user.role)
+async def me(gw: GatewayDep, session: Annotated[Session, Depends(require(*EVERYONE))]) -> Me:
+    """Who the token belongs to, and the language and time zone their pages use."""
+    return Me(name=session.user.name, role=session.user.role,
+              language=session.user.language or gw.config.default_language, time_zone=gw.config.time_zone)
+
+
+@router.put("/me/language", status_code=204)
+def set_language(body: LanguageChoice, gw: GatewayDep,
+                 session: Annotated[Session, Depends(require(*EVERYONE))]) -> Response:
+    """Pick the language of your own pages and reports (audited)."""
+    gw.auth.set_language(session, body.language)
+    return Response(status_code=204)

@@ -7,19 +7,22 @@ decision is in the audit log.
 
 from __future__ import annotations
 
-import html
-from datetime import date, datetime, timedelta, timezone
+import base64
+from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.deps import EXAM_ROLES, GatewayDep, actor, require
+from gateway.api.templates import html_to_pdf, reader_language, render_text
+from gateway.errors import Conflict
+from gateway.i18n.names import name_of
 from gateway.services import exams
+from gateway.services.local_time import local_day, local_text
 from gateway.storage import ExamFlag, ExamSession, Session
 from wire.events import utc_text
-from wire.evidence import EvidenceError, open_evidence
 
 router = APIRouter(prefix="/api/exam", tags=["exam review"])
 Reviewer = Annotated[Session, Depends(require(*EXAM_ROLES))]
@@ -28,7 +31,7 @@ Id = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
 # A person's reason, in words: surrounding spaces are not kept, and a note of only spaces is no note.
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # The report has no script at all; its one style block is inline.
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 
 
 class ReviewIn(BaseModel):
@@ -78,11 +81,10 @@ def create_session(body: SessionIn, gw: GatewayDep, session: Reviewer) -> dict:
 @router.get("/sessions")
 def list_sessions(gw: GatewayDep, session: Reviewer,
                   site: Annotated[str | None, Query(max_length=64)] = None,
-                  day: Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")] = None,
+                  day: Annotated[date | None, Query(description="YYYY-MM-DD, the centre's local day")] = None,
                   status: Status | None = None) -> list[dict]:
     """Sessions by centre and day, with flag counts and the traffic-light status."""
-    start = utc_text(datetime(day.year, day.month, day.day, tzinfo=timezone.utc)) if day else None
-    end = utc_text(datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)) if day else None
+    _, start, end = local_day(gw.config.time_zone, day) if day else (None, None, None)
     sessions = gw.store.exams.sessions(site, start, end)
     flags_by_session: dict[str, list[ExamFlag]] = {}
     for f in gw.store.exams.flags(sessions=[s.id for s in sessions]) if sessions else []:
@@ -111,12 +113,7 @@ def get_evidence(evidence: Id, gw: GatewayDep, session: Reviewer) -> Response:
     row = gw.store.exams.evidence(evidence)
     if row is None:
         raise HTTPException(404, "no such evidence")
-    device = gw.store.devices.get(row.device)
-    try:
-        jpeg = open_evidence(device.gallery_key if device else None, row.device, row.id, row.nonce, row.ciphertext,
-                             row.sha256)
-    except EvidenceError as exc:
-        raise HTTPException(409, str(exc)) from None
+    jpeg = exams.evidence_image(gw.store, row)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.evidence.read", evidence, {"session": row.session})
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -136,43 +133,44 @@ def set_verdict(session_id: Id, body: VerdictIn, gw: GatewayDep, session: Review
 
 
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
-def report(session_id: Id, gw: GatewayDep, session: Reviewer) -> HTMLResponse:
-    """A printable incident report (print it from the browser)."""
+def report(session_id: Id, request: Request, gw: GatewayDep, session: Reviewer) -> HTMLResponse:
+    """The session's report for the file and for print (A4): candidate, times on the centre's clock, flags with
+    their reviews (and earlier ones), the evidence pictures, signature lines; in the reader's language."""
+    return HTMLResponse(_report(session_id, request, gw, session, "html"), headers={"Content-Security-Policy": REPORT_CSP})
+
+
+@router.get("/sessions/{session_id}/report.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def report_pdf(session_id: Id, request: Request, gw: GatewayDep, session: Reviewer) -> Response:
+    """The same report as an A4 PDF to download (rendered by WeasyPrint on the gateway)."""
+    pdf = html_to_pdf(_report(session_id, request, gw, session, "pdf"))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="exam-report-{session_id}.pdf"', "Cache-Control": "no-store"})
+
+
+def _report(session_id: str, request: Request, gw, session: Session, form: str) -> str:
     found, flags = _session_or_404(gw, session_id)
     with gw.store.db.transaction() as tx:
-        tx.audit(actor(session), "exam.report.read", session_id)
-    return HTMLResponse(render_report(_view(found, flags), [f.__dict__ for f in flags], session.user.name),
-                        headers={"Content-Security-Policy": REPORT_CSP})
+        tx.audit(actor(session), "exam.report.read", session_id, {"format": form})
+    zone = gw.config.time_zone
+    return render_text("report.html", reader_language(request, session), s=_view(found, flags), flags=flags,
+                       candidate_name=gw.store.people.display_name(found.candidate) or found.candidate,
+                       pictures=_pictures(gw, session_id), printed_by=session.user.name, printed_at=_now(),
+                       time_zone=zone, when=lambda value: local_text(value, zone), name=name_of,
+                       pdf_link=f"/api/exam/sessions/{session_id}/report.pdf" if form == "html" else None)
 
 
-def _flag_row(f: dict) -> str:
-    e = html.escape
-    duration = "" if f["duration_s"] is None else f"{f['duration_s']:.0f} s"
-    return (f"<tr><td>{e(f['kind'])}</td><td>{e(f['start'])}</td><td>{e(f['end'] or 'open')}</td><td>{duration}</td>"
-            f"<td>{e(f['severity'])}</td><td>{e(f['review'] or 'not reviewed')}</td>"
-            f"<td>{e(f['review_note'] or '')}</td><td>{e(f['reviewed_by'] or '')} {e(f['reviewed_at'] or '')}</td></tr>")
+REPORT_PICTURES = 6  # per check-in, logout or flag: enough to judge, few enough to print
 
 
-def render_report(s: dict, flags: list[dict], printed_by: str) -> str:
-    """The printable report. Every value goes through `e`, numbers too: they came from a device."""
-    e = html.escape
-    rows = "".join(_flag_row(f) for f in flags)
-    checks = "".join(f"<tr><td>{e(c['at'])}</td><td>{e(c['reason'])}</td><td>{e(str(c['score']))}</td>"
-                     f"<td>{'pass' if c['passed'] else 'FAIL'}</td></tr>" for c in s["checks"])
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Exam session {e(s['id'])}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%;margin:1em 0}}
-td,th{{border:1px solid #999;padding:4px 6px;text-align:left}}h1{{font-size:20px}}.status{{font-weight:bold}}
-@media print{{a{{display:none}}}}</style></head><body>
-<h1>Exam session report</h1>
-<p>Session <b>{e(s['id'])}</b> at site {e(s['site'])}, device {e(s['device'])}<br>
-Candidate <b>{e(s['candidate'])}</b>, {e(s['exam_type'])} / {e(s['stage'])}, seat {e(s['seat'] or '-')}<br>
-Started {e(s['started_at'])}, ended {e(s['ended_at'] or 'not yet')}<br>
-Check-in: <b>{e(s['checkin'])}</b> (score {e(str(s['checkin_score']))}) {e(s['reason'] or '')}<br>
-Status: <span class="status">{e(s['status'])}</span>; verdict by a person:
-<b>{e(s['verdict'] or 'none yet')}</b> {e(s['verdict_note'] or '')} {e(s['verdict_by'] or '')} {e(s['verdict_at'] or '')}</p>
-<h2>Flags</h2><table><tr><th>flag</th><th>start</th><th>end</th><th>duration</th><th>severity</th><th>review</th>
-<th>note</th><th>by / when</th></tr>{rows or '<tr><td colspan="8">none</td></tr>'}</table>
-<h2>Checks ({e(str(s['checks_total']))} in all; the newest shown)</h2><table><tr><th>time</th><th>why</th><th>1:1 score</th>
-<th>result</th></tr>{checks}</table>
-<p>Printed by {e(printed_by)} at {e(_now())}. Evidence images are in the review system (audited access).</p>
-</body></html>"""
+def _pictures(gw, session_id: str) -> dict[str, list[str]]:
+    """The session's evidence as inline images (the report loads nothing), by reason: checkin, logout, flag id."""
+    pictures: dict[str, list[str]] = {}
+    for row in gw.store.exams.evidence_of(session_id):
+        shown = pictures.setdefault(row.reason, [])
+        if len(shown) < REPORT_PICTURES:
+            try:
+                shown.append("data:image/jpeg;base64," + base64.b64encode(exams.evidence_image(gw.store, row)).decode())
+            except Conflict:  # does not decrypt or match what the device signed: left out, not shown as genuine
+                continue
+    return pictures

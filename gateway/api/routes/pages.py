@@ -1,6 +1,9 @@
-"""The web pages: plain HTML and a little JavaScript shipped in the package (no build step, no CDN).
+"""The web pages: HTML templates and a little JavaScript shipped in the package (no build step, no CDN).
 
-Each page is a static shell; its data comes from the JSON API, so the API's
+Each page is a shell rendered in the user's language (gateway/i18n: their own
+choice, else the language cookie the login page sets, else the gateway's
+default) with that language's messages and the site's time zone handed to its
+script; its data comes from the JSON API, so the API's
 role checks are the ones that count. The server also refuses to serve a page to
 a role it is not for (an operator gets a 403 page for /admin), and sends
 someone not logged in to /login, which brings them back afterwards (and says
@@ -11,7 +14,6 @@ served from the package too (Swagger UI's files, as fastapi-offline ships them).
 
 from __future__ import annotations
 
-import html
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,12 +21,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from gateway.api.deps import current_session, request_token
-from gateway.api.security import PAGE_CSP
+from gateway.api.deps import current_session, gateway, request_token
+from gateway.api.templates import LANGUAGE_COOKIE, WEB, reader_language, render_page
+from gateway.i18n import LANGUAGES, catalogue, pick_language
 
 router = APIRouter(include_in_schema=False)
 
-WEB = Path(__file__).resolve().parents[1] / "web"
 DOCS = Path(str(files("fastapi_offline") / "static"))
 PAGES = {  # path -> (file, roles)
     "/gate": ("gate.html", ("operator", "supervisor", "admin")),
@@ -32,7 +34,6 @@ PAGES = {  # path -> (file, roles)
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
 }
-PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}  # SecurityHeaders keeps a route's CSP
 HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
               "app", "docs", "login", "gate", "exam", "admin", "audit")},
@@ -46,8 +47,17 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
-def login_page() -> FileResponse:
-    return FileResponse(WEB / "login.html", media_type="text/html", headers=PAGE_HEADERS)
+def login_page(request: Request, lang: str | None = None) -> HTMLResponse:
+    """The login page, in the language picked on it (`?lang=`, remembered in a cookie) or the default."""
+    language = pick_language(lang, request.cookies.get(LANGUAGE_COOKIE), default=gateway(request).config.default_language)
+
+    def query(code: str) -> str:  # this page's own address in another language, keeping where to return
+        return urlencode([(k, v) for k, v in request.query_params.items() if k != "lang"] + [("lang", code)])
+
+    response = render_page(request, "login.html", language, languages=LANGUAGES, query=query)
+    if lang in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+    return response
 
 
 @router.get("/docs")
@@ -79,19 +89,15 @@ def _page(file: str, roles: tuple[str, ...]):
         session = current_session(request)
         if session is None:
             return RedirectResponse(_login_url(request), status_code=303)
+        language = reader_language(request, session)
         if session.user.role not in roles:
-            return HTMLResponse(_forbidden(session.user.role, roles), status_code=403)
-        return FileResponse(WEB / file, media_type="text/html", headers=PAGE_HEADERS)
+            words = catalogue(language)
+            return render_page(request, "forbidden.html", language, status_code=403, home=HOME[session.user.role],
+                          role=words.gettext(session.user.role), roles=", ".join(words.gettext(r) for r in roles))
+        return render_page(request, file, language)
     return page
 
 
 for _path, (_file, _roles) in PAGES.items():
     router.add_api_route(_path, _page(_file, _roles), methods=["GET"])
 
-
-def _forbidden(role: str, roles: tuple[str, ...]) -> str:
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Not for your role</title>'
-            f'<link rel="stylesheet" href="/static/style.css"></head><body><main class="narrow">'
-            f'<h1>Not for your role</h1><p>This page is for {html.escape(", ".join(roles))}; you are logged in as '
-            f'{html.escape(role)}.</p><p><a href="{HOME[role]}">Back to your page</a></p></main></body></html>')

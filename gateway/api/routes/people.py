@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
@@ -36,10 +36,17 @@ class ConsentIn(BaseModel):
 class EnrolIn(ConsentIn):
     """One consented person: their photo (base64) and their consent."""
 
-    subject: str = Field(pattern=ID_PATTERN.pattern)
-    display_name: str | None = Field(None, max_length=200)
+    subject: str | None = Field(None, pattern=ID_PATTERN.pattern, description="made from display_name if absent")
+    display_name: str | None = Field(None, max_length=200, description="in any script, e.g. Trần Thị Bình")
     id_card: str | None = Field(None, max_length=32, description="stored only as a keyed hash")
     photo: str = Field(description="the photo file, base64", max_length=MAX_PHOTO_BASE64)
+
+
+    @model_validator(mode="after")
+    def _named(self) -> EnrolIn:
+        if not self.subject and not (self.display_name or "").strip():
+            raise ValueError("give a subject id, a display name, or both")
+        return self
 
 
 class WithdrawIn(BaseModel):
@@ -81,14 +88,14 @@ async def enrol_subject(body: EnrolIn, gw: GatewayDep,
         photo = base64.b64decode(body.photo, validate=True)
     except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
         raise HTTPException(422, [{"loc": ["body", "photo"], "msg": "not base64", "type": "value_error"}]) from None
-    request = EnrolmentRequest(source="upload", subject=body.subject, photo=photo, display_name=body.display_name,
+    request = EnrolmentRequest(source="upload", subject=body.subject or "", photo=photo, display_name=body.display_name,
                                id_card=body.id_card, purpose=body.purpose, sites=body.sites,
                                notice_version=body.notice_version, channel=body.channel,
                                expires_at=time_param(body.expires_at))
     result = await run_in_threadpool(gw.enrolment.enrol, request, actor(session))
     if not result.enrolled:
         with gw.store.db.transaction() as tx:
-            tx.audit(actor(session), "subject.refused", body.subject, {"reason": result.reason})
+            tx.audit(actor(session), "subject.refused", result.subject or None, {"reason": result.reason})
         raise Invalid(result.reason)
     if gw.on_consent_change:
         gw.on_consent_change()

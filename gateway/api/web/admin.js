@@ -4,66 +4,100 @@ const say = text => document.getElementById("message").textContent = text;
 function bars(stages) {
   const entries = Object.entries(stages || {}).filter(([, v]) => v > 0);
   const max = Math.max(1, ...entries.map(([, v]) => v));
-  return FG.html`<svg class="bars" width="220" height="${entries.length * 12}" role="img" aria-label="ms per stage">${entries.map(([k, v], i) =>
+  return FG.html`<svg class="bars" width="220" height="${entries.length * 12}" role="img" aria-label="${FG.t("ms per frame by stage")}">${entries.map(([k, v], i) =>
     FG.html`<rect x="70" y="${i * 12 + 1}" width="${Math.max(1, 120 * v / max)}" height="9"></rect><text x="0" y="${i * 12 + 9}">${k}</text><text x="${74 + 120 * v / max}" y="${i * 12 + 9}">${Number(v).toFixed(1)}</text>`)}</svg>`;
 }
 // A device clock off by more than a minute makes its times unreliable: say so, and by how much.
 function clock(d) {
   if (d.clock_skew_s === null || d.clock_skew_s === undefined || Math.abs(d.clock_skew_s) < 60) return "";
-  const s = Math.abs(d.clock_skew_s), text = s >= 86400 ? `${(s / 86400).toFixed(0)} days` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s.toFixed(0)} s`;
-  return FG.html`<br><span class="error">clock ${d.clock_skew_s > 0 ? "behind" : "ahead"} by ${text}</span>`;
+  const s = Math.abs(d.clock_skew_s), text = s >= 86400 ? FG.t("{n} days", {n: (s / 86400).toFixed(0)}) : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s.toFixed(0)} s`;
+  return FG.html`<br><span class="error">${d.clock_skew_s > 0 ? FG.t("clock behind by {amount}", {amount: text}) : FG.t("clock ahead by {amount}", {amount: text})}</span>`;
 }
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
-  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${d.kind}</td>
-    <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? "revoked" : d.online ? "online" : "offline"}</td>
-    <td>v${d.gallery_version} (${d.gallery_size} people)${d.gallery_pending ? FG.html` <span class="error">pending; device has v${d.gallery_applied_version}</span>` : ""}</td>
-    <td>${d.last_heartbeat ? FG.html`${FG.time(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, liveness ${d.last_heartbeat.liveness_enabled ? "on" : "OFF"}` : "—"}${clock(d)}${d.last_heartbeat && d.last_heartbeat.camera_error ? FG.html`<br><span class="error">camera: ${d.last_heartbeat.camera_error}</span>` : ""}</td>
+  const kinds = {gate: FG.t("gate"), exam: FG.t("exam")};
+  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}</td>
+    <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? FG.t("revoked") : d.online ? FG.t("online") : FG.t("offline")}</td>
+    <td>v${d.gallery_version} (${FG.t("{n} people", {n: d.gallery_size})})${d.gallery_pending ? FG.html` <span class="error">${FG.t("pending; device has v{version}", {version: d.gallery_applied_version})}</span>` : ""}</td>
+    <td>${d.last_heartbeat ? FG.html`${FG.dateTime(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, ${d.last_heartbeat.liveness_enabled ? FG.t("liveness on") : FG.html`<span class="error">${FG.t("liveness OFF")}</span>`}` : "—"}${clock(d)}${d.last_heartbeat && d.last_heartbeat.camera_error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: d.last_heartbeat.camera_error})}</span>` : ""}</td>
     <td>${d.last_heartbeat ? bars(d.last_heartbeat.stage_ms) : ""}</td>
-    <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">revoke</button>` : ""}</td></tr>`)}`);
+    <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">${FG.t("revoke")}</button>` : ""}</td></tr>`)}`);
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
-    if (!confirm(`Revoke ${b.dataset.revoke}? It can no longer connect or publish.`)) return;
+    if (!confirm(FG.t("Revoke {device}? It can no longer connect or publish.", {device: b.dataset.revoke}))) return;
     try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); } catch (e) { say(e.message); }
   });
 }
+const PURPOSES = {gate: FG.t("gate"), exam: FG.t("exam")};
 async function people() {
-  const [subjects, erasures] = await Promise.all([FG.api("/api/subjects"), FG.api("/api/erasures?outstanding=true")]);
-  FG.fill(document.getElementById("subjects"), FG.html`${subjects.map(s => FG.html`<tr><td>${s.id}<br><span class="muted">${s.display_name}</span></td>
-    <td>${s.consents.map((c, i) => FG.html`${i ? FG.html`<br>` : ""}${c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at ? FG.html` <span class="muted">(withdrawn)</span>` : ""}`)}</td>
-    <td>${s.consents.some(c => !c.withdrawn_at) ? FG.html`<button data-withdraw="${s.id}">withdraw</button>` : ""}</td></tr>`)}`);
-  FG.fill(document.getElementById("erasures"), erasures.length ? FG.html`${erasures.map(e => FG.html`<tr><td>${e.subject}</td><td>${FG.time(e.requested_at)}</td>
-    <td>${Object.entries(e.devices).filter(([, v]) => !v.confirmed_at).map(([d]) => d).join(", ")}</td></tr>`)}` : FG.html`<tr><td colspan="3" class="muted">none</td></tr>`);
+  const [subjects, erasures] = await Promise.all([FG.api("/api/subjects"), FG.api("/api/erasures")]);
+  // A consent per line, each withdrawn on its own: withdrawing the exam consent leaves the gate's.
+  FG.fill(document.getElementById("subjects"), FG.html`${subjects.map(s => FG.html`<tr><td>${s.display_name}<br><span class="muted">${s.id}</span></td>
+    <td>${s.consents.map((c, i) => FG.html`${i ? FG.html`<br>` : ""}${PURPOSES[c.purpose] || c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at
+      ? FG.html` <span class="muted">(${FG.t("withdrawn {when}", {when: FG.dateTime(c.withdrawn_at)})})</span>`
+      : FG.html` <button data-withdraw="${s.id}" data-purpose="${c.purpose}" data-name="${s.display_name}">${FG.t("withdraw")}</button>`}`)}</td></tr>`)}`);
+  // Newest first: each device's part, "erased" once it runs a gallery without the person (revoked devices are
+  // no longer waited for: they can no longer receive a gallery).
+  const recent = erasures.slice(-20).reverse();
+  FG.fill(document.getElementById("erasures"), recent.length ? FG.html`${recent.map(e => FG.html`<tr class="erasure" data-subject="${e.subject}">
+    <td>${e.subject}</td><td>${FG.dateTime(e.requested_at)}</td>
+    <td>${e.completed_at ? FG.html`<b class="ok">${FG.t("completed {when}", {when: FG.dateTime(e.completed_at)})}</b>` : FG.html`<b class="unknown">${FG.t("waiting")}</b>`}
+    <ul class="plain">${Object.entries(e.devices).map(([device, d]) => FG.html`<li>${device}: ${d.confirmed_at
+      ? FG.html`<span class="ok">${FG.t("erased {when}", {when: FG.dateTime(d.confirmed_at)})}</span>`
+      : FG.html`<span class="unknown">${FG.t("waiting")}</span>`}</li>`)}</ul></td></tr>`)}`
+    : FG.html`<tr><td colspan="3" class="muted">${FG.t("none")}</td></tr>`);
   document.querySelectorAll("[data-withdraw]").forEach(b => b.onclick = async () => {
-    if (!confirm(`Withdraw every consent of ${b.dataset.withdraw}? They are erased from every device.`)) return;
-    try { await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: "{}"}); people(); devices(); } catch (e) { say(e.message); }
+    const purpose = PURPOSES[b.dataset.purpose] || b.dataset.purpose;
+    if (!confirm(FG.t("Withdraw the {purpose} consent of {name}? They are erased from every device that no longer has a consent for them.",
+                      {purpose, name: b.dataset.name}))) return;
+    try {
+      await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: JSON.stringify({purpose: b.dataset.purpose})});
+      people(); devices();
+    } catch (e) { say(e.message); }
   });
 }
+setInterval(() => people().catch(() => {}), 10000);  // erasures complete as the devices confirm
 document.getElementById("provision").onsubmit = async event => {
   event.preventDefault();
   const data = Object.fromEntries(new FormData(event.target));
   try {
     const answer = await FG.api("/api/devices", {method: "POST", body: JSON.stringify(data)});
-    const pre = document.getElementById("bundle");
-    pre.hidden = false; pre.textContent = answer.bundle_toml;
+    // Shown once: the key is in it and the gateway keeps no copy. Offered as the file the device installs.
+    document.getElementById("bundle-box").hidden = false;
+    document.getElementById("bundle").textContent = answer.bundle_toml;
+    const link = document.getElementById("bundle-download");
+    link.href = URL.createObjectURL(new Blob([answer.bundle_toml], {type: "application/toml"}));
+    link.download = `${data.name}.toml`;
     devices();
   } catch (e) { say(e.message); }
 };
 const base64 = file => new Promise((ok, fail) => { const r = new FileReader(); r.onload = () => ok(r.result.split(",")[1]); r.onerror = fail; r.readAsDataURL(file); });
+// One photo: the name and id typed beside it (the id made from the name if left empty). Several: each file's
+// name (without extension, in any script: "Trần Thị Bình.jpg") is the person's name, and their ids are made.
 document.getElementById("enrol").onsubmit = async event => {
   event.preventDefault();
   const form = new FormData(event.target);
   const results = document.getElementById("results");
-  for (const file of form.getAll("photos")) {
-    const subject = file.name.replace(/\.[^.]+$/, "").toLowerCase();
+  const photos = form.getAll("photos"), one = photos.length === 1;
+  const [purpose, ...more] = form.getAll("purpose");  // one consent per purpose ticked: each withdrawn on its own
+  const sites = form.get("sites").split(",").map(s => s.trim()).filter(Boolean);
+  const consent = {sites, notice_version: form.get("notice_version"), channel: form.get("channel")};
+  if (!purpose) { say(FG.t("Tick at least one purpose the person consented to.")); return; }
+  for (const file of photos) {
+    const name = (one && form.get("display_name").trim()) || file.name.replace(/\.[^.]+$/, "");
+    const subject = (one && form.get("subject").trim()) || undefined;
     const tr = document.createElement("tr");
-    FG.fill(tr, FG.html`<td>${file.name}</td><td>${subject}</td><td class="muted">enrolling…</td>`);
+    FG.fill(tr, FG.html`<td>${file.name}</td><td>${name}</td><td class="muted">${FG.t("enrolling…")}</td>`);
     results.prepend(tr);
     try {
       const answer = await FG.api("/api/subjects", {method: "POST", body: JSON.stringify({
-        subject, photo: await base64(file), purpose: form.get("purpose"), sites: form.get("sites").split(",").map(s => s.trim()).filter(Boolean),
-        notice_version: form.get("notice_version"), channel: form.get("channel")})});
-      tr.lastChild.className = "ok"; tr.lastChild.textContent = `enrolled (quality ${answer.quality})`;
-    } catch (e) { tr.lastChild.className = "error"; tr.lastChild.textContent = "refused: " + e.message; }
+        subject, display_name: name, photo: await base64(file), purpose, ...consent})});
+      for (const other of more) {
+        await FG.api(`/api/subjects/${encodeURIComponent(answer.subject)}/consents`, {method: "POST",
+          body: JSON.stringify({purpose: other, ...consent})});
+      }
+      tr.lastChild.className = "ok";
+      tr.lastChild.textContent = FG.t("enrolled as {id} (quality {quality})", {id: answer.subject, quality: answer.quality});
+    } catch (e) { tr.lastChild.className = "error"; tr.lastChild.textContent = FG.t("refused: {reason}", {reason: e.message}); }
   }
   people(); devices();
 };

@@ -6,7 +6,17 @@ class SafeHTML { constructor(text) { this.text = text; } }  // HTML known to be 
 // The page's one Trusted Types policy (its CSP names no other, and allows it once): the only way HTML reaches the
 // page, and only FG.fill uses it. Browsers without Trusted Types fall back to the plain assignment.
 const HTML_POLICY = window.trustedTypes ? trustedTypes.createPolicy("facegate", {createHTML: text => text}) : null;
+// What the server rendered the page with: its language, that language's messages, the sites' time zone.
+const FG_PAGE = JSON.parse(document.getElementById("fg-page").textContent);
+// dd/mm/yyyy and 24-hour, in the sites' zone whatever the PC is set to.
+const CLOCK = new Intl.DateTimeFormat("en-GB", {timeZone: FG_PAGE.tz, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"});
 const FG = {
+  // A message in the page's language (the English text is the key: gateway/i18n), placeholders {name} filled.
+  t(message, params = {}) {
+    return (FG_PAGE.messages[message] || message).replace(/\{(\w+)\}/g, (all, name) => name in params ? String(params[name]) : all);
+  },
+  lang: FG_PAGE.lang,
   csrf() { return (document.cookie.split("; ").find(c => c.startsWith("facegate_csrf=")) || "").slice(14); },
   async api(path, options = {}) {
     const headers = Object.assign({"Content-Type": "application/json"}, options.headers || {});
@@ -44,17 +54,36 @@ const FG = {
     if (!(fragment instanceof SafeHTML)) throw new TypeError("FG.fill takes HTML made with FG.html");
     element.innerHTML = HTML_POLICY ? HTML_POLICY.createHTML(fragment.text) : fragment.text;
   },
-  time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; },
+  // The parts of an instant on the sites' clock: {day, month, year, hour, minute, second}.
+  clock(iso) { return Object.fromEntries(CLOCK.formatToParts(new Date(iso)).map(p => [p.type, p.value])); },
+  time(iso) { if (!iso) return ""; const c = FG.clock(iso); return `${c.hour}:${c.minute}:${c.second}`; },
+  date(iso) { if (!iso) return ""; const c = FG.clock(iso); return `${c.day}/${c.month}/${c.year}`; },
+  dateTime(iso) { return iso ? `${FG.date(iso)} ${FG.time(iso)}` : ""; },
+  // A wall-clock time typed on a page ("2026-12-02T07:30", the sites' zone) as the instant it names (ISO, UTC).
+  siteInstant(local) {
+    const [y, mo, d, h = 0, mi = 0] = local.split(/[-T:]/).map(Number);
+    const guess = Date.UTC(y, mo - 1, d, h, mi), c = FG.clock(new Date(guess).toISOString());
+    const shown = Date.UTC(+c.year, +c.month - 1, +c.day, +c.hour, +c.minute, +c.second);
+    return new Date(guess - (shown - guess)).toISOString();
+  },
+  // Role names, looked up by value.
+  role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor")}[name] || name; },
   async header(active) {
     const me = await FG.api("/api/me");
-    const links = {operator: [["Live gate", "/gate"]], supervisor: [["Live gate", "/gate"], ["Exam review", "/exam"]],
-      admin: [["Live gate", "/gate"], ["Exam review", "/exam"], ["Devices & people", "/admin"], ["Audit", "/audit"]],
-      auditor: [["Audit", "/audit"]]}[me.role] || [];
-    FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong>${
-      links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}">${name}</a>`)
-    }<span class="who">${me.name} (${me.role}) · <a href="#" id="logout">log out</a></span>`);
-    document.getElementById("logout").onclick = async (event) => {  // the server revokes the session and clears the cookies
-      event.preventDefault();
+    const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"];
+    const links = {operator: [gate], supervisor: [gate, exam],
+      admin: [gate, exam, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
+      auditor: [[FG.t("Audit"), "/audit"]]}[me.role] || [];
+    FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong><nav aria-label="${FG.t("Pages")}">${
+      links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}"${href === active ? FG.html` aria-current="page"` : ""}>${name}</a>`)
+    }</nav><span class="who">${me.name} (${FG.role(me.role)}) · <label><span class="sr-only">${FG.t("Language")}</span><select id="language">${
+      Object.entries(FG_PAGE.languages).map(([code, name]) => FG.html`<option value="${code}" lang="${code}"${code === FG_PAGE.lang ? FG.html` selected` : ""}>${name}</option>`)
+    }</select></label> · <button type="button" class="link" id="logout">${FG.t("log out")}</button></span>`);
+    document.getElementById("language").onchange = async (event) => {  // kept with the user, on every PC they use
+      await FG.api("/api/me/language", {method: "PUT", body: JSON.stringify({language: event.target.value})});
+      location.reload();
+    };
+    document.getElementById("logout").onclick = async () => {  // the server revokes the session and clears the cookies
       try { await FG.api("/api/auth/logout", {method: "POST"}); } finally { location.href = "/login"; }
     };
     return me;

@@ -12,7 +12,7 @@ function apiQuery() {
   const q = new URLSearchParams();
   for (const [name, value] of shown) {
     if (!value || !["who", "actor", "action", "target", "since", "until"].includes(name)) continue;
-    q.set(name, name === "since" || name === "until" ? new Date(value).toISOString() : value);
+    q.set(name, name === "since" || name === "until" ? FG.siteInstant(value) : value);  // typed on the sites' clock
   }
   return q;
 }
@@ -24,12 +24,12 @@ async function more() {
   q.set("limit", PAGE);
   if (before) q.set("before", before);
   const status = document.getElementById("status");
-  status.textContent = "loading…";
+  status.textContent = FG.t("loading…");
   const rows = await FG.api("/api/audit?" + q);
   const body = document.getElementById("entries");
   const targetLink = t => FG.html`<a href="/audit?${new URLSearchParams({who: "all", target: t}).toString()}"
-    title="everything about ${t}">${t}</a>`;
-  const fragment = FG.html`${rows.map(e => FG.html`<tr><td>${e.seq}</td><td>${new Date(e.at).toLocaleString()}</td>
+    title="${FG.t("everything about {target}", {target: t})}">${t}</a>`;
+  const fragment = FG.html`${rows.map(e => FG.html`<tr><td>${e.seq}</td><td>${FG.dateTime(e.at)}</td>
     <td>${e.actor}</td><td>${e.action}</td><td>${e.target ? targetLink(e.target) : ""}</td>
     <td class="muted detail">${JSON.stringify(e.detail)}</td></tr>`)}`;
   const holder = document.createElement("tbody");  // FG.fill replaces; the rows already shown stay, these join them
@@ -37,13 +37,14 @@ async function more() {
   body.append(...holder.children);
   before = rows.length ? rows[rows.length - 1].seq : before;
   document.getElementById("older").hidden = rows.length < PAGE;
-  status.textContent = body.children.length ? `${body.children.length} entries shown` : "no entry matches";
+  status.textContent = body.children.length ? FG.t("{n} entries shown", {n: body.children.length}) : FG.t("no entry matches");
 }
 document.getElementById("older").onclick = () => more();
 document.getElementById("verify").onclick = async () => {
   const r = await FG.api("/api/audit/verify");
   const out = document.getElementById("result");
   out.className = r.ok ? "ok" : "error";
-  out.textContent = r.ok ? `intact: ${r.entries} entries, ${r.events} events checked` : `BROKEN at entry ${r.first_broken}: ${r.reason}`;
+  out.textContent = r.ok ? FG.t("intact: {entries} entries, {events} events checked", {entries: r.entries, events: r.events})
+    : FG.t("BROKEN at entry {seq}: {reason}", {seq: r.first_broken, reason: r.reason});
 };
 (async () => { await FG.header("/audit"); more(); })();

@@ -1,54 +1,96 @@
-// The exam page (served as a file: the pages' CSP admits no inline script).
+// The exam page (served as a file: the pages' CSP admits no inline script). The filters and the open session
+// live in the page's address: /exam?day=...&session=ID is a link to that session, to share or to come back to.
 "use strict";
-const light = s => FG.html`<span class="light ${s.replace(/ /g, "-")}"></span>${s}`;
+const STATUS = {"clean": FG.t("clean"), "needs review": FG.t("needs review"),
+  "confirmed incident": FG.t("confirmed incident"), "technical problem": FG.t("technical problem")};
+const CHECKIN = {pending: FG.t("pending"), passed: FG.t("passed"), failed: FG.t("failed"),
+  presentation_attack: FG.t("presentation attack"), refused: FG.t("refused")};
+const FLAGS = {face_mismatch: FG.t("face mismatch"), no_face: FG.t("no face"), multiple_faces: FG.t("several faces"),
+  camera_blocked: FG.t("camera blocked"), low_quality: FG.t("poor image"), presentation_attack: FG.t("presentation attack"),
+  technical: FG.t("technical problem")};
+const SEVERITY = {low: FG.t("low"), medium: FG.t("medium"), high: FG.t("high")};
+const VERDICTS = {clean: FG.t("clean"), incident: FG.t("incident"), technical: FG.t("technical problem"), void: FG.t("void")};
+const DECISIONS = {confirmed: FG.t("confirmed"), dismissed: FG.t("dismissed")};
+const light = s => FG.html`<span class="light ${s.replace(/ /g, "-")}"></span>${STATUS[s] || s}`;
+const form = document.getElementById("filters");
+const address = new URLSearchParams(location.search);
+for (const [name, value] of address) if (form.elements[name]) form.elements[name].value = value;
+const linkTo = id => "/exam?" + new URLSearchParams([...address].filter(([k]) => k !== "session").concat([["session", id]]));
+
 async function sessions() {
-  const form = new FormData(document.getElementById("filters"));
-  const query = new URLSearchParams([...form].filter(([, v]) => v));
+  const query = new URLSearchParams([...address].filter(([k, v]) => v && ["site", "day", "status"].includes(k)));
   const list = await FG.api("/api/exam/sessions?" + query);
   FG.fill(document.getElementById("sessions"), list.length ? FG.html`${list.map(s =>
-    FG.html`<tr data-id="${s.id}" class="clickable"><td>${light(s.status)}</td><td>${s.candidate}</td><td>${s.site} / ${s.device}</td>
-    <td>${new Date(s.started_at).toLocaleString()}</td><td>${s.checkin}</td><td>${Object.entries(s.flag_counts).map(([k, n]) => `${k} ×${n}`).join(", ") || "—"}</td></tr>`)}`
-    : FG.html`<tr><td colspan="6" class="muted">no sessions</td></tr>`);
-  document.querySelectorAll("#sessions tr[data-id]").forEach(tr => tr.onclick = () => show(tr.dataset.id));
+    FG.html`<tr data-id="${s.id}" class="${s.id === address.get("session") ? "selected" : ""}"><td>${light(s.status)}</td>
+    <td><a href="${linkTo(s.id)}">${s.candidate}</a></td><td>${s.site} / ${s.device}</td>
+    <td>${FG.dateTime(s.started_at)}</td><td>${CHECKIN[s.checkin] || s.checkin}</td>
+    <td>${Object.entries(s.flag_counts).map(([k, n]) => `${FLAGS[k] || k} ×${n}`).join(", ") || "—"}</td></tr>`)}`
+    : FG.html`<tr><td colspan="6" class="muted">${FG.t("no sessions")}</td></tr>`);
+  // The candidate's name is the link (keyboard, new tab, its own address); a click anywhere on the row follows it.
+  document.querySelectorAll("#sessions tr[data-id]").forEach(tr => tr.onclick = event => {
+    if (event.target.closest("a")) return;
+    tr.querySelector("a").click();
+  });
 }
+// Earlier reviews or verdicts, oldest first, each with who and when.
+const history = (list, name) => (list || []).map(h => FG.html`<br><span class="muted">${FG.t("earlier: {decision} — {note} ({user}, {when})",
+  {decision: name(h), note: h.note, user: h.by, when: FG.dateTime(h.at)})}</span>`);
 async function show(id) {
   const s = await FG.api(`/api/exam/sessions/${encodeURIComponent(id)}`);
-  const evidence = ids => ids.map(e => FG.html`<img src="/api/exam/evidence/${encodeURIComponent(e)}" alt="evidence ${e}">`);
+  const evidence = ids => ids.map(e => FG.html`<a href="/api/exam/evidence/${encodeURIComponent(e)}" target="_blank"><img
+    src="/api/exam/evidence/${encodeURIComponent(e)}" alt="${FG.t("evidence {id}", {id: e})}"></a>`);
   const shots = (label, reason) => {
     const ids = s.evidence_list.filter(e => e.reason === reason).map(e => e.id);
     return ids.length ? FG.html`${label} ${evidence(ids)}` : "";
   };
   FG.fill(document.getElementById("detail"), FG.html`<h2>${light(s.status)} — ${s.candidate}</h2>
-    <p>${s.exam_type} / ${s.stage}, seat ${s.seat || "—"}, device ${s.device}<br>
-    ${new Date(s.started_at).toLocaleString()} – ${s.ended_at ? new Date(s.ended_at).toLocaleTimeString() : "running"};
-    check-in <b>${s.checkin}</b> (score ${s.checkin_score ?? "—"}); ${s.checks_total} checks
-    · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report" target="_blank">printable report</a></p>
-    <div class="evidence">${shots("check-in", "checkin")} ${shots("logout", "logout")}</div>
-    <h2>Flags</h2><table><thead><tr><th>flag</th><th>when</th><th>evidence</th><th>review</th></tr></thead><tbody>
-    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr><td><b>${f.kind}</b><br><span class="muted">${f.severity}, ${f.detail}</span></td>
-      <td>${FG.time(f.start)}–${f.end ? FG.time(f.end) : "open"}${f.duration_s != null ? FG.html`<br>${Math.round(f.duration_s)} s` : ""}</td>
+    <p>${s.exam_type} / ${s.stage}, ${FG.t("seat")} ${s.seat || "—"}, ${FG.t("device")} ${s.device}<br>
+    ${FG.dateTime(s.started_at)} – ${s.ended_at ? FG.time(s.ended_at) : FG.t("running")};
+    ${FG.t("check-in")} <b>${CHECKIN[s.checkin] || s.checkin}</b> (${FG.t("score")} ${s.checkin_score ?? "—"}); ${FG.t("{n} checks", {n: s.checks_total})}
+    · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report" target="_blank">${FG.t("printable report")}</a>
+    · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report.pdf" id="report-pdf">${FG.t("download PDF")}</a></p>
+    <div class="evidence">${shots(FG.t("check-in"), "checkin")} ${shots(FG.t("logout"), "logout")}</div>
+    <h2>${FG.t("Flags")}</h2><table><thead><tr><th>${FG.t("flag")}</th><th>${FG.t("when")}</th><th>${FG.t("evidence")}</th><th>${FG.t("review")}</th></tr></thead><tbody>
+    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr><td><b>${FLAGS[f.kind] || f.kind}</b><br><span class="muted">${SEVERITY[f.severity] || f.severity}, ${f.detail}</span></td>
+      <td>${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}${f.duration_s != null ? FG.html`<br>${Math.round(f.duration_s)} s` : ""}</td>
       <td class="evidence">${evidence(f.evidence)}</td>
-      <td>${f.review ? FG.html`<b>${f.review}</b> by ${f.reviewed_by}<br>${f.review_note}` :
-        FG.html`<form class="review" data-flag="${f.id}"><select name="decision"><option value="confirmed">confirm</option><option value="dismissed">dismiss</option></select>
-         <input name="note" placeholder="note (required)" required> <button type="submit">save</button></form>`}</td></tr>`) :
-      FG.html`<tr><td colspan="4" class="muted">no flags</td></tr>`}</tbody></table>
-    <h2>Verdict</h2>${s.verdict ? FG.html`<p><b>${s.verdict}</b> by ${s.verdict_by}: ${s.verdict_note}</p>` :
-      FG.html`<form id="verdict"><select name="verdict"><option>clean</option><option>incident</option><option>technical</option><option>void</option></select>
-       <input name="note" placeholder="note (required)" required> <button type="submit">set verdict</button></form>`}
-    <p id="message" class="error"></p>`);
-  document.querySelectorAll("form.review").forEach(form => form.onsubmit = async event => {
-    event.preventDefault();
-    const data = new FormData(form);
-    try { await FG.api(`/api/exam/flags/${encodeURIComponent(form.dataset.flag)}/review`, {method: "POST", body: JSON.stringify({decision: data.get("decision"), note: data.get("note")})}); show(id); sessions(); }
-    catch (e) { document.getElementById("message").textContent = e.message; }
+      <td>${f.review ? FG.html`<b>${DECISIONS[f.review] || f.review}</b> ${FG.t("by {user}", {user: f.reviewed_by})}, ${FG.dateTime(f.reviewed_at)}<br>${f.review_note}
+          ${history(f.review_history, h => DECISIONS[h.decision] || h.decision)}
+          <br><button type="button" class="amend" aria-expanded="false" aria-controls="review-${f.id}">${FG.t("amend")}</button>` : ""}
+        <form class="review" id="review-${f.id}" data-flag="${f.id}"${f.review ? FG.html` hidden` : ""}><label>${FG.t("decision")} <select name="decision"><option value="confirmed">${FG.t("confirm")}</option><option value="dismissed">${FG.t("dismiss")}</option></select></label>
+         <label>${FG.t("note")} <input name="note" placeholder="${FG.t("note (required)")}" required></label> <button type="submit">${FG.t("save")}</button></form></td></tr>`) :
+      FG.html`<tr><td colspan="4" class="muted">${FG.t("no flags")}</td></tr>`}</tbody></table>
+    <h2>${FG.t("Verdict")}</h2>${s.verdict ? FG.html`<p><b>${VERDICTS[s.verdict] || s.verdict}</b> ${FG.t("by {user}", {user: s.verdict_by})}, ${FG.dateTime(s.verdict_at)}: ${s.verdict_note}
+      ${history(s.verdict_history, h => VERDICTS[h.verdict] || h.verdict)}
+      <br><button type="button" class="amend" aria-expanded="false" aria-controls="verdict">${FG.t("amend")}</button></p>` : ""}
+      ${FG.html`<form id="verdict"${s.verdict ? FG.html` hidden` : ""}><label>${FG.t("verdict")} <select name="verdict">${Object.entries(VERDICTS).map(([v, name]) => FG.html`<option value="${v}">${name}</option>`)}</select></label>
+       <label>${FG.t("note")} <input name="note" placeholder="${FG.t("note (required)")}" required></label> <button type="submit">${FG.t("set verdict")}</button></form>`}
+    <p id="message" class="error" role="alert"></p>`);
+  // A review or verdict already given can be corrected: its form opens beside it; the earlier one is kept.
+  document.querySelectorAll("#detail button.amend").forEach(button => button.onclick = () => {
+    const form = document.getElementById(button.getAttribute("aria-controls"));
+    form.hidden = !form.hidden;
+    button.setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) form.querySelector("input[name=note]").focus();
   });
-  const verdict = document.getElementById("verdict");
-  if (verdict) verdict.onsubmit = async event => {
-    event.preventDefault();
-    const data = new FormData(verdict);
-    try { await FG.api(`/api/exam/sessions/${encodeURIComponent(id)}/verdict`, {method: "POST", body: JSON.stringify({verdict: data.get("verdict"), note: data.get("note")})}); show(id); sessions(); }
+  const send = async (path, body) => {
+    try { await FG.api(path, {method: "POST", body: JSON.stringify(body)}); show(id); sessions(); }
     catch (e) { document.getElementById("message").textContent = e.message; }
   };
+  document.querySelectorAll("form.review").forEach(form => form.onsubmit = event => {
+    event.preventDefault();
+    const data = new FormData(form);
+    send(`/api/exam/flags/${encodeURIComponent(form.dataset.flag)}/review`, {decision: data.get("decision"), note: data.get("note")});
+  });
+  const verdict = document.getElementById("verdict");
+  if (verdict) verdict.onsubmit = event => {
+    event.preventDefault();
+    const data = new FormData(verdict);
+    send(`/api/exam/sessions/${encodeURIComponent(id)}/verdict`, {verdict: data.get("verdict"), note: data.get("note")});
+  };
 }
-document.getElementById("filters").onsubmit = event => { event.preventDefault(); sessions(); };
-(async () => { await FG.header("/exam"); await sessions(); })();
+(async () => {
+  await FG.header("/exam");
+  await sessions();
+  if (address.get("session")) await show(address.get("session"));
+})();

@@ -6,7 +6,7 @@ const next = params.get("next") || "";
 const target = /^\/(?![\/\\])/.test(next) && !next.startsWith("/login") ? next : "/";
 if (params.get("expired") === "1") {
   const notice = document.getElementById("notice");
-  notice.textContent = "Your session expired or was ended. Log in again to go back to where you were.";
+  notice.textContent = FG.t("Your session expired or was ended. Log in again to go back to where you were.");
   notice.hidden = false;
 }
 document.getElementById("login").onsubmit = async (event) => {
