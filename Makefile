@@ -40,8 +40,12 @@ eval: $(STAMP)
 
 # Collect every marked message into the catalogues (gateway/i18n/locales/*/LC_MESSAGES/messages.po): new ones
 # arrive empty (shown in English until translated), removed ones leave. Then translate the vi file.
+# The gateway's errors (gateway/errors.py) and refusal reasons (models/reasons.py) take their message as a
+# template: each class is a keyword too.
+ERROR_KEYWORDS := GatewayError NotFound Conflict Invalid Unavailable TooManyAttempts Reason
 messages: $(STAMP)
-	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project FaceGate --version 0.1.0 -o gateway/i18n/messages.pot .
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project FaceGate --version 0.1.0 \
+	  $(addprefix -k ,$(ERROR_KEYWORDS)) -o gateway/i18n/messages.pot .
 	for lang in vi en; do $(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i gateway/i18n/messages.pot \
 	  -d gateway/i18n/locales -l $$lang 2>/dev/null || $(VENV)/bin/pybabel -q init -i gateway/i18n/messages.pot \
 	  -d gateway/i18n/locales -l $$lang; done

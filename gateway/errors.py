@@ -4,7 +4,17 @@ contain a secret (a password, a token, a key)."""
 
 
 class GatewayError(Exception):
-    """A request the gateway refuses; the message says why."""
+    """A request the gateway refuses; the message says why.
+
+    `message` is English with `{name}` placeholders filled from `params`, so that it can be read in another
+    language: str(error) is the English (the command line's), the API answers in the asker's language
+    (gateway/i18n; `make messages` collects every message given to these classes).
+    """
+
+    def __init__(self, message: str, **params: object):
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
 
 
 class NotFound(GatewayError):
@@ -26,6 +36,6 @@ class Unavailable(GatewayError):
 class TooManyAttempts(GatewayError):
     """Too many failed attempts: try again after `retry_after_s`."""
 
-    def __init__(self, message: str, retry_after_s: float):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after_s: float, **params: object):
+        super().__init__(message, **params)
         self.retry_after_s = retry_after_s

@@ -28,6 +28,7 @@ from models.aligner import align_faces
 from models.detection import Detections, Detector
 from models.pack import LoadedPack
 from models.quality import QualitySettings
+from models.reasons import Reason
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 # Formats OpenCV decodes, as Pillow names them when it reads the header.
@@ -64,34 +65,37 @@ def image_size(data: bytes, max_megapixels: float = MAX_MEGAPIXELS) -> tuple[int
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own, lower, limit
             with Image.open(io.BytesIO(data)) as image:  # lazy: parses the header, decodes no pixels
                 if image.format not in DECODABLE:
-                    return f"unsupported image format {image.format or 'unknown'}"
+                    return Reason("unsupported image format {format}", format=image.format or "unknown")
                 return image.size
     except Image.DecompressionBombError as exc:  # Pillow's own guard, far above ours: still say how large
         pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "absurdly many pixels"
-        return f"photo too large ({size}; at most {max_megapixels:.0f}): resize it"
+        megapixels = f"{int(pixels[1]) / 1e6:.0f}" if pixels else "?"
+        return Reason("photo too large ({megapixels} megapixels; at most {limit}): resize it", megapixels=megapixels,
+                      limit=f"{max_megapixels:.0f}")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return "not an image, or a corrupt one (cannot decode its header)"
+        return Reason("not an image, or a corrupt one (cannot decode its header)")
 
 
 def decode_image(data: bytes | None, max_megapixels: float = MAX_MEGAPIXELS,
                  max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray | str:
     """BGR pixels (grey and alpha converted), or why not; checks bytes and dimensions before decoding."""
     if not data:
-        return "empty file"
+        return Reason("empty file")
     if len(data) > max_bytes:
-        return f"file too large ({len(data) / 2**20:.0f} MiB; at most {max_bytes // 2**20} MiB)"
+        return Reason("file too large ({size} MiB; at most {limit} MiB)", size=f"{len(data) / 2**20:.0f}",
+                      limit=max_bytes // 2**20)
     size = image_size(data, max_megapixels)
     if isinstance(size, str):
         return size
     megapixels = size[0] * size[1] / 1e6
     if megapixels > max_megapixels:
-        return f"photo too large ({megapixels:.0f} megapixels; at most {max_megapixels:.0f}): resize it"
+        return Reason("photo too large ({megapixels} megapixels; at most {limit}): resize it",
+                      megapixels=f"{megapixels:.0f}", limit=f"{max_megapixels:.0f}")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        return "not an image, or a corrupt one (cannot decode)"
+        return Reason("not an image, or a corrupt one (cannot decode)")
     if image.shape[1] * image.shape[0] > max_megapixels * 1e6:  # the header lied about the size
-        return "photo larger than its header says"
+        return Reason("photo larger than its header says")
     return image
 
 
@@ -128,9 +132,9 @@ def template_from_image(image: np.ndarray, pack: LoadedPack, settings: QualitySe
     detections = detect_in_photo(image, pack.detector)
     faces = [i for i in range(len(detections)) if detections.scores[i] >= settings.min_detection_score]
     if not faces:
-        return "no face found"
+        return Reason("no face found")
     if len(faces) > 1:
-        return f"{len(faces)} faces found; an enrolment photo must show exactly one"
+        return Reason("{n} faces found; an enrolment photo must show exactly one", n=len(faces))
     i = faces[0]
     quality = face_quality.geometry(detections.landmarks[i], float(detections.scores[i]), settings)
     if not quality.ok:

@@ -14,6 +14,8 @@ import numpy as np
 
 from pydantic import BaseModel
 
+from models.reasons import Reason
+
 
 class QualitySettings(BaseModel):
     """The floor a face must clear to be matched or enrolled (edge and gateway use the same one)."""
@@ -65,13 +67,16 @@ def geometry(landmarks: np.ndarray, score: float, settings: QualitySettings) -> 
     pitch = float(nose_rel @ axis_y) / max(face_height, 1e-6) - 0.55 if face_height > 0 else 1.0
     quality = Quality(eye_distance=eye_distance, yaw=yaw, pitch=pitch)
     if score < settings.min_detection_score:
-        quality.reason = f"low detection score: {score:.2f} < {settings.min_detection_score}"
+        quality.reason = Reason("low detection score: {score} < {limit}", score=f"{score:.2f}",
+                                limit=settings.min_detection_score)
     elif eye_distance < settings.min_eye_distance_px:
-        quality.reason = f"face too small: eye distance {eye_distance:.0f}px < {settings.min_eye_distance_px:.0f}px"
+        quality.reason = Reason("face too small: eye distance {px}px < {limit}px", px=f"{eye_distance:.0f}",
+                                limit=f"{settings.min_eye_distance_px:.0f}")
     elif abs(yaw) > settings.max_yaw:
-        quality.reason = f"head turned: yaw {yaw:+.2f} beyond ±{settings.max_yaw}"
+        quality.reason = Reason("head turned: yaw {yaw} beyond ±{limit}", yaw=f"{yaw:+.2f}", limit=settings.max_yaw)
     elif abs(pitch) > settings.max_pitch:
-        quality.reason = f"head tilted: pitch {pitch:+.2f} beyond ±{settings.max_pitch}"
+        quality.reason = Reason("head tilted: pitch {pitch} beyond ±{limit}", pitch=f"{pitch:+.2f}",
+                                limit=settings.max_pitch)
     return quality
 
 
@@ -83,9 +88,12 @@ def pixels(quality: Quality, crop: np.ndarray, settings: QualitySettings) -> Qua
     quality.brightness = float(centre.mean())
     if quality.reason is None:
         if quality.sharpness < settings.min_sharpness:
-            quality.reason = f"blurred: sharpness {quality.sharpness:.0f} < {settings.min_sharpness:.0f}"
+            quality.reason = Reason("blurred: sharpness {value} < {limit}", value=f"{quality.sharpness:.0f}",
+                                    limit=f"{settings.min_sharpness:.0f}")
         elif quality.brightness < settings.min_brightness:
-            quality.reason = f"too dark: brightness {quality.brightness:.0f} < {settings.min_brightness:.0f}"
+            quality.reason = Reason("too dark: brightness {value} < {limit}", value=f"{quality.brightness:.0f}",
+                                    limit=f"{settings.min_brightness:.0f}")
         elif quality.brightness > settings.max_brightness:
-            quality.reason = f"too bright: brightness {quality.brightness:.0f} > {settings.max_brightness:.0f}"
+            quality.reason = Reason("too bright: brightness {value} > {limit}", value=f"{quality.brightness:.0f}",
+                                    limit=f"{settings.max_brightness:.0f}")
     return quality

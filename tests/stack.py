@@ -43,6 +43,9 @@ from wire.mqtt import BrokerUrl, TlsSettings, new_client
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery"
 
+# The tests' API client reads English (the gateway's default language is Vietnamese: a client says what it reads).
+READS_ENGLISH = {"Accept-Language": "en"}
+
 
 def register_device(store: Store, device: str, site: str = "site-a", kind: str = "gate",
                     public_key: str = "-") -> None:
@@ -263,11 +266,11 @@ class Stack:
 
     def get(self, path: str, role: str = "admin", via: GatewayProcess | None = None, **params) -> httpx.Response:
         return httpx.get(f"{(via or self.gateway).base_url}{path}", params=params,
-                         headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=30)
+                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=30)
 
     def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
         return httpx.post(f"{self.gateway.base_url}{path}", json=body,
-                          headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=60)
+                          headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60)
 
     def events(self, **params) -> list[dict]:
         """Every stored event matching the filters, following the cursor."""

@@ -100,7 +100,7 @@ def test_login_needs_the_right_password_and_tokens_expire(stack, tmp_path):
     assert call(stack, "GET", "/api/me", token) == 401
     fresh = asyncio.run(Auth(stack.store).login("operator-1", PASSWORD, "test"))[0]
     assert httpx.get(stack.gateway.base_url + "/api/me", headers={"Authorization": f"Bearer {fresh}"}).json() == {
-        "name": "operator-1", "role": "operator"}
+        "name": "operator-1", "role": "operator", "language": "vi", "time_zone": "Asia/Ho_Chi_Minh"}  # the defaults
 
 
 def test_a_session_left_unused_ends_after_its_roles_idle_limit_and_one_in_use_goes_on(stack):
@@ -137,3 +137,28 @@ def test_passwords_are_stored_as_argon2id_hashes(stack):
     stored = stack.store.users.get("admin-1").password_hash
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert "m=65536" in stored  # 64 MiB: memory-hard
+
+
+def test_each_user_reads_the_api_in_the_language_they_chose(stack):
+    """Vietnamese unless asked otherwise: by the client's Accept-Language, or once and for all by the user."""
+    asyncio.run(asyncio.to_thread(Auth(stack.store).add_user, "linh", "admin", PASSWORD))
+    token = httpx.post(stack.gateway.base_url + "/api/auth/token", json={"username": "linh", "password": PASSWORD}).json()[
+        "access_token"]
+    url, me = stack.gateway.base_url, {"Authorization": f"Bearer {token}"}
+
+    def withdraw(**headers) -> str:
+        r = httpx.post(url + "/api/subjects/nobody/withdraw", json={}, headers=me | headers)
+        assert r.status_code == 404
+        return r.json()["detail"]
+
+    assert withdraw() == "không có người 'nobody'"  # the gateway's default language
+    assert withdraw(**{"Accept-Language": "en-GB,en;q=0.9"}) == "no subject 'nobody'"
+    assert httpx.put(url + "/api/me/language", json={"language": "fr"}, headers=me).status_code == 422
+    assert httpx.put(url + "/api/me/language", json={"language": "en"}, headers=me).status_code == 204
+    assert httpx.get(url + "/api/me", headers=me).json()["language"] == "en"
+    assert withdraw(**{"Accept-Language": "vi"}) == "no subject 'nobody'"  # the user's own choice comes first
+    missing = httpx.post(url + "/api/exam/flags/nobody/review", json={"decision": "confirmed", "note": " "},
+                         headers=me).json()["detail"]
+    assert [(d["loc"][-1], d["msg"]) for d in missing] == [("note", "must not be empty")]  # a field's problem in words
+    changes = stack.get("/api/audit", role="auditor", action="user.language", target="linh").json()
+    assert [(e["actor"], e["detail"]) for e in changes] == [("user:linh", {"language": "en"})]

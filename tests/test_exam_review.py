@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA
+from gateway.i18n import catalogue
 from stack import REPO, DeviceClient, Stack, wait_for
 from edge.synthetic import Sitter, desk_frames, face_patch, write_video
 from wire import sign_event, uuid7
@@ -125,7 +126,8 @@ def test_a_supervisor_reviews_flags_and_sets_the_verdict_an_operator_cannot(stac
     assert r.status_code == 200 and r.json()["verdict_by"] == "supervisor-1"
     report = stack.get(f"/api/exam/sessions/{session}/report", role="supervisor")
     assert report.status_code == 200 and "text/html" in report.headers["content-type"]
-    for text in ("cand-1", "confirmed", "a second person leaned in and spoke", "supervisor-1", "incident"):
+    words = catalogue("vi").gettext  # a document for people: in the pages' language (the default: Vietnamese)
+    for text in ("cand-1", words("confirmed"), "a second person leaned in and spoke", "supervisor-1", words("incident")):
         assert text in report.text
     assert stack.get(f"/api/exam/sessions/{session}/report", role="operator").status_code == 403
     actions = [e["action"] for e in stack.get("/api/audit", role="auditor", limit=1000).json()]

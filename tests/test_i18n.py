@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
+from gateway import errors
 from gateway.i18n import LANGUAGES, catalogue
 from gateway.services.enrolment import new_subject_id
 from gateway.services.local_time import local_text
@@ -16,17 +16,31 @@ from stack import REPO
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def error_classes() -> list[str]:
+    """The classes whose first argument is a message: the gateway's errors and the refusal reasons."""
+    return [name for name, value in vars(errors).items()
+            if isinstance(value, type) and issubclass(value, errors.GatewayError)] + ["Reason"]
+
+
 def marked_messages() -> set[str]:
-    """Every message marked for translation in the code, found the way `make messages` finds them."""
+    """Every message marked for translation in the code, found the way `make messages` finds them (the errors'
+    classes are keywords too: their first argument is the message)."""
     with open(REPO / "babel.cfg", encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
+    keywords = DEFAULT_KEYWORDS | {name: None for name in error_classes()}
     return {message for _file, _line, message, _comments, _context in
-            extract_from_dir(str(REPO), method_map, options_map) if message}
+            extract_from_dir(str(REPO), method_map, options_map, keywords=keywords) if isinstance(message, str)}
+
+
+def test_make_messages_collects_every_kind_of_error():
+    keywords = next(line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith("ERROR_KEYWORDS"))
+    assert set(keywords.split(":=")[1].split()) == set(error_classes())
 
 
 def test_every_message_on_the_pages_is_in_vietnamese_with_the_same_placeholders():
     marked = marked_messages()
-    assert {"Live gate", "Exam session report", "Log in", "granted today"} <= marked  # the extraction finds them
+    assert {"Live gate", "Exam session report", "Log in", "granted today", "no subject '{subject}'",
+            "wrong user name or password", "{n} faces found; an enrolment photo must show exactly one"} <= marked  # the extraction finds them: pages, reports, errors
     vi = catalogue("vi").messages
     untranslated = sorted(marked - set(vi))
     assert not untranslated, f"run `make messages` and translate these in the vi catalogue: {untranslated}"

@@ -15,17 +15,18 @@ PACKAGES = ("edge", "gateway", "provisioning", "wire", "models", "facegate")
 # Each layer may import from itself and the layers listed after it, nothing else.
 LAYERS = {
     "facegate": {"edge", "gateway.*", "provisioning", "wire", "models"},  # the composition root sees all
-    "provisioning": {"gateway.cli", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+    "provisioning": {"gateway.cli", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                      "wire", "models"},
-    "gateway.cli": {"gateway.server", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+    "gateway.cli": {"gateway.server", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                     "wire", "models"},
-    "gateway.server": {"gateway.api", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors",
+    "gateway.server": {"gateway.api", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                        "wire", "models"},
-    "gateway.api": {"gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "wire", "models"},
-    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "wire", "models"},
+    "gateway.api": {"gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models"},
+    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models"},
     "gateway.storage": {"gateway.errors", "wire"},
     "gateway.config": {"models"},
     "gateway.errors": set(),
+    "gateway.i18n": set(),  # the languages: used by every layer above storage, imports nothing of the gateway
     "gateway": set(),  # the package itself: a docstring
     "edge": {"wire", "models"},
     "wire": set(),

@@ -25,6 +25,7 @@ from gateway.services.enrolment import EnrolmentService
 from gateway.services.ingest import IngestMetrics
 from gateway.services.live import LiveFeed
 from gateway.services.secrets import GatewaySecrets
+from gateway.i18n import N_
 from gateway.storage import Session, Store
 
 COOKIE = "facegate_token"
@@ -89,11 +90,11 @@ def require(*roles: str):
     async def dependency(request: Request) -> Session:
         token, from_cookie = request_token(request)
         if not token:
-            raise HTTPException(401, "log in first: a bearer token or the login cookie is required",
+            raise HTTPException(401, N_("log in first: a bearer token or the login cookie is required"),
                                 headers={"WWW-Authenticate": "Bearer"})
         session = gateway(request).auth.session_for(token)
         if session is None:
-            raise HTTPException(401, "your session has expired or was logged out; log in again",
+            raise HTTPException(401, N_("your session has expired or was logged out; log in again"),
                                 headers={"WWW-Authenticate": "Bearer"})
         if from_cookie and request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")

@@ -25,10 +25,25 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP
 LANGUAGE_COOKIE = "facegate_lang"  # the login page's choice, for a browser whose user has not chosen (or logged in)
 
 
-def reader_language(request: Request, session: Session | None) -> str:
-    """The user's language, else the browser's cookie, else the gateway's default."""
-    return pick_language(session.user.language if session else None, request.cookies.get(LANGUAGE_COOKIE),
+def reader_language(request: Request, session: Session | None, accept_language: bool = False) -> str:
+    """The user's language, else the browser's cookie, else (with `accept_language`: for API clients, which say
+    what they read in their Accept-Language header) the first of ours the client accepts, else the default."""
+    asked = _accepted(request.headers.get("accept-language", "")) if accept_language else []
+    return pick_language(session.user.language if session else None, request.cookies.get(LANGUAGE_COOKIE), *asked,
                          default=gateway(request).config.default_language)
+
+
+def _accepted(header: str) -> list[str]:
+    """The languages of an Accept-Language header, most wanted first ("en-US,en;q=0.9,vi;q=0.8" -> en, en, vi)."""
+    ranked = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        ranked.append((-weight, i, tag.split("-")[0].strip().lower()))
+    return [tag for _w, _i, tag in sorted(ranked) if tag]
 
 
 def render_text(template: str, language: str, **context) -> str:

@@ -128,13 +128,13 @@ class Auth:
 
     def add_user(self, name: str, role: str, password: str, actor: str = "system") -> None:
         if role not in ROLES:
-            raise Invalid(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise Invalid("role must be one of {roles}, not '{role}'", roles=", ".join(ROLES), role=role)
         if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise Invalid("user name: 1-64 letters, digits, '-', '_' or '.'")
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise Invalid(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+            raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
         if self.store.users.get(name):
-            raise Conflict(f"user {name!r} already exists")
+            raise Conflict("user '{name}' already exists", name=name)
         password_hash = self._hasher.hash(password)
         with self.store.db.transaction() as tx:
             self.store.users.add(tx, name, role, password_hash)
@@ -143,7 +143,8 @@ class Auth:
     def set_language(self, session: Session, language: str) -> None:
         """The language the user's pages and reports are in from now on (one of gateway.i18n.LANGUAGES)."""
         if language not in LANGUAGES:
-            raise Invalid(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+            raise Invalid("language must be one of {languages}, not '{language}'", languages=", ".join(LANGUAGES),
+                          language=language)
         with self.store.db.transaction() as tx:
             self.store.users.set_language(tx, session.user.name, language)
             tx.audit(f"user:{session.user.name}", "user.language", session.user.name, {"language": language})
@@ -153,7 +154,7 @@ class Auth:
         keys = (f"user:{name}", f"address:{address}")
         wait = max(self.throttle.wait_s(k) for k in keys)
         if wait > 0:
-            raise TooManyAttempts(f"too many failed logins; try again in {wait:.0f} s", wait)
+            raise TooManyAttempts("too many failed logins; try again in {seconds} s", wait, seconds=f"{wait:.0f}")
         if not self._waiting.acquire(blocking=False):
             raise TooManyAttempts("the server is busy checking other logins; try again in a few seconds", 2.0)
         try:

@@ -32,20 +32,20 @@ def parse_expiry(expires_at: str | None, now: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"expiry {expires_at!r} is not an ISO 8601 date") from None
+        raise Invalid("expiry '{expiry}' is not an ISO 8601 date", expiry=expires_at) from None
     text = utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
     if text <= now:
-        raise Invalid(f"consent already expired ({text})")
+        raise Invalid("consent already expired ({when})", when=text)
     return text
 
 
 def check_consent_fields(store: Store, purpose: str, sites: list[str]) -> None:
     if purpose not in PURPOSES:
-        raise Invalid(f"purpose must be gate or exam, not {purpose!r}")
+        raise Invalid("purpose must be gate or exam, not '{purpose}'", purpose=purpose)
     known = store.people.site_ids()
     unknown = [s for s in sites if s != EVERY_SITE and s not in known]
     if unknown or not sites:
-        raise Invalid(f"unknown site(s): {', '.join(unknown) or '(none given)'}")
+        raise Invalid("unknown site(s): {sites}", sites=", ".join(unknown) or "(none given)")
 
 
 def _now() -> str:
@@ -56,7 +56,7 @@ def grant(store: Store, subject: str, purpose: str, sites: list[str], notice_ver
           expires_at: str | None = None, actor: str = "system") -> int:
     """Record another consent for an enrolled subject (e.g. `exam` for someone enrolled for `gate`); its id."""
     if not store.people.subject_exists(subject):
-        raise NotFound(f"no subject {subject!r}")
+        raise NotFound("no subject '{subject}'", subject=subject)
     check_consent_fields(store, purpose, sites)
     now = _now()
     consent = Consent(subject, purpose, sites, notice_version, channel, now, parse_expiry(expires_at, now), actor)
@@ -69,13 +69,15 @@ def grant(store: Store, subject: str, purpose: str, sites: list[str], notice_ver
 def withdraw(store: Store, subject: str, purpose: str | None = None, actor: str = "system") -> int | None:
     """Withdraw the subject's consent (one purpose, or all); the erasure id, or None if no device held them."""
     if not store.people.subject_exists(subject):
-        raise NotFound(f"no subject {subject!r}")
+        raise NotFound("no subject '{subject}'", subject=subject)
     if purpose not in (None, *PURPOSES):
-        raise Invalid(f"purpose must be gate or exam, not {purpose!r}")
+        raise Invalid("purpose must be gate or exam, not '{purpose}'", purpose=purpose)
     consents = store.people.consents_of(subject)
     closing = [c for c in consents if c.withdrawn_at is None and purpose in (None, c.purpose)]
     if not closing:
-        raise Conflict(f"subject {subject!r} has no live consent{' for ' + purpose if purpose else ''}")
+        if purpose:
+            raise Conflict("subject '{subject}' has no live consent for {purpose}", subject=subject, purpose=purpose)
+        raise Conflict("subject '{subject}' has no live consent", subject=subject)
     with store.db.transaction() as tx:
         store.people.close_consents(tx, [c.id for c in closing])
         tx.audit(actor, "consent.withdrawn", subject, {"purpose": purpose or "all"})

@@ -33,7 +33,7 @@ def _check_id(value: str, what: str) -> None:
 def add_site(store: Store, site: str, name: str | None = None, actor: str = "system") -> None:
     _check_id(site, "site")
     if site in store.people.site_ids():
-        raise Conflict(f"site {site!r} already exists")
+        raise Conflict("site '{site}' already exists", site=site)
     with store.db.transaction() as tx:
         store.people.add_site(tx, site, name or site)
         tx.audit(actor, "site.added", site, {"name": name or site})
@@ -48,11 +48,11 @@ def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets,
     _check_id(site, "site")
     _check_id(device, "device")
     if kind not in KINDS:
-        raise Invalid(f"device kind must be gate or exam, not {kind!r}")
+        raise Invalid("device kind must be gate or exam, not '{kind}'", kind=kind)
     if site not in store.people.site_ids():
-        raise Invalid(f"unknown site {site!r}: add it first (facegate site add {site})")
+        raise Invalid("unknown site '{site}': add it first (facegate site add {site})", site=site)
     if store.devices.get(device) is not None:
-        raise Conflict(f"device {device!r} already exists")
+        raise Conflict("device '{device}' already exists", device=device)
     if (client_certificate or broker_url.startswith("mqtts:")) and (ca is None or not ca.exists):
         raise Invalid("a device on TLS needs the FaceGate CA: run `facegate pki init` first")
     key, password, gallery_key = DeviceKey.generate(), new_password(), new_gallery_key()
@@ -76,7 +76,7 @@ def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "
     """Revoke a device: its login leaves the broker, and its certificate (if it has one) joins the CRL."""
     with store.db.transaction() as tx:
         if not store.devices.set_status(tx, device, "revoked"):
-            raise NotFound(f"no device {device!r}")
+            raise NotFound("no device '{device}'", device=device)
         tx.audit(actor, "device.revoked", device)
         device_revoked(store, tx, device, actor)
     broker.write_accounts(store.devices.broker_accounts())

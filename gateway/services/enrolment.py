@@ -34,6 +34,7 @@ from gateway.storage import Consent, Store, Subject
 from models import LoadedPack
 from models.photos import IMAGE_SUFFIXES, PhotoResult, Template, decode_image, photos_in, template_from_image
 from models.quality import QualitySettings
+from models.reasons import Reason
 from models.settings import ModelSettings, open_pack
 from wire.events import utc_text
 from wire.topics import ID_PATTERN
@@ -108,7 +109,8 @@ class Enroller:
             templates[name] = outcome
         duplicate = self._duplicate_of(templates)
         if duplicate:
-            return fail(f"same face as enrolled subject {duplicate[0]} (similarity {duplicate[1]:.2f})")
+            return fail(Reason("same face as enrolled subject {subject} (similarity {similarity})",
+                               subject=duplicate[0], similarity=f"{duplicate[1]:.2f}"))
         now = utc_text(datetime.now(timezone.utc))
         card = self.secrets.id_card_hash(request.id_card) if request.id_card else None
         subject = Subject(request.subject, request.display_name or request.subject, card, now, self.actor)
@@ -126,20 +128,20 @@ class Enroller:
 
     def _check_fields(self, r: EnrolmentRequest) -> str | None:
         if not ID_PATTERN.match(r.subject or ""):
-            return f"subject id {r.subject!r}: 1-64 of a-z, 0-9, '-', '_'"
+            return Reason("subject id '{subject}': 1-64 of a-z, 0-9, '-', '_'", subject=r.subject)
         if self.store.people.subject_exists(r.subject):
-            return f"subject {r.subject} already exists"
+            return Reason("subject {subject} already exists", subject=r.subject)
         try:
             check_consent_fields(self.store, r.purpose, r.sites)
             r.expires_at = parse_expiry(r.expires_at, utc_text(datetime.now(timezone.utc)))
         except GatewayError as exc:
-            return str(exc)
+            return Reason(exc.message, **exc.params)
         if r.id_card:
             holder = self.store.people.subject_by_card(self.secrets.id_card_hash(r.id_card))
             if holder:
-                return f"this ID card is already enrolled as subject {holder}"
+                return Reason("this ID card is already enrolled as subject {subject}", subject=holder)
         if r.photo is None:
-            return "no photo"
+            return Reason("no photo")
         return None
 
     def _duplicate_of(self, templates: dict[str, Template]) -> tuple[str, float] | None:

@@ -142,11 +142,11 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
     """A session for a candidate, pushed signed to the exam device (retained until it has run)."""
     device: Device | None = store.devices.get(device_id)
     if device is None or device.kind != "exam" or not device.active:
-        raise Invalid(f"{device_id} is not an active exam device")
+        raise Invalid("{device} is not an active exam device", device=device_id)
     now = utc_text(datetime.now(timezone.utc))
     if candidate not in store.people.members(device.site, "exam", device.model_pack, now):
-        raise Invalid(f"candidate {candidate} has no live exam consent (with a template) for site {device.site}: "
-                      f"the session is refused")
+        raise Invalid("candidate {candidate} has no live exam consent (with a template) for site {site}: "
+                      "the session is refused", candidate=candidate, site=device.site)
     if publish is None or signing_key is None:
         raise Unavailable("this gateway is not connected to the broker")
     session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
@@ -166,7 +166,7 @@ def review_flag(store: Store, flag_id: str, decision: str, note: str, user: str)
     with store.db.transaction() as tx:
         flag = store.exams.flag_for_update(tx, flag_id)
         if flag is None:
-            raise NotFound(f"no flag {flag_id}")
+            raise NotFound("no flag {flag}", flag=flag_id)
         amended = flag.review is not None
         if amended:  # a correction: what was said before stays, with who said it and when
             flag.review_history.append({"decision": flag.review, "note": flag.review_note, "by": flag.reviewed_by,
@@ -181,7 +181,7 @@ def set_verdict(store: Store, session_id: str, verdict: str, note: str, user: st
     with store.db.transaction() as tx:
         session = store.exams.session_for_update(tx, session_id)
         if session is None:
-            raise NotFound(f"no exam session {session_id}")
+            raise NotFound("no exam session {session}", session=session_id)
         amended = session.verdict is not None
         if amended:
             session.verdict_history.append({"verdict": session.verdict, "note": session.verdict_note,

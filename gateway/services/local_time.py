@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from gateway.errors import Invalid
 from wire.events import utc_text
 
 DEFAULT_TIME_ZONE = "Asia/Ho_Chi_Minh"
@@ -19,9 +20,12 @@ def local_day(zone: str, day: date | None = None) -> tuple[date, str, str]:
     """(the day, its first instant, the next day's first instant) in `zone`, as stored UTC text; today if None."""
     tz = ZoneInfo(zone)
     day = day or datetime.now(tz).date()
-    start = datetime.combine(day, time(0), tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tz)
-    return day, utc_text(start.astimezone(timezone.utc)), utc_text(end.astimezone(timezone.utc))
+    try:  # the first or last days of the calendar have no UTC instants on one side of the zone
+        start = datetime.combine(day, time(0), tz).astimezone(timezone.utc)
+        end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
+    except OverflowError:
+        raise Invalid("the day {day} is out of range", day=day.isoformat()) from None
+    return day, utc_text(start), utc_text(end)
 
 
 def local_text(stored: str | None, zone: str, with_date: bool = True) -> str:

@@ -61,6 +61,7 @@ def _purge_events(store: Store, kind: str, before: str, limit: int = 50_000) -> 
             detail = {"before": before, "count": len(ids), "ids_sha256": ids_digest(ids)}
             seq = tx.audit("retention", "events.purged", kind, detail | ({"partition": partition} if partition else {}))
             store.events.record_purged(tx, ids, seq)
+            store.follow_ups.purge(tx, ids)
         return len(ids), bool(ids or partition)
 
 

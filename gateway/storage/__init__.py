@@ -18,6 +18,7 @@ from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
 from gateway.storage.devices import Device, Devices
 from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
 from gateway.storage.exams import Evidence, ExamFlag, Exams, ExamSession
+from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
 from gateway.storage.people import Consent, People, Site, Subject
 from gateway.storage.users import Session, User, Users
@@ -32,6 +33,7 @@ class Store:
         self.devices = Devices(db)
         self.events = Events(db)
         self.exams = Exams(db)
+        self.follow_ups = FollowUps(db)
         self.galleries = Galleries(db)
         self.people = People(db)
         self.users = Users(db)
@@ -53,8 +55,8 @@ class Store:
 
 
 __all__ = [
-    "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure",
+    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
-    "Evidence", "ExamFlag", "ExamSession", "Exams", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
+    "Evidence", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 EVENT_COLUMNS = ("id", "site", "device", "kind", "seq", "captured_at", "received_at", "verdict", "subject",
                  "score", "body", "sig", "clock_suspect", "retain_from")
 # What the API adds beside the signed body: drop these and the rest is exactly what the device signed.
-GATEWAY_FIELDS = ("received_at", "sig", "clock_suspect")
+GATEWAY_FIELDS = ("received_at", "sig", "clock_suspect", "acknowledgement")  # the last: lists of verdicts
 # Release 1 recorded a digest of the first twelve columns; entries since record all of them ("v": 2).
 DIGEST_V1_COLUMNS = 12
 

@@ -251,6 +251,16 @@ users = Table(
     Column("language", Text),  # None: the gateway's default language
 )
 
+acknowledgements = Table(  # an operator dealt with a verdict (migration 0006)
+    "acknowledgements", metadata,
+    Column("event", Text, primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("device", Text, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+)
+
 tokens = Table(
     "tokens", metadata,
     Column("hash", Text, primary_key=True),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import COOKIE, CSRF_COOKIE, EVERYONE, GatewayDep, require
+from gateway.i18n import N_
 from gateway.services.auth import csrf_token
 from gateway.storage import Session
 
@@ -47,7 +48,7 @@ async def login(body: LoginRequest, request: Request, response: Response, gw: Ga
     address = request.client.host if request.client else "unknown"
     result = await gw.auth.login(body.username, body.password, address)
     if result is None:
-        raise HTTPException(401, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, N_("wrong user name or password"), headers={"WWW-Authenticate": "Bearer"})
     token, expires_at = result
     secure = request.url.scheme == "https"
     max_age = int(gw.auth.token_ttl_s)

@@ -17,10 +17,13 @@ from typing import Annotated, Literal, get_args
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
 from gateway.api.params import time_param
+from gateway.api.templates import reader_language
+from gateway.i18n import N_, catalogue
+from gateway.services import follow_up
 from gateway.services.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
 from wire.events import EVENT_TYPES
@@ -81,7 +84,29 @@ def list_events(
     filters = {k: v for k, v in q.__dict__.items() if v and k not in ("limit", "before", "hidden_kinds")}
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "events.read", None, {"filters": filters, "returned": len(rows)})
-    return EventPage(events=[r.api() for r in rows], next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
+    acks = gw.store.follow_ups.of_events([r.id for r in rows if r.verdict in follow_up.NEEDS_A_PERSON])
+    events = [r.api() | ({"acknowledgement": acks[r.id].api() if r.id in acks else None}
+                         if r.verdict in follow_up.NEEDS_A_PERSON else {}) for r in rows]
+    return EventPage(events=events, next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
+
+
+class AcknowledgeIn(BaseModel):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+@router.post("/{event_id}/acknowledge", status_code=201)
+def acknowledge(event_id: Annotated[str, Path(max_length=64)], body: AcknowledgeIn, gw: GatewayDep,
+                session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict:
+    """An operator dealt with an `unknown` or `spoof_suspected` verdict (once; audited, with the note)."""
+    return follow_up.acknowledge(gw.store, event_id, session.user.name, body.note).api()
+
+
+@router.get("/instructions")
+def instructions(request: Request, gw: GatewayDep,
+                 session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict[VerdictValue, str]:
+    """What to do on each verdict that needs a person: the site's own words, else FaceGate's in yours."""
+    words = catalogue(reader_language(request, session))
+    return {v: gw.config.instructions.get(v) or words.gettext(text) for v, text in follow_up.DEFAULT_INSTRUCTIONS.items()}
 
 
 class DayCounts(BaseModel):
@@ -175,7 +200,7 @@ def get_event(event_id: Annotated[str, Path(max_length=64)], gw: GatewayDep,
     """One stored event with its signature."""
     event = gw.store.events.get(event_id)
     if event is None or event.kind in hidden_kinds(session):
-        raise HTTPException(404, "no such event")
+        raise HTTPException(404, N_("no such event"))
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "event.read", event_id)
     return event.api()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from gateway.api.deps import EXAM_ROLES, GatewayDep, actor, require
 from gateway.api.templates import html_to_pdf, reader_language, render_text
 from gateway.errors import Conflict
+from gateway.i18n import N_
 from gateway.i18n.names import name_of
 from gateway.services import exams
 from gateway.services.local_time import local_day, local_text
@@ -66,7 +67,7 @@ def _view(session: ExamSession, flags: list[ExamFlag]) -> dict:
 def _session_or_404(gw, session_id: str) -> tuple[ExamSession, list[ExamFlag]]:
     found = gw.store.exams.session(session_id)
     if found is None:
-        raise HTTPException(404, "no such exam session")
+        raise HTTPException(404, N_("no such exam session"))
     return found, gw.store.exams.flags(session_id)
 
 
@@ -112,7 +113,7 @@ def get_evidence(evidence: Id, gw: GatewayDep, session: Reviewer) -> Response:
     """The evidence JPEG, decrypted and checked against the SHA-256 the device signed."""
     row = gw.store.exams.evidence(evidence)
     if row is None:
-        raise HTTPException(404, "no such evidence")
+        raise HTTPException(404, N_("no such evidence"))
     jpeg = exams.evidence_image(gw.store, row)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.evidence.read", evidence, {"session": row.session})

@@ -17,6 +17,7 @@ from gateway.errors import Invalid, Unavailable
 from gateway.services.consent import grant, withdraw
 from gateway.services.enrolment import EnrolmentRequest
 from gateway.storage import Session
+from models.reasons import Reason
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["people"])
@@ -96,7 +97,8 @@ async def enrol_subject(body: EnrolIn, gw: GatewayDep,
     if not result.enrolled:
         with gw.store.db.transaction() as tx:
             tx.audit(actor(session), "subject.refused", result.subject or None, {"reason": result.reason})
-        raise Invalid(result.reason)
+        reason = result.reason
+        raise Invalid(reason.template, **reason.params) if isinstance(reason, Reason) else Invalid(str(reason))
     if gw.on_consent_change:
         gw.on_consent_change()
     return Enrolled(subject=result.subject, enrolled=True, quality=round(result.quality, 3))

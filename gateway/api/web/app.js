@@ -27,7 +27,11 @@ const FG = {
     const response = await fetch(path, Object.assign(init, {headers}));
     if (response.status === 401 && path !== "/api/auth/token") { FG.toLogin(true); throw new Error("not logged in"); }
     const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-    if (!response.ok) throw new Error(typeof body === "object" ? FG.plainError(body.detail) : body);
+    if (!response.ok) {
+      const error = new Error(typeof body === "object" ? FG.plainError(body.detail) : body);
+      error.status = response.status;
+      throw error;
+    }
     return body;
   },
   // An API refusal in words: a validator's list becomes "note: String should have at least 1 character".
@@ -59,10 +63,27 @@ const FG = {
   time(iso) { if (!iso) return ""; const c = FG.clock(iso); return `${c.hour}:${c.minute}:${c.second}`; },
   date(iso) { if (!iso) return ""; const c = FG.clock(iso); return `${c.day}/${c.month}/${c.year}`; },
   dateTime(iso) { return iso ? `${FG.date(iso)} ${FG.time(iso)}` : ""; },
-  // A wall-clock time typed on a page ("2026-12-02T07:30", the sites' zone) as the instant it names (ISO, UTC).
-  siteInstant(local) {
-    const [y, mo, d, h = 0, mi = 0] = local.split(/[-T:]/).map(Number);
-    const guess = Date.UTC(y, mo - 1, d, h, mi), c = FG.clock(new Date(guess).toISOString());
+  // A day, and optionally a time, typed the way the sites write them: "02/12/2026" or "02/12/2026 07:30"
+  // (24-hour); [year, month, day, hour, minute] as numbers, or null if it is not one.
+  parseLocal(text) {
+    const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    const [d, mo, y, h = 0, mi = 0] = m.slice(1).map(v => Number(v || 0));
+    const check = new Date(Date.UTC(y, mo - 1, d, h, mi));
+    return check.getUTCDate() === d && check.getUTCMonth() === mo - 1 && h < 24 && mi < 60 ? [y, mo, d, h, mi] : null;
+  },
+  // Fields for a day or a time in that form: the browser says what is wrong, in the page's words.
+  dayFields(form) {
+    for (const input of form.querySelectorAll("input.when")) {
+      input.oninput = () => input.setCustomValidity(!input.value || FG.parseLocal(input.value) ? "" :
+        input.dataset.day ? FG.t("a day as dd/mm/yyyy, e.g. 02/12/2026") : FG.t("a time as dd/mm/yyyy hh:mm, e.g. 02/12/2026 07:30"));
+      input.oninput();
+    }
+  },
+  // A wall-clock time typed on a page (the sites' zone) as the instant it names (ISO, UTC).
+  siteInstant(text) {
+    const [y, mo, d, h, mi] = FG.parseLocal(text);
+    const guess = Date.UTC(y, mo - 1, d, h, mi), c = FG.clock(new Date(guess).toISOString());  // its offset there
     const shown = Date.UTC(+c.year, +c.month - 1, +c.day, +c.hour, +c.minute, +c.second);
     return new Date(guess - (shown - guess)).toISOString();
   },

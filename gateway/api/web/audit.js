@@ -16,6 +16,7 @@ function apiQuery() {
   }
   return q;
 }
+FG.dayFields(form);
 document.getElementById("export").href = "/api/audit/export.csv?" + apiQuery();
 
 let before = null;

@@ -15,10 +15,13 @@ const light = s => FG.html`<span class="light ${s.replace(/ /g, "-")}"></span>${
 const form = document.getElementById("filters");
 const address = new URLSearchParams(location.search);
 for (const [name, value] of address) if (form.elements[name]) form.elements[name].value = value;
+FG.dayFields(form);
 const linkTo = id => "/exam?" + new URLSearchParams([...address].filter(([k]) => k !== "session").concat([["session", id]]));
 
 async function sessions() {
-  const query = new URLSearchParams([...address].filter(([k, v]) => v && ["site", "day", "status"].includes(k)));
+  const query = new URLSearchParams([...address].filter(([k, v]) => v && ["site", "status"].includes(k)));
+  const day = FG.parseLocal(address.get("day"));  // the centre's day, typed dd/mm/yyyy; the API takes yyyy-mm-dd
+  if (day) query.set("day", `${day[0]}-${String(day[1]).padStart(2, "0")}-${String(day[2]).padStart(2, "0")}`);
   const list = await FG.api("/api/exam/sessions?" + query);
   FG.fill(document.getElementById("sessions"), list.length ? FG.html`${list.map(s =>
     FG.html`<tr data-id="${s.id}" class="${s.id === address.get("session") ? "selected" : ""}"><td>${light(s.status)}</td>

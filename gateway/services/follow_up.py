@@ -1,0 +1,40 @@
+"""Operators' follow-up of verdicts that need a person (`unknown`, `spoof_suspected`): what to do, and who did it.
+
+An acknowledgement is stored once per verdict with who, when and an optional
+note, in the same transaction as its audit entry. The instructions shown with
+such a verdict are the site's own (configured) or FaceGate's defaults, in the
+reader's language.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import Conflict, Invalid, NotFound
+from gateway.i18n import N_
+from gateway.storage import Acknowledgement, Store
+
+NEEDS_A_PERSON = ("unknown", "spoof_suspected")
+DEFAULT_INSTRUCTIONS = {
+    "unknown": N_("Stop the person at the gate. Check their ticket or ID card by hand; let them through only if it "
+                  "is valid, and note what you did."),
+    "spoof_suspected": N_("Someone may be showing a photo, a screen or a mask to the camera. Ask the person to face "
+                          "the camera with nothing in front of their face; call the supervisor if it happens again."),
+}
+
+
+def acknowledge(store: Store, event_id: str, user: str, note: str) -> Acknowledgement:
+    """Record that `user` dealt with the verdict `event_id` (audited with the note); Conflict if someone already
+    did, Invalid for a verdict that needs no one."""
+    event = store.events.get(event_id)
+    if event is None or event.kind != "verdict":
+        raise NotFound("no verdict {event}", event=event_id)
+    if event.verdict not in NEEDS_A_PERSON:
+        raise Invalid("a {verdict} verdict needs no follow-up", verdict=event.verdict)
+    with store.db.transaction() as tx:
+        done = store.follow_ups.get(tx, event_id)
+        if done is not None:
+            raise Conflict("{user} already acknowledged this at {when}", user=done.by, when=done.at)
+        ack = Acknowledgement(event_id, event.site, event.device, user, tx.now, note)
+        store.follow_ups.acknowledge(tx, ack)
+        tx.audit(f"user:{user}", "verdict.acknowledged", event_id,
+                 {"verdict": event.verdict, "device": event.device, "note": note})
+    return ack
