@@ -88,13 +88,16 @@ def test_the_csv_export_holds_every_match_and_no_formula(stack):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0][:5] == ["seq", "at (UTC)", "actor", "action", "target"]
-    confirmed = [row for row in rows[1:] if row[3] == "exam.flag.confirmed"]
-    assert confirmed and confirmed[0][2] == "user:supervisor-1"
+    assert rows[0][:6] == ["seq", "time (Asia/Ho_Chi_Minh)", "at (UTC)", "actor", "action", "target"]
+    confirmed = [row for row in rows[1:] if row[4] == "exam.flag.confirmed"]
+    assert confirmed and confirmed[0][3] == "user:supervisor-1"
+    # The site's clock, day first, 24-hour: seven hours ahead of the UTC beside it.
+    at = datetime.fromisoformat(confirmed[0][2].replace("Z", "+00:00"))
+    assert confirmed[0][1] == (at + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M:%S")
     # Someone's text as a formula would run when the auditor opens the file: it is written as text.
-    assert [row[4] for row in rows[1:] if row[3] == "subject.enrolled"] == ["'=SUM(1,1)"]
+    assert [row[5] for row in rows[1:] if row[4] == "subject.enrolled"] == ["'=SUM(1,1)"]
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
-    devices = [row for row in rows[1:] if row[2] == "device:gate-01"]
+    devices = [row for row in rows[1:] if row[3] == "device:gate-01"]
     assert len(devices) == DEVICE_ENTRIES  # every match, past any page size
     exported = search(stack, action="audit.exported")
     assert exported and exported[0]["actor"] == "user:auditor-1" and exported[0]["detail"]["filters"] == {}

@@ -115,16 +115,16 @@ def test_each_role_logs_in_to_its_own_page_in_either_language(page, stack, role,
 def test_an_expired_session_says_so_and_returns_to_the_page_and_logout_leaves_nothing_behind(page, stack):
     base = stack.gateway.base_url
     login(page, stack, "supervisor")
-    page.goto(base + "/exam?day=2026-11-30")
+    page.goto(base + "/exam?day=30%2F11%2F2026")
     expect(page.locator("header .who")).to_contain_text("supervisor-1")
     sql(stack, 'DELETE FROM tokens WHERE "user" = ?', "supervisor-1")  # expired, or ended on another PC
     page.reload()
     expect(page.locator("#notice")).to_contain_text(words(page)("Your session expired or was ended. Log in again to go back to where you were."))
-    assert "next=%2Fexam%3Fday%3D2026-11-30" in page.url
+    assert "next=%2Fexam%3Fday%3D30%252F11%252F2026" in page.url
     page.fill("input[name=username]", "supervisor-1")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(base + "/exam?day=2026-11-30")  # back where the supervisor was
+    page.wait_for_url(base + "/exam?day=30%2F11%2F2026")  # back where the supervisor was
 
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "facegate_token")
     page.click("#logout")
@@ -216,7 +216,7 @@ def test_the_operator_acknowledges_an_unknown_and_finds_this_mornings_verdicts_f
 
     # This morning's verdicts of one lane: its own address, the other lane's left out.
     page.locator("#filters select[name=device]").select_option("gate-01")
-    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%dT00:00")
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y 00:00")  # typed on the sites' clock
     page.get_by_label(t("from"), exact=True).fill(today)
     page.get_by_role("button", name=t("show"), exact=True).click()
     page.wait_for_url(lambda url: "device=gate-01" in url)

@@ -13,16 +13,24 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
 from conftest import REPO
 from stack import wait_for
-from test_pages import browser, page  # noqa: F401  (fixtures: Debian's Chromium)
+from test_pages import browser  # noqa: F401  (the fixture: Debian's Chromium)
 
 SITES = ("north-gate", "south-gate")
 
 
-def test_the_scaled_out_demo_runs_two_sites_through_two_replicas_and_the_pages_show_both(page):  # noqa: F811
+@pytest.fixture
+def page(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    yield context.new_page()
+    context.close()
+
+
+def test_the_scaled_out_demo_runs_two_sites_through_two_replicas_and_the_pages_show_both(page):
     # Not under pytest's owner-only folders: PostgreSQL's server runs as its own user (when we are root).
     workdir = Path(tempfile.mkdtemp(prefix="facegate-scale-")) / "scale"
     workdir.parent.chmod(0o755)

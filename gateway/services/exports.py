@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from gateway.services.local_time import local_text
 from gateway.storage import AuditQuery, Store
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -39,13 +40,15 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterat
     yield buffer.getvalue()
 
 
-AUDIT_HEADER = ("seq", "at (UTC)", "actor", "action", "target", "detail", "hash")  # audit_rows' columns
+def audit_header(zone: str) -> tuple[str, ...]:
+    """audit_rows' columns: the time as the site reads it (dd/mm/yyyy, 24-hour, in `zone`) and in UTC."""
+    return ("seq", f"time ({zone})", "at (UTC)", "actor", "action", "target", "detail", "hash")
 
 
-def audit_rows(store: Store, query: AuditQuery) -> Iterator[tuple]:
+def audit_rows(store: Store, query: AuditQuery, zone: str) -> Iterator[tuple]:
     """Every entry matching `query` (its `limit` ignored), newest first, read a chunk at a time."""
     q = replace(query, limit=CHUNK)
     while rows := store.audit.search(q):
         for r in rows:
-            yield r.seq, r.at, r.actor, r.action, r.target, r.detail, r.hash
+            yield r.seq, local_text(r.at, zone), r.at, r.actor, r.action, r.target, r.detail, r.hash
         q = replace(q, before=rows[-1].seq)

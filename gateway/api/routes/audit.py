@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
 from gateway.services.audit import verify
-from gateway.services.exports import AUDIT_HEADER, audit_rows, csv_lines
+from gateway.services.exports import audit_header, audit_rows, csv_lines
 from gateway.storage import AuditQuery, Session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -79,6 +79,7 @@ def export_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AU
     """Every entry matching the filters as CSV, newest first (`before` and `limit` do not apply)."""
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "audit.exported", None, {"filters": _filters(q)})
-    rows = audit_rows(gw.store, replace(q, before=None))
-    return StreamingResponse(csv_lines(AUDIT_HEADER, rows), media_type="text/csv; charset=utf-8",
+    zone = gw.config.time_zone
+    rows = audit_rows(gw.store, replace(q, before=None), zone)
+    return StreamingResponse(csv_lines(audit_header(zone), rows), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="facegate-audit.csv"'})
