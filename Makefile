@@ -18,7 +18,13 @@ demo: $(STAMP)
 	$(BIN)/facegate demo
 
 # One worker per core (pytest-xdist), each taking whole test modules: most of the suite waits on real processes.
-test: $(STAMP)
+# axe-core (npm) checks every page's accessibility in the browser tests.
+AXE := tests/node_modules/.installed
+$(AXE): tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --silent
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)
 	$(BIN)/pytest -q -n auto --dist loadscope
 
 bench: $(STAMP)

@@ -162,3 +162,28 @@ def test_each_user_reads_the_api_in_the_language_they_chose(stack):
     assert [(d["loc"][-1], d["msg"]) for d in missing] == [("note", "must not be empty")]  # a field's problem in words
     changes = stack.get("/api/audit", role="auditor", action="user.language", target="linh").json()
     assert [(e["actor"], e["detail"]) for e in changes] == [("user:linh", {"language": "en"})]
+
+
+def test_the_last_admin_stays_an_admin_and_a_changed_user_logs_in_again(stack):
+    admins = [u["name"] for u in stack.get("/api/users").json() if u["role"] == "admin" and not u["disabled"]]
+    for name in admins[1:]:  # only admin-1 left who can log in
+        assert httpx.patch(f"{stack.gateway.base_url}/api/users/{name}", json={"disabled": True},
+                           headers={"Authorization": f"Bearer {stack.token('admin')}"}).status_code == 200
+    r = httpx.patch(f"{stack.gateway.base_url}/api/users/admin-1", json={"role": "operator"},
+                    headers={"Authorization": f"Bearer {stack.token('admin')}", "Accept-Language": "en"})
+    assert r.status_code == 409 and "last admin" in r.json()["detail"]
+    assert all("password" not in u and "password_hash" not in u for u in stack.get("/api/users").json())
+    token = httpx.post(stack.gateway.base_url + "/api/auth/token",
+                       json={"username": "auditor-1", "password": PASSWORD}).json()["access_token"]
+    r = httpx.patch(f"{stack.gateway.base_url}/api/users/auditor-1", json={"password": "x" * 9},
+                    headers={"Authorization": f"Bearer {stack.token('admin')}"})
+    assert r.status_code == 422  # too short: nothing changed, the session lives on
+    assert httpx.get(stack.gateway.base_url + "/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    r = httpx.patch(f"{stack.gateway.base_url}/api/users/auditor-1", json={"password": PASSWORD},
+                    headers={"Authorization": f"Bearer {stack.token('admin')}"})
+    assert r.status_code == 200  # the same password, set anew: still a reset, every session ends
+    assert httpx.get(stack.gateway.base_url + "/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    stack._tokens.pop("auditor", None)
+    for name in admins[1:]:
+        httpx.patch(f"{stack.gateway.base_url}/api/users/{name}", json={"disabled": False},
+                    headers={"Authorization": f"Bearer {stack.token('admin')}"})

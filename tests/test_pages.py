@@ -164,6 +164,46 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(browser, stack, role
         context.close()
 
 
+AXE = REPO / "tests" / "node_modules" / "axe-core" / "axe.min.js"  # `make test` installs it (tests/package.json)
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands: "rule: where (what to fix)"."""
+    assert AXE.exists(), "axe-core is missing: `make test` installs it (cd tests && npm ci)"
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']}: {n['target']} ({v['help']})" for v in result["violations"]
+            if v["impact"] in ("serious", "critical") for n in v["nodes"]]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_no_page_has_a_serious_accessibility_problem(browser, stack, flagged_session, lang):
+    """Every page and the exam report, in both languages, as each page's role sees it after it has loaded."""
+    session, _ = flagged_session
+    # axe is a script of the test's own: the pages' CSP (which would refuse it) is set aside for this browser.
+    page = new_page(browser, stack, lang, bypass_csp=True)
+    found = {}
+    try:
+        page.goto(stack.gateway.base_url + "/login")
+        found["/login"] = accessibility_problems(page)
+        for role, paths in (("operator", ["/gate", "/admin"]), ("supervisor", [f"/exam?session={session}"]),
+                            ("admin", ["/admin"]), ("auditor", ["/audit"])):
+            page.context.clear_cookies()
+            page.context.add_cookies([{"name": "facegate_lang", "value": lang, "url": stack.gateway.base_url}])
+            login(page, stack, role)
+            for path in paths:
+                page.goto(stack.gateway.base_url + path)
+                page.wait_for_load_state("networkidle")
+                found[f"{path} ({role})"] = accessibility_problems(page)
+        page.context.clear_cookies()
+        login(page, stack, "supervisor")
+        page.goto(stack.gateway.base_url + f"/api/exam/sessions/{session}/report")
+        found["report"] = accessibility_problems(page)
+    finally:
+        page.context.close()
+    assert not {where: problems for where, problems in found.items() if problems}
+
+
 def test_a_page_takes_only_its_own_site_as_where_to_return(page, stack):
     """The login page's `next` is an address on this site only: not a door to another site."""
     for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
@@ -414,6 +454,51 @@ def test_the_admin_enrols_a_vietnamese_name_withdraws_only_her_exam_consent_and_
                                                             who="all").json()]
     assert ("erasure.device_confirmed", her["id"]) in actions and ("erasure.device_revoked", her["id"]) in actions
     assert ("erasure.completed", her["id"]) in actions
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_admin_adds_a_site_and_a_user_from_the_page_and_then_disables_them(page, browser, stack, lang):
+    t = catalogue(lang).gettext
+    login(page, stack, "admin")
+    site = page.locator("#add-site")
+    site.get_by_label(t("id"), exact=True).fill(f"hoi-an-{lang}")
+    site.get_by_label(t("name"), exact=True).fill("Phố cổ Hội An, cổng Bắc")
+    site.get_by_role("button", name=t("add site")).click()
+    expect(page.locator("#sites")).to_contain_text("Phố cổ Hội An, cổng Bắc")
+    user = page.locator("#add-user")
+    user.get_by_label(t("user name")).fill(f"lan-{lang}")
+    user.get_by_label(t("role")).select_option("operator")
+    user.get_by_label(t("password")).fill("a long enough one")
+    user.get_by_role("button", name=t("add user")).click()
+    row = page.locator(f"#users tr[data-user='lan-{lang}']")
+    expect(row).to_contain_text(t("active"))
+
+    # She logs in on the gate PC ...
+    gate_pc = new_page(browser, stack, lang)
+    gate_pc.goto(stack.gateway.base_url + "/login")
+    gate_pc.fill("input[name=username]", f"lan-{lang}")
+    gate_pc.fill("input[name=password]", "a long enough one")
+    gate_pc.click("button[type=submit]")
+    gate_pc.wait_for_url(lambda url: url.endswith("/gate"))
+    # ... is made a supervisor (her session ends: she logs in again under the new role), then disabled.
+    row.get_by_label(t("role of {user}", user=f"lan-{lang}")).select_option("supervisor")
+    expect(row.locator("select[name=role]")).to_have_value("supervisor")
+    gate_pc.wait_for_url(lambda url: "/login" in url, timeout=15000)  # her live page notices within seconds
+    expect(gate_pc.locator("#notice")).to_be_visible()  # "your session expired"
+    row.get_by_role("button", name=t("disable")).click()
+    expect(row).to_contain_text(t("disabled"))
+    gate_pc.fill("input[name=username]", f"lan-{lang}")
+    gate_pc.fill("input[name=password]", "a long enough one")
+    gate_pc.click("button[type=submit]")
+    expect(gate_pc.locator("#message")).to_contain_text(t("wrong user name or password"))
+    gate_pc.context.close()
+    changes = [e for e in stack.get("/api/audit", role="auditor", action="user.*", target=f"lan-{lang}").json()
+               if e["action"] != "user.login"]  # her logins are there too
+    assert [e["action"] for e in changes] == ["user.changed", "user.changed", "user.added"]
+    assert [e["detail"] for e in changes[:2]] == [{"disabled": True}, {"role": "supervisor"}]
+    # The admin's own row has no "disable": an admin cannot lock themselves out from here.
+    expect(page.locator("#users tr[data-user='admin-1'] [data-disable]")).to_have_count(0)
+    shot(page, f"admin-users-{lang}")
 
 
 def test_the_audit_page_checks_the_chain(page, stack):

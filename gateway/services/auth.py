@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.errors import Conflict, Invalid, TooManyAttempts
+from gateway.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from gateway.i18n import LANGUAGES
 from gateway.storage import Session, Store, User
 from wire.events import utc_text
@@ -139,6 +139,41 @@ class Auth:
         with self.store.db.transaction() as tx:
             self.store.users.add(tx, name, role, password_hash)
             tx.audit(actor, "user.added", name, {"role": role})
+
+    def users(self) -> list[User]:
+        return self.store.users.all()
+
+    def change_user(self, name: str, actor: str, role: str | None = None, disabled: bool | None = None,
+                    password: str | None = None) -> User:
+        """Change a user's role, disable or enable them, or set a new password -- each ends their sessions (they
+        log in again under the new terms) and is audited. The last admin who can log in stays one."""
+        if role is not None and role not in ROLES:
+            raise Invalid("role must be one of {roles}, not '{role}'", roles=", ".join(ROLES), role=role)
+        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+            raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
+        password_hash = self._hasher.hash(password) if password is not None else None
+        with self.store.db.transaction(unaudited="nothing asked for differs from what is") as tx:
+            user = self.store.users.get(name)
+            if user is None:
+                raise NotFound("no user '{name}'", name=name)
+            losing_admin = user.role == "admin" and not user.disabled and (
+                (role is not None and role != "admin") or disabled)
+            if losing_admin and self.store.users.count_admins(tx) <= 1:
+                raise Conflict("{name} is the last admin: make another admin first", name=name)
+            changes: dict[str, object] = {}
+            if role is not None and role != user.role:
+                self.store.users.set_role(tx, name, role)
+                changes["role"] = role
+            if disabled is not None and disabled != user.disabled:
+                self.store.users.set_disabled(tx, name, disabled)
+                changes["disabled"] = disabled
+            if password_hash is not None:
+                self.store.users.set_password(tx, name, password_hash)
+                changes["password"] = "reset"  # never the password itself
+            if changes:
+                self.store.users.revoke_tokens_of(tx, name)
+                tx.audit(actor, "user.changed", name, changes)
+        return self.store.users.get(name)
 
     def set_language(self, session: Session, language: str) -> None:
         """The language the user's pages and reports are in from now on (one of gateway.i18n.LANGUAGES)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from gateway.storage.schema import tokens, users
 
@@ -48,6 +48,28 @@ class Users:
             row = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled,
                                       users.c.language).where(users.c.name == name)).first()
         return User(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
+
+    def all(self) -> list[User]:
+        """Every user, by name (their password hashes too: the service shows none of them)."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled,
+                                       users.c.language).order_by(users.c.name)).fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+
+    def set_role(self, tx: Tx, name: str, role: str) -> None:
+        tx.execute(update(users).where(users.c.name == name).values(role=role))
+
+    def set_disabled(self, tx: Tx, name: str, disabled: bool) -> None:
+        tx.execute(update(users).where(users.c.name == name).values(disabled=int(disabled)))
+
+    def count_admins(self, tx: Tx) -> int:
+        """Admins who can log in."""
+        return tx.execute(select(func.count()).select_from(users).where(users.c.role == "admin",
+                                                                         users.c.disabled == 0)).scalar_one()
+
+    def revoke_tokens_of(self, tx: Tx, name: str) -> int:
+        """End every session of the user (a disabled account, a reset password, a new role)."""
+        return tx.execute(delete(tokens).where(tokens.c.user == name)).rowcount
 
     def set_language(self, tx: Tx, name: str, language: str) -> None:
         tx.execute(update(users).where(users.c.name == name).values(language=language))

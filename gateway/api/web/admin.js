@@ -101,4 +101,48 @@ document.getElementById("enrol").onsubmit = async event => {
   }
   people(); devices();
 };
-(async () => { await FG.header("/admin"); devices(); people(); setInterval(() => devices(true), 10000); })();
+// Sites and users: added here, users given a role, disabled or a new password (each ends their sessions).
+async function sites() {
+  const list = await FG.api("/api/sites");
+  FG.fill(document.getElementById("sites"), FG.html`${list.map(s => FG.html`<tr><td>${s.id}</td><td>${s.name}</td></tr>`)}`);
+}
+const ROLES = ["operator", "supervisor", "auditor", "admin"];
+async function users(me) {
+  const list = await FG.api("/api/users");
+  FG.fill(document.getElementById("users"), FG.html`${list.map(u => FG.html`<tr data-user="${u.name}"><td>${u.name}</td>
+    <td><label><span class="sr-only">${FG.t("role of {user}", {user: u.name})}</span><select name="role">${ROLES.map(r =>
+      FG.html`<option value="${r}"${r === u.role ? FG.html` selected` : ""}>${FG.role(r)}</option>`)}</select></label></td>
+    <td>${u.disabled ? FG.html`<span class="unknown">${FG.t("disabled")}</span>` : FG.t("active")}
+      ${u.name === me.name ? "" : FG.html` <button type="button" data-disable="${u.disabled ? "false" : "true"}">${u.disabled ? FG.t("enable") : FG.t("disable")}</button>`}</td>
+    <td><form class="password"><label><span class="sr-only">${FG.t("new password for {user}", {user: u.name})}</span>
+      <input name="password" type="password" minlength="10" required autocomplete="new-password"></label> <button type="submit">${FG.t("set")}</button></form></td></tr>`)}`);
+  const change = async (name, body) => {
+    try { await FG.api(`/api/users/${encodeURIComponent(name)}`, {method: "PATCH", body: JSON.stringify(body)}); say(""); }
+    catch (e) { say(e.message); }
+    users(me);
+  };
+  document.querySelectorAll("#users tr[data-user]").forEach(tr => {
+    const name = tr.dataset.user;
+    tr.querySelector("select[name=role]").onchange = event => change(name, {role: event.target.value});
+    const toggle = tr.querySelector("[data-disable]");
+    if (toggle) toggle.onclick = () => change(name, {disabled: toggle.dataset.disable === "true"});
+    tr.querySelector("form.password").onsubmit = event => {
+      event.preventDefault();
+      change(name, {password: event.target.elements.password.value});
+    };
+  });
+}
+document.getElementById("add-site").onsubmit = async event => {
+  event.preventDefault();
+  const data = Object.fromEntries(new FormData(event.target));
+  try { await FG.api("/api/sites", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); say(""); sites(); }
+  catch (e) { say(e.message); }
+};
+let me = null;
+document.getElementById("add-user").onsubmit = async event => {
+  event.preventDefault();
+  const data = Object.fromEntries(new FormData(event.target));
+  try { await FG.api("/api/users", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); say(""); users(me); }
+  catch (e) { say(e.message); }
+};
+(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); setInterval(() => devices(true), 10000); })();

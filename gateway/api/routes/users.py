@@ -1,0 +1,61 @@
+"""The people who use the pages and the API: added, given a role, disabled, given a new password by an admin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import GatewayDep, actor, require
+from gateway.storage import Session, User
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+Admin = Annotated[Session, Depends(require("admin"))]
+UserName = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Role = Literal["admin", "supervisor", "operator", "auditor"]
+
+
+class UserView(BaseModel):
+    name: str
+    role: str
+    disabled: bool
+    language: str | None  # None: the gateway's default
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Role
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserChange(BaseModel):
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=1024)  # a new one, set by an admin
+
+
+def _view(user: User) -> UserView:
+    return UserView(name=user.name, role=user.role, disabled=user.disabled, language=user.language)
+
+
+@router.get("", response_model=list[UserView])
+def list_users(gw: GatewayDep, session: Admin) -> list[UserView]:
+    """Every user and their role (never a password or its hash)."""
+    return [_view(u) for u in gw.auth.users()]
+
+
+@router.post("", status_code=201, response_model=UserView)
+async def add_user(body: UserIn, gw: GatewayDep, session: Admin) -> UserView:
+    """Add a user (audited)."""
+    await run_in_threadpool(gw.auth.add_user, body.name, body.role, body.password, actor(session))
+    return _view(gw.store.users.get(body.name))
+
+
+@router.patch("/{name}", response_model=UserView)
+async def change_user(name: UserName, body: UserChange, gw: GatewayDep, session: Admin) -> UserView:
+    """Change a user's role, disable or enable them, or give them a new password; their sessions end (audited).
+    The last admin who can log in cannot be disabled or demoted (409)."""
+    return _view(await run_in_threadpool(gw.auth.change_user, name, actor(session), body.role, body.disabled,
+                                         body.password))
