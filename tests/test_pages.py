@@ -331,6 +331,10 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     page.wait_for_url(lambda url: f"session={session}" in url)  # ... to the session's own address
     detail = page.locator("#detail")
     expect(detail).to_contain_text(t("face mismatch"))
+    # The session on a time axis: its flag is a bar that leads to the flag's row.
+    bar = detail.locator(f".timeline a[href='#flag-{flag}'] rect")
+    expect(bar).to_have_count(1)
+    assert float(bar.get_attribute("width")) > 100  # 3 of its 19 minutes, on a 960-wide axis
     shot(page, f"exam-review-{lang}")
     review = page.locator(f"#review-{flag}")
     review.locator("select[name=decision]").select_option("confirmed")

@@ -104,7 +104,8 @@ def get_session(session_id: Id, gw: GatewayDep, session: Reviewer) -> dict:
     found, flags = _session_or_404(gw, session_id)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.session.read", session_id)
-    return _view(found, flags) | {"flag_list": [f.__dict__ for f in flags],
+    return _view(found, flags) | {"candidate_name": gw.store.people.display_name(found.candidate),
+                                  "flag_list": [f.__dict__ for f in flags],
                                       "evidence_list": [e.api() for e in gw.store.exams.evidence_of(session_id)]}
 
 

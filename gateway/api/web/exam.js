@@ -35,6 +35,25 @@ async function sessions() {
     tr.querySelector("a").click();
   });
 }
+const CHECK_REASONS = {checkin: FG.t("check-in"), periodic: FG.t("periodic"), face_returned: FG.t("face returned"), logout: FG.t("logout")};
+// The session on a time axis: checks (a dot: passed or not), flags (a bar from start to end, by severity) and
+// evidence (a tick), from its start to its end (or now). Each flag's bar links to its row below.
+function timeline(s) {
+  const t0 = Date.parse(s.started_at), t1 = Math.max(Date.parse(s.ended_at || new Date().toISOString()), t0 + 1000);
+  const x = iso => (20 + 960 * Math.min(1, Math.max(0, (Date.parse(iso) - t0) / (t1 - t0)))).toFixed(1);
+  const minutes = Math.round((t1 - t0) / 60000);
+  const ticks = Array.from({length: 6}, (_, i) => new Date(t0 + i * (t1 - t0) / 5).toISOString());
+  return FG.html`<figure class="timeline"><svg viewBox="0 0 1000 120" role="group"
+    aria-label="${FG.t("Timeline: {checks} checks, {flags} flags, {minutes} min", {checks: s.checks.length, flags: s.flag_list.length, minutes})}">
+    <line x1="20" y1="60" x2="980" y2="60" class="axis"></line>
+    ${ticks.map(t => FG.html`<text x="${x(t)}" y="115" class="tick">${FG.time(t).slice(0, 5)}</text>`)}
+    ${s.checks.map(c => FG.html`<circle cx="${x(c.at)}" cy="60" r="5" class="${c.passed ? "pass" : "fail"}"><title>${FG.time(c.at)} ${CHECK_REASONS[c.reason] || c.reason}: ${c.passed ? FG.t("pass") : FG.t("FAIL")}</title></circle>`)}
+    ${s.flag_list.map((f, i) => FG.html`<a href="#flag-${f.id}"><rect x="${x(f.start)}" y="${18 + (i % 3) * 10}" height="8"
+      width="${Math.max(4, x(f.end || new Date(t1).toISOString()) - x(f.start))}" class="flag ${f.severity}"><title>${FLAGS[f.kind] || f.kind}, ${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}</title></rect></a>`)}
+    ${s.evidence_list.map(e => FG.html`<line x1="${x(e.received_at)}" x2="${x(e.received_at)}" y1="72" y2="84" class="evidence-tick"><title>${FG.t("evidence")} ${FG.time(e.received_at)}</title></line>`)}
+  </svg><figcaption class="muted">${FG.t("check-in, checks (dots), flags (bars) and evidence (ticks) from {start} to {end}",
+    {start: FG.time(s.started_at), end: s.ended_at ? FG.time(s.ended_at) : FG.t("now")})}</figcaption></figure>`;
+}
 // Earlier reviews or verdicts, oldest first, each with who and when.
 const history = (list, name) => (list || []).map(h => FG.html`<br><span class="muted">${FG.t("earlier: {decision} — {note} ({user}, {when})",
   {decision: name(h), note: h.note, user: h.by, when: FG.dateTime(h.at)})}</span>`);
@@ -46,15 +65,16 @@ async function show(id) {
     const ids = s.evidence_list.filter(e => e.reason === reason).map(e => e.id);
     return ids.length ? FG.html`${label} ${evidence(ids)}` : "";
   };
-  FG.fill(document.getElementById("detail"), FG.html`<h2>${light(s.status)} — ${s.candidate}</h2>
+  FG.fill(document.getElementById("detail"), FG.html`<h2>${light(s.status)} — ${s.candidate_name || s.candidate} <span class="muted">(${s.candidate})</span></h2>
     <p>${s.exam_type} / ${s.stage}, ${FG.t("seat")} ${s.seat || "—"}, ${FG.t("device")} ${s.device}<br>
     ${FG.dateTime(s.started_at)} – ${s.ended_at ? FG.time(s.ended_at) : FG.t("running")};
     ${FG.t("check-in")} <b>${CHECKIN[s.checkin] || s.checkin}</b> (${FG.t("score")} ${s.checkin_score ?? "—"}); ${FG.t("{n} checks", {n: s.checks_total})}
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report" target="_blank">${FG.t("printable report")}</a>
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report.pdf" id="report-pdf">${FG.t("download PDF")}</a></p>
+    ${timeline(s)}
     <div class="evidence">${shots(FG.t("check-in"), "checkin")} ${shots(FG.t("logout"), "logout")}</div>
     <h2>${FG.t("Flags")}</h2><table><thead><tr><th>${FG.t("flag")}</th><th>${FG.t("when")}</th><th>${FG.t("evidence")}</th><th>${FG.t("review")}</th></tr></thead><tbody>
-    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr><td><b>${FLAGS[f.kind] || f.kind}</b><br><span class="muted">${SEVERITY[f.severity] || f.severity}, ${f.detail}</span></td>
+    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr id="flag-${f.id}"><td><b>${FLAGS[f.kind] || f.kind}</b><br><span class="muted">${SEVERITY[f.severity] || f.severity}, ${f.detail}</span></td>
       <td>${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}${f.duration_s != null ? FG.html`<br>${Math.round(f.duration_s)} s` : ""}</td>
       <td class="evidence">${evidence(f.evidence)}</td>
       <td>${f.review ? FG.html`<b>${DECISIONS[f.review] || f.review}</b> ${FG.t("by {user}", {user: f.reviewed_by})}, ${FG.dateTime(f.reviewed_at)}<br>${f.review_note}
