@@ -67,9 +67,20 @@ def new_page(browser, stack: Stack, lang: str, width: int = 1366, height: int = 
     return context.new_page()
 
 
+SCREENS = {"desktop": dict(width=1366, height=768), "phone": dict(width=390, height=844, is_mobile=True)}
+# Each role's task: in Vietnamese and English on a desktop, and in Vietnamese on a phone.
+TASK_RUNS = pytest.mark.parametrize("lang, screen", [("vi", "desktop"), ("en", "desktop"), ("vi", "phone")])
+
+
 @pytest.fixture
-def page(browser, stack, lang):
-    page = new_page(browser, stack, lang)
+def screen() -> str:
+    """The screen the browser has (a test parametrizes it to run on a phone too)."""
+    return "desktop"
+
+
+@pytest.fixture
+def page(browser, stack, lang, screen):
+    page = new_page(browser, stack, lang, **SCREENS[screen])
     yield page
     page.context.close()
 
@@ -234,10 +245,10 @@ def publish_verdict(stack: Stack, verdict: str, subject: str | None, score: floa
     return event.id
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_operator_acknowledges_an_unknown_and_finds_this_mornings_verdicts_for_one_lane(page, stack, lang):
+@TASK_RUNS
+def test_the_operator_acknowledges_an_unknown_and_finds_this_mornings_verdicts_for_one_lane(page, stack, lang, screen):
     t = catalogue(lang).gettext
-    lane_2 = stack.add_device(f"gate-lane2-{lang}", "site-a").device
+    lane_2 = stack.add_device(f"gate-lane2-{lang}-{screen}", "site-a").device
     mine = publish_verdict(stack, "granted", "ann-lee", 0.74, ago=timedelta(minutes=3))
     other_lane = publish_verdict(stack, "granted", "ann-lee", 0.72, gate=lane_2, ago=timedelta(minutes=2))
     unknown = publish_verdict(stack, "unknown", None, 0.11, ago=timedelta(minutes=1))
@@ -264,7 +275,7 @@ def test_the_operator_acknowledges_an_unknown_and_finds_this_mornings_verdicts_f
     expect(page.locator(f"#verdicts tr[data-id='{other_lane}']")).to_have_count(0)
     gates = page.locator("#verdicts td:nth-child(2)").all_inner_texts()
     assert gates and set(gates) == {"gate-01"}
-    shot(page, f"gate-history-{lang}")
+    shot(page, f"gate-history-{lang}-{screen}")
 
 
 def test_the_live_gate_warns_loudly_of_a_gate_offline_or_without_liveness(page, stack):
@@ -318,9 +329,9 @@ def flagged_session(stack):
     return session, flag
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
+@TASK_RUNS
 def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_downloads_the_report(
-        page, stack, flagged_session, lang, tmp_path):
+        page, stack, flagged_session, lang, screen, tmp_path):
     session, flag = flagged_session
     t = catalogue(lang).gettext
     login(page, stack, "supervisor")
@@ -335,7 +346,7 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     bar = detail.locator(f".timeline a[href='#flag-{flag}'] rect")
     expect(bar).to_have_count(1)
     assert float(bar.get_attribute("width")) > 100  # 3 of its 19 minutes, on a 960-wide axis
-    shot(page, f"exam-review-{lang}")
+    shot(page, f"exam-review-{lang}-{screen}")
     review = page.locator(f"#review-{flag}")
     review.locator("select[name=decision]").select_option("confirmed")
     review.locator("input[name=note]").fill("another person sat the test from minute 8")
@@ -373,7 +384,7 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     started = stack.get(f"/api/exam/sessions/{session}", role="supervisor").json()["started_at"]
     local = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
     expect(body).to_contain_text(local.strftime("%d/%m/%Y %H:%M:%S"))  # the centre's clock, day first
-    shot(report, f"exam-report-{lang}")
+    shot(report, f"exam-report-{lang}-{screen}")
     report.close()
 
     with page.expect_download() as download:
@@ -401,11 +412,12 @@ def confirm_gallery(stack: Stack, device: str, version: int) -> None:
     client.close()
 
 
-@pytest.mark.parametrize("lang, photo", [("vi", "img13.jpg"), ("en", "img17.jpg")])
+@pytest.mark.parametrize("lang, screen, photo", [("vi", "desktop", "img13.jpg"), ("en", "desktop", "img17.jpg"),
+                                                 ("vi", "phone", "img24.jpg")])  # a face each: no duplicates
 def test_the_admin_enrols_a_vietnamese_name_withdraws_only_her_exam_consent_and_sees_each_device_erase_her(
-        page, stack, tmp_path, lang, photo):
+        page, stack, tmp_path, lang, screen, photo):
     t = catalogue(lang).gettext
-    other_exam = stack.add_device(f"exam-{lang}", "site-a", kind="exam").device  # revoked below, before it confirms
+    other_exam = stack.add_device(f"exam-{lang}-{screen}", "site-a", kind="exam").device  # revoked below, before it confirms
     named, group = tmp_path / "chân dung.jpg", tmp_path / "group-photo.jpg"
     named.write_bytes((CELEBS / photo).read_bytes())
     group.write_bytes(sample_t1().read_bytes())
@@ -453,56 +465,57 @@ def test_the_admin_enrols_a_vietnamese_name_withdraws_only_her_exam_consent_and_
     page.locator(f"button[data-revoke='{other_exam}']").click()  # a broken device, revoked: no longer waited for
     expect(entry).to_contain_text(t("completed {when}", when="")[:7], timeout=20000)
     expect(entry).not_to_contain_text(other_exam)
-    shot(page, f"admin-{lang}")
+    shot(page, f"admin-{lang}-{screen}")
     actions = [(e["action"], e["target"]) for e in stack.get("/api/audit", role="auditor", target=her["id"],
                                                             who="all").json()]
     assert ("erasure.device_confirmed", her["id"]) in actions and ("erasure.device_revoked", her["id"]) in actions
     assert ("erasure.completed", her["id"]) in actions
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_admin_adds_a_site_and_a_user_from_the_page_and_then_disables_them(page, browser, stack, lang):
+@TASK_RUNS
+def test_the_admin_adds_a_site_and_a_user_from_the_page_and_then_disables_them(page, browser, stack, lang, screen):
+    who = f"{lang}-{screen}"
     t = catalogue(lang).gettext
     login(page, stack, "admin")
     site = page.locator("#add-site")
-    site.get_by_label(t("id"), exact=True).fill(f"hoi-an-{lang}")
+    site.get_by_label(t("id"), exact=True).fill(f"hoi-an-{who}")
     site.get_by_label(t("name"), exact=True).fill("Phố cổ Hội An, cổng Bắc")
     site.get_by_role("button", name=t("add site")).click()
     expect(page.locator("#sites")).to_contain_text("Phố cổ Hội An, cổng Bắc")
     user = page.locator("#add-user")
-    user.get_by_label(t("user name")).fill(f"lan-{lang}")
+    user.get_by_label(t("user name")).fill(f"lan-{who}")
     user.get_by_label(t("role")).select_option("operator")
     user.get_by_label(t("password")).fill("a long enough one")
     user.get_by_role("button", name=t("add user")).click()
-    row = page.locator(f"#users tr[data-user='lan-{lang}']")
+    row = page.locator(f"#users tr[data-user='lan-{who}']")
     expect(row).to_contain_text(t("active"))
 
     # She logs in on the gate PC ...
     gate_pc = new_page(browser, stack, lang)
     gate_pc.goto(stack.gateway.base_url + "/login")
-    gate_pc.fill("input[name=username]", f"lan-{lang}")
+    gate_pc.fill("input[name=username]", f"lan-{who}")
     gate_pc.fill("input[name=password]", "a long enough one")
     gate_pc.click("button[type=submit]")
     gate_pc.wait_for_url(lambda url: url.endswith("/gate"))
     # ... is made a supervisor (her session ends: she logs in again under the new role), then disabled.
-    row.get_by_label(t("role of {user}", user=f"lan-{lang}")).select_option("supervisor")
+    row.get_by_label(t("role of {user}", user=f"lan-{who}")).select_option("supervisor")
     expect(row.locator("select[name=role]")).to_have_value("supervisor")
     gate_pc.wait_for_url(lambda url: "/login" in url, timeout=15000)  # her live page notices within seconds
     expect(gate_pc.locator("#notice")).to_be_visible()  # "your session expired"
     row.get_by_role("button", name=t("disable")).click()
     expect(row).to_contain_text(t("disabled"))
-    gate_pc.fill("input[name=username]", f"lan-{lang}")
+    gate_pc.fill("input[name=username]", f"lan-{who}")
     gate_pc.fill("input[name=password]", "a long enough one")
     gate_pc.click("button[type=submit]")
     expect(gate_pc.locator("#message")).to_contain_text(t("wrong user name or password"))
     gate_pc.context.close()
-    changes = [e for e in stack.get("/api/audit", role="auditor", action="user.*", target=f"lan-{lang}").json()
+    changes = [e for e in stack.get("/api/audit", role="auditor", action="user.*", target=f"lan-{who}").json()
                if e["action"] != "user.login"]  # her logins are there too
     assert [e["action"] for e in changes] == ["user.changed", "user.changed", "user.added"]
     assert [e["detail"] for e in changes[:2]] == [{"disabled": True}, {"role": "supervisor"}]
     # The admin's own row has no "disable": an admin cannot lock themselves out from here.
     expect(page.locator("#users tr[data-user='admin-1'] [data-disable]")).to_have_count(0)
-    shot(page, f"admin-users-{lang}")
+    shot(page, f"admin-users-{who}")
 
 
 def test_the_audit_page_checks_the_chain(page, stack):
@@ -512,10 +525,12 @@ def test_the_audit_page_checks_the_chain(page, stack):
     shot(page, "audit")
 
 
-def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_events(page, stack):
+@TASK_RUNS
+def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_events(page, stack, lang, screen):
     now = datetime.now(timezone.utc)
+    flag = f"flag-old-{lang}-{screen}"
     with stack.store.db.transaction() as tx:
-        tx.audit("user:supervisor-1", "exam.flag.confirmed", "flag-old", {"note": "seen on camera 2"},
+        tx.audit("user:supervisor-1", "exam.flag.confirmed", flag, {"note": "seen on camera 2"},
                  at=utc_text(now - timedelta(days=7)))
     with stack.store.db.transaction() as tx:  # a week of a gate's events since, newer than the confirmation
         for i in range(150):
@@ -526,12 +541,14 @@ def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_eve
     page.fill("input[name=action]", "exam.flag.confirmed")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: "action=exam.flag.confirmed" in url)  # the search has its own address
-    row = page.locator("#entries tr", has_text="flag-old")
+    row = page.locator("#entries tr", has_text=flag)
     expect(row).to_contain_text("user:supervisor-1")
-    row.get_by_role("link", name="flag-old").click()  # everything about that flag
-    page.wait_for_url(lambda url: "target=flag-old" in url)
+    week_ago = (now - timedelta(days=7)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    expect(row).to_contain_text(week_ago.strftime("%d/%m/%Y %H:%M"))  # when, on the sites' clock
+    row.get_by_role("link", name=flag).click()  # everything about that flag
+    page.wait_for_url(lambda url: f"target={flag}" in url)
     expect(page.locator("#entries tr")).to_have_count(1)
-    assert "target=flag-old" in page.locator("#export").get_attribute("href")
+    assert f"target={flag}" in page.locator("#export").get_attribute("href")
 
     page.goto(stack.gateway.base_url + "/audit?who=devices")
     expect(page.locator("#entries tr")).to_have_count(100)

@@ -59,6 +59,8 @@ events = Table(
     Index("idx_events_site_captured_at_id", "site", "captured_at", "id"),
     Index("idx_events_subject_captured_at_id", "subject", "captured_at", "id"),
     Index("idx_events_kind_verdict_captured_at_id", "kind", "verdict", "captured_at", "id"),
+    # The live gate's "today's verdicts, newest first" (migration 0006): without it SQLite sorted every verdict.
+    Index("idx_events_kind_captured_at_id", "kind", "captured_at", "id"),
     Index("idx_events_kind_retain_from", "kind", "retain_from"),
 )
 

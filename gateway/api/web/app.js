@@ -42,6 +42,8 @@ const FG = {
   },
   // The login page, which comes back here afterwards (and says the session expired, when it did).
   toLogin(expired) {
+    if (FG.leaving) return;  // the stream and a request may both find the session over: go once
+    FG.leaving = true;
     const query = new URLSearchParams({next: location.pathname + location.search});
     if (expired) query.set("expired", "1");
     location.replace("/login?" + query);

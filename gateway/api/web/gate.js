@@ -73,7 +73,6 @@ async function recount(background = false) {
   const day = await FG.api("/api/events/counts", {background});
   Object.assign(counts, day.counts);
   show(counts);
-  return day;
 }
 // A gate that is offline or checks no liveness is said loudly, with when it was last heard from.
 async function devices(background = false) {
@@ -110,23 +109,21 @@ async function history() {
   document.getElementById("status").textContent = shown ? FG.t("{n} verdicts shown", {n: shown}) : FG.t("no verdict matches");
 }
 document.getElementById("older").onclick = () => history();
+async function today(since) {
+  const page = await FG.api(`/api/events?kind=verdict&limit=100&since=${encodeURIComponent(since)}`);
+  page.events.forEach(e => add(e, false));
+}
 (async () => {
-  await FG.header("/gate");
   for (const name of FILTERS) if (address.get(name) && name !== "device") form.elements[name].value = address.get(name);
   FG.dayFields(form);
-  instructions = await FG.api("/api/events/instructions");
-  await devices();
-  const day = await recount();
-  if (filtered) {
-    document.getElementById("list-title").textContent = FG.t("Verdicts found");
-    await history();
-  } else {
-    const today = await FG.api(`/api/events?kind=verdict&limit=100&since=${encodeURIComponent(day.since)}`);
-    today.events.forEach(e => add(e, false));
-  }
+  if (filtered) document.getElementById("list-title").textContent = FG.t("Verdicts found");
+  // Everything at once: the rows do not wait for the counters, nor the counters for the rows.
+  const midnight = FG.siteInstant(`${FG.date(new Date().toISOString())} 00:00`);  // today began there
+  [, instructions] = await Promise.all([FG.header("/gate"), FG.api("/api/events/instructions"), devices(), recount(),
+                                        filtered ? history() : today(midnight)]);
   // Today's verdicts still waiting for someone, oldest at the bottom (live or not: they need a person).
   const waiting = await Promise.all(NEEDS_A_PERSON.map(verdict =>
-    FG.api(`/api/events?kind=verdict&verdict=${verdict}&limit=20&since=${encodeURIComponent(day.since)}`)));
+    FG.api(`/api/events?kind=verdict&verdict=${verdict}&limit=20&since=${encodeURIComponent(midnight)}`)));
   waiting.flatMap(page => page.events).sort((a, b) => a.captured_at < b.captured_at ? -1 : 1).forEach(waitForSomeone);
   setInterval(() => recount(true), 5 * 60 * 1000);
   const stream = new EventSource("/api/events/stream?kind=verdict");
