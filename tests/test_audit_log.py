@@ -101,3 +101,14 @@ def test_the_csv_export_holds_every_match_and_no_formula(stack):
     assert len(devices) == DEVICE_ENTRIES  # every match, past any page size
     exported = search(stack, action="audit.exported")
     assert exported and exported[0]["actor"] == "user:auditor-1" and exported[0]["detail"]["filters"] == {}
+
+
+def test_a_filter_the_database_refuses_is_a_422_and_no_export_is_recorded(stack):
+    """PostgreSQL holds no NUL in text: the CSV says so before it starts, rather than stopping half-way."""
+    before = len(search(stack, action="audit.exported"))
+    r = stack.get("/api/audit/export.csv", role="auditor", action="\x00")
+    if stack.store.db.postgres:
+        assert r.status_code == 422 and "cannot store" in r.json()["detail"]
+        assert len(search(stack, action="audit.exported")) == before
+    else:  # SQLite stores anything: simply nothing matches
+        assert r.status_code == 200 and r.text.count("\n") == 1

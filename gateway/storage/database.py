@@ -267,7 +267,7 @@ def _postgres_engine(url) -> Engine:
         # A value PostgreSQL cannot hold (text with a NUL character, which SQLite takes) is the sender's error,
         # not the gateway's: the API answers 422, ingest quarantines the one message.
         if isinstance(context.sqlalchemy_exception, DataError):
-            return Invalid(f"a value the database cannot store: {context.original_exception}")
+            return Invalid("a value the database cannot store: {error}", error=str(context.original_exception))
         return None
 
     return engine
