@@ -46,7 +46,7 @@ function timeline(s) {
   return FG.html`<figure class="timeline"><svg viewBox="0 0 1000 120" role="group"
     aria-label="${FG.t("Timeline: {checks} checks, {flags} flags, {minutes} min", {checks: s.checks.length, flags: s.flag_list.length, minutes})}">
     <line x1="20" y1="60" x2="980" y2="60" class="axis"></line>
-    ${ticks.map(t => FG.html`<text x="${x(t)}" y="115" class="tick">${FG.time(t).slice(0, 5)}</text>`)}
+    ${ticks.map(t => FG.html`<text x="${x(t)}" y="115" class="tick">${t1 - t0 < 600000 ? FG.time(t) : FG.time(t).slice(0, 5)}</text>`)}
     ${s.checks.map(c => FG.html`<circle cx="${x(c.at)}" cy="60" r="5" class="${c.passed ? "pass" : "fail"}"><title>${FG.time(c.at)} ${CHECK_REASONS[c.reason] || c.reason}: ${c.passed ? FG.t("pass") : FG.t("FAIL")}</title></circle>`)}
     ${s.flag_list.map((f, i) => FG.html`<a href="#flag-${f.id}"><rect x="${x(f.start)}" y="${18 + (i % 3) * 10}" height="8"
       width="${Math.max(4, x(f.end || new Date(t1).toISOString()) - x(f.start))}" class="flag ${f.severity}"><title>${FLAGS[f.kind] || f.kind}, ${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}</title></rect></a>`)}

@@ -30,7 +30,8 @@ function row(e, fresh) {
 // A card per verdict that needs a person: what happened, what to do, and the acknowledgement (with a note).
 function card(e) {
   const box = document.createElement("form");
-  box.className = `follow-up-card ${e.verdict}`;
+  box.className = "follow-up-card";
+  box.dataset.verdict = e.verdict;
   box.dataset.id = e.id;
   const noteId = `note-${e.id}`;
   FG.fill(box, FG.html`<p><b class="${e.verdict}">${VERDICT[e.verdict]}</b> — ${e.device}, ${FG.time(e.captured_at)}${e.subject ? FG.html` (${e.subject}?)` : ""}</p>
