@@ -72,7 +72,8 @@ def fill_events(db: str, secrets: Path, count: int) -> None:
             verdict = "granted" if i % 10 else rng.choice(("unknown", "spoof_suspected"))
             gate = f"gate-{i % GATES:02d}"
             subject = f"person-{rng.randrange(5000)}" if verdict == "granted" else None
-            body = {"v": 1, "id": str(uuid7()), "kind": "verdict", "site": "site-a", "device": gate, "seq": i // GATES + 1,
+            body = {"v": 1, "id": str(uuid7()), "kind": "verdict", "site": "site-a", "device": gate,
+                    "seq": i // GATES + 1,
                     "captured_at": at, "model_pack": "buffalo_s", "camera": "cam-1", "track": i, "verdict": verdict,
                     "subject": subject, "score": 0.6, "runner_up": 0.1, "threshold": 0.36, "margin": 0.05,
                     "quality": 0.8, "frames": 3, "liveness_enabled": True, "liveness": 0.9}

@@ -192,7 +192,8 @@ class BrokerFiles:
         # A site broker's bridge logs in with its certificate (CN = bridge-<site>): that site's topics only.
         for site in sorted({site for _device, site, _secret in accounts}) if gateway else ():
             acl += [f"user {bridge_identity(site)}", f"topic write {ROOT}/{site}/+/events/#",
-                    f"topic write {ROOT}/{site}/+/status", f"topic read {ROOT}/{site}/+/cmd/#", f"topic read {GATEWAY_ONLINE}", ""]
+                    f"topic write {ROOT}/{site}/+/status", f"topic read {ROOT}/{site}/+/cmd/#",
+                    f"topic read {GATEWAY_ONLINE}", ""]
         for device, site, _secret in accounts:
             prefix = device_prefix(site, device)
             acl += [f"user {device}", f"topic write {prefix}/events/#", f"topic readwrite {prefix}/status",

@@ -61,7 +61,8 @@ def _complete_if_done(store: Store, tx: Tx, erasure: Erasure) -> bool:
     if erasure.completed_at is not None or not all(d["confirmed_at"] for d in erasure.devices.values()):
         return False
     store.galleries.complete(tx, erasure.id)
-    tx.audit("system", "erasure.completed", erasure.subject, {"erasure": erasure.id, "devices": sorted(erasure.devices)})
+    tx.audit("system", "erasure.completed", erasure.subject,
+             {"erasure": erasure.id, "devices": sorted(erasure.devices)})
     return True
 
 

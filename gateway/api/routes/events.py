@@ -106,7 +106,8 @@ def instructions(request: Request, gw: GatewayDep,
                  session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict[VerdictValue, str]:
     """What to do on each verdict that needs a person: the site's own words, else FaceGate's in yours."""
     words = catalogue(reader_language(request, session))
-    return {v: gw.config.instructions.get(v) or words.gettext(text) for v, text in follow_up.DEFAULT_INSTRUCTIONS.items()}
+    return {verdict: gw.config.instructions.get(verdict) or words.gettext(text)
+            for verdict, text in follow_up.DEFAULT_INSTRUCTIONS.items()}
 
 
 class DayCounts(BaseModel):

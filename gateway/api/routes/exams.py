@@ -138,7 +138,8 @@ def set_verdict(session_id: Id, body: VerdictIn, gw: GatewayDep, session: Review
 def report(session_id: Id, request: Request, gw: GatewayDep, session: Reviewer) -> HTMLResponse:
     """The session's report for the file and for print (A4): candidate, times on the centre's clock, flags with
     their reviews (and earlier ones), the evidence pictures, signature lines; in the reader's language."""
-    return HTMLResponse(_report(session_id, request, gw, session, "html"), headers={"Content-Security-Policy": REPORT_CSP})
+    return HTMLResponse(_report(session_id, request, gw, session, "html"),
+                        headers={"Content-Security-Policy": REPORT_CSP})
 
 
 @router.get("/sessions/{session_id}/report.pdf", response_class=Response,

@@ -49,7 +49,8 @@ def home(request: Request) -> Response:
 @router.get("/login")
 def login_page(request: Request, lang: str | None = None) -> HTMLResponse:
     """The login page, in the language picked on it (`?lang=`, remembered in a cookie) or the default."""
-    language = pick_language(lang, request.cookies.get(LANGUAGE_COOKIE), default=gateway(request).config.default_language)
+    language = pick_language(lang, request.cookies.get(LANGUAGE_COOKIE),
+                             default=gateway(request).config.default_language)
 
     def query(code: str) -> str:  # this page's own address in another language, keeping where to return
         return urlencode([(k, v) for k, v in request.query_params.items() if k != "lang"] + [("lang", code)])
