@@ -4,59 +4,20 @@
     output.pulse()            # unlock for `pulse_ms`, then lock again; DoorFault if the hardware did not take it
 
 Kinds: `serial` (a USB/serial relay board, serial_relay.py), `isapi` (a
-Hikvision controller's remote door control, `webhook` (any HTTP controller;
-both in http_door.py). A fault is never silent: the caller records it as an
-event and the lane shows "door fault"; the verdict itself is recorded anyway.
+Hikvision controller's remote door control), `webhook` (any HTTP controller;
+both in http_door.py). A fault is never silent: `pulse()` raises DoorFault,
+saying which output and why, for the caller to report.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from edge.doors.base import DoorFault, DoorOutput, DoorSettings
+from edge.doors.http_door import HttpDoor
+from edge.doors.serial_relay import SerialRelay
 
-from pydantic import BaseModel, Field
-
-
-class DoorFault(Exception):
-    """The output could not be driven: unplugged, refused, no answer. The message says which."""
-
-
-class DoorSettings(BaseModel):
-    """One door output of a device (a lane): which hardware, where, and how long a pulse lasts."""
-
-    lane: int = Field(1, ge=1, le=64)
-    direction: Literal["in", "out"] = "in"
-    kind: Literal["serial", "isapi", "webhook"]
-    pulse_ms: int = Field(800, ge=50, le=30_000)  # how long the door stays unlocked
-    fail_mode: Literal["secure", "safe"] = "secure"  # locked (secure) or unlocked (safe: fire exits) when down
-    # serial: the port (or a pyserial URL), its speed, and the relay's channel on the board
-    port: str | None = None
-    baudrate: int = 9600
-    channel: int = Field(1, ge=1, le=8)
-    # isapi / webhook: the controller's address, its login (ISAPI: digest) and the door number
-    url: str | None = None
-    username: str | None = None
-    password: str | None = None
-    door: int = Field(1, ge=1, le=64)
-    timeout_s: float = Field(2.0, gt=0, le=30)
-
-
-class DoorOutput(Protocol):
-    settings: DoorSettings
-
-    def pulse(self) -> None:
-        """Unlock for `settings.pulse_ms`, then lock; DoorFault if the hardware did not take it."""
-        ...
-
-    def close(self) -> None:
-        ...
+__all__ = ["DoorFault", "DoorOutput", "DoorSettings", "HttpDoor", "SerialRelay", "open_output"]
 
 
 def open_output(settings: DoorSettings) -> DoorOutput:
     """The output class for `settings.kind`, ready to pulse."""
-    if settings.kind == "serial":
-        from edge.doors.serial_relay import SerialRelay
-
-        return SerialRelay(settings)
-    from edge.doors.http_door import HttpDoor
-
-    return HttpDoor(settings)
+    return SerialRelay(settings) if settings.kind == "serial" else HttpDoor(settings)

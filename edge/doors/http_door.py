@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import httpx
 
-from edge.doors import DoorFault, DoorSettings
+from edge.doors.base import DoorFault, DoorSettings
 
 OPEN_DOOR = b"<RemoteControlDoor><cmd>open</cmd></RemoteControlDoor>"
 

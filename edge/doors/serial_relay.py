@@ -13,7 +13,7 @@ import time
 
 import serial
 
-from edge.doors import DoorFault, DoorSettings
+from edge.doors.base import DoorFault, DoorSettings
 
 START = 0xA0
 
