@@ -68,10 +68,19 @@ class Publisher:
         with self._wake:
             self._wake.notify()
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until the gateway has confirmed everything (True) or the timeout passes (False)."""
+    def flush(self, timeout_s: float, settle_s: float = 0.5) -> bool:
+        """Wait until the gateway has confirmed everything and nothing new has come for `settle_s` (True), or the
+        timeout passes (False). The settling matters on a (re)connection: the broker hands the device its
+        retained gallery, and the device's confirmation of it is one more event, committed a moment later."""
         deadline = time.monotonic() + timeout_s
-        while self.outbox.depth() and time.monotonic() < deadline:
+        empty_since = None
+        while time.monotonic() < deadline:
+            if self.outbox.depth():
+                empty_since = None
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif time.monotonic() - empty_since >= settle_s:
+                return True
             time.sleep(0.05)
         return self.outbox.depth() == 0
 
