@@ -15,10 +15,8 @@ class DoorSettings(BaseModel):
     """One door output of a device (a lane): which hardware, where, and how long a pulse lasts."""
 
     lane: int = Field(1, ge=1, le=64)
-    direction: Literal["in", "out"] = "in"
     kind: Literal["serial", "isapi", "webhook"]
     pulse_ms: int = Field(800, ge=50, le=30_000)  # how long the door stays unlocked
-    fail_mode: Literal["secure", "safe"] = "secure"  # locked (secure) or unlocked (safe: fire exits) when down
     # serial: the port (or a pyserial URL), its speed, and the relay's channel on the board
     port: str | None = None
     baudrate: int = 9600

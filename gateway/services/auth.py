@@ -113,6 +113,14 @@ class LoginThrottle:
             self._keys.pop(key, None)
 
 
+def _check_role_and_password(role: str | None, password: str | None) -> None:
+    """Invalid for a role FaceGate does not have or a password too short (None: not being set)."""
+    if role is not None and role not in ROLES:
+        raise Invalid("role must be one of {roles}, not '{role}'", roles=", ".join(ROLES), role=role)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
+
+
 class Auth:
     def __init__(self, store: Store, token_ttl_s: float = 12 * 3600, throttle: LoginThrottle | None = None,
                  idle_s: dict[str, float] | None = None):
@@ -127,12 +135,9 @@ class Auth:
         self._waiting = threading.BoundedSemaphore(HASH_WORKERS + HASH_QUEUE)
 
     def add_user(self, name: str, role: str, password: str, actor: str = "system") -> None:
-        if role not in ROLES:
-            raise Invalid("role must be one of {roles}, not '{role}'", roles=", ".join(ROLES), role=role)
+        _check_role_and_password(role, password)
         if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise Invalid("user name: 1-64 letters, digits, '-', '_' or '.'")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
         if self.store.users.get(name):
             raise Conflict("user '{name}' already exists", name=name)
         password_hash = self._hasher.hash(password)
@@ -147,10 +152,7 @@ class Auth:
                     password: str | None = None) -> User:
         """Change a user's role, disable or enable them, or set a new password -- each ends their sessions (they
         log in again under the new terms) and is audited. The last admin who can log in stays one."""
-        if role is not None and role not in ROLES:
-            raise Invalid("role must be one of {roles}, not '{role}'", roles=", ".join(ROLES), role=role)
-        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-            raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
+        _check_role_and_password(role, password)
         password_hash = self._hasher.hash(password) if password is not None else None
         with self.store.db.transaction(unaudited="nothing asked for differs from what is") as tx:
             user = self.store.users.get(name)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import COOKIE, CSRF_COOKIE, EVERYONE, GatewayDep, require
-from gateway.i18n import N_
+from gateway.i18n import LANGUAGES, N_
 from gateway.services.auth import csrf_token
 from gateway.storage import Session
 
@@ -35,7 +35,7 @@ class Me(BaseModel):
 
 
 class LanguageChoice(BaseModel):
-    language: Literal["vi", "en"]
+    language: Literal[tuple(LANGUAGES)]  # type: ignore[valid-type]
 
 
 @router.post("/auth/token", response_model=TokenResponse)

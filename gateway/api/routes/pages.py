@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from gateway.api.deps import current_session, gateway, request_token
+from gateway.api.deps import current_session, request_token
 from gateway.api.templates import LANGUAGE_COOKIE, WEB, reader_language, render_page
 from gateway.i18n import LANGUAGES, catalogue, pick_language
 
@@ -49,8 +49,7 @@ def home(request: Request) -> Response:
 @router.get("/login")
 def login_page(request: Request, lang: str | None = None) -> HTMLResponse:
     """The login page, in the language picked on it (`?lang=`, remembered in a cookie) or the default."""
-    language = pick_language(lang, request.cookies.get(LANGUAGE_COOKIE),
-                             default=gateway(request).config.default_language)
+    language = pick_language(lang, default=reader_language(request, None))
 
     def query(code: str) -> str:  # this page's own address in another language, keeping where to return
         return urlencode([(k, v) for k, v in request.query_params.items() if k != "lang"] + [("lang", code)])

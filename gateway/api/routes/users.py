@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import GatewayDep, actor, require
+from gateway.services.auth import ROLES
 from gateway.storage import Session, User
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 Admin = Annotated[Session, Depends(require("admin"))]
 UserName = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-Role = Literal["admin", "supervisor", "operator", "auditor"]
+Role = Literal[ROLES]  # type: ignore[valid-type]
 
 
 class UserView(BaseModel):

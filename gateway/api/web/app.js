@@ -16,7 +16,6 @@ const FG = {
   t(message, params = {}) {
     return (FG_PAGE.messages[message] || message).replace(/\{(\w+)\}/g, (all, name) => name in params ? String(params[name]) : all);
   },
-  lang: FG_PAGE.lang,
   csrf() { return (document.cookie.split("; ").find(c => c.startsWith("facegate_csrf=")) || "").slice(14); },
   async api(path, options = {}) {
     const headers = Object.assign({"Content-Type": "application/json"}, options.headers || {});
