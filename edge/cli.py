@@ -49,11 +49,14 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     if link and not args.gallery:
         link.on_gallery = pipeline.use_gallery
         pipeline.use_gallery(index_of(link.gallery.current))  # in case one arrived since
+    gate = _open_gate(config, link)
     try:
         summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine(),
                            events=link.events if link else None,
-                           heartbeat_interval_s=config.events.heartbeat_interval_s)
+                           heartbeat_interval_s=config.events.heartbeat_interval_s, gate=gate)
     finally:
+        if gate:
+            gate.stop()
         if link:
             link.close(config.events.flush_on_exit_s)
     stages = "  ".join(f"{k} {v:.1f}ms" for k, v in pipeline.timer.per_frame_ms().items())
@@ -64,6 +67,23 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         log.error("camera: %s", summary.camera_error)
         return 3
     return 0
+
+
+def _open_gate(config: EdgeConfig, link: EventLink | None):
+    """The doors of `[[doors]]` with their rules, taking operators' commands through the link; None without doors."""
+    if not config.doors:
+        return None
+    from edge.gate import Gate
+
+    bundle = link.gallery.bundle if link else None
+    gate = Gate.open(config, link.events if link else None, bundle.device if bundle else None,
+                     bundle.gateway_key if bundle else None)
+    if link:
+        link.on_door = gate.command
+    for door in config.doors:
+        log.info("lane %d: %s door (%s, fail mode %s)%s", door.lane, door.kind, door.direction, door.fail_mode,
+                 " -- this camera's lane" if door.lane == config.camera.lane else "")
+    return gate
 
 
 def _edge_gallery(args: argparse.Namespace, config: EdgeConfig, pack, link: EventLink | None):
@@ -125,7 +145,7 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
                                             exam_type=args.exam_type, stage=args.stage, seat=args.seat)
         except ValueError as exc:
             now = datetime.now(timezone.utc)
-            link.events.exam(ExamSessionEvent, session=session, candidate=args.candidate, exam_type=args.exam_type,
+            link.events.append(ExamSessionEvent, session=session, candidate=args.candidate, exam_type=args.exam_type,
                              stage=args.stage, seat=args.seat, started_at=now, ended_at=now, checkin="refused",
                              reason=str(exc))
             log.error("%s", exc)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.doors.base import DoorSettings
 from models.quality import QualitySettings
 from models.settings import ModelSettings
 
 
 class CameraSettings(BaseModel):
     id: str = "cam-1"
+    lane: int = Field(1, ge=1, le=64)  # the lane it watches: its verdicts open that lane's door
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 30.0
     open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up
@@ -37,6 +39,16 @@ class PolicySettings(BaseModel):
     max_wait_s: float = 3.0  # decide with fewer frames if a person lingers with poor quality
     reverify_interval_s: float = 300.0  # a person still in view is verified again after this
     same_person_threshold: float = 0.55  # a new track this close to a recent one is the same person
+    # The same subject granted again this soon is one pass seen twice (a track broken in two); later, it is a
+    # new pass (which a door's anti-passback may refuse).
+    repeat_window_s: float = Field(10.0, gt=0)
+
+
+class GateSettings(BaseModel):
+    """The door rules (edge/gate.py); the doors themselves are the `[[doors]]` list."""
+
+    anti_passback: bool = True
+    passback_s: float = Field(600.0, gt=0)  # granted `in` again this soon, without going out: passback
 
 
 class LivenessSettings(BaseModel):
@@ -95,6 +107,17 @@ class EdgeConfig(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     exam: ExamSettings = Field(default_factory=ExamSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    doors: list[DoorSettings] = Field(default_factory=list, max_length=64)  # [[doors]]: one per lane
+
+    @model_validator(mode="after")
+    def _one_door_per_lane(self) -> EdgeConfig:
+        lanes = [d.lane for d in self.doors]
+        twice = sorted({lane for lane in lanes if lanes.count(lane) > 1})
+        if twice:
+            raise ValueError(f"[[doors]]: lane {', '.join(map(str, twice))} is configured more than once "
+                             f"(one output per lane; a lane's in and out are two lanes)")
+        return self
 
 
 def load_config(path: Path | None = None) -> EdgeConfig:

@@ -29,7 +29,8 @@ class DeviceEvents:
         self.model_pack = model_pack
         self.on_commit = on_commit  # wakes the publisher
 
-    def verdict(self, verdict: Verdict, camera: str, captured_at: datetime | None = None) -> int | None:
+    def verdict(self, verdict: Verdict, camera: str, captured_at: datetime | None = None, lane: int | None = None,
+                direction: str | None = None) -> int | None:
         """Commit a verdict event; its sequence number, or None if a full outbox refused it."""
         fields = dict(
             camera=camera, track=verdict.track, verdict=verdict.verdict, subject=verdict.subject,
@@ -37,6 +38,7 @@ class DeviceEvents:
             runner_up=None if verdict.runner_up is None else round(verdict.runner_up, 4),
             threshold=verdict.threshold, margin=verdict.margin, quality=round(verdict.quality, 3),
             frames=verdict.frames, liveness_enabled=verdict.liveness_enabled, liveness=verdict.liveness,
+            lane=lane, direction=direction,
         )
         try:
             return self._append(GateVerdictEvent, captured_at, fields)
@@ -48,12 +50,12 @@ class DeviceEvents:
         """Commit the event confirming the gallery version now in use (erasures complete on it)."""
         return self._append(GalleryAppliedEvent, None, {"version": version, "size": size})
 
-    def exam(self, cls: type[EventBase], **fields) -> int:
-        """Commit an exam event (wire.events.Exam*Event); 0 if a full outbox refused it (logged)."""
+    def append(self, cls: type[EventBase], **fields) -> int:
+        """Commit an event of `cls` (exam, door, tailgate); 0 if a full outbox refused it (logged)."""
         try:
             return self._append(cls, None, fields)
         except OutboxFull as exc:
-            log.error("exam event NOT queued (%s): %s", cls.model_fields["kind"].default, exc)
+            log.error("%s event NOT queued: %s", cls.model_fields["kind"].default, exc)
             return 0
 
     def heartbeat(self, **fields) -> int:

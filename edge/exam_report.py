@@ -45,7 +45,7 @@ class ExamEvents:
                 path.unlink(missing_ok=True)
 
     def session_changed(self, s: ExamSupervisor) -> None:
-        self.events.exam(ExamSessionEvent, session=s.session, candidate=s.candidate, exam_type=s.exam_type,
+        self.events.append(ExamSessionEvent, session=s.session, candidate=s.candidate, exam_type=s.exam_type,
                          stage=s.stage, seat=s.seat, started_at=s.started_at, ended_at=s.ended_at,
                          checkin=s.checkin, checkin_score=s.checkin_score, reason=s.reason,
                          checks=[ExamCheck(at=c.at, reason=c.reason, score=c.score, passed=c.passed,
@@ -54,7 +54,7 @@ class ExamEvents:
                          flags=[f.id for f in s.flags], evidence=list(s.evidence))
 
     def flag_changed(self, s: ExamSupervisor, flag: Flag) -> None:
-        self.events.exam(ExamFlagEvent, session=s.session, flag=flag.id, flag_kind=flag.kind, start=flag.start,
+        self.events.append(ExamFlagEvent, session=s.session, flag=flag.id, flag_kind=flag.kind, start=flag.start,
                          end=flag.end, confidence=flag.confidence, severity=flag.severity, detail=flag.detail,
                          evidence=flag.evidence)
 
@@ -75,7 +75,7 @@ class ExamEvents:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(f"{nonce}\n{sealed}\n")  # at rest only in its encrypted form
-            self.events.exam(ExamEvidenceEvent, session=s.session, evidence=evidence_id, what=what, reason=reason,
+            self.events.append(ExamEvidenceEvent, session=s.session, evidence=evidence_id, what=what, reason=reason,
                              sha256=hashlib.sha256(jpeg).hexdigest(), nonce=nonce, ciphertext=sealed)
             ids.append(evidence_id)
         return ids

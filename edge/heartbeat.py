@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from edge.camera import Camera
 from edge.events import DeviceEvents
 from edge.pipeline import FacePipeline
 
 
+class HasStatus(Protocol):
+    def status(self) -> dict: ...
+
+
 class Heartbeats:
     """Sends a heartbeat event every `interval_s` with the loop's recent health."""
 
-    def __init__(self, events: DeviceEvents, camera: Camera, pipeline: FacePipeline, interval_s: float):
+    def __init__(self, events: DeviceEvents, camera: Camera, pipeline: FacePipeline, interval_s: float,
+                 gate: HasStatus | None = None):
         self.events, self.camera, self.pipeline, self.interval_s = events, camera, pipeline, interval_s
+        self.gate = gate  # edge.gate.Gate: its doors and refused commands go into every heartbeat
         self.started = time.monotonic()
         self._last_at = 0.0
         self._last_frames = 0
@@ -32,4 +39,5 @@ class Heartbeats:
             gallery_version=None, gallery_size=self.pipeline.policy.index.subject_count,
             liveness_enabled=self.pipeline.liveness is not None, uptime_s=round(now - self.started, 1),
             camera_error=(self.camera.stats.error or "")[:1000] or None,  # the contract bounds it
+            **(self.gate.status() if self.gate else {}),
         )

@@ -15,7 +15,7 @@ from edge.gallery import GalleryIndex
 from edge.gallery_sync import GallerySync
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from wire.commands import GALLERY, SESSION
+from wire.commands import DOOR, GALLERY, SESSION
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class EventLink:
     gallery: GallerySync
     sessions: queue.Queue  # signed exam-session commands from the gateway (payloads)
     on_gallery: Callable[[GalleryIndex], None] | None = None  # e.g. FacePipeline.use_gallery
+    on_door: Callable[[bytes], None] | None = None  # edge.gate.Gate.command: an operator's signed `cmd/door`
 
     @classmethod
     def open(cls, bundle: DeviceBundle, config: EdgeConfig, model_pack: str | None,
@@ -40,12 +41,18 @@ class EventLink:
         gallery.load()
         broker = bundle.broker_url(mqtt_url)
         sessions: queue.Queue[bytes] = queue.Queue()
+        link: EventLink | None = None
 
         def on_command(what: str, payload: bytes) -> None:
             if what == GALLERY:
                 gallery.handle(payload)
             elif what == SESSION and payload:  # an empty retained payload: the gateway cleared it
                 sessions.put(payload)
+            elif what == DOOR:
+                if link and link.on_door:
+                    link.on_door(payload)
+                else:
+                    log.error("door command ignored: this device runs no doors")
 
         publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window,
                               resend_after_s=config.events.resend_after_s, on_command=on_command,

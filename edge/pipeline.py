@@ -52,6 +52,23 @@ class StageTimer:
 
 
 @dataclass
+class EndedTrack:
+    id: int
+    first_seen: float
+    last_seen: float
+    outcome: str | None  # what the policy decided about this person ("granted", ...), None if never decided
+
+
+@dataclass
+class FrameReport:
+    """What the last frame showed beyond verdicts, for the door rules (edge/gate.py)."""
+
+    timestamp: float = 0.0
+    faces: int = 0  # faces in view: detected in this frame, or tracked through it
+    ended: list[EndedTrack] = field(default_factory=list)  # people who left the view
+
+
+@dataclass
 class PipelineStats:
     frames: int = 0
     detections: int = 0
@@ -76,6 +93,7 @@ class FacePipeline:
         )
         self.timer = StageTimer()
         self.stats = PipelineStats()
+        self.report = FrameReport()
 
     def use_gallery(self, index: GalleryIndex) -> None:
         """Match against `index` from the next search on (a gallery update from the gateway)."""
@@ -95,6 +113,7 @@ class FacePipeline:
         if not detect_now:
             with self.timer.stage("track"):
                 ended = self.tracker.expire(ts)
+            self.report = FrameReport(ts, len(self.tracker.tracks))
             return self._end(ended, ts)
 
         with self.timer.stage("detect"):
@@ -102,6 +121,7 @@ class FacePipeline:
         self.stats.detections += len(detections)
         with self.timer.stage("track"):
             update = self.tracker.update(detections, ts)
+        self.report = FrameReport(ts, len(detections))
 
         with self.timer.stage("align+embed"):
             wanted, qualities = [], []
@@ -144,13 +164,19 @@ class FacePipeline:
 
     def finish(self, timestamp: float) -> list[Verdict]:
         """The stream ended: every person still in view has left."""
+        self.report = FrameReport(timestamp, 0)
         return self._end(self.tracker.end_all(), timestamp)
 
     def _end(self, ended, timestamp: float) -> list[Verdict]:
         if not ended:
             return []
         with self.timer.stage("match"):
-            return [v for t in ended if (v := self.policy.track_ended(t.id, timestamp))]
+            verdicts = [v for t in ended if (v := self.policy.track_ended(t.id, timestamp))]
+        for track in ended:
+            self.report.ended.append(EndedTrack(track.id, track.first_seen, track.last_seen,
+                                                self.policy.outcome(track.id)))
+            self.policy.forget(track.id)
+        return verdicts
 
     def _count_rejection(self, reason: str | None) -> None:
         self.stats.rejected[(reason or "unknown").split(":")[0]] += 1

@@ -7,8 +7,9 @@ quality, search the gallery, and decide
 - `unknown`: anything else.
 One verdict per person passing: a track is decided once, and verified again
 only if it is still in view after `reverify_interval_s`. A person whose track
-broke in two is recognised as recently decided (template similarity) and not
-announced twice.
+broke in two is recognised as recently decided (the same subject within
+`repeat_window_s`, or for strangers template similarity) and not announced
+twice; `outcome(track)` still says what that track was decided to be.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ class GatePolicy:
         self.live_threshold = live_threshold  # None: liveness is off
         self._tracks: dict[int, _TrackState] = {}
         self._recent: list[_Recent] = []
+        self._outcomes: dict[int, str] = {}  # track -> its latest decision, announced or not
+
+    def outcome(self, track_id: int) -> str | None:
+        """What the track was last decided to be ("granted", ...), even if not announced; None if undecided."""
+        return self._outcomes.get(track_id)
+
+    def forget(self, track_id: int) -> None:
+        """The track has ended and its outcome has been read."""
+        self._outcomes.pop(track_id, None)
 
     def wants_frames(self, track_id: int, timestamp: float) -> bool:
         """Whether this track still needs templates (so the pipeline embeds it)."""
@@ -124,21 +134,24 @@ class GatePolicy:
         )
         state.decided_at = timestamp
         state.embeddings, state.qualities, state.liveness, state.first_frame_at = [], [], [], None
+        self._outcomes[track_id] = verdict.verdict
         if self._seen_recently(combined, verdict, timestamp):
             return None
         return verdict
 
     def _seen_recently(self, template: np.ndarray, verdict: Verdict, timestamp: float) -> bool:
-        """True if the same person got the same verdict within the re-verify interval.
-
-        "Same person" is the same granted subject, or, for unknown people, a
-        template close to the earlier one (a track that broke in two).
+        """True if the same person got the same verdict just now: the same granted subject within the repeat
+        window, or, for unknown people, a
+        template close to the earlier one within the re-verify interval (a track that broke in two).
         """
         horizon = timestamp - self.settings.reverify_interval_s
+        repeat_horizon = timestamp - min(self.settings.repeat_window_s, self.settings.reverify_interval_s)
         self._recent = [r for r in self._recent if r.at > horizon]
         for recent in self._recent:
             if verdict.subject is not None and recent.subject == verdict.subject:
-                return True  # granted to this subject already; a second track of them adds nothing
+                if recent.at > repeat_horizon:
+                    return True  # granted to this subject just now; a second track of them adds nothing
+                continue
             same_person = float(recent.template @ template) >= self.settings.same_person_threshold
             if same_person and recent.verdict == verdict.verdict:
                 return True

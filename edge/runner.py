@@ -16,6 +16,7 @@ from edge.config import EdgeConfig
 from edge.enrolment import build_gallery
 from models.photos import PhotoResult
 from edge.events import DeviceEvents
+from edge.gate import Gate
 from edge.gallery import GalleryIndex, GalleryStore
 from edge.heartbeat import Heartbeats
 from edge.pipeline import FacePipeline
@@ -55,7 +56,7 @@ def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,
     return index
 
 
-def verdict_record(verdict: Verdict, camera: str, pack: str) -> dict:
+def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = None) -> dict:
     """The JSON line printed (and later published) for one verdict."""
     return {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -73,6 +74,7 @@ def verdict_record(verdict: Verdict, camera: str, pack: str) -> dict:
         "liveness_enabled": verdict.liveness_enabled,
         "liveness": verdict.liveness,
         "model_pack": pack,
+        "lane": lane,
     }
 
 
@@ -115,25 +117,29 @@ class StatusLine:
 def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None],
              max_frames: int | None = None, status: StatusLine | None = None,
              events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0,
-             should_stop: Callable[[], bool] | None = None) -> RunSummary:
+             should_stop: Callable[[], bool] | None = None, gate: Gate | None = None) -> RunSummary:
     """Process frames until the source ends, `max_frames` is reached, `should_stop()` or Ctrl-C.
 
-    Each verdict goes to `emit` as a JSON-ready record and, with `events`, into
-    the outbox as a signed event, together with periodic heartbeats.
+    Each verdict passes the `gate` (which may open the lane's door, or turn it into `passback`), then goes to
+    `emit` as a JSON-ready record and, with `events`, into the outbox as a signed event, together with
+    periodic heartbeats.
     """
     cam_id, pack = camera.settings.id, pipeline.pack.name
+    lane = gate.lane if gate else None
     started = time.perf_counter()
     verdicts = 0
     last_ts = 0.0
-    heartbeats = Heartbeats(events, camera, pipeline, heartbeat_interval_s) if events else None
+    heartbeats = Heartbeats(events, camera, pipeline, heartbeat_interval_s, gate) if events else None
 
     def publish(vs: list[Verdict]) -> None:
         nonlocal verdicts
         for v in vs:
+            if gate:
+                v = gate.verdict(v)  # the door is asked to open before anything is written
             verdicts += 1
-            emit(verdict_record(v, cam_id, pack))
+            emit(verdict_record(v, cam_id, pack, lane))
             if events:
-                events.verdict(v, cam_id)
+                events.verdict(v, cam_id, lane=lane, direction=gate.direction if gate else None)
             if status:
                 status.last_verdict = " ".join(filter(None, (v.verdict, v.subject, f"{v.score:.2f}")))
 
@@ -142,6 +148,8 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
             for frame in camera.frames():
                 pipeline.timer.add("decode", frame.decode_s)
                 publish(pipeline.process(frame))
+                if gate:
+                    gate.frame(pipeline.report)
                 last_ts = frame.timestamp
                 if heartbeats:
                     heartbeats.tick()
@@ -152,6 +160,8 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
     except KeyboardInterrupt:
         log.info("interrupted; finishing open tracks")
     publish(pipeline.finish(last_ts))
+    if gate:
+        gate.frame(pipeline.report)
     if heartbeats:
         heartbeats.tick(force=True)
     if status:

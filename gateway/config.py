@@ -17,7 +17,7 @@ from models.settings import ModelSettings
 class RetentionSettings(BaseModel):
     """Days each data class is kept. QCVN 105 asks 5 years for exam session data."""
 
-    verdict_days: int = Field(365, ge=1)
+    verdict_days: int = Field(365, ge=1)  # verdicts and what the doors did (door, tailgate)
     heartbeat_days: int = Field(30, ge=1)
     gallery_days: int = Field(365 * 5, ge=1)  # gallery confirmations: proof that erasures reached devices
     exam_session_days: int = Field(365 * 5, ge=1)  # exam session records and flags (QCVN 105: 5 years)
@@ -25,7 +25,8 @@ class RetentionSettings(BaseModel):
     interval_s: float = Field(60.0, gt=0)
 
     def days(self) -> dict[str, int]:
-        return {"verdict": self.verdict_days, "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
+        return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days,
+                "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
                 "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
                 "exam.evidence": self.exam_evidence_days}
 

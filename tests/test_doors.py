@@ -1,57 +1,19 @@
-"""Door outputs against stand-ins that speak the real protocols: a relay board on a pseudo-terminal, and an HTTP
-door controller answering Hikvision's ISAPI remote door control behind digest authentication."""
+"""Door outputs against stand-ins that speak the real protocols (tests/door_standins.py): a relay board and a
+Numato USB GPIO module on pseudo-terminals (this kernel has no gpio-sim), and an HTTP door controller answering
+Hikvision's ISAPI behind digest authentication. Then the lane workers: one pulse for two grants, retries, faults."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-import select
-import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from door_standins import Controller, GpioModule, IsapiController, RelayBoard, wait_until
 from edge.doors import DoorFault, DoorSettings, open_output
 from edge.doors.serial_relay import relay_command
-
-
-class RelayBoard:
-    """A USB relay board on a pty: reads the four-byte frames (checking each checksum) and keeps what each relay
-    did, and when."""
-
-    def __init__(self):
-        self.master, slave = os.openpty()
-        self.path = os.ttyname(slave)
-        self._slave = slave
-        self.switched: list[tuple[float, int, bool]] = []  # (monotonic time, channel, on)
-        self.bad_frames = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        buffer = b""
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.05)
-            if not ready:
-                continue
-            buffer += os.read(self.master, 64)
-            while len(buffer) >= 4:
-                frame, buffer = buffer[:4], buffer[4:]
-                if frame[0] != 0xA0 or frame[3] != sum(frame[:3]) & 0xFF or frame[2] not in (0, 1):
-                    self.bad_frames += 1
-                    continue
-                self.switched.append((time.monotonic(), frame[1], frame[2] == 1))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        os.close(self.master)
-        os.close(self._slave)
 
 
 @pytest.fixture
@@ -59,13 +21,6 @@ def board():
     b = RelayBoard()
     yield b
     b.close()
-
-
-def wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_the_relay_frames_are_the_boards_own():
@@ -94,62 +49,17 @@ def test_an_unplugged_board_is_a_door_fault_and_works_again_once_back(board, tmp
     door.close()
 
 
-class IsapiController(BaseHTTPRequestHandler):
-    """A Hikvision access controller's remote door control, behind digest authentication (RFC 7616, MD5, auth)."""
-
-    realm, user, password = "DS-K1T671", "admin", "door-pass-1"
-    opened: list[int] = []
-    nonce = secrets.token_hex(8)
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if not self._authorised():
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", f'Digest realm="{self.realm}", qop="auth", nonce="{self.nonce}"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        door = re.fullmatch(r"/ISAPI/AccessControl/RemoteControl/door/(\d+)", self.path)
-        ok = door and body == b"<RemoteControlDoor><cmd>open</cmd></RemoteControlDoor>"
-        if ok:
-            type(self).opened.append(int(door[1]))
-        answer = b"<ResponseStatus><statusCode>1</statusCode><statusString>OK</statusString></ResponseStatus>"
-        self.send_response(200 if ok else 400)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def _authorised(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Digest "):
-            return False
-        fields = dict(re.findall(r'(\w+)="?([^",]+)"?', header[7:]))
-        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731  (the protocol's own hash)
-        ha1 = md5(f"{fields.get('username')}:{self.realm}:{self.password}")
-        ha2 = md5(f"PUT:{fields.get('uri')}")
-        expected = md5(f"{ha1}:{fields.get('nonce')}:{fields.get('nc')}:{fields.get('cnonce')}:auth:{ha2}")
-        return fields.get("username") == self.user and fields.get("nonce") == self.nonce and \
-            fields.get("response") == expected
-
-
 @pytest.fixture
 def controller():
-    IsapiController.opened = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), IsapiController)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    c = Controller()
+    yield c.url
+    c.close()
 
 
 def test_an_isapi_controller_opens_the_door_with_digest_authentication(controller):
     door = open_output(DoorSettings(kind="isapi", url=controller, username="admin", password="door-pass-1", door=2))
     door.pulse()
-    assert IsapiController.opened == [2]
+    assert IsapiController.commands == [(2, "open")]
     door.close()
 
 
@@ -162,7 +72,7 @@ def test_a_wrong_login_or_a_silent_controller_is_a_door_fault(controller):
                                       timeout_s=1))
     with pytest.raises(DoorFault, match="127.0.0.1:9"):
         silent.pulse()
-    assert IsapiController.opened == []
+    assert IsapiController.commands == []
     silent.close()
 
 
@@ -189,3 +99,142 @@ def test_a_webhook_gets_the_lane_and_the_pulse():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def gpio():
+    module = GpioModule()
+    yield module
+    module.close()
+
+
+def test_a_gpio_relay_pulses_its_line_and_reads_the_door_contact(gpio):
+    door = open_output(DoorSettings(kind="gpio", line=f"numato:{gpio.path}:4", contact=f"numato:{gpio.path}:7",
+                                    pulse_ms=300))
+    started = time.monotonic()
+    door.pulse()
+    wait_until(lambda: gpio.pulses(4))
+    [(on_at, off_at)] = gpio.pulses(4)
+    assert on_at - started < 0.2 and 0.25 <= off_at - on_at <= 0.6
+    assert door.door_state() == "closed"
+    gpio.inputs[7] = True  # someone pushes the door open
+    assert door.door_state() == "open"
+    door.close()
+    time.sleep(0.1)
+    assert gpio.levels[4] is False  # a secure door stays locked once FaceGate stops
+
+
+def test_a_safe_door_is_held_locked_while_facegate_runs_and_released_when_it_stops(gpio):
+    door = open_output(DoorSettings(kind="gpio", line=f"numato:{gpio.path}:2", fail_mode="safe", pulse_ms=100))
+    door.hold()
+    wait_until(lambda: gpio.levels.get(2) is True)  # energised: locked
+    door.pulse()
+    wait_until(lambda: len(gpio.changes) == 3)
+    assert [high for _, pin, high in gpio.changes if pin == 2] == [True, False, True]  # opened by dropping it
+    door.close()
+    wait_until(lambda: gpio.levels[2] is False)  # FaceGate gone: a fire exit opens
+
+
+def test_an_active_low_relay_board_is_switched_by_pulling_the_line_low(gpio):
+    door = open_output(DoorSettings(kind="gpio", line=f"numato:{gpio.path}:1", active_low=True, pulse_ms=50))
+    door.hold()
+    door.pulse()
+    wait_until(lambda: len(gpio.changes) == 3)
+    assert [high for _, pin, high in gpio.changes if pin == 1] == [True, False, True]
+    door.close()
+
+
+def decode_wiegand(bits: list[int]) -> int | None:
+    """What a controller does with a frame: check both parities, then read the number."""
+    data, half = bits[1:-1], (len(bits) - 2) // 2
+    if (bits[0] + sum(data[:half])) % 2 != 0 or (sum(data[half:]) + bits[-1]) % 2 != 1:
+        return None
+    return int("".join(map(str, data)), 2)
+
+
+@pytest.mark.parametrize("bits, card", [(26, (123 << 16) | 45678), (34, 3_000_000_123)])
+def test_wiegand_sends_the_subjects_card_number_with_both_parities(gpio, tmp_path, bits, card):
+    cards = tmp_path / "cards.csv"
+    cards.write_text(f"subject,card_number\nann-lee,{card}\n")
+    door = open_output(DoorSettings(kind="wiegand", data0=f"numato:{gpio.path}:0", data1=f"numato:{gpio.path}:1",
+                                    wiegand_bits=bits, cards=cards))
+    door.open("ann-lee")
+    wait_until(lambda: len(gpio.changes) >= 2 * bits + 2)
+    [frame] = gpio.wiegand_frames(0, 1)
+    assert len(frame) == bits and decode_wiegand(frame) == card
+    assert gpio.levels[0] and gpio.levels[1]  # both lines idle high again
+    with pytest.raises(DoorFault, match="bob has none"):
+        door.open("bob")
+    door.close()
+
+
+def test_the_isapi_controller_reports_its_door_contact_and_a_safe_door_opens_when_facegate_stops(controller):
+    door = open_output(DoorSettings(kind="isapi", url=controller, username="admin", password="door-pass-1", door=2,
+                                    fail_mode="safe"))
+    door.hold()
+    assert door.door_state() == "closed"
+    IsapiController.contacts = [0, 1]
+    assert door.door_state() == "open"
+    door.close()
+    assert IsapiController.commands == [(2, "close"), (2, "alwaysOpen")]
+
+
+# The lane workers (edge/doors/control.py) on the relay board.
+
+from edge.doors.control import DoorControl, OpenRequest  # noqa: E402
+
+
+def control(doors: list[DoorSettings], retry: tuple[float, ...] = (0.05, 0.1)):
+    reports = []
+    c = DoorControl(doors, reports.append, retry_delays_s=retry)
+    return c.start(), reports
+
+
+def test_two_verdicts_for_one_lane_at_once_give_one_pulse_and_the_operator_is_told(board):
+    doors, reports = control([DoorSettings(kind="serial", port=board.path, pulse_ms=300)])
+    doors.request(1, OpenRequest("grant", subject="ann-lee", track=1))
+    doors.request(1, OpenRequest("grant", subject="ann-lee", track=2))
+    doors.request(1, OpenRequest("operator", command="c-1", operator="op", reason="child without a ticket"))
+    wait_until(lambda: len(board.switched) == 3 and len(reports) == 2)
+    time.sleep(0.3)
+    assert [on for _, _, on in board.switched] == [False, True, False]  # locked at start, then one pulse
+    assert [(r.outcome, r.request.cause) for r in reports] == [("opened", "grant"), ("opened", "operator")]
+    assert reports[0].latency_ms < 200 and doors.status()[0]["opened"] == 1
+    assert doors.request(2, OpenRequest("grant")) is False  # no door there
+    doors.stop()
+
+
+def test_an_unplugged_relay_is_retried_then_reported_and_the_lane_shows_a_fault(board, tmp_path):
+    port = tmp_path / "ttyUSB0"
+    doors, reports = control([DoorSettings(kind="serial", port=str(port), pulse_ms=50)])
+    started = time.monotonic()
+    doors.request(1, OpenRequest("grant", subject="ann-lee"))
+    wait_until(lambda: reports)
+    [failed] = reports
+    assert failed.outcome == "failed" and failed.attempts == 3 and "ttyUSB0" in failed.error
+    assert time.monotonic() - started >= 0.15  # it waited between attempts
+    assert doors.status()[0]["state"] == "fault" and "ttyUSB0" in doors.status()[0]["error"]
+    port.symlink_to(board.path)  # plugged back in
+    doors.request(1, OpenRequest("grant", subject="ann-lee"))
+    wait_until(lambda: len(reports) == 2)
+    assert reports[1].outcome == "opened" and doors.status()[0]["state"] == "ok"
+    doors.stop()
+
+
+def test_a_controller_that_does_not_answer_is_a_fault_with_its_reason():
+    doors, reports = control([DoorSettings(kind="isapi", url="http://127.0.0.1:9", timeout_s=0.5)], retry=(0.05,))
+    doors.request(1, OpenRequest("operator", command="c-2", operator="op", reason="late bus"))
+    wait_until(lambda: reports)
+    assert reports[0].outcome == "failed" and reports[0].request.command == "c-2"
+    assert "127.0.0.1:9" in doors.status()[0]["error"]
+    doors.stop()
+
+
+def test_a_door_configured_twice_is_refused_with_the_lane(tmp_path):
+    from edge.config import load_config
+
+    config = tmp_path / "gate.toml"
+    config.write_text('[[doors]]\nlane = 2\nkind = "serial"\nport = "/dev/ttyUSB0"\n\n'
+                      '[[doors]]\nlane = 2\nkind = "webhook"\nurl = "http://10.0.0.5/open"\n')
+    with pytest.raises(ValueError, match="lane 2 is configured more than once"):
+        load_config(config)

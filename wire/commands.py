@@ -2,6 +2,10 @@
 
 Only the gateway may publish there (broker ACL), and a device reads only its own.
 
+`door`: an operator's "open lane N once", signed by the gateway. Not retained
+and short-lived: a device refuses one that is unsigned, for another device,
+older than `DOOR_COMMAND_MAX_AGE_S`, or already executed (`DoorCommands`).
+
 `ack`: the gateway has committed these sequence numbers (stored now, or already
 stored earlier). The device deletes them from its outbox only then: an event
 acknowledged by the broker but lost before it reached the gateway (a broker
@@ -11,14 +15,18 @@ crash) is still on the device and is sent again.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from wire.signing import canonical_json, public_key_from_text, verify_envelope
+from wire.signing import SignatureError, canonical_json, public_key_from_text, verify_envelope
 
 ACK = "ack"
 GALLERY = "gallery"  # retained; payload: wire/gallery.py
 SESSION = "session"  # retained until the session's summary arrives: an exam session to run
+DOOR = "door"  # not retained: a door opens now or not at all
+DOOR_COMMAND_MAX_AGE_S = 30.0
 
 
 class DeliveryAck(BaseModel):
@@ -54,6 +62,75 @@ class SessionCommand(BaseModel):
     stage: str = "theory"
     seat: str | None = None
     created_by: str
+
+
+class DoorCommand(BaseModel):
+    """An operator's order to open one lane's door once (signed by the gateway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = 1
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]  # a UUIDv7: executed at most once
+    device: str
+    lane: int = Field(ge=1, le=64)
+    action: Literal["open"] = "open"
+    issued_at: AwareDatetime
+    by: Annotated[str, Field(max_length=64)]  # the operator's user name
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CommandRefused(ValueError):
+    """A command the device will not execute; `reason` is what the device counts it under."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class DoorCommands:
+    """Opens `cmd/door` payloads for one device and remembers which it executed, so a replay is refused.
+
+    Remembering ids for twice the maximum age is enough: anything older is refused as stale anyway.
+    """
+
+    def __init__(self, device: str, gateway_public_key: str, max_age_s: float = DOOR_COMMAND_MAX_AGE_S):
+        self.device = device
+        self.key = public_key_from_text(gateway_public_key)
+        self.max_age = timedelta(seconds=max_age_s)
+        self._seen: dict[str, datetime] = {}
+
+    def open(self, payload: bytes, now: datetime | None = None) -> DoorCommand:
+        """The verified command; CommandRefused(malformed | unsigned | bad_signature | other_device | stale |
+        replayed) otherwise."""
+        now = now or datetime.now(timezone.utc)
+        try:
+            envelope = json.loads(payload)
+            body, sig = envelope["body"], envelope.get("sig")
+            if not isinstance(body, dict):
+                raise TypeError("body")
+        except (ValueError, TypeError, KeyError):
+            raise CommandRefused("malformed") from None
+        if not sig:
+            raise CommandRefused("unsigned")
+        try:
+            verify_envelope(body, sig, self.key)
+        except SignatureError:
+            raise CommandRefused("bad_signature") from None
+        try:
+            command = DoorCommand.model_validate(body)
+        except ValidationError:
+            raise CommandRefused("malformed") from None
+        if command.device != self.device:
+            raise CommandRefused("other_device", command.device)
+        age = now - command.issued_at
+        # A little slack for a gateway clock ahead of ours; far in the future is as suspect as far in the past.
+        if age > self.max_age or age < -timedelta(seconds=5):
+            raise CommandRefused("stale", f"issued {age.total_seconds():.0f} s ago")
+        self._seen = {k: at for k, at in self._seen.items() if now - at <= 2 * self.max_age}
+        if command.id in self._seen:
+            raise CommandRefused("replayed", command.id)
+        self._seen[command.id] = now
+        return command
 
 
 def sign_command(command: BaseModel, key) -> bytes:

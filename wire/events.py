@@ -95,7 +95,8 @@ class GateVerdictEvent(EventBase):
     kind: Literal["verdict"] = "verdict"
     camera: Annotated[str, Field(max_length=64)]
     track: Count
-    verdict: Literal["granted", "unknown", "spoof_suspected"]
+    # passback: granted, but this person already went in through this lane's direction (edge/gate.py)
+    verdict: Literal["granted", "unknown", "spoof_suspected", "passback"]
     subject: DeviceId | None  # enrolled subject id (same alphabet as device ids); None unless matched
     score: Number  # best subject's cosine similarity
     runner_up: Number | None
@@ -105,6 +106,55 @@ class GateVerdictEvent(EventBase):
     frames: Count  # good frames combined into the decision
     liveness_enabled: Flag = False
     liveness: Number | None = None
+    lane: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)] | None = None  # the camera's lane
+    direction: Literal["in", "out"] | None = None  # of the lane's door, when one is configured
+
+
+Lane = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)]
+
+
+class DoorStatus(BaseModel):
+    """One door output as a heartbeat states it: how it is set up, and whether it worked last time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    lane: Lane
+    kind: Literal["gpio", "serial", "isapi", "webhook", "wiegand"]
+    direction: Literal["in", "out"]
+    fail_mode: Literal["secure", "safe"]  # secure: locked while FaceGate is down; safe: unlocked (fire exits)
+    state: Literal["ok", "fault"]
+    door: Literal["open", "closed"] | None = None  # from a door contact or the controller; None: cannot tell
+    error: Annotated[str, Field(max_length=1000)] | None = None
+    opened: Count = 0  # openings since start
+
+
+class DoorEvent(EventBase):
+    """A door opened (by a grant or an operator's command) or could not be opened."""
+
+    kind: Literal["door"] = "door"
+    lane: Lane
+    outcome: Literal["opened", "failed"]
+    cause: Literal["grant", "operator"]
+    subject: DeviceId | None = None  # whom a grant opened for
+    track: Count | None = None  # the granted person's track (as in their verdict event)
+    command: RecordId | None = None  # the operator's signed command (wire/commands.py DoorCommand.id)
+    operator: Annotated[str, Field(max_length=64)] | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None  # the operator's, as given
+    latency_ms: Number | None = None  # from the verdict (or the command's arrival) to the output switching
+    attempts: Count = 1
+    error: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class TailgateEvent(EventBase):
+    """Someone crossed a lane while its door stood open for another person, without a grant of their own."""
+
+    kind: Literal["tailgate"] = "tailgate"
+    lane: Lane
+    camera: Annotated[str, Field(max_length=64)]
+    track: Count  # the person who followed
+    after_track: Count  # the person the door opened for
+    after_subject: DeviceId | None = None
+    boxes: Count  # the most faces in one frame while the door stood open (no photo is kept)
 
 
 class HeartbeatEvent(EventBase):
@@ -122,6 +172,8 @@ class HeartbeatEvent(EventBase):
     liveness_enabled: Flag
     uptime_s: Number
     camera_error: Annotated[str, Field(max_length=1000)] | None = None
+    doors: list[DoorStatus] = Field(default_factory=list, max_length=64)
+    door_commands_refused: Count = 0  # forged, stale, replayed or foreign `cmd/door` since start
 
 
 class GalleryAppliedEvent(EventBase):
@@ -193,10 +245,11 @@ class ExamSessionEvent(EventBase):
     reason: Annotated[str, Field(max_length=500)] = ""  # why check-in failed or the session could not start
 
 
-Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, ExamFlagEvent, ExamEvidenceEvent,
-                        ExamSessionEvent], Field(discriminator="kind")]
+Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, DoorEvent, TailgateEvent,
+                        ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent], Field(discriminator="kind")]
 EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent,
-                                           "gallery": GalleryAppliedEvent, "exam.flag": ExamFlagEvent,
+                                           "gallery": GalleryAppliedEvent, "door": DoorEvent,
+                                           "tailgate": TailgateEvent, "exam.flag": ExamFlagEvent,
                                            "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
