@@ -96,7 +96,7 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         config=config, store=store, auth=auth, live=live, metrics=ingest.metrics if ingest else IngestMetrics(),
         secrets=secrets, anchor=anchor, enrolment=EnrolmentService(store, secrets, config.models, config.quality),
         broker_files=files, publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest
-        else None, on_consent_change=pusher.poke if pusher else None, runs_jobs=lambda: lease.held)
+        else None, send=ingest.publish if ingest else None, on_consent_change=pusher.poke if pusher else None, runs_jobs=lambda: lease.held)
     return create_app(gateway, lifespan)
 
 

@@ -210,3 +210,44 @@ def wait_until(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+class GateDevice:
+    """A gate device without a camera: the real link, gate rules and doors (relays on a pty board), sending its
+    heartbeat so the gateway knows its lanes. `commands` keeps each `cmd/door` payload it received."""
+
+    def __init__(self, bundle_path, workdir, lanes=(1,), fail_mode: str = "secure", unplugged: bool = False):
+        from edge.config import EdgeConfig
+        from edge.doors import DoorSettings
+        from edge.gate import Gate
+        from edge.link import EventLink
+        from wire.bundle import load_bundle
+
+        self.board = RelayBoard()
+        config = EdgeConfig()
+        config.events.outbox = workdir / "outbox.db"
+        config.events.gallery = workdir / "gallery.enc"
+        port = str(workdir / "ttyUSB9") if unplugged else self.board.path  # nothing at the port: unplugged
+        config.doors = [DoorSettings(lane=n, kind="serial", port=port, channel=n, pulse_ms=300, fail_mode=fail_mode)
+                        for n in lanes]
+        bundle = load_bundle(bundle_path)
+        self.link = EventLink.open(bundle, config, "buffalo_s")
+        self.gate = Gate.open(config, self.link.events, bundle.device, bundle.gateway_key)
+        self.commands: list[bytes] = []
+        if unplugged:  # the lane workers found out at start
+            wait_until(lambda: all(d["state"] == "fault" for d in self.gate.status()["doors"]))
+
+        def on_door(payload: bytes) -> None:
+            self.commands.append(payload)
+            self.gate.command(payload)
+        self.link.on_door = on_door
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        self.link.events.heartbeat(fps=15.0, stage_ms={}, frames=0, frames_dropped=0, gallery_version=None,
+                                   gallery_size=0, liveness_enabled=True, uptime_s=1.0, **self.gate.status())
+
+    def close(self) -> None:
+        self.gate.stop()
+        self.link.close(2.0)
+        self.board.close()

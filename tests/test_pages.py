@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from conftest import DATA, REPO, sample_t1
+from door_standins import GateDevice
 from gateway.i18n import catalogue
 from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
@@ -298,6 +299,45 @@ def test_the_live_gate_shows_a_new_verdict_within_two_seconds(page, stack):
     expect(page.locator("#n-unknown")).to_have_text(str(before["unknown"] + 1))
     expect(page.locator("#n-spoof_suspected")).to_have_text(str(before["spoof_suspected"] + 1))
     shot(page, "live-gate")
+
+
+@pytest.fixture(scope="module")
+def door_gates(stack, tmp_path_factory):
+    """Two gates with doors, running: gate-doors (lane 1, a relay board) and gate-broken (its board unplugged)."""
+    gates, plugged = {}, {"gate-doors": True, "gate-broken": False}
+    for name in plugged:  # both known before either speaks: the gateway re-reads its devices at most once a second
+        stack.add_device(name, "site-a")
+    for name, is_plugged in plugged.items():
+        unplugged = not is_plugged
+        gates[name] = GateDevice(stack.devices[name], tmp_path_factory.mktemp(name), unplugged=unplugged)
+        wait_for(lambda: (stack.store.devices.get(name).last_heartbeat or {}).get("doors"), 10, f"{name}'s lanes")
+    yield gates
+    for gate in gates.values():
+        gate.close()
+
+
+@TASK_RUNS
+def test_the_operator_opens_a_lane_by_hand_with_a_reason_and_sees_a_door_fault(page, stack, door_gates, lang, screen):
+    t = catalogue(lang).gettext
+    login(page, stack, "operator")
+    expect(page.locator("#banner")).to_contain_text(
+        t("Lane {n} of {device}: door fault. Let people through by hand and call maintenance.", n=1,
+          device="gate-broken"))
+    expect(page.locator("#lanes tr[data-lane='gate-broken/1']")).to_contain_text(t("door fault"))
+    lane = page.locator("#lanes tr[data-lane='gate-doors/1']")
+    expect(lane).to_contain_text(t("ready"))
+    reason = f"child without a ticket ({lang}, {screen})"
+    lane.get_by_label(t("reason for opening lane {n} of {device}", n=1, device="gate-doors")).fill(reason)
+    board = door_gates["gate-doors"].board
+    before = len(board.switched)
+    lane.get_by_role("button", name=t("open once")).click()
+    expect(lane.get_by_role("status")).to_contain_text(t("opened at {when}", when="").strip(), timeout=3000)
+    assert [on for _, _, on in board.switched[before:before + 1]] == [True]  # the relay did it
+    expect(page.locator("#door-log tr").first).to_contain_text(t("opened by {user}", user="operator-1"))
+    expect(page.locator("#door-log tr").first).to_contain_text(reason)
+    entries = stack.get("/api/audit", role="auditor", action="door.open").json()
+    assert any(e["actor"] == "user:operator-1" and e["detail"]["reason"] == reason for e in entries)
+    shot(page, f"gate-doors-{lang}-{screen}")
 
 
 @pytest.fixture

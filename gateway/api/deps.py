@@ -54,6 +54,7 @@ class Gateway:
     enrolment: EnrolmentService | None = None
     broker_files: BrokerFiles | None = None
     publish: Callable[[str, bytes], bool] | None = None  # retained QoS 1 on the gateway's broker connection
+    send: Callable[[str, bytes], bool] | None = None  # QoS 1, not retained: a command meant for now only
     on_consent_change: Callable[[], None] | None = None  # galleries to recompute now
     runs_jobs: Callable[[], bool] = lambda: True  # this replica holds the background jobs' lease
 

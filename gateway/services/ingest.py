@@ -230,7 +230,8 @@ def admit(topic: str, payload: bytes, directory: DeviceDirectory, received_at: s
     return StoredEvent(  # retain_from follows from clock_suspect (StoredEvent)
         id=event.id, site=event.site, device=event.device, kind=event.kind, seq=event.seq,
         captured_at=utc_text(event.captured_at), received_at=received_at,
-        verdict=getattr(event, "verdict", None), subject=getattr(event, "subject", None),
+        verdict=getattr(event, "verdict", None) or getattr(event, "outcome", None),  # a door event's outcome
+        subject=getattr(event, "subject", None),
         score=getattr(event, "score", None), body=canonical.decode("utf-8"), sig=sig,
         clock_suspect=clock.suspect(event.captured_at, received, device),
     )

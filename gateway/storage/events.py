@@ -34,7 +34,7 @@ class StoredEvent:
     seq: int
     captured_at: str  # wire.events.utc_text, as the device's clock said
     received_at: str
-    verdict: str | None
+    verdict: str | None  # what a verdict decided, or a door event's outcome (opened, failed)
     subject: str | None
     score: float | None
     body: str  # canonical JSON of the signed body
@@ -177,14 +177,17 @@ class Events:
         with self.db.read() as conn:
             return [_event(r) for r in conn.execute(query)]
 
-    def verdict_counts(self, since: str, until: str, site: str | None = None,
-                       device: str | None = None) -> dict[str, int]:
-        """How many verdicts of each kind were captured in [since, until), for a site or a device."""
-        where = [events.c.kind == "verdict", events.c.captured_at >= since, events.c.captured_at < until]
+    def day_counts(self, since: str, until: str, site: str | None = None,
+                   device: str | None = None) -> dict[tuple[str, str | None], int]:
+        """How many verdicts, door events and tailgates of each (kind, verdict or outcome) were captured in
+        [since, until), for a site or a device."""
+        where = [events.c.kind.in_(("verdict", "door", "tailgate")), events.c.captured_at >= since,
+                 events.c.captured_at < until]
         where += [events.c[c] == v for c, v in (("site", site), ("device", device)) if v is not None]
-        query = select(events.c.verdict, func.count()).where(and_(*where)).group_by(events.c.verdict)
+        query = (select(events.c.kind, events.c.verdict, func.count()).where(and_(*where))
+                 .group_by(events.c.kind, events.c.verdict))
         with self.db.read() as conn:
-            return {verdict: n for verdict, n in conn.execute(query)}
+            return {(kind, verdict): n for kind, verdict, n in conn.execute(query)}
 
     def get(self, event_id: str) -> StoredEvent | None:
         with self.db.read() as conn:

@@ -35,7 +35,10 @@ SSE_KEEPALIVE_S = 15.0
 SSE_RECHECK_S = 5.0  # how soon a stream notices its token expired or was revoked
 EXAM_KINDS = frozenset(k for k in EVENT_TYPES if k.startswith("exam."))
 Kind = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
-VerdictValue = Literal["granted", "unknown", "spoof_suspected"]
+VerdictValue = Literal["granted", "unknown", "spoof_suspected", "passback", "opened", "failed"]  # door: outcome
+FollowUp = Literal[follow_up.NEEDS_A_PERSON]  # type: ignore[valid-type]
+# The live page's counters: verdicts, then door openings and failures, then tailgates.
+CountName = Literal["granted", "unknown", "spoof_suspected", "passback", "door_opened", "door_failed", "tailgate"]
 IdParam = Annotated[str | None, Query(pattern=ID_PATTERN.pattern)]
 
 
@@ -84,9 +87,9 @@ def list_events(
     filters = {k: v for k, v in q.__dict__.items() if v and k not in ("limit", "before", "hidden_kinds")}
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "events.read", None, {"filters": filters, "returned": len(rows)})
-    acks = gw.store.follow_ups.of_events([r.id for r in rows if r.verdict in follow_up.NEEDS_A_PERSON])
+    acks = gw.store.follow_ups.of_events([r.id for r in rows if follow_up.follow_up_of(r)])
     events = [r.api() | ({"acknowledgement": acks[r.id].api() if r.id in acks else None}
-                         if r.verdict in follow_up.NEEDS_A_PERSON else {}) for r in rows]
+                         if follow_up.follow_up_of(r) else {}) for r in rows]
     return EventPage(events=events, next_cursor=encode_cursor(rows[-1]) if len(rows) == limit else None)
 
 
@@ -97,13 +100,14 @@ class AcknowledgeIn(BaseModel):
 @router.post("/{event_id}/acknowledge", status_code=201)
 def acknowledge(event_id: Annotated[str, Path(max_length=64)], body: AcknowledgeIn, gw: GatewayDep,
                 session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict:
-    """An operator dealt with an `unknown` or `spoof_suspected` verdict (once; audited, with the note)."""
+    """An operator dealt with an `unknown`, `spoof_suspected` or `passback` verdict, or a `tailgate` (once;
+    audited, with the note)."""
     return follow_up.acknowledge(gw.store, event_id, session.user.name, body.note).api()
 
 
 @router.get("/instructions")
 def instructions(request: Request, gw: GatewayDep,
-                 session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict[VerdictValue, str]:
+                 session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict[FollowUp, str]:
     """What to do on each verdict that needs a person: the site's own words, else FaceGate's in yours."""
     words = catalogue(reader_language(request, session))
     return {verdict: gw.config.instructions.get(verdict) or words.gettext(text)
@@ -115,7 +119,7 @@ class DayCounts(BaseModel):
     time_zone: str
     since: str  # its first instant, UTC
     until: str  # the next day's first instant, UTC
-    counts: dict[VerdictValue, int]
+    counts: dict[CountName, int]
 
 
 @router.get("/counts", response_model=DayCounts)
@@ -123,12 +127,15 @@ def count_verdicts(gw: GatewayDep, session: Annotated[Session, Depends(require(*
                    site: IdParam = None, device: IdParam = None,
                    day: Annotated[date | None, Query(description="the sites' local day (default: today there)")] = None
                    ) -> DayCounts:
-    """Verdicts of each kind captured in a local day of the sites' time zone, counted by the database: the live
-    page's counters, right however busy the day, and on the site's day rather than UTC's."""
+    """Verdicts of each kind, door openings and failures, and tailgates captured in a local day of the sites'
+    time zone, counted by the database: the live page's counters, right however busy the day, and on the
+    site's day rather than UTC's."""
     day, since, until = local_day(gw.config.time_zone, day)
-    found = gw.store.events.verdict_counts(since, until, site, device)
+    found = gw.store.events.day_counts(since, until, site, device)
+    keys = {name: ("door", name[5:]) if name.startswith("door_") else ("tailgate", None) if name == "tailgate"
+            else ("verdict", name) for name in get_args(CountName)}
     return DayCounts(day=day, time_zone=gw.config.time_zone, since=since, until=until,
-                     counts={v: found.get(v, 0) for v in get_args(VerdictValue)})
+                     counts={name: found.get(key, 0) for name, key in keys.items()})
 
 
 @router.get("/stream")
@@ -138,7 +145,7 @@ async def stream_events(
     session: Annotated[Session, Depends(require(*LIVE_ROLES))],
     site: IdParam = None,
     device: IdParam = None,
-    kind: Kind | None = None,
+    kind: Annotated[list[Kind] | None, Query(description="only these kinds (repeat the parameter)")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every event as it is stored (`event:` is its kind, `id:` its id).
 
@@ -183,7 +190,7 @@ async def stream_events(
                 chunk = [f"event: gap\ndata: {json.dumps({'missed': missed})}\n\n"] if missed else []
                 for event in [first, *events]:
                     if event.kind in hidden or (site and event.site != site) or (
-                            device and event.device != device) or (kind and event.kind != kind):
+                            device and event.device != device) or (kind and event.kind not in kind):
                         continue
                     chunk.append(f"event: {event.kind}\nid: {event.id}\ndata: {json.dumps(event.api())}\n\n")
                 if chunk:

@@ -1,10 +1,13 @@
 // The gate page (served as a file: the pages' CSP admits no inline script). Live: today's verdicts on the sites'
 // clock, newest first, joined by the stream. With filters in its address (gate, verdict, time range): that
-// history, a page at a time. Verdicts that need a person wait in cards, with what to do, until acknowledged.
+// history, a page at a time. Verdicts (and tailgates) that need a person wait in cards, with what to do, until
+// acknowledged. Each gate's lanes: their doors, a door fault said loudly, and "open once" with a reason.
 "use strict";
-const counts = {granted: 0, unknown: 0, spoof_suspected: 0};
-const VERDICT = {granted: FG.t("granted"), unknown: FG.t("unknown"), spoof_suspected: FG.t("spoof suspected")};
-const NEEDS_A_PERSON = ["unknown", "spoof_suspected"];
+const counts = {granted: 0, unknown: 0, spoof_suspected: 0, passback: 0, door_opened: 0, door_failed: 0, tailgate: 0};
+const VERDICT = {granted: FG.t("granted"), unknown: FG.t("unknown"), spoof_suspected: FG.t("spoof suspected"),
+                 passback: FG.t("passback"), tailgate: FG.t("tailgate")};
+const NEEDS_A_PERSON = ["unknown", "spoof_suspected", "passback", "tailgate"];
+const concern = e => e.kind === "tailgate" ? "tailgate" : e.verdict;  // what a card is about
 const address = new URLSearchParams(location.search);
 const FILTERS = ["device", "verdict", "since", "until"];
 const filtered = FILTERS.some(name => address.get(name));
@@ -12,7 +15,7 @@ const form = document.getElementById("filters");
 let instructions = {};
 
 function followUp(e) {
-  if (!NEEDS_A_PERSON.includes(e.verdict)) return "";
+  if (!NEEDS_A_PERSON.includes(concern(e))) return "";
   const a = e.acknowledgement;
   return a ? FG.html`<span class="ok">${FG.t("acknowledged by {user}, {when}", {user: a.by, when: FG.time(a.at)})}</span>${a.note ? FG.html`<br><span class="muted">${a.note}</span>` : ""}`
     : FG.html`<span class="unknown">${FG.t("to deal with")}</span>`;
@@ -31,11 +34,12 @@ function row(e, fresh) {
 function card(e) {
   const box = document.createElement("form");
   box.className = "follow-up-card";
-  box.dataset.verdict = e.verdict;
+  box.dataset.verdict = concern(e);
   box.dataset.id = e.id;
   const noteId = `note-${e.id}`;
-  FG.fill(box, FG.html`<p><b class="${e.verdict}">${VERDICT[e.verdict]}</b> — ${e.device}, ${FG.time(e.captured_at)}${e.subject ? FG.html` (${e.subject}?)` : ""}</p>
-    <p>${instructions[e.verdict] || ""}</p>
+  const who = e.subject || e.after_subject;
+  FG.fill(box, FG.html`<p><b class="${concern(e)}">${VERDICT[concern(e)]}</b> — ${e.device}${e.lane ? FG.html`, ${FG.t("lane {n}", {n: e.lane})}` : ""}, ${FG.time(e.captured_at)}${who ? FG.html` (${who}${e.kind === "tailgate" ? "" : "?"})` : ""}</p>
+    <p>${instructions[concern(e)] || ""}</p>
     <p><label for="${noteId}">${FG.t("note (optional)")}</label> <input id="${noteId}" name="note" maxlength="2000">
     <button class="primary" type="submit">${FG.t("acknowledge")}</button> <span class="error" role="alert"></span></p>`);
   box.onsubmit = async event => {
@@ -48,16 +52,19 @@ function card(e) {
       if (err.status !== 409) { box.querySelector(".error").textContent = err.message; return; }
     }
     box.remove();
-    const tr = document.querySelector(`#verdicts tr[data-id="${CSS.escape(e.id)}"] td.follow-up`);
+    const tr = document.querySelector(`tr[data-id="${CSS.escape(e.id)}"] td.follow-up`);
     if (tr && e.acknowledgement) FG.fill(tr, followUp(e));
   };
   return box;
 }
 function waitForSomeone(e) {
-  if (NEEDS_A_PERSON.includes(e.verdict) && !e.acknowledgement) document.getElementById("follow-up").prepend(card(e));
+  if (NEEDS_A_PERSON.includes(concern(e)) && !e.acknowledgement) document.getElementById("follow-up").prepend(card(e));
 }
 function show(counts) {
-  for (const [verdict, n] of Object.entries(counts)) document.getElementById("n-" + verdict).textContent = n;
+  for (const [name, n] of Object.entries(counts)) {
+    const cell = document.getElementById("n-" + name);
+    if (cell) cell.textContent = n;
+  }
 }
 function add(e, fresh) {
   const body = document.getElementById("verdicts");
@@ -75,7 +82,105 @@ async function recount(background = false) {
   Object.assign(counts, day.counts);
   show(counts);
 }
-// A gate that is offline or checks no liveness is said loudly, with when it was last heard from.
+// What the doors did today, newest first: openings (by a grant or an operator), failures, tailgates.
+function doorWhat(e) {
+  if (e.kind === "tailgate") return FG.html`<span class="spoof_suspected">${FG.t("tailgate")}</span>: ${FG.t("someone followed {person} ({n} faces in view)", {person: e.after_subject || FG.t("a granted person"), n: e.boxes})}`;
+  if (e.outcome === "failed") return FG.html`<span class="offline">${FG.t("door fault")}</span>: ${e.error || ""}${e.operator ? FG.html` (${FG.t("asked by {user}", {user: e.operator})})` : ""}`;
+  const took = e.latency_ms != null ? ` (${Math.round(e.latency_ms)} ms)` : "";
+  return e.cause === "operator"
+    ? FG.html`<span class="granted">${FG.t("opened by {user}", {user: e.operator})}</span>${took}: ${e.reason || ""}`
+    : FG.html`<span class="granted">${FG.t("opened for {person}", {person: e.subject || "—"})}</span>${took}`;
+}
+function doorRow(e) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = e.id;
+  FG.fill(tr, FG.html`<td>${FG.time(e.captured_at)}</td><td>${e.device}</td><td>${e.lane}</td><td>${doorWhat(e)}</td><td class="follow-up">${followUp(e)}</td>`);
+  return tr;
+}
+const faults = new Map();  // "device/lane" -> what the last failed opening said, until one works again
+const orders = new Map();  // command id -> the status line of the lane that asked, or its door event if that came first
+// The gate's answer to a command: it may arrive on the stream before the request that sent it has returned.
+function confirm(e) {
+  const asked = orders.get(e.command);
+  if (!(asked instanceof Element)) { orders.set(e.command, e); return; }
+  asked.textContent = e.outcome === "opened" ? FG.t("opened at {when}", {when: FG.time(e.captured_at)})
+                                             : FG.t("not opened: {error}", {error: e.error || ""});
+  asked.className = e.outcome === "opened" ? "ok" : "error";
+  orders.delete(e.command);
+}
+function addDoor(e, fresh) {
+  const body = document.getElementById("door-log");
+  fresh ? body.prepend(doorRow(e)) : body.append(doorRow(e));
+  if (!fresh) return;
+  const lane = `${e.device}/${e.lane}`;
+  if (e.kind === "door") {
+    counts["door_" + e.outcome] += 1;
+    e.outcome === "failed" ? faults.set(lane, e.error || "") : faults.delete(lane);
+    if (e.command) confirm(e);
+    if (e.outcome === "failed") { FG.beep(); devices(true); }
+  } else {
+    counts.tailgate += 1;
+    waitForSomeone(e);
+    FG.beep();
+  }
+  show(counts);
+}
+// "Open lane N once": the reason is required; the gate's own door event says whether it opened.
+function openForm(d, door) {
+  const form = document.createElement("form");
+  form.className = "open-lane";
+  const id = `reason-${d.id}-${door.lane}`;
+  FG.fill(form, FG.html`<label for="${id}" class="sr-only">${FG.t("reason for opening lane {n} of {device}", {n: door.lane, device: d.name})}</label>
+    <input id="${id}" name="reason" required minlength="3" maxlength="500" placeholder="${FG.t("reason")}" size="14">
+    <button type="submit">${FG.t("open once")}</button> <span role="status"></span>`);
+  form.onsubmit = async event => {
+    event.preventDefault();
+    const status = form.querySelector("[role=status]");
+    status.className = "muted";
+    status.textContent = FG.t("sending…");
+    try {
+      const order = await FG.api(`/api/devices/${encodeURIComponent(d.id)}/doors/${door.lane}/open`,
+                                 {method: "POST", body: JSON.stringify({reason: form.elements.reason.value})});
+      const answer = orders.get(order.command);
+      orders.set(order.command, status);
+      status.textContent = FG.t("sent: waiting for the gate…");
+      form.elements.reason.value = "";
+      if (answer) confirm(answer);
+      setTimeout(() => { if (orders.get(order.command) === status) status.textContent = FG.t("no answer from the gate yet"); }, 3000);
+    } catch (err) {
+      status.className = "error";
+      status.textContent = err.message;
+    }
+  };
+  return form;
+}
+function lanes(list) {
+  const body = document.getElementById("lanes");
+  const rows = list.filter(d => d.status !== "revoked").flatMap(d => ((d.last_heartbeat || {}).doors || []).map(door => ({d, door})));
+  document.getElementById("no-lanes").hidden = rows.length > 0;
+  // Rows are kept while the gate still has the lane: a reason half typed is not wiped by the next refresh.
+  const seen = new Set();
+  for (const {d, door} of rows) {
+    const key = `${d.id}/${door.lane}`;
+    seen.add(key);
+    let tr = body.querySelector(`tr[data-lane="${CSS.escape(key)}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.lane = key;
+      FG.fill(tr, FG.html`<td>${d.name}</td><td>${door.lane}</td><td class="door"></td><td class="state"></td><td class="open"></td>`);
+      tr.querySelector(".open").append(openForm(d, door));
+      body.append(tr);
+    }
+    const fault = door.state === "fault" ? door.error || "" : faults.get(key);
+    FG.fill(tr.querySelector(".door"), FG.html`${door.direction === "in" ? FG.t("in") : FG.t("out")}, ${door.fail_mode === "safe" ? FG.t("fail-safe (unlocks)") : FG.t("fail-secure (stays locked)")}${door.door ? FG.html`<br><span class="muted">${door.door === "open" ? FG.t("door open") : FG.t("door closed")}</span>` : ""}`);
+    FG.fill(tr.querySelector(".state"), fault !== undefined ? FG.html`<b class="offline">${FG.t("door fault")}</b><br><span class="muted">${fault}</span>`
+                                                             : FG.html`<span class="online">${FG.t("ready")}</span>`);
+  }
+  for (const tr of [...body.children]) if (!seen.has(tr.dataset.lane)) tr.remove();
+  return rows.filter(({d, door}) => door.state === "fault" || faults.has(`${d.id}/${door.lane}`))
+    .map(({d, door}) => FG.t("Lane {n} of {device}: door fault. Let people through by hand and call maintenance.", {n: door.lane, device: d.name}));
+}
+// A gate that is offline, checks no liveness, or has a door fault is said loudly, with when it was last heard from.
 async function devices(background = false) {
   const list = (await FG.api("/api/devices", {background})).filter(d => d.kind === "gate");
   FG.fill(document.getElementById("devices"), FG.html`${list.map(d =>
@@ -85,6 +190,7 @@ async function devices(background = false) {
     ...(d.online ? [] : [d.last_heartbeat_at ? FG.t("{device} is offline: last heard from {when}", {device: d.name, when: FG.dateTime(d.last_heartbeat_at)})
                                              : FG.t("{device} is offline: never heard from", {device: d.name})]),
     ...(d.last_heartbeat && !d.last_heartbeat.liveness_enabled ? [FG.t("{device} runs WITHOUT liveness: a photo or a screen could pass", {device: d.name})] : [])]);
+  problems.push(...lanes(list));
   const banner = document.getElementById("banner");
   banner.hidden = !problems.length;
   FG.fill(banner, FG.html`${problems.map(p => FG.html`<p>${p}</p>`)}`);
@@ -114,6 +220,11 @@ async function today(since) {
   const page = await FG.api(`/api/events?kind=verdict&limit=100&since=${encodeURIComponent(since)}`);
   page.events.forEach(e => add(e, false));
 }
+async function doorsToday(since) {
+  const pages = await Promise.all(["door", "tailgate"].map(kind =>
+    FG.api(`/api/events?kind=${kind}&limit=50&since=${encodeURIComponent(since)}`)));
+  pages.flatMap(page => page.events).sort((a, b) => a.captured_at < b.captured_at ? 1 : -1).forEach(e => addDoor(e, false));
+}
 (async () => {
   for (const name of FILTERS) if (address.get(name) && name !== "device") form.elements[name].value = address.get(name);
   FG.dayFields(form);
@@ -121,13 +232,14 @@ async function today(since) {
   // Everything at once: the rows do not wait for the counters, nor the counters for the rows.
   const midnight = FG.siteInstant(`${FG.date(new Date().toISOString())} 00:00`);  // today began there
   [, instructions] = await Promise.all([FG.header("/gate"), FG.api("/api/events/instructions"), devices(), recount(),
-                                        filtered ? history() : today(midnight)]);
-  // Today's verdicts still waiting for someone, oldest at the bottom (live or not: they need a person).
-  const waiting = await Promise.all(NEEDS_A_PERSON.map(verdict =>
-    FG.api(`/api/events?kind=verdict&verdict=${verdict}&limit=20&since=${encodeURIComponent(midnight)}`)));
+                                        filtered ? history() : today(midnight), doorsToday(midnight)]);
+  // Today's verdicts and tailgates still waiting for someone, oldest at the bottom (live or not: they need a person).
+  const waiting = await Promise.all(NEEDS_A_PERSON.map(what => FG.api(what === "tailgate"
+    ? `/api/events?kind=tailgate&limit=20&since=${encodeURIComponent(midnight)}`
+    : `/api/events?kind=verdict&verdict=${what}&limit=20&since=${encodeURIComponent(midnight)}`)));
   waiting.flatMap(page => page.events).sort((a, b) => a.captured_at < b.captured_at ? -1 : 1).forEach(waitForSomeone);
   setInterval(() => recount(true), 5 * 60 * 1000);
-  const stream = new EventSource("/api/events/stream?kind=verdict");
+  const stream = new EventSource("/api/events/stream?kind=verdict&kind=door&kind=tailgate");
   stream.onopen = () => { document.getElementById("live").textContent = FG.t("connected"); document.getElementById("live").className = "online"; };
   stream.onerror = () => {
     document.getElementById("live").textContent = FG.t("reconnecting"); document.getElementById("live").className = "offline";
@@ -137,5 +249,7 @@ async function today(since) {
   // live page that silently stopped.
   stream.addEventListener("session-ended", () => { stream.close(); FG.toLogin(true); });
   stream.addEventListener("verdict", m => add(JSON.parse(m.data), true));
+  stream.addEventListener("door", m => addDoor(JSON.parse(m.data), true));
+  stream.addEventListener("tailgate", m => addDoor(JSON.parse(m.data), true));
   setInterval(() => devices(true), 10000);
 })();
