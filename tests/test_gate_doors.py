@@ -8,6 +8,8 @@ passback.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from conftest import DATA, SHARED
 from door_standins import RelayBoard, wait_until
 from edge.camera import Camera
-from edge.config import GateSettings
+from edge.config import EdgeConfig, GateSettings
 from edge.doors import DoorSettings
 from edge.events import DeviceEvents
 from edge.gallery import GalleryIndex
@@ -30,6 +32,7 @@ from edge.policy import Verdict
 from edge.runner import run_edge
 from edge.synthetic import background, paste, write_video
 from models.photos import template_from_image
+from stack import REPO
 from wire import DeviceKey
 from wire.commands import DoorCommand, DoorCommands, sign_command
 
@@ -172,3 +175,42 @@ def test_the_device_refuses_forged_stale_replayed_and_foreign_door_commands():
     tampered["body"]["lane"] = 2
     assert refused(json.dumps(tampered).encode()) == "bad_signature"
     assert refused(b"{not json") == "malformed"
+
+
+def test_a_door_that_fails_still_leaves_the_verdict_recorded_and_says_why(tmp_path):
+    config = EdgeConfig(doors=[DoorSettings(kind="serial", port=str(tmp_path / "ttyUSB0"), pulse_ms=50)],
+                        liveness={"enabled": False})
+    outbox = Outbox(tmp_path / "outbox.db")
+    events = DeviceEvents("site-1", "gate-1", DeviceKey.generate(), outbox, "buffalo_s")
+    gate = Gate.open(config, events)
+    granted = gate.verdict(verdict("granted", "ann-lee", 1.0, live=False))  # liveness explicitly off: opens
+    events.verdict(granted, "cam-1", lane=1, direction="in")
+    wait_until(lambda: any(e["kind"] == "door" for e in signed(outbox)))
+    gate.stop()
+    stored = signed(outbox)
+    assert [e["verdict"] for e in stored if e["kind"] == "verdict"] == ["granted"]
+    [door] = [e for e in stored if e["kind"] == "door"]
+    assert door["outcome"] == "failed" and door["attempts"] == 3 and "ttyUSB0" in door["error"]
+    assert gate.status()["doors"][0]["state"] == "fault"
+
+
+def test_facegate_edge_run_drives_the_door_of_its_configuration(gate_config, tmp_path):
+    board = RelayBoard()
+    photos = tmp_path / "enrol"
+    photos.mkdir()
+    (photos / "abdullah-gul.jpg").write_bytes((LFW / "Abdullah_Gul" / "Abdullah_Gul_0013.jpg").read_bytes())
+    paths = ", ".join(f'"{p}"' for p in gate_config.models.search_paths)
+    (tmp_path / "gate.toml").write_text(
+        f'[models]\ndir = "{gate_config.models.dir}"\nsearch_paths = [{paths}]\n\n'
+        f'[camera]\nlane = 2\n\n[[doors]]\nlane = 2\nkind = "serial"\nport = "{board.path}"\npulse_ms = 3000\n')
+    try:
+        result = subprocess.run([sys.executable, "-m", "facegate", "edge", "run", "--source",
+                                 str(gate_stream(tmp_path / "gate.avi")), "--gallery", str(photos), "--config",
+                                 str(tmp_path / "gate.toml")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        board.close()
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(v["verdict"], v["lane"]) for v in lines if v["subject"]] == [("granted", 2), ("passback", 2)]
+    assert [on for _, _, on in board.switched] == [False, True, False, False]
+    assert "tailgate on lane 2" in result.stderr
