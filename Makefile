@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-fleet bench-pad eval messages clean
+.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-ingest: $(STAMP)
 # 500 devices behind 5 bridged site brokers; SQLite, then 1-3 replicas on PostgreSQL (needs mosquitto, postgresql-15).
 bench-fleet: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
+
+bench-gate: $(STAMP)
+	$(BIN)/python benchmarks/gate_latency.py
 
 bench-pad: $(STAMP)
 	$(BIN)/python benchmarks/pad_eval.py

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    if not args.verbose:  # a line per door controller request: the door's own events say what matters
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, PostgresUnavailable, FileNotFoundError,

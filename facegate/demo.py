@@ -12,6 +12,7 @@ Each run starts clean.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import signal
@@ -20,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ import uvicorn
 from wire.bundle import write_bundle
 from edge.camera import Camera, Frame
 from edge.config import load_config
+from edge.doors import DoorSettings
+from edge.gate import Gate
 from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
 from models.photos import read_image
 from edge.exam import ExamStation
@@ -104,6 +108,42 @@ def run_exam_demo(storage: Store, bundle, workdir: Path, pack, edge_config) -> E
     return ExamDemo(supervisor, left)
 
 
+class DemoDoor:
+    """The demo gate's door: a webhook on this machine, as a door controller would take it, that logs each
+    opening. The door is the hardware boundary; the demo has none, as it has no camera."""
+
+    def __init__(self):
+        door = self
+
+        class Controller(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                order = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if order.get("action") == "open":
+                    door.opened += 1
+                    log.info("demo door: lane %s opened (%d so far)", order.get("lane"), door.opened)
+                self.send_response(204)
+                self.end_headers()
+
+        self.opened = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Controller)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/door"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _open_gate(edge_config, link: EventLink, bundle) -> Gate:
+    """The gate's rules and its door, taking operators' "open once" through the link."""
+    gate = Gate.open(edge_config, link.events, bundle.device, bundle.gateway_key)
+    link.on_door = gate.command
+    return gate
+
+
 def _replay_gate(bundle, edge_config, pack, stream: Path, stop: threading.Event) -> None:
     """People keep passing the demo gate: the stream again, in real time, every few seconds, until `stop`."""
     link = EventLink.open(bundle, edge_config, pack.name)
@@ -112,10 +152,14 @@ def _replay_gate(bundle, edge_config, pack, stream: Path, stop: threading.Event)
             if link.gallery.current is None:
                 continue
             pipeline = FacePipeline(pack, index_of(link.gallery.current), edge_config)  # a new day at the gate
+            gate = _open_gate(edge_config, link, bundle)  # (so nobody is still "inside": no passback)
             link.on_gallery = pipeline.use_gallery
             camera = Camera(str(stream), edge_config.camera, realtime=True)
-            run_edge(camera, pipeline, lambda record: None, events=link.events, heartbeat_interval_s=5.0,
-                     should_stop=stop.is_set)
+            try:
+                run_edge(camera, pipeline, lambda record: None, events=link.events, heartbeat_interval_s=5.0,
+                         should_stop=stop.is_set, gate=gate)
+            finally:
+                gate.stop()
     finally:
         link.close(flush_timeout_s=5)
 
@@ -163,6 +207,9 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
     edge_config = load_config(None)
     edge_config.events.outbox = workdir / "edge" / "outbox.db"
     edge_config.events.gallery = workdir / "edge" / "gallery.enc"
+    edge_config.liveness.enabled = False  # NO_LIVENESS, said out loud: the door opens on grants without it
+    door = DemoDoor()
+    edge_config.doors = [DoorSettings(lane=1, kind="webhook", url=door.url, direction="in", pulse_ms=800)]
     pack = open_pack(edge_config)
     _, stream = prepare(workdir / "edge", pack, edge_config)
     # The admin's part: enrol the consenting people at the gateway, which sends the gate its gallery.
@@ -188,16 +235,21 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         pipeline = FacePipeline(pack, index, edge_config)
         link.on_gallery = pipeline.use_gallery
         camera = Camera(str(stream), edge_config.camera, realtime=realtime)
-        summary = run_edge(camera, pipeline, print_json_line, status=StatusLine(), events=link.events,
-                           heartbeat_interval_s=5.0)
+        gate = _open_gate(edge_config, link, bundle)
+        try:
+            summary = run_edge(camera, pipeline, print_json_line, status=StatusLine(), events=link.events,
+                               heartbeat_interval_s=5.0, gate=gate)
+        finally:
+            gate.stop()
     finally:
         left = link.close(flush_timeout_s=10)
     exam = run_exam_demo(storage, exam_bundle, workdir / "exam", pack, edge_config)
     left += exam.left
     stored = storage.events.count()
     report = verify(storage, anchor)
-    log.info("demo: %d verdicts for 6 people passing (%d enrolled); exam session: check-in %s, flags %s; "
-             "%d events stored at the gateway, %d left on the devices; %s", summary.verdicts, ENROLLED,
+    log.info("demo: %d verdicts for 6 people passing (%d enrolled), the door opened %d times; exam session: "
+             "check-in %s, flags %s; %d events stored at the gateway, %d left on the devices; %s",
+             summary.verdicts, ENROLLED, door.opened,
              exam.supervisor.checkin, [f.kind for f in exam.supervisor.flags] or "none", stored, left, report.line())
     if keep_serving:
         print(f"\nFaceGate demo is running: open {url}/ and log in as operator (live gate), supervisor "
@@ -214,6 +266,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
             log.info("stopping: the gate, the gateway, its ingest and the embedded broker")
         stop.set()
         replay.join(timeout=30)
+    door.close()
     server.should_exit = True
     thread.join(timeout=10)
     return 0 if left == 0 and report.ok else 1

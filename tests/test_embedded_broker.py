@@ -58,3 +58,8 @@ def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):
     assert sorted((e.subject or "", e.verdict) for e in stored) == sorted(
         (v["subject"] or "", v["verdict"]) for v in printed)
     assert {e.subject for e in stored if e.verdict == "granted"} == {f"person-{n}" for n in range(1, 5)}
+    # Its door (a webhook) opened for them, and said so. Unpaced (--fast), grants come quicker than the door's
+    # 0.8 s: one arriving while the door stands open goes through that opening.
+    doors = Store.open(workdir / "gateway.db").events.query(EventQuery(kind="door"))
+    assert doors and all(e.verdict == "opened" and e.subject in {f"person-{n}" for n in range(1, 5)} for e in doors)
+    assert f"the door opened {len(doors)} times" in result.stderr
