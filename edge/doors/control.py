@@ -57,7 +57,6 @@ class LaneDoor:
         self.error = error
         self.door: str | None = None
         self.opened = 0
-        self.joined = 0  # requests that joined an opening already under way
         self.pending: list[OpenRequest] = []
         self.opening: list[OpenRequest] | None = None
         self.wake = threading.Condition()
@@ -142,7 +141,11 @@ class DoorControl:
                 self._open(door, batch)
             elif time.monotonic() >= next_poll and door.output:
                 next_poll = time.monotonic() + STATE_POLL_S
-                door.door = door.output.door_state()
+                try:
+                    door.door = door.output.door_state()
+                except DoorFault as exc:  # a contact that cannot be read says nothing about the door
+                    door.door = None
+                    log.warning("lane %d: door contact unreadable: %s", door.settings.lane, exc)
 
     def _open(self, door: LaneDoor, batch: list[OpenRequest]) -> None:
         first = batch[0]
@@ -156,8 +159,8 @@ class DoorControl:
                     raise DoorFault(door.error or "no output")
                 switched = door.output.open(first.subject)
                 break
-            except DoorFault as exc:
-                error = str(exc)
+            except Exception as exc:  # noqa: BLE001 -- whatever the hardware raised, the lane's worker lives on
+                error = str(exc) if isinstance(exc, DoorFault) else f"{exc.__class__.__name__}: {exc}"
                 log.warning("lane %d: opening failed (attempt %d): %s", door.settings.lane, attempts, error)
         if switched is None:
             with door.wake:
@@ -173,13 +176,12 @@ class DoorControl:
         with door.wake:
             joined, door.opening = door.opening[len(batch):], None
         batch = batch + joined
-        door.joined += len(batch) - 1
         for request in _to_report(batch[1:], skip_grants=first.cause == "grant"):
             self.report(DoorReport(door.settings.lane, "opened", request, 1000 * max(0.0, switched - request.at),
                                    0))
         try:
             door.output.relock()
-        except DoorFault as exc:
+        except Exception as exc:  # noqa: BLE001 -- as above
             self._fault(door, f"could not lock again: {exc}")
             self.report(DoorReport(door.settings.lane, "failed", first, None, attempts, door.error))
 

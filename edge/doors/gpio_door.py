@@ -82,8 +82,12 @@ class WiegandOutput:
         if card is None:
             raise DoorFault("Wiegand needs a card number and " + (f"{subject} has none in {self.settings.cards}"
                                                                  if subject else "an operator opening has none"))
+        try:
+            frame = wiegand_bits(card, self.settings.wiegand_bits)
+        except ValueError as exc:
+            raise DoorFault(f"{subject}: {exc}") from None
         started = time.monotonic()
-        for bit in wiegand_bits(card, self.settings.wiegand_bits):
+        for bit in frame:
             line = self._d1 if bit else self._d0
             line.set(False)
             _wait(BIT_LOW_S)
