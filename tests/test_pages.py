@@ -326,12 +326,13 @@ def test_the_operator_opens_a_lane_by_hand_with_a_reason_and_sees_a_door_fault(p
     expect(page.locator("#lanes tr[data-lane='gate-broken/1']")).to_contain_text(t("door fault"))
     lane = page.locator("#lanes tr[data-lane='gate-doors/1']")
     expect(lane).to_contain_text(t("ready"))
+    expect(page.locator("#live")).to_have_text(t("connected"))  # the gate's answer comes on the stream
     reason = f"child without a ticket ({lang}, {screen})"
     lane.get_by_label(t("reason for opening lane {n} of {device}", n=1, device="gate-doors")).fill(reason)
     board = door_gates["gate-doors"].board
     before = len(board.switched)
     lane.get_by_role("button", name=t("open once")).click()
-    expect(lane.get_by_role("status")).to_contain_text(t("opened at {when}", when="").strip(), timeout=3000)
+    expect(lane.get_by_role("status")).to_contain_text(t("opened at {when}", when="").strip(), timeout=5000)
     assert [on for _, _, on in board.switched[before:before + 1]] == [True]  # the relay did it
     expect(page.locator("#door-log tr").first).to_contain_text(t("opened by {user}", user="operator-1"))
     expect(page.locator("#door-log tr").first).to_contain_text(reason)

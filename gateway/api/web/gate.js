@@ -146,7 +146,14 @@ function openForm(d, door) {
       status.textContent = FG.t("sent: waiting for the gate…");
       form.elements.reason.value = "";
       if (answer) confirm(answer);
-      setTimeout(() => { if (orders.get(order.command) === status) status.textContent = FG.t("no answer from the gate yet"); }, 3000);
+      // The stream may have been reconnecting when the answer came: after 3 s, ask the server for it.
+      setTimeout(async () => {
+        if (orders.get(order.command) !== status) return;
+        const q = new URLSearchParams({kind: "door", device: d.id, since: order.issued_at, limit: "50"});
+        const answer = (await FG.api("/api/events?" + q, {background: true})).events.find(e => e.command === order.command);
+        if (answer) confirm(answer);
+        else if (orders.get(order.command) === status) status.textContent = FG.t("no answer from the gate yet");
+      }, 3000);
     } catch (err) {
       status.className = "error";
       status.textContent = err.message;
