@@ -112,9 +112,12 @@ def measure(base: str, runs: int) -> dict[str, list[float]]:
     today = datetime.now(zone).strftime("%d/%m/%Y 00:00")
     week_ago = (datetime.now(zone) - timedelta(days=7)).strftime("%d/%m/%Y %H:%M")
     pages = [  # (label, role, address, the request that brings the page's data)
-        ("live gate: today's verdicts", "operator", "/gate", "limit=100"),
-        ("gate history: one lane since midnight", "operator", f"/gate?device=gate-03&since={today}", "limit=50"),
-        ("gate history: unknown, a week ago on", "operator", f"/gate?verdict=unknown&since={week_ago}", "limit=50"),
+        # (the gate page also asks for the doors' events, limit=50: "kind=verdict" tells its rows apart)
+        ("live gate: today's verdicts", "operator", "/gate", "kind=verdict&limit=100"),
+        ("gate history: one lane since midnight", "operator", f"/gate?device=gate-03&since={today}",
+         "kind=verdict&limit=50"),
+        ("gate history: unknown, a week ago on", "operator", f"/gate?verdict=unknown&since={week_ago}",
+         "kind=verdict&limit=50"),
         ("exam review", "supervisor", "/exam", "/api/exam/sessions"),
         ("devices & people", "admin", "/admin", "/api/erasures"),
         ("audit: people's newest 100", "auditor", "/audit", "/api/audit?"),
@@ -142,7 +145,7 @@ def measure(base: str, runs: int) -> dict[str, list[float]]:
         for label, role, address, fragment, rows in (
                 ("audit: older entries (paging)", "auditor", "/audit?who=devices", "/api/audit?", "#entries tr"),
                 ("gate history: older verdicts (paging)", "operator", "/gate?verdict=granted&since=01/01/2020",
-                 "limit=50", "#verdicts tr")):
+                 "kind=verdict&limit=50", "#verdicts tr")):
             page = contexts[role].new_page()
             for _ in range(runs):
                 page.goto(base + address)

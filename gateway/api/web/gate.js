@@ -239,11 +239,12 @@ async function doorsToday(since) {
   // Everything at once: the rows do not wait for the counters, nor the counters for the rows.
   const midnight = FG.siteInstant(`${FG.date(new Date().toISOString())} 00:00`);  // today began there
   [, instructions] = await Promise.all([FG.header("/gate"), FG.api("/api/events/instructions"), devices(), recount(),
-                                        filtered ? history() : today(midnight), doorsToday(midnight)]);
-  // Today's verdicts and tailgates still waiting for someone, oldest at the bottom (live or not: they need a person).
-  const waiting = await Promise.all(NEEDS_A_PERSON.map(what => FG.api(what === "tailgate"
+                                        filtered ? history() : today(midnight)]);
+  // Then, once the verdicts are on screen: what the doors did today, and today's verdicts and tailgates still
+  // waiting for someone, oldest at the bottom (live or not: they need a person).
+  const [waiting] = await Promise.all([Promise.all(NEEDS_A_PERSON.map(what => FG.api(what === "tailgate"
     ? `/api/events?kind=tailgate&limit=20&since=${encodeURIComponent(midnight)}`
-    : `/api/events?kind=verdict&verdict=${what}&limit=20&since=${encodeURIComponent(midnight)}`)));
+    : `/api/events?kind=verdict&verdict=${what}&limit=20&since=${encodeURIComponent(midnight)}`))), doorsToday(midnight)]);
   waiting.flatMap(page => page.events).sort((a, b) => a.captured_at < b.captured_at ? -1 : 1).forEach(waitForSomeone);
   setInterval(() => recount(true), 5 * 60 * 1000);
   const stream = new EventSource("/api/events/stream?kind=verdict&kind=door&kind=tailgate");
