@@ -67,6 +67,9 @@ class GateRules:
         if not (verdict.liveness_enabled or self.liveness_off):
             return verdict, False  # liveness was meant to run and did not: never open on that
         if self.settings.anti_passback and door.direction == "in":
+            # Who went in longer ago than passback_s may come in again: forgotten, so a long run keeps no list.
+            horizon = verdict.timestamp - self.settings.passback_s
+            self._inside = {s: at for s, at in self._inside.items() if at > horizon}
             entered = self._inside.get(verdict.subject)
             if entered is not None and verdict.timestamp - entered < self.settings.passback_s:
                 return replace(verdict, verdict="passback"), False
