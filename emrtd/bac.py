@@ -1,0 +1,61 @@
+"""Basic Access Control keys (ICAO 9303 part 11, 4.3 and appendix D).
+
+The chip opens only to a reader that knows three fields printed on the card: the document number, the
+holder's birth date and the card's expiry date (YYMMDD), each followed by its check digit. Their SHA-1 gives
+the key seed; the seed with a counter (1: encryption, 2: MAC) gives each two-key 3DES key, with the DES
+parity bit of every byte set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+_WEIGHTS = (7, 3, 1)
+_FIELD = re.compile(r"^[0-9A-Z<]+$")
+
+
+def check_digit(field: str) -> str:
+    """The MRZ check digit of `field`: digits as themselves, A-Z as 10-35, '<' as 0, weighted 7, 3, 1."""
+    if not _FIELD.match(field):
+        raise ValueError(f"MRZ field {field!r}: only digits, A-Z and '<'")
+    total = 0
+    for i, char in enumerate(field):
+        value = int(char) if char.isdigit() else 0 if char == "<" else ord(char) - ord("A") + 10
+        total += value * _WEIGHTS[i % 3]
+    return str(total % 10)
+
+
+def mrz_information(document: str, birth: str, expiry: str) -> str:
+    """The MRZ information BAC keys come from: document number (padded to 9 with '<'), birth date and expiry
+    date (YYMMDD), each with its check digit. ValueError naming the field that is not well formed."""
+    document = document.strip().upper()
+    if not _FIELD.match(document or "!") or len(document) > 9:
+        raise ValueError(f"document number {document!r}: up to 9 of 0-9, A-Z")
+    for name, date in (("birth date", birth), ("expiry date", expiry)):
+        if not re.fullmatch(r"\d{6}", date) or not (1 <= int(date[2:4]) <= 12 and 1 <= int(date[4:6]) <= 31):
+            raise ValueError(f"{name} {date!r}: YYMMDD")
+    document = document.ljust(9, "<")
+    return "".join(f + check_digit(f) for f in (document, birth, expiry))
+
+
+def key_seed(mrz_info: str) -> bytes:
+    return hashlib.sha1(mrz_info.encode("ascii")).digest()[:16]
+
+
+def derive_key(seed: bytes, counter: int) -> bytes:
+    """A 16-byte two-key 3DES key from `seed` (counter 1: encryption, 2: MAC), DES parity adjusted."""
+    digest = hashlib.sha1(seed + counter.to_bytes(4, "big")).digest()[:16]
+    return bytes(b & 0xFE | (bin(b >> 1).count("1") + 1) % 2 for b in digest)
+
+
+@dataclass(frozen=True)
+class BacKeys:
+    enc: bytes
+    mac: bytes
+
+    @classmethod
+    def from_mrz(cls, document: str, birth: str, expiry: str) -> BacKeys:
+        seed = key_seed(mrz_information(document, birth, expiry))
+        return cls(derive_key(seed, 1), derive_key(seed, 2))
