@@ -1,4 +1,5 @@
-"""The chip side of an ID card (issue 15): BAC keys against ICAO 9303 part 11's worked example (appendix D)."""
+"""The chip side of an ID card (issue 15): BAC keys against ICAO 9303 part 11's worked example (appendix D),
+DG1 against the BSI specimen and ICAO's TD1 example."""
 
 from __future__ import annotations
 
@@ -31,3 +32,26 @@ def test_check_digits_of_the_german_specimen_mrz():
 def test_mistyped_mrz_fields_are_named(document, birth, expiry, problem):
     with pytest.raises(ValueError, match=problem):
         mrz_information(document, birth, expiry)
+
+
+@pytest.mark.data  # ../shared/data/emrtd
+def test_the_bsi_specimens_dg1_reads_as_its_printed_mrz():
+    from conftest import DATA
+    from emrtd.dg1 import parse_dg1
+
+    mrz = parse_dg1((DATA / "emrtd" / "Datagroup1.bin").read_bytes())
+    assert (mrz.document_type, mrz.issuing_state, mrz.document_number) == ("P", "D<<", "C11T002JM")
+    assert (mrz.birth, mrz.sex, mrz.expiry, mrz.nationality) == ("960812", "F", "231031", "D<<")
+    assert mrz.name == "ERIKA MUSTERMANN"
+
+
+def test_a_td1_id_card_mrz_with_its_personal_number_and_a_wrong_check_digit():
+    from emrtd.dg1 import parse_mrz
+
+    # ICAO 9303 part 5's TD1 example, as a CCCD is laid out (the personal number in the optional data).
+    lines = ("I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
+    mrz = parse_mrz("".join(lines))
+    assert (mrz.document_number, mrz.birth, mrz.expiry, mrz.sex) == ("D23145890", "740812", "120415", "F")
+    assert (mrz.surname, mrz.given_names) == ("ERIKSSON", "ANNA MARIA")
+    with pytest.raises(ValueError, match="birth date"):
+        parse_mrz("".join(lines).replace("7408122", "7408121"))
