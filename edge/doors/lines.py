@@ -16,6 +16,7 @@ from typing import Protocol
 import serial
 
 from edge.doors.base import DoorFault
+from edge.doors.serial_port import SerialPort
 
 
 class Line(Protocol):
@@ -81,7 +82,7 @@ class NumatoPort:
     def __init__(self, port: str):
         self.port = port
         self.lock = threading.Lock()
-        self._serial: serial.SerialBase | None = None
+        self._serial = SerialPort(port, 19200, 0.5)
         self.users = 0
 
     @classmethod
@@ -95,21 +96,20 @@ class NumatoPort:
         """Send one command; with `answer`, the line the module prints after echoing it."""
         with self.lock:
             try:
-                if self._serial is None:
-                    self._serial = serial.serial_for_url(self.port, baudrate=19200, timeout=0.5, write_timeout=0.5)
-                self._serial.reset_input_buffer()
-                self._serial.write(text.encode("ascii") + b"\r")
-                self._serial.flush()
+                port = self._serial.get()
+                port.reset_input_buffer()
+                port.write(text.encode("ascii") + b"\r")
+                port.flush()
                 if not answer:
                     return ""
                 mine = text.encode("ascii") + b"\r"
-                echo = self._serial.read_until(mine)  # the module echoes each command, then answers, then ">"
-                reply = self._serial.read_until(b">")
+                echo = port.read_until(mine)  # the module echoes each command, then answers, then ">"
+                reply = port.read_until(b">")
                 if not echo.endswith(mine) or not reply.endswith(b">"):
                     raise DoorFault(f"GPIO module on {self.port} did not answer {text!r}")
                 return reply[:-1].strip().decode("ascii", "replace")
             except (serial.SerialException, OSError) as exc:
-                self._drop()
+                self._serial.drop()
                 raise DoorFault(f"GPIO module on {self.port}: {exc}") from None
 
     def release(self) -> None:
@@ -118,15 +118,7 @@ class NumatoPort:
             if self.users <= 0:
                 self._open.pop(self.port, None)
                 with self.lock:
-                    self._drop()
-
-    def _drop(self) -> None:
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._serial = None
+                    self._serial.drop()
 
 
 class NumatoLine:

@@ -21,7 +21,6 @@ class Relay:
     def __init__(self, settings: DoorSettings):
         self.settings = settings
         self._lock = threading.Lock()  # one pulse at a time on this relay
-        self._holding = False  # a safe door's coil is held energised between pulses
 
     def _energise(self, on: bool) -> None:
         raise NotImplementedError
@@ -30,25 +29,11 @@ class Relay:
         """Forget the connection after a fault, so the next pulse opens it again."""
 
     def open(self, subject: str | None = None) -> float:
-        safe = self.settings.fail_mode == "safe"
-        with self._lock:
-            try:
-                self._energise(not safe)
-            except Exception:
-                self._holding = False
-                self._fault_cleanup()
-                raise
-            return time.monotonic()
+        self._switch(self.settings.fail_mode != "safe")  # a safe door's coil is dropped to open it
+        return time.monotonic()
 
     def relock(self) -> None:
-        safe = self.settings.fail_mode == "safe"
-        with self._lock:
-            try:
-                self._energise(safe)
-            except Exception:
-                self._fault_cleanup()
-                raise
-            self._holding = safe
+        self._switch(self.settings.fail_mode == "safe")
 
     def pulse(self, subject: str | None = None) -> float:
         """`open`, wait `pulse_ms`, `relock`: one opening; the time it switched."""
@@ -57,11 +42,15 @@ class Relay:
         self.relock()
         return switched
 
-    def hold(self) -> None:
-        """Take up the door's resting state: a safe door's coil energised (locked), a secure one's not."""
+    hold = relock  # the resting state is the locked one: a safe door's coil energised, a secure one's not
+
+    def _switch(self, energised: bool) -> None:
         with self._lock:
-            self._energise(self.settings.fail_mode == "safe")
-            self._holding = self.settings.fail_mode == "safe"
+            try:
+                self._energise(energised)
+            except Exception:
+                self._fault_cleanup()
+                raise
 
     def door_state(self) -> str | None:
         return None
@@ -72,5 +61,4 @@ class Relay:
                 self._energise(False)  # secure: stays locked; safe: released, so unlocked
             except Exception:  # noqa: BLE001 -- stopping anyway; an unplugged board is already released
                 pass
-            self._holding = False
             self._fault_cleanup()

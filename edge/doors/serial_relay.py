@@ -12,6 +12,7 @@ import serial
 
 from edge.doors.base import DoorFault, DoorSettings
 from edge.doors.relay import Relay
+from edge.doors.serial_port import SerialPort
 
 START = 0xA0
 
@@ -25,23 +26,15 @@ def relay_command(channel: int, on: bool) -> bytes:
 class SerialRelay(Relay):
     def __init__(self, settings: DoorSettings):
         super().__init__(settings)
-        self._port: serial.SerialBase | None = None
+        self._port = SerialPort(settings.port, settings.baudrate, 1.0)
 
     def _energise(self, on: bool) -> None:
         try:
-            # Opened on first use and again after a fault: a board unplugged and plugged back in works again.
-            if self._port is None:
-                self._port = serial.serial_for_url(self.settings.port, baudrate=self.settings.baudrate, timeout=1,
-                                                   write_timeout=1)
-            self._port.write(relay_command(self.settings.channel, on))
-            self._port.flush()
+            port = self._port.get()
+            port.write(relay_command(self.settings.channel, on))
+            port.flush()
         except (serial.SerialException, OSError) as exc:
             raise DoorFault(f"relay board on {self.settings.port}: {exc}") from None
 
     def _fault_cleanup(self) -> None:
-        if self._port is not None:
-            try:
-                self._port.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._port = None
+        self._port.drop()
