@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from wire.signing import SignatureError, canonical_json, public_key_from_text, verify_envelope
@@ -79,6 +80,9 @@ class DoorCommand(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+Command = TypeVar("Command", SessionCommand, DoorCommand)
+
+
 class CommandRefused(ValueError):
     """A command the device will not execute; `reason` is what the device counts it under."""
 
@@ -103,25 +107,7 @@ class DoorCommands:
         """The verified command; CommandRefused(malformed | unsigned | bad_signature | other_device | stale |
         replayed) otherwise."""
         now = now or datetime.now(timezone.utc)
-        try:
-            envelope = json.loads(payload)
-            body, sig = envelope["body"], envelope.get("sig")
-            if not isinstance(body, dict):
-                raise TypeError("body")
-        except (ValueError, TypeError, KeyError):
-            raise CommandRefused("malformed") from None
-        if not sig:
-            raise CommandRefused("unsigned")
-        try:
-            verify_envelope(body, sig, self.key)
-        except SignatureError:
-            raise CommandRefused("bad_signature") from None
-        try:
-            command = DoorCommand.model_validate(body)
-        except ValidationError:
-            raise CommandRefused("malformed") from None
-        if command.device != self.device:
-            raise CommandRefused("other_device", command.device)
+        command = open_command(payload, DoorCommand, self.device, self.key)
         age = now - command.issued_at
         # A little slack for a gateway clock ahead of ours; far in the future is as suspect as far in the past.
         if age > self.max_age or age < -timedelta(seconds=5):
@@ -139,11 +125,31 @@ def sign_command(command: BaseModel, key) -> bytes:
     return json.dumps({"body": body, "sig": key.sign(canonical_json(body))}).encode()
 
 
-def open_session_command(payload: bytes, device: str, gateway_public_key: str) -> SessionCommand:
-    """Verify and parse a `cmd/session` payload meant for `device`; ValueError if it is not."""
-    envelope = json.loads(payload)
-    verify_envelope(envelope["body"], envelope.get("sig"), public_key_from_text(gateway_public_key))
-    command = SessionCommand.model_validate(envelope["body"])
+def open_command(payload: bytes, cls: type[Command], device: str, key: Ed25519PublicKey) -> Command:
+    """A signed command of `cls` for `device`, verified with the gateway's `key`; CommandRefused(malformed |
+    unsigned | bad_signature | other_device) otherwise."""
+    try:
+        envelope = json.loads(payload)
+        body, sig = envelope["body"], envelope.get("sig")
+        if not isinstance(body, dict):
+            raise TypeError("body")
+    except (ValueError, TypeError, KeyError):
+        raise CommandRefused("malformed") from None
+    if not sig:
+        raise CommandRefused("unsigned")
+    try:
+        verify_envelope(body, sig, key)
+    except SignatureError:
+        raise CommandRefused("bad_signature") from None
+    try:
+        command = cls.model_validate(body)
+    except ValidationError:
+        raise CommandRefused("malformed") from None
     if command.device != device:
-        raise ValueError(f"session command for {command.device}, not {device}")
+        raise CommandRefused("other_device", f"for {command.device}, not {device}")
     return command
+
+
+def open_session_command(payload: bytes, device: str, gateway_public_key: str) -> SessionCommand:
+    """Verify and parse a `cmd/session` payload meant for `device`; CommandRefused (a ValueError) if it is not."""
+    return open_command(payload, SessionCommand, device, public_key_from_text(gateway_public_key))
