@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from datetime import date, datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -37,8 +37,11 @@ EXAM_KINDS = frozenset(k for k in EVENT_TYPES if k.startswith("exam."))
 Kind = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
 VerdictValue = Literal["granted", "unknown", "spoof_suspected", "passback", "opened", "failed"]  # door: outcome
 FollowUp = Literal[follow_up.NEEDS_A_PERSON]  # type: ignore[valid-type]
-# The live page's counters: verdicts, then door openings and failures, then tailgates.
-CountName = Literal["granted", "unknown", "spoof_suspected", "passback", "door_opened", "door_failed", "tailgate"]
+# The live page's counters, each the stored events of one (kind, verdict or door outcome).
+COUNTED = {"granted": ("verdict", "granted"), "unknown": ("verdict", "unknown"),
+           "spoof_suspected": ("verdict", "spoof_suspected"), "passback": ("verdict", "passback"),
+           "door_opened": ("door", "opened"), "door_failed": ("door", "failed"), "tailgate": ("tailgate", None)}
+CountName = Literal[tuple(COUNTED)]  # type: ignore[valid-type]
 IdParam = Annotated[str | None, Query(pattern=ID_PATTERN.pattern)]
 
 
@@ -132,10 +135,8 @@ def count_verdicts(gw: GatewayDep, session: Annotated[Session, Depends(require(*
     site's day rather than UTC's."""
     day, since, until = local_day(gw.config.time_zone, day)
     found = gw.store.events.day_counts(since, until, site, device)
-    keys = {name: ("door", name[5:]) if name.startswith("door_") else ("tailgate", None) if name == "tailgate"
-            else ("verdict", name) for name in get_args(CountName)}
     return DayCounts(day=day, time_zone=gw.config.time_zone, since=since, until=until,
-                     counts={name: found.get(key, 0) for name, key in keys.items()})
+                     counts={name: found.get(key, 0) for name, key in COUNTED.items()})
 
 
 @router.get("/stream")
