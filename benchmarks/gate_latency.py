@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from door_standins import GateDevice, RelayBoard, wait_until  # noqa: E402
+from door_standins import GateDevice, RelayBoard  # noqa: E402
 from edge.camera import Camera  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
 from edge.doors import DoorSettings  # noqa: E402
@@ -41,7 +41,7 @@ from edge.gate import Gate  # noqa: E402
 from edge.liveness import LivenessChecker  # noqa: E402
 from edge.pipeline import FacePipeline  # noqa: E402
 from edge.runner import open_pack, run_edge  # noqa: E402
-from edge.synthetic import background, paste, write_video  # noqa: E402
+from edge.synthetic import background, paste, portrait, write_video  # noqa: E402
 from models import align_faces  # noqa: E402
 from models import quality as face_quality  # noqa: E402
 from models.photos import template_from_image  # noqa: E402
@@ -62,12 +62,6 @@ def people(n: int) -> list[tuple[str, Path, Path]]:
                 seen.add(name)
                 found.append((name.lower().replace("_", "-")[:60], LFW / row["img_a"], LFW / row["img_b"]))
     return found[:n]
-
-
-def portrait(path: Path, size: int = 480) -> np.ndarray:
-    image = cv2.imread(str(path))
-    scale = size / max(image.shape[:2])
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
 
 
 def scene_frames(pictures: list[np.ndarray], fps: float):
@@ -110,7 +104,7 @@ def grants(args, workdir: Path) -> dict[str, list[float]]:
         if not isinstance(t, str):  # a reason: this photo cannot be enrolled
             names.append(subject)
             templates.append(t.embedding)
-            pictures.append(portrait(seen))
+            pictures.append(portrait(seen, 480))
     stream = write_video(workdir / "gate.avi", scene_frames(pictures, args.fps), args.fps)
     usable = first_usable(stream, pack, config, len(pictures), args.fps)
 
@@ -169,7 +163,7 @@ def overrides(args, workdir: Path) -> dict[str, list[float]]:
             sent = time.monotonic()
             r = stack.post("/api/devices/gate-bench/doors/1/open", {"reason": f"benchmark {n}"}, role="operator")
             assert r.status_code == 202, r.text
-            wait_until(lambda: any(on for _, _, on in device.board.switched[before:]), timeout=5)
+            wait_for(lambda: any(on for _, _, on in device.board.switched[before:]), 5, "the stand-in")
             took.append(1000 * (next(at for at, _, on in device.board.switched[before:] if on) - sent))
             time.sleep(0.4)  # the pulse ends before the next
         device.close()

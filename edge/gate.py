@@ -82,6 +82,8 @@ class GateRules:
 
     def observe(self, report: FrameReport) -> list[Tailgate]:
         """One frame's faces and departures; the tailgaters it revealed."""
+        if not self._open:  # nearly every frame: no door stands open
+            return []
         found = []
         for opening in self._open:
             if opening.at <= report.timestamp <= opening.until:

@@ -43,6 +43,16 @@ def face_patch(image: np.ndarray, box: np.ndarray, height: int, margin: float = 
     return cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), height), interpolation=cv2.INTER_CUBIC)
 
 
+def portrait(path: Path, size: int) -> np.ndarray:
+    """A whole photo scaled so that its longer side is `size` px: a person standing before the camera."""
+    image = cv2.imread(str(path))
+    if image is None:
+        raise FileNotFoundError(f"cannot read the photo {path}")
+    scale = size / max(image.shape[:2])
+    return cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                      interpolation=cv2.INTER_CUBIC)
+
+
 def background(width: int, height: int, seed: int = 0) -> np.ndarray:
     """A plain wall-like backdrop: a soft gradient with a little texture."""
     rng = np.random.default_rng(seed)

@@ -14,6 +14,8 @@ import time
 import tty
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from stack import wait_for
+
 
 class PtyDevice:
     """A serial device on a pseudo-terminal: `handle(data)` gets what the host wrote."""
@@ -205,13 +207,6 @@ class Controller:
         self.server.server_close()
 
 
-def wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 class GateDevice:
     """A gate device without a camera: the real link, gate rules and doors (relays on a pty board), sending its
     heartbeat so the gateway knows its lanes. `commands` keeps each `cmd/door` payload it received."""
@@ -235,7 +230,7 @@ class GateDevice:
         self.gate = Gate.open(config, self.link.events, bundle.device, bundle.gateway_key)
         self.commands: list[bytes] = []
         if unplugged:  # the lane workers found out at start
-            wait_until(lambda: all(d["state"] == "fault" for d in self.gate.status()["doors"]))
+            wait_for(lambda: all(d["state"] == "fault" for d in self.gate.status()["doors"]), 5, "the stand-in")
 
         def on_door(payload: bytes) -> None:
             self.commands.append(payload)

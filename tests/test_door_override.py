@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from door_standins import GateDevice, wait_until
+from door_standins import GateDevice
 from stack import Stack, wait_for
 
 
@@ -35,7 +35,7 @@ def test_an_override_opens_the_lane_within_a_second_and_the_audit_names_who_and_
                    role="operator")
     assert r.status_code == 202, r.text
     order = r.json()
-    wait_until(lambda: device.board.relay_on(2), timeout=2)
+    wait_for(lambda: device.board.relay_on(2), 2, "the stand-in")
     assert time.monotonic() - asked < 1.0  # executed within a second
     door = wait_for(lambda: stack.events(kind="door", device="gate-d1"), 10, "the door event")[-1]
     assert (door["command"], door["outcome"], door["cause"], door["lane"]) == (order["command"], "opened", "operator", 2)
@@ -50,7 +50,7 @@ def test_an_override_opens_the_lane_within_a_second_and_the_audit_names_who_and_
 def test_a_replayed_command_is_refused_and_counted_in_the_heartbeat(stack, device):
     before = len(device.board.switched)
     stack.post("/api/devices/gate-d1/doors/1/open", {"reason": "bus group leader"}, role="supervisor")
-    wait_until(lambda: len(device.board.switched) >= before + 2)
+    wait_for(lambda: len(device.board.switched) >= before + 2, 5, "the stand-in")
     time.sleep(0.5)
     switched = len(device.board.switched)
     device.gate.command(device.commands[-1])  # the same signed bytes again

@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from door_standins import Controller, GpioModule, IsapiController, RelayBoard, wait_until
+from door_standins import Controller, GpioModule, IsapiController, RelayBoard
 from edge.doors import DoorFault, DoorSettings, open_output
 from edge.doors.serial_relay import relay_command
+from stack import wait_for
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_a_pulse_switches_the_lanes_relay_on_then_off_after_the_pulse(board):
     door = open_output(DoorSettings(kind="serial", port=board.path, channel=2, pulse_ms=300))
     started = time.monotonic()
     door.pulse()
-    wait_until(lambda: len(board.switched) == 2)
+    wait_for(lambda: len(board.switched) == 2, 5, "the stand-in")
     (on_at, channel, on), (off_at, channel_2, off) = board.switched
     assert (channel, on, channel_2, off) == (2, True, 2, False) and board.bad_frames == 0
     assert on_at - started < 0.2 and 0.25 <= off_at - on_at <= 0.6  # unlocked for the pulse, then locked
@@ -45,7 +46,7 @@ def test_an_unplugged_board_is_a_door_fault_and_works_again_once_back(board, tmp
         door.pulse()  # nothing at the port: unplugged
     link.symlink_to(board.path)  # plugged back in
     door.pulse()
-    wait_until(lambda: len(board.switched) == 2)
+    wait_for(lambda: len(board.switched) == 2, 5, "the stand-in")
     door.close()
 
 
@@ -113,7 +114,7 @@ def test_a_gpio_relay_pulses_its_line_and_reads_the_door_contact(gpio):
                                     pulse_ms=300))
     started = time.monotonic()
     door.pulse()
-    wait_until(lambda: gpio.pulses(4))
+    wait_for(lambda: gpio.pulses(4), 5, "the stand-in")
     [(on_at, off_at)] = gpio.pulses(4)
     assert on_at - started < 0.2 and 0.25 <= off_at - on_at <= 0.6
     assert door.door_state() == "closed"
@@ -127,19 +128,19 @@ def test_a_gpio_relay_pulses_its_line_and_reads_the_door_contact(gpio):
 def test_a_safe_door_is_held_locked_while_facegate_runs_and_released_when_it_stops(gpio):
     door = open_output(DoorSettings(kind="gpio", line=f"numato:{gpio.path}:2", fail_mode="safe", pulse_ms=100))
     door.hold()
-    wait_until(lambda: gpio.levels.get(2) is True)  # energised: locked
+    wait_for(lambda: gpio.levels.get(2) is True, 5, "the stand-in")  # energised: locked
     door.pulse()
-    wait_until(lambda: len(gpio.changes) == 3)
+    wait_for(lambda: len(gpio.changes) == 3, 5, "the stand-in")
     assert [high for _, pin, high in gpio.changes if pin == 2] == [True, False, True]  # opened by dropping it
     door.close()
-    wait_until(lambda: gpio.levels[2] is False)  # FaceGate gone: a fire exit opens
+    wait_for(lambda: gpio.levels[2] is False, 5, "the stand-in")  # FaceGate gone: a fire exit opens
 
 
 def test_an_active_low_relay_board_is_switched_by_pulling_the_line_low(gpio):
     door = open_output(DoorSettings(kind="gpio", line=f"numato:{gpio.path}:1", active_low=True, pulse_ms=50))
     door.hold()
     door.pulse()
-    wait_until(lambda: len(gpio.changes) == 3)
+    wait_for(lambda: len(gpio.changes) == 3, 5, "the stand-in")
     assert [high for _, pin, high in gpio.changes if pin == 1] == [True, False, True]
     door.close()
 
@@ -159,7 +160,7 @@ def test_wiegand_sends_the_subjects_card_number_with_both_parities(gpio, tmp_pat
     door = open_output(DoorSettings(kind="wiegand", data0=f"numato:{gpio.path}:0", data1=f"numato:{gpio.path}:1",
                                     wiegand_bits=bits, cards=cards))
     door.open("ann-lee")
-    wait_until(lambda: len(gpio.changes) >= 2 * bits + 2)
+    wait_for(lambda: len(gpio.changes) >= 2 * bits + 2, 5, "the stand-in")
     [frame] = gpio.wiegand_frames(0, 1)
     assert len(frame) == bits and decode_wiegand(frame) == card
     assert gpio.levels[0] and gpio.levels[1]  # both lines idle high again
@@ -195,7 +196,7 @@ def test_two_verdicts_for_one_lane_at_once_give_one_pulse_and_the_operator_is_to
     doors.request(1, OpenRequest("grant", subject="ann-lee", track=1))
     doors.request(1, OpenRequest("grant", subject="ann-lee", track=2))
     doors.request(1, OpenRequest("operator", command="c-1", operator="op", reason="child without a ticket"))
-    wait_until(lambda: len(board.switched) == 3 and len(reports) == 2)
+    wait_for(lambda: len(board.switched) == 3 and len(reports) == 2, 5, "the stand-in")
     time.sleep(0.3)
     assert [on for _, _, on in board.switched] == [False, True, False]  # locked at start, then one pulse
     assert [(r.outcome, r.request.cause) for r in reports] == [("opened", "grant"), ("opened", "operator")]
@@ -209,14 +210,14 @@ def test_an_unplugged_relay_is_retried_then_reported_and_the_lane_shows_a_fault(
     doors, reports = control([DoorSettings(kind="serial", port=str(port), pulse_ms=50)])
     started = time.monotonic()
     doors.request(1, OpenRequest("grant", subject="ann-lee"))
-    wait_until(lambda: reports)
+    wait_for(lambda: reports, 5, "the stand-in")
     [failed] = reports
     assert failed.outcome == "failed" and failed.attempts == 3 and "ttyUSB0" in failed.error
     assert time.monotonic() - started >= 0.15  # it waited between attempts
     assert doors.status()[0]["state"] == "fault" and "ttyUSB0" in doors.status()[0]["error"]
     port.symlink_to(board.path)  # plugged back in
     doors.request(1, OpenRequest("grant", subject="ann-lee"))
-    wait_until(lambda: len(reports) == 2)
+    wait_for(lambda: len(reports) == 2, 5, "the stand-in")
     assert reports[1].outcome == "opened" and doors.status()[0]["state"] == "ok"
     doors.stop()
 
@@ -224,7 +225,7 @@ def test_an_unplugged_relay_is_retried_then_reported_and_the_lane_shows_a_fault(
 def test_a_controller_that_does_not_answer_is_a_fault_with_its_reason():
     doors, reports = control([DoorSettings(kind="isapi", url="http://127.0.0.1:9", timeout_s=0.5)], retry=(0.05,))
     doors.request(1, OpenRequest("operator", command="c-2", operator="op", reason="late bus"))
-    wait_until(lambda: reports)
+    wait_for(lambda: reports, 5, "the stand-in")
     assert reports[0].outcome == "failed" and reports[0].request.command == "c-2"
     assert "127.0.0.1:9" in doors.status()[0]["error"]
     doors.stop()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA, SHARED
-from door_standins import RelayBoard, wait_until
+from door_standins import RelayBoard
 from edge.camera import Camera
 from edge.config import EdgeConfig, GateSettings
 from edge.doors import DoorSettings
@@ -30,21 +30,14 @@ from edge.outbox import Outbox
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
 from edge.runner import run_edge
-from edge.synthetic import background, paste, write_video
+from edge.synthetic import background, paste, portrait, write_video
 from models.photos import template_from_image
-from stack import REPO
+from stack import REPO, wait_for
 from wire import DeviceKey
 from wire.commands import DoorCommand, DoorCommands, sign_command
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 WIDTH, HEIGHT, FPS = 960, 540, 15.0
-
-
-def portrait(path: Path, size: int) -> np.ndarray:
-    image = cv2.imread(str(path))
-    scale = size / max(image.shape[:2])
-    return cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                      interpolation=cv2.INTER_CUBIC)
 
 
 def gate_stream(path: Path) -> Path:
@@ -90,7 +83,7 @@ def test_one_grant_opens_once_and_the_tailgater_stranger_spoof_and_passback_do_n
     try:
         run_edge(Camera(str(gate_stream(tmp_path / "gate.avi")), config.camera), pipeline, verdicts.append,
                  events=events, gate=gate)
-        wait_until(lambda: any(e["kind"] == "door" for e in signed(outbox)))
+        wait_for(lambda: any(e["kind"] == "door" for e in signed(outbox)), 5, "the stand-in")
     finally:
         gate.stop()
         board.close()
@@ -185,7 +178,7 @@ def test_a_door_that_fails_still_leaves_the_verdict_recorded_and_says_why(tmp_pa
     gate = Gate.open(config, events)
     granted = gate.verdict(verdict("granted", "ann-lee", 1.0, live=False))  # liveness explicitly off: opens
     events.verdict(granted, "cam-1", lane=1, direction="in")
-    wait_until(lambda: any(e["kind"] == "door" for e in signed(outbox)))
+    wait_for(lambda: any(e["kind"] == "door" for e in signed(outbox)), 5, "the stand-in")
     gate.stop()
     stored = signed(outbox)
     assert [e["verdict"] for e in stored if e["kind"] == "verdict"] == ["granted"]
