@@ -109,7 +109,7 @@ class Gate:
         """The gate of `config` (its `[[doors]]`, `[gate]` rules, camera lane), doors started; `gateway_key`
         verifies operators' commands (none: every command is refused)."""
         rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled)
-        doors = DoorControl(config.doors, report=lambda r: None, outputs=outputs)
+        doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
         commands = DoorCommands(device, gateway_key) if device and gateway_key else None
         gate = cls(rules, doors, events, config.camera.id, config.camera.lane, commands)
         doors.start()

@@ -70,7 +70,7 @@ class LaneDoor:
 
 
 class DoorControl:
-    def __init__(self, doors: list[DoorSettings], report: Callable[[DoorReport], None],
+    def __init__(self, doors: list[DoorSettings], report: Callable[[DoorReport], None] = lambda report: None,
                  outputs: dict[int, DoorOutput] | None = None, retry_delays_s: tuple[float, ...] = (0.2, 0.5)):
         """`doors` one per lane (EdgeConfig checks); `outputs` replaces the hardware they name (tests, benchmarks)."""
         self.report = report
