@@ -27,8 +27,19 @@ class Mrz:
 
     @property
     def name(self) -> str:
-        """The holder's name as printed, given names first."""
-        return " ".join(filter(None, (self.given_names, self.surname)))
+        """The holder's name in the order of the issuing state: family name first on a Vietnamese card
+        (NGUYEN VAN AN), given names first elsewhere (ERIKA MUSTERMANN)."""
+        parts = (self.surname, self.given_names) if self.issuing_state == "VNM" else (self.given_names, self.surname)
+        return " ".join(filter(None, parts))
+
+    @property
+    def card_number(self) -> str:
+        """The number that identifies the holder: a CCCD's 12-digit citizen number (its MRZ's optional data
+        carries it in full), else the document number."""
+        digits = self.optional[:12]
+        if self.issuing_state == "VNM" and len(digits) == 12 and digits.isdigit():
+            return digits
+        return self.document_number
 
 
 def _names(field: str) -> tuple[str, str]:

@@ -1,11 +1,22 @@
-"""The chip side of an ID card (issue 15): BAC keys against ICAO 9303 part 11's worked example (appendix D),
-DG1 against the BSI specimen and ICAO's TD1 example."""
+"""The chip of an ID card (issue 15): BAC and secure messaging against ICAO 9303 part 11's worked example
+(appendix D), the BSI specimen's files and our own signed card served by the software card (tests/emrtd_card.py),
+passive authentication's four outcomes, the trust store."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import hashlib
 
-from emrtd.bac import BacKeys, check_digit, key_seed, mrz_information
+import cv2
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from emrtd.apdu import AccessDenied, CardRemoved, command
+from emrtd.bac import BacKeys, authenticate, check_digit, key_seed, mrz_information
+from emrtd.reader import read_card
+from emrtd.secure_messaging import SecureChannel, SecureMessagingError
+from emrtd.trust import TrustStore, TrustStoreError
+from emrtd_card import SoftwareCard, TestPki, issue_card
 
 
 def test_the_bac_keys_of_icao_9303s_worked_example():
@@ -55,3 +66,184 @@ def test_a_td1_id_card_mrz_with_its_personal_number_and_a_wrong_check_digit():
     assert (mrz.surname, mrz.given_names) == ("ERIKSSON", "ANNA MARIA")
     with pytest.raises(ValueError, match="birth date"):
         parse_mrz("".join(lines).replace("7408122", "7408121"))
+
+
+# --- the chip over the link: BAC, secure messaging, reading, passive authentication ------------------------
+
+h = bytes.fromhex
+ICAO_COM = h("60145F0104303130365F36063034303030305C026175")
+
+
+def test_the_software_card_and_the_reader_exchange_icao_9303s_worked_example_byte_for_byte():
+    card = SoftwareCard({"COM": ICAO_COM}, "L898902C", "690806", "940623",
+                        rnd_icc=h("4608F91988702212"), k_icc=h("0B4F80323EB3191CB04970CB4052790B"))
+    card.transmit(command(0x00, 0xA4, 0x04, 0x0C, h("A0000002471001")))
+    channel = authenticate(card, BacKeys.from_mrz("L898902C", "690806", "940623"),
+                           rnd_ifd=h("781723860C06C226"), k_ifd=h("0B795240CB7049B01C19B33E32804F0B"))
+    assert (channel.ks_enc.hex().upper(), channel.ks_mac.hex().upper(), channel.ssc.hex().upper()) == \
+        ("979EC13B1CBFE9DCD01AB0FED307EAE5", "F1CB1F1FB5ADF208806B89DC579DC1F8", "887022120C06C226")
+    answers = [channel.unwrap(card.transmit(channel.wrap(0, 0xA4, 0x02, 0x0C, h("011E")))),
+               channel.unwrap(card.transmit(channel.wrap(0, 0xB0, 0, 0, le=4))),
+               channel.unwrap(card.transmit(channel.wrap(0, 0xB0, 0, 4, le=0x12)))]
+    assert [a.hex().upper() for a in card.received[1:]] == [
+        "0084000008",
+        "0082000028" "72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2" "5F1448EEA8AD90A7" "28",
+        "0CA4020C158709016375432908C044F68E08BF8B92D635FF24F800",
+        "0CB000000D9701048E08ED6705417E96BA5500",
+        "0CB000040D9701128E082EA28A70F3C7B53500",
+    ]
+    assert answers == [(b"", 0x9000), (h("60145F01"), 0x9000), (h("04303130365F36063034303030305C026175"), 0x9000)]
+
+
+def test_the_reader_unwraps_the_worked_examples_answers_and_refuses_an_altered_one():
+    channel = SecureChannel(h("979EC13B1CBFE9DCD01AB0FED307EAE5"), h("F1CB1F1FB5ADF208806B89DC579DC1F8"),
+                            h("887022120C06C226"))
+    channel.wrap(0, 0xA4, 0x02, 0x0C, h("011E"))
+    assert channel.unwrap(h("990290008E08FA855A5D4C50A8ED9000")) == (b"", 0x9000)
+    channel.wrap(0, 0xB0, 0, 0, le=4)
+    with pytest.raises(SecureMessagingError, match="MAC"):  # one bit of the encrypted data flipped
+        channel.unwrap(h("8709019FF0EC34F9922650990290008E08AD55CC17140B2DED9000"))
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return TestPki.create()
+
+
+@pytest.fixture
+def trust(pki, tmp_path):
+    store = TrustStore(tmp_path / "trust")
+    store.add(pki.csca_pem())
+    return store
+
+
+def chip_portrait(path, width=360) -> bytes:
+    """A portrait the size a chip holds (a few tens of kB)."""
+    image = cv2.imread(str(path))
+    image = cv2.resize(image, (width, round(width * image.shape[0] / image.shape[1])))
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
+@pytest.mark.data
+def test_our_signed_card_reads_genuine_and_one_changed_byte_of_dg2_makes_it_tampered(pki, trust):
+    from conftest import DATA
+
+    issued = issue_card(pki, chip_portrait(DATA / "faces" / "celebrities" / "img16.jpg"))
+    read = read_card(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry),
+                     issued.document, issued.birth, issued.expiry, trust)
+    assert read.passive.outcome == "genuine", read.passive.problems
+    assert read.passive.groups_checked == (1, 2) and read.passive.issuer.startswith("CN=Test CSCA")
+    assert (read.mrz.name, read.mrz.card_number, read.mrz.birth, read.mrz.sex) == \
+        ("NGUYEN VAN AN", "001090001344", "900315", "M")
+    assert read.data_groups == (1, 2) and read.stats.apdus > 10 and read.stats.received > len(issued.files["DG2"])
+    portrait = read.faces[0].decode()
+    assert read.faces[0].image_type == "jpeg" and portrait.shape[1] == 360
+
+    altered = dict(issued.files)
+    dg2 = bytearray(altered["DG2"])
+    dg2[len(dg2) // 2] ^= 0x01
+    altered["DG2"] = bytes(dg2)
+    read = read_card(SoftwareCard(altered, issued.document, issued.birth, issued.expiry),
+                     issued.document, issued.birth, issued.expiry, trust)
+    assert read.passive.outcome == "tampered"
+    assert read.passive.problems == ("DG2 does not hash to the value the issuer signed",)
+
+
+@pytest.mark.data
+def test_the_bsi_specimen_served_by_the_software_card_reads_untrusted_issuer_without_its_csca(trust):
+    from conftest import DATA
+
+    folder = DATA / "emrtd"
+    files = {"COM": h("60145F0104303130375F36063034303030305C026175"),
+             "DG1": (folder / "Datagroup1.bin").read_bytes(), "DG2": (folder / "Datagroup2.bin").read_bytes(),
+             "SOD": (folder / "EF_SOD.bin").read_bytes()}
+    read = read_card(SoftwareCard(files, "C11T002JM", "960812", "231031"), "C11T002JM", "960812", "231031", trust,
+                     today=dt.date(2022, 6, 1))
+    assert read.passive.outcome == "untrusted_issuer"
+    assert read.passive.signer == "CN=HJP PB DS,OU=Document Signer,O=HJP Consulting,C=DE"
+    assert read.passive.groups_checked == (1, 2) and read.passive.hash_algorithm == "sha256"
+    assert read.mrz.name == "ERIKA MUSTERMANN" and read.mrz.card_number == "C11T002JM"
+    face = read.faces[0]
+    assert (face.image_type, face.width, face.height) == ("jpeg2000", 337, 449)
+    assert face.decode().ndim == 3
+    # Read today, the specimen has also expired: both findings are named, the gravest is the outcome.
+    today = read_card(SoftwareCard(files, "C11T002JM", "960812", "231031"), "C11T002JM", "960812", "231031", trust)
+    assert today.passive.outcome == "untrusted_issuer"
+    assert today.passive.problems[1] == "the document expired on 31/10/2023"
+
+
+def test_an_expired_document_of_a_trusted_issuer_reads_expired(pki, trust):
+    issued = issue_card(pki, b"\xff\xd8 not a real picture", expiry="250101")
+    read = read_card(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry),
+                     issued.document, issued.birth, issued.expiry, trust, today=dt.date(2026, 12, 2))
+    assert read.passive.outcome == "expired_document"
+    assert read.passive.problems == ("the document expired on 01/01/2025",)
+    with pytest.raises(ValueError, match="does not decode"):  # a corrupt portrait is said so, when it is used
+        read.faces[0].decode()
+
+
+def test_wrong_mrz_details_are_refused_in_plain_words(pki, trust):
+    issued = issue_card(pki, b"\xff\xd8")
+    card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    with pytest.raises(AccessDenied, match="the card did not accept these details"):
+        read_card(card, issued.document, "900316", issued.expiry, trust)
+
+
+def test_a_lost_answer_is_read_again_and_a_card_taken_away_is_a_clean_error(pki, trust):
+    issued = issue_card(pki, bytes(5000))
+    flaky = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, drop={9, 20})
+    read = read_card(flaky, issued.document, issued.birth, issued.expiry, trust)
+    assert read.stats.retries == 2 and read.files == issued.files
+    gone = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, remove_after=15)
+    with pytest.raises(CardRemoved, match="taken away before it was read"):
+        read_card(gone, issued.document, issued.birth, issued.expiry, trust)
+
+
+def test_a_portrait_beyond_32_kib_is_read_with_the_odd_read_binary(pki, trust):
+    big = bytes(range(256)) * 200  # 51,200 bytes: offsets past 7FFF go in DO54
+    issued = issue_card(pki, big)
+    card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    read = read_card(card, issued.document, issued.birth, issued.expiry, trust)
+    assert read.faces[0].data == big and read.passive.outcome == "genuine"
+    assert any(apdu[1] == 0xB1 for apdu in card.received)
+
+
+def test_the_trust_store_takes_a_csca_or_a_master_list_and_refuses_what_is_not_a_ca(pki, tmp_path):
+    store = TrustStore(tmp_path / "trust")
+    assert [c.subject for c in store.add(pki.csca_pem())] == [pki.csca.subject]
+    assert store.add(pki.csca_pem()) == []  # the same certificate twice changes nothing
+    other = TestPki.create(country="DE", common="Other CSCA")
+    assert len(store.add(master_list(other, [other.csca, TestPki.create(common="Third CSCA").csca]))) == 2
+    assert len(store.certificates()) == 3
+    with pytest.raises(TrustStoreError, match="not a CA certificate"):
+        store.add(pki.dsc.public_bytes(Encoding.PEM))
+    with pytest.raises(TrustStoreError, match="neither a certificate nor an ICAO master list"):
+        store.add(b"hello")
+    assert (tmp_path / "trust").stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "trust").iterdir()} == {0o600}
+
+
+def master_list(signer: TestPki, certificates) -> bytes:
+    """An ICAO master list (CMS SignedData over a CscaMasterList) signed by `signer`'s DSC."""
+    from asn1crypto import cms
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from emrtd.trust import CSCA_MASTER_LIST, _CscaMasterList
+
+    body = _CscaMasterList({"version": 0, "certificates": [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+                                                            for c in certificates]}).dump()
+    dsc = asn1_x509.Certificate.load(signer.dsc.public_bytes(Encoding.DER))
+    attributes = cms.CMSAttributes([{"type": "content_type", "values": [cms.ContentType(CSCA_MASTER_LIST)]},
+                                    {"type": "message_digest", "values": [hashlib.sha256(body).digest()]}])
+    info = cms.SignerInfo({
+        "version": "v1", "sid": cms.SignerIdentifier({"issuer_and_serial_number": {
+            "issuer": dsc.issuer, "serial_number": dsc.serial_number}}),
+        "digest_algorithm": {"algorithm": "sha256"}, "signed_attrs": attributes,
+        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+        "signature": signer.dsc_key.sign(attributes.dump(), ec.ECDSA(hashes.SHA256()))})
+    signed = cms.SignedData({"version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+                             "encap_content_info": {"content_type": CSCA_MASTER_LIST, "content": body},
+                             "certificates": [dsc], "signer_infos": [info]})
+    return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()

@@ -10,27 +10,28 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("edge", "gateway", "provisioning", "wire", "models", "facegate")
+PACKAGES = ("edge", "gateway", "provisioning", "wire", "models", "facegate", "emrtd")
 
 # Each layer may import from itself and the layers listed after it, nothing else.
 LAYERS = {
-    "facegate": {"edge", "gateway.*", "provisioning", "wire", "models"},  # the composition root sees all
+    "facegate": {"edge", "gateway.*", "provisioning", "wire", "models", "emrtd"},  # the composition root sees all
     "provisioning": {"gateway.cli", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
-                     "wire", "models"},
+                     "wire", "models", "emrtd"},
     "gateway.cli": {"gateway.server", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                     "wire", "models"},
     "gateway.server": {"gateway.api", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                        "wire", "models"},
     "gateway.api": {"gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models"},
-    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models"},
+    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models", "emrtd"},
     "gateway.storage": {"gateway.errors", "wire"},
     "gateway.config": {"models"},
     "gateway.errors": set(),
     "gateway.i18n": set(),  # the languages: used by every layer above storage, imports nothing of the gateway
     "gateway": set(),  # the package itself: a docstring
-    "edge": {"wire", "models"},
+    "edge": {"wire", "models", "emrtd"},
     "wire": set(),
     "models": set(),
+    "emrtd": set(),  # the chip ID card, ICAO 9303: shared by the kiosk, the exam check-in and the CLI
 }
 
 

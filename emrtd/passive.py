@@ -1,0 +1,91 @@
+"""Passive authentication (ICAO 9303 part 11, 5.1): is what the chip gave us what the issuing state signed?
+
+1. every data group read hashes to its value in EF.SOD;
+2. the SOD's CMS signature verifies with the Document Signer certificate inside it;
+3. that certificate is signed by a Country Signing CA in the site's trust store;
+4. the document has not expired.
+
+The outcome is one word, the gravest that applies: `tampered` (1 or 2 fails, or the DSC names a trusted CSCA
+whose signature is not on it), `untrusted_issuer` (every signature good, but no trusted CSCA issued the DSC: the
+card may be genuine, nothing proves it), `expired_document` (genuine, but no longer valid), or `genuine`.
+`problems` lists every finding, not only the gravest. A tampered card is never enrolled; what to do with an untrusted issuer is the site's setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+from emrtd.signatures import SignatureProblem, digest, verify_signed_data
+from emrtd.sod import Sod
+from emrtd.trust import TrustStore
+
+GENUINE, UNTRUSTED_ISSUER, TAMPERED, EXPIRED_DOCUMENT = "genuine", "untrusted_issuer", "tampered", "expired_document"
+OUTCOMES = (GENUINE, UNTRUSTED_ISSUER, TAMPERED, EXPIRED_DOCUMENT)
+
+
+@dataclass(frozen=True)
+class PassiveAuthentication:
+    """The outcome and how it was reached, in plain words (`problems` empty when genuine)."""
+
+    outcome: str
+    problems: tuple[str, ...] = ()
+    hash_algorithm: str = ""
+    groups_checked: tuple[int, ...] = ()
+    signer: str = ""  # the Document Signer certificate's subject
+    issuer: str = ""  # the trusted CSCA that signed it, if any
+
+
+def expiry_date(yymmdd: str, today: dt.date) -> dt.date:
+    """A document's expiry from the MRZ's YYMMDD: within 50 years after today's year, else the century before."""
+    year = 2000 + int(yymmdd[:2])
+    if year > today.year + 50:
+        year -= 100
+    return dt.date(year, int(yymmdd[2:4]), int(yymmdd[4:6]))
+
+
+def authenticate(sod: Sod, groups: dict[int, bytes], trust: TrustStore, expiry: str | None,
+                 today: dt.date | None = None) -> PassiveAuthentication:
+    """Check `groups` (data group number → file bytes as read) against `sod`, its signature against the trust
+    store, and `expiry` (YYMMDD from DG1) against `today`."""
+    today = today or dt.date.today()
+    tampered: list[str] = []
+    checked = []
+    for number, data in sorted(groups.items()):
+        listed = sod.hashes.get(number)
+        if listed is None:
+            tampered.append(f"DG{number} is not listed in the security object")
+        elif digest(sod.hash_algorithm, data) != listed:
+            tampered.append(f"DG{number} does not hash to the value the issuer signed")
+        else:
+            checked.append(number)
+    signer = issuer = ""
+    trusted = False
+    try:
+        _, dsc = verify_signed_data(sod.signed_data)
+        signer = dsc.subject.rfc4514_string()
+        candidates = trust.issuers_of(dsc)
+        for csca in candidates:
+            try:
+                dsc.verify_directly_issued_by(csca)
+            except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+                continue
+            trusted, issuer = True, csca.subject.rfc4514_string()
+            break
+        if candidates and not trusted:
+            tampered.append("the Document Signer certificate is not signed by the trusted CSCA it names")
+    except SignatureProblem as exc:
+        tampered.append(f"the security object's signature fails: {exc}")
+    base = dict(hash_algorithm=sod.hash_algorithm, groups_checked=tuple(checked), signer=signer, issuer=issuer)
+    if tampered:
+        return PassiveAuthentication(TAMPERED, tuple(tampered), **base)
+    problems = []
+    if not trusted:
+        problems.append("the signatures are good, but no Country Signing CA in the trust store issued the Document "
+                        "Signer certificate")
+    if expiry is not None and (expires := expiry_date(expiry, today)) < today:
+        problems.append(f"the document expired on {expires:%d/%m/%Y}")
+    outcome = UNTRUSTED_ISSUER if not trusted else EXPIRED_DOCUMENT if problems else GENUINE
+    return PassiveAuthentication(outcome, tuple(problems), **base)

@@ -1,0 +1,175 @@
+"""Reading a chip: select the eMRTD application, open BAC, read EF.COM, DG1, DG2 and EF.SOD in chunks under
+secure messaging, check them (passive authentication). The one entry point is `read_card`.
+
+A chunk that fails in transit (an NFC field lost for a moment) is read again after the session is opened
+afresh: the send sequence counter cannot be trusted after a lost answer, so the retry re-runs BAC and picks the
+file up at the same offset. After `attempts` failures the card is taken to be gone (`CardRemoved`); nothing is
+kept of a half-read card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from emrtd.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
+from emrtd.bac import BacKeys, authenticate
+from emrtd.dg1 import Mrz, parse_dg1
+from emrtd.dg2 import FaceImage, parse_dg2
+from emrtd.passive import PassiveAuthentication
+from emrtd.passive import authenticate as passive_authentication
+from emrtd.secure_messaging import SecureChannel, SecureMessagingError
+from emrtd.sod import parse_sod
+from emrtd.tlv import TlvError, read_header, read_tlv, tlv
+from emrtd.trust import TrustStore
+
+AID = bytes.fromhex("A0000002471001")  # the eMRTD application (ICAO 9303 part 10)
+FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D}
+CHUNK = 0xE0  # bytes per READ BINARY: with secure messaging's framing the answer still fits 256 bytes
+MAX_SHORT_OFFSET = 0x7FFF  # READ BINARY's offset in P1-P2 is 15 bits; beyond it the odd INS carries it in DO54
+MAX_FILE = 0xFFFFFF
+GONE = "the card was taken away before it was read; put it back and try again"
+
+
+@dataclass
+class LinkStats:
+    """What crossed the link: commands, bytes each way, chunks read again."""
+
+    apdus: int = 0
+    sent: int = 0
+    received: int = 0
+    retries: int = 0
+
+
+class _Counted:
+    def __init__(self, transport: Transport, stats: LinkStats):
+        self.transport, self.stats = transport, stats
+
+    def transmit(self, apdu: bytes) -> bytes:
+        answer = self.transport.transmit(apdu)
+        self.stats.apdus += 1
+        self.stats.sent += len(apdu)
+        self.stats.received += len(answer)
+        return answer
+
+    def reconnect(self) -> None:
+        self.transport.reconnect()
+
+
+class ChipSession:
+    """The eMRTD application opened with BAC (or in the clear, `secure=False`: only a test card allows it, for
+    the benchmark's baseline)."""
+
+    def __init__(self, transport: Transport, keys: BacKeys, secure: bool = True, attempts: int = 3):
+        self.stats = LinkStats()
+        self.link = _Counted(transport, self.stats)
+        self.keys, self.secure, self.attempts = keys, secure, attempts
+        self.channel: SecureChannel | None = None
+
+    def open(self) -> None:
+        _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+        if status != OK:
+            raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+        self.channel = authenticate(self.link, self.keys) if self.secure else None
+
+    def _exchange(self, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> tuple[bytes, int]:
+        if self.channel is None:
+            return split(self.link.transmit(command(0x00, ins, p1, p2, data, le)))
+        return self.channel.unwrap(self.link.transmit(self.channel.wrap(0x00, ins, p1, p2, data, le)))
+
+    def _select(self, fid: int, name: str) -> None:
+        _, status = self._exchange(0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))
+        if status != OK:
+            raise StatusError(f"the card has no {name}", status)
+
+    def _chunk(self, offset: int, size: int, name: str) -> bytes:
+        if offset <= MAX_SHORT_OFFSET:
+            data, status = self._exchange(0xB0, offset >> 8, offset & 0xFF, le=size)
+        else:  # ISO 7816-4 READ BINARY B1: the offset in DO54, the data back in DO53
+            data, status = self._exchange(0xB1, 0x00, 0x00, tlv(0x54, offset.to_bytes(3, "big")), le=size + 4)
+            if data:
+                try:
+                    tag, data, _ = read_tlv(data)
+                except TlvError:
+                    tag = None
+                if tag != 0x53:
+                    raise CardError(f"reading {name} at byte {offset}: the card's answer is not DO53")
+        if status not in (OK, 0x6282) or not data:  # 6282: end of file before Le, the data is still good
+            raise StatusError(f"reading {name} at byte {offset}", status)
+        return data
+
+    def read_file(self, name: str) -> bytes:
+        """The whole file `name` (COM, DG1, DG2, SOD): its length from the first bytes, then chunk by chunk."""
+        fid, content, total, failures = FILES[name], bytearray(), None, 0
+        self._select(fid, name)
+        while total is None or len(content) < total:
+            offset = len(content)
+            size = 8 if total is None else min(CHUNK, total - offset)  # 8: any tag and length fit
+            try:
+                content += self._chunk(offset, size, name)
+            except (CardRemoved, SecureMessagingError) as exc:
+                failures += 1
+                self.stats.retries += 1
+                if failures >= self.attempts:
+                    raise CardRemoved(GONE) from exc
+                self.link.reconnect()
+                self.open()
+                self._select(fid, name)
+                continue
+            if total is None:
+                total = _length_from_header(bytes(content), name)
+        return bytes(content[:total])
+
+
+def _length_from_header(head: bytes, name: str) -> int:
+    try:
+        _, length, start = read_header(head)
+        end = start + length
+    except TlvError as exc:
+        raise CardError(f"{name} does not start like a chip file ({exc})") from None
+    if end > MAX_FILE:
+        raise CardError(f"{name} is {end} bytes, larger than this reader reads")
+    return end
+
+
+@dataclass
+class CardRead:
+    """What one read of a card gave: the MRZ, the portraits, the passive-authentication outcome, the raw
+    files (to hash again or to store nowhere) and what crossed the link."""
+
+    mrz: Mrz
+    faces: list[FaceImage]
+    passive: PassiveAuthentication
+    files: dict[str, bytes] = field(repr=False)
+    stats: LinkStats
+    data_groups: tuple[int, ...] = ()  # as EF.COM lists them
+
+
+def _listed_groups(com: bytes) -> tuple[int, ...]:
+    tag, value, _ = read_tlv(com)
+    tags = {0x61: 1, 0x75: 2, 0x63: 3, 0x76: 4, 0x65: 5, 0x66: 6, 0x67: 7, 0x68: 8, 0x69: 9, 0x6A: 10, 0x6B: 11,
+            0x6C: 12, 0x6D: 13, 0x6E: 14, 0x6F: 15, 0x70: 16}
+    offset, listed = 0, ()
+    while offset < len(value):
+        inner_tag, inner, offset = read_tlv(value, offset)
+        if inner_tag == 0x5C:
+            listed = tuple(sorted(tags[b] for b in inner if b in tags))
+    return listed
+
+
+def read_card(transport: Transport, document: str, birth: str, expiry: str, trust: TrustStore,
+              today: dt.date | None = None, secure: bool = True) -> CardRead:
+    """Open the card with the three MRZ fields, read it and check it. ValueError for malformed fields,
+    AccessDenied if the card refuses them, CardRemoved if it left, CardError (or TlvError, a ValueError) for a
+    card whose files are not what ICAO 9303 says."""
+    session = ChipSession(transport, BacKeys.from_mrz(document, birth, expiry), secure=secure)
+    try:
+        session.open()
+        files = {name: session.read_file(name) for name in ("COM", "DG1", "DG2", "SOD")}
+    except CardRemoved as exc:
+        raise CardRemoved(GONE) from exc
+    mrz = parse_dg1(files["DG1"])
+    faces = parse_dg2(files["DG2"])
+    passive = passive_authentication(parse_sod(files["SOD"]), {1: files["DG1"], 2: files["DG2"]}, trust,
+                                     mrz.expiry, today)
+    return CardRead(mrz, faces, passive, files, session.stats, _listed_groups(files["COM"]))

@@ -1,0 +1,73 @@
+"""Secure messaging after BAC (ICAO 9303 part 11, 9.8): every command and answer encrypted and MACed under
+the session keys, with a send sequence counter that both sides step once per command and once per answer,
+so a replayed, dropped or altered message fails its MAC.
+"""
+
+from __future__ import annotations
+
+from emrtd import crypto
+from emrtd.apdu import CardError, split
+from emrtd.tlv import TlvError, read_tlv, tlv
+
+
+class SecureMessagingError(CardError):
+    """An answer whose MAC or framing is wrong: the channel cannot be trusted any more."""
+
+
+class SecureChannel:
+    """The reader's half of a secure-messaging session (3DES keys and the counter from BAC)."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes):
+        self.ks_enc, self.ks_mac = ks_enc, ks_mac
+        self._ssc = int.from_bytes(ssc, "big")
+
+    @property
+    def ssc(self) -> bytes:
+        return self._ssc.to_bytes(8, "big")
+
+    def _step(self) -> bytes:
+        self._ssc = (self._ssc + 1) % (1 << 64)
+        return self.ssc
+
+    def wrap(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> bytes:
+        """The protected APDU of a plain command: data in DO87, Le in DO97, their MAC in DO8E."""
+        header = bytes((cla | 0x0C, ins, p1, p2))
+        body = b""
+        if data:
+            body += tlv(0x87, b"\x01" + crypto.encrypt(self.ks_enc, crypto.pad(data)))
+        if le is not None:
+            body += tlv(0x97, bytes((le & 0xFF,)))
+        mac = crypto.retail_mac(self.ks_mac, self._step() + crypto.pad(header) + body)
+        body += tlv(0x8E, mac)
+        return header + bytes((len(body),)) + body + b"\x00"
+
+    def unwrap(self, response: bytes) -> tuple[bytes, int]:
+        """(plain data, status) of a protected answer. SecureMessagingError if its MAC is wrong; the counter
+        steps either way, as the card's did."""
+        ssc = self._step()
+        raw, status = split(response)
+        if not raw:  # the card dropped secure messaging: an error status in the clear (e.g. 6987, 6988)
+            raise SecureMessagingError(f"the card left secure messaging ({status:04X})")
+        fields, macd, mac, offset = {}, b"", None, 0
+        try:
+            while offset < len(raw):
+                start = offset
+                tag, value, offset = read_tlv(raw, offset)
+                if tag == 0x8E:
+                    mac = value
+                else:
+                    fields[tag] = value
+                    macd += raw[start:offset]
+        except TlvError as exc:
+            raise SecureMessagingError(f"an answer that is not secure messaging ({exc})") from None
+        if mac is None or not crypto.same_mac(mac, crypto.retail_mac(self.ks_mac, ssc + macd)):
+            raise SecureMessagingError("an answer whose MAC is wrong (altered, or not from this card)")
+        if 0x99 in fields:
+            status = int.from_bytes(fields[0x99], "big")
+        data = b""
+        if 0x87 in fields:
+            encrypted = fields[0x87]
+            if encrypted[:1] != b"\x01":
+                raise SecureMessagingError("encrypted data without its padding indicator")
+            data = crypto.unpad(crypto.decrypt(self.ks_enc, encrypted[1:]))
+        return data, status

@@ -1,0 +1,274 @@
+"""A software eMRTD for the tests and the benchmark (issue 15): the card half of ICAO 9303, nothing more.
+
+`SoftwareCard` answers the APDUs a reader sends (SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE, READ BINARY),
+runs the card's half of BAC and secure messaging (checking every command's MAC and counter, as a chip does),
+and serves the files it was given. `TestPki` is a Country Signing CA and a Document Signer made in the
+fixture; `issue_card` builds DG1, DG2, EF.COM and an EF.SOD signed by it. Faults a reader meets in the field
+are switches: the card taken away after N commands, a transient link failure, a slow link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from emrtd import crypto
+from emrtd.apdu import CardRemoved
+from emrtd.bac import BacKeys, check_digit, derive_key
+from emrtd.reader import AID, FILES
+from emrtd.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
+from emrtd.tlv import read_tlv, tlv
+
+SW_OK, NOT_FOUND, DENIED, SM_WRONG, NO_SECURITY = b"\x90\x00", b"\x6a\x82", b"\x63\x00", b"\x69\x88", b"\x69\x82"
+
+
+# --- the issuing state's side: PKI and files --------------------------------------------------------------
+
+def _name(common: str, country: str = "VN") -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "FaceGate test issuer"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+@dataclass
+class TestPki:
+    """A CSCA and a Document Signer it certified (ECDSA P-256), made fresh for a test."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    csca_key: ec.EllipticCurvePrivateKey
+    csca: x509.Certificate
+    dsc_key: ec.EllipticCurvePrivateKey
+    dsc: x509.Certificate
+
+    @classmethod
+    def create(cls, country: str = "VN", common: str = "Test CSCA") -> TestPki:
+        now = dt.datetime.now(dt.timezone.utc)
+        csca_key, dsc_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        csca = (x509.CertificateBuilder().subject_name(_name(common, country)).issuer_name(_name(common, country))
+                .public_key(csca_key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .sign(csca_key, hashes.SHA256()))
+        dsc = (x509.CertificateBuilder().subject_name(_name("Test Document Signer", country))
+               .issuer_name(csca.subject).public_key(dsc_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .sign(csca_key, hashes.SHA256()))
+        return cls(csca_key, csca, dsc_key, dsc)
+
+    def csca_pem(self) -> bytes:
+        return self.csca.public_bytes(Encoding.PEM)
+
+    def sign_sod(self, groups: dict[int, bytes]) -> bytes:
+        """EF.SOD over `groups` (number → file bytes): SHA-256 hashes, signed by the DSC."""
+        lds = LdsSecurityObject({"version": 0, "hash_algorithm": {"algorithm": "sha256"},
+                                 "hashes": [{"number": n, "value": hashlib.sha256(d).digest()}
+                                            for n, d in sorted(groups.items())]}).dump()
+        attributes = cms.CMSAttributes([
+            {"type": "content_type", "values": [cms.ContentType(LDS_SECURITY_OBJECT)]},
+            {"type": "message_digest", "values": [hashlib.sha256(lds).digest()]},
+        ])
+        signature = self.dsc_key.sign(attributes.dump(), ec.ECDSA(hashes.SHA256()))
+        dsc = asn1_x509.Certificate.load(self.dsc.public_bytes(Encoding.DER))
+        signer = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier({"issuer_and_serial_number": {"issuer": dsc.issuer,
+                                                                      "serial_number": dsc.serial_number}}),
+            "digest_algorithm": {"algorithm": "sha256"}, "signed_attrs": attributes,
+            "signature_algorithm": {"algorithm": "sha256_ecdsa"}, "signature": signature})
+        signed = cms.SignedData({
+            "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {"content_type": LDS_SECURITY_OBJECT, "content": lds},
+            "certificates": [dsc], "signer_infos": [signer]})
+        return tlv(0x77, cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
+
+
+def td1(document: str, birth: str, sex: str, expiry: str, surname: str, given: str, optional: str = "",
+        state: str = "VNM") -> str:
+    """A TD1 MRZ (three lines of 30, as on a CCCD) with every check digit right."""
+    number = document.ljust(9, "<")
+    line1 = f"ID{state}{number}{check_digit(number)}{optional.ljust(15, '<')}"
+    line2 = f"{birth}{check_digit(birth)}{sex}{expiry}{check_digit(expiry)}{state}".ljust(29, "<")
+    composite = line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]
+    line3 = f"{surname.replace(' ', '<')}<<{given.replace(' ', '<')}".ljust(30, "<")[:30]
+    return line1 + line2 + check_digit(composite) + line3
+
+
+def dg2(image: bytes, image_type: int = 0, width: int = 0, height: int = 0) -> bytes:
+    """DG2 with one ISO/IEC 19794-5 facial record holding `image` (type 0 JPEG, 1 JPEG 2000)."""
+    info = bytes((1, image_type)) + width.to_bytes(2, "big") + height.to_bytes(2, "big") + bytes((1, 2, 0, 0, 0, 0))
+    record = bytes(20) + info + image  # no feature points
+    record = len(record).to_bytes(4, "big") + record[4:]  # the header's first field: the record's length
+    block = b"FAC\x00010\x00" + (14 + len(record)).to_bytes(4, "big") + (1).to_bytes(2, "big") + record
+    header = tlv(0xA1, tlv(0x80, b"\x01\x01") + tlv(0x87, b"\x01\x01") + tlv(0x88, b"\x00\x08"))
+    return tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + tlv(0x7F60, header + tlv(0x5F2E, block))))
+
+
+def com(groups: tuple[int, ...] = (1, 2)) -> bytes:
+    tags = {1: 0x61, 2: 0x75}
+    return tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, bytes(tags[g] for g in groups)))
+
+
+@dataclass
+class IssuedCard:
+    """A card's files and the three fields that open it."""
+
+    document: str
+    birth: str
+    expiry: str
+    files: dict[str, bytes]
+
+
+def issue_card(pki: TestPki, portrait: bytes, *, document: str = "203001344", birth: str = "900315",
+               expiry: str = "351231", surname: str = "NGUYEN", given: str = "VAN AN", sex: str = "M",
+               citizen_number: str = "001090001344", image_type: int = 0) -> IssuedCard:
+    """A CCCD-like card: TD1 MRZ with the 12-digit citizen number in the optional data, `portrait` in DG2."""
+    groups = {1: tlv(0x61, tlv(0x5F1F, td1(document, birth, sex, expiry, surname, given, citizen_number)
+                                .encode("ascii"))),
+              2: dg2(portrait, image_type)}
+    files = {"COM": com(), "DG1": groups[1], "DG2": groups[2], "SOD": pki.sign_sod(groups)}
+    return IssuedCard(document, birth, expiry, files)
+
+
+# --- the chip ----------------------------------------------------------------------------------------------
+
+@dataclass
+class SoftwareCard:
+    """The chip: give it files by name (COM, DG1, DG2, SOD) and the MRZ fields its BAC keys come from."""
+
+    files: dict[str, bytes]
+    document: str
+    birth: str
+    expiry: str
+    rnd_icc: bytes | None = None  # fixed for the worked example, else fresh per challenge
+    k_icc: bytes | None = None
+    allow_plain: bool = False  # serve files without BAC (only for the benchmark's baseline)
+    remove_after: int | None = None  # the card leaves after this many commands (and stays away)
+    drop: set[int] = field(default_factory=set)  # commands (counted from 1) whose answer is lost in transit
+    bitrate: float | None = None  # a link model: each exchange takes its bits at this rate
+    received: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.keys = BacKeys.from_mrz(self.document, self.birth, self.expiry)
+        self.by_fid = {FILES[name]: data for name, data in self.files.items()}
+        self.reconnect_card()
+
+    def reconnect_card(self) -> None:
+        self.selected_app = False
+        self.challenge: bytes | None = None
+        self.session: tuple[bytes, bytes] | None = None
+        self.ssc = 0
+        self.current: bytes | None = None
+
+    # Transport
+    def transmit(self, apdu: bytes) -> bytes:
+        self.received.append(apdu)
+        count = len(self.received)
+        if self.remove_after is not None and count > self.remove_after:
+            raise CardRemoved("the card left the field")
+        answer = self._answer(apdu)
+        if self.bitrate:
+            time.sleep((len(apdu) + len(answer)) * 8 / self.bitrate)
+        if count in self.drop:
+            raise CardRemoved("the answer was lost in transit")
+        return answer
+
+    def reconnect(self) -> None:
+        if self.remove_after is not None and len(self.received) >= self.remove_after:
+            raise CardRemoved("no card on the reader")
+        self.reconnect_card()
+
+    # The card's logic
+    def _answer(self, apdu: bytes) -> bytes:
+        cla, ins, p1, p2 = apdu[:4]
+        if self.session is not None:
+            if cla & 0x0C != 0x0C:
+                self.session = None  # a plain command ends secure messaging, as on a chip
+                return NO_SECURITY
+            return self._secure(apdu)
+        if ins == 0xA4 and p1 == 0x04:
+            self.reconnect_card()
+            self.selected_app = apdu[5:5 + apdu[4]] == AID
+            return SW_OK if self.selected_app else NOT_FOUND
+        if ins == 0x84:
+            self.challenge = self.rnd_icc or os.urandom(8)
+            return self.challenge + SW_OK
+        if ins == 0x82:
+            return self._mutual_authentication(apdu[5:5 + apdu[4]])
+        if self.allow_plain and self.selected_app:
+            data, status = self._plain(ins, p1, p2, apdu[5:5 + apdu[4]] if ins in (0xA4, 0xB1) else b"",
+                                       apdu[-1] if ins in (0xB0, 0xB1) else 0)
+            return data + status
+        return NO_SECURITY
+
+    def _mutual_authentication(self, data: bytes) -> bytes:
+        if self.challenge is None or len(data) != 40 or \
+                not crypto.same_mac(data[32:], crypto.retail_mac(self.keys.mac, data[:32])):
+            return DENIED
+        plain = crypto.decrypt(self.keys.enc, data[:32])
+        rnd_ifd, rnd_icc, k_ifd = plain[:8], plain[8:16], plain[16:]
+        if rnd_icc != self.challenge:
+            return DENIED
+        k_icc = self.k_icc or os.urandom(16)
+        answer = crypto.encrypt(self.keys.enc, rnd_icc + rnd_ifd + k_icc)
+        seed = bytes(a ^ b for a, b in zip(k_ifd, k_icc))
+        self.session = (derive_key(seed, 1), derive_key(seed, 2))
+        self.ssc = int.from_bytes(rnd_icc[4:] + rnd_ifd[4:], "big")
+        self.challenge = None
+        return answer + crypto.retail_mac(self.keys.mac, answer) + SW_OK
+
+    def _plain(self, ins: int, p1: int, p2: int, data: bytes, le: int) -> tuple[bytes, bytes]:
+        if ins == 0xA4:
+            self.current = self.by_fid.get(int.from_bytes(data, "big"))
+            return b"", SW_OK if self.current is not None else NOT_FOUND
+        if ins in (0xB0, 0xB1):
+            if self.current is None:
+                return b"", b"\x69\x86"
+            if ins == 0xB0:
+                offset, size = (p1 << 8) | p2, le or 256
+            else:  # the offset in DO54, the data wrapped in DO53 (its header counted in Le)
+                offset, size = int.from_bytes(read_tlv(data)[1], "big"), (le or 256) - 4
+            chunk = self.current[offset:offset + size]
+            status = SW_OK if len(chunk) == size else b"\x62\x82"
+            return (tlv(0x53, chunk) if ins == 0xB1 else chunk), status
+        return b"", b"\x6d\x00"
+
+    def _secure(self, apdu: bytes) -> bytes:
+        ks_enc, ks_mac = self.session
+        self.ssc += 1
+        header, body = apdu[:4], apdu[5:5 + apdu[4]]
+        fields, macd, mac, offset = {}, b"", None, 0
+        while offset < len(body):
+            start = offset
+            tag, value, offset = read_tlv(body, offset)
+            if tag == 0x8E:
+                mac = value
+            else:
+                fields[tag] = value
+                macd += body[start:offset]
+        expected = crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + crypto.pad(header) + macd)
+        if mac is None or not crypto.same_mac(mac, expected):
+            self.session = None
+            return SM_WRONG
+        data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x87][1:])) if 0x87 in fields else b""
+        le = fields[0x97][0] if 0x97 in fields else 0
+        out, status = self._plain(header[1], header[2], header[3], data, le)
+        self.ssc += 1
+        answer = b""
+        if out:
+            answer += tlv(0x87, b"\x01" + crypto.encrypt(ks_enc, crypto.pad(out)))
+        answer += tlv(0x99, status)
+        answer += tlv(0x8E, crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + answer))
+        return answer + SW_OK
