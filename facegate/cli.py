@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from emrtd.apdu import CardError
     from gateway.errors import GatewayError
     from gateway.services.audit import AnchorMismatch
     from gateway.storage import SchemaTooNew
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, PostgresUnavailable, FileNotFoundError,
-            NotADirectoryError, ValueError) as exc:
+            NotADirectoryError, ValueError, CardError) as exc:
         log.error("%s", exc)
         return 2
 

@@ -55,6 +55,7 @@ class GatewayConfig(BaseSettings):
     # (beside var/ for a PostgreSQL URL).
     broker_dir: Path | None = None  # generated Mosquitto files and the gateway's broker login
     secrets_dir: Path | None = None  # the gateway's signing key, ID-card hash key and audit anchor
+    trust_dir: Path | None = None  # the Country Signing CAs chip ID cards are checked against (facegate card trust)
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
     # One of several gateways on one PostgreSQL database: its name. Replicas share ingest (an MQTT shared
     # subscription), take turns at the background jobs and relay each other's live events (services/jobs.py).
@@ -102,6 +103,7 @@ class GatewayConfig(BaseSettings):
         self.db = str(self.db)
         self.broker_dir = self.broker_dir or self.folder / "broker"
         self.secrets_dir = self.secrets_dir or self.folder / "secrets"
+        self.trust_dir = self.trust_dir or self.folder / "trust"
 
     @property
     def sqlite_file(self) -> Path | None:
@@ -119,7 +121,7 @@ def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:
     values = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("gateway", {}) if path else {}
     from_env_config = GatewayConfig()
     from_env = from_env_config.model_dump(exclude_defaults=True)
-    for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets")):
+    for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets"), ("trust_dir", "trust")):
         if getattr(from_env_config, folder) == from_env_config.folder / name:  # derived, not set
             from_env.pop(folder, None)
     return GatewayConfig(**(values | from_env | {k: v for k, v in overrides.items() if v is not None}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import cv2
 import pytest
@@ -247,3 +248,68 @@ def master_list(signer: TestPki, certificates) -> bytes:
                              "encap_content_info": {"content_type": CSCA_MASTER_LIST, "content": body},
                              "certificates": [dsc], "signer_infos": [info]})
     return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+
+
+# --- `facegate card`: the reader is the hardware boundary, so the software card stands in for PC/SC -------------
+
+def audit_entries(db, secrets):
+    from gateway.services.audit import open_store
+
+    store = open_store(db, secrets)[0]
+    return [(e.actor, e.action, json.loads(e.detail)) for e in store.audit.entries() if e.action.startswith("card.")]
+
+
+def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path, monkeypatch, capsys, caplog):
+    import emrtd.pcsc
+    from facegate.cli import main
+
+    issued = issue_card(pki, bytes(3000))
+    cards = iter([SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry) for _ in range(4)])
+
+    class Reader:  # PC/SC's place: the card on "reader 0"
+        def __init__(self, index):
+            self.card, self.name = next(cards), f"Software eMRTD {index}"
+
+        def transmit(self, apdu):
+            return self.card.transmit(apdu)
+
+        def reconnect(self):
+            self.card.reconnect()
+
+    monkeypatch.setattr(emrtd.pcsc, "PcscTransport", Reader)
+    db, secrets = tmp_path / "gateway.db", tmp_path / "secrets"
+    common = ["--db", str(db), "--recorded-by", "lan"]
+    mrz = f"{issued.document},{issued.birth},{issued.expiry}"
+
+    assert main(["card", "read", "--mrz", mrz, "--json", *common]) == 1  # nobody trusts the issuer yet
+    first = json.loads(capsys.readouterr().out)
+    assert first["passive_authentication"]["outcome"] == "untrusted_issuer"
+    assert first["holder"]["name"] == "NGUYEN VAN AN" and first["holder"]["birth"] == "15/03/1990"
+    assert first["document"]["card_number"] == "001090001344" and first["portraits"][0]["bytes"] == 3000
+
+    (tmp_path / "csca.pem").write_bytes(pki.csca_pem())
+    assert main(["card", "trust", "add", str(tmp_path / "csca.pem"), *common]) == 0
+    assert "trusted CN=Test CSCA" in capsys.readouterr().out
+    assert main(["card", "trust", "list", "--db", str(db)]) == 0
+    assert "CN=Test CSCA,O=FaceGate test issuer,C=VN\tuntil " in capsys.readouterr().out
+
+    portrait = tmp_path / "portrait.jpg"
+    assert main(["card", "read", "--mrz", mrz, "--portrait", str(portrait), *common]) == 0
+    out = capsys.readouterr().out
+    assert "passive authentication: genuine" in out and "holder       NGUYEN VAN AN, born 15/03/1990" in out
+    assert portrait.read_bytes() == bytes(3000) and portrait.stat().st_mode & 0o777 == 0o600
+
+    assert main(["card", "read", "--mrz", f"{issued.document},900316,{issued.expiry}", *common]) == 2
+    assert "the card did not accept these details" in caplog.text
+    assert main(["card", "read", "--mrz", "20300134X-,900315,351231", *common]) == 2  # mistyped: no read
+    assert "document number '20300134X-': up to 9 of 0-9, A-Z" in caplog.text
+
+    entries = audit_entries(db, tmp_path / "secrets")
+    assert [(actor, action, d.get("outcome")) for actor, action, d in entries] == [
+        ("cli:lan", "card.read", "untrusted_issuer"), ("cli:lan", "card.trust_added", None),
+        ("cli:lan", "card.read", "genuine"), ("cli:lan", "card.read", "refused")]
+    from gateway.services.secrets import GatewaySecrets
+
+    card_hash = GatewaySecrets(secrets).id_card_hash("001090001344")
+    assert entries[2][2]["card"] == card_hash and entries[2][2]["place"] == "reader 0 (Software eMRTD 0)"
+    assert "001090001344" not in json.dumps(entries) and "NGUYEN" not in json.dumps(entries)
