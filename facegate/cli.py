@@ -28,6 +28,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from edge.cli import register as register_edge
     from gateway.cli import register as register_gateway
+    from provisioning.card_cli import register as register_card
     from provisioning.cli import register as register_provisioning
 
     parser = argparse.ArgumentParser(prog="facegate", description="FaceGate: edge face verification for gates and exams.")
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_edge(sub)
     register_gateway(sub)
     register_provisioning(sub)
+    register_card(sub)
 
     demo = sub.add_parser("demo", help="the whole system on a generated stream of sample faces (embedded broker)")
     demo.add_argument("--workdir", help="where the demo keeps its state (default var/demo, var/demo-scale)")

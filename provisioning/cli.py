@@ -124,7 +124,6 @@ def cmd_erasures(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from gateway.cli import gateway_options as common
-    from provisioning.card_cli import register as register_card
 
     provision = sub.add_parser("provision", help="bring devices into service").add_subparsers(dest="cmd", required=True)
     device = common(provision.add_parser("device", help="create a device identity and its bundle"))
@@ -181,4 +180,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     erasures = common(sub.add_parser("erasures", help="erasures still waiting for devices (--all: every one)"))
     erasures.add_argument("--all", action="store_true")
     erasures.set_defaults(func=cmd_erasures)
-    register_card(sub)
