@@ -162,6 +162,18 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
     return 0 if result.checkin == "passed" else 1
 
 
+def cmd_kiosk_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from edge.kiosk import run_kiosk
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return run_kiosk(Path(args.bundle), _config(args), args.source, args.mqtt, stop)
+
+
 def _next_session(link: EventLink, bundle, done_file: Path, wait_s: float):
     """The next signed session command for this device that has not run yet (None after `wait_s`)."""
     import queue
@@ -348,6 +360,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     flush.add_argument("--mqtt", help="broker URL overriding the bundle's")
     flush.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the broker")
     flush.set_defaults(func=cmd_edge_flush)
+
+    kiosk = sub.add_parser("kiosk", help="a self-enrolment kiosk: chip ID card reader and camera")
+    krun = with_config(kiosk.add_subparsers(dest="cmd", required=True).add_parser(
+        "run", help="read the cards the gateway's kiosk page asks for and match the live face (reader: [kiosk])"))
+    krun.add_argument("--bundle", required=True, help="bundle of a kiosk device (facegate provision device --kind kiosk)")
+    krun.add_argument("--source", required=True, help="the kiosk's camera: index, rtsp:// URL or video file")
+    krun.add_argument("--mqtt", help="broker URL overriding the bundle's")
+    krun.set_defaults(func=cmd_kiosk_run)
 
     exam = sub.add_parser("exam", help="exam supervision").add_subparsers(dest="cmd", required=True)
     erun = with_config(exam.add_parser("run", help="one exam session: check in the candidate, supervise, report"))

@@ -82,6 +82,15 @@ class ExamSettings(BaseModel):
     evidence_keep_days: float = 30.0  # the device's encrypted copies; the gateway keeps its own per retention
 
 
+class KioskSettings(BaseModel):
+    """A kiosk's chip reader and live capture (edge/kiosk.py)."""
+
+    reader: int = Field(0, ge=0)  # which PC/SC reader holds the card
+    capture_s: float = Field(20.0, gt=0)  # how long the person has to look at the camera
+    capture_frames: int = Field(3, ge=1, le=20)  # good frames combined into the live template
+    verify_threshold: float | None = None  # None: the pack's 1:1 threshold
+
+
 class EventSettings(BaseModel):
     outbox: Path | None = None  # None: var/edge/<device>/outbox.db
     gallery: Path | None = None  # the gallery from the gateway, encrypted; None: var/edge/<device>/gallery.enc
@@ -107,6 +116,7 @@ class EdgeConfig(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     exam: ExamSettings = Field(default_factory=ExamSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     doors: list[DoorSettings] = Field(default_factory=list, max_length=64)  # [[doors]]: one per lane
 

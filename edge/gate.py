@@ -24,7 +24,7 @@ from edge.doors.control import DoorControl, DoorReport, OpenRequest
 from edge.events import DeviceEvents
 from edge.pipeline import FrameReport
 from edge.policy import Verdict
-from wire.commands import CommandRefused, DoorCommands
+from wire.commands import CommandRefused, FreshCommands
 from wire.events import DoorEvent, TailgateEvent
 
 log = logging.getLogger(__name__)
@@ -110,13 +110,13 @@ class Gate:
         verifies operators' commands (none: every command is refused)."""
         rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled)
         doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
-        commands = DoorCommands(device, gateway_key) if device and gateway_key else None
+        commands = FreshCommands(device, gateway_key) if device and gateway_key else None
         gate = cls(rules, doors, events, config.camera.id, config.camera.lane, commands)
         doors.start()
         return gate
 
     def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None, camera: str,
-                 lane: int, commands: DoorCommands | None = None):
+                 lane: int, commands: FreshCommands | None = None):
         self.rules, self.doors, self.events = rules, doors, events
         self.camera, self.lane = camera, lane
         self.commands = commands

@@ -15,7 +15,7 @@ from edge.gallery import GalleryIndex
 from edge.gallery_sync import GallerySync
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from wire.commands import DOOR, GALLERY, SESSION
+from wire.commands import CARD, DOOR, GALLERY, SESSION
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class EventLink:
     sessions: queue.Queue  # signed exam-session commands from the gateway (payloads)
     on_gallery: Callable[[GalleryIndex], None] | None = None  # e.g. FacePipeline.use_gallery
     on_door: Callable[[bytes], None] | None = None  # edge.gate.Gate.command: an operator's signed `cmd/door`
+    on_card: Callable[[bytes], None] | None = None  # edge.kiosk.Kiosk.command: a kiosk page's signed `cmd/card`
 
     @classmethod
     def open(cls, bundle: DeviceBundle, config: EdgeConfig, model_pack: str | None,
@@ -53,6 +54,11 @@ class EventLink:
                     link.on_door(payload)
                 else:
                     log.error("door command ignored: this device runs no doors")
+            elif what == CARD:
+                if link and link.on_card:
+                    link.on_card(payload)
+                else:
+                    log.error("card command ignored: this device is not a kiosk")
 
         publisher = Publisher(outbox, broker, bundle.site, bundle.device, config.events.publish_window,
                               resend_after_s=config.events.resend_after_s, on_command=on_command,

@@ -68,6 +68,9 @@ class ChipSession:
 
     def open(self) -> None:
         _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+        if status in (0x6982, 0x6987, 0x6988):  # still in an earlier reader's secure messaging: reset, try again
+            self.link.reconnect()
+            _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
         if status != OK:
             raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
         self.channel = authenticate(self.link, self.keys) if self.secure else None

@@ -22,6 +22,7 @@ def load_config(args: argparse.Namespace):
     return load_gateway_config(getattr(args, "config", None), db=getattr(args, "db", None),
                                broker_dir=getattr(args, "broker_dir", None),
                                secrets_dir=getattr(args, "secrets_dir", None), mqtt=getattr(args, "mqtt", None),
+                               trust_dir=getattr(args, "trust_dir", None),
                                host=getattr(args, "host", None), port=getattr(args, "port", None),
                                replica=getattr(args, "replica", None), tls_cert=getattr(args, "tls_cert", None),
                                tls_key=getattr(args, "tls_key", None),
@@ -149,6 +150,8 @@ def gateway_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--db", help="gateway database: an SQLite file (default var/gateway.db) or a postgresql:// URL")
     p.add_argument("--broker-dir", type=Path, help="generated broker files (default: broker/ beside the database)")
     p.add_argument("--secrets-dir", type=Path, help="the gateway's keys (default: secrets/ beside the database)")
+    p.add_argument("--trust-dir", type=Path,
+                   help="the CSCA certificates chip ID cards are checked against (default: trust/ beside the database)")
     return p
 
 

@@ -25,7 +25,9 @@ class RetentionSettings(BaseModel):
     interval_s: float = Field(60.0, gt=0)
 
     def days(self) -> dict[str, int]:
-        return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days,
+        # A kiosk's card events are deleted with their read once the person decides (gateway/services/kiosk.py);
+        # a day is the backstop.
+        return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days, "card": 1,
                 "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
                 "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
                 "exam.evidence": self.exam_evidence_days}
@@ -44,6 +46,16 @@ class ClockSettings(BaseModel):
     skew_limit_s: float = Field(300.0, gt=0)  # captured further in the future than this: suspect
     max_backlog_days: float = Field(60.0, gt=0)  # captured longer ago than this on arrival: suspect
     exam_flag_s: float = Field(120.0, gt=0)  # an exam session's device clock further off: a technical flag
+
+
+class KioskSettings(BaseModel):
+    """Self-enrolment at a kiosk from the chip ID card (gateway/services/kiosk.py)."""
+
+    # A card whose signer no trusted CSCA issued: refused unless the site decides otherwise (a foreign card before
+    # its country's CSCA is installed). A tampered card is refused whatever this says.
+    allow_untrusted_issuer: bool = False
+    read_ttl_s: float = Field(900.0, gt=0)  # what a read gave is deleted this long after it was asked for at most
+    notice_version: str = Field("kiosk-v1", max_length=40)  # the consent screen's text, as recorded with consents
 
 
 class GatewayConfig(BaseSettings):
@@ -89,6 +101,7 @@ class GatewayConfig(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)  # the floor an enrolment photo must clear
     http: HttpSettings = Field(default_factory=HttpSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
 
     @field_validator("time_zone")
     @classmethod

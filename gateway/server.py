@@ -26,6 +26,8 @@ from gateway.services.files import warn_exposed
 from gateway.services.galleries import GalleryPusher
 from gateway.services.ingest import ClockRules, Ingest, IngestMetrics
 from gateway.services.jobs import JobsLease, LiveRelay
+from gateway.services.kiosk import CardProjector
+from gateway.services.kiosk import purge as purge_card_reads
 from gateway.services.live import LiveFeed
 from gateway.services.pki import CertificateAuthority, client_tls
 from gateway.services.retention import Housekeeper
@@ -61,11 +63,12 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         tls = client_tls(CertificateAuthority(config.secrets_dir / "pki"), GATEWAY_USER) if broker.tls else None
         ingest = Ingest(store, broker, replica=config.replica, tls=tls,
                         batch_max=config.ingest_batch_max, on_stored=live.publish, clock=clock,
-                        exam_skew_flag_s=config.clock.exam_flag_s)
+                        exam_skew_flag_s=config.clock.exam_flag_s,
+                        cards=CardProjector.open(secrets, config.trust_dir))
         pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True),
                                may_run=lambda: lease.held)
     housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None,
-                              may_run=lambda: lease.held)
+                              may_run=lambda: lease.held, also=(lambda: purge_card_reads(store, config.kiosk),))
     auth = Auth(store, config.token_ttl_s, idle_s=config.session_idle_s)
 
     @asynccontextmanager

@@ -129,7 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     device = common(provision.add_parser("device", help="create a device identity and its bundle"))
     device.add_argument("--site", required=True)
     device.add_argument("--name", required=True, help="device id, e.g. gate-01 (a-z, 0-9, '-', '_')")
-    device.add_argument("--kind", choices=("gate", "exam"), default="gate")
+    device.add_argument("--kind", choices=("gate", "exam", "kiosk"), default="gate")
     device.add_argument("--broker-url", default="mqtt://127.0.0.1:1883",
                         help="how the device reaches the broker: mqtt://site-broker:1883 on its LAN, or "
                              "mqtts://host:8883 across a network (the bundle carries the FaceGate CA)")

@@ -156,6 +156,7 @@ class GatewayProcess(_Service):
                  embedded_broker_port: int | None = None, secrets_dir: Path | None = None, replica: str | None = None):
         self.db, self.broker_dir, self.mqtt, self.log, self.replica = db, broker_dir, mqtt, log, replica
         self.secrets_dir = secrets_dir or Path(db).parent / "secrets"
+        self.trust_dir = self.secrets_dir.parent / "trust"
         self.embedded_broker_port = embedded_broker_port
         self.port = free_port()
 
@@ -165,6 +166,8 @@ class GatewayProcess(_Service):
                str(self.broker_dir), "--secrets-dir", str(self.secrets_dir), "--port", str(self.port)]
         if self.replica:
             cmd += ["--replica", self.replica]
+        if not OTHER_TREE:  # the CSCAs chip cards are checked against, beside the secrets (PostgreSQL has no folder)
+            cmd += ["--trust-dir", str(self.trust_dir)]
         if self.embedded_broker_port:
             cmd += ["--embedded-broker", "--broker-port", str(self.embedded_broker_port)]
         elif self.mqtt:

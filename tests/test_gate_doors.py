@@ -34,7 +34,7 @@ from edge.synthetic import background, paste, portrait, write_video
 from models.photos import template_from_image
 from stack import REPO, wait_for
 from wire import DeviceKey
-from wire.commands import DoorCommand, DoorCommands, sign_command
+from wire.commands import DoorCommand, FreshCommands, sign_command
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 WIDTH, HEIGHT, FPS = 960, 540, 15.0
@@ -141,7 +141,7 @@ def test_going_out_lifts_the_passback_and_so_does_time():
 
 def test_the_device_refuses_forged_stale_replayed_and_foreign_door_commands():
     gateway, forger = DeviceKey.generate(), DeviceKey.generate()
-    commands = DoorCommands("gate-1", gateway.public_text)
+    commands = FreshCommands("gate-1", gateway.public_text)
     now = datetime.now(timezone.utc)
 
     def order(**changes) -> DoorCommand:

@@ -28,7 +28,7 @@ class DeviceBundle(BaseModel):
 
     site: str = Field(pattern=ID_PATTERN.pattern)
     device: str = Field(pattern=ID_PATTERN.pattern)
-    kind: Literal["gate", "exam"] = "gate"
+    kind: Literal["gate", "exam", "kiosk"] = "gate"
     broker: str = "mqtt://127.0.0.1:1883"
     username: str
     password: str

@@ -4,7 +4,10 @@ Only the gateway may publish there (broker ACL), and a device reads only its own
 
 `door`: an operator's "open lane N once", signed by the gateway. Not retained
 and short-lived: a device refuses one that is unsigned, for another device,
-older than `DOOR_COMMAND_MAX_AGE_S`, or already executed (`DoorCommands`).
+older than `DOOR_COMMAND_MAX_AGE_S`, or already executed (`FreshCommands`).
+
+`card`: "read the chip ID card on your reader with these MRZ details" for a
+kiosk (issue 15), signed, not retained, refused the same way as `door`.
 
 `ack`: the gateway has committed these sequence numbers (stored now, or already
 stored earlier). The device deletes them from its outbox only then: an event
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -27,6 +30,7 @@ ACK = "ack"
 GALLERY = "gallery"  # retained; payload: wire/gallery.py
 SESSION = "session"  # retained until the session's summary arrives: an exam session to run
 DOOR = "door"  # not retained: a door opens now or not at all
+CARD = "card"  # not retained: a kiosk reads the card on its reader now or not at all
 DOOR_COMMAND_MAX_AGE_S = 30.0
 
 
@@ -80,7 +84,23 @@ class DoorCommand(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-Command = TypeVar("Command", SessionCommand, DoorCommand)
+class CardReadCommand(BaseModel):
+    """A kiosk's order to read the card on its reader with the three MRZ fields the person typed (signed by the
+    gateway; the fields travel only here and are kept nowhere)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = 1
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]  # the read's id (a UUIDv7): run at most once
+    device: str
+    issued_at: AwareDatetime
+    by: Annotated[str, Field(max_length=64)]  # the user at the counter
+    document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")]
+    birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # YYMMDD
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+Command = TypeVar("Command", SessionCommand, DoorCommand, CardReadCommand)
 
 
 class CommandRefused(ValueError):
@@ -91,23 +111,25 @@ class CommandRefused(ValueError):
         self.reason = reason
 
 
-class DoorCommands:
-    """Opens `cmd/door` payloads for one device and remembers which it executed, so a replay is refused.
+class FreshCommands(Generic[Command]):
+    """Opens one kind of short-lived command (`cmd/door`, `cmd/card`) for one device and remembers which it
+    executed, so a replay is refused.
 
     Remembering ids for twice the maximum age is enough: anything older is refused as stale anyway.
     """
 
-    def __init__(self, device: str, gateway_public_key: str, max_age_s: float = DOOR_COMMAND_MAX_AGE_S):
-        self.device = device
+    def __init__(self, device: str, gateway_public_key: str, cls: type[Command] = DoorCommand,
+                 max_age_s: float = DOOR_COMMAND_MAX_AGE_S):
+        self.device, self.cls = device, cls
         self.key = public_key_from_text(gateway_public_key)
         self.max_age = timedelta(seconds=max_age_s)
         self._seen: dict[str, datetime] = {}
 
-    def open(self, payload: bytes, now: datetime | None = None) -> DoorCommand:
+    def open(self, payload: bytes, now: datetime | None = None) -> Command:
         """The verified command; CommandRefused(malformed | unsigned | bad_signature | other_device | stale |
         replayed) otherwise."""
         now = now or datetime.now(timezone.utc)
-        command = open_command(payload, DoorCommand, self.device, self.key)
+        command = open_command(payload, self.cls, self.device, self.key)
         age = now - command.issued_at
         # A little slack for a gateway clock ahead of ours; far in the future is as suspect as far in the past.
         if age > self.max_age or age < -timedelta(seconds=5):

@@ -245,12 +245,37 @@ class ExamSessionEvent(EventBase):
     reason: Annotated[str, Field(max_length=500)] = ""  # why check-in failed or the session could not start
 
 
+class CardEvent(EventBase):
+    """A kiosk's progress on one chip-card read the gateway asked for (issue 15).
+
+    stage `read`: the chip was read and its files hash to its security object (outcome: the device's own passive
+    authentication, without a trust store: `untrusted_issuer` or `tampered`; the gateway decides trust).
+    stage `face`: the live face was taken and matched 1:1 to the chip portrait (outcome matched, mismatch,
+    spoof_suspected, no_face). stage `failed`: the read ended (outcome refused, interrupted, unreadable,
+    portrait_unusable, busy), `problem` in plain words.
+    What the gateway needs of the card -- DG1, EF.SOD, DG2's digest, the templates -- is sealed for the gateway
+    with the device's key (wire/evidence.py): never the portrait, never in the clear.
+    """
+
+    kind: Literal["card"] = "card"
+    read: RecordId
+    stage: Literal["read", "face", "failed"]
+    outcome: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
+    problem: Annotated[str, Field(max_length=500)] = ""
+    score: Annotated[float, BeforeValidator(_json_number), Field(ge=-1, le=1)] | None = None
+    threshold: Annotated[float, BeforeValidator(_json_number), Field(ge=-1, le=1)] | None = None  # the match's
+    liveness: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)] | None = None
+    nonce: Annotated[str, Field(max_length=64)] = ""
+    sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
+
+
 Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, DoorEvent, TailgateEvent,
-                        ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent], Field(discriminator="kind")]
+                        ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
 EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent,
                                            "gallery": GalleryAppliedEvent, "door": DoorEvent,
                                            "tailgate": TailgateEvent, "exam.flag": ExamFlagEvent,
-                                           "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent}
+                                           "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent,
+                                           "card": CardEvent}
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -20,7 +20,7 @@ from wire.bundle import DeviceBundle
 from wire.gallery import new_gallery_key
 from wire.topics import TopicError, check_id
 
-KINDS = ("gate", "exam")
+KINDS = ("gate", "exam", "kiosk")
 
 
 def _check_id(value: str, what: str) -> None:

@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from gateway.services.exams import Refused, project
+from gateway.services.kiosk import CardProjector
 from gateway.services.galleries import gallery_applied
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
@@ -226,6 +227,8 @@ def admit(topic: str, payload: bytes, directory: DeviceDirectory, received_at: s
         raise Rejected("topic_mismatch", event.device)
     if event.kind.startswith("exam.") and device.kind != "exam":
         raise Rejected("not_exam_device", event.device)
+    if event.kind == "card" and device.kind != "kiosk":
+        raise Rejected("not_kiosk_device", event.device)
     received = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
     return StoredEvent(  # retain_from follows from clock_suspect (StoredEvent)
         id=event.id, site=event.site, device=event.device, kind=event.kind, seq=event.seq,
@@ -245,7 +248,8 @@ class BatchResult:
     sessions_ended: list[StoredEvent] = field(default_factory=list)  # gateway-created sessions that have run
 
 
-def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_s: float) -> BatchResult:
+def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_s: float,
+                cards: CardProjector | None = None) -> BatchResult:
     """Store admitted events in `tx`: de-duplicated, each with its audit entry and what it changes.
 
     duplicate: its id is already stored (QoS 1 redelivery, a resend, or a verbatim replay).
@@ -266,7 +270,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
             result.outcomes.append("replay")
             continue
         try:
-            ended = _follow_up(store, tx, e, skew_limit_s)
+            ended = _follow_up(store, tx, e, skew_limit_s, cards)
         except Refused as refused:
             result.outcomes.append(refused.reason)
             continue
@@ -293,13 +297,16 @@ def _skew(event: StoredEvent) -> float:
     return round((received - captured).total_seconds(), 1)
 
 
-def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float) -> bool:
+def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, cards: CardProjector | None) -> bool:
     """What a stored event changes beyond the event log, in its transaction; True if an exam session ended."""
     if event.kind == "gallery":  # the device runs this version now: its erasures are done
         gallery_applied(store, tx, event.device, json.loads(event.body)["version"], event.received_at)
     elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
         with tx.savepoint():  # a refusal undoes only this event's changes
             return project(store, tx, event, skew_limit_s)
+    elif event.kind == "card" and cards is not None:  # a kiosk's card read, for its consent screen
+        with tx.savepoint():
+            cards.project(store, tx, event)
     return False
 
 
@@ -316,8 +323,10 @@ class Ingest:
 
     def __init__(self, store: Store, broker: BrokerUrl, *, replica: str | None = None, tls: TlsSettings | None = None,
                  batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None,
-                 clock: ClockRules = ClockRules(), exam_skew_flag_s: float = 120.0):
+                 clock: ClockRules = ClockRules(), exam_skew_flag_s: float = 120.0,
+                 cards: CardProjector | None = None):
         self.store = store
+        self.cards = cards
         self.broker = broker
         self.replica = replica
         self.batch_max = batch_max
@@ -498,7 +507,7 @@ class Ingest:
 
     def _store(self, events: list[StoredEvent], statuses: list[tuple[str, bool]], received_at: str) -> BatchResult:
         with self.store.db.transaction(unaudited="device online flags only") as tx:
-            result = store_batch(self.store, tx, events, self.exam_skew_flag_s) if events else BatchResult()
+            result = store_batch(self.store, tx, events, self.exam_skew_flag_s, self.cards) if events else BatchResult()
             for device, online in statuses:
                 self.store.devices.record_online(tx, device, online, received_at)
             if self.replica and tx.postgres:  # the other replicas' live streams show these too

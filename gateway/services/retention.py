@@ -67,10 +67,13 @@ def _purge_events(store: Store, kind: str, before: str, limit: int = 50_000) -> 
 
 class Housekeeper:
     """Runs `run_retention` every `interval_s` on its own thread while `may_run()` (this replica holds the jobs
-    lease); `on_change` is told when consents expired."""
+    lease); `on_change` is told when consents expired. `also`: other periodic clean-ups run after it (the kiosk's
+    unanswered card reads)."""
 
-    def __init__(self, store: Store, settings: RetentionSettings, on_change=None, may_run=lambda: True):
+    def __init__(self, store: Store, settings: RetentionSettings, on_change=None, may_run=lambda: True,
+                 also: tuple = ()):
         self.store, self.settings, self.on_change, self.may_run = store, settings, on_change, may_run
+        self.also = also
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
 
@@ -89,5 +92,7 @@ class Housekeeper:
                 done = run_retention(self.store, self.settings)
                 if done["consents_expired"] and self.on_change:
                     self.on_change()
+                for job in self.also:
+                    job()
             except Exception:  # a locked database is temporary: try again next time
                 log.exception("housekeeping failed")

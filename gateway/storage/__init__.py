@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.storage.audit import AuditEntry, AuditLog, AuditQuery, AuditRow
+from gateway.storage.card_reads import CardReadRow, CardReads
 from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
 from gateway.storage.devices import Device, Devices
 from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
@@ -30,6 +31,7 @@ class Store:
     def __init__(self, db: Database):
         self.db = db
         self.audit = AuditLog(db)
+        self.card_reads = CardReads(db)
         self.devices = Devices(db)
         self.events = Events(db)
         self.exams = Exams(db)
@@ -55,7 +57,7 @@ class Store:
 
 
 __all__ = [
-    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Consent", "Database", "Device", "Devices", "Erasure",
+    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",

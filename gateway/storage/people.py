@@ -160,6 +160,10 @@ class People:
             return [_consent(r) for r in conn.execute(select(*_CONSENT).where(consents.c.subject == subject)
                                                       .order_by(consents.c.id))]
 
+    def set_consent_expiry(self, tx: Tx, consent_id: int, expires_at: str | None) -> None:
+        """A consent runs to `expires_at` now (None: no end)."""
+        tx.execute(update(consents).where(consents.c.id == consent_id).values(expires_at=expires_at))
+
     def close_consents(self, tx: Tx, ids: list[int]) -> None:
         """Mark these consents withdrawn (or expired) as of now."""
         if ids:

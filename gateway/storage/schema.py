@@ -263,6 +263,33 @@ acknowledgements = Table(  # an operator dealt with a verdict (migration 0006)
     Column("note", Text, nullable=False, server_default=""),
 )
 
+card_reads = Table(  # a kiosk's card read until the person decides (migration 0007)
+    "card_reads", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("device", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("valid_until", Text),  # the consent's end if the person agrees (a ticket's validity)
+    Column("stage", Text, nullable=False),  # asked, read, face, failed
+    Column("outcome", Text),  # the stage's outcome as the kiosk reported it
+    Column("problems", Text, nullable=False, server_default="[]"),  # JSON list, plain words
+    Column("passive", Text),  # the gateway's passive authentication: genuine, untrusted_issuer, ...
+    Column("name", Text),  # DG1's name: the display name if the person is enrolled
+    Column("card_hash", Text),  # the card number's keyed hash (never the number)
+    Column("pack", Text),
+    Column("chip_template", LargeBinary),
+    Column("chip_quality", Float),
+    Column("live_template", LargeBinary),
+    Column("score", Float),  # live face to chip portrait, 1:1
+    Column("threshold", Float),  # the score the kiosk needed for a match
+    Column("liveness", Float),
+    Column("events", Text, nullable=False, server_default="[]"),  # JSON list of the read's card event ids
+    Column("updated_at", Text, nullable=False),
+    Index("idx_card_reads_requested_at", "requested_at"),
+)
+
 tokens = Table(
     "tokens", metadata,
     Column("hash", Text, primary_key=True),

@@ -39,7 +39,7 @@ class DeviceView(BaseModel):
 class DeviceIn(BaseModel):
     site: str = Field(pattern=ID_PATTERN.pattern)
     name: str = Field(pattern=ID_PATTERN.pattern)
-    kind: Literal["gate", "exam"] = "gate"
+    kind: Literal["gate", "exam", "kiosk"] = "gate"
     broker_url: str = Field("mqtt://127.0.0.1:1883", max_length=200)
 
 

@@ -1,0 +1,230 @@
+"""Self-enrolment from the chip ID card (issue 15), end to end: the kiosk page's API on a real gateway and
+Mosquitto, a kiosk device in this process with the real link, a software eMRTD on its reader (the hardware
+boundary) and a generated camera stream of real faces; then a gate device granted the person it enrolled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DATA, SHARED
+from edge.camera import Camera
+from edge.config import EdgeConfig
+from edge.kiosk import Kiosk
+from edge.link import EventLink
+from edge.liveness import LivenessChecker
+from edge.synthetic import background, paste, portrait, write_video
+from emrtd.trust import TrustStore
+from emrtd_card import SoftwareCard, TestPki, issue_card
+from stack import REPO, Stack, sql, wait_for
+from wire.bundle import load_bundle
+
+LFW = DATA / "faces" / "lfw-devtest" / "images"
+PERSON = LFW / "Abdullah_Gul"
+CHIP_PHOTO, LIVE_PHOTO = PERSON / "Abdullah_Gul_0013.jpg", PERSON / "Abdullah_Gul_0014.jpg"
+STRANGER = LFW / "AJ_Lamas" / "AJ_Lamas_0001.jpg"
+WIDTH, HEIGHT, FPS = 960, 540, 15.0
+
+
+def before_the_camera(photo, path, seconds: float = 4.0):
+    """A person standing before the kiosk's camera (a wall, the face moving a little), as a video file."""
+    face, wall = portrait(photo, 480), background(WIDTH, HEIGHT)
+
+    def frame(i: int) -> np.ndarray:
+        image = wall.copy()
+        paste(image, face[:HEIGHT - 30], (round(240 + 2 * np.sin(i)), round(30 + 2 * np.cos(i))))
+        return image
+    return write_video(path, (frame(i) for i in range(int(seconds * FPS))), FPS)
+
+
+def chip_jpeg(photo) -> bytes:
+    return cv2.imencode(".jpg", cv2.imread(str(photo)), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("kiosk"), new_db("kiosk"))
+    s.add_device("kiosk-1", "site-a", kind="kiosk")  # both before either speaks (the gateway re-reads once a second)
+    s.add_device("gate-1", "site-a", kind="gate")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def pki(stack):
+    pki = TestPki.create()
+    TrustStore(stack.gateway.trust_dir).add(pki.csca_pem())  # the admin's `facegate card trust add`
+    return pki
+
+
+@pytest.fixture(scope="module")
+def kiosk_config(config, tmp_path_factory):
+    cfg = config.model_copy(deep=True)
+    cfg.models.search_paths = [*cfg.models.search_paths, SHARED / "models" / "minifasnet"]
+    folder = tmp_path_factory.mktemp("kiosk-1")
+    cfg.events.outbox, cfg.events.gallery = folder / "outbox.db", folder / "gallery.enc"
+    return cfg
+
+
+class KioskDevice:
+    """The kiosk: its real link to the broker, a card on its reader and a person before its camera (both set by
+    the test before each read)."""
+
+    def __init__(self, bundle_path, config: EdgeConfig, pack):
+        bundle = load_bundle(bundle_path)
+        self.link = EventLink.open(bundle, config, pack.name)
+        self.card: SoftwareCard | None = None
+        self.video = None
+        self.kiosk = Kiosk(config, pack, LivenessChecker.open(config), self.link.events, bundle.device,
+                           bundle.gallery_key, bundle.gateway_key, reader=lambda: self.card,
+                           camera=lambda: Camera(str(self.video)))
+        self.link.on_card = self.kiosk.command
+
+    def close(self) -> None:
+        self.kiosk.stop()
+        self.link.close(2.0)
+
+
+@pytest.fixture(scope="module")
+def kiosk(stack, kiosk_config, pack):
+    device = KioskDevice(stack.devices["kiosk-1"], kiosk_config, pack)
+    yield device
+    device.close()
+
+
+def read_card(stack, card, role="operator", **fields):
+    body = {"document": card.document, "birth": card.birth, "expiry": card.expiry} | fields
+    r = stack.post("/api/kiosks/kiosk-1/reads", body, role=role)
+    assert r.status_code == 202, r.text
+    return r.json()["read"]
+
+
+def finished(stack, read, stages=("face", "failed"), timeout=90):
+    def done():
+        r = stack.get(f"/api/kiosks/kiosk-1/reads/{read}", role="operator").json()
+        return r if r["stage"] in stages or r["refusal"] else None
+    return wait_for(done, timeout, f"card read {read} to finish")
+
+
+def test_a_card_and_its_holders_face_enrol_them_and_a_gate_grants_them_seconds_later(stack, pki, kiosk, tmp_path,
+                                                                                     kiosk_config):
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), surname="NGUYEN", given="VAN AN")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "live.avi")
+    valid_until = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    read = read_card(stack, issued, valid_until=valid_until.isoformat())
+    status = finished(stack, read)
+    assert (status["stage"], status["outcome"], status["passive"]) == ("face", "matched", "genuine"), status
+    assert status["name"] == "NGUYEN VAN AN" and status["may_enrol"] and not status["already_enrolled"]
+    assert status["score"] >= status["threshold"] and status["liveness"] is not None
+
+    consented = time.monotonic()
+    r = stack.post(f"/api/kiosks/kiosk-1/reads/{read}/decision", {"agree": True}, role="operator")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"outcome": "enrolled", "subject": "nguyen-van-an"}
+
+    # Kept: the subject with the DG1 name, the card number's keyed hash, one template, the consent with the
+    # ticket's validity. Not kept: the read, its card events (their sealed DG1 and SOD), any portrait.
+    [(name, card_hash)] = sql(stack, "SELECT display_name, id_card_hash FROM subjects WHERE id = 'nguyen-van-an'")
+    assert name == "NGUYEN VAN AN" and card_hash == stack.secrets.id_card_hash("001090001344")
+    [(channel, expires_at, sites)] = sql(stack, "SELECT channel, expires_at, sites FROM consents "
+                                                "WHERE subject = 'nguyen-van-an'")
+    assert channel == "kiosk" and expires_at.startswith(valid_until.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert json.loads(sites) == ["site-a"]
+    assert sql(stack, "SELECT count(*) FROM card_reads") == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM events WHERE kind = 'card'") == [(0,)]
+    audit = [e for e in stack.get("/api/audit", role="auditor", limit=200).json()
+             if e["action"].startswith(("card.", "subject."))]
+    assert [(e["action"], e["actor"]) for e in reversed(audit)] == [
+        ("card.read_requested", "user:operator-1"), ("card.read", "device:kiosk-1"),
+        ("subject.enrolled", "user:operator-1"), ("card.read_closed", "user:operator-1")]
+    assert audit[2]["detail"]["outcome"] == "genuine" and audit[2]["detail"]["by"] == "operator-1"
+    assert "001090001344" not in json.dumps(audit) and "NGUYEN" not in json.dumps(audit)
+
+    # The gate at the same site receives the person with its next gallery and grants them.
+    workdir = tmp_path / "gate-1"
+    workdir.mkdir()
+    (workdir / "gate.toml").write_text(
+        f'[models]\ndir = "{kiosk_config.models.dir}"\n'
+        f'search_paths = [{", ".join(repr(str(p)) for p in kiosk_config.models.search_paths)}]\n\n'
+        f'[events]\noutbox = "{workdir / "outbox.db"}"\ngallery = "{workdir / "gallery.enc"}"\ngallery_wait_s = 30\n')
+    gate = subprocess.run([sys.executable, "-m", "facegate", "edge", "run", "--bundle", str(stack.devices["gate-1"]),
+                           "--source", str(before_the_camera(LIVE_PHOTO, tmp_path / "gate.avi")),
+                           "--config", str(workdir / "gate.toml")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert gate.returncode == 0, gate.stderr
+    granted = [json.loads(line) for line in gate.stdout.splitlines()]
+    assert [(v["verdict"], v["subject"]) for v in granted] == [("granted", "nguyen-van-an")]
+    wait_for(lambda: stack.events(kind="verdict", device="gate-1"), 30, "the gate's verdict at the gateway")
+    print(f"consent -> granted verdict stored: {time.monotonic() - consented:.1f} s")
+
+    # The same person at the counter again with a new ticket: their consent runs longer, no second one.
+    later = valid_until + timedelta(days=6)
+    status = finished(stack, read_card(stack, issued, valid_until=later.isoformat()))
+    assert status["outcome"] == "matched" and status["already_enrolled"], status["problems"]
+    r = stack.post(f"/api/kiosks/kiosk-1/reads/{status['read']}/decision", {"agree": True}, role="operator")
+    assert r.json() == {"outcome": "extended", "subject": "nguyen-van-an"}
+    [(expires_at,)] = sql(stack, "SELECT expires_at FROM consents WHERE subject = 'nguyen-van-an'")
+    assert expires_at.startswith(later.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_another_persons_face_with_the_card_is_refused_and_nothing_is_written(stack, pki, kiosk, tmp_path):
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001345", citizen_number="001090001345",
+                        surname="TRAN", given="THI BINH", sex="F")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    kiosk.video = before_the_camera(STRANGER, tmp_path / "stranger.avi")
+    subjects = sql(stack, "SELECT count(*) FROM subjects")
+    read = read_card(stack, issued)
+    status = finished(stack, read)
+    assert (status["stage"], status["outcome"], status["passive"]) == ("face", "mismatch", "genuine"), status
+    assert status["score"] < status["threshold"] and not status["may_enrol"]
+    assert status["refusal"] == "not_matched"
+    r = stack.post(f"/api/kiosks/kiosk-1/reads/{read}/decision", {"agree": True}, role="operator")
+    assert r.status_code == 409 and r.json()["detail"] == "the live face was not matched to the card"
+    assert sql(stack, "SELECT count(*) FROM subjects") == subjects
+    r = stack.post(f"/api/kiosks/kiosk-1/reads/{read}/decision", {"agree": False}, role="operator")
+    assert r.json() == {"outcome": "declined", "subject": None}
+    assert sql(stack, "SELECT count(*) FROM card_reads") == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM subjects") == subjects
+
+
+def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack, pki, kiosk, tmp_path):
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001346", citizen_number="001090001346")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    status = finished(stack, read_card(stack, issued, birth="900316"))
+    assert (status["stage"], status["outcome"]) == ("failed", "refused")
+    assert status["problems"] == ["the card did not accept these details (document number, birth date, "
+                                  "expiry date)"]
+
+    altered = dict(issued.files)
+    altered["DG2"] = altered["DG2"][:-10] + bytes(10)
+    kiosk.card = SoftwareCard(altered, issued.document, issued.birth, issued.expiry)
+    status = finished(stack, read_card(stack, issued))
+    assert (status["stage"], status["outcome"], status["passive"]) == ("read", "tampered", "tampered")
+    assert status["refusal"] == "tampered"
+
+    foreign = issue_card(TestPki.create(country="XX", common="Unknown CSCA"), chip_jpeg(CHIP_PHOTO),
+                         document="203001347", citizen_number="001090001347")
+    kiosk.card = SoftwareCard(foreign.files, foreign.document, foreign.birth, foreign.expiry)
+    kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "live.avi")
+    status = finished(stack, read_card(stack, foreign))
+    assert status["passive"] == "untrusted_issuer"
+    assert status["refusal"] == "untrusted_issuer"
+
+    r = stack.post("/api/kiosks/kiosk-1/reads", {"document": "20300134*", "birth": "900315", "expiry": "351231"},
+                   role="operator")
+    assert r.status_code == 422 and "document number" in r.text
+    assert stack.post("/api/kiosks/gate-1/reads", {"document": "203001344", "birth": "900315", "expiry": "351231"},
+                      role="operator").status_code == 422
+    assert stack.post("/api/kiosks/kiosk-1/reads", {"document": "203001344", "birth": "900315", "expiry": "351231"},
+                      role="auditor").status_code == 403
+    outcomes = [e["detail"]["outcome"] for e in stack.get("/api/audit", role="auditor", action="card.read",
+                                                          limit=50).json()]
+    assert {"refused", "tampered", "untrusted_issuer"} <= set(outcomes)
