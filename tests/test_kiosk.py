@@ -228,3 +228,80 @@ def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack,
     outcomes = [e["detail"]["outcome"] for e in stack.get("/api/audit", role="auditor", action="card.read",
                                                           limit=50).json()]
     assert {"refused", "tampered", "untrusted_issuer"} <= set(outcomes)
+
+
+# --- the kiosk page in Chromium: the person's own screen, in Vietnamese and English ---------------------------
+
+from playwright.sync_api import expect  # noqa: E402
+
+from gateway.i18n import catalogue  # noqa: E402
+from test_pages import SCREENS, accessibility_problems, browser, login, new_page, shot  # noqa: E402,F401
+
+# One person before the camera each, none enrolled by another test: LFW people whose first photo makes a chip
+# portrait and whose second, held before the camera, shows one face that MiniFASNet takes for a live one.
+PAGE_PEOPLE = {("vi", "desktop"): ("Mario_Cipollini", "TRAN", "THI BINH", "203001401"),
+               ("en", "desktop"): ("Susie_Castillo", "LE", "THI HOA", "203001402"),
+               ("vi", "phone"): ("Pierre_Boulanger", "PHAM", "VAN DUC", "203001403")}
+
+
+@pytest.mark.parametrize("lang, screen", [("vi", "desktop"), ("en", "desktop"), ("vi", "phone")])
+def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_language(browser, stack, pki, kiosk,
+                                                                                   tmp_path, lang, screen):
+    t = catalogue(lang).gettext
+    folder, surname, given, document = PAGE_PEOPLE[lang, screen]
+    photos = sorted((LFW / folder).iterdir())
+    issued = issue_card(pki, chip_jpeg(photos[0]), document=document, citizen_number="001090" + document[-6:],
+                        surname=surname, given=given, birth="851120", expiry="330615")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    kiosk.video = before_the_camera(photos[1], tmp_path / "live.avi")
+    page = new_page(browser, stack, lang, **SCREENS[screen])
+    try:
+        login(page, stack, "operator")
+        page.goto(stack.gateway.base_url + "/kiosk")
+        page.get_by_label(t("Document number")).fill(document)
+        page.get_by_label(t("Date of birth")).fill("20/11/1985")
+        page.get_by_label(t("Card valid until")).fill("15/06/2033")
+        shot(page, f"kiosk-card-{lang}-{screen}")
+        page.get_by_role("button", name=t("Read my card")).click()
+        expect(page.locator("#consent")).to_be_visible(timeout=60_000)
+        name = f"{surname} {given}"
+        expect(page.locator("#facts")).to_contain_text(name)
+        expect(page.locator("#facts")).to_contain_text(t("genuine"))
+        expect(page.locator("#consent-title")).to_have_text(t("Consent to use your face at {site}", site="site-a"))
+        expect(page.locator("#consent-text")).to_contain_text(t("Your rights"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= SCREENS[screen]["width"]
+        shot(page, f"kiosk-consent-{lang}-{screen}")
+        page.get_by_role("button", name=t("I agree")).click()
+        expect(page.locator("#done-text")).to_have_text(
+            t("Thank you, {name}: you are enrolled. You can use the gate now.", name=name))
+        shot(page, f"kiosk-done-{lang}-{screen}")
+    finally:
+        page.context.close()
+    [(display,)] = sql(stack, "SELECT display_name FROM subjects WHERE id_card_hash = ?",
+                       stack.secrets.id_card_hash("001090" + document[-6:]))
+    assert display == name
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_kiosk_page_says_why_a_card_was_refused_and_has_no_serious_accessibility_problem(browser, stack, pki,
+                                                                                          kiosk, lang):
+    t = catalogue(lang).gettext
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001499", citizen_number="001090001499")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    page = new_page(browser, stack, lang, bypass_csp=True)  # axe is a script of the test's own
+    try:
+        login(page, stack, "operator")
+        page.goto(stack.gateway.base_url + "/kiosk")
+        page.wait_for_load_state("networkidle")
+        assert accessibility_problems(page) == []
+        page.get_by_label(t("Document number")).fill(issued.document)
+        page.get_by_label(t("Date of birth")).fill("16/03/1990")  # the card says 15/03/1990
+        page.get_by_label(t("Card valid until")).fill("31/12/2035")
+        page.get_by_role("button", name=t("Read my card")).click()
+        expect(page.locator("#problem")).to_have_text(t("The card did not accept these details. Check the document "
+                                                        "number and the two dates, then try again."), timeout=30_000)
+        expect(page.get_by_role("button", name=t("Try again"))).to_be_focused()
+        assert accessibility_problems(page) == []
+        shot(page, f"kiosk-refused-{lang}")
+    finally:
+        page.context.close()

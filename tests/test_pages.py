@@ -102,9 +102,9 @@ def shot(page: Page, name: str) -> None:
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("role, home, links", [
-    ("operator", "/gate", ["Live gate"]),
-    ("supervisor", "/exam", ["Live gate", "Exam review"]),
-    ("admin", "/admin", ["Live gate", "Exam review", "Devices & people", "Audit"]),
+    ("operator", "/gate", ["Live gate", "Kiosk"]),
+    ("supervisor", "/exam", ["Live gate", "Exam review", "Kiosk"]),
+    ("admin", "/admin", ["Live gate", "Exam review", "Kiosk", "Devices & people", "Audit"]),
     ("auditor", "/audit", ["Audit"]),
 ])
 def test_each_role_logs_in_to_its_own_page_in_either_language(page, stack, role, home, links, lang):

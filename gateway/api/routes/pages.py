@@ -30,13 +30,14 @@ router = APIRouter(include_in_schema=False)
 DOCS = Path(str(files("fastapi_offline") / "static"))
 PAGES = {  # path -> (file, roles)
     "/gate": ("gate.html", ("operator", "supervisor", "admin")),
+    "/kiosk": ("kiosk.html", ("operator", "supervisor", "admin")),
     "/exam": ("exam.html", ("supervisor", "admin")),
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
 }
 HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
-              "app", "docs", "login", "gate", "exam", "admin", "audit")},
+              "app", "docs", "login", "gate", "kiosk", "exam", "admin", "audit")},
           "swagger-ui-bundle.js": (DOCS, "text/javascript"), "swagger-ui.css": (DOCS, "text/css")}
 
 

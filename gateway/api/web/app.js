@@ -92,9 +92,9 @@ const FG = {
   role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor")}[name] || name; },
   async header(active) {
     const me = await FG.api("/api/me");
-    const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"];
-    const links = {operator: [gate], supervisor: [gate, exam],
-      admin: [gate, exam, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
+    const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"], kiosk = [FG.t("Kiosk"), "/kiosk"];
+    const links = {operator: [gate, kiosk], supervisor: [gate, exam, kiosk],
+      admin: [gate, exam, kiosk, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
       auditor: [[FG.t("Audit"), "/audit"]]}[me.role] || [];
     FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong><nav aria-label="${FG.t("Pages")}">${
       links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}"${href === active ? FG.html` aria-current="page"` : ""}>${name}</a>`)

@@ -1,0 +1,152 @@
+// The kiosk page (issue 15): a person types their chip card's details, the kiosk reads and checks the card and
+// matches their face, they read the consent and answer. The counter's staff sign in once; everything the card gave
+// is deleted at the gateway when the person answers. Untrusted strings (device names, sites, the card's name, the
+// device's findings) only reach the page through FG.html or textContent.
+"use strict";
+const steps = ["card", "check", "consent", "done"];
+const form = document.getElementById("details");
+const $ = id => document.getElementById(id);
+let kiosks = [], current = null, polling = null;
+
+const FAILED = {
+  refused: FG.t("The card did not accept these details. Check the document number and the two dates, then try again."),
+  interrupted: FG.t("The card was taken away before it was read. Put it back on the reader and try again."),
+  unreadable: FG.t("The card could not be read. Try again; if it fails again, ask at the counter."),
+  portrait_unusable: FG.t("The photo on the card cannot be used for a face check. Please ask at the counter."),
+  busy: FG.t("The kiosk is busy with another card. Try again in a moment."),
+  no_face: FG.t("Your face was not seen clearly. Stand in front of the camera, look at it, and try again."),
+  mismatch: FG.t("Your face does not match the photo on the card. Try again, or ask at the counter."),
+  spoof_suspected: FG.t("The camera could not confirm a live person. Remove hats or glasses and try again."),
+};
+const REFUSAL = {
+  tampered: FG.t("This card failed its authenticity check. It cannot be used here; please ask at the counter."),
+  expired_document: FG.t("This card has expired. Please use a valid card."),
+  untrusted_issuer: FG.t("This card's issuer is not trusted at this site. Please ask at the counter."),
+  not_read: FG.t("The card was not read."),
+  not_matched: FG.t("Your face does not match the photo on the card. Try again, or ask at the counter."),
+};
+const PASSIVE = {genuine: FG.t("genuine"), untrusted_issuer: FG.t("issuer not trusted"), tampered: FG.t("tampered"),
+                 expired_document: FG.t("expired")};
+const PURPOSE = {gate: FG.t("entering through the gates of this site"), exam: FG.t("checking your identity at the exam")};
+
+function show(step) {
+  for (const name of steps) $(name).hidden = name !== step;
+  for (const li of document.querySelectorAll(".steps li")) {
+    li.classList.toggle("current", li.dataset.step === step);
+    if (li.dataset.step === step) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+  }
+}
+// dd/mm/yyyy as the MRZ writes it: YYMMDD.
+function mrzDate(text) {
+  const [y, m, d] = FG.parseLocal(text);
+  return `${String(y).slice(2)}${String(m).padStart(2, "0")}${String(d).padStart(2, "0")}`;
+}
+function fact(label, value, cls = "") {
+  const li = document.createElement("li");
+  FG.fill(li, FG.html`${label}: <b class="${cls}">${value}</b>`);
+  $("facts").append(li);
+}
+
+async function start(event) {
+  event.preventDefault();
+  $("form-error").textContent = "";
+  const f = form.elements;
+  const body = {document: f.document.value.trim().toUpperCase(), birth: mrzDate(f.birth.value),
+                expiry: mrzDate(f.expiry.value), valid_until: FG.siteInstant(f.valid_until.value)};
+  try {
+    current = await FG.api(`/api/kiosks/${encodeURIComponent(f.kiosk.value)}/reads`, {method: "POST", body: JSON.stringify(body)});
+  } catch (err) { $("form-error").textContent = err.message; return; }
+  $("facts").replaceChildren();
+  $("problem").textContent = "";
+  $("retry").hidden = $("restart").hidden = true;
+  show("check");
+  render(current);
+  poll();
+}
+function poll() {
+  clearTimeout(polling);
+  polling = setTimeout(async () => {
+    try {
+      current = await FG.api(`/api/kiosks/${encodeURIComponent(current.device)}/reads/${encodeURIComponent(current.read)}`, {background: true});
+    } catch (err) { $("problem").textContent = err.message; $("restart").hidden = false; return; }
+    if (render(current)) poll();
+  }, 700);
+}
+// The read as it stands; true while there is more to wait for.
+function render(r) {
+  const progress = $("progress");
+  if (r.stage === "asked") { progress.textContent = FG.t("Place your card on the reader and leave it there. Reading the chip…"); return true; }
+  if (r.stage === "failed") return finish(FAILED[r.outcome] || FG.t("The card could not be read."), r);
+  if (!$("facts").childElementCount && r.passive) {
+    fact(FG.t("Card"), PASSIVE[r.passive] || r.passive, r.passive === "genuine" ? "ok" : "error");
+    if (r.name) fact(FG.t("Name on the card"), r.name);
+  }
+  if (r.refusal && r.refusal !== "not_matched" && r.stage === "read") return finish(REFUSAL[r.refusal], r, false);
+  if (r.stage === "read") { progress.textContent = FG.t("Card checked. Now look at the camera…"); return true; }
+  if (r.score !== null) fact(FG.t("Face match"), FG.t("{score} (needs {threshold})", {score: r.score.toFixed(2),
+       threshold: Number(r.threshold).toFixed(2)}), r.outcome === "matched" ? "ok" : "error");
+  if (r.refusal) return finish(r.outcome !== "matched" ? FAILED[r.outcome] : REFUSAL[r.refusal], r, true);
+  progress.textContent = FG.t("Card and face checked.");
+  consent(r);
+  return false;
+}
+function finish(message, r, retry = true) {
+  $("progress").textContent = "";
+  $("problem").textContent = message;
+  if (r.problems?.length) { const li = document.createElement("li"); li.className = "muted"; li.textContent = r.problems.join("; "); $("facts").append(li); }
+  $("retry").hidden = !retry;
+  $("restart").hidden = false;
+  (retry ? $("retry") : $("restart")).focus();
+  return false;
+}
+function consent(r) {
+  $("consent-title").textContent = FG.t("Consent to use your face at {site}", {site: r.site});
+  const until = r.valid_until ? FG.t("until {when} (the end of your ticket); then it is erased from every gate",
+                                     {when: FG.dateTime(r.valid_until)}) : FG.t("until you withdraw it");
+  FG.fill($("consent-text"), FG.html`
+    <p><b>${FG.t("Purpose")}:</b> ${FG.t("your face is used only for {purpose}.", {purpose: PURPOSE[r.purpose]})}</p>
+    <p><b>${FG.t("What is kept")}:</b> ${FG.t("your name as on the card ({name}), one face template made from today's picture and the card's picture, and a code standing for your card number. The pictures and the card's other data are not kept.", {name: r.name || ""})}</p>
+    <p><b>${FG.t("For how long")}:</b> ${until}.</p>
+    <p><b>${FG.t("Your rights")}:</b> ${FG.t("you may withdraw this consent at any time at the counter; your data is then erased from every device. Saying no changes nothing else: you can still enter with staff.")}</p>
+    ${r.already_enrolled ? FG.html`<p class="notice">${FG.t("You are already enrolled: agreeing extends your consent; nothing is added twice.")}</p>` : ""}
+    <p class="muted">${FG.t("Personal data protection: Decree 13/2023/NĐ-CP and Law 91/2025/QH15.")}</p>`);
+  show("consent");
+  $("agree").focus();
+}
+async function decide(agree) {
+  $("consent-error").textContent = "";
+  try {
+    const d = await FG.api(`/api/kiosks/${encodeURIComponent(current.device)}/reads/${encodeURIComponent(current.read)}/decision`,
+                           {method: "POST", body: JSON.stringify({agree})});
+    $("done-text").textContent = d.outcome === "enrolled" ? FG.t("Thank you, {name}: you are enrolled. You can use the gate now.", {name: current.name})
+      : d.outcome === "extended" ? FG.t("Thank you, {name}: your consent now runs to your new ticket's end.", {name: current.name})
+      : FG.t("Nothing was kept. Please see the staff to enter.");
+    show("done");
+    $("next").focus();
+  } catch (err) { $("consent-error").textContent = err.message; }
+}
+function restart() {
+  clearTimeout(polling);
+  current = null;
+  for (const name of ["document", "birth", "expiry"]) form.elements[name].value = "";  // the next person's card
+  show("card");
+  form.elements.document.focus();
+}
+
+(async () => {
+  await FG.header("/kiosk");
+  kiosks = await FG.api("/api/kiosks");
+  const select = form.elements.kiosk;
+  FG.fill(select, FG.html`${kiosks.map(k => FG.html`<option value="${k.device}">${k.device} (${k.site})${k.online ? "" : " — " + FG.t("offline")}</option>`)}`);
+  const end = FG.clock(new Date().toISOString());  // a day ticket by default: today 23:59 on the sites' clock
+  form.elements.valid_until.value = `${end.day}/${end.month}/${end.year} 23:59`;
+  FG.dayFields(form);
+  form.onsubmit = start;
+  $("retry").onclick = () => form.requestSubmit();
+  $("restart").onclick = restart;
+  $("next").onclick = restart;
+  $("agree").onclick = () => decide(true);
+  $("decline").onclick = () => decide(false);
+  show("card");
+  if (!kiosks.length) $("form-error").textContent = FG.t("No kiosk is provisioned yet (an admin adds one: facegate provision device --kind kiosk).");
+})();
