@@ -118,6 +118,19 @@ def database(new_db) -> str:
 # postgres"` needs neither Mosquitto, Chromium, PostgreSQL, nor the model files and images in ../shared.
 BROKER_FIXTURES = {"stack", "api", "flood_stack"}  # each starts Mosquitto (or the embedded broker) and a gateway
 BROWSER_FIXTURES = {"browser", "page"}
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (test_pages.py, test_kiosk.py)."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "the browser tests need Debian's chromium (apt-get install chromium; .ci/run does)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
 DATA_MODULES = {"test_consent", "test_edge_run", "test_exam", "test_exam_review", "test_gallery", "test_liveness",
                 "test_models", "test_pages", "test_separation", "test_gate_stream"}  # read ../shared directly

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import cv2
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from conftest import DATA, SHARED
 from edge.camera import Camera
@@ -23,7 +24,9 @@ from edge.liveness import LivenessChecker
 from edge.synthetic import background, paste, portrait, write_video
 from emrtd.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
+from gateway.i18n import catalogue
 from stack import REPO, Stack, sql, wait_for
+from test_pages import SCREENS, accessibility_problems, login, new_page, shot
 from wire.bundle import load_bundle
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
@@ -231,11 +234,6 @@ def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack,
 
 
 # --- the kiosk page in Chromium: the person's own screen, in Vietnamese and English ---------------------------
-
-from playwright.sync_api import expect  # noqa: E402
-
-from gateway.i18n import catalogue  # noqa: E402
-from test_pages import SCREENS, accessibility_problems, browser, login, new_page, shot  # noqa: E402,F401
 
 # One person before the camera each, none enrolled by another test: LFW people whose first photo makes a chip
 # portrait and whose second, held before the camera, shows one face that MiniFASNet takes for a live one.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import shutil
 import time
 from urllib.parse import urlencode
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from conftest import DATA, REPO, sample_t1
 from door_standins import GateDevice
@@ -26,7 +25,6 @@ from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
 
 SHOTS = REPO / "docs" / "screenshots"
 CELEBS = DATA / "faces" / "celebrities"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +37,6 @@ def stack(tmp_path_factory, new_db):
     assert r.status_code == 201, r.text
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "the browser tests need Debian's chromium (apt-get install chromium; .ci/run does)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
