@@ -18,6 +18,7 @@ from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.liveness import LivenessChecker
 from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
+from emrtd.apdu import CardError
 
 log = logging.getLogger("facegate")
 
@@ -141,9 +142,10 @@ def cmd_exam_run(args: argparse.Namespace) -> int:
             log.info("session %s from the gateway (by %s): candidate %s", session, command.created_by, args.candidate)
         station = ExamStation(pack, config.quality, config.exam, LivenessChecker.open(config))
         try:
+            chip = _chip_card(args, config, pack)
             supervisor = station.supervisor(session, args.candidate, index_of(link.gallery.current), reporter,
-                                            exam_type=args.exam_type, stage=args.stage, seat=args.seat)
-        except ValueError as exc:
+                                            exam_type=args.exam_type, stage=args.stage, seat=args.seat, chip=chip)
+        except (ValueError, CardError) as exc:
             now = datetime.now(timezone.utc)
             link.events.append(ExamSessionEvent, session=session, candidate=args.candidate, exam_type=args.exam_type,
                              stage=args.stage, seat=args.seat, started_at=now, ended_at=now, checkin="refused",
@@ -172,6 +174,21 @@ def cmd_kiosk_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     return run_kiosk(Path(args.bundle), _config(args), args.source, args.mqtt, stop)
+
+
+def _chip_card(args: argparse.Namespace, config: EdgeConfig, pack):
+    """The template of the portrait on the chip ID card the candidate presents (--card), or None without one."""
+    if not args.card:
+        return None
+    from emrtd.pcsc import PcscTransport
+    from edge.kiosk import chip_template, read_chip_card
+
+    read = read_chip_card(PcscTransport(config.kiosk.reader), args.card)
+    template = chip_template(read, pack, config.quality)
+    if isinstance(template, str):
+        raise ValueError(f"the card's portrait cannot be used: {template}")
+    log.info("chip card of %s read (%s); check-in matches its portrait too", read.mrz.name, read.passive.outcome)
+    return template.embedding
 
 
 def _next_session(link: EventLink, bundle, done_file: Path, wait_s: float):
@@ -377,6 +394,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     erun.add_argument("--wait", type=float, default=600.0, help="seconds to wait for a session from the gateway")
     erun.add_argument("--source", required=True, help="video file, rtsp:// URL or camera index")
     erun.add_argument("--session", help="session id (default: a new one)")
+    erun.add_argument("--card", metavar="DOC,BIRTH,EXPIRY",
+                      help="check in with the candidate's chip ID card on the [kiosk] reader: the live face must match "
+                           "its portrait as well as the enrolled template (both scores are recorded)")
     erun.add_argument("--exam-type", default="theory")
     erun.add_argument("--stage", default="theory")
     erun.add_argument("--seat", help="seat or vehicle")

@@ -105,9 +105,11 @@ class _Timer:
 class ExamSupervisor:
     def __init__(self, session: str, candidate: str, exam_type: str, stage: str, seat: str | None,
                  template_score, threshold: float, settings: ExamSettings, reporter: ExamReporter,
-                 embed, live_score=None, live_threshold: float | None = None):
+                 embed, live_score=None, live_threshold: float | None = None, chip_score=None):
         self.session, self.candidate, self.exam_type, self.stage, self.seat = session, candidate, exam_type, stage, seat
         self.score_of = template_score  # template -> 1:1 score against the candidate
+        # template -> 1:1 score against the portrait on the chip ID card the candidate presented (issue 15), or None
+        self.chip_score = chip_score
         self.embed = embed  # list of aligned crops -> templates
         self.live_score = live_score  # (image, boxes) -> live scores, or None when liveness is off
         self.live_threshold = live_threshold
@@ -116,6 +118,7 @@ class ExamSupervisor:
         self.reporter = reporter
         self.checkin = "pending"
         self.checkin_score: float | None = None
+        self.checkin_chip_score: float | None = None  # with a card: the live face against its chip portrait
         self.reason = ""
         self.started_at: datetime | None = None
         self.ended_at: datetime | None = None
@@ -193,11 +196,17 @@ class ExamSupervisor:
         passed = score >= self.threshold
         self.checks.append(Check(seen.at, reason, round(score, 4), passed, None if live is None else round(live, 4)))
         if self.checkin == "pending":
-            self._checkin_attempt(score, live, seen)
+            chip = None
+            if self.chip_score is not None:
+                chip = float(self.chip_score(combined))
+                self.checkin_chip_score = round(chip, 4)
+            self._checkin_attempt(score, live, seen, chip)
         else:
             self._supervision_check(passed, score, seen)
 
-    def _checkin_attempt(self, score: float, live: float | None, seen: FrameSeen) -> None:
+    def _checkin_attempt(self, score: float, live: float | None, seen: FrameSeen, chip: float | None = None) -> None:
+        """One check-in decision: live, matching the enrolled template and, when a card was presented, matching
+        its chip portrait too (both scores are recorded either way)."""
         self._attempts += 1
         if self.live_threshold is not None and live is not None and live < self.live_threshold:
             flag = self._open_flag("presentation_attack", seen, seen.at, confidence=1 - live, severity="high",
@@ -205,10 +214,12 @@ class ExamSupervisor:
             self._close("presentation_attack", seen.at)
             self.checkin_score = round(score, 4)
             self._checkin_done("presentation_attack", score, seen, flag.detail)
-        elif score >= self.threshold:
+        elif score >= self.threshold and (chip is None or chip >= self.threshold):
             self._checkin_done("passed", score, seen, "")
         elif self._attempts >= self.settings.checkin_attempts:
-            self._checkin_done("failed", score, seen, f"best 1:1 score {score:.2f} < {self.threshold}")
+            reason = f"best 1:1 score {score:.2f} < {self.threshold}" if score < self.threshold else \
+                f"the live face does not match the chip card's portrait ({chip:.2f} < {self.threshold})"
+            self._checkin_done("failed", score, seen, reason)
 
     def _checkin_done(self, result: str, score: float | None, seen: FrameSeen, reason: str) -> None:
         self.checkin, self.reason = result, reason
@@ -330,8 +341,10 @@ class ExamStation:
         return None
 
     def supervisor(self, session: str, candidate: str, gallery: GalleryIndex, reporter: ExamReporter,
-                   exam_type: str = "theory", stage: str = "theory", seat: str | None = None) -> ExamSupervisor:
-        """A supervisor for one session; ValueError if the candidate has no template on this device."""
+                   exam_type: str = "theory", stage: str = "theory", seat: str | None = None,
+                   chip: np.ndarray | None = None) -> ExamSupervisor:
+        """A supervisor for one session; ValueError if the candidate has no template on this device. `chip`: the
+        template of the portrait on the chip ID card the candidate presented (check-in matches both)."""
         if candidate not in set(gallery.subjects.tolist()):
             raise ValueError(f"candidate {candidate!r} has no template on this device (no exam consent for this "
                              f"site, or the gallery is not synced yet): the session cannot start")
@@ -340,4 +353,5 @@ class ExamStation:
             session, candidate, exam_type, stage, seat, lambda t: gallery.verify(t, candidate), threshold,
             self.settings, reporter, embed=lambda crops: self.pack.embedder.embed(np.stack(crops)),
             live_score=self.liveness.scores if self.liveness else None,
-            live_threshold=self.liveness.threshold if self.liveness else None)
+            live_threshold=self.liveness.threshold if self.liveness else None,
+            chip_score=None if chip is None else lambda t: float(np.asarray(t, dtype=np.float32) @ chip))

@@ -47,7 +47,8 @@ class ExamEvents:
     def session_changed(self, s: ExamSupervisor) -> None:
         self.events.append(ExamSessionEvent, session=s.session, candidate=s.candidate, exam_type=s.exam_type,
                          stage=s.stage, seat=s.seat, started_at=s.started_at, ended_at=s.ended_at,
-                         checkin=s.checkin, checkin_score=s.checkin_score, reason=s.reason,
+                         checkin=s.checkin, checkin_score=s.checkin_score, checkin_chip_score=s.checkin_chip_score,
+                         reason=s.reason,
                          checks=[ExamCheck(at=c.at, reason=c.reason, score=c.score, passed=c.passed,
                                            liveness=c.liveness) for c in s.checks[-MAX_CHECKS:]],
                          checks_total=len(s.checks),

@@ -41,7 +41,7 @@ from emrtd.signatures import digest
 from emrtd.sod import parse_sod
 from emrtd.trust import TrustStore
 from models.pack import LoadedPack
-from models.photos import template_from_image
+from models.photos import Template, template_from_image
 from wire.commands import CardReadCommand, CommandRefused, FreshCommands
 from wire.events import CardEvent
 from wire.evidence import seal
@@ -107,10 +107,7 @@ class Kiosk:
         read = self._read_card(command)
         if isinstance(read, str):
             return read
-        try:
-            portrait = template_from_image(read.faces[0].decode(), self.pack, self.config.quality)
-        except ValueError as exc:  # a corrupt image on the chip
-            portrait = str(exc)
+        portrait = chip_template(read, self.pack, self.config.quality)
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
@@ -185,6 +182,26 @@ class Kiosk:
                            sealed=box, **fields)
         log.info("card read %s: %s %s %s", read, stage, outcome, problem)
 
+
+
+def chip_template(read: CardRead, pack: LoadedPack, quality) -> Template | str:
+    """The template of the card's portrait, or why there is none (a corrupt image, no face, a poor one)."""
+    try:
+        return template_from_image(read.faces[0].decode(), pack, quality)
+    except ValueError as exc:  # a corrupt image on the chip
+        return str(exc)
+
+
+def read_chip_card(reader: Transport, mrz: str) -> CardRead:
+    """The card on `reader`, opened with "DOC,BIRTH,EXPIRY" and checked for integrity (no trust store here);
+    ValueError for malformed details or a tampered card, the card's own errors (emrtd.apdu) otherwise."""
+    parts = [p.strip() for p in mrz.split(",")]
+    if len(parts) != 3:
+        raise ValueError("the card's details are DOCUMENT,BIRTH,EXPIRY (dates as YYMMDD)")
+    read = read_card(reader, *parts, NO_TRUST_STORE)
+    if read.passive.outcome == TAMPERED:
+        raise ValueError("the card failed its authenticity check: " + "; ".join(read.passive.problems))
+    return read
 
 
 def run_kiosk(bundle_path: Path, config: EdgeConfig, source: str, mqtt: str | None = None,

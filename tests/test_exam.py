@@ -157,3 +157,33 @@ def test_a_candidate_without_a_template_on_the_device_cannot_start(pack, config,
     station = ExamStation(pack, config.quality, config.exam, None)
     with pytest.raises(ValueError, match="no template on this device"):
         station.supervisor("session-3", "someone-else", gallery, Recorder())
+
+
+def test_a_candidate_checking_in_with_the_chip_card_is_matched_to_its_portrait_too(pack, config, gallery, people,
+                                                                                  tmp_path):
+    """Issue 15: the card on the exam device's reader (the software eMRTD), its portrait's template beside the
+    enrolled one; both scores kept. Another person's card fails check-in, saying why."""
+    from edge.kiosk import chip_template, read_chip_card
+    from emrtd_card import SoftwareCard, TestPki, issue_card
+
+    pki = TestPki.create()
+
+    def chip(photo: str) -> np.ndarray:
+        portrait = cv2.imencode(".jpg", cv2.imread(str(CELEBS / photo)))[1].tobytes()
+        card = issue_card(pki, portrait)
+        read = read_chip_card(SoftwareCard(card.files, card.document, card.birth, card.expiry),
+                              f"{card.document},{card.birth},{card.expiry}")
+        return chip_template(read, pack, config.quality).embedding
+
+    station = ExamStation(pack, config.quality, config.exam, None)
+    for card_photo, expected in (("img2.jpg", "passed"), ("img16.jpg", "failed")):
+        recorder = Recorder()
+        supervisor = station.supervisor("session-1", "cand-1", gallery, recorder, chip=chip(card_photo))
+        for t, image in desk_frames([Sitter(people["candidate"], 1.0, 30, 220, 120)], 30, FPS):
+            supervisor.observe(station.see(Frame(int(t * FPS), t, image), T0 + timedelta(seconds=t)))
+            if supervisor.checkin != "pending":
+                break
+        assert supervisor.checkin == expected
+        assert supervisor.checkin_score >= supervisor.threshold  # the enrolled template matches either way
+        assert (supervisor.checkin_chip_score >= supervisor.threshold) == (expected == "passed")
+    assert supervisor.reason.startswith("the live face does not match the chip card's portrait")

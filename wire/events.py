@@ -238,6 +238,7 @@ class ExamSessionEvent(EventBase):
     ended_at: Timestamp | None = None
     checkin: Literal["pending", "passed", "failed", "presentation_attack", "refused"]
     checkin_score: Number | None = None
+    checkin_chip_score: Number | None = None  # checked in with a chip ID card: the live face against its portrait
     checks: list[ExamCheck] = Field(default_factory=list, max_length=400)  # the newest 400
     checks_total: Count = 0
     flags: list[RecordId] = Field(default_factory=list, max_length=1000)  # flag ids raised in the session

@@ -84,6 +84,7 @@ def _session(store: Store, tx: Tx, body: dict, event: StoredEvent, skew_limit_s:
     session.started_at = _text(body["started_at"])
     session.ended_at = _text(body.get("ended_at"))
     session.checkin, session.checkin_score = body["checkin"], body.get("checkin_score")
+    session.checkin_chip_score = body.get("checkin_chip_score")
     session.reason = body.get("reason", "")
     session.checks, session.checks_total = body.get("checks", []), body.get("checks_total", 0)
     session.flags, session.evidence = body.get("flags", []), body.get("evidence", [])

@@ -29,6 +29,7 @@ class ExamSession:
     ended_at: str | None = None
     checkin: str = "pending"
     checkin_score: float | None = None
+    checkin_chip_score: float | None = None  # checked in with a chip ID card: the live face against its portrait
     reason: str | None = ""
     checks: list = field(default_factory=list)
     checks_total: int = 0

@@ -192,6 +192,7 @@ exam_sessions = Table(
     Column("ended_at", Text),
     Column("checkin", Text),
     Column("checkin_score", Float),
+    Column("checkin_chip_score", Float),  # checked in with a chip ID card: the live face against its portrait (0007)
     Column("reason", Text),
     Column("checks", Text),
     Column("checks_total", Integer),

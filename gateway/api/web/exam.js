@@ -68,7 +68,7 @@ async function show(id) {
   FG.fill(document.getElementById("detail"), FG.html`<h2>${light(s.status)} — ${s.candidate_name || s.candidate} <span class="muted">(${s.candidate})</span></h2>
     <p>${s.exam_type} / ${s.stage}, ${FG.t("seat")} ${s.seat || "—"}, ${FG.t("device")} ${s.device}<br>
     ${FG.dateTime(s.started_at)} – ${s.ended_at ? FG.time(s.ended_at) : FG.t("running")};
-    ${FG.t("check-in")} <b>${CHECKIN[s.checkin] || s.checkin}</b> (${FG.t("score")} ${s.checkin_score ?? "—"}); ${FG.t("{n} checks", {n: s.checks_total})}
+    ${FG.t("check-in")} <b>${CHECKIN[s.checkin] || s.checkin}</b> (${FG.t("score")} ${s.checkin_score ?? "—"}${s.checkin_chip_score != null ? FG.html`; ${FG.t("chip card portrait")} ${s.checkin_chip_score}` : ""}); ${FG.t("{n} checks", {n: s.checks_total})}
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report" target="_blank">${FG.t("printable report")}</a>
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report.pdf" id="report-pdf">${FG.t("download PDF")}</a></p>
     ${timeline(s)}

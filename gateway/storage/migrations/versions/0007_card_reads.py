@@ -8,6 +8,8 @@ Revises: 0006
   or leaves -- the DG1 name, the card number's keyed hash and the two templates. The row (and the read's card
   events) is deleted once the person decides, or after `kiosk.read_ttl_s` at the latest: nothing of a card is
   kept beyond what enrolment itself keeps.
+- `exam_sessions.checkin_chip_score`: a candidate who checked in with their chip ID card is matched to its
+  portrait as well as to their enrolled template; both scores are kept.
 """
 
 from alembic import op
@@ -42,8 +44,10 @@ def upgrade() -> None:
                     sa.Column("events", sa.Text, nullable=False, server_default="[]"),
                     sa.Column("updated_at", sa.Text, nullable=False))
     op.create_index("idx_card_reads_requested_at", "card_reads", ["requested_at"])
+    op.add_column("exam_sessions", sa.Column("checkin_chip_score", sa.Float))
 
 
 def downgrade() -> None:
+    op.drop_column("exam_sessions", "checkin_chip_score")
     op.drop_index("idx_card_reads_requested_at", "card_reads")
     op.drop_table("card_reads")
