@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate eval messages clean
+.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate bench-card eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-fleet: $(STAMP)
 
 bench-gate: $(STAMP)
 	$(BIN)/python benchmarks/gate_latency.py
+
+bench-card: $(STAMP)
+	$(BIN)/python benchmarks/card_enrol.py
 
 bench-pad: $(STAMP)
 	$(BIN)/python benchmarks/pad_eval.py

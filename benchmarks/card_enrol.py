@@ -1,0 +1,161 @@
+"""Self-enrolment from a chip ID card: our own time from "card on the reader" to "enrolled", without the person's
+(typing, walking up to the camera, reading the consent).
+
+    .venv/bin/python benchmarks/card_enrol.py [--runs 20] [--kbps 424]
+
+Each run, with the software eMRTD (tests/emrtd_card.py) on a link model of `--kbps` (every command and answer
+takes its bits at that rate, as a 424 kbit/s NFC link does; the chip's own compute time is not modelled):
+
+  read    select, BAC, EF.COM, DG1, DG2 (a 250x250 JPEG portrait, as an LFW photo), EF.SOD under secure messaging
+  check   passive authentication at the gateway (hashes, the SOD's ECDSA signature, the DSC against the CSCA)
+  chip    decode the portrait, detect, align, embed (the kiosk's pack, buffalo_s)
+  live    3 camera frames (960x540) of the same person: detect, quality, embed, liveness (MiniFASNet)
+  match   1:1, live against chip
+  write   the enrolment: subject, fused template, consent, audit entry, in one SQLite transaction
+
+Baseline in the same run: the same four files read without secure messaging (what the chip's link alone costs).
+Prints median and p95 of each step, the total, and the APDUs and bytes of one read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from edge.camera import Frame  # noqa: E402
+from edge.config import EdgeConfig  # noqa: E402
+from edge.exam import ExamStation  # noqa: E402
+from edge.kiosk import NO_TRUST_STORE, chip_template  # noqa: E402
+from edge.liveness import LivenessChecker  # noqa: E402
+from edge.runner import open_pack  # noqa: E402
+from edge.synthetic import background, paste, portrait  # noqa: E402
+from emrtd.passive import authenticate  # noqa: E402
+from emrtd.reader import read_card  # noqa: E402
+from emrtd.signatures import digest  # noqa: E402
+from emrtd.sod import parse_sod  # noqa: E402
+from emrtd.dg1 import parse_dg1  # noqa: E402
+from emrtd.trust import TrustStore  # noqa: E402
+from emrtd_card import SoftwareCard, TestPki, issue_card  # noqa: E402
+from gateway.services.enrolment import Enroller, EnrolmentRequest  # noqa: E402
+from gateway.services.devices import add_site  # noqa: E402
+from gateway.services.secrets import GatewaySecrets  # noqa: E402
+from gateway.storage import Store  # noqa: E402
+from models.photos import Template  # noqa: E402
+from models.quality import QualitySettings  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+PERSON = SHARED / "data" / "faces" / "lfw-devtest" / "images" / "Mario_Cipollini"
+STEPS = ("read", "check", "chip", "live", "match", "write")
+
+
+def ms(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--kbps", type=float, default=424.0, help="the link model (0: no link time at all)")
+    args = parser.parse_args()
+    bitrate = args.kbps * 1000 or None
+
+    config = EdgeConfig()
+    config.models.search_paths = [*config.models.search_paths, SHARED / "models" / "minifasnet"]
+    pack, liveness = open_pack(config), LivenessChecker.open(config)
+    station = ExamStation(pack, config.quality, config.exam, None)
+    photos = sorted(PERSON.iterdir())
+    chip_jpeg = cv2.imencode(".jpg", cv2.imread(str(photos[0])), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    face, wall = portrait(photos[1], 480), background(960, 540)
+    frames = []
+    for i in range(3):
+        image = wall.copy()
+        paste(image, face[:510], (240 + i, 30 + i))
+        frames.append(image)
+
+    work = Path(tempfile.mkdtemp(prefix="card-enrol-"))
+    pki = TestPki.create()
+    trust = TrustStore(work / "trust")
+    trust.add(pki.csca_pem())
+    store, secrets = Store.open(work / "gateway.db"), GatewaySecrets(work / "secrets")
+    add_site(store, "site-a")
+    enroller = Enroller(store, secrets, {}, QualitySettings(), actor="benchmark")
+
+    times: dict[str, list[float]] = {step: [] for step in (*STEPS, "baseline")}
+    stats = plain_stats = None
+    for run in range(args.runs):
+        number = f"{run:09d}"
+        issued = issue_card(pki, chip_jpeg, document=number, citizen_number=f"001{number}")
+        card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, bitrate=bitrate,
+                            allow_plain=True)
+        t0 = time.perf_counter()
+        read = read_card(card, issued.document, issued.birth, issued.expiry, NO_TRUST_STORE)
+        t1 = time.perf_counter()
+        sod = parse_sod(read.files["SOD"])
+        passive = authenticate(sod, {1: read.files["DG1"]}, trust, parse_dg1(read.files["DG1"]).expiry,
+                               digests={2: digest(sod.hash_algorithm, read.files["DG2"])})
+        assert passive.outcome == "genuine", passive
+        t2 = time.perf_counter()
+        chip = chip_template(read, pack, config.quality)
+        t3 = time.perf_counter()
+        samples = []
+        for n, image in enumerate(frames):
+            seen = station.see(Frame(n, n / 15, image), datetime.now(timezone.utc))
+            crop = seen.faces[0]
+            samples.append(pack.embedder.embed(crop.crop[None])[0])
+            if liveness:
+                liveness.scores(image, crop.box[None])
+        live = np.mean(samples, axis=0)
+        live /= np.linalg.norm(live)
+        t4 = time.perf_counter()
+        score = float(live @ chip.embedding)
+        assert score >= pack.spec.verify_threshold, score
+        fused = chip.embedding + live
+        fused /= np.linalg.norm(fused)
+        t5 = time.perf_counter()
+        result = enroller.enrol_templates(
+            EnrolmentRequest(source="benchmark", subject="", display_name=f"{read.mrz.name} {run}",
+                             id_card_hash=secrets.id_card_hash(read.mrz.card_number), sites=["site-a"],
+                             channel="kiosk"), {pack.name: Template(fused, chip.quality)})
+        t6 = time.perf_counter()
+        assert result.enrolled, result.reason
+        with store.db.transaction(unaudited="benchmark: the next run enrols the same face again") as tx:
+            tx.conn.exec_driver_sql("DELETE FROM templates")  # else the next run is refused as a duplicate face
+        for step, (a, b) in zip(STEPS, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6))):
+            times[step].append(b - a)
+        stats = read.stats
+        plain = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, bitrate=bitrate,
+                             allow_plain=True)
+        t0 = time.perf_counter()
+        baseline = read_card(plain, issued.document, issued.birth, issued.expiry, NO_TRUST_STORE, secure=False)
+        times["baseline"].append(time.perf_counter() - t0)
+        plain_stats = baseline.stats
+
+    totals = [sum(times[step][i] for step in STEPS) for i in range(args.runs)]
+    link = f"{args.kbps:g} kbit/s link model" if bitrate else "no link time"
+    print(f"\nCard to enrolled, our own time: {args.runs} runs, {link}, DG2 {len(chip_jpeg):,} B JPEG, 2 cores\n")
+    print(f"{'step':<44}{'median ms':>10}{'p95 ms':>10}")
+    for step in STEPS:
+        print(f"{step:<44}{ms(times[step])[0]:>10.1f}{ms(times[step])[1]:>10.1f}")
+    print(f"{'total (goal < 1500 ms)':<44}{ms(totals)[0]:>10.1f}{ms(totals)[1]:>10.1f}")
+    print(f"{'baseline: the same files read in the clear':<44}{ms(times['baseline'])[0]:>10.1f}"
+          f"{ms(times['baseline'])[1]:>10.1f}")
+    print(f"\none read: {stats.apdus} APDUs, {stats.sent:,} bytes sent, {stats.received:,} received "
+          f"(in the clear: {plain_stats.apdus} APDUs, {plain_stats.sent:,} sent, {plain_stats.received:,} received)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
