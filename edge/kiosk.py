@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from edge.events import DeviceEvents
 from edge.exam import ExamStation
 from edge.liveness import LivenessChecker
 from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
-from emrtd.passive import TAMPERED
+from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
 from emrtd.reader import CardRead, read_card
 from emrtd.signatures import digest
 from emrtd.sod import parse_sod
@@ -111,9 +111,13 @@ class Kiosk:
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
-        if read.passive.outcome == TAMPERED:  # the gateway confirms it from the sealed files; no face is taken
-            self._send(command.id, "read", TAMPERED, "; ".join(read.passive.problems), sealed=sealed)
-            return TAMPERED
+        # A card that cannot be enrolled whoever holds it: no face is taken. The gateway confirms from the sealed
+        # files (and decides trust, which the kiosk cannot).
+        stop = TAMPERED if read.passive.outcome == TAMPERED else \
+            EXPIRED_DOCUMENT if expiry_date(read.mrz.expiry, date.today()) < date.today() else None
+        if stop:
+            self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed)
+            return stop
         if isinstance(portrait, str):
             self._send(command.id, "failed", "portrait_unusable", problem=f"the chip's portrait: {portrait}")
             return "portrait_unusable"

@@ -109,10 +109,12 @@ def read_card(stack, card, role="operator", **fields):
     return r.json()["read"]
 
 
-def finished(stack, read, stages=("face", "failed"), timeout=90):
+def finished(stack, read, timeout=90):
+    """The read once the kiosk is done with it: failed, face matched or not, or a card it would not go on with."""
     def done():
         r = stack.get(f"/api/kiosks/kiosk-1/reads/{read}", role="operator").json()
-        return r if r["stage"] in stages or r["refusal"] else None
+        ended = r["stage"] in ("face", "failed") or r["outcome"] in ("tampered", "expired_document")
+        return r if ended else None
     return wait_for(done, timeout, f"card read {read} to finish")
 
 
@@ -198,7 +200,8 @@ def test_another_persons_face_with_the_card_is_refused_and_nothing_is_written(st
     assert sql(stack, "SELECT count(*) FROM subjects") == subjects
 
 
-def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack, pki, kiosk, tmp_path):
+def test_wrong_details_a_tampered_card_an_unknown_issuer_a_corrupt_portrait_and_an_expired_card_each_say_why(
+        stack, pki, kiosk, tmp_path):
     issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001346", citizen_number="001090001346")
     kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
     status = finished(stack, read_card(stack, issued, birth="900316"))
@@ -221,6 +224,18 @@ def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack,
     assert status["passive"] == "untrusted_issuer"
     assert status["refusal"] == "untrusted_issuer"
 
+    corrupt = issue_card(pki, chip_jpeg(CHIP_PHOTO)[:400], document="203001348", citizen_number="001090001348")
+    kiosk.card = SoftwareCard(corrupt.files, corrupt.document, corrupt.birth, corrupt.expiry)
+    status = finished(stack, read_card(stack, corrupt))
+    assert (status["stage"], status["outcome"]) == ("failed", "portrait_unusable"), status["problems"]
+
+    expired = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001349", citizen_number="001090001349",
+                         expiry="250101")
+    kiosk.card = SoftwareCard(expired.files, expired.document, expired.birth, expired.expiry)
+    status = finished(stack, read_card(stack, expired))
+    assert (status["passive"], status["refusal"]) == ("expired_document", "expired_document")
+    assert status["problems"] == ["the document expired on 01/01/2025"]
+
     r = stack.post("/api/kiosks/kiosk-1/reads", {"document": "20300134*", "birth": "900315", "expiry": "351231"},
                    role="operator")
     assert r.status_code == 422 and "document number" in r.text
@@ -230,7 +245,7 @@ def test_wrong_details_a_tampered_card_and_an_unknown_issuer_each_say_why(stack,
                       role="auditor").status_code == 403
     outcomes = [e["detail"]["outcome"] for e in stack.get("/api/audit", role="auditor", action="card.read",
                                                           limit=50).json()]
-    assert {"refused", "tampered", "untrusted_issuer"} <= set(outcomes)
+    assert {"refused", "tampered", "untrusted_issuer", "portrait_unusable", "expired_document"} <= set(outcomes)
 
 
 # --- the kiosk page in Chromium: the person's own screen, in Vietnamese and English ---------------------------

@@ -172,7 +172,7 @@ def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
     """Why this read may not become an enrolment (a key of REFUSALS), or None."""
     if read.passive == TAMPERED or read.outcome == TAMPERED:
         return "tampered"
-    if read.passive == EXPIRED_DOCUMENT:
+    if EXPIRED_DOCUMENT in (read.passive, read.outcome):
         return "expired_document"
     if read.passive == UNTRUSTED_ISSUER and not settings.allow_untrusted_issuer:
         return "untrusted_issuer"
