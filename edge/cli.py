@@ -381,7 +381,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     kiosk = sub.add_parser("kiosk", help="a self-enrolment kiosk: chip ID card reader and camera")
     krun = with_config(kiosk.add_subparsers(dest="cmd", required=True).add_parser(
         "run", help="read the cards the gateway's kiosk page asks for and match the live face (reader: [kiosk])"))
-    krun.add_argument("--bundle", required=True, help="bundle of a kiosk device (facegate provision device --kind kiosk)")
+    krun.add_argument("--bundle", required=True,
+                      help="bundle of a kiosk device (facegate provision device --kind kiosk)")
     krun.add_argument("--source", required=True, help="the kiosk's camera: index, rtsp:// URL or video file")
     krun.add_argument("--mqtt", help="broker URL overriding the bundle's")
     krun.set_defaults(func=cmd_kiosk_run)

@@ -8,7 +8,8 @@
 The outcome is one word, the gravest that applies: `tampered` (1 or 2 fails, or the DSC names a trusted CSCA
 whose signature is not on it), `untrusted_issuer` (every signature good, but no trusted CSCA issued the DSC: the
 card may be genuine, nothing proves it), `expired_document` (genuine, but no longer valid), or `genuine`.
-`problems` lists every finding, not only the gravest. A tampered card is never enrolled; what to do with an untrusted issuer is the site's setting.
+`problems` lists every finding, not only the gravest. A tampered card is never enrolled; what to do with an
+untrusted issuer is the site's setting.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ def ingest(new_db):
     key = DeviceKey.generate()
     register_device(store, "gate-01", public_key=key.public_text)
     register_device(store, "exam-01", kind="exam", public_key=key.public_text)
+    register_device(store, "kiosk-01", kind="kiosk", public_key=key.public_text)
     return store, key, DeviceDirectory(store, refresh_s=3600)
 
 
@@ -67,8 +68,9 @@ def test_any_json_however_deep_is_rejected_with_a_reason(ingest, body, depth):
 
 def _valid_body(kind: str, seq: int) -> dict:
     now = datetime.now(timezone.utc).isoformat()
-    common = {"v": 1, "id": str(uuid7()), "site": "site-a", "device": "exam-01" if kind.startswith("exam.") else "gate-01",
-              "seq": seq, "captured_at": now, "kind": kind}
+    device = "exam-01" if kind.startswith("exam.") else "kiosk-01" if kind == "card" else "gate-01"
+    common = {"v": 1, "id": str(uuid7()), "site": "site-a", "device": device, "seq": seq, "captured_at": now,
+              "kind": kind}
     extra = {
         "verdict": {"camera": "c", "track": 1, "verdict": "granted", "subject": "ann", "score": 0.5,
                     "runner_up": 0.1, "threshold": 0.3, "margin": 0.1, "quality": 0.9, "frames": 3},
@@ -85,6 +87,8 @@ def _valid_body(kind: str, seq: int) -> dict:
                           "sha256": "0" * 64, "nonce": "n", "ciphertext": "c"},
         "exam.session": {"session": "s1", "candidate": "ann", "exam_type": "t", "stage": "t", "started_at": now,
                          "checkin": "pending"},
+        "card": {"read": "r1", "stage": "face", "outcome": "matched", "score": 0.7, "threshold": 0.3,
+                 "liveness": 0.9, "nonce": "n", "sealed": "s"},
     }[kind]
     return common | extra
 
@@ -98,7 +102,7 @@ def test_signed_events_with_any_value_anywhere_are_stored_or_rejected(ingest, ki
     body = _valid_body(kind, seq)
     field = data.draw(st.sampled_from(sorted(body)) | st.text(max_size=12), label="field")
     body[field] = value
-    device = body["device"] if body.get("device") in ("gate-01", "exam-01") else "gate-01"
+    device = body["device"] if body.get("device") in ("gate-01", "exam-01", "kiosk-01") else "gate-01"
     try:
         sig = key.sign(canonical_json(body))
     except ValueError:  # NaN or infinity: canonical JSON has no form for it, so no device can sign it

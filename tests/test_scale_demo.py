@@ -18,13 +18,12 @@ from playwright.sync_api import expect
 
 from conftest import REPO
 from stack import wait_for
-from test_pages import browser  # noqa: F401  (the fixture: Debian's Chromium)
 
 SITES = ("north-gate", "south-gate")
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):  # conftest's: Debian's Chromium
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     yield context.new_page()
     context.close()

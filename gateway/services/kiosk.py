@@ -120,13 +120,13 @@ class CardProjector:
         changes: dict = {"stage": body["stage"], "outcome": body["outcome"], "updated_at": event.received_at,
                          "events": [*read.events, event.id]}
         if body["stage"] == "read":
-            changes |= self._checked(sealed, body)
+            changes |= self._checked(sealed)
             tx.audit(f"device:{event.device}", "card.read", read.id, {
                 "by": read.requested_by, "outcome": changes["passive"], "problems": changes["problems"],
-                "card": changes["card_hash"], "device_outcome": body["outcome"]})
+                "card": changes.get("card_hash"), "device_outcome": body["outcome"]})
         elif body["stage"] == "face":
-            changes |= {"score": body.get("score"), "threshold": body.get("threshold"), "liveness": body.get("liveness"),
-                        "live_template": base64.b64decode(sealed["live_template"]) if sealed else None}
+            changes |= {"score": body.get("score"), "threshold": body.get("threshold"),
+                        "liveness": body.get("liveness"), "live_template": _template(sealed, "live_template")}
         else:
             changes["problems"] = [body.get("problem") or body["outcome"]]
             if body["outcome"] in READ_FAILURES:
@@ -134,7 +134,7 @@ class CardProjector:
                          {"by": read.requested_by, "outcome": body["outcome"], "problems": changes["problems"]})
         store.card_reads.update(tx, read.id, **changes)
 
-    def _checked(self, sealed: dict, body: dict) -> dict:
+    def _checked(self, sealed: dict) -> dict:
         """Passive authentication at the gateway, from the sealed DG1, EF.SOD and DG2 digest."""
         try:
             dg1, sod_bytes = base64.b64decode(sealed["dg1"]), base64.b64decode(sealed["sod"])
@@ -143,11 +143,18 @@ class CardProjector:
                                              digests={2: bytes.fromhex(sealed["dg2_digest"])})
         except (KeyError, ValueError) as exc:
             return {"passive": TAMPERED, "problems": [f"the card's files do not parse: {exc}"]}
-        template = sealed.get("chip_template")
         return {"passive": passive.outcome, "problems": list(passive.problems), "name": mrz.name,
                 "card_hash": self.secrets.id_card_hash(mrz.card_number), "pack": sealed.get("pack"),
-                "chip_template": base64.b64decode(template) if template else None,
-                "chip_quality": sealed.get("chip_quality")}
+                "chip_template": _template(sealed, "chip_template"), "chip_quality": sealed.get("chip_quality")}
+
+
+def _template(sealed: dict, name: str) -> bytes | None:
+    """A float32 template the kiosk sealed, or None if it sent none (or not a template's size: 64-4096 numbers)."""
+    try:
+        data = base64.b64decode(sealed[name], validate=True)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return data if len(data) % 4 == 0 and 64 <= len(data) // 4 <= 4096 else None
 
 
 def get_read(store: Store, device_id: str, read_id: str) -> CardReadRow:
@@ -178,7 +185,10 @@ def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
         return "untrusted_issuer"
     if read.passive not in (GENUINE, UNTRUSTED_ISSUER):
         return "not_read"
-    if read.stage != "face" or read.outcome != "matched":
+    if read.chip_template is None or read.pack is None:
+        return "not_read"
+    if read.stage != "face" or read.outcome != "matched" or read.live_template is None \
+            or len(read.live_template) != len(read.chip_template):
         return "not_matched"
     return None
 

@@ -70,7 +70,8 @@ def _out(gw, read: CardReadRow) -> ReadOut:
     finished = read.stage in ("face", "failed") or read.passive in ("tampered", "expired_document") or (
         read.passive == "untrusted_issuer" and not gw.config.kiosk.allow_untrusted_issuer)
     holder = gw.store.people.subject_by_card(read.card_hash) if read.card_hash else None
-    return ReadOut(read=read.id, device=read.device, site=read.site, purpose=read.purpose, stage=read.stage, outcome=read.outcome, passive=read.passive,
+    return ReadOut(read=read.id, device=read.device, site=read.site, purpose=read.purpose, stage=read.stage,
+                   outcome=read.outcome, passive=read.passive,
                    problems=read.problems, name=read.name, score=read.score, threshold=read.threshold,
                    liveness=read.liveness, valid_until=read.valid_until, may_enrol=refusal is None,
                    refusal=refusal if finished else None, already_enrolled=holder is not None)
