@@ -107,7 +107,6 @@ class Kiosk:
         read = self._read_card(command)
         if isinstance(read, str):
             return read
-        portrait = chip_template(read, self.pack, self.config.quality)
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
@@ -118,6 +117,7 @@ class Kiosk:
         if stop:
             self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed)
             return stop
+        portrait = chip_template(read, self.pack, self.config.quality)
         if isinstance(portrait, str):
             self._send(command.id, "failed", "portrait_unusable", problem=f"the chip's portrait: {portrait}")
             return "portrait_unusable"
