@@ -93,7 +93,11 @@ function render(r) {
 function finish(message, r, retry = true) {
   $("progress").textContent = "";
   $("problem").textContent = message;
-  if (r.problems?.length) { const li = document.createElement("li"); li.className = "muted"; li.textContent = r.problems.join("; "); $("facts").append(li); }
+  if (r.problems?.length) {  // the card's or the kiosk's own words (English), for the counter's staff, folded away
+    const li = document.createElement("li");
+    FG.fill(li, FG.html`<details><summary>${FG.t("technical details")}</summary><span class="muted">${r.problems.join("; ")}</span></details>`);
+    $("facts").append(li);
+  }
   $("retry").hidden = !retry;
   $("restart").hidden = false;
   (retry ? $("retry") : $("restart")).focus();
