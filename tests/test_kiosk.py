@@ -296,11 +296,13 @@ def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_languag
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_kiosk_page_says_why_a_card_was_refused_and_has_no_serious_accessibility_problem(browser, stack, pki,
-                                                                                          kiosk, lang):
+def test_the_kiosk_page_says_why_a_card_was_refused_lets_the_person_correct_it_and_has_no_serious_accessibility_problem(
+        browser, stack, pki, kiosk, tmp_path, lang):
     t = catalogue(lang).gettext
-    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001499", citizen_number="001090001499")
+    photos = sorted((LFW / "Keith_Bogans").iterdir())
+    issued = issue_card(pki, chip_jpeg(photos[0]), document="203001499", citizen_number="001090001499")
     kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    kiosk.video = before_the_camera(photos[1], tmp_path / "live.avi")
     page = new_page(browser, stack, lang, bypass_csp=True)  # axe is a script of the test's own
     try:
         login(page, stack, "operator")
@@ -316,5 +318,16 @@ def test_the_kiosk_page_says_why_a_card_was_refused_and_has_no_serious_accessibi
         expect(page.get_by_role("button", name=t("Try again"))).to_be_focused()
         assert accessibility_problems(page) == []
         shot(page, f"kiosk-refused-{lang}")
+        page.get_by_role("button", name=t("Try again")).click()  # back to the form, as typed, to correct it
+        expect(page.get_by_label(t("Document number"))).to_have_value(issued.document)
+        page.get_by_label(t("Date of birth")).fill("15/03/1990")
+        page.get_by_role("button", name=t("Read my card")).click()
+        expect(page.locator("#consent")).to_be_visible(timeout=60_000)
+        assert accessibility_problems(page) == []
+        page.get_by_role("button", name=t("I do not agree")).click()
+        expect(page.locator("#done-text")).to_have_text(t("Nothing was kept. Please see the staff to enter."))
     finally:
         page.context.close()
+    assert sql(stack, "SELECT count(*) FROM subjects WHERE id_card_hash = ?",
+               stack.secrets.id_card_hash("001090001499")) == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM card_reads") == [(0,)]

@@ -57,6 +57,7 @@ async function start(event) {
     current = await FG.api(`/api/kiosks/${encodeURIComponent(f.kiosk.value)}/reads`, {method: "POST", body: JSON.stringify(body)});
   } catch (err) { $("form-error").textContent = err.message; return; }
   $("facts").replaceChildren();
+  $("findings").replaceChildren();
   $("problem").textContent = "";
   $("retry").hidden = $("restart").hidden = true;
   show("check");
@@ -93,11 +94,8 @@ function render(r) {
 function finish(message, r, retry = true) {
   $("progress").textContent = "";
   $("problem").textContent = message;
-  if (r.problems?.length) {  // the card's or the kiosk's own words (English), for the counter's staff, folded away
-    const li = document.createElement("li");
-    FG.fill(li, FG.html`<details><summary>${FG.t("technical details")}</summary><span class="muted">${r.problems.join("; ")}</span></details>`);
-    $("facts").append(li);
-  }
+  // The card's or the kiosk's own words (English), for the counter's staff, folded away below the person's message.
+  FG.fill($("findings"), r.problems?.length ? FG.html`<details><summary>${FG.t("technical details")}</summary><p class="muted">${r.problems.join("; ")}</p></details>` : FG.html``);
   $("retry").hidden = !retry;
   $("restart").hidden = false;
   (retry ? $("retry") : $("restart")).focus();
@@ -146,7 +144,10 @@ function restart() {
   form.elements.valid_until.value = `${end.day}/${end.month}/${end.year} 23:59`;
   FG.dayFields(form);
   form.onsubmit = start;
-  $("retry").onclick = () => form.requestSubmit();
+  // Details the card refused are the person's to correct: back to the form, as typed. Anything else: read again.
+  $("retry").onclick = () => {
+    if (current?.outcome === "refused") { show("card"); form.elements.document.focus(); } else form.requestSubmit();
+  };
   $("restart").onclick = restart;
   $("next").onclick = restart;
   $("agree").onclick = () => decide(true);
