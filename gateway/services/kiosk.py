@@ -42,6 +42,7 @@ from gateway.services.enrolment import Enroller, EnrolmentRequest
 from gateway.services.exams import Refused
 from gateway.services.secrets import GatewaySecrets
 from gateway.storage import CardReadRow, Consent, Store, StoredEvent, Tx
+from gateway.storage.audit import ids_digest
 from models.photos import Template
 from models.quality import QualitySettings
 from wire import DeviceKey, uuid7
@@ -254,9 +255,13 @@ def _extend(store: Store, read: CardReadRow, subject: str, settings: KioskSettin
 
 
 def _close(store: Store, read: CardReadRow, actor: str, how: str, subject: str | None = None) -> None:
+    """Delete the read and its card events. The audit entry names the deleted events as a retention purge does
+    (their digest here, their ids in purged_events), so `audit verify` tells them from events that went missing."""
     with store.db.transaction() as tx:
         store.card_reads.remove(tx, read)
-        tx.audit(actor, "card.read_closed", read.id, {"how": how, "subject": subject, "events": read.events})
+        seq = tx.audit(actor, "card.read_closed", read.id, {"how": how, "subject": subject, "count": len(read.events),
+                                                            "ids_sha256": ids_digest(read.events)})
+        store.events.record_purged(tx, read.events, seq)
 
 
 def purge(store: Store, settings: KioskSettings) -> int:
