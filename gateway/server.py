@@ -44,7 +44,7 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
     secrets = GatewaySecrets(config.secrets_dir)
     database = config.sqlite_file
     warn_exposed([*([database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
-                    if database else []), config.secrets_dir, config.broker_dir])
+                    if database else []), config.secrets_dir, config.broker_dir, config.trust_dir])
     live = LiveFeed()
     files = BrokerFiles(config.broker_dir)
     embedded = None
