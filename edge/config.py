@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.doors.base import DoorSettings
+from edge.motion import MotionSettings
 from models.quality import QualitySettings
 from models.settings import ModelSettings
 
@@ -20,6 +21,8 @@ from models.settings import ModelSettings
 class CameraSettings(BaseModel):
     id: str = "cam-1"
     lane: int = Field(1, ge=1, le=64)  # the lane it watches: its verdicts open that lane's door
+    # x, y, width, height in the frame's pixels: where people can appear (the motion gate looks only there)
+    roi: tuple[int, int, int, int] | None = None
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 30.0
     open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up
@@ -117,6 +120,7 @@ class EdgeConfig(BaseSettings):
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     exam: ExamSettings = Field(default_factory=ExamSettings)
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     doors: list[DoorSettings] = Field(default_factory=list, max_length=64)  # [[doors]]: one per lane
 

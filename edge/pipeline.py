@@ -2,6 +2,8 @@
 
 Work is spent only where a decision needs it:
 - the detector runs on every `detect_every`-th frame; tracks carry over between;
+- with the motion gate on (`[motion]`), not even then while nobody is tracked and the camera's region of interest
+  has not changed since the detector last looked (edge/motion.py);
 - only tracks the policy still needs templates for are aligned and embedded
   (a person already decided costs one detection per cycle, nothing more);
 - all crops of a frame are embedded in one batch.
@@ -23,9 +25,10 @@ from edge.gallery import GalleryIndex
 from edge.policy import GatePolicy, Verdict
 from edge.tracker import Tracker
 from edge.liveness import LivenessChecker
+from edge.motion import MotionGate
 from models import LoadedPack, align_faces
 
-STAGES = ("decode", "detect", "track", "align+embed", "liveness", "match")
+STAGES = ("decode", "motion", "detect", "track", "align+embed", "liveness", "match")
 
 
 @dataclass
@@ -73,6 +76,7 @@ class PipelineStats:
     frames: int = 0
     detections: int = 0
     embedded: int = 0
+    static_skipped: int = 0  # detections the motion gate saved: nobody tracked, nothing changed
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by quality reason kind
 
 
@@ -91,6 +95,7 @@ class FacePipeline:
             margin=pack.spec.margin if margin is None else margin,
             live_threshold=liveness.threshold if liveness else None,
         )
+        self.motion = MotionGate(config.motion, config.camera.roi) if config.motion.enabled else None
         self.timer = StageTimer()
         self.stats = PipelineStats()
         self.report = FrameReport()
@@ -110,6 +115,12 @@ class FacePipeline:
         detect_now = self.stats.frames % max(1, self.config.tracker.detect_every) == 0
         self.stats.frames += 1
         self.timer.frames += 1
+        if detect_now and self.motion is not None:
+            with self.timer.stage("motion"):
+                changed = self.motion.changed(frame.image)
+            if not changed and not self.tracker.tracks:
+                detect_now = False
+                self.stats.static_skipped += 1
         if not detect_now:
             with self.timer.stage("track"):
                 ended = self.tracker.expire(ts)
@@ -118,6 +129,8 @@ class FacePipeline:
 
         with self.timer.stage("detect"):
             detections = self.pack.detector.detect(frame.image)
+        if self.motion is not None:
+            self.motion.detected()
         self.stats.detections += len(detections)
         with self.timer.stage("track"):
             update = self.tracker.update(detections, ts)
