@@ -39,6 +39,8 @@ class DeviceEvents:
             threshold=verdict.threshold, margin=verdict.margin, quality=round(verdict.quality, 3),
             frames=verdict.frames, liveness_enabled=verdict.liveness_enabled, liveness=verdict.liveness,
             lane=lane, direction=direction,
+            time_to_decision_ms=None if verdict.time_to_decision_s is None
+            else round(1000 * verdict.time_to_decision_s, 1),
         )
         try:
             return self._append(GateVerdictEvent, captured_at, fields)

@@ -36,6 +36,12 @@ class Verdict:
     frames: int
     liveness_enabled: bool = False
     liveness: float | None = None  # mean live score of the frames combined (when enabled)
+    first_good_at: float | None = None  # stream time of the first frame whose face passed the quality gate
+
+    @property
+    def time_to_decision_s(self) -> float | None:
+        """Stream time from the first frame whose face passed the quality gate to this verdict (issue 16)."""
+        return None if self.first_good_at is None else round(self.timestamp - self.first_good_at, 4)
 
 
 @dataclass
@@ -130,7 +136,7 @@ class GatePolicy:
             runner_up=round(runner_up, 4) if runner_up is not None else None,
             threshold=self.threshold, margin=self.margin,
             quality=round(float(np.mean(state.qualities)), 4), frames=len(state.embeddings),
-            liveness_enabled=self.live_threshold is not None, liveness=live,
+            liveness_enabled=self.live_threshold is not None, liveness=live, first_good_at=state.first_frame_at,
         )
         state.decided_at = timestamp
         state.embeddings, state.qualities, state.liveness, state.first_frame_at = [], [], [], None

@@ -73,6 +73,7 @@ def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = 
         "frames": verdict.frames,
         "liveness_enabled": verdict.liveness_enabled,
         "liveness": verdict.liveness,
+        "time_to_decision_s": verdict.time_to_decision_s,
         "model_pack": pack,
         "lane": lane,
     }

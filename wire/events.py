@@ -108,6 +108,8 @@ class GateVerdictEvent(EventBase):
     liveness: Number | None = None
     lane: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)] | None = None  # the camera's lane
     direction: Literal["in", "out"] | None = None  # of the lane's door, when one is configured
+    # Stream time from the first frame in which the face passed the quality gate to this verdict (issue 16)
+    time_to_decision_ms: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=3.6e6)] | None = None
 
 
 Lane = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)]
