@@ -14,6 +14,21 @@ class SecureMessagingError(CardError):
     """An answer whose MAC or framing is wrong: the channel cannot be trusted any more."""
 
 
+def split_protected(body: bytes) -> tuple[dict[int, bytes], bytes, bytes | None]:
+    """(data objects by tag, the bytes the MAC covers, the MAC) of a protected command's or answer's body: every
+    data object but DO8E is MACed, as it stands. TlvError if the body is not BER-TLV."""
+    fields, macd, mac, offset = {}, b"", None, 0
+    while offset < len(body):
+        start = offset
+        tag, value, offset = read_tlv(body, offset)
+        if tag == 0x8E:
+            mac = value
+        else:
+            fields[tag] = value
+            macd += body[start:offset]
+    return fields, macd, mac
+
+
 class SecureChannel:
     """The reader's half of a secure-messaging session (3DES keys and the counter from BAC)."""
 
@@ -48,16 +63,8 @@ class SecureChannel:
         raw, status = split(response)
         if not raw:  # the card dropped secure messaging: an error status in the clear (e.g. 6987, 6988)
             raise SecureMessagingError(f"the card left secure messaging ({status:04X})")
-        fields, macd, mac, offset = {}, b"", None, 0
         try:
-            while offset < len(raw):
-                start = offset
-                tag, value, offset = read_tlv(raw, offset)
-                if tag == 0x8E:
-                    mac = value
-                else:
-                    fields[tag] = value
-                    macd += raw[start:offset]
+            fields, macd, mac = split_protected(raw)
         except TlvError as exc:
             raise SecureMessagingError(f"an answer that is not secure messaging ({exc})") from None
         if mac is None or not crypto.same_mac(mac, crypto.retail_mac(self.ks_mac, ssc + macd)):

@@ -27,6 +27,7 @@ from emrtd import crypto
 from emrtd.apdu import CardRemoved
 from emrtd.bac import BacKeys, check_digit, derive_key
 from emrtd.reader import AID, FILES
+from emrtd.secure_messaging import split_protected
 from emrtd.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
 from emrtd.tlv import read_tlv, tlv
 
@@ -249,15 +250,7 @@ class SoftwareCard:
         ks_enc, ks_mac = self.session
         self.ssc += 1
         header, body = apdu[:4], apdu[5:5 + apdu[4]]
-        fields, macd, mac, offset = {}, b"", None, 0
-        while offset < len(body):
-            start = offset
-            tag, value, offset = read_tlv(body, offset)
-            if tag == 0x8E:
-                mac = value
-            else:
-                fields[tag] = value
-                macd += body[start:offset]
+        fields, macd, mac = split_protected(body)
         expected = crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + crypto.pad(header) + macd)
         if mac is None or not crypto.same_mac(mac, expected):
             self.session = None
