@@ -54,7 +54,7 @@ def chip_jpeg(photo) -> bytes:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, new_db):
     s = Stack.create(tmp_path_factory.mktemp("kiosk"), new_db("kiosk"))
-    s.add_device("kiosk-1", "site-a", kind="kiosk")  # both before either speaks (the gateway re-reads once a second)
+    s.add_device("kiosk-1", "site-a", kind="kiosk")
     s.add_device("gate-1", "site-a", kind="gate")
     yield s
     s.close()

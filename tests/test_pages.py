@@ -294,7 +294,7 @@ def test_the_live_gate_shows_a_new_verdict_within_two_seconds(page, stack):
 def door_gates(stack, tmp_path_factory):
     """Two gates with doors, running: gate-doors (lane 1, a relay board) and gate-broken (its board unplugged)."""
     gates, plugged = {}, {"gate-doors": True, "gate-broken": False}
-    for name in plugged:  # both known before either speaks: the gateway re-reads its devices at most once a second
+    for name in plugged:
         stack.add_device(name, "site-a")
     for name, is_plugged in plugged.items():
         unplugged = not is_plugged

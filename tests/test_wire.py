@@ -87,6 +87,29 @@ def test_the_gateway_refuses_revoked_devices_and_events_on_another_devices_topic
     assert err.value.reason == "revoked_device"
 
 
+def test_a_device_speaking_a_moment_after_it_was_provisioned_is_known(database):
+    """Its first heartbeat is not resent for a minute: refused as unknown, its lanes stayed unknown that long."""
+    store = Store.open(database)
+    register_device(store, "gate-01", public_key=DeviceKey.generate().public_text)
+    directory = DeviceDirectory(store, refresh_s=3600, lookups_per_s=3)
+    assert directory.get("gate-01") is not None  # the cache is fresh from here on
+    key = DeviceKey.generate()
+    register_device(store, "gate-02", public_key=key.public_text)
+    now = utc_text(datetime.now(timezone.utc))
+    payload = sign_event(verdict(device="gate-02"), key)
+    assert admit(event_topic("site-a", "gate-02", "verdict"), payload, directory, now).device == "gate-02"
+    # Made-up ids: each is looked up once, and only a few a second; the devices it knows still answer.
+    directory = DeviceDirectory(store, refresh_s=3600, lookups_per_s=3)
+    lookups = []
+    real_get = store.devices.get
+    store.devices.get = lambda device: lookups.append(device) or real_get(device)
+    for n in range(10):
+        assert directory.get(f"ghost-{n}") is None
+        assert directory.get(f"ghost-{n}") is None
+    assert lookups == ["ghost-0", "ghost-1", "ghost-2"]
+    assert directory.get("gate-02").id == "gate-02"
+
+
 def test_ids_a_device_chooses_cannot_carry_markup_into_pages():
     from pydantic import ValidationError
 

@@ -172,23 +172,49 @@ class _OncePerMinute:
 
 
 class DeviceDirectory:
-    """Device keys and status, cached; re-read at most every `refresh_s` (so a revocation bites within it)."""
+    """Device keys and status, cached; re-read at most every `refresh_s` (so a revocation bites within it).
 
-    def __init__(self, store: Store, refresh_s: float = 2.0):
+    A device the cache does not know is looked up by itself at once: its bundle exists only after its row is
+    committed, so a device speaking a moment after it was provisioned is always found (a device's first
+    heartbeat is not resent for a minute). An id found nowhere is not looked up again for a second, and at
+    most `lookups_per_s` ids are, so a flood of made-up ids costs a few key lookups a second."""
+
+    def __init__(self, store: Store, refresh_s: float = 2.0, lookups_per_s: int = 50):
         self.store = store
         self.refresh_s = refresh_s
+        self.lookups_per_s = lookups_per_s
         self._devices: dict[str, Device] = {}
         self._keys: dict[str, object] = {}
         self._loaded_at = -1e9
+        self._missing: dict[str, float] = {}  # id -> when it was last found nowhere
+        self._window = (-1e9, 0)  # (start of this second, lookups in it)
 
     def get(self, device: str) -> Device | None:
-        age = time.monotonic() - self._loaded_at
-        # A device just provisioned is looked up again, but at most once a second (unknown senders are cheap to ignore).
-        if age > self.refresh_s or (device not in self._devices and age > 1.0):
+        now = time.monotonic()
+        if now - self._loaded_at > self.refresh_s:
             self._devices = {d.id: d for d in self.store.devices.all()}
             self._keys = {}
-            self._loaded_at = time.monotonic()
-        return self._devices.get(device)
+            self._missing = {}
+            self._loaded_at = now
+        devices = self._devices  # a refresh on another thread replaces the dict; this one stays whole
+        if device not in devices and self._may_look_up(device, now):
+            found = self.store.devices.get(device)
+            if found is None:
+                self._missing[device] = now
+            else:
+                devices[device] = found
+        return devices.get(device)
+
+    def _may_look_up(self, device: str, now: float) -> bool:
+        if now - self._missing.get(device, -1e9) < 1.0:
+            return False
+        start, count = self._window
+        if now - start >= 1.0:
+            start, count = now, 0
+        if count >= self.lookups_per_s:
+            return False
+        self._window = (start, count + 1)
+        return True
 
     def key(self, device: Device):
         keys = self._keys  # a refresh on another thread replaces the dict; this one stays whole
