@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.secrets import GatewaySecrets
-from gateway.storage import Erasure, GalleryVersion, Store, Tx
+from gateway.storage import Device, Erasure, GalleryVersion, Store, Tx
 from wire.commands import GALLERY
 from wire.events import utc_text
 from wire.gallery import seal_gallery
@@ -111,7 +111,7 @@ class GalleryPusher:
         # on a few sites, and this runs every second. Templates are read only for a gallery to be published.
         covered: dict[tuple[str, str], list[str]] = {}
         member_ids: dict[tuple[str, str, str], list[str]] = {}
-        templates: dict[tuple[str, str, str], dict[str, bytes]] = {}
+        templates: dict[tuple[str, tuple[str, ...]], dict[str, bytes]] = {}
         newest = self.store.galleries.newest_of_every_device()
         for device in self.store.devices.all():
             if not device.active or device.gallery_key is None:  # revoked, or provisioned without gallery sync
@@ -123,33 +123,45 @@ class GalleryPusher:
                     covered[group[:2]] = self.store.people.member_ids(device.site, device.kind, now)
                 member_ids[group] = self.store.people.with_template(pack, covered[group[:2]])
             latest = newest.get(device.id) or GalleryVersion(device.id, 0, [])
-            version = latest.version
-            if version == 0 or member_ids[group] != latest.members:
-                version = self._new_version(device.id, member_ids[group])
-            elif latest.published_at:
+            if latest.version == 0 or member_ids[group] != latest.members:
+                latest = self._new_version(device, now)
+            if latest.published_at:
                 continue
-            if group not in templates:
-                templates[group] = self.store.people.templates_of(pack, member_ids[group])
-            members = templates[group]
-            payload = seal_gallery(device.id, version, pack, self._dim(pack, members), members, device.gallery_key,
-                                   self.secrets.signing_key, now)
+            key = (pack, tuple(latest.members))
+            if key not in templates:
+                templates[key] = self.store.people.templates_of(pack, latest.members)
+            members = templates[key]
+            payload = seal_gallery(device.id, latest.version, pack, self._dim(pack, members), members,
+                                   device.gallery_key, self.secrets.signing_key, now)
             if self.publish(cmd_topic(device.site, device.id, GALLERY), payload):
                 with self.store.db.transaction(unaudited="the broker took a gallery already recorded") as tx:
-                    self.store.galleries.mark_published(tx, device.id, version)
-                published.append((device.id, version))
-                log.info("gallery v%d for %s: %d subjects", version, device.id, len(members))
+                    self.store.galleries.mark_published(tx, device.id, latest.version)
+                published.append((device.id, latest.version))
+                log.info("gallery v%d for %s: %d subjects", latest.version, device.id, len(members))
         return published
 
-    def _new_version(self, device: str, members: list[str]) -> int:
-        """Record the device's next gallery; erasures of subjects it leaves out wait for this version."""
-        with self.store.db.transaction() as tx:
-            version = self.store.galleries.add_version(tx, device, members)
+    def _new_version(self, device: Device, now: str) -> GalleryVersion:
+        """Record the device's next gallery, if its members changed; erasures of subjects it leaves out wait for
+        this version. The device's newest gallery either way.
+
+        The members are read again here, holding the write lock: a consent withdrawn after the pass read them
+        has committed its erasure by now, and that erasure found the device's galleries as they were. A
+        version made from the pass's older read could hand the device someone whose erasure never waits
+        for it."""
+        with self.store.db.transaction(unaudited="the device's gallery was already up to date") as tx:
+            members = self.store.people.with_template(device.model_pack,
+                                                      self.store.people.member_ids(device.site, device.kind, now))
+            newest = self.store.galleries.latest(device.id)
+            if newest.version and newest.members == members:
+                return newest
+            version = self.store.galleries.add_version(tx, device.id, members)
             waiting = [e.id for e in self.store.galleries.erasures(outstanding_only=True, tx=tx)
-                       if device in e.devices and e.devices[device]["version"] is None and e.subject not in members]
-            self.store.galleries.assign_version(tx, device, version, waiting)
-            tx.audit("system", "gallery.version", device, {"version": version, "size": len(members),
-                                                          "erasures": waiting})
-        return version
+                       if device.id in e.devices and e.devices[device.id]["version"] is None
+                       and e.subject not in members]
+            self.store.galleries.assign_version(tx, device.id, version, waiting)
+            tx.audit("system", "gallery.version", device.id, {"version": version, "size": len(members),
+                                                             "erasures": waiting})
+        return GalleryVersion(device.id, version, members)
 
     def _dim(self, pack: str, members: dict[str, bytes]) -> int:
         sample = next(iter(members.values()), None)
