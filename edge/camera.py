@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,6 +33,14 @@ class Frame:
     timestamp: float  # seconds of stream time: the file's clock, or wall time for live sources
     image: np.ndarray
     decode_s: float = 0.0  # time the reader spent decoding it
+    received: float = field(default_factory=time.monotonic)  # when the reader handed it over (monotonic clock)
+
+
+class Ended:
+    """What `Camera.poll` returns once the source has ended (or was given up: see `CameraStats.error`)."""
+
+
+ENDED = Ended()
 
 
 @dataclass
@@ -68,6 +77,7 @@ class Camera:
         self._thread: threading.Thread | None = None
         self.stats = CameraStats()
         self.fps: float = 0.0
+        self.on_frame: Callable[[], None] | None = None  # called by the reader after each delivery (and the end)
 
     # -- consumer side -------------------------------------------------
     def start(self) -> Camera:
@@ -95,6 +105,16 @@ class Camera:
                 return
             yield item
 
+    def poll(self) -> Frame | None | Ended:
+        """The next frame if one is waiting, `ENDED` once the source has ended, else None (never waits)."""
+        if self._thread is None:
+            self.start()
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        return ENDED if item is None else item
+
     def __enter__(self) -> Camera:
         return self.start()
 
@@ -103,6 +123,11 @@ class Camera:
 
     # -- reader thread -------------------------------------------------
     def _deliver(self, item: Frame | None) -> None:
+        self._put(item)
+        if self.on_frame is not None:
+            self.on_frame()
+
+    def _put(self, item: Frame | None) -> None:
         if self.latest_only and item is not None:
             try:
                 self._queue.get_nowait()

@@ -17,7 +17,7 @@ from wire.bundle import load_bundle
 from edge.gallery_sync import index_of
 from edge.link import EventLink
 from edge.liveness import LivenessChecker
-from edge.runner import GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_edge
+from edge.runner import Feed, GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_node
 from emrtd.apdu import CardError
 
 log = logging.getLogger("facegate")
@@ -36,6 +36,7 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     config = _config(args)
     if not args.gallery and not args.bundle:
         raise ValueError("give --gallery (local photos or database), or --bundle to use the gateway's gallery")
+    cameras = config.camera_list(args.source)
     pack = open_pack(config)
     link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
     try:
@@ -45,14 +46,18 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
             link.close(0)
         raise
     log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
-    camera = Camera(args.source, config.camera, realtime=args.realtime)
-    pipeline = FacePipeline(pack, index, config, LivenessChecker.open(config))
+    liveness = LivenessChecker.open(config)  # like the pack's sessions, one for every camera
+    feeds = [Feed(Camera(c.source, c, realtime=args.realtime), FacePipeline(pack, index, config, liveness, c))
+             for c in cameras]
     if link and not args.gallery:
-        link.on_gallery = pipeline.use_gallery
-        pipeline.use_gallery(index_of(link.gallery.current))  # in case one arrived since
-    gate = _open_gate(config, link)
+        def use_gallery(new_index) -> None:
+            for feed in feeds:
+                feed.pipeline.use_gallery(new_index)
+        link.on_gallery = use_gallery
+        use_gallery(index_of(link.gallery.current))  # in case one arrived since
+    gate = _open_gate(config, link, cameras)
     try:
-        summary = run_edge(camera, pipeline, print_json_line, max_frames=args.max_frames, status=StatusLine(),
+        summary = run_node(feeds, print_json_line, max_frames=args.max_frames, status=StatusLine(),
                            events=link.events if link else None,
                            heartbeat_interval_s=config.events.heartbeat_interval_s, gate=gate)
     finally:
@@ -60,17 +65,20 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
             gate.stop()
         if link:
             link.close(config.events.flush_on_exit_s)
-    stages = "  ".join(f"{k} {v:.1f}ms" for k, v in pipeline.timer.per_frame_ms().items())
-    log.info("%d frames in %.1fs (%.1f fps), %d verdicts; bad frames %d, dropped %d; per frame: %s",
-             summary.frames, summary.seconds, summary.fps, summary.verdicts,
-             camera.stats.bad_frames, camera.stats.frames_dropped, stages)
-    if summary.camera_error:
-        log.error("camera: %s", summary.camera_error)
-        return 3
-    return 0
+    for feed in feeds:
+        stages = "  ".join(f"{k} {v:.1f}ms" for k, v in feed.pipeline.timer.per_frame_ms().items())
+        log.info("%s: %d frames, %d verdicts; bad frames %d, dropped %d, detections the motion gate saved %d; "
+                 "per frame: %s", feed.id, feed.pipeline.stats.frames, feed.verdicts, feed.camera.stats.bad_frames,
+                 feed.camera.stats.frames_dropped, feed.pipeline.stats.static_skipped, stages)
+    log.info("%d frames in %.1fs (%.1f fps) from %d camera(s), %d verdicts", summary.frames, summary.seconds,
+             summary.fps, len(feeds), summary.verdicts)
+    failed = {camera: error for camera, error in summary.cameras.items() if error}
+    for camera, error in failed.items():
+        log.error("camera %s: %s", camera, error)
+    return 3 if failed else 0
 
 
-def _open_gate(config: EdgeConfig, link: EventLink | None):
+def _open_gate(config: EdgeConfig, link: EventLink | None, cameras):
     """The doors of `[[doors]]` with their rules, taking operators' commands through the link; None without doors."""
     if not config.doors:
         return None
@@ -81,9 +89,10 @@ def _open_gate(config: EdgeConfig, link: EventLink | None):
                      bundle.gateway_key if bundle else None)
     if link:
         link.on_door = gate.command
+    watched = {c.lane: c.id for c in cameras}
     for door in config.doors:
-        log.info("lane %d: %s door (%s, fail mode %s)%s", door.lane, door.kind, door.direction, door.fail_mode,
-                 " -- this camera's lane" if door.lane == config.camera.lane else "")
+        log.info("lane %d: %s door (%s, fail mode %s), %s", door.lane, door.kind, door.direction, door.fail_mode,
+                 f"camera {watched[door.lane]}" if door.lane in watched else "no camera: opened by operators only")
     return gate
 
 
@@ -364,7 +373,8 @@ def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def register(sub: argparse._SubParsersAction) -> None:
     edge = sub.add_parser("edge", help="run an edge node").add_subparsers(dest="cmd", required=True)
     run = with_config(edge.add_parser("run", help="match faces on a camera stream; one JSON line per verdict"))
-    run.add_argument("--source", required=True, help="video file, rtsp://|http:// URL, or USB camera index")
+    run.add_argument("--source", action="append", help="video file, rtsp://|http:// URL, or USB camera index; "
+                     "repeat it for several cameras (lanes 1, 2, ... or the [[cameras]] of --config, in order)")
     run.add_argument("--gallery", help="folder of consented photos, or a gallery database "
                                        "(default with --bundle: the gallery the gateway sends)")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")

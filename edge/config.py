@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,8 +20,16 @@ from models.settings import ModelSettings
 
 
 class CameraSettings(BaseModel):
-    id: str = "cam-1"
+    """One camera: `[camera]` for a node with one, or each entry of `[[cameras]]`."""
+
+    id: str = Field("cam-1", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    source: str | None = None  # file, rtsp://|http:// URL or USB index; `--source` gives it on the command line
     lane: int = Field(1, ge=1, le=64)  # the lane it watches: its verdicts open that lane's door
+    # Which way people granted here go, for a lane without a door of its own to say it (a door's direction wins).
+    direction: Literal["in", "out"] | None = None
+    # A low-resolution stream of the same view (a camera's sub-stream): detection runs on it, faces are cut from
+    # the main stream for alignment. Same aspect ratio as the main stream.
+    substream: str | None = None
     # x, y, width, height in the frame's pixels: where people can appear (the motion gate looks only there)
     roi: tuple[int, int, int, int] | None = None
     reconnect_initial_s: float = 0.5
@@ -113,6 +122,7 @@ class EdgeConfig(BaseSettings):
 
     models: ModelSettings = Field(default_factory=ModelSettings)
     camera: CameraSettings = Field(default_factory=CameraSettings)
+    cameras: list[CameraSettings] = Field(default_factory=list, max_length=64)  # [[cameras]]: several in one process
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
@@ -131,7 +141,37 @@ class EdgeConfig(BaseSettings):
         if twice:
             raise ValueError(f"[[doors]]: lane {', '.join(map(str, twice))} is configured more than once "
                              f"(one output per lane; a lane's in and out are two lanes)")
+        ids = [c.id for c in self.cameras]
+        twice_ids = sorted({i for i in ids if ids.count(i) > 1})
+        if twice_ids:
+            raise ValueError(f"[[cameras]]: id {', '.join(twice_ids)} is used more than once")
+        doors = {d.lane: d for d in self.doors}
+        for camera in self.cameras or [self.camera]:
+            door = doors.get(camera.lane)
+            if door and camera.direction and camera.direction != door.direction:
+                raise ValueError(f"camera {camera.id} says lane {camera.lane} goes {camera.direction}, "
+                                 f"its door says {door.direction}")
         return self
+
+    def camera_list(self, sources: list[str] | None = None) -> list[CameraSettings]:
+        """The cameras to run: `[[cameras]]`, else `[camera]`. `sources` (repeated `--source`) give their
+        sources in order, or, without `[[cameras]]`, make one camera each (cam-1 on lane 1, cam-2 on lane 2...)."""
+        sources = list(sources or [])
+        if self.cameras:
+            if sources and len(sources) != len(self.cameras):
+                raise ValueError(f"{len(sources)} --source given for {len(self.cameras)} [[cameras]]: "
+                                 f"give one per camera, in order, or none to use each camera's own source")
+            cameras = [c.model_copy(update={"source": s}) for c, s in zip(self.cameras, sources)] or self.cameras
+        elif len(sources) > 1:
+            cameras = [self.camera.model_copy(update={"id": f"cam-{n}", "lane": n, "source": s})
+                       for n, s in enumerate(sources, start=1)]
+        else:
+            cameras = [self.camera.model_copy(update={"source": sources[0]}) if sources else self.camera]
+        missing = [c.id for c in cameras if not c.source]
+        if missing:
+            raise ValueError(f"no source for camera {', '.join(missing)}: give --source, or `source` in its "
+                             f"[[cameras]] entry")
+        return cameras
 
 
 def load_config(path: Path | None = None) -> EdgeConfig:

@@ -80,12 +80,15 @@ class GateRules:
                                   verdict.timestamp + door.pulse_ms / 1000, followers=set()))
         return verdict, True
 
-    def observe(self, report: FrameReport) -> list[Tailgate]:
-        """One frame's faces and departures; the tailgaters it revealed."""
+    def observe(self, report: FrameReport, lane: int | None = None) -> list[Tailgate]:
+        """One frame's faces and departures (of the camera watching `lane`: only that lane's openings count, if
+        given); the tailgaters it revealed."""
         if not self._open:  # nearly every frame: no door stands open
             return []
         found = []
         for opening in self._open:
+            if lane is not None and opening.lane != lane:
+                continue
             if opening.at <= report.timestamp <= opening.until:
                 opening.faces = max(opening.faces, report.faces)
             for track in report.ended:
@@ -96,7 +99,8 @@ class GateRules:
                     found.append(Tailgate(opening.lane, track.id, opening.track, opening.subject,
                                           opening.faces, report.timestamp))
         # A person is reported as gone a while after last seen (the tracker's lost_after_s): keep a margin.
-        self._open = [o for o in self._open if report.timestamp - o.until < 10.0]
+        self._open = [o for o in self._open if (lane is not None and o.lane != lane)
+                      or report.timestamp - o.until < 10.0]
         return found
 
 
@@ -126,22 +130,29 @@ class Gate:
 
     @property
     def direction(self) -> str | None:
-        door = self.rules.doors.get(self.lane)
+        return self.direction_of(self.lane)
+
+    def direction_of(self, lane: int) -> str | None:
+        """Which way the lane's door lets people go; None for a lane without a door."""
+        door = self.rules.doors.get(lane)
         return door.direction if door else None
 
-    def verdict(self, verdict: Verdict) -> Verdict:
-        """Apply the lane's rules to a verdict; opens the door if it says so. Returns the verdict as it stands."""
-        verdict, opens = self.rules.decide(verdict, self.lane)
+    def verdict(self, verdict: Verdict, lane: int | None = None) -> Verdict:
+        """Apply the rules of `lane` (this gate's camera lane if not given) to a verdict; opens the door if they
+        say so. Returns the verdict as it stands."""
+        lane = self.lane if lane is None else lane
+        verdict, opens = self.rules.decide(verdict, lane)
         if opens:
-            self.doors.request(self.lane, OpenRequest("grant", subject=verdict.subject, track=verdict.track))
+            self.doors.request(lane, OpenRequest("grant", subject=verdict.subject, track=verdict.track))
         return verdict
 
-    def frame(self, report: FrameReport) -> None:
-        for t in self.rules.observe(report):
+    def frame(self, report: FrameReport, lane: int | None = None, camera: str | None = None) -> None:
+        """One frame of the camera watching `lane` (this gate's own camera if not given)."""
+        for t in self.rules.observe(report, lane):
             log.warning("tailgate on lane %d: track %d followed track %d (%s)", t.lane, t.track, t.after_track,
                         t.after_subject or "-")
             if self.events:
-                self.events.append(TailgateEvent, lane=t.lane, camera=self.camera, track=t.track,
+                self.events.append(TailgateEvent, lane=t.lane, camera=camera or self.camera, track=t.track,
                                    after_track=t.after_track, after_subject=t.after_subject, boxes=t.boxes)
 
     def command(self, payload: bytes) -> None:

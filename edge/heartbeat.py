@@ -1,43 +1,113 @@
-"""Periodic device health as heartbeat events: fps, per-stage latency, drops, gallery size."""
+"""Periodic device health as heartbeat events: fps, per-stage latency, drops, gallery size, each camera.
+
+Per camera, over the window since the last heartbeat: the rate the camera delivered and the rate the loop kept,
+and the median time to decision of its verdicts. A camera whose loop kept under 95 % of what it delivered is
+`behind`, and the node says it is over capacity -- in the heartbeat and in its log -- rather than dropping
+decisions silently.
+"""
 
 from __future__ import annotations
 
+import logging
+import statistics
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from edge.camera import Camera
 from edge.events import DeviceEvents
-from edge.pipeline import FacePipeline
+from edge.policy import Verdict
+
+if TYPE_CHECKING:  # the runner builds the heartbeats; only its type is needed here
+    from edge.runner import Feed
+
+log = logging.getLogger(__name__)
+
+KEPT_AT_LEAST = 0.95  # of a camera's frames, or it is behind
 
 
 class HasStatus(Protocol):
     def status(self) -> dict: ...
 
 
-class Heartbeats:
-    """Sends a heartbeat event every `interval_s` with the loop's recent health."""
+class _Window:
+    """One camera's counters at the last heartbeat, and its decisions since."""
 
-    def __init__(self, events: DeviceEvents, camera: Camera, pipeline: FacePipeline, interval_s: float,
-                 gate: HasStatus | None = None):
-        self.events, self.camera, self.pipeline, self.interval_s = events, camera, pipeline, interval_s
+    def __init__(self):
+        self.read = self.processed = 0
+        self.stream_ms: list[float] = []
+        self.wall_ms: list[float] = []
+
+
+class Heartbeats:
+    """Sends a heartbeat event every `interval_s` with the loop's recent health, per camera and in all."""
+
+    def __init__(self, events: DeviceEvents, feeds: list[Feed], interval_s: float, gate: HasStatus | None = None):
+        self.events, self.feeds, self.interval_s = events, feeds, interval_s
         self.gate = gate  # edge.gate.Gate: its doors and refused commands go into every heartbeat
         self.started = time.monotonic()
         self._last_at = 0.0
-        self._last_frames = 0
+        self._windows = {feed.id: _Window() for feed in feeds}
+        self._behind: set[str] = set()
+
+    def decided(self, feed: Feed, verdict: Verdict, wall_s: float | None) -> None:
+        """A verdict of `feed`'s camera: its time to decision counts in the next heartbeat."""
+        window = self._windows[feed.id]
+        if verdict.time_to_decision_s is not None:
+            window.stream_ms.append(1000 * verdict.time_to_decision_s)
+        if wall_s is not None:
+            window.wall_ms.append(1000 * wall_s)
 
     def tick(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_at < self.interval_s:
             return
-        frames = self.pipeline.stats.frames
-        window = now - (self._last_at or self.started)
-        fps = (frames - self._last_frames) / window if window > 0 else 0.0
-        self._last_at, self._last_frames = now, frames
+        span = now - (self._last_at or self.started)
+        self._last_at = now
+        cameras = [self._camera(feed, span) for feed in self.feeds]
+        self._say_who_is_behind({c["camera"] for c in cameras if c["behind"]})
+        pipelines = [feed.pipeline for feed in self.feeds]
+        frames = sum(p.stats.frames for p in pipelines)
+        stage_ms = {}
+        for stage in pipelines[0].timer.per_frame_ms():  # per frame over every camera's frames
+            total = sum(p.timer.totals.get(stage, 0.0) for p in pipelines)
+            stage_ms[stage] = round(1000 * total / max(sum(p.timer.frames for p in pipelines), 1), 3)
+        errors = [f"{c['camera']}: {c['error']}" if len(cameras) > 1 else c["error"] for c in cameras if c["error"]]
         self.events.heartbeat(
-            fps=round(fps, 2), stage_ms={k: round(v, 3) for k, v in self.pipeline.timer.per_frame_ms().items()},
-            frames=frames, frames_dropped=self.camera.stats.frames_dropped,
-            gallery_version=None, gallery_size=self.pipeline.policy.index.subject_count,
-            liveness_enabled=self.pipeline.liveness is not None, uptime_s=round(now - self.started, 1),
-            camera_error=(self.camera.stats.error or "")[:1000] or None,  # the contract bounds it
+            fps=round(sum(c["fps"] for c in cameras), 2), stage_ms=stage_ms, frames=frames,
+            frames_dropped=sum(c["frames_dropped"] for c in cameras),
+            gallery_version=None, gallery_size=pipelines[0].policy.index.subject_count,
+            liveness_enabled=pipelines[0].liveness is not None, uptime_s=round(now - self.started, 1),
+            camera_error="; ".join(errors)[:1000] or None,  # the contract bounds it
+            cameras=cameras, over_capacity=bool(self._behind),
             **(self.gate.status() if self.gate else {}),
         )
+
+    def _camera(self, feed: Feed, span: float) -> dict:
+        window = self._windows[feed.id]
+        read, processed = feed.camera.stats.frames_read, feed.pipeline.stats.frames
+        new_read, new_processed = read - window.read, processed - window.processed
+        window.read, window.processed = read, processed
+        status = {
+            "camera": feed.id, "lane": feed.lane or feed.camera.settings.lane,
+            "fps": round(new_processed / span, 2) if span > 0 else 0.0,
+            "source_fps": round(new_read / span, 2) if span > 0 else 0.0,
+            "behind": not feed.ended and new_read > 0 and new_processed < KEPT_AT_LEAST * new_read,
+            "frames": processed, "frames_dropped": feed.camera.stats.frames_dropped,
+            "static_skipped": feed.pipeline.stats.static_skipped, "decisions": len(window.stream_ms),
+            "time_to_decision_ms": _median(window.stream_ms), "time_to_decision_wall_ms": _median(window.wall_ms),
+            "error": (feed.error or feed.camera.stats.error or "")[:1000] or None,
+        }
+        window.stream_ms, window.wall_ms = [], []
+        return status
+
+    def _say_who_is_behind(self, behind: set[str]) -> None:
+        if behind and behind != self._behind:
+            log.warning("over capacity: camera %s kept under %d%% of its frames; give the node fewer cameras, "
+                        "or turn on the motion gate and sub-streams", ", ".join(sorted(behind)),
+                        round(100 * KEPT_AT_LEAST))
+        elif self._behind and not behind:
+            log.info("every camera keeps up again")
+        self._behind = behind
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None

@@ -20,7 +20,7 @@ import numpy as np
 
 from models import quality as face_quality
 from edge.camera import Frame
-from edge.config import EdgeConfig
+from edge.config import CameraSettings, EdgeConfig
 from edge.gallery import GalleryIndex
 from edge.policy import GatePolicy, Verdict
 from edge.tracker import Tracker
@@ -82,7 +82,9 @@ class PipelineStats:
 
 class FacePipeline:
     def __init__(self, pack: LoadedPack, index: GalleryIndex, config: EdgeConfig,
-                 liveness: LivenessChecker | None = None):
+                 liveness: LivenessChecker | None = None, camera: CameraSettings | None = None):
+        """One camera's loop (`camera`: its settings, `config.camera` if not given). Several pipelines may share
+        one `pack` and `liveness`: each keeps its own tracker, policy and motion gate."""
         self.pack = pack
         self.config = config
         self.liveness = liveness
@@ -95,7 +97,8 @@ class FacePipeline:
             margin=pack.spec.margin if margin is None else margin,
             live_threshold=liveness.threshold if liveness else None,
         )
-        self.motion = MotionGate(config.motion, config.camera.roi) if config.motion.enabled else None
+        self.camera = camera or config.camera
+        self.motion = MotionGate(config.motion, self.camera.roi) if config.motion.enabled else None
         self.timer = StageTimer()
         self.stats = PipelineStats()
         self.report = FrameReport()
@@ -170,7 +173,8 @@ class FacePipeline:
 
         with self.timer.stage("match"):
             for (track, _, q, _), template, score in zip(good, templates, live):
-                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts, score)
+                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts, score,
+                                              frame.received)
                 if verdict:
                     verdicts.append(verdict)
         return verdicts + self._end(update.ended, ts)

@@ -37,6 +37,7 @@ class Verdict:
     liveness_enabled: bool = False
     liveness: float | None = None  # mean live score of the frames combined (when enabled)
     first_good_at: float | None = None  # stream time of the first frame whose face passed the quality gate
+    first_good_received: float | None = None  # when that frame reached the loop (monotonic clock), if known
 
     @property
     def time_to_decision_s(self) -> float | None:
@@ -50,6 +51,7 @@ class _TrackState:
     qualities: list[float] = field(default_factory=list)
     liveness: list[float] = field(default_factory=list)
     first_frame_at: float | None = None
+    first_frame_received: float | None = None
     decided_at: float | None = None
 
 
@@ -94,8 +96,9 @@ class GatePolicy:
         return state is None or state.decided_at is not None or len(state.liveness) < frames
 
     def observe(self, track_id: int, template: np.ndarray, quality: float, timestamp: float,
-                liveness: float | None = None) -> Verdict | None:
-        """Add one good frame's template (and live score); returns a verdict when the track is decided."""
+                liveness: float | None = None, received: float | None = None) -> Verdict | None:
+        """Add one good frame's template (and live score); returns a verdict when the track is decided.
+        `received`: when the frame reached the loop (monotonic), for the wall time to decision."""
         if not self.wants_frames(track_id, timestamp):
             return None
         state = self._tracks.setdefault(track_id, _TrackState())
@@ -106,7 +109,7 @@ class GatePolicy:
         if liveness is not None:
             state.liveness.append(liveness)
         if state.first_frame_at is None:
-            state.first_frame_at = timestamp
+            state.first_frame_at, state.first_frame_received = timestamp, received
         enough = len(state.embeddings) >= self.settings.frames_needed
         waited = timestamp - state.first_frame_at >= self.settings.max_wait_s
         return self._decide(track_id, state, timestamp) if enough or waited else None
@@ -137,9 +140,11 @@ class GatePolicy:
             threshold=self.threshold, margin=self.margin,
             quality=round(float(np.mean(state.qualities)), 4), frames=len(state.embeddings),
             liveness_enabled=self.live_threshold is not None, liveness=live, first_good_at=state.first_frame_at,
+            first_good_received=state.first_frame_received,
         )
         state.decided_at = timestamp
-        state.embeddings, state.qualities, state.liveness, state.first_frame_at = [], [], [], None
+        state.embeddings, state.qualities, state.liveness = [], [], []
+        state.first_frame_at = state.first_frame_received = None
         self._outcomes[track_id] = verdict.verdict
         if self._seen_recently(combined, verdict, timestamp):
             return None

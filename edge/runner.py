@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge.camera import Camera
+from edge.camera import ENDED, Camera
 from edge.config import EdgeConfig
 from edge.enrolment import build_gallery
 from models.photos import PhotoResult
@@ -19,6 +20,7 @@ from edge.events import DeviceEvents
 from edge.gate import Gate
 from edge.gallery import GalleryIndex, GalleryStore
 from edge.heartbeat import Heartbeats
+from edge.motion import RegionError
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
 import models.settings
@@ -56,7 +58,8 @@ def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,
     return index
 
 
-def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = None) -> dict:
+def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = None,
+                   direction: str | None = None, wall_s: float | None = None) -> dict:
     """The JSON line printed (and later published) for one verdict."""
     return {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -74,9 +77,31 @@ def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = 
         "liveness_enabled": verdict.liveness_enabled,
         "liveness": verdict.liveness,
         "time_to_decision_s": verdict.time_to_decision_s,
+        # the same in wall time: from that frame reaching the loop to this record (the loop's own delay included)
+        "wall_time_to_decision_s": None if wall_s is None else round(wall_s, 4),
         "model_pack": pack,
         "lane": lane,
+        "direction": direction,
     }
+
+
+@dataclass
+class Feed:
+    """One camera with its own pipeline (tracker, policy, motion gate) on the lane it watches; the model sessions
+    behind the pipelines are shared by every feed of the node."""
+
+    camera: Camera
+    pipeline: FacePipeline
+    lane: int | None = None  # None: the camera's own lane
+    direction: str | None = None  # which way people granted here go (the lane door's, else the camera's)
+    last_ts: float = 0.0
+    ended: bool = False
+    error: str | None = None  # why this camera stopped early: its source given up, or a bad region of interest
+    verdicts: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.camera.settings.id
 
 
 @dataclass
@@ -84,7 +109,8 @@ class RunSummary:
     frames: int
     seconds: float
     verdicts: int
-    camera_error: str | None
+    camera_error: str | None  # the first camera error (`cameras` has each one)
+    cameras: dict[str, str | None] = field(default_factory=dict)  # camera id -> its error, None if it ran to the end
 
     @property
     def fps(self) -> float:
@@ -119,56 +145,136 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
              max_frames: int | None = None, status: StatusLine | None = None,
              events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0,
              should_stop: Callable[[], bool] | None = None, gate: Gate | None = None) -> RunSummary:
-    """Process frames until the source ends, `max_frames` is reached, `should_stop()` or Ctrl-C.
+    """One camera: `run_node` with a single feed on the gate's lane."""
+    feed = Feed(camera, pipeline, lane=gate.lane if gate else None)
+    return run_node([feed], emit, max_frames, status, events, heartbeat_interval_s, should_stop, gate)
 
-    Each verdict passes the `gate` (which may open the lane's door, or turn it into `passback`), then goes to
+
+def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | None = None,
+             status: StatusLine | None = None, events: DeviceEvents | None = None,
+             heartbeat_interval_s: float = 30.0, should_stop: Callable[[], bool] | None = None,
+             gate: Gate | None = None) -> RunSummary:
+    """Process every camera's frames until all sources end, `max_frames` (in all) is reached, `should_stop()` or
+    Ctrl-C.
+
+    The cameras take turns (the scheduler, `_Turns`): each turn gives every camera with a new frame one frame,
+    the newest its reader kept, starting with a different camera each turn. So no camera waits more than one
+    turn, and a node short of time drops the same share of each camera's frames (counted per camera) rather
+    than starving one. A camera that fails, or whose region of interest is bad, stops alone: the others go on.
+
+    Each verdict passes the `gate` (which may open its lane's door, or turn it into `passback`), then goes to
     `emit` as a JSON-ready record and, with `events`, into the outbox as a signed event, together with
     periodic heartbeats.
     """
-    cam_id, pack = camera.settings.id, pipeline.pack.name
-    lane = gate.lane if gate else None
+    pack = feeds[0].pipeline.pack.name
+    for feed in feeds:
+        feed.lane = feed.camera.settings.lane if feed.lane is None else feed.lane
+        door_direction = gate.direction_of(feed.lane) if gate else None
+        feed.direction = door_direction or feed.camera.settings.direction
     started = time.perf_counter()
-    verdicts = 0
-    last_ts = 0.0
-    heartbeats = Heartbeats(events, camera, pipeline, heartbeat_interval_s, gate) if events else None
+    heartbeats = Heartbeats(events, feeds, heartbeat_interval_s, gate) if events else None
+    frames = lambda: sum(f.pipeline.stats.frames for f in feeds)  # noqa: E731
 
-    def publish(vs: list[Verdict]) -> None:
-        nonlocal verdicts
+    def publish(feed: Feed, vs: list[Verdict]) -> None:
         for v in vs:
             if gate:
-                v = gate.verdict(v)  # the door is asked to open before anything is written
-            verdicts += 1
-            emit(verdict_record(v, cam_id, pack, lane))
+                v = gate.verdict(v, feed.lane)  # the door is asked to open before anything is written
+            feed.verdicts += 1
+            wall = None if v.first_good_received is None else time.monotonic() - v.first_good_received
+            if heartbeats:
+                heartbeats.decided(feed, v, wall)
+            emit(verdict_record(v, feed.id, pack, feed.lane, feed.direction, wall))
             if events:
-                events.verdict(v, cam_id, lane=lane, direction=gate.direction if gate else None)
+                events.verdict(v, feed.id, lane=feed.lane, direction=feed.direction)
             if status:
-                status.last_verdict = " ".join(filter(None, (v.verdict, v.subject, f"{v.score:.2f}")))
+                status.last_verdict = " ".join(filter(None, (feed.id if len(feeds) > 1 else None, v.verdict,
+                                                             v.subject, f"{v.score:.2f}")))
 
+    def end(feed: Feed) -> None:
+        feed.ended = True
+        publish(feed, feed.pipeline.finish(feed.last_ts))
+        if gate:
+            gate.frame(feed.pipeline.report, feed.lane, feed.id)
+        feed.error = feed.error or feed.camera.stats.error
+        if feed.error and len(feeds) > 1:
+            log.error("camera %s (lane %d) stopped: %s; the other cameras go on", feed.id, feed.lane, feed.error)
+
+    turns = _Turns(feeds)
     try:
-        with camera:
-            for frame in camera.frames():
-                pipeline.timer.add("decode", frame.decode_s)
-                publish(pipeline.process(frame))
-                if gate:
-                    gate.frame(pipeline.report)
-                last_ts = frame.timestamp
-                if heartbeats:
-                    heartbeats.tick()
-                if status:
-                    status.update(pipeline.stats.frames, time.perf_counter() - started, pipeline.active_tracks)
-                if (max_frames and pipeline.stats.frames >= max_frames) or (should_stop and should_stop()):
-                    break
+        for feed, frame in turns:
+            pipeline = feed.pipeline
+            if frame is None:
+                end(feed)
+                continue
+            pipeline.timer.add("decode", frame.decode_s)
+            try:
+                verdicts = pipeline.process(frame)
+            except RegionError as exc:  # the camera's configuration, not the node: this camera stops
+                feed.error = str(exc)
+                feed.camera.stop()
+                end(feed)
+                continue
+            publish(feed, verdicts)
+            if gate:
+                gate.frame(pipeline.report, feed.lane, feed.id)
+            feed.last_ts = frame.timestamp
+            if heartbeats:
+                heartbeats.tick()
+            if status:
+                status.update(frames(), time.perf_counter() - started, sum(f.pipeline.active_tracks for f in feeds))
+            if (max_frames and frames() >= max_frames) or (should_stop and should_stop()):
+                break
     except KeyboardInterrupt:
         log.info("interrupted; finishing open tracks")
-    publish(pipeline.finish(last_ts))
-    if gate:
-        gate.frame(pipeline.report)
+    finally:
+        turns.close()
+    for feed in feeds:
+        if not feed.ended:
+            end(feed)
     if heartbeats:
         heartbeats.tick(force=True)
     if status:
-        status.update(pipeline.stats.frames, time.perf_counter() - started, pipeline.active_tracks, force=True)
+        status.update(frames(), time.perf_counter() - started, 0, force=True)
         status.close()
-    return RunSummary(pipeline.stats.frames, time.perf_counter() - started, verdicts, camera.stats.error)
+    errors = {f.id: f.error for f in feeds}
+    first_error = next((e for e in errors.values() if e), None)
+    return RunSummary(frames(), time.perf_counter() - started, sum(f.verdicts for f in feeds), first_error, errors)
+
+
+class _Turns:
+    """The scheduler: (feed, frame) in turns over the cameras, (feed, None) once a camera's source has ended.
+    Waits, without spinning, while no camera has a new frame."""
+
+    def __init__(self, feeds: list[Feed]):
+        self.feeds = feeds
+        self._wake = threading.Event()
+        self._first = 0
+        for feed in feeds:
+            feed.camera.on_frame = self._wake.set
+            feed.camera.start()
+
+    def __iter__(self):
+        while True:
+            live = [f for f in self.feeds if not f.ended]
+            if not live:
+                return
+            self._wake.clear()  # before looking: a frame arriving from here on wakes the wait below
+            self._first = (self._first + 1) % len(live)
+            took = False
+            for feed in live[self._first:] + live[:self._first]:
+                if feed.ended:  # stopped during this turn (a bad region of interest)
+                    continue
+                item = feed.camera.poll()
+                if item is None:
+                    continue
+                took = True
+                yield feed, (None if item is ENDED else item)
+            if not took:
+                self._wake.wait(0.1)
+
+    def close(self) -> None:
+        for feed in self.feeds:
+            feed.camera.stop()
 
 
 def print_json_line(record: dict) -> None:

@@ -102,6 +102,21 @@ def write_video(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
     return path
 
 
+def scene_video(path: Path, scenes: list[tuple[float, float, np.ndarray, int, int]], width: int, height: int,
+                fps: float, seconds: float, seed: int = 0) -> Path:
+    """A fixed camera's video: each scene (start, end, picture, x, y) shows `picture` with its top-left corner
+    near (x, y) from `start` to `end` seconds, swaying by a pixel or two as a person standing there does."""
+    wall = background(width, height, seed)
+
+    def frame(i: int) -> np.ndarray:
+        t, image = i / fps, wall.copy()
+        for start, end, picture, x, y in scenes:
+            if start <= t < end:
+                paste(image, picture[:height - y], (round(x + 2 * np.sin(i)), round(y + 2 * np.cos(i))))
+        return image
+    return write_video(path, (frame(i) for i in range(int(seconds * fps))), fps)
+
+
 @dataclass
 class Sitter:
     """Someone at an exam desk: a face patch that sways a little while present."""

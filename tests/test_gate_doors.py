@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from conftest import DATA, SHARED
@@ -30,7 +29,7 @@ from edge.outbox import Outbox
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
 from edge.runner import run_edge
-from edge.synthetic import background, paste, portrait, write_video
+from edge.synthetic import portrait, scene_video
 from models.photos import template_from_image
 from stack import REPO, wait_for
 from wire import DeviceKey
@@ -50,15 +49,7 @@ def gate_stream(path: Path) -> Path:
         (7.9, 9.9, portrait(DATA / "pad" / "image_F1.jpg", 510), 200, 15),  # a printed photo held up
         (11.4, 13.4, visitor, 200, 30),  # the visitor again, never having gone out
     ]
-    wall = background(WIDTH, HEIGHT)
-
-    def frame(i: int) -> np.ndarray:
-        t, image = i / FPS, wall.copy()
-        for start, end, picture, x, y in scenes:
-            if start <= t < end:
-                paste(image, picture[:HEIGHT - y], (round(x + 2 * np.sin(i)), round(y + 2 * np.cos(i))))
-        return image
-    return write_video(path, (frame(i) for i in range(int(14.5 * FPS))), FPS)
+    return scene_video(path, scenes, WIDTH, HEIGHT, FPS, 14.5)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from edge.heartbeat import Heartbeats
 from edge.liveness import LivenessChecker
 from edge.outbox import Outbox
 from edge.pipeline import FacePipeline
+from edge.runner import Feed
 from edge.synthetic import write_video
 from models import load_manifest
 from models.manifest import ModelFileError
@@ -173,6 +174,6 @@ def test_without_the_pad_model_liveness_is_off_and_every_verdict_and_heartbeat_s
     outbox = Outbox(tmp_path / "outbox.db")
     events = DeviceEvents("site-a", "gate-01", DeviceKey.generate(), outbox, pack.name)
     pipeline = FacePipeline(pack, GalleryIndex([], np.zeros((0, 512), np.float32)), cfg, None)
-    Heartbeats(events, Camera(str(CLIP), cfg.camera), pipeline, 30).tick(force=True)
+    Heartbeats(events, [Feed(Camera(str(CLIP), cfg.camera), pipeline)], 30).tick(force=True)
     body = json.loads(outbox.pending()[0].payload)["body"]
     assert body["kind"] == "heartbeat" and body["liveness_enabled"] is False

@@ -130,6 +130,25 @@ class DoorStatus(BaseModel):
     opened: Count = 0  # openings since start
 
 
+class CameraStatus(BaseModel):
+    """One camera of a node as a heartbeat states it, over the heartbeat's window (rates) or since start (counts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    camera: RecordId
+    lane: Lane
+    fps: Number  # frames the loop processed, per second
+    source_fps: Number  # frames the camera delivered, per second
+    behind: Flag = False  # the loop kept under 95 % of the camera's frames: the node is over capacity for it
+    frames: Count = 0
+    frames_dropped: Count = 0  # replaced by a newer frame before the loop took them
+    static_skipped: Count = 0  # detections the motion gate saved (nothing changed, nobody tracked)
+    decisions: Count = 0  # verdicts in the window
+    time_to_decision_ms: Number | None = None  # median, stream time: first good frame of the face -> verdict
+    time_to_decision_wall_ms: Number | None = None  # median, wall time: that frame reaching the loop -> verdict
+    error: Annotated[str, Field(max_length=1000)] | None = None  # why the camera stopped, if it did
+
+
 class DoorEvent(EventBase):
     """A door opened (by a grant or an operator's command) or could not be opened."""
 
@@ -176,6 +195,8 @@ class HeartbeatEvent(EventBase):
     camera_error: Annotated[str, Field(max_length=1000)] | None = None
     doors: list[DoorStatus] = Field(default_factory=list, max_length=64)
     door_commands_refused: Count = 0  # forged, stale, replayed or foreign `cmd/door` since start
+    cameras: list[CameraStatus] = Field(default_factory=list, max_length=64)  # each camera; fps etc. above: all
+    over_capacity: Flag = False  # some camera is `behind`
 
 
 class GalleryAppliedEvent(EventBase):

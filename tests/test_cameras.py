@@ -1,0 +1,124 @@
+"""Several cameras in one `facegate edge run`: each lane grants its own people, and one camera failing stops
+only itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, YUNET_DIR
+from edge.config import EdgeConfig
+from edge.synthetic import portrait, scene_video
+
+LFW = DATA / "faces" / "lfw-devtest" / "images"
+WIDTH, HEIGHT, FPS = 640, 360, 15.0
+# (subject, enrolment photo, the photo the camera sees): LFW pairs that buffalo_s matches well
+PEOPLE = [
+    ("antonio-palocci", "Antonio_Palocci/Antonio_Palocci_0003.jpg", "Antonio_Palocci/Antonio_Palocci_0008.jpg"),
+    ("adel-al-jubeir", "Adel_Al-Jubeir/Adel_Al-Jubeir_0001.jpg", "Adel_Al-Jubeir/Adel_Al-Jubeir_0003.jpg"),
+    ("abdullah-gul", "Abdullah_Gul/Abdullah_Gul_0013.jpg", "Abdullah_Gul/Abdullah_Gul_0014.jpg"),
+    ("alejandro-atchugarry", "Alejandro_Atchugarry/Alejandro_Atchugarry_0001.jpg",
+     "Alejandro_Atchugarry/Alejandro_Atchugarry_0002.jpg"),
+]
+STRANGER = LFW / "AJ_Lamas" / "AJ_Lamas_0001.jpg"
+
+
+@pytest.fixture(scope="module")
+def lanes(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """A gallery folder of the four people, and a stream per lane: its person stands before the camera, then
+    (on every other lane) a stranger."""
+    folder = tmp_path_factory.mktemp("cameras")
+    gallery = folder / "gallery"
+    gallery.mkdir()
+    streams = []
+    for n, (subject, enrolled, seen) in enumerate(PEOPLE):
+        (gallery / f"{subject}.jpg").write_bytes((LFW / enrolled).read_bytes())
+        scenes = [(0.3 + 0.2 * n, 2.3 + 0.2 * n, portrait(LFW / seen, 330), 160 + 40 * n, 15)]
+        if n % 2:
+            scenes.append((3.8, 5.4, portrait(STRANGER, 330), 200, 15))  # after the first has left
+        streams.append(scene_video(folder / f"lane-{n + 1}.avi", scenes, WIDTH, HEIGHT, FPS, 6.0, seed=n))
+    return gallery, streams
+
+
+def edge_run(tmp_path: Path, gallery: Path, sources: list[str], config: str = "") -> tuple[int, list[dict], str]:
+    """Run `facegate edge run` with these sources; (exit code, verdict lines, log)."""
+    path = tmp_path / "node.toml"
+    path.write_text(f'[models]\nsearch_paths = ["{YUNET_DIR}"]\n[camera]\nopen_retries_file = 1\n{config}')
+    command = [sys.executable, "-m", "facegate", "edge", "run", "--gallery", str(gallery), "--config", str(path)]
+    for source in sources:
+        command += ["--source", source]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return result.returncode, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+def by_camera(verdicts: list[dict]) -> dict[str, list[tuple[str, str | None, int]]]:
+    seen = defaultdict(list)
+    for v in verdicts:
+        seen[v["camera"]].append((v["verdict"], v["subject"], v["lane"]))
+    return dict(seen)
+
+
+def test_four_cameras_in_one_process_grant_each_lane_its_own_person(lanes, tmp_path):
+    gallery, streams = lanes
+    code, verdicts, log = edge_run(tmp_path, gallery, [str(s) for s in streams])
+    assert code == 0, log
+    assert by_camera(verdicts) == {
+        "cam-1": [("granted", "antonio-palocci", 1)],
+        "cam-2": [("granted", "adel-al-jubeir", 2), ("unknown", None, 2)],
+        "cam-3": [("granted", "abdullah-gul", 3)],
+        "cam-4": [("granted", "alejandro-atchugarry", 4), ("unknown", None, 4)],
+    }
+    assert "from 4 camera(s)" in log
+
+
+def test_two_named_cameras_go_on_when_a_third_fails(lanes, tmp_path):
+    """`[[cameras]]` with their own ids, lanes and directions; the third camera's file cannot be opened: it is
+    reported by name and the run ends with the camera error code, after the other two have done their work."""
+    gallery, streams = lanes
+    cameras = f"""
+[[cameras]]
+id = "north-in"
+source = "{streams[1]}"
+lane = 3
+direction = "in"
+[[cameras]]
+id = "north-out"
+source = "{streams[2]}"
+lane = 4
+direction = "out"
+[[cameras]]
+id = "south-in"
+source = "{tmp_path / 'unplugged.avi'}"
+lane = 5
+"""
+    code, verdicts, log = edge_run(tmp_path, gallery, [], cameras)
+    assert code == 3
+    assert by_camera(verdicts) == {
+        "north-in": [("granted", "adel-al-jubeir", 3), ("unknown", None, 3)],
+        "north-out": [("granted", "abdullah-gul", 4)],
+    }
+    assert {v["direction"] for v in verdicts if v["camera"] == "north-in"} == {"in"}
+    assert {v["direction"] for v in verdicts if v["camera"] == "north-out"} == {"out"}
+    assert "camera south-in" in log and "cannot open" in log
+
+
+def test_cameras_are_checked_before_anything_runs():
+    with pytest.raises(ValueError, match="id north is used more than once"):
+        EdgeConfig(cameras=[{"id": "north", "source": "a.avi"}, {"id": "north", "source": "b.avi", "lane": 2}])
+    with pytest.raises(ValueError, match="lane 2 goes out, its door says in"):
+        EdgeConfig(cameras=[{"id": "a", "source": "a.avi", "lane": 2, "direction": "out"}],
+                   doors=[{"lane": 2, "kind": "webhook", "url": "http://127.0.0.1:9/open"}])
+    config = EdgeConfig(cameras=[{"id": "a", "source": "a.avi"}, {"id": "b", "source": "b.avi", "lane": 2}])
+    with pytest.raises(ValueError, match="3 --source given for 2"):
+        config.camera_list(["x", "y", "z"])
+    assert [c.source for c in config.camera_list(["x", "y"])] == ["x", "y"]
+    with pytest.raises(ValueError, match="no source for camera cam-1"):
+        EdgeConfig().camera_list([])
+    assert [(c.id, c.lane) for c in EdgeConfig().camera_list(["x", "y"])] == [("cam-1", 1), ("cam-2", 2)]
+    with pytest.raises(ValueError):
+        EdgeConfig(cameras=[{"id": "<script>", "source": "a.avi"}])
