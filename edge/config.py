@@ -27,9 +27,6 @@ class CameraSettings(BaseModel):
     lane: int = Field(1, ge=1, le=64)  # the lane it watches: its verdicts open that lane's door
     # Which way people granted here go, for a lane without a door of its own to say it (a door's direction wins).
     direction: Literal["in", "out"] | None = None
-    # A low-resolution stream of the same view (a camera's sub-stream): detection runs on it, faces are cut from
-    # the main stream for alignment. Same aspect ratio as the main stream.
-    substream: str | None = None
     # x, y, width, height in the frame's pixels: where people can appear (the motion gate looks only there)
     roi: tuple[int, int, int, int] | None = None
     reconnect_initial_s: float = 0.5
