@@ -596,6 +596,42 @@ def test_an_operator_cannot_open_admin_or_review_pages(page, stack):
         expect(page.locator("h1")).to_have_text("Not for your role")
 
 
+@TASK_RUNS
+def test_the_admin_sees_each_camera_of_a_node_its_rate_and_time_to_decision(page, stack, lang, screen):
+    """A node with three cameras: one keeps up, one falls behind (the node is over capacity), one has failed."""
+    from wire import HeartbeatEvent
+
+    t = catalogue(lang).gettext
+    device = DeviceClient(stack, "gate-01")
+    cameras = [
+        dict(camera="north-in", lane=1, fps=15.0, source_fps=15.0, frames=900, decisions=4, time_to_decision_ms=66.7,
+             time_to_decision_wall_ms=81.2),
+        dict(camera="north-out", lane=2, fps=11.2, source_fps=15.0, behind=True, frames=700, frames_dropped=230),
+        dict(camera="south-in", lane=3, fps=0.0, source_fps=0.0, error="cannot open 'rtsp://10.0.0.9/main' after 3 "
+             "attempts"),
+    ]
+    beat = HeartbeatEvent(id=str(uuid7()), seq=stack.store.devices.get("gate-01").last_seq + 1, site="site-a",
+                          device="gate-01", captured_at=datetime.now(timezone.utc), fps=26.2, stage_ms={"detect": 3.0},
+                          frames=1600, frames_dropped=230, outbox_depth=0, outbox_refused=0, gallery_version="1",
+                          gallery_size=1, liveness_enabled=True, uptime_s=60.0, cameras=cameras, over_capacity=True,
+                          camera_error="south-in: cannot open")
+    device.publish(sign_event(beat, device.key), topic=event_topic("site-a", "gate-01", "heartbeat"))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{beat.id}").status_code == 200, 10, "the heartbeat stored")
+    login(page, stack, "admin")
+    page.goto(stack.gateway.base_url + "/admin")
+    row = page.locator("#devices tr", has_text="gate-01")
+    expect(row).to_contain_text(t("over capacity: {cameras} cannot keep up", cameras="north-out"))
+    keeps = row.locator("li[data-camera='north-in']")
+    expect(keeps).to_contain_text(t("{camera} (lane {lane}): {fps} of {source_fps} fps", camera="north-in", lane=1,
+                                    fps="15.0", source_fps="15.0"))
+    expect(keeps).to_contain_text(t("decides in {ms} ms ({wall} ms on the clock)", ms=67, wall=81))
+    expect(row.locator("li[data-camera='north-out']")).to_contain_text(t("behind"))
+    expect(row.locator("li[data-camera='south-in']")).to_contain_text(
+        t("camera: {error}", error="cannot open 'rtsp://10.0.0.9/main' after 3 attempts"))
+    shot(page, f"admin-cameras-{lang}-{screen}")
+
+
 def test_a_device_cannot_run_script_in_an_admins_browser(page, stack):
     """Release 1: a heartbeat's stage name reached the admin page unescaped; one heartbeat made the admin's
     browser create a site as that admin. Now the contract refuses such names, and every string is text."""

@@ -13,13 +13,23 @@ function clock(d) {
   const s = Math.abs(d.clock_skew_s), text = s >= 86400 ? FG.t("{n} days", {n: (s / 86400).toFixed(0)}) : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s.toFixed(0)} s`;
   return FG.html`<br><span class="error">${d.clock_skew_s > 0 ? FG.t("clock behind by {amount}", {amount: text}) : FG.t("clock ahead by {amount}", {amount: text})}</span>`;
 }
+// Each camera of a node: the share of its frames it keeps, how soon it decides, and why it stopped if it did.
+function cameras(beat) {
+  const list = beat.cameras || [];
+  if (!list.length) return beat.camera_error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: beat.camera_error})}</span>` : "";
+  const behind = list.filter(c => c.behind).map(c => c.camera);
+  return FG.html`${beat.over_capacity ? FG.html`<br><span class="error">${FG.t("over capacity: {cameras} cannot keep up", {cameras: behind.join(", ")})}</span>` : ""}
+    <ul class="plain cameras">${list.map(c => FG.html`<li data-camera="${c.camera}">${FG.t("{camera} (lane {lane}): {fps} of {source_fps} fps", {camera: c.camera, lane: c.lane, fps: Number(c.fps).toFixed(1), source_fps: Number(c.source_fps).toFixed(1)})}${
+      c.time_to_decision_ms === null || c.time_to_decision_ms === undefined ? "" : FG.html`, ${FG.t("decides in {ms} ms ({wall} ms on the clock)", {ms: Math.round(c.time_to_decision_ms), wall: c.time_to_decision_wall_ms === null ? "?" : Math.round(c.time_to_decision_wall_ms)})}`}${
+      c.behind ? FG.html` <span class="error">${FG.t("behind")}</span>` : ""}${c.error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: c.error})}</span>` : ""}</li>`)}</ul>`;
+}
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
   const kinds = {gate: FG.t("gate"), exam: FG.t("exam")};
   FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? FG.t("revoked") : d.online ? FG.t("online") : FG.t("offline")}</td>
     <td>v${d.gallery_version} (${FG.t("{n} people", {n: d.gallery_size})})${d.gallery_pending ? FG.html` <span class="error">${FG.t("pending; device has v{version}", {version: d.gallery_applied_version})}</span>` : ""}</td>
-    <td>${d.last_heartbeat ? FG.html`${FG.dateTime(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, ${d.last_heartbeat.liveness_enabled ? FG.t("liveness on") : FG.html`<span class="error">${FG.t("liveness OFF")}</span>`}` : "—"}${clock(d)}${d.last_heartbeat && d.last_heartbeat.camera_error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: d.last_heartbeat.camera_error})}</span>` : ""}</td>
+    <td>${d.last_heartbeat ? FG.html`${FG.dateTime(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, ${d.last_heartbeat.liveness_enabled ? FG.t("liveness on") : FG.html`<span class="error">${FG.t("liveness OFF")}</span>`}` : "—"}${clock(d)}${d.last_heartbeat ? cameras(d.last_heartbeat) : ""}</td>
     <td>${d.last_heartbeat ? bars(d.last_heartbeat.stage_ms) : ""}</td>
     <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">${FG.t("revoke")}</button>` : ""}</td></tr>`)}`);
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
