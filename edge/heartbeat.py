@@ -29,12 +29,44 @@ class HasStatus(Protocol):
 
 
 class _Window:
-    """One camera's counters at the last heartbeat, and its decisions since."""
+    """One camera's counters at the last look, and its decisions since."""
 
     def __init__(self):
         self.read = self.processed = 0
         self.stream_ms: list[float] = []
         self.wall_ms: list[float] = []
+
+    def rates(self, feed: Feed, span: float) -> tuple[float, float, bool]:
+        """(fps kept, fps delivered, behind) since the last look, which this one becomes."""
+        read, processed = feed.camera.stats.frames_read, feed.pipeline.stats.frames
+        new_read, new_processed = read - self.read, processed - self.processed
+        self.read, self.processed = read, processed
+        behind = not feed.ended and new_read > 0 and new_processed < KEPT_AT_LEAST * new_read
+        return (new_processed / span if span > 0 else 0.0), (new_read / span if span > 0 else 0.0), behind
+
+
+class Capacity:
+    """Whether every camera keeps up, looked at every `every_s`; the node's log says when one falls behind and
+    when all keep up again (with or without a gateway to send heartbeats to)."""
+
+    def __init__(self, feeds: list[Feed], every_s: float = 10.0):
+        self.feeds, self.every_s = feeds, every_s
+        self._windows = {feed.id: _Window() for feed in feeds}
+        self._last_at = time.monotonic()
+        self.behind: set[str] = set()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_at < self.every_s:
+            return
+        span, self._last_at = now - self._last_at, now
+        behind = {feed.id for feed in self.feeds if self._windows[feed.id].rates(feed, span)[2]}
+        if behind and behind != self.behind:
+            log.warning("over capacity: camera %s kept under %d%% of its frames; give the node fewer cameras, "
+                        "or turn on the motion gate", ", ".join(sorted(behind)), round(100 * KEPT_AT_LEAST))
+        elif self.behind and not behind:
+            log.info("every camera keeps up again")
+        self.behind = behind
 
 
 class Heartbeats:
@@ -46,7 +78,6 @@ class Heartbeats:
         self.started = time.monotonic()
         self._last_at = 0.0
         self._windows = {feed.id: _Window() for feed in feeds}
-        self._behind: set[str] = set()
 
     def decided(self, feed: Feed, verdict: Verdict, wall_s: float | None) -> None:
         """A verdict of `feed`'s camera: its time to decision counts in the next heartbeat."""
@@ -63,7 +94,6 @@ class Heartbeats:
         span = now - (self._last_at or self.started)
         self._last_at = now
         cameras = [self._camera(feed, span) for feed in self.feeds]
-        self._say_who_is_behind({c["camera"] for c in cameras if c["behind"]})
         pipelines = [feed.pipeline for feed in self.feeds]
         frames = sum(p.stats.frames for p in pipelines)
         stage_ms = {}
@@ -77,36 +107,23 @@ class Heartbeats:
             gallery_version=None, gallery_size=pipelines[0].policy.index.subject_count,
             liveness_enabled=pipelines[0].liveness is not None, uptime_s=round(now - self.started, 1),
             camera_error="; ".join(errors)[:1000] or None,  # the contract bounds it
-            cameras=cameras, over_capacity=bool(self._behind),
+            cameras=cameras, over_capacity=any(c["behind"] for c in cameras),
             **(self.gate.status() if self.gate else {}),
         )
 
     def _camera(self, feed: Feed, span: float) -> dict:
         window = self._windows[feed.id]
-        read, processed = feed.camera.stats.frames_read, feed.pipeline.stats.frames
-        new_read, new_processed = read - window.read, processed - window.processed
-        window.read, window.processed = read, processed
+        fps, source_fps, behind = window.rates(feed, span)
         status = {
             "camera": feed.id, "lane": feed.lane or feed.camera.settings.lane,
-            "fps": round(new_processed / span, 2) if span > 0 else 0.0,
-            "source_fps": round(new_read / span, 2) if span > 0 else 0.0,
-            "behind": not feed.ended and new_read > 0 and new_processed < KEPT_AT_LEAST * new_read,
-            "frames": processed, "frames_dropped": feed.camera.stats.frames_dropped,
+            "fps": round(fps, 2), "source_fps": round(source_fps, 2), "behind": behind,
+            "frames": feed.pipeline.stats.frames, "frames_dropped": feed.camera.stats.frames_dropped,
             "static_skipped": feed.pipeline.stats.static_skipped, "decisions": len(window.stream_ms),
             "time_to_decision_ms": _median(window.stream_ms), "time_to_decision_wall_ms": _median(window.wall_ms),
             "error": (feed.error or feed.camera.stats.error or "")[:1000] or None,
         }
         window.stream_ms, window.wall_ms = [], []
         return status
-
-    def _say_who_is_behind(self, behind: set[str]) -> None:
-        if behind and behind != self._behind:
-            log.warning("over capacity: camera %s kept under %d%% of its frames; give the node fewer cameras, "
-                        "or turn on the motion gate and sub-streams", ", ".join(sorted(behind)),
-                        round(100 * KEPT_AT_LEAST))
-        elif self._behind and not behind:
-            log.info("every camera keeps up again")
-        self._behind = behind
 
 
 def _median(values: list[float]) -> float | None:

@@ -19,7 +19,7 @@ from models.photos import PhotoResult
 from edge.events import DeviceEvents
 from edge.gate import Gate
 from edge.gallery import GalleryIndex, GalleryStore
-from edge.heartbeat import Heartbeats
+from edge.heartbeat import Capacity, Heartbeats
 from edge.motion import RegionError
 from edge.pipeline import FacePipeline
 from edge.policy import Verdict
@@ -173,6 +173,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         feed.direction = door_direction or feed.camera.settings.direction
     started = time.perf_counter()
     heartbeats = Heartbeats(events, feeds, heartbeat_interval_s, gate) if events else None
+    capacity = Capacity(feeds)
     frames = lambda: sum(f.pipeline.stats.frames for f in feeds)  # noqa: E731
 
     def publish(feed: Feed, vs: list[Verdict]) -> None:
@@ -218,6 +219,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
             if gate:
                 gate.frame(pipeline.report, feed.lane, feed.id)
             feed.last_ts = frame.timestamp
+            capacity.tick()
             if heartbeats:
                 heartbeats.tick()
             if status:

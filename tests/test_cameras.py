@@ -4,6 +4,7 @@ only itself."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections import defaultdict
@@ -12,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, YUNET_DIR
+from edge.camera import Camera
 from edge.config import EdgeConfig
+from edge.events import DeviceEvents
+from edge.heartbeat import Capacity
+from edge.outbox import Outbox
+from edge.pipeline import FacePipeline
+from edge.runner import Feed, open_gallery, run_node
 from edge.synthetic import portrait, scene_video
+from wire import DeviceKey
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 WIDTH, HEIGHT, FPS = 640, 360, 15.0
@@ -122,3 +130,34 @@ def test_cameras_are_checked_before_anything_runs():
     assert [(c.id, c.lane) for c in EdgeConfig().camera_list(["x", "y"])] == [("cam-1", 1), ("cam-2", 2)]
     with pytest.raises(ValueError):
         EdgeConfig(cameras=[{"id": "<script>", "source": "a.avi"}])
+
+
+def test_the_heartbeat_reports_each_camera_and_the_log_says_which_falls_behind(lanes, pack, config, tmp_path,
+                                                                              caplog):
+    gallery, streams = lanes
+    outbox = Outbox(tmp_path / "outbox.db")
+    events = DeviceEvents("site-a", "gate-01", DeviceKey.generate(), outbox, pack.name)
+    index = open_gallery(gallery, pack, config)
+    feeds = [Feed(Camera(str(streams[n]), c), FacePipeline(pack, index, config, None, c))
+             for n, c in enumerate(config.camera_list([str(streams[0]), str(streams[1])]))]
+    summary = run_node(feeds, lambda record: None, events=events)
+    assert summary.cameras == {"cam-1": None, "cam-2": None}
+    beat = [b for m in outbox.pending(limit=10_000) if (b := json.loads(m.payload)["body"])["kind"] == "heartbeat"][-1]
+    cam1, cam2 = beat["cameras"]
+    assert (cam1["camera"], cam1["lane"], cam2["camera"], cam2["lane"]) == ("cam-1", 1, "cam-2", 2)
+    assert cam1["frames"] == cam2["frames"] == 90 and beat["frames"] == 180
+    assert (cam1["decisions"], cam2["decisions"]) == (1, 2)  # one grant; a grant and a stranger
+    assert 0 < cam1["time_to_decision_ms"] < 1000 and cam1["time_to_decision_wall_ms"] > 0
+    assert beat["over_capacity"] is False and not cam1["behind"]
+
+    # A camera whose loop kept 60 of the 100 frames it delivered in the last look is behind, by name.
+    capacity = Capacity(feeds, every_s=0)
+    feeds[0].ended = feeds[1].ended = False  # as if still running
+    feeds[0].camera.stats.frames_read += 100
+    feeds[0].pipeline.stats.frames += 60
+    feeds[1].camera.stats.frames_read += 100
+    feeds[1].pipeline.stats.frames += 100
+    with caplog.at_level(logging.WARNING, logger="edge.heartbeat"):
+        capacity.tick()
+    assert capacity.behind == {"cam-1"}
+    assert "over capacity: camera cam-1 kept under 95% of its frames" in caplog.text
