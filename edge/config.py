@@ -37,6 +37,9 @@ class CameraSettings(BaseModel):
 
 class TrackerSettings(BaseModel):
     detect_every: int = 2  # run the detector on every n-th frame; tracks carry over in between
+    # ... but on every n-th of these while a face is being decided (it passed the quality gate, no verdict yet):
+    # the person at the gate waits for it
+    detect_every_deciding: int = Field(1, ge=1)
     iou_threshold: float = 0.3
     lost_after_s: float = 1.0  # a track unseen this long has left
 
@@ -45,6 +48,9 @@ class PolicySettings(BaseModel):
     identify_threshold: float | None = None  # None: the model pack's measured threshold
     margin: float | None = None  # None: the pack's margin over the runner-up subject
     frames_needed: int = 3  # good frames combined before a verdict
+    # Decide before `frames_needed` when the frames so far already match one subject at the pack's
+    # `early_threshold` or more (and liveness has its frames): a clear face need not wait. Off for a pack without one.
+    early_decision: bool = True
     max_wait_s: float = 3.0  # decide with fewer frames if a person lingers with poor quality
     reverify_interval_s: float = 300.0  # a person still in view is verified again after this
     same_person_threshold: float = 0.55  # a new track this close to a recent one is the same person

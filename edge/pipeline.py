@@ -96,12 +96,15 @@ class FacePipeline:
             threshold=pack.spec.identify_threshold if threshold is None else threshold,
             margin=pack.spec.margin if margin is None else margin,
             live_threshold=liveness.threshold if liveness else None,
+            early_threshold=pack.spec.early_threshold if config.policy.early_decision else None,
+            live_frames=config.liveness.frames,
         )
         self.camera = camera or config.camera
         self.motion = MotionGate(config.motion, self.camera.roi) if config.motion.enabled else None
         self.timer = StageTimer()
         self.stats = PipelineStats()
         self.report = FrameReport()
+        self._since_detect = 1 << 30  # frames since the detector last ran: the first frame is always detected
 
     def use_gallery(self, index: GalleryIndex) -> None:
         """Match against `index` from the next search on (a gallery update from the gateway)."""
@@ -115,7 +118,10 @@ class FacePipeline:
         """Run one frame through the loop; returns the verdicts it produced."""
         ts = frame.timestamp
         verdicts: list[Verdict] = []
-        detect_now = self.stats.frames % max(1, self.config.tracker.detect_every) == 0
+        deciding = any(self.policy.deciding(t) for t in self.tracker.tracks)
+        every = self.config.tracker.detect_every_deciding if deciding else self.config.tracker.detect_every
+        detect_now = self._since_detect + 1 >= max(1, every)
+        self._since_detect = 0 if detect_now else self._since_detect + 1
         self.stats.frames += 1
         self.timer.frames += 1
         if detect_now and self.motion is not None:

@@ -5,6 +5,13 @@ quality, search the gallery, and decide
 - `granted`: best subject scores at least the 1:N threshold AND beats the
   runner-up subject by the margin (so a look-alike pair never opens the gate);
 - `unknown`: anything else.
+Early decision: with an `early_threshold`, a track whose frames so far (at
+least `live_frames` of them when liveness is on) already score that high for
+one subject, with the margin, is decided at once rather than after
+`frames_needed`. The threshold is the pack's, chosen where no different-person
+pair of LFW DevTest scores (docs/benchmarks.md), so granting on it adds no
+false accept the operating threshold would not already allow there.
+
 One verdict per person passing: a track is decided once, and verified again
 only if it is still in view after `reverify_interval_s`. A person whose track
 broke in two is recognised as recently decided (the same subject within
@@ -65,12 +72,14 @@ class _Recent:
 
 class GatePolicy:
     def __init__(self, settings: PolicySettings, index: GalleryIndex, threshold: float, margin: float,
-                 live_threshold: float | None = None):
+                 live_threshold: float | None = None, early_threshold: float | None = None, live_frames: int = 1):
         self.settings = settings
         self.index = index
         self.threshold = threshold
         self.margin = margin
         self.live_threshold = live_threshold  # None: liveness is off
+        self.early_threshold = early_threshold  # None: always wait for frames_needed
+        self.live_frames = live_frames  # live scores an early decision needs (when liveness is on)
         self._tracks: dict[int, _TrackState] = {}
         self._recent: list[_Recent] = []
         self._outcomes: dict[int, str] = {}  # track -> its latest decision, announced or not
@@ -89,6 +98,11 @@ class GatePolicy:
         if state is None or state.decided_at is None:
             return True
         return timestamp - state.decided_at >= self.settings.reverify_interval_s
+
+    def deciding(self, track_id: int) -> bool:
+        """Whether the track has good frames waiting for a decision (someone at the gate is waiting for it)."""
+        state = self._tracks.get(track_id)
+        return state is not None and state.decided_at is None and bool(state.embeddings)
 
     def wants_liveness(self, track_id: int, frames: int) -> bool:
         """Whether this track's next decision still needs live scores (it takes `frames` of them)."""
@@ -112,7 +126,18 @@ class GatePolicy:
             state.first_frame_at, state.first_frame_received = timestamp, received
         enough = len(state.embeddings) >= self.settings.frames_needed
         waited = timestamp - state.first_frame_at >= self.settings.max_wait_s
-        return self._decide(track_id, state, timestamp) if enough or waited else None
+        return self._decide(track_id, state, timestamp) if enough or waited or self._clear(state) else None
+
+    def _clear(self, state: _TrackState) -> bool:
+        """The frames so far already match one subject at the early threshold, with the margin."""
+        if self.early_threshold is None:
+            return False
+        if self.live_threshold is not None and len(state.liveness) < self.live_frames:
+            return False
+        matches = self.index.search(_combined(state), k=2)
+        if not matches or matches[0].score < self.early_threshold:
+            return False
+        return len(matches) == 1 or matches[0].score - matches[1].score >= self.margin
 
     def track_ended(self, track_id: int, timestamp: float) -> Verdict | None:
         """A person left: decide on what was seen if nothing was decided yet."""
@@ -122,9 +147,7 @@ class GatePolicy:
         return self._decide(track_id, state, timestamp)
 
     def _decide(self, track_id: int, state: _TrackState, timestamp: float) -> Verdict | None:
-        weights = np.asarray(state.qualities, np.float32) + 1e-3
-        combined = (np.stack(state.embeddings) * weights[:, None]).sum(axis=0)
-        combined /= max(float(np.linalg.norm(combined)), 1e-12)
+        combined = _combined(state)
         matches = self.index.search(combined, k=2)
         best = matches[0] if matches else None
         runner_up = matches[1].score if len(matches) > 1 else None
@@ -168,3 +191,10 @@ class GatePolicy:
                 return True
         self._recent.append(_Recent(template, timestamp, verdict.verdict, verdict.subject))
         return False
+
+
+def _combined(state: _TrackState) -> np.ndarray:
+    """The track's frames as one template: their mean weighted by quality, unit length."""
+    weights = np.asarray(state.qualities, np.float32) + 1e-3
+    combined = (np.stack(state.embeddings) * weights[:, None]).sum(axis=0)
+    return combined / max(float(np.linalg.norm(combined)), 1e-12)

@@ -47,6 +47,8 @@ class PackSpec:
     identify_threshold: float
     verify_threshold: float
     margin: float
+    # A face this close to one subject on its own decides at once (GatePolicy's early decision); None: never early
+    early_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
             identify_threshold=float(p["identify_threshold"]),
             verify_threshold=float(p["verify_threshold"]),
             margin=float(p["margin"]),
+            early_threshold=float(p["early_threshold"]) if "early_threshold" in p else None,
         )
     pad = {
         name: PadSpec(name=name, description=p.get("description", ""),

@@ -147,7 +147,7 @@ def test_the_heartbeat_reports_each_camera_and_the_log_says_which_falls_behind(l
     assert (cam1["camera"], cam1["lane"], cam2["camera"], cam2["lane"]) == ("cam-1", 1, "cam-2", 2)
     assert cam1["frames"] == cam2["frames"] == 90 and beat["frames"] == 180
     assert (cam1["decisions"], cam2["decisions"]) == (1, 2)  # one grant; a grant and a stranger
-    assert 0 < cam1["time_to_decision_ms"] < 1000 and cam1["time_to_decision_wall_ms"] > 0
+    assert 0 <= cam1["time_to_decision_ms"] < 1000 and cam1["time_to_decision_wall_ms"] > 0
     assert beat["over_capacity"] is False and not cam1["behind"]
 
     # A camera whose loop kept 60 of the 100 frames it delivered in the last look is behind, by name.

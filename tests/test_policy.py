@@ -64,3 +64,40 @@ def test_each_verdict_says_how_long_after_the_first_good_frame_it_came():
     events.verdict(verdicts[2], "cam-1", datetime.now(timezone.utc))
     [sent] = outbox.pending()
     assert parse_event(parse_envelope(sent.payload)[0]).time_to_decision_ms == 133.3
+
+
+def test_a_clear_face_is_decided_at_once_and_a_doubtful_one_waits_for_its_frames():
+    """The early decision: frames that already match one subject at the early threshold (with the margin, and
+    with liveness's frames when it is on) decide; anything less waits for `frames_needed` as before."""
+    rng = np.random.default_rng(6)
+    alice, bob, stranger = (unit(rng.normal(size=512)) for _ in range(3))
+    index = GalleryIndex(["alice", "bob"], np.stack([alice, bob]))
+
+    def near(template: np.ndarray, score: float) -> np.ndarray:
+        """A unit template with cosine `score` to `template`."""
+        other = unit(rng.normal(size=512) - (rng.normal(size=512) @ template) * template)
+        other = unit(other - (other @ template) * template)
+        return unit(score * template + np.sqrt(1 - score ** 2) * other)
+
+    def policy(**kw) -> GatePolicy:
+        return GatePolicy(PolicySettings(frames_needed=3), index, threshold=0.36, margin=0.05, **kw)
+
+    def decided_after(p: GatePolicy, template_of, live=None) -> tuple[int, str] | None:
+        for n in range(1, 4):
+            v = p.observe(1, template_of(), 0.8, 0.1 * n, live)
+            if v:
+                return n, v.verdict
+        return None
+
+    clear = lambda: near(alice, 0.5)  # noqa: E731
+    assert decided_after(policy(early_threshold=0.40), clear) == (1, "granted")
+    assert decided_after(policy(early_threshold=0.40, live_threshold=0.5, live_frames=2), clear, 0.9) == (2, "granted")
+    assert decided_after(policy(early_threshold=0.40, live_threshold=0.5, live_frames=2), clear, 0.1) == \
+        (2, "spoof_suspected")
+    assert decided_after(policy(), clear) == (3, "granted")  # no early threshold: as before
+    doubtful = near(alice, 0.38)  # the same frame thrice: the mean stays at 0.38, over the threshold, under early
+    assert decided_after(policy(early_threshold=0.40), lambda: doubtful) == (3, "granted")
+    assert decided_after(policy(early_threshold=0.40), lambda: stranger) == (3, "unknown")
+    # Close to two subjects at once: the margin is not there, so no early decision either.
+    both = lambda: unit(alice + bob)  # noqa: E731
+    assert decided_after(policy(early_threshold=0.40), both)[0] == 3
