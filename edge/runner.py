@@ -171,6 +171,8 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         feed.lane = feed.camera.settings.lane if feed.lane is None else feed.lane
         door_direction = gate.direction_of(feed.lane) if gate else None
         feed.direction = door_direction or feed.camera.settings.direction
+        if len(feeds) > 1:  # a turn with several detections in a row may outlast one frame interval
+            feed.camera.backlog = max(feed.camera.backlog, 2)
     started = time.perf_counter()
     heartbeats = Heartbeats(events, feeds, heartbeat_interval_s, gate) if events else None
     capacity = Capacity(feeds)
