@@ -69,7 +69,7 @@ class Camera:
     settings: CameraSettings = field(default_factory=CameraSettings)
     realtime: bool = False  # play files at their own frame rate, dropping what the loop cannot keep up with
     # Newest frames a live (or real-time) source keeps waiting for the loop; older ones are dropped and counted.
-    # One for a camera alone; a node's cameras keep two, so a turn that runs long costs no frame (edge/runner.py).
+    # One for a camera alone; a node's cameras keep three, so turns that run long cost no frame (edge/runner.py).
     backlog: int = 1
 
     def __post_init__(self) -> None:

@@ -37,7 +37,7 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     if not args.gallery and not args.bundle:
         raise ValueError("give --gallery (local photos or database), or --bundle to use the gateway's gallery")
     cameras = config.camera_list(args.source)
-    pack = open_pack(config)
+    pack = open_pack(config, len(cameras))
     link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
     try:
         index = _edge_gallery(args, config, pack, link)

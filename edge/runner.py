@@ -33,9 +33,16 @@ class GalleryError(ValueError):
     """The gallery cannot be used with this model pack."""
 
 
-def open_pack(config: EdgeConfig) -> LoadedPack:
-    """The model pack the edge configuration names."""
-    return models.settings.open_pack(config.models)
+def open_pack(config: EdgeConfig, cameras: int = 1) -> LoadedPack:
+    """The model pack the edge configuration names, for a node running `cameras` cameras.
+
+    With several cameras and `[models] threads = 0`, each inference runs on one thread: two threads make one
+    detection faster (6.5 ms instead of 8.5 ms for 720p on 2 cores) but cost more CPU in all (10.6 ms), and a
+    node with many cameras is short of CPU, not of one detection's speed (docs/benchmarks.md)."""
+    settings = config.models
+    if cameras > 1 and settings.threads == 0:
+        settings = settings.model_copy(update={"threads": 1})
+    return models.settings.open_pack(settings)
 
 
 def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,
@@ -171,8 +178,8 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         feed.lane = feed.camera.settings.lane if feed.lane is None else feed.lane
         door_direction = gate.direction_of(feed.lane) if gate else None
         feed.direction = door_direction or feed.camera.settings.direction
-        if len(feeds) > 1:  # a turn with several detections in a row may outlast one frame interval
-            feed.camera.backlog = max(feed.camera.backlog, 2)
+        if len(feeds) > 1:  # turns with several detections in a row may outlast two frame intervals (measured:
+            feed.camera.backlog = max(feed.camera.backlog, 3)  # 16 cameras kept 92-98 % with two, 99 % with three)
     started = time.perf_counter()
     heartbeats = Heartbeats(events, feeds, heartbeat_interval_s, gate) if events else None
     capacity = Capacity(feeds)

@@ -14,7 +14,7 @@ class ModelSettings(BaseModel):
     pack: str = "buffalo_s"
     dir: Path = Path("var/models")  # downloaded packs and the optimised-graph cache
     search_paths: list[Path] = Field(default_factory=list)  # extra folders holding pinned files
-    threads: int = 0  # ONNX Runtime intra-op threads; 0 = one per core
+    threads: int = 0  # ONNX Runtime intra-op threads; 0 = one per core (one for a node with several cameras)
     optimization: str = "all"
     detector_max_side: int = 640  # long side of the detector input, aspect kept
     detector_score_threshold: float = 0.5
