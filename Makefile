@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate bench-card eval messages clean
+.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate bench-card bench-cameras eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-gate: $(STAMP)
 
 bench-card: $(STAMP)
 	$(BIN)/python benchmarks/card_enrol.py
+
+bench-cameras: $(STAMP)
+	$(BIN)/python benchmarks/many_cameras.py
+	$(BIN)/python benchmarks/time_to_decision.py
 
 bench-pad: $(STAMP)
 	$(BIN)/python benchmarks/pad_eval.py
