@@ -3,9 +3,10 @@ float models (the baseline) in the same run -- kept only if faster here and with
 
     .venv/bin/python benchmarks/int8.py [--calibration 64]
 
-1. Quantize (`onnxruntime.quantization.quantize_static`, QDQ, per-channel int8 weights, int8 activations) with
-   calibration data shaped as the edge feeds each model: 720p gate frames letterboxed for SCRFD (generated from
-   LFW photos on a wall), aligned 112x112 LFW crops for MobileFaceNet. The calibration people are not the
+1. Quantize (`onnxruntime.quantization.quantize_static`, QDQ, per-channel int8 weights, uint8 activations: ONNX
+   Runtime's choice on x86; int8 activations measured slower still) with calibration data shaped as the edge feeds
+   each model: 720p gate frames letterboxed for SCRFD (generated from LFW photos on a wall), aligned 112x112 LFW
+   crops for MobileFaceNet. The calibration people are not the
    evaluation pairs' images (other LFW folders).
 2. Speed: median ms per inference, one and two intra-op threads: the detector on a 640x384 input, the embedder on
    one crop.
@@ -90,7 +91,7 @@ def quantize(source: Path, out: Path, input_name: str, blobs: list[np.ndarray]) 
     onnx.save(model, str(upgraded))
     quant_pre_process(str(upgraded), str(prepared), skip_symbolic_shape=True)
     quantize_static(str(prepared), str(out), Blobs(input_name, blobs), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     return out
 
 
