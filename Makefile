@@ -53,6 +53,7 @@ bench-pad: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_pairs.py
+	$(BIN)/python benchmarks/cross_quality.py
 
 # Collect every marked message into the catalogues (gateway/i18n/locales/*/LC_MESSAGES/messages.po): new ones
 # arrive empty (shown in English until translated), removed ones leave. Then translate the vi file.
