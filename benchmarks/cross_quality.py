@@ -15,13 +15,15 @@ A pair compares the clean image a with the degraded image b. Figures:
 - the 1,000 listed pairs: 10-fold accuracy (as `make eval`);
 - every clean x degraded pair of different images (about 1.2 M different-person, 1,000 same-person): TAR at
   FAR 1e-3 and 1e-4, and per kind TAR at FAR 1e-3.
-Images in which no face is found score -1 (a failed pair), never dropped. `--save` records this run's figures
+Images in which no face is found score -1 (a failed pair), never dropped. Tried and kept: flip-averaged
+templates (`[models] flip_average`, the default; its row without them is printed too). `--save` records this run's figures
 in benchmarks/results/cross_quality.json, which the next run prints as the previous commit's.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from baseline import face_analysis  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
 from edge.evaluation import embed_image, pair_metrics, read_pairs  # noqa: E402
 from edge.runner import open_pack  # noqa: E402
+from models import LoadedPack  # noqa: E402
 from eval_pairs import face_analysis_embedder  # noqa: E402
 
 LFW = REPO.parent / "shared" / "data" / "faces" / "lfw-devtest"
@@ -134,7 +137,10 @@ def main() -> int:
     pack = open_pack(EdgeConfig())
     app = face_analysis()
     rows = {}
-    for label, embed in (("FaceGate", lambda p: embed_image(p, pack)), ("FaceAnalysis", face_analysis_embedder(app))):
+    plain = LoadedPack(pack.spec, pack.detector, copy.copy(pack.embedder))
+    plain.embedder.flip = False
+    for label, embed in (("FaceGate", lambda p: embed_image(p, pack)), ("FaceAnalysis", face_analysis_embedder(app)),
+                         ("FaceGate without flip-averaged templates", lambda p: embed_image(p, plain))):
         rows[label] = figures(templates(embed, LFW, names), templates(embed, SET, names), names, kinds)
         print(f"{label}: done", file=sys.stderr, flush=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else None

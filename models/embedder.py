@@ -14,8 +14,10 @@ class Embedder:
     recogniser pack. Batches are run in one call when the export allows it.
     """
 
-    def __init__(self, session: ort.InferenceSession, mean: float, std: float, rgb: bool, name: str = "embedder"):
+    def __init__(self, session: ort.InferenceSession, mean: float, std: float, rgb: bool, name: str = "embedder",
+                 flip: bool = False):
         self.session = session
+        self.flip = flip  # each crop's template averaged with its mirror image's (twice the work)
         self.name = name
         inp = session.get_inputs()[0]
         self.input_name = inp.name
@@ -29,11 +31,15 @@ class Embedder:
         """(N, 112, 112, 3) BGR uint8 crops -> (N, dim) float32 unit vectors."""
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
-        blob = cv2.dnn.blobFromImages(list(crops), 1.0 / self.std, (self.size, self.size),
+        images = list(crops) + ([np.ascontiguousarray(c[:, ::-1]) for c in crops] if self.flip else [])
+        blob = cv2.dnn.blobFromImages(images, 1.0 / self.std, (self.size, self.size),
                                       (self.mean, self.mean, self.mean), swapRB=self.rgb)
         if self.batched:
             raw = self.session.run([self.output_name], {self.input_name: blob})[0]
         else:
             raw = np.concatenate([self.session.run([self.output_name], {self.input_name: b[None]})[0] for b in blob])
-        raw = raw.reshape(len(crops), -1).astype(np.float32)
+        raw = raw.reshape(len(images), -1).astype(np.float32)
+        if self.flip:
+            raw = raw[:len(crops)] / np.linalg.norm(raw[:len(crops)], axis=1, keepdims=True) \
+                + raw[len(crops):] / np.linalg.norm(raw[len(crops):], axis=1, keepdims=True)
         return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)

@@ -31,6 +31,7 @@ def load_pack(
     detector_max_side: int = 640,
     detector_score_threshold: float = 0.5,
     manifest: Manifest | None = None,
+    flip_average: bool = False,
 ) -> LoadedPack:
     """Resolve, verify and open every file of pack `name`.
 
@@ -56,5 +57,6 @@ def load_pack(
         std=float(emb_input.get("std", 127.5)),
         rgb=emb_input.get("channels", "RGB") == "RGB",
         name=spec.embedder.key,
+        flip=flip_average,
     )
     return LoadedPack(spec=spec, detector=detector, embedder=embedder)
