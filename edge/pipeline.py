@@ -1,7 +1,8 @@
 """The per-frame loop: detect -> track -> quality -> align+embed -> match -> policy.
 
 Work is spent only where a decision needs it:
-- the detector runs on every `detect_every`-th frame; tracks carry over between;
+- the detector runs on every `detect_every`-th frame, tracks carrying over in between -- but on every
+  `detect_every_deciding`-th while a face is being decided, since the person at the gate waits for it;
 - with the motion gate on (`[motion]`), not even then while nobody is tracked and the camera's region of interest
   has not changed since the detector last looked (edge/motion.py);
 - only tracks the policy still needs templates for are aligned and embedded
