@@ -114,8 +114,12 @@ class GpioModule(PtyDevice):
                 since = None
         return found
 
-    def wiegand_frames(self, data0: int, data1: int, gap_s: float = 0.02) -> list[list[int]]:
-        """The bit frames sent on a Wiegand pair (a bit is a falling edge; a pause ends a frame)."""
+    def wiegand_frames(self, data0: int, data1: int, gap_s: float = 0.05) -> list[list[int]]:
+        """The bit frames sent on a Wiegand pair (a bit is a falling edge; a pause ends a frame).
+
+        The times are when this stand-in's thread read each command from the pty, which under a loaded test run
+        lag the sender's 2 ms bit period by tens of milliseconds now and then (CI once split a frame at 20 ms):
+        a pause of `gap_s` ends a frame."""
         frames, last = [], None
         for at, pin, high in self.changes:
             if high or pin not in (data0, data1):
