@@ -30,6 +30,7 @@ from edge.config import EdgeConfig  # noqa: E402
 from edge.evaluation import auc  # noqa: E402
 from edge.runner import open_pack  # noqa: E402
 from edge.tracker import Tracker  # noqa: E402
+from edge.synthetic import read_video  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 GAP = 5  # detector frames between the two frames compared
@@ -62,15 +63,6 @@ def tracks_of(frames, pack, min_eye: float = 6.0) -> dict[int, list[np.ndarray]]
     return tracks
 
 
-def video_frames(path: Path):
-    cap = cv2.VideoCapture(str(path))
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            return
-        yield frame
-
-
 def held_sheet(image: np.ndarray, frames: int = 90, seed: int = 0):
     """A flat sheet with `image` on it, tilted and moved by a hand (a smooth random homography path)."""
     rng = np.random.default_rng(seed)
@@ -87,7 +79,7 @@ def held_sheet(image: np.ndarray, frames: int = 90, seed: int = 0):
 
 def main() -> None:
     pack = open_pack(EdgeConfig())
-    live = tracks_of(video_frames(SHARED / "data" / "video" / "short_hamilton_clip.mp4"), pack)
+    live = tracks_of(read_video(SHARED / "data" / "video" / "short_hamilton_clip.mp4"), pack)
     flat_sources = [*sorted((SHARED / "data" / "pad").glob("*.jpg")),
                     *sorted((SHARED / "data" / "video").glob("*.png"))]
     flat = {}

@@ -117,6 +117,19 @@ def scene_video(path: Path, scenes: list[tuple[float, float, np.ndarray, int, in
     return write_video(path, (frame(i) for i in range(int(seconds * fps))), fps)
 
 
+def read_video(path: Path) -> Iterator[np.ndarray]:
+    """Every frame of a video file, in order, on the caller's thread (no real-time pacing, nothing dropped)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield image
+    finally:
+        capture.release()
+
+
 @dataclass
 class Sitter:
     """Someone at an exam desk: a face patch that sways a little while present."""

@@ -12,7 +12,7 @@ from edge.camera import Frame
 from edge.gallery import GalleryIndex
 from edge.motion import MotionGate, MotionSettings, RegionError
 from edge.pipeline import FacePipeline
-from edge.synthetic import background, paste, portrait
+from edge.synthetic import background, paste, portrait, read_video
 from models.photos import template_from_image
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
@@ -40,15 +40,6 @@ def passer_stream(seconds: float = 8.0, fps: float = 15.0):
         yield np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-def clip_frames():
-    capture = cv2.VideoCapture(str(CLIP))
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return
-        yield image
-
-
 def skipped_new_faces(pack, frames) -> tuple[int, int, list[int]]:
     """Run the gate as the pipeline does (the detector looks when the gate says so or someone is in view) beside
     the detector on every frame; (frames, frames skipped, frames skipped although a new face was in them)."""
@@ -70,7 +61,7 @@ def skipped_new_faces(pack, frames) -> tuple[int, int, list[int]]:
 
 @pytest.mark.parametrize("stream", ["hamilton", "passer"])
 def test_the_gate_never_skips_a_frame_in_which_a_new_face_appears(pack, stream):
-    frames = clip_frames() if stream == "hamilton" else passer_stream()
+    frames = read_video(CLIP) if stream == "hamilton" else passer_stream()
     count, skipped, missed = skipped_new_faces(pack, frames)
     assert missed == [], f"frames {missed} were skipped with a new face in them"
     if stream == "passer":  # the empty entrance before and after the passer is not detected again and again
