@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from edge.events import DeviceEvents
+from edge.pipeline import STAGES
 from edge.policy import Verdict
 
 if TYPE_CHECKING:  # the runner builds the heartbeats; only its type is needed here
@@ -96,10 +97,9 @@ class Heartbeats:
         cameras = [self._camera(feed, span) for feed in self.feeds]
         pipelines = [feed.pipeline for feed in self.feeds]
         frames = sum(p.stats.frames for p in pipelines)
-        stage_ms = {}
-        for stage in pipelines[0].timer.per_frame_ms():  # per frame over every camera's frames
-            total = sum(p.timer.totals.get(stage, 0.0) for p in pipelines)
-            stage_ms[stage] = round(1000 * total / max(sum(p.timer.frames for p in pipelines), 1), 3)
+        timed = max(sum(p.timer.frames for p in pipelines), 1)  # per frame over every camera's frames
+        stage_ms = {stage: round(1000 * sum(p.timer.totals.get(stage, 0.0) for p in pipelines) / timed, 3)
+                    for stage in STAGES}
         errors = [f"{c['camera']}: {c['error']}" if len(cameras) > 1 else c["error"] for c in cameras if c["error"]]
         self.events.heartbeat(
             fps=round(sum(c["fps"] for c in cameras), 2), stage_ms=stage_ms, frames=frames,

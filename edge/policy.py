@@ -126,15 +126,18 @@ class GatePolicy:
             state.first_frame_at, state.first_frame_received = timestamp, received
         enough = len(state.embeddings) >= self.settings.frames_needed
         waited = timestamp - state.first_frame_at >= self.settings.max_wait_s
-        return self._decide(track_id, state, timestamp) if enough or waited or self._clear(state) else None
+        early = not (enough or waited) and self.early_threshold is not None \
+            and (self.live_threshold is None or len(state.liveness) >= self.live_frames)
+        if not (enough or waited or early):
+            return None
+        combined = _combined(state)
+        matches = self.index.search(combined, k=2)  # one search, for the early test and the verdict alike
+        if early and not self._clear(matches):
+            return None
+        return self._decide(track_id, state, timestamp, combined, matches)
 
-    def _clear(self, state: _TrackState) -> bool:
+    def _clear(self, matches: list) -> bool:
         """The frames so far already match one subject at the early threshold, with the margin."""
-        if self.early_threshold is None:
-            return False
-        if self.live_threshold is not None and len(state.liveness) < self.live_frames:
-            return False
-        matches = self.index.search(_combined(state), k=2)
         if not matches or matches[0].score < self.early_threshold:
             return False
         return len(matches) == 1 or matches[0].score - matches[1].score >= self.margin
@@ -144,11 +147,11 @@ class GatePolicy:
         state = self._tracks.pop(track_id, None)
         if state is None or not state.embeddings:  # decided already, or never seen well enough
             return None
-        return self._decide(track_id, state, timestamp)
-
-    def _decide(self, track_id: int, state: _TrackState, timestamp: float) -> Verdict | None:
         combined = _combined(state)
-        matches = self.index.search(combined, k=2)
+        return self._decide(track_id, state, timestamp, combined, self.index.search(combined, k=2))
+
+    def _decide(self, track_id: int, state: _TrackState, timestamp: float, combined: np.ndarray,
+                matches: list) -> Verdict | None:
         best = matches[0] if matches else None
         runner_up = matches[1].score if len(matches) > 1 else None
         granted = (best is not None and best.score >= self.threshold

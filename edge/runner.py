@@ -183,7 +183,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
     started = time.perf_counter()
     heartbeats = Heartbeats(events, feeds, heartbeat_interval_s, gate) if events else None
     capacity = Capacity(feeds)
-    frames = lambda: sum(f.pipeline.stats.frames for f in feeds)  # noqa: E731
+    frames = 0  # processed, every camera together
 
     def publish(feed: Feed, vs: list[Verdict]) -> None:
         for v in vs:
@@ -217,6 +217,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
                 end(feed)
                 continue
             pipeline.timer.add("decode", frame.decode_s)
+            frames += 1
             try:
                 verdicts = pipeline.process(frame)
             except RegionError as exc:  # the camera's configuration, not the node: this camera stops
@@ -232,8 +233,8 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
             if heartbeats:
                 heartbeats.tick()
             if status:
-                status.update(frames(), time.perf_counter() - started, sum(f.pipeline.active_tracks for f in feeds))
-            if (max_frames and frames() >= max_frames) or (should_stop and should_stop()):
+                status.update(frames, time.perf_counter() - started, sum(f.pipeline.active_tracks for f in feeds))
+            if (max_frames and frames >= max_frames) or (should_stop and should_stop()):
                 break
     except KeyboardInterrupt:
         log.info("interrupted; finishing open tracks")
@@ -245,11 +246,11 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
     if heartbeats:
         heartbeats.tick(force=True)
     if status:
-        status.update(frames(), time.perf_counter() - started, 0, force=True)
+        status.update(frames, time.perf_counter() - started, 0, force=True)
         status.close()
     errors = {f.id: f.error for f in feeds}
     first_error = next((e for e in errors.values() if e), None)
-    return RunSummary(frames(), time.perf_counter() - started, sum(f.verdicts for f in feeds), first_error, errors)
+    return RunSummary(frames, time.perf_counter() - started, sum(f.verdicts for f in feeds), first_error, errors)
 
 
 class _Turns:
