@@ -80,14 +80,14 @@ class GateRules:
                                   verdict.timestamp + door.pulse_ms / 1000, followers=set()))
         return verdict, True
 
-    def observe(self, report: FrameReport, lane: int | None = None) -> list[Tailgate]:
-        """One frame's faces and departures (of the camera watching `lane`: only that lane's openings count, if
-        given); the tailgaters it revealed."""
+    def observe(self, report: FrameReport, lane: int) -> list[Tailgate]:
+        """One frame's faces and departures, from the camera watching `lane` (only that lane's openings count);
+        the tailgaters it revealed."""
         if not self._open:  # nearly every frame: no door stands open
             return []
         found = []
         for opening in self._open:
-            if lane is not None and opening.lane != lane:
+            if opening.lane != lane:
                 continue
             if opening.at <= report.timestamp <= opening.until:
                 opening.faces = max(opening.faces, report.faces)
@@ -99,8 +99,7 @@ class GateRules:
                     found.append(Tailgate(opening.lane, track.id, opening.track, opening.subject,
                                           opening.faces, report.timestamp))
         # A person is reported as gone a while after last seen (the tracker's lost_after_s): keep a margin.
-        self._open = [o for o in self._open if (lane is not None and o.lane != lane)
-                      or report.timestamp - o.until < 10.0]
+        self._open = [o for o in self._open if o.lane != lane or report.timestamp - o.until < 10.0]
         return found
 
 
@@ -115,14 +114,14 @@ class Gate:
         rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled)
         doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
         commands = FreshCommands(device, gateway_key) if device and gateway_key else None
-        gate = cls(rules, doors, events, config.camera.id, config.camera.lane, commands)
+        gate = cls(rules, doors, events, config.camera.lane, commands)
         doors.start()
         return gate
 
-    def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None, camera: str,
-                 lane: int, commands: FreshCommands | None = None):
+    def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None, lane: int,
+                 commands: FreshCommands | None = None):
         self.rules, self.doors, self.events = rules, doors, events
-        self.camera, self.lane = camera, lane
+        self.lane = lane  # the lane of a one-camera node's camera (a node's cameras each name theirs)
         self.commands = commands
         self.commands_refused = 0
         self.reports: list[DoorReport] = []  # what the doors did, newest last (also signed into events)
@@ -146,13 +145,13 @@ class Gate:
             self.doors.request(lane, OpenRequest("grant", subject=verdict.subject, track=verdict.track))
         return verdict
 
-    def frame(self, report: FrameReport, lane: int | None = None, camera: str | None = None) -> None:
-        """One frame of the camera watching `lane` (this gate's own camera if not given)."""
+    def frame(self, report: FrameReport, lane: int, camera: str) -> None:
+        """One frame of `camera`, which watches `lane`."""
         for t in self.rules.observe(report, lane):
             log.warning("tailgate on lane %d: track %d followed track %d (%s)", t.lane, t.track, t.after_track,
                         t.after_subject or "-")
             if self.events:
-                self.events.append(TailgateEvent, lane=t.lane, camera=camera or self.camera, track=t.track,
+                self.events.append(TailgateEvent, lane=t.lane, camera=camera, track=t.track,
                                    after_track=t.after_track, after_subject=t.after_subject, boxes=t.boxes)
 
     def command(self, payload: bytes) -> None:
