@@ -8,6 +8,13 @@ A reader thread decodes frames so the matching loop never waits on I/O:
   frame is processed, in order.
 A live stream that fails is reopened with exponential backoff, forever; a file
 that cannot be opened is retried a few times, then given up with a clear error.
+
+A camera with a sub-stream (`substream`: the same camera at a lower resolution) is read frame for frame beside
+its main stream: the motion gate and the detector look at the small image, and faces are cut from the main one.
+While its consumer says it needs no main image (`need_main`: nobody in view), the main stream's frames are
+decoded but not converted to pixels, which is half of a 720p frame's decoding. A sub-stream whose aspect differs
+from the main stream's is refused (the camera stops with the reason): its faces could not be placed on the main
+stream.
 """
 
 from __future__ import annotations
@@ -31,9 +38,25 @@ log = logging.getLogger(__name__)
 class Frame:
     index: int  # position in the stream, counting frames decoded (dropped ones too)
     timestamp: float  # seconds of stream time: the file's clock, or wall time for live sources
-    image: np.ndarray
+    image: np.ndarray | None  # the main stream's pixels; None only beside a sub-stream image, when not asked for
     decode_s: float = 0.0  # time the reader spent decoding it
     received: float = field(default_factory=time.monotonic)  # when the reader handed it over (monotonic clock)
+    small: np.ndarray | None = None  # the sub-stream's image of the same moment, if the camera has one
+    size: tuple[int, int] = (0, 0)  # the main stream's width and height
+
+    def __post_init__(self) -> None:
+        if self.image is not None and not self.size[0]:
+            self.size = (self.image.shape[1], self.image.shape[0])
+
+    @property
+    def detect_image(self) -> np.ndarray:
+        """What the motion gate and the detector look at: the sub-stream's image if there is one."""
+        return self.small if self.small is not None else self.image
+
+    @property
+    def detect_scale(self) -> float:
+        """Main-stream pixels per pixel of `detect_image` (1.0 without a sub-stream)."""
+        return self.size[0] / self.small.shape[1] if self.small is not None else 1.0
 
 
 class Ended:
@@ -49,6 +72,7 @@ class CameraStats:
     frames_dropped: int = 0  # replaced by a newer frame before the loop took them
     bad_frames: int = 0  # decode failures and malformed frames, skipped
     reconnects: int = 0
+    main_skipped: int = 0  # main-stream frames decoded but never converted to pixels (a sub-stream was enough)
     error: str | None = None  # why the source was given up, if it was
 
 
@@ -81,6 +105,9 @@ class Camera:
         self.stats = CameraStats()
         self.fps: float = 0.0
         self.on_frame: Callable[[], None] | None = None  # called by the reader after each delivery (and the end)
+        # Whether the consumer wants the main stream's pixels in the next frames. Only a camera with a sub-stream
+        # ever goes without them, and only if its consumer clears this (the gate's loop, while nobody is tracked).
+        self.need_main = True
 
     # -- consumer side -------------------------------------------------
     def start(self) -> Camera:
@@ -156,21 +183,28 @@ class Camera:
                 pass
             self._queue.put_nowait(None)
 
-    def _open(self) -> cv2.VideoCapture | None:
+    def _capture(self, target: str | int) -> cv2.VideoCapture:
+        threads = self.settings.decode_threads
+        if isinstance(target, str) and threads:
+            return cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
+        return cv2.VideoCapture(target)
+
+    def _open(self) -> _Streams | None:
         delay = self.settings.reconnect_initial_s
         attempt = 0
+        substream = self.settings.substream
         while not self._stop.is_set():
             attempt += 1
-            threads = self.settings.decode_threads
-            if isinstance(self._target, str) and threads:
-                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
-            else:
-                cap = cv2.VideoCapture(self._target)
-            if cap.isOpened():
-                return cap
+            cap = self._capture(self._target)
+            sub = self._capture(_parse_source(substream)[0]) if substream else None
+            if cap.isOpened() and (sub is None or sub.isOpened()):
+                return _Streams(cap, sub)
+            which = self.source if not cap.isOpened() else f"sub-stream {substream}"
             cap.release()
+            if sub is not None:
+                sub.release()
             if not self.live and attempt >= self.settings.open_retries_file:
-                self.stats.error = f"cannot open {self.source!r} after {attempt} attempts"
+                self.stats.error = f"cannot open {which!r} after {attempt} attempts"
                 log.error("camera %s: %s", self.source, self.stats.error)
                 return None
             log.warning("camera %s: cannot open (attempt %d); retrying in %.1fs", self.source, attempt, delay)
@@ -185,19 +219,28 @@ class Camera:
             self._deliver(None)
 
     def _read_loop(self) -> None:
-        cap = self._open()
-        if cap is None:
+        streams = self._open()
+        if streams is None:
             return
-        self.fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.fps = streams.main.get(cv2.CAP_PROP_FPS) or 0.0
+        sub_fps = streams.sub.get(cv2.CAP_PROP_FPS) if streams.sub is not None else 0.0
+        if self.fps and sub_fps and abs(sub_fps - self.fps) > 0.05 * self.fps:  # read frame for frame together
+            log.warning("camera %s: the sub-stream says %.1f fps, the main stream %.1f: give both the same rate, "
+                        "or faces will be cut from another moment than the one detected", self.source, sub_fps,
+                        self.fps)
+        frame_count = int(streams.main.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         started = time.monotonic()
         index = 0
         bad_run = 0
         while not self._stop.is_set():
             decode_start = time.perf_counter()
-            ok, image = cap.read()
+            ok, image, small = streams.read(self.need_main)
             decode_s = time.perf_counter() - decode_start
-            if not (ok and image is not None and image.ndim == 3 and image.size):
+            if ok and streams.mismatch:
+                self.stats.error = streams.mismatch
+                log.error("camera %s: %s", self.source, self.stats.error)
+                break
+            if not ok:
                 if not self.live and (frame_count == 0 or index >= frame_count):
                     break  # end of file
                 bad_run += 1
@@ -208,11 +251,11 @@ class Camera:
                 if not self.live:
                     log.warning("camera %s: %d undecodable frames in a row; treating as end", self.source, bad_run)
                     break
-                cap.release()
+                streams.release()
                 self.stats.reconnects += 1
                 log.warning("camera %s: stream lost; reconnecting", self.source)
-                cap = self._open()
-                if cap is None:
+                streams = self._open()
+                if streams is None:
                     return
                 bad_run = 0
                 continue
@@ -222,11 +265,69 @@ class Camera:
                 timestamp = time.time()
             else:
                 # The file's own clock, so verdict timing does not depend on how fast we decode.
-                timestamp = index / self.fps if self.fps > 0 else (cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
+                timestamp = index / self.fps if self.fps > 0 else (streams.main.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
                 if self.realtime:
                     # Pace to the file's clock: sleep until this frame is due.
                     self._stop.wait(max(0.0, started + timestamp - time.monotonic()))
             self.stats.frames_read += 1
-            self._deliver(Frame(index=index, timestamp=timestamp, image=image, decode_s=decode_s))
+            if image is None:
+                self.stats.main_skipped += 1
+            self._deliver(Frame(index=index, timestamp=timestamp, image=image, decode_s=decode_s, small=small,
+                                size=streams.size))
             index += 1
-        cap.release()
+        streams.release()
+
+
+def _usable(image: np.ndarray | None) -> bool:
+    return image is not None and image.ndim == 3 and image.size > 0
+
+
+def _aspect(width: int, height: int) -> str:
+    return f"{width}x{height} ({width / height:.2f}:1)"
+
+
+class _Streams:
+    """A camera's open main stream and, if it has one, its sub-stream, read frame for frame together."""
+
+    ASPECT_TOLERANCE = 0.01  # relative: 1920x1080 beside 640x360 is the same picture; 704x576 is not
+
+    def __init__(self, main: cv2.VideoCapture, sub: cv2.VideoCapture | None):
+        self.main, self.sub = main, sub
+        self.size = (0, 0)  # the main stream's width and height, once a frame was converted
+        self.mismatch: str | None = None  # why the two streams cannot be used together
+
+    def read(self, need_main: bool) -> tuple[bool, np.ndarray | None, np.ndarray | None]:
+        """(ok, main image or None, sub-stream image or None). The main image is converted when `need_main`, or
+        while its size is not known yet, or without a sub-stream."""
+        if self.sub is None:
+            ok, image = self.main.read()
+            ok = ok and _usable(image)
+            if ok:
+                self.size = (image.shape[1], image.shape[0])
+            return ok, image if ok else None, None
+        if not self.main.grab():
+            return False, None, None
+        ok, small = self.sub.read()
+        if not (ok and _usable(small)):
+            return False, None, None
+        image = None
+        if need_main or not self.size[0]:
+            ok, image = self.main.retrieve()
+            if not (ok and _usable(image)):
+                return False, None, None
+            if not self.size[0]:
+                self.size = (image.shape[1], image.shape[0])
+                self._check(small)
+        return True, image, small
+
+    def _check(self, small: np.ndarray) -> None:
+        (width, height), (sub_w, sub_h) = self.size, (small.shape[1], small.shape[0])
+        if abs(sub_w / sub_h - width / height) > self.ASPECT_TOLERANCE * width / height:
+            self.mismatch = (f"the sub-stream is {_aspect(sub_w, sub_h)}, the main stream {_aspect(width, height)}: "
+                             f"a face found on the sub-stream cannot be placed on the main stream; give the "
+                             f"sub-stream the main stream's aspect, or remove `substream`")
+
+    def release(self) -> None:
+        self.main.release()
+        if self.sub is not None:
+            self.sub.release()

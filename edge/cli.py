@@ -67,9 +67,11 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
             link.close(config.events.flush_on_exit_s)
     for feed in feeds:
         stages = "  ".join(f"{k} {v:.1f}ms" for k, v in feed.pipeline.timer.per_frame_ms().items())
-        log.info("%s: %d frames, %d verdicts; bad frames %d, dropped %d, detections the motion gate saved %d; "
-                 "per frame: %s", feed.id, feed.pipeline.stats.frames, feed.verdicts, feed.camera.stats.bad_frames,
-                 feed.camera.stats.frames_dropped, feed.pipeline.stats.static_skipped, stages)
+        log.info("%s: %d frames, %d verdicts; bad frames %d, dropped %d, detections the motion gate saved %d, "
+                 "detections on the sub-stream %d, main frames not converted %d; per frame: %s", feed.id,
+                 feed.pipeline.stats.frames, feed.verdicts, feed.camera.stats.bad_frames,
+                 feed.camera.stats.frames_dropped, feed.pipeline.stats.static_skipped,
+                 feed.pipeline.stats.sub_detected, feed.camera.stats.main_skipped, stages)
     log.info("%d frames in %.1fs (%.1f fps) from %d camera(s), %d verdicts", summary.frames, summary.seconds,
              summary.fps, len(feeds), summary.verdicts)
     failed = {camera: error for camera, error in summary.cameras.items() if error}

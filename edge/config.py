@@ -29,6 +29,9 @@ class CameraSettings(BaseModel):
     direction: Literal["in", "out"] | None = None
     # x, y, width, height in the frame's pixels: where people can appear (the motion gate looks only there)
     roi: tuple[int, int, int, int] | None = None
+    # The same camera at a lower resolution (file, URL or USB index), with the main stream's aspect and frame rate:
+    # the motion gate and the detector look at it, faces are cut from the main stream (edge/camera.py).
+    substream: str | None = None
     # FFmpeg decoder threads for a file or stream (0: FFmpeg's choice, one per core). One: a node decodes many
     # cameras at once, and a thread pool per decoder only oversubscribes the cores (-18 % CPU per 720p frame).
     decode_threads: int = Field(1, ge=0, le=16)

@@ -118,7 +118,8 @@ class Heartbeats:
             "camera": feed.id, "lane": feed.lane or feed.camera.settings.lane,
             "fps": round(fps, 2), "source_fps": round(source_fps, 2), "behind": behind,
             "frames": feed.pipeline.stats.frames, "frames_dropped": feed.camera.stats.frames_dropped,
-            "static_skipped": feed.pipeline.stats.static_skipped, "decisions": len(window.stream_ms),
+            "static_skipped": feed.pipeline.stats.static_skipped, "sub_detected": feed.pipeline.stats.sub_detected,
+            "main_skipped": feed.camera.stats.main_skipped, "decisions": len(window.stream_ms),
             "time_to_decision_ms": _median(window.stream_ms), "time_to_decision_wall_ms": _median(window.wall_ms),
             "error": (feed.error or feed.camera.stats.error or "")[:1000] or None,
         }

@@ -37,13 +37,14 @@ class MotionGate:
         self._last: np.ndarray | None = None
         self.checked = self.skipped = 0
 
-    def _small(self, image: np.ndarray) -> np.ndarray:
+    def _small(self, image: np.ndarray, scale: float = 1.0) -> np.ndarray:
         if self.roi is not None:
-            x, y, w, h = self.roi
-            height, width = image.shape[:2]
+            x, y, w, h = self.roi  # in the main stream's pixels: `scale` of them per pixel of `image`
+            height, width = round(image.shape[0] * scale), round(image.shape[1] * scale)
             if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > width or y + h > height:
                 raise RegionError(f"region of interest {x},{y} {w}x{h} lies outside the {width}x{height} frame")
-            image = image[y:y + h, x:x + w]
+            x0, y0 = int(x / scale), int(y / scale)
+            image = image[y0:max(y0 + 1, round((y + h) / scale)), x0:max(x0 + 1, round((x + w) / scale))]
         size = (self.settings.width, max(1, round(self.settings.width * image.shape[0] / image.shape[1])))
         # Every step-th pixel of the green channel (most of the luminance), then averaged down: each small pixel
         # still averages several samples of its block, at a twentieth of the cost of a full-frame area resize
@@ -52,11 +53,12 @@ class MotionGate:
         sampled = np.ascontiguousarray(image[::step, ::step, 1])
         return cv2.GaussianBlur(cv2.resize(sampled, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
 
-    def changed(self, image: np.ndarray) -> bool:
-        """Whether `image` differs from the last detected frame (always, before any). RegionError for a region of
-        interest outside the frame."""
+    def changed(self, image: np.ndarray, scale: float = 1.0) -> bool:
+        """Whether `image` differs from the last detected frame (always, before any). `scale`: main-stream pixels
+        per pixel of `image` (a sub-stream's), the region of interest's unit. RegionError for a region of interest
+        outside the frame."""
         self.checked += 1
-        self._last = self._small(image)
+        self._last = self._small(image, scale)
         if self._reference is None or self._reference.shape != self._last.shape:
             return True
         moved = int(np.count_nonzero(cv2.absdiff(self._last, self._reference) >= self.settings.pixel_threshold))

@@ -5,6 +5,8 @@ Work is spent only where a decision needs it:
   `detect_every_deciding`-th while a face is being decided, since the person at the gate waits for it;
 - with the motion gate on (`[motion]`), not even then while nobody is tracked and the camera's region of interest
   has not changed since the detector last looked (edge/motion.py);
+- on a camera with a sub-stream, the motion gate and the detector look at the sub-stream's small image, and while
+  nobody is tracked the main stream's frames are not even converted to pixels (`wants_main`);
 - only tracks the policy still needs templates for are aligned and embedded
   (a person already decided costs one detection per cycle, nothing more);
 - all crops of a frame are embedded in one batch.
@@ -78,6 +80,8 @@ class PipelineStats:
     detections: int = 0
     embedded: int = 0
     static_skipped: int = 0  # detections the motion gate saved: nobody tracked, nothing changed
+    sub_detected: int = 0  # detections run on a sub-stream's image instead of the main stream's
+    unaligned: int = 0  # faces found on a frame whose main image was not converted (aligned from the next one)
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by quality reason kind
 
 
@@ -115,6 +119,12 @@ class FacePipeline:
     def active_tracks(self) -> int:
         return len(self.tracker.tracks)
 
+    @property
+    def wants_main(self) -> bool:
+        """Whether the next frames need the main stream's pixels: only while someone is tracked (a face found on a
+        sub-stream frame without them starts a track, and is aligned from the next frame)."""
+        return bool(self.tracker.tracks)
+
     def process(self, frame: Frame) -> list[Verdict]:
         """Run one frame through the loop; returns the verdicts it produced."""
         ts = frame.timestamp
@@ -127,7 +137,7 @@ class FacePipeline:
         self.timer.frames += 1
         if detect_now and self.motion is not None:
             with self.timer.stage("motion"):
-                changed = self.motion.changed(frame.image)
+                changed = self.motion.changed(frame.detect_image, frame.detect_scale)
             if not changed and not self.tracker.tracks:
                 detect_now = False
                 self.stats.static_skipped += 1
@@ -138,13 +148,18 @@ class FacePipeline:
             return self._end(ended, ts)
 
         with self.timer.stage("detect"):
-            detections = self.pack.detector.detect(frame.image)
+            detections = self.pack.detector.detect(frame.detect_image).scaled(frame.detect_scale)
+        if frame.small is not None:
+            self.stats.sub_detected += 1
         if self.motion is not None:
             self.motion.detected()
         self.stats.detections += len(detections)
         with self.timer.stage("track"):
             update = self.tracker.update(detections, ts)
         self.report = FrameReport(ts, len(detections))
+        if frame.image is None:  # a sub-stream frame while nobody was in view: the faces are tracked from here on
+            self.stats.unaligned += len(update.matched)
+            return verdicts + self._end(update.ended, ts)
 
         with self.timer.stage("align+embed"):
             wanted, qualities = [], []

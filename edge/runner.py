@@ -178,6 +178,8 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         feed.lane = feed.camera.settings.lane if feed.lane is None else feed.lane
         door_direction = gate.direction_of(feed.lane) if gate else None
         feed.direction = door_direction or feed.camera.settings.direction
+        if feed.camera.settings.substream:  # nobody is tracked yet: the sub-stream is enough (see `publish` below)
+            feed.camera.need_main = False
         if len(feeds) > 1:  # turns with several detections in a row may outlast two frame intervals (measured:
             feed.camera.backlog = max(feed.camera.backlog, 3)  # 16 cameras kept 92-98 % with two, 99 % with three)
     started = time.perf_counter()
@@ -226,6 +228,8 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
                 end(feed)
                 continue
             publish(feed, verdicts)
+            if feed.camera.settings.substream:  # the main stream's pixels only while someone is tracked
+                feed.camera.need_main = pipeline.wants_main
             if gate:
                 gate.frame(pipeline.report, feed.lane, feed.id)
             feed.last_ts = frame.timestamp

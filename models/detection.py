@@ -28,6 +28,12 @@ class Detections:
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32))
 
+    def scaled(self, factor: float) -> Detections:
+        """The same faces in an image `factor` times as large (a sub-stream's faces on its main stream)."""
+        if factor == 1.0:
+            return self
+        return Detections(self.boxes * np.float32(factor), self.scores, self.landmarks * np.float32(factor))
+
     def take(self, index: np.ndarray | list[int]) -> Detections:
         index = np.asarray(index, dtype=np.int64)
         return Detections(self.boxes[index], self.scores[index], self.landmarks[index])

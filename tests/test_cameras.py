@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import pytest
 
 from conftest import DATA, YUNET_DIR
@@ -17,10 +19,11 @@ from edge.camera import Camera
 from edge.config import EdgeConfig
 from edge.events import DeviceEvents
 from edge.heartbeat import Capacity
+from edge.motion import MotionGate, MotionSettings, RegionError
 from edge.outbox import Outbox
 from edge.pipeline import FacePipeline
 from edge.runner import Feed, open_gallery, run_node
-from edge.synthetic import portrait, scene_video
+from edge.synthetic import portrait, read_video, scene_video, write_video
 from wire import DeviceKey
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
@@ -161,3 +164,68 @@ def test_the_heartbeat_reports_each_camera_and_the_log_says_which_falls_behind(l
         capacity.tick()
     assert capacity.behind == {"cam-1"}
     assert "over capacity: camera cam-1 kept under 95% of its frames" in caplog.text
+
+
+def resized_copy(source: Path, path: Path, width: int, height: int) -> Path:
+    """The same video at another size: a camera's sub-stream (each frame the main stream's, scaled)."""
+    return write_video(path, (cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+                              for image in read_video(source)), FPS)
+
+
+def test_a_camera_detects_on_its_sub_stream_and_one_of_another_aspect_is_refused(lanes, tmp_path):
+    """north detects on a half-size sub-stream and must cut its faces from the main stream at the right place to
+    grant its person; south's sub-stream is 4:3 beside a 16:9 main stream: refused by name, the others go on."""
+    gallery, streams = lanes
+    half = resized_copy(streams[1], tmp_path / "north-sub.avi", WIDTH // 2, HEIGHT // 2)
+    four_three = resized_copy(streams[2], tmp_path / "south-sub.avi", 240, 180)
+    cameras = f"""
+[[cameras]]
+id = "north"
+source = "{streams[1]}"
+substream = "{half}"
+lane = 1
+[[cameras]]
+id = "south"
+source = "{streams[2]}"
+substream = "{four_three}"
+lane = 2
+[[cameras]]
+id = "east"
+source = "{streams[3]}"
+lane = 3
+"""
+    code, verdicts, log = edge_run(tmp_path, gallery, [], cameras)
+    assert code == 3
+    assert by_camera(verdicts) == {
+        "north": [("granted", "adel-al-jubeir", 1), ("unknown", None, 1)],
+        "east": [("granted", "alejandro-atchugarry", 3), ("unknown", None, 3)],
+    }
+    assert "camera south: the sub-stream is 240x180 (1.33:1), the main stream 640x360 (1.78:1)" in log
+    north = re.search(r"north: 90 frames, .* detections on the sub-stream (\d+), main frames not converted (\d+)",
+                      log)
+    assert north, log
+    detected, not_converted = map(int, north.groups())
+    assert detected > 30  # every other frame with nobody in view, every frame while a face is decided
+    # The empty wall before the first person: frames 1-7 (frame 0 is converted to learn the main stream's size);
+    # how many more, between and after the two people, depends on how far the reader runs ahead of the loop.
+    assert not_converted >= 7
+
+
+def test_a_region_of_interest_means_the_same_place_on_a_sub_stream(lanes):
+    """The motion gate looks at a sub-stream with the region given in main-stream pixels."""
+    main = next(iter(read_video(lanes[1][0])))
+    small = cv2.resize(main, (WIDTH // 2, HEIGHT // 2), interpolation=cv2.INTER_AREA)
+    roi = (100, 50, 400, 300)
+    on_main, on_small = MotionGate(MotionSettings(), roi), MotionGate(MotionSettings(), roi)
+    assert on_main.changed(main) and on_small.changed(small, scale=2.0)
+    on_main.detected(), on_small.detected()
+    moved_main, moved_small = main.copy(), small.copy()
+    cv2.rectangle(moved_main, (420, 200), (480, 300), (255, 255, 255), -1)  # inside the region
+    cv2.rectangle(moved_small, (210, 100), (240, 150), (255, 255, 255), -1)
+    assert on_main.changed(moved_main) and on_small.changed(moved_small, scale=2.0)
+    outside_main, outside_small = main.copy(), small.copy()
+    cv2.rectangle(outside_main, (540, 200), (620, 300), (255, 255, 255), -1)  # right of the region
+    cv2.rectangle(outside_small, (270, 100), (310, 150), (255, 255, 255), -1)
+    assert not on_main.changed(outside_main) and not on_small.changed(outside_small, scale=2.0)
+    with pytest.raises(RegionError, match="outside the 640x360 frame"):
+        MotionGate(MotionSettings(), (300, 100, 400, 300)).changed(small, scale=2.0)

@@ -143,6 +143,8 @@ class CameraStatus(BaseModel):
     frames: Count = 0
     frames_dropped: Count = 0  # replaced by a newer frame before the loop took them
     static_skipped: Count = 0  # detections the motion gate saved (nothing changed, nobody tracked)
+    sub_detected: Count = 0  # detections run on the camera's small sub-stream instead of its main stream
+    main_skipped: Count = 0  # main-stream frames not converted to pixels (nobody in view of a sub-stream camera)
     decisions: Count = 0  # verdicts in the window
     time_to_decision_ms: Number | None = None  # median, stream time: first good frame of the face -> verdict
     time_to_decision_wall_ms: Number | None = None  # median, wall time: that frame reaching the loop -> verdict
