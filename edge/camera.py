@@ -6,8 +6,10 @@ A reader thread decodes frames so the matching loop never waits on I/O:
   counted rather than queued into a growing backlog;
 - files played as fast as possible go through a small blocking queue, so every
   frame is processed, in order.
-A live stream that fails is reopened with exponential backoff, forever; a file
-that cannot be opened is retried a few times, then given up with a clear error.
+A live stream that fails, or sends nothing for `read_timeout_s`, is reopened with exponential backoff, forever,
+and says why it is down meanwhile (`CameraStats.down`, in every heartbeat); a file that cannot be opened is retried
+a few times, then given up with a clear error. A live camera sending faster than its declared `fps` is taken at
+that rate, and the frames beyond it are counted.
 
 A camera with a sub-stream (`substream`: the same camera at a lower resolution) is read frame for frame beside
 its main stream: the motion gate and the detector look at the small image, and faces are cut from the main one.
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import cv2
 import numpy as np
@@ -73,7 +76,9 @@ class CameraStats:
     bad_frames: int = 0  # decode failures and malformed frames, skipped
     reconnects: int = 0
     main_skipped: int = 0  # main-stream frames decoded but never converted to pixels (a sub-stream was enough)
+    over_rate: int = 0  # frames of a live camera beyond its declared fps, skipped
     error: str | None = None  # why the source was given up, if it was
+    down: str | None = None  # why a live source delivers nothing right now (it is being reconnected), if so
 
 
 def _parse_source(source: str) -> tuple[str | int, bool]:
@@ -184,15 +189,19 @@ class Camera:
             self._queue.put_nowait(None)
 
     def _capture(self, target: str | int) -> cv2.VideoCapture:
-        threads = self.settings.decode_threads
-        if isinstance(target, str) and threads:
-            return cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
-        return cv2.VideoCapture(target)
+        if not isinstance(target, str):  # a USB camera
+            return cv2.VideoCapture(target)
+        params = [cv2.CAP_PROP_N_THREADS, self.settings.decode_threads] if self.settings.decode_threads else []
+        if "://" in target:  # without timeouts, a camera that stops answering blocks its reader for ever
+            params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(1000 * self.settings.open_timeout_s),
+                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(1000 * self.settings.read_timeout_s)]
+        return cv2.VideoCapture(target, cv2.CAP_ANY, params)
 
     def _open(self) -> _Streams | None:
         delay = self.settings.reconnect_initial_s
         attempt = 0
         substream = self.settings.substream
+        lost = self.stats.down  # why it is being reopened (None: opening it the first time)
         while not self._stop.is_set():
             attempt += 1
             cap = self._capture(self._target)
@@ -207,6 +216,7 @@ class Camera:
                 self.stats.error = f"cannot open {which!r} after {attempt} attempts"
                 log.error("camera %s: %s", self.source, self.stats.error)
                 return None
+            self.stats.down = "; ".join(filter(None, (lost, f"cannot open {which!r} (attempt {attempt})")))
             log.warning("camera %s: cannot open (attempt %d); retrying in %.1fs", self.source, attempt, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.settings.reconnect_max_s)
@@ -229,7 +239,8 @@ class Camera:
                         "or faces will be cut from another moment than the one detected", self.source, sub_fps,
                         self.fps)
         frame_count = int(streams.main.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        started = time.monotonic()
+        rate = _RateLimit(self.settings.fps) if self.live and self.settings.fps else None
+        started = last_good = time.monotonic()
         index = 0
         bad_run = 0
         while not self._stop.is_set():
@@ -246,20 +257,30 @@ class Camera:
                 bad_run += 1
                 self.stats.bad_frames += 1
                 index += 1
-                if bad_run < self.settings.max_consecutive_bad_frames:
+                silent = time.monotonic() - last_good >= self.settings.read_timeout_s
+                if bad_run < self.settings.max_consecutive_bad_frames and not (self.live and silent):
                     continue
                 if not self.live:
                     log.warning("camera %s: %d undecodable frames in a row; treating as end", self.source, bad_run)
                     break
                 streams.release()
                 self.stats.reconnects += 1
-                log.warning("camera %s: stream lost; reconnecting", self.source)
+                since = datetime.now(timezone.utc) - timedelta(seconds=time.monotonic() - last_good)
+                self.stats.down = f"stream lost: no frame since {since.isoformat(timespec='seconds')}; reconnecting"
+                log.warning("camera %s: %s", self.source, self.stats.down)
                 streams = self._open()
                 if streams is None:
                     return
                 bad_run = 0
                 continue
             bad_run = 0
+            last_good = time.monotonic()
+            if self.stats.down:
+                log.info("camera %s: frames again after %s", self.source, self.stats.down)
+                self.stats.down = None
+            if rate is not None and not rate.take(last_good):
+                self.stats.over_rate += 1
+                continue
 
             if self.live:
                 timestamp = time.time()
@@ -276,6 +297,22 @@ class Camera:
                                 size=streams.size))
             index += 1
         streams.release()
+
+
+class _RateLimit:
+    """At most `fps` frames a second on average, a burst of two let through (network jitter bunches frames)."""
+
+    def __init__(self, fps: float, burst: float = 2.0):
+        self.fps, self.burst = fps, burst
+        self._credit, self._at = burst, time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self._credit = min(self.burst, self._credit + (now - self._at) * self.fps)
+        self._at = now
+        if self._credit < 1.0:
+            return False
+        self._credit -= 1.0
+        return True
 
 
 def _usable(image: np.ndarray | None) -> bool:

@@ -35,6 +35,11 @@ class CameraSettings(BaseModel):
     # FFmpeg decoder threads for a file or stream (0: FFmpeg's choice, one per core). One: a node decodes many
     # cameras at once, and a thread pool per decoder only oversubscribes the cores (-18 % CPU per 720p frame).
     decode_threads: int = Field(1, ge=0, le=16)
+    # The rate the camera is set to send. A live camera sending faster is taken at this rate, the frames beyond it
+    # skipped and counted (`over_rate`), so it costs the node no more than it declared. None: whatever it sends.
+    fps: float | None = Field(None, gt=0, le=120)
+    open_timeout_s: float = Field(10.0, gt=0)  # a network camera that does not answer this long cannot be opened
+    read_timeout_s: float = Field(5.0, gt=0)  # ... and one that sends nothing this long is lost: reconnected
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 30.0
     open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up

@@ -121,7 +121,9 @@ class Heartbeats:
             "static_skipped": feed.pipeline.stats.static_skipped, "sub_detected": feed.pipeline.stats.sub_detected,
             "main_skipped": feed.camera.stats.main_skipped, "decisions": len(window.stream_ms),
             "time_to_decision_ms": _median(window.stream_ms), "time_to_decision_wall_ms": _median(window.wall_ms),
-            "error": (feed.error or feed.camera.stats.error or "")[:1000] or None,
+            "over_rate": feed.camera.stats.over_rate,
+            # why it stopped, or why a live camera delivers nothing right now (it is being reconnected)
+            "error": (feed.error or feed.camera.stats.error or feed.camera.stats.down or "")[:1000] or None,
         }
         window.stream_ms, window.wall_ms = [], []
         return status

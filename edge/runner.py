@@ -207,7 +207,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         publish(feed, feed.pipeline.finish(feed.last_ts))
         if gate:
             gate.frame(feed.pipeline.report, feed.lane, feed.id)
-        feed.error = feed.error or feed.camera.stats.error
+        feed.error = feed.error or feed.camera.stats.error or feed.camera.stats.down  # down when the node stopped
         if feed.error and len(feeds) > 1:
             log.error("camera %s (lane %d) stopped: %s; the other cameras go on", feed.id, feed.lane, feed.error)
 

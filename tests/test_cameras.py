@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import statistics
 import subprocess
 import sys
 from collections import defaultdict
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import DATA, YUNET_DIR
 from edge.camera import Camera
-from edge.config import EdgeConfig
+from edge.config import CameraSettings, EdgeConfig
 from edge.events import DeviceEvents
 from edge.heartbeat import Capacity
 from edge.motion import MotionGate, MotionSettings, RegionError
@@ -24,6 +25,7 @@ from edge.outbox import Outbox
 from edge.pipeline import FacePipeline
 from edge.runner import Feed, open_gallery, run_node
 from edge.synthetic import portrait, read_video, scene_video, write_video
+from network_camera import NetworkCamera
 from wire import DeviceKey
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
@@ -229,3 +231,41 @@ def test_a_region_of_interest_means_the_same_place_on_a_sub_stream(lanes):
     assert not on_main.changed(outside_main) and not on_small.changed(outside_small, scale=2.0)
     with pytest.raises(RegionError, match="outside the 640x360 frame"):
         MotionGate(MotionSettings(), (300, 100, 400, 300)).changed(small, scale=2.0)
+
+
+def test_a_network_camera_that_dies_mid_run_says_so_while_the_others_keep_their_rate(lanes, pack, config, tmp_path):
+    """Three cameras: `dying` (HTTP MJPEG) goes silent after 3 s and then refuses connections; `fast` sends each
+    frame three times (45 fps where 15 are declared); `steady` is a file in real time. The dying lane is reported
+    down in the heartbeats while the others go on at their rate and grant their people."""
+    gallery, streams = lanes
+    outbox = Outbox(tmp_path / "outbox.db")
+    events = DeviceEvents("site-a", "gate-01", DeviceKey.generate(), outbox, pack.name)
+    index = open_gallery(gallery, pack, config)
+    verdicts: list[dict] = []
+    with NetworkCamera(list(read_video(streams[0])), die_after_s=3.0) as dying, \
+            NetworkCamera(list(read_video(streams[1])), repeat=3) as fast:
+        cameras = [CameraSettings(id="dying", source=dying.url, lane=1, read_timeout_s=1.0, open_timeout_s=1.0,
+                                  reconnect_initial_s=0.2),
+                   CameraSettings(id="fast", source=fast.url, lane=2, fps=15),
+                   CameraSettings(id="steady", source=str(streams[3]), lane=3)]
+        feeds = [Feed(Camera(c.source, c, realtime=True), FacePipeline(pack, index, config, None, c))
+                 for c in cameras]
+        steady = feeds[2]
+        summary = run_node(feeds, verdicts.append, events=events, heartbeat_interval_s=0.5,
+                           should_stop=lambda: steady.ended)
+    beats = [b for m in outbox.pending(limit=10_000) if (b := json.loads(m.payload)["body"])["kind"] == "heartbeat"]
+    status = [{c["camera"]: c for c in b["cameras"]} for b in beats]
+    assert status[0]["dying"]["error"] is None  # streaming at first
+    down = [s["dying"]["error"] for s in status if s["dying"]["error"]]
+    assert down and "stream lost: no frame since" in down[0]
+    assert "cannot open" in down[-1]  # and refused since
+    assert "stream lost" in summary.cameras["dying"]  # still down when the node stopped
+    assert summary.cameras["fast"] is None and summary.cameras["steady"] is None
+    assert by_camera(verdicts)["dying"] == [("granted", "antonio-palocci", 1)]  # decided before it died
+    assert by_camera(verdicts)["fast"][0] == ("granted", "adel-al-jubeir", 2)
+    assert by_camera(verdicts)["steady"] == [("granted", "alejandro-atchugarry", 3), ("unknown", None, 3)]
+    last = status[-1]
+    # the steady file kept its frames; the fast camera was taken at its declared 15 fps, the rest skipped
+    assert last["steady"]["frames"] >= 0.95 * 90
+    assert last["fast"]["over_rate"] > last["fast"]["frames"]
+    assert 12 < statistics.median(s["fast"]["source_fps"] for s in status) < 18

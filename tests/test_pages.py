@@ -605,7 +605,7 @@ def test_the_admin_sees_each_camera_of_a_node_its_rate_and_time_to_decision(page
     device = DeviceClient(stack, "gate-01")
     cameras = [
         dict(camera="north-in", lane=1, fps=15.0, source_fps=15.0, frames=900, decisions=4, time_to_decision_ms=66.7,
-             time_to_decision_wall_ms=81.2),
+             time_to_decision_wall_ms=81.2, over_rate=1800),
         dict(camera="north-out", lane=2, fps=11.2, source_fps=15.0, behind=True, frames=700, frames_dropped=230),
         dict(camera="south-in", lane=3, fps=0.0, source_fps=0.0, error="cannot open 'rtsp://10.0.0.9/main' after 3 "
              "attempts"),
@@ -626,6 +626,7 @@ def test_the_admin_sees_each_camera_of_a_node_its_rate_and_time_to_decision(page
     expect(keeps).to_contain_text(t("{camera} (lane {lane}): {fps} of {source_fps} fps", camera="north-in", lane=1,
                                     fps="15.0", source_fps="15.0"))
     expect(keeps).to_contain_text(t("decides in {ms} ms ({wall} ms on the clock)", ms=67, wall=81))
+    expect(keeps).to_contain_text(t("sends faster than its declared rate: {n} frames skipped", n=1800))
     expect(row.locator("li[data-camera='north-out']")).to_contain_text(t("behind"))
     expect(row.locator("li[data-camera='south-in']")).to_contain_text(
         t("camera: {error}", error="cannot open 'rtsp://10.0.0.9/main' after 3 attempts"))

@@ -148,7 +148,8 @@ class CameraStatus(BaseModel):
     decisions: Count = 0  # verdicts in the window
     time_to_decision_ms: Number | None = None  # median, stream time: first good frame of the face -> verdict
     time_to_decision_wall_ms: Number | None = None  # median, wall time: that frame reaching the loop -> verdict
-    error: Annotated[str, Field(max_length=1000)] | None = None  # why the camera stopped, if it did
+    over_rate: Count = 0  # frames a live camera sent beyond its declared fps, skipped
+    error: Annotated[str, Field(max_length=1000)] | None = None  # why the camera stopped, or is down right now
 
 
 class DoorEvent(EventBase):

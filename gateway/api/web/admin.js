@@ -21,7 +21,8 @@ function cameras(beat) {
   return FG.html`${beat.over_capacity ? FG.html`<br><span class="error">${FG.t("over capacity: {cameras} cannot keep up", {cameras: behind.join(", ")})}</span>` : ""}
     <ul class="plain cameras">${list.map(c => FG.html`<li data-camera="${c.camera}">${FG.t("{camera} (lane {lane}): {fps} of {source_fps} fps", {camera: c.camera, lane: c.lane, fps: Number(c.fps).toFixed(1), source_fps: Number(c.source_fps).toFixed(1)})}${
       c.time_to_decision_ms === null || c.time_to_decision_ms === undefined ? "" : FG.html`, ${FG.t("decides in {ms} ms ({wall} ms on the clock)", {ms: Math.round(c.time_to_decision_ms), wall: c.time_to_decision_wall_ms === null ? "?" : Math.round(c.time_to_decision_wall_ms)})}`}${
-      c.behind ? FG.html` <span class="error">${FG.t("behind")}</span>` : ""}${c.error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: c.error})}</span>` : ""}</li>`)}</ul>`;
+      c.behind ? FG.html` <span class="error">${FG.t("behind")}</span>` : ""}${
+      c.over_rate ? FG.html`<br><span class="muted">${FG.t("sends faster than its declared rate: {n} frames skipped", {n: c.over_rate})}</span>` : ""}${c.error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: c.error})}</span>` : ""}</li>`)}</ul>`;
 }
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
