@@ -46,6 +46,7 @@ bench-card: $(STAMP)
 bench-cameras: $(STAMP)
 	$(BIN)/python benchmarks/many_cameras.py
 	$(BIN)/python benchmarks/time_to_decision.py
+	$(BIN)/python benchmarks/substream.py
 
 bench-pad: $(STAMP)
 	$(BIN)/python benchmarks/pad_eval.py

@@ -11,7 +11,8 @@ people whose two photos buffalo_s matches clearly take part (this measures the m
 For each N on a ladder (1, 2, 4, 8, 12, 16, 20, 24, 28, 32, up to `--max`), N cameras run:
 - **FaceGate**: one `facegate edge run --realtime --source ... (N times)`, with the motion gate (`[motion]`);
 - **FaceGate, motion gate off**: the same, to tell the one process from the motion gate;
-- **baseline**: N separate `facegate edge run --realtime --source ...` processes, at today's defaults.
+- **baseline**: N separate `facegate edge run --realtime --source ...` processes, as before issue 16 (no motion
+  gate).
 N passes when every camera keeps at least 95 % of its frames and every passer is granted. A ladder stops at its
 first failure. Prints the largest N passing for each, and per trial: frames kept (worst camera), passers granted,
 peak memory (sum over the processes), median time to decision (wall clock).
