@@ -3,9 +3,9 @@ main stream plus sub-stream, with the motion gate off and on, in the same run.
 
     .venv/bin/python benchmarks/substream.py [--seconds 40] [--runs 3] [--main 1280x720]
 
-A generated gate scene (`--main`, 1280x720 by default) at 15 fps, MPEG-4 part 2 (an inter-frame codec as a camera's H.264 is: every
-frame must be decoded, so the main stream is decoded either way), and its 640x360 sub-stream made from the same
-frames. Enrolled LFW people stand before the camera for 2 s each, one every 10 s; the rest of the time the scene
+A generated gate scene (`--main`, 1280x720 by default) at 15 fps, MPEG-4 part 2 (an inter-frame codec as a
+camera's H.264 is: every frame must be decoded, so the main stream is decoded either way), and its 640-pixel-wide
+sub-stream (a camera's usual one) made from the same frames. Enrolled LFW people stand before the camera for 2 s each, one every 10 s; the rest of the time the scene
 is empty, as most of a gate camera's day is. Each mode runs the file as fast as it goes through the real loop
 (edge.runner.run_node, liveness on) and reports the process's CPU time per frame (every thread: decoding,
 conversion, motion gate, detection, embedding), the frames whose main image was never converted, the detections

@@ -14,7 +14,7 @@ that rate, and the frames beyond it are counted.
 A camera with a sub-stream (`substream`: the same camera at a lower resolution) is read frame for frame beside
 its main stream: the motion gate and the detector look at the small image, and faces are cut from the main one.
 While its consumer says it needs no main image (`need_main`: nobody in view), the main stream's frames are
-decoded but not converted to pixels, which is half of a 720p frame's decoding. A sub-stream whose aspect differs
+decoded but not converted to pixels (what that saves: benchmarks/substream.py). A sub-stream whose aspect differs
 from the main stream's is refused (the camera stops with the reason): its faces could not be placed on the main
 stream.
 """
@@ -286,7 +286,8 @@ class Camera:
                 timestamp = time.time()
             else:
                 # The file's own clock, so verdict timing does not depend on how fast we decode.
-                timestamp = index / self.fps if self.fps > 0 else (streams.main.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
+                position_ms = 0.0 if self.fps > 0 else streams.main.get(cv2.CAP_PROP_POS_MSEC) or 0.0
+                timestamp = index / self.fps if self.fps > 0 else position_ms / 1000.0
                 if self.realtime:
                     # Pace to the file's clock: sleep until this frame is due.
                     self._stop.wait(max(0.0, started + timestamp - time.monotonic()))

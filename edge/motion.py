@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 class MotionSettings(BaseModel):
     """The motion gate (`[motion]`). On by default: measured, it lets one node keep 20 cameras instead of 12
-    (benchmarks/many_cameras.py) and costs a gate camera 0.58x the CPU per frame (benchmarks/substream.py), and no
-    test or benchmark has found a face it kept from the detector."""
+    (benchmarks/many_cameras.py) and takes a gate camera's CPU per frame to 0.58-0.71x
+    (benchmarks/substream.py), and no test or benchmark has found a face it kept from the detector."""
 
     enabled: bool = True
     width: int = Field(160, ge=32, le=640)  # the downscaled image compared, pixels across

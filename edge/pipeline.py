@@ -81,7 +81,6 @@ class PipelineStats:
     embedded: int = 0
     static_skipped: int = 0  # detections the motion gate saved: nobody tracked, nothing changed
     sub_detected: int = 0  # detections run on a sub-stream's image instead of the main stream's
-    unaligned: int = 0  # faces found on a frame whose main image was not converted (aligned from the next one)
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by quality reason kind
 
 
@@ -157,9 +156,8 @@ class FacePipeline:
         with self.timer.stage("track"):
             update = self.tracker.update(detections, ts)
         self.report = FrameReport(ts, len(detections))
-        if frame.image is None:  # a sub-stream frame while nobody was in view: the faces are tracked from here on
-            self.stats.unaligned += len(update.matched)
-            return verdicts + self._end(update.ended, ts)
+        if frame.image is None:  # a sub-stream frame while nobody was in view: its faces are tracked from here on,
+            return verdicts + self._end(update.ended, ts)  # and cut from the next frames' main images
 
         with self.timer.stage("align+embed"):
             wanted, qualities = [], []
