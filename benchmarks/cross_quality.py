@@ -71,10 +71,15 @@ def degrade(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarra
     raise ValueError(kind)
 
 
+def image_kinds() -> dict[str, str]:
+    """Every LFW DevTest image (its name under LFW) -> the kind of degradation its copy gets, in turn."""
+    names = sorted(str(p.relative_to(LFW)) for p in (LFW / "images").glob("*/*.jpg"))
+    return {name: KINDS[i % len(KINDS)] for i, name in enumerate(names)}
+
+
 def build_set() -> dict[str, str]:
     """Write the degraded copies (once); image name -> its kind."""
-    names = sorted(str(p.relative_to(LFW)) for p in (LFW / "images").glob("*/*.jpg"))
-    kinds = {name: KINDS[i % len(KINDS)] for i, name in enumerate(names)}
+    kinds = image_kinds()
     rng = np.random.default_rng(16)
     for name, kind in kinds.items():
         out = SET / name
