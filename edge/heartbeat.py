@@ -63,8 +63,11 @@ class Capacity:
         span, self._last_at = now - self._last_at, now
         behind = {feed.id for feed in self.feeds if self._windows[feed.id].rates(feed, span)[2]}
         if behind and behind != self.behind:
-            log.warning("over capacity: camera %s kept under %d%% of its frames; give the node fewer cameras, "
-                        "or turn on the motion gate", ", ".join(sorted(behind)), round(100 * KEPT_AT_LEAST))
+            motion_off = any(feed.pipeline.motion is None for feed in self.feeds)
+            log.warning("over capacity: camera %s kept under %d%% of its frames; give the node fewer cameras, %s",
+                        ", ".join(sorted(behind)), round(100 * KEPT_AT_LEAST),
+                        "or turn the motion gate back on ([motion] enabled)" if motion_off
+                        else "or narrow their regions of interest (roi) so movement beside the lanes wakes no detector")
         elif self.behind and not behind:
             log.info("every camera keeps up again")
         self.behind = behind
