@@ -24,10 +24,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_quality import LFW, SET, build_set  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
-from edge.evaluation import main_face  # noqa: E402
+from edge.evaluation import pair_face  # noqa: E402
 from edge.runner import open_pack  # noqa: E402
 from models import LoadedPack, align_faces  # noqa: E402
-from models.photos import detect_in_photo, read_image  # noqa: E402
+from models.photos import read_image  # noqa: E402
 
 BINS = 8
 
@@ -35,17 +35,15 @@ BINS = 8
 def face(path: Path, pack: LoadedPack) -> tuple[np.ndarray, float, float] | None:
     """(template, feature length before normalisation, detection score) of the image's main face."""
     image = read_image(path)
-    if image is None:
+    found = None if image is None else pair_face(image, pack)
+    if found is None:
         return None
-    detections = detect_in_photo(image, pack.detector)
-    i = main_face(detections, *image.shape[:2])
-    if i is None:
-        return None
-    crop = align_faces(image, detections.landmarks[i:i + 1])
+    landmarks, score = found
+    crop = align_faces(image, landmarks[None])
     e = pack.embedder
     blob = cv2.dnn.blobFromImages([crop[0]], 1.0 / e.std, (e.size, e.size), (e.mean,) * 3, swapRB=e.rgb)
     raw = e.session.run([e.output_name], {e.input_name: blob})[0].ravel()
-    return e.embed(crop)[0], float(np.linalg.norm(raw)), float(detections.scores[i])
+    return e.embed(crop)[0], float(np.linalg.norm(raw)), score
 
 
 def tar(scores: np.ndarray, genuine: np.ndarray, impostor: np.ndarray, far: float) -> float:

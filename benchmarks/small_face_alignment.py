@@ -25,11 +25,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_quality import LFW, figures, image_kinds, templates  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
-from edge.evaluation import embed_image, main_face  # noqa: E402
+from edge.evaluation import embed_image, pair_face  # noqa: E402
 from edge.runner import open_pack  # noqa: E402
 from models import LoadedPack  # noqa: E402
 from models.aligner import CROP_SIZE, similarity_transform  # noqa: E402
-from models.photos import detect_in_photo, read_image  # noqa: E402
+from models.photos import read_image  # noqa: E402
 
 
 def warp(interpolation: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -45,11 +45,8 @@ def small_face(pack: LoadedPack, align: Callable[[np.ndarray, np.ndarray], np.nd
         if image is None:
             return None
         image = cv2.resize(image, (image.shape[1] // 3, image.shape[0] // 3), interpolation=cv2.INTER_AREA)
-        detections = detect_in_photo(image, pack.detector)
-        i = main_face(detections, *image.shape[:2])
-        if i is None:
-            return None
-        return pack.embedder.embed(align(image, detections.landmarks[i])[None])[0]
+        found = pair_face(image, pack)
+        return None if found is None else pack.embedder.embed(align(image, found[0])[None])[0]
     return embed
 
 

@@ -47,15 +47,19 @@ def main_face(detections: Detections, height: int, width: int) -> int | None:
     return int(np.argmax(area - 2.0 * offset**2))
 
 
-def embed_image(path: Path, pack: LoadedPack) -> np.ndarray | None:
-    image = read_image(path)
-    if image is None:
-        return None
+def pair_face(image: np.ndarray, pack: LoadedPack) -> tuple[np.ndarray, float] | None:
+    """The face a pair image is about (`main_face`): its five landmarks and detection score; None without one."""
     detections = detect_in_photo(image, pack.detector)
     i = main_face(detections, *image.shape[:2])
-    if i is None:
+    return None if i is None else (detections.landmarks[i], float(detections.scores[i]))
+
+
+def embed_image(path: Path, pack: LoadedPack) -> np.ndarray | None:
+    image = read_image(path)
+    face = None if image is None else pair_face(image, pack)
+    if face is None:
         return None
-    return pack.embedder.embed(align_faces(image, detections.landmarks[i:i + 1]))[0]
+    return pack.embedder.embed(align_faces(image, face[0][None]))[0]
 
 
 def pair_scores(pairs: list[Pair], embed: Callable[[Path], np.ndarray | None], root: Path,
