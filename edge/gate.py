@@ -114,32 +114,26 @@ class Gate:
         rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled)
         doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
         commands = FreshCommands(device, gateway_key) if device and gateway_key else None
-        gate = cls(rules, doors, events, config.camera.lane, commands)
+        gate = cls(rules, doors, events, commands)
         doors.start()
         return gate
 
-    def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None, lane: int,
+    def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None,
                  commands: FreshCommands | None = None):
         self.rules, self.doors, self.events = rules, doors, events
-        self.lane = lane  # the lane of a one-camera node's camera (a node's cameras each name theirs)
         self.commands = commands
         self.commands_refused = 0
         self.reports: list[DoorReport] = []  # what the doors did, newest last (also signed into events)
         doors.report = self._reported
-
-    @property
-    def direction(self) -> str | None:
-        return self.direction_of(self.lane)
 
     def direction_of(self, lane: int) -> str | None:
         """Which way the lane's door lets people go; None for a lane without a door."""
         door = self.rules.doors.get(lane)
         return door.direction if door else None
 
-    def verdict(self, verdict: Verdict, lane: int | None = None) -> Verdict:
-        """Apply the rules of `lane` (this gate's camera lane if not given) to a verdict; opens the door if they
-        say so. Returns the verdict as it stands."""
-        lane = self.lane if lane is None else lane
+    def verdict(self, verdict: Verdict, lane: int) -> Verdict:
+        """Apply the rules of `lane` (the lane of the camera that saw it) to a verdict; opens the door if they say
+        so. Returns the verdict as it stands."""
         verdict, opens = self.rules.decide(verdict, lane)
         if opens:
             self.doors.request(lane, OpenRequest("grant", subject=verdict.subject, track=verdict.track))

@@ -118,7 +118,7 @@ class Heartbeats:
         window = self._windows[feed.id]
         fps, source_fps, behind = window.rates(feed, span)
         status = {
-            "camera": feed.id, "lane": feed.lane or feed.camera.settings.lane,
+            "camera": feed.id, "lane": feed.lane,
             "fps": round(fps, 2), "source_fps": round(source_fps, 2), "behind": behind,
             "frames": feed.pipeline.stats.frames, "frames_dropped": feed.camera.stats.frames_dropped,
             "static_skipped": feed.pipeline.stats.static_skipped, "sub_detected": feed.pipeline.stats.sub_detected,

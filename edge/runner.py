@@ -99,7 +99,6 @@ class Feed:
 
     camera: Camera
     pipeline: FacePipeline
-    lane: int | None = None  # None: the camera's own lane
     direction: str | None = None  # which way people granted here go (the lane door's, else the camera's)
     last_ts: float = 0.0
     ended: bool = False
@@ -109,6 +108,11 @@ class Feed:
     @property
     def id(self) -> str:
         return self.camera.settings.id
+
+    @property
+    def lane(self) -> int:
+        """The lane the camera watches: its verdicts open that lane's door."""
+        return self.camera.settings.lane
 
 
 @dataclass
@@ -152,9 +156,8 @@ def run_edge(camera: Camera, pipeline: FacePipeline, emit: Callable[[dict], None
              max_frames: int | None = None, status: StatusLine | None = None,
              events: DeviceEvents | None = None, heartbeat_interval_s: float = 30.0,
              should_stop: Callable[[], bool] | None = None, gate: Gate | None = None) -> RunSummary:
-    """One camera: `run_node` with a single feed on the gate's lane."""
-    feed = Feed(camera, pipeline, lane=gate.lane if gate else None)
-    return run_node([feed], emit, max_frames, status, events, heartbeat_interval_s, should_stop, gate)
+    """One camera: `run_node` with a single feed, on its own lane."""
+    return run_node([Feed(camera, pipeline)], emit, max_frames, status, events, heartbeat_interval_s, should_stop, gate)
 
 
 def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | None = None,
@@ -175,7 +178,6 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
     """
     pack = feeds[0].pipeline.pack.name
     for feed in feeds:
-        feed.lane = feed.camera.settings.lane if feed.lane is None else feed.lane
         door_direction = gate.direction_of(feed.lane) if gate else None
         feed.direction = door_direction or feed.camera.settings.direction
         if feed.camera.settings.substream:  # nobody is tracked yet: the sub-stream is enough (see `publish` below)

@@ -167,7 +167,7 @@ def test_a_door_that_fails_still_leaves_the_verdict_recorded_and_says_why(tmp_pa
     outbox = Outbox(tmp_path / "outbox.db")
     events = DeviceEvents("site-1", "gate-1", DeviceKey.generate(), outbox, "buffalo_s")
     gate = Gate.open(config, events)
-    granted = gate.verdict(verdict("granted", "ann-lee", 1.0, live=False))  # liveness explicitly off: opens
+    granted = gate.verdict(verdict("granted", "ann-lee", 1.0, live=False), 1)  # liveness explicitly off: opens
     events.verdict(granted, "cam-1", lane=1, direction="in")
     wait_for(lambda: any(e["kind"] == "door" for e in signed(outbox)), 5, "the stand-in")
     gate.stop()
