@@ -125,8 +125,7 @@ class Heartbeats:
             "main_skipped": feed.camera.stats.main_skipped, "decisions": len(window.stream_ms),
             "time_to_decision_ms": _median(window.stream_ms), "time_to_decision_wall_ms": _median(window.wall_ms),
             "over_rate": feed.camera.stats.over_rate,
-            # why it stopped, or why a live camera delivers nothing right now (it is being reconnected)
-            "error": (feed.error or feed.camera.stats.error or feed.camera.stats.down or "")[:1000] or None,
+            "error": (feed.trouble or "")[:1000] or None,
         }
         window.stream_ms, window.wall_ms = [], []
         return status

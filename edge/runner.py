@@ -110,6 +110,11 @@ class Feed:
         return self.camera.settings.id
 
     @property
+    def trouble(self) -> str | None:
+        """Why the camera stopped, or why a live camera delivers nothing right now (it is being reconnected)."""
+        return self.error or self.camera.stats.error or self.camera.stats.down
+
+    @property
     def lane(self) -> int:
         """The lane the camera watches: its verdicts open that lane's door."""
         return self.camera.settings.lane
@@ -209,7 +214,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         publish(feed, feed.pipeline.finish(feed.last_ts))
         if gate:
             gate.frame(feed.pipeline.report, feed.lane, feed.id)
-        feed.error = feed.error or feed.camera.stats.error or feed.camera.stats.down  # down when the node stopped
+        feed.error = feed.trouble  # a live camera still down when the node stopped counts too
         if feed.error and len(feeds) > 1:
             log.error("camera %s (lane %d) stopped: %s; the other cameras go on", feed.id, feed.lane, feed.error)
 

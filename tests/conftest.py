@@ -132,8 +132,8 @@ def browser():
         yield b
         b.close()
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
-DATA_MODULES = {"test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review", "test_gallery", "test_liveness",
-                "test_models", "test_pages", "test_separation", "test_gate_stream"}  # read ../shared directly
+DATA_MODULES = {"test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review", "test_gallery",
+                "test_liveness", "test_models", "test_pages", "test_separation", "test_gate_stream"}  # read ../shared
 
 
 def pytest_configure(config):
