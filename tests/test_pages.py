@@ -477,7 +477,10 @@ def test_the_admin_enrols_a_vietnamese_name_withdraws_only_her_exam_consent_and_
     expect(page.locator("#results tr").first).to_contain_text(t("refused: {reason}", reason=t(
         "{n} faces found; an enrolment photo must show exactly one", n=6)), timeout=30000)  # in the admin's words
 
-    # Withdraw only the exam consent: the gate still knows her; exam devices erase her.
+    # Withdraw only the exam consent: the gate still knows her; exam devices erase her. Only once both exam devices
+    # have a gallery with her: one withdrawn sooner was never sent to them, and nothing waits for them to erase her.
+    wait_for(lambda: all(her["id"] in stack.store.galleries.latest(d).members for d in ("exam-01", other_exam)), 20,
+             "her gallery made for both exam devices")
     page.once("dialog", lambda dialog: dialog.accept())
     row.locator(f"button[data-purpose=exam]").click()
     expect(row).to_contain_text(t("withdrawn {when}", when="")[:6])
