@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from ingest import wait_port  # noqa: E402
 
 from facegate.postgres import free_port  # noqa: E402
-from gateway.services.audit import open_store  # noqa: E402
-from gateway.services.auth import Auth  # noqa: E402
+from gateway.services.security.audit import open_store  # noqa: E402
+from gateway.services.security.auth import Auth  # noqa: E402
 from wire.events import utc_text  # noqa: E402
 
 PASSWORD = "benchmark-password"

@@ -34,13 +34,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from edge.camera import Frame  # noqa: E402
-from edge.config import EdgeConfig  # noqa: E402
-from edge.exam import ExamStation  # noqa: E402
-from edge.kiosk import NO_TRUST_STORE, chip_template  # noqa: E402
-from edge.liveness import LivenessChecker  # noqa: E402
-from edge.runner import open_pack  # noqa: E402
-from edge.synthetic import background, paste, portrait  # noqa: E402
+from edge.vision.camera import Frame  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.exam.station import ExamStation  # noqa: E402
+from edge.kiosk.kiosk import NO_TRUST_STORE, chip_template  # noqa: E402
+from edge.vision.liveness import LivenessChecker  # noqa: E402
+from edge.node.runner import open_pack  # noqa: E402
+from edge.eval.synthetic import background, paste, portrait  # noqa: E402
 from emrtd.passive import authenticate  # noqa: E402
 from emrtd.reader import read_card  # noqa: E402
 from emrtd.signatures import digest  # noqa: E402
@@ -48,9 +48,9 @@ from emrtd.sod import parse_sod  # noqa: E402
 from emrtd.dg1 import parse_dg1  # noqa: E402
 from emrtd.trust import TrustStore  # noqa: E402
 from emrtd_card import SoftwareCard, TestPki, issue_card  # noqa: E402
-from gateway.services.enrolment import Enroller, EnrolmentRequest  # noqa: E402
-from gateway.services.devices import add_site  # noqa: E402
-from gateway.services.secrets import GatewaySecrets  # noqa: E402
+from gateway.services.people.enrolment import Enroller, EnrolmentRequest  # noqa: E402
+from gateway.services.devices.registry import add_site  # noqa: E402
+from gateway.services.security.secrets import GatewaySecrets  # noqa: E402
 from gateway.storage import Store  # noqa: E402
 from models.photos import Template  # noqa: E402
 from models.quality import QualitySettings  # noqa: E402

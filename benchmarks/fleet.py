@@ -45,12 +45,12 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from ingest import RawDevice, mosquitto_version, server_version, signed_events, wait_port  # noqa: E402
 
 from facegate.postgres import LocalPostgres, free_port  # noqa: E402
-from gateway.services.audit import open_store  # noqa: E402
-from gateway.services.auth import Auth  # noqa: E402
-from gateway.services.broker import BrokerFiles, configure_central, configure_site  # noqa: E402
-from gateway.services.devices import add_site, provision_device  # noqa: E402
-from gateway.services.pki import CertificateAuthority  # noqa: E402
-from gateway.services.secrets import GatewaySecrets  # noqa: E402
+from gateway.services.security.audit import open_store  # noqa: E402
+from gateway.services.security.auth import Auth  # noqa: E402
+from gateway.services.broker.mosquitto import BrokerFiles, configure_central, configure_site  # noqa: E402
+from gateway.services.devices.registry import add_site, provision_device  # noqa: E402
+from gateway.services.security.pki import CertificateAuthority  # noqa: E402
+from gateway.services.security.secrets import GatewaySecrets  # noqa: E402
 
 PASSWORD = "benchmark-password"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -5,7 +5,7 @@
 
 1. Grants. A generated 960x540 stream played in real time (`--fps`): `--people` enrolled LFW people walk up one
    after another (a different photo of each than the one enrolled), liveness on, through the real loop
-   (edge.runner.run_edge) with a relay door on a pseudo-terminal board (tests/door_standins.py). The frame in
+   (edge.node.runner.run_edge) with a relay door on a pseudo-terminal board (tests/door_standins.py). The frame in
    which each face first passes the quality gate is found beforehand on every frame (the loop itself detects
    on every 2nd); its wall time is when the camera delivered it. Measured to the relay switching on (the
    board's own clock) and, as the baseline in the same run, to the verdict (the verdict-only path: what
@@ -33,15 +33,15 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from door_standins import GateDevice, RelayBoard  # noqa: E402
-from edge.camera import Camera  # noqa: E402
-from edge.config import EdgeConfig  # noqa: E402
-from edge.doors import DoorSettings  # noqa: E402
-from edge.gallery import GalleryIndex  # noqa: E402
-from edge.gate import Gate  # noqa: E402
-from edge.liveness import LivenessChecker  # noqa: E402
-from edge.pipeline import FacePipeline  # noqa: E402
-from edge.runner import open_pack, run_edge  # noqa: E402
-from edge.synthetic import background, paste, portrait, write_video  # noqa: E402
+from edge.vision.camera import Camera  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.gate.doors import DoorSettings  # noqa: E402
+from edge.vision.gallery import GalleryIndex  # noqa: E402
+from edge.gate.rules import Gate  # noqa: E402
+from edge.vision.liveness import LivenessChecker  # noqa: E402
+from edge.vision.pipeline import FacePipeline  # noqa: E402
+from edge.node.runner import open_pack, run_edge  # noqa: E402
+from edge.eval.synthetic import background, paste, portrait, write_video  # noqa: E402
 from models import align_faces  # noqa: E402
 from models import quality as face_quality  # noqa: E402
 from models.photos import template_from_image  # noqa: E402

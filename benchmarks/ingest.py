@@ -46,8 +46,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gateway.services.broker import BrokerFiles  # noqa: E402
-from gateway.services.ingest import store_batch  # noqa: E402
+from gateway.services.broker.mosquitto import BrokerFiles  # noqa: E402
+from gateway.services.events.ingest import store_batch  # noqa: E402
 from gateway.storage import Store, StoredEvent  # noqa: E402
 from wire.bundle import DeviceBundle, load_bundle  # noqa: E402
 from wire import GateVerdictEvent, event_topic, sign_event, uuid7  # noqa: E402

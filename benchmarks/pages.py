@@ -41,9 +41,9 @@ from ingest import wait_port  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from facegate.postgres import free_port  # noqa: E402
-from gateway.services.audit import open_store  # noqa: E402
-from gateway.services.auth import Auth  # noqa: E402
-from gateway.services.devices import add_site  # noqa: E402
+from gateway.services.security.audit import open_store  # noqa: E402
+from gateway.services.security.auth import Auth  # noqa: E402
+from gateway.services.devices.registry import add_site  # noqa: E402
 from gateway.storage.events import StoredEvent  # noqa: E402
 from wire import uuid7  # noqa: E402
 from wire.events import utc_text  # noqa: E402

@@ -7,7 +7,7 @@ A generated gate scene (`--main`, 1280x720 by default) at 15 fps, MPEG-4 part 2 
 camera's H.264 is: every frame must be decoded, so the main stream is decoded either way), and its 640-pixel-wide
 sub-stream (a camera's usual one) made from the same frames. Enrolled LFW people stand before the camera for 2 s each, one every 10 s; the rest of the time the scene
 is empty, as most of a gate camera's day is. Each mode runs the file as fast as it goes through the real loop
-(edge.runner.run_node, liveness on) and reports the process's CPU time per frame (every thread: decoding,
+(edge.node.runner.run_node, liveness on) and reports the process's CPU time per frame (every thread: decoding,
 conversion, motion gate, detection, embedding), the frames whose main image was never converted, the detections
 run on the sub-stream, and whether every person was granted. Median of `--runs`. Inference on one thread, as
 on a node with several cameras (a thread pool's spinning would count as CPU).
@@ -29,13 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from edge.camera import Camera  # noqa: E402
-from edge.config import EdgeConfig  # noqa: E402
-from edge.gallery import GalleryIndex  # noqa: E402
-from edge.liveness import LivenessChecker  # noqa: E402
-from edge.pipeline import FacePipeline  # noqa: E402
-from edge.runner import Feed, open_pack, run_node  # noqa: E402
-from edge.synthetic import portrait, read_video, scene_video, write_video  # noqa: E402
+from edge.vision.camera import Camera  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.vision.gallery import GalleryIndex  # noqa: E402
+from edge.vision.liveness import LivenessChecker  # noqa: E402
+from edge.vision.pipeline import FacePipeline  # noqa: E402
+from edge.node.runner import Feed, open_pack, run_node  # noqa: E402
+from edge.eval.synthetic import portrait, read_video, scene_video, write_video  # noqa: E402
 from many_cameras import clear_pairs  # noqa: E402
 from models.photos import template_from_image  # noqa: E402
 

@@ -10,14 +10,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge.camera import Camera
-from edge.config import EdgeConfig, load_config
-from edge.gallery import GalleryStore
+from edge.vision.camera import Camera
+from edge.settings import EdgeConfig, load_config
+from edge.vision.gallery import GalleryStore
 from wire.bundle import load_bundle
-from edge.gallery_sync import index_of
-from edge.link import EventLink
-from edge.liveness import LivenessChecker
-from edge.runner import Feed, GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_node
+from edge.link.gallery_sync import index_of
+from edge.link.event_link import EventLink
+from edge.vision.liveness import LivenessChecker
+from edge.node.runner import Feed, GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_node
 from emrtd.apdu import CardError
 
 log = logging.getLogger("facegate")
@@ -31,7 +31,7 @@ def _config(args: argparse.Namespace) -> EdgeConfig:
 
 
 def cmd_edge_run(args: argparse.Namespace) -> int:
-    from edge.pipeline import FacePipeline
+    from edge.vision.pipeline import FacePipeline
 
     config = _config(args)
     if not args.gallery and not args.bundle:
@@ -84,7 +84,7 @@ def _open_gate(config: EdgeConfig, link: EventLink | None, cameras):
     """The doors of `[[doors]]` with their rules, taking operators' commands through the link; None without doors."""
     if not config.doors:
         return None
-    from edge.gate import Gate
+    from edge.gate.rules import Gate
 
     bundle = link.gallery.bundle if link else None
     gate = Gate.open(config, link.events if link else None, bundle.device if bundle else None,
@@ -124,9 +124,9 @@ def cmd_edge_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_exam_run(args: argparse.Namespace) -> int:
-    from edge.exam import ExamStation
-    from edge.exam_report import ExamEvents
-    from edge.exam_run import run_exam
+    from edge.exam.station import ExamStation
+    from edge.exam.report import ExamEvents
+    from edge.exam.run import run_exam
     from wire import uuid7
     from wire.events import ExamSessionEvent
 
@@ -179,7 +179,7 @@ def cmd_kiosk_run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from edge.kiosk import run_kiosk
+    from edge.kiosk.kiosk import run_kiosk
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,7 +192,7 @@ def _chip_card(args: argparse.Namespace, config: EdgeConfig, pack):
     if not args.card:
         return None
     from emrtd.pcsc import PcscTransport
-    from edge.kiosk import chip_template, read_chip_card
+    from edge.kiosk.kiosk import chip_template, read_chip_card
 
     read = read_chip_card(PcscTransport(config.kiosk.reader), args.card)
     template = chip_template(read, pack, config.quality)
@@ -226,7 +226,7 @@ def _next_session(link: EventLink, bundle, done_file: Path, wait_s: float):
 
 
 def cmd_gallery_build(args: argparse.Namespace) -> int:
-    from edge.enrolment import build_gallery
+    from edge.vision.enrolment import build_gallery
 
     config = _config(args)
     pack = open_pack(config)
@@ -240,7 +240,7 @@ def cmd_gallery_build(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_pairs(args: argparse.Namespace) -> int:
-    from edge.evaluation import embed_image, pair_metrics, pair_scores, read_pairs
+    from edge.eval.pairs import embed_image, pair_metrics, pair_scores, read_pairs
 
     config = _config(args)
     pack = open_pack(config)
@@ -273,7 +273,7 @@ def cmd_eval_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_pad(args: argparse.Namespace) -> int:
-    from edge.pad_eval import live_score, pad_metrics, read_labels
+    from edge.eval.pad import live_score, pad_metrics, read_labels
 
     config = _config(args)
     pack = open_pack(config)
@@ -334,7 +334,7 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
     """Convert the liveness weights to ONNX once (no torch needed); later runs use the cached files."""
     from models import load_manifest
     from models.manifest import ModelFileError
-    from models.minifasnet import prepare
+    from models.pad.minifasnet import prepare
 
     config = _config(args)
     failed = 0

@@ -13,7 +13,7 @@ log = logging.getLogger("facegate")
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.edge_only:
-        from edge.demo import run_demo
+        from edge.node.demo import run_demo
 
         return run_demo(Path(args.workdir or "var/demo"), realtime=not args.fast)
     if args.scale:
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from emrtd.apdu import CardError
     from gateway.errors import GatewayError
-    from gateway.services.audit import AnchorMismatch
+    from gateway.services.security.audit import AnchorMismatch
     from gateway.storage import SchemaTooNew
     from facegate.postgres import PostgresUnavailable
     from models import ModelFileError

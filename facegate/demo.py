@@ -4,7 +4,7 @@ Starts the gateway (SQLite under the demo folder) with its embedded MQTT
 broker, creates demo users and a site, provisions a gate and an exam device,
 enrols four consenting people from insightface's sample photo at the gateway
 (which sends each device its encrypted gallery), runs the edge demo stream
-(edge/demo.py) on the gate, and an exam session on the exam device in which
+(edge/node/demo.py) on the gate, and an exam session on the exam device in which
 the candidate is replaced half-way. Everything goes through the devices'
 outboxes and the broker into the gateway, whose pages and API then show it.
 Each run starts clean.
@@ -28,28 +28,28 @@ import numpy as np
 import uvicorn
 
 from wire.bundle import write_bundle
-from edge.camera import Camera, Frame
-from edge.config import load_config
-from edge.doors import DoorSettings
-from edge.gate import Gate
-from edge.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
+from edge.vision.camera import Camera, Frame
+from edge.settings import load_config
+from edge.gate.doors import DoorSettings
+from edge.gate.rules import Gate
+from edge.node.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
 from models.photos import read_image
-from edge.exam import ExamStation
-from edge.exam_report import ExamEvents
-from edge.synthetic import Sitter, desk_frames, face_patch
-from edge.gallery_sync import index_of
-from edge.link import EventLink
-from edge.pipeline import FacePipeline
-from edge.runner import StatusLine, open_pack, print_json_line, run_edge
+from edge.exam.station import ExamStation
+from edge.exam.report import ExamEvents
+from edge.eval.synthetic import Sitter, desk_frames, face_patch
+from edge.link.gallery_sync import index_of
+from edge.link.event_link import EventLink
+from edge.vision.pipeline import FacePipeline
+from edge.node.runner import StatusLine, open_pack, print_json_line, run_edge
 from gateway.config import GatewayConfig
 from gateway.server import build_gateway
-from gateway.services.audit import open_store, verify
-from gateway.services.auth import ROLES, Auth
-from gateway.services.broker import BrokerFiles
-from gateway.services.consent import grant
-from gateway.services.devices import add_site, provision_device
-from gateway.services.enrolment import Enroller, EnrolmentRequest, requests_from
-from gateway.services.secrets import GatewaySecrets
+from gateway.services.security.audit import open_store, verify
+from gateway.services.security.auth import ROLES, Auth
+from gateway.services.broker.mosquitto import BrokerFiles
+from gateway.services.people.consent import grant
+from gateway.services.devices.registry import add_site, provision_device
+from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
+from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 from wire import uuid7
 

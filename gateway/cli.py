@@ -31,7 +31,7 @@ def load_config(args: argparse.Namespace):
 
 def open_store(args: argparse.Namespace):
     """The gateway's store, as every command that changes something opens it (checked, anchored)."""
-    from gateway.services.audit import open_store as open_anchored
+    from gateway.services.security.audit import open_store as open_anchored
 
     config = load_config(args)
     return open_anchored(config.db, config.secrets_dir)[0]
@@ -67,7 +67,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from gateway.services.auth import Auth
+    from gateway.services.security.auth import Auth
 
     Auth(open_store(args)).add_user(args.name, args.role, _read_password(args), actor="cli")
     print(f"user {args.name} added with role {args.role}")
@@ -75,7 +75,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from gateway.services.audit import verify_database
+    from gateway.services.security.audit import verify_database
 
     config = load_config(args)
     report = verify_database(config.db, config.secrets_dir)
@@ -84,7 +84,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    from gateway.services.retention import run_retention
+    from gateway.services.operations.retention import run_retention
 
     done = run_retention(open_store(args), load_config(args).retention)
     print("  ".join(f"{k} {v}" for k, v in done.items()))
@@ -92,8 +92,8 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
-    from gateway.services.broker import BrokerFiles, configure_central, configure_site
-    from gateway.services.pki import CertificateAuthority
+    from gateway.services.broker.mosquitto import BrokerFiles, configure_central, configure_site
+    from gateway.services.security.pki import CertificateAuthority
 
     config = load_config(args)
     accounts = open_store(args).devices.broker_accounts()
@@ -113,7 +113,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
 
 def _ca(args: argparse.Namespace):
-    from gateway.services.pki import CertificateAuthority
+    from gateway.services.security.pki import CertificateAuthority
 
     return CertificateAuthority(args.pki_dir or load_config(args).secrets_dir / "pki")
 

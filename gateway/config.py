@@ -25,7 +25,7 @@ class RetentionSettings(BaseModel):
     interval_s: float = Field(60.0, gt=0)
 
     def days(self) -> dict[str, int]:
-        # A kiosk's card events are deleted with their read once the person decides (gateway/services/kiosk.py);
+        # A kiosk's card events are deleted with their read once the person decides (gateway/services/people/kiosk.py);
         # a day is the backstop.
         return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days, "card": 1,
                 "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
@@ -41,7 +41,7 @@ class HttpSettings(BaseModel):
 
 
 class ClockSettings(BaseModel):
-    """When a device's clock is not trusted for an event's age (see gateway/services/ingest.py)."""
+    """When a device's clock is not trusted for an event's age (see gateway/services/events/ingest.py)."""
 
     skew_limit_s: float = Field(300.0, gt=0)  # captured further in the future than this: suspect
     max_backlog_days: float = Field(60.0, gt=0)  # captured longer ago than this on arrival: suspect
@@ -49,7 +49,7 @@ class ClockSettings(BaseModel):
 
 
 class KioskSettings(BaseModel):
-    """Self-enrolment at a kiosk from the chip ID card (gateway/services/kiosk.py)."""
+    """Self-enrolment at a kiosk from the chip ID card (gateway/services/people/kiosk.py)."""
 
     # A card whose signer no trusted CSCA issued: refused unless the site decides otherwise (a foreign card before
     # its country's CSCA is installed). A tampered card is refused whatever this says.
@@ -86,13 +86,13 @@ class GatewayConfig(BaseSettings):
     # The sites' time zone (IANA name): their "today", their day filters.
     time_zone: str = "Asia/Ho_Chi_Minh"
     # What an operator is told to do on an `unknown` or `spoof_suspected` verdict, in the site's own words (shown
-    # as written, whatever the reader's language); unset: FaceGate's own, translated (gateway/services/follow_up.py).
+    # as written, whatever the reader's language); unset: FaceGate's own, translated (gateway/services/events/follow_up.py).
     instructions: dict[Literal["unknown", "spoof_suspected", "passback", "tailgate"], str] = Field(default_factory=dict)
     # The pages' and reports' language until a user picks their own (gateway/i18n).
     default_language: Literal["vi", "en"] = "vi"
     token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)
     # ... and ends sooner when unused this long, by role (missing roles keep their defaults: an operator's 12 h
-    # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/auth.py).
+    # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/security/auth.py).
     session_idle_s: dict[Literal["operator", "supervisor", "admin", "auditor"], PositiveFloat] = Field(
         default_factory=dict)
     ingest_batch_max: int = Field(1000, ge=1)

@@ -17,21 +17,21 @@ from fastapi import FastAPI
 from gateway.api import create_app
 from gateway.api.deps import Gateway
 from gateway.config import GatewayConfig
-from gateway.services.audit import open_store
-from gateway.services.auth import Auth
-from gateway.services.broker import GATEWAY_USER, BrokerFiles
-from gateway.services.embedded_broker import EmbeddedBroker
-from gateway.services.enrolment import EnrolmentService
-from gateway.services.files import warn_exposed
-from gateway.services.galleries import GalleryPusher
-from gateway.services.ingest import ClockRules, Ingest, IngestMetrics
-from gateway.services.jobs import JobsLease, LiveRelay
-from gateway.services.kiosk import CardProjector
-from gateway.services.kiosk import purge as purge_card_reads
-from gateway.services.live import LiveFeed
-from gateway.services.pki import CertificateAuthority, client_tls
-from gateway.services.retention import Housekeeper
-from gateway.services.secrets import GatewaySecrets
+from gateway.services.security.audit import open_store
+from gateway.services.security.auth import Auth
+from gateway.services.broker.mosquitto import GATEWAY_USER, BrokerFiles
+from gateway.services.broker.embedded import EmbeddedBroker
+from gateway.services.people.enrolment import EnrolmentService
+from gateway.services.security.files import warn_exposed
+from gateway.services.devices.galleries import GalleryPusher
+from gateway.services.events.ingest import ClockRules, Ingest, IngestMetrics
+from gateway.services.operations.jobs import JobsLease, LiveRelay
+from gateway.services.people.kiosk import CardProjector
+from gateway.services.people.kiosk import purge as purge_card_reads
+from gateway.services.events.live import LiveFeed
+from gateway.services.security.pki import CertificateAuthority, client_tls
+from gateway.services.operations.retention import Housekeeper
+from gateway.services.security.secrets import GatewaySecrets
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """`facegate card`: read a chip ID card on a reader and check it; install and list the trusted CSCAs.
 
-Each parses its arguments and calls gateway/services/cards.py; what it prints is the read, never kept.
+Each parses its arguments and calls gateway/services/people/cards.py; what it prints is the read, never kept.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def cmd_card_read(args: argparse.Namespace) -> int:
     from emrtd.pcsc import PcscTransport
     from emrtd.trust import TrustStore
     from gateway.cli import load_config
-    from gateway.services.cards import read_and_record
+    from gateway.services.people.cards import read_and_record
     from provisioning.cli import _parts
 
     document, birth, expiry = _mrz(args.mrz)
@@ -92,7 +92,7 @@ def cmd_card_read(args: argparse.Namespace) -> int:
 def cmd_card_trust_add(args: argparse.Namespace) -> int:
     from emrtd.trust import TrustStore
     from gateway.cli import load_config
-    from gateway.services.cards import add_trusted, describe
+    from gateway.services.people.cards import add_trusted, describe
     from provisioning.cli import _parts
 
     store, _, _ = _parts(args)
@@ -110,7 +110,7 @@ def cmd_card_trust_add(args: argparse.Namespace) -> int:
 def cmd_card_trust_list(args: argparse.Namespace) -> int:
     from emrtd.trust import TrustStore
     from gateway.cli import load_config
-    from gateway.services.cards import describe
+    from gateway.services.people.cards import describe
 
     trust = TrustStore(load_config(args).trust_dir)
     certificates = trust.certificates()

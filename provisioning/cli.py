@@ -13,8 +13,8 @@ from pathlib import Path
 
 def _parts(args: argparse.Namespace):
     from gateway.cli import load_config, open_store
-    from gateway.services.broker import BrokerFiles
-    from gateway.services.secrets import GatewaySecrets
+    from gateway.services.broker.mosquitto import BrokerFiles
+    from gateway.services.security.secrets import GatewaySecrets
 
     config = load_config(args)
     files = BrokerFiles(config.broker_dir)
@@ -25,13 +25,13 @@ def _parts(args: argparse.Namespace):
 
 def _ca(args: argparse.Namespace):
     from gateway.cli import load_config
-    from gateway.services.pki import CertificateAuthority
+    from gateway.services.security.pki import CertificateAuthority
 
     return CertificateAuthority(load_config(args).secrets_dir / "pki")
 
 
 def cmd_provision_device(args: argparse.Namespace) -> int:
-    from gateway.services.devices import provision_device
+    from gateway.services.devices.registry import provision_device
     from wire.bundle import write_bundle
 
     store, files, secrets = _parts(args)
@@ -46,7 +46,7 @@ def cmd_provision_device(args: argparse.Namespace) -> int:
 
 
 def cmd_provision_revoke(args: argparse.Namespace) -> int:
-    from gateway.services.devices import revoke_device
+    from gateway.services.devices.registry import revoke_device
 
     store, files, _ = _parts(args)
     revoke_device(store, files, args.device, actor="cli", ca=_ca(args))
@@ -55,7 +55,7 @@ def cmd_provision_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_site_add(args: argparse.Namespace) -> int:
-    from gateway.services.devices import add_site
+    from gateway.services.devices.registry import add_site
 
     store, _, _ = _parts(args)
     add_site(store, args.site, args.name, actor="cli")
@@ -65,7 +65,7 @@ def cmd_site_add(args: argparse.Namespace) -> int:
 
 def cmd_enrol(args: argparse.Namespace) -> int:
     from gateway.cli import load_config
-    from gateway.services.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
+    from gateway.services.people.enrolment import Enroller, EnrolmentRequest, open_packs, packs_in_use, requests_from
 
     store, _, secrets = _parts(args)
     config = load_config(args)
@@ -91,7 +91,7 @@ def cmd_enrol(args: argparse.Namespace) -> int:
 
 
 def cmd_consent_withdraw(args: argparse.Namespace) -> int:
-    from gateway.services.consent import withdraw
+    from gateway.services.people.consent import withdraw
 
     store, _, _ = _parts(args)
     erasure = withdraw(store, args.subject, args.purpose, actor=f"cli:{args.recorded_by}")
@@ -101,7 +101,7 @@ def cmd_consent_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_consent_add(args: argparse.Namespace) -> int:
-    from gateway.services.consent import grant
+    from gateway.services.people.consent import grant
 
     store, _, _ = _parts(args)
     consent = grant(store, args.subject, args.purpose, [s.strip() for s in args.sites.split(",") if s.strip()],

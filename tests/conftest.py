@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import EdgeConfig
-from edge.runner import open_pack
+from edge.settings import EdgeConfig
+from edge.node.runner import open_pack
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

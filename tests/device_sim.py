@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from wire.bundle import load_bundle
-from edge.config import EdgeConfig
-from edge.link import EventLink
-from edge.policy import Verdict
+from edge.settings import EdgeConfig
+from edge.link.event_link import EventLink
+from edge.vision.policy import Verdict
 
 
 def main(bundle_path: str, outbox: str, count: int, rate: float) -> int:

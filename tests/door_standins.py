@@ -216,10 +216,10 @@ class GateDevice:
     heartbeat so the gateway knows its lanes. `commands` keeps each `cmd/door` payload it received."""
 
     def __init__(self, bundle_path, workdir, lanes=(1,), fail_mode: str = "secure", unplugged: bool = False):
-        from edge.config import EdgeConfig
-        from edge.doors import DoorSettings
-        from edge.gate import Gate
-        from edge.link import EventLink
+        from edge.settings import EdgeConfig
+        from edge.gate.doors import DoorSettings
+        from edge.gate.rules import Gate
+        from edge.link.event_link import EventLink
         from wire.bundle import load_bundle
 
         self.board = RelayBoard()

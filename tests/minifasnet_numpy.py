@@ -1,6 +1,6 @@
 """MiniFASNet forward pass in plain numpy (float64), written from upstream's PyTorch modules.
 
-The independent computation the ONNX graph of models/minifasnet.py is checked
+The independent computation the ONNX graph of models/pad/minifasnet.py is checked
 against: no ONNX, no ONNX Runtime, its own convolution.
 """
 

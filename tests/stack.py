@@ -29,12 +29,12 @@ import pytest
 
 from conftest import CLIP, WIDE_SHOT, clip_gallery
 from wire.bundle import DeviceBundle, load_bundle, write_bundle
-from gateway.services.auth import ROLES, Auth
-from gateway.services.broker import BrokerFiles, configure_central
-from gateway.services.pki import CertificateAuthority
-from gateway.services.devices import add_site, provision_device
-from gateway.services.secrets import GatewaySecrets
-from gateway.services.ingest import store_batch
+from gateway.services.security.auth import ROLES, Auth
+from gateway.services.broker.mosquitto import BrokerFiles, configure_central
+from gateway.services.security.pki import CertificateAuthority
+from gateway.services.devices.registry import add_site, provision_device
+from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.events.ingest import store_batch
 from gateway.storage import Store, StoredEvent
 from gateway.storage.events import GATEWAY_FIELDS
 from wire import GateVerdictEvent, canonical_json, event_topic, public_key_from_text, uuid7

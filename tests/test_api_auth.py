@@ -13,10 +13,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from gateway.api import create_app
 from gateway.api.deps import Gateway
 from gateway.config import GatewayConfig
-from gateway.services.auth import ROLES, Auth, token_hash
-from gateway.services.ingest import IngestMetrics
-from gateway.services.live import LiveFeed
-from gateway.services.secrets import GatewaySecrets
+from gateway.services.security.auth import ROLES, Auth, token_hash
+from gateway.services.events.ingest import IngestMetrics
+from gateway.services.events.live import LiveFeed
+from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 from stack import PASSWORD, Stack, sql
 from wire.events import utc_text

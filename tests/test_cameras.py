@@ -16,15 +16,15 @@ import cv2
 import pytest
 
 from conftest import DATA, YUNET_DIR
-from edge.camera import Camera
-from edge.config import CameraSettings, EdgeConfig
-from edge.events import DeviceEvents
-from edge.heartbeat import Capacity
-from edge.motion import MotionGate, MotionSettings, RegionError
-from edge.outbox import Outbox
-from edge.pipeline import FacePipeline
-from edge.runner import Feed, open_gallery, run_node
-from edge.synthetic import portrait, read_video, scene_video, write_video
+from edge.vision.camera import Camera
+from edge.settings import CameraSettings, EdgeConfig
+from edge.link.events import DeviceEvents
+from edge.node.heartbeat import Capacity
+from edge.vision.motion import MotionGate, MotionSettings, RegionError
+from edge.link.outbox import Outbox
+from edge.vision.pipeline import FacePipeline
+from edge.node.runner import Feed, open_gallery, run_node
+from edge.eval.synthetic import portrait, read_video, scene_video, write_video
 from network_camera import NetworkCamera
 from wire import DeviceKey
 
@@ -162,7 +162,7 @@ def test_the_heartbeat_reports_each_camera_and_the_log_says_which_falls_behind(l
     feeds[0].pipeline.stats.frames += 60
     feeds[1].camera.stats.frames_read += 100
     feeds[1].pipeline.stats.frames += 100
-    with caplog.at_level(logging.WARNING, logger="edge.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="edge.node.heartbeat"):
         capacity.tick()
     assert capacity.behind == {"cam-1"}
     assert "over capacity: camera cam-1 kept under 95% of its frames" in caplog.text

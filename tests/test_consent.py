@@ -218,7 +218,7 @@ def test_enrolment_through_the_api_answers_per_photo(stack, enrolled):
 
 
 def test_a_revoked_device_can_neither_connect_nor_get_galleries(stack, enrolled):
-    from gateway.services.devices import revoke_device
+    from gateway.services.devices.registry import revoke_device
 
     bundle = load_bundle(stack.devices["gate-09"])
     assert connect_result(bundle.broker_url(), "gate-09-check") == "Success"
@@ -231,7 +231,7 @@ def test_a_revoked_device_can_neither_connect_nor_get_galleries(stack, enrolled)
 
 
 def test_expired_consent_leaves_galleries_and_is_erased(stack, enrolled, gate_01):
-    from gateway.services.consent import expire
+    from gateway.services.people.consent import expire
 
     photo = base64.b64encode((CELEBS / "img16.jpg").read_bytes()).decode()
     r = stack.post("/api/subjects", {"subject": "short-stay", "purpose": "gate", "sites": ["site-a"], "photo": photo,

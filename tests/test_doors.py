@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from door_standins import Controller, GpioModule, IsapiController, RelayBoard
-from edge.doors import DoorFault, DoorSettings, open_output
-from edge.doors.serial_relay import relay_command
+from edge.gate.doors import DoorFault, DoorSettings, open_output
+from edge.gate.doors.serial_relay import relay_command
 from stack import wait_for
 
 
@@ -180,9 +180,9 @@ def test_the_isapi_controller_reports_its_door_contact_and_a_safe_door_opens_whe
     assert IsapiController.commands == [(2, "close"), (2, "alwaysOpen")]
 
 
-# The lane workers (edge/doors/control.py) on the relay board.
+# The lane workers (edge/gate/doors/control.py) on the relay board.
 
-from edge.doors.control import DoorControl, OpenRequest  # noqa: E402
+from edge.gate.doors.control import DoorControl, OpenRequest  # noqa: E402
 
 
 def control(doors: list[DoorSettings], retry: tuple[float, ...] = (0.05, 0.1)):
@@ -232,7 +232,7 @@ def test_a_controller_that_does_not_answer_is_a_fault_with_its_reason():
 
 
 def test_a_door_configured_twice_is_refused_with_the_lane(tmp_path):
-    from edge.config import load_config
+    from edge.settings import load_config
 
     config = tmp_path / "gate.toml"
     config.write_text('[[doors]]\nlane = 2\nkind = "serial"\nport = "/dev/ttyUSB0"\n\n'

@@ -253,7 +253,7 @@ def master_list(signer: TestPki, certificates) -> bytes:
 # --- `facegate card`: the reader is the hardware boundary, so the software card stands in for PC/SC -------------
 
 def audit_entries(db, secrets):
-    from gateway.services.audit import open_store
+    from gateway.services.security.audit import open_store
 
     store = open_store(db, secrets)[0]
     return [(e.actor, e.action, json.loads(e.detail)) for e in store.audit.entries() if e.action.startswith("card.")]
@@ -308,7 +308,7 @@ def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path
     assert [(actor, action, d.get("outcome")) for actor, action, d in entries] == [
         ("cli:lan", "card.read", "untrusted_issuer"), ("cli:lan", "card.trust_added", None),
         ("cli:lan", "card.read", "genuine"), ("cli:lan", "card.read", "refused")]
-    from gateway.services.secrets import GatewaySecrets
+    from gateway.services.security.secrets import GatewaySecrets
 
     card_hash = GatewaySecrets(secrets).id_card_hash("001090001344")
     assert entries[2][2]["card"] == card_hash and entries[2][2]["place"] == "reader 0 (Software eMRTD 0)"

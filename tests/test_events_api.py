@@ -121,7 +121,7 @@ def test_a_device_cannot_publish_or_listen_as_another_device(stack):
 
 
 def test_broker_refuses_strangers_wrong_passwords_and_revoked_devices(stack):
-    from gateway.services.devices import revoke_device
+    from gateway.services.devices.registry import revoke_device
 
     base = BrokerUrl.parse(stack.broker_url)
     assert connect_result(base, "anon") != "Success"

@@ -17,7 +17,7 @@ import pytest
 from conftest import DATA
 from gateway.i18n import catalogue
 from stack import REPO, DeviceClient, Stack, wait_for
-from edge.synthetic import Sitter, desk_frames, face_patch, write_video
+from edge.eval.synthetic import Sitter, desk_frames, face_patch, write_video
 from wire import sign_event, uuid7
 from wire.events import ExamSessionEvent
 

@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.services.ingest import DeviceDirectory, Rejected, admit
+from gateway.services.events.ingest import DeviceDirectory, Rejected, admit
 from gateway.storage import Store
 from stack import Stack, register_device, store_events
 from wire import DeviceKey, event_topic, uuid7

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import DATA, sample_t1
-from edge.enrolment import build_gallery
-from edge.gallery import GalleryIndex, GalleryStore
+from edge.vision.enrolment import build_gallery
+from edge.vision.gallery import GalleryIndex, GalleryStore
 
 
 def test_bad_photos_are_rejected_with_reasons_and_good_ones_enrolled(tmp_path, pack, config):

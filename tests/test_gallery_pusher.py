@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from gateway.services import consent
-from gateway.services.galleries import GalleryPusher
-from gateway.services.secrets import GatewaySecrets
+from gateway.services.people import consent
+from gateway.services.devices.galleries import GalleryPusher
+from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 from gateway.storage.people import Consent, Subject
 from wire.events import utc_text

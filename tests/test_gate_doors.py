@@ -18,18 +18,18 @@ import pytest
 
 from conftest import DATA, SHARED
 from door_standins import RelayBoard
-from edge.camera import Camera
-from edge.config import EdgeConfig, GateSettings
-from edge.doors import DoorSettings
-from edge.events import DeviceEvents
-from edge.gallery import GalleryIndex
-from edge.gate import Gate, GateRules
-from edge.liveness import LivenessChecker
-from edge.outbox import Outbox
-from edge.pipeline import FacePipeline
-from edge.policy import Verdict
-from edge.runner import run_edge
-from edge.synthetic import portrait, scene_video
+from edge.vision.camera import Camera
+from edge.settings import EdgeConfig, GateSettings
+from edge.gate.doors import DoorSettings
+from edge.link.events import DeviceEvents
+from edge.vision.gallery import GalleryIndex
+from edge.gate.rules import Gate, GateRules
+from edge.vision.liveness import LivenessChecker
+from edge.link.outbox import Outbox
+from edge.vision.pipeline import FacePipeline
+from edge.vision.policy import Verdict
+from edge.node.runner import run_edge
+from edge.eval.synthetic import portrait, scene_video
 from models.photos import template_from_image
 from stack import REPO, wait_for
 from wire import DeviceKey

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from edge.camera import Camera
-from edge.config import CameraSettings
-from edge.demo import prepare
-from edge.gallery import GalleryIndex, GalleryStore
-from edge.pipeline import FacePipeline
+from edge.vision.camera import Camera
+from edge.settings import CameraSettings
+from edge.node.demo import prepare
+from edge.vision.gallery import GalleryIndex, GalleryStore
+from edge.vision.pipeline import FacePipeline
 
 
 def test_enrolled_people_granted_once_and_strangers_never(tmp_path, pack, config):

@@ -355,7 +355,7 @@ def _png_of_zeros(width: int, height: int) -> bytes:
 
 def test_files_holding_keys_templates_or_events_are_owner_only(stack, tmp_path):
     """Release 1: the gateway database and its -wal/-shm were 0644, and so were device outboxes."""
-    from edge.outbox import Outbox
+    from edge.link.outbox import Outbox
 
     root = stack.root
     files = [*root.glob("secrets/*.key"), root / "secrets" / "audit-anchor.json", root / "broker" / "passwd",

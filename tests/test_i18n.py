@@ -9,8 +9,8 @@ from babel.messages.frontend import parse_mapping_cfg
 
 from gateway import errors
 from gateway.i18n import LANGUAGES, catalogue
-from gateway.services.enrolment import new_subject_id
-from gateway.services.local_time import local_text
+from gateway.services.people.enrolment import new_subject_id
+from gateway.services.events.local_time import local_text
 from stack import REPO
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -16,12 +16,12 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import DATA, SHARED
-from edge.camera import Camera
-from edge.config import EdgeConfig
-from edge.kiosk import Kiosk
-from edge.link import EventLink
-from edge.liveness import LivenessChecker
-from edge.synthetic import background, paste, portrait, write_video
+from edge.vision.camera import Camera
+from edge.settings import EdgeConfig
+from edge.kiosk.kiosk import Kiosk
+from edge.link.event_link import EventLink
+from edge.vision.liveness import LivenessChecker
+from edge.eval.synthetic import background, paste, portrait, write_video
 from emrtd.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
 from gateway.i18n import catalogue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from gateway.services.live import LiveFeed
+from gateway.services.events.live import LiveFeed
 
 
 def test_a_stored_batch_reaches_every_listener_whole_and_in_order():

@@ -17,20 +17,20 @@ import pytest
 
 import minifasnet_numpy
 from conftest import CLIP, DATA, SHARED, WIDE_SHOT, clip_gallery
-from edge.camera import Camera
+from edge.vision.camera import Camera
 from models.photos import template_from_image
-from edge.events import DeviceEvents
-from edge.gallery import GalleryIndex
-from edge.heartbeat import Heartbeats
-from edge.liveness import LivenessChecker
-from edge.outbox import Outbox
-from edge.pipeline import FacePipeline
-from edge.runner import Feed
-from edge.synthetic import write_video
+from edge.link.events import DeviceEvents
+from edge.vision.gallery import GalleryIndex
+from edge.node.heartbeat import Heartbeats
+from edge.vision.liveness import LivenessChecker
+from edge.link.outbox import Outbox
+from edge.vision.pipeline import FacePipeline
+from edge.node.runner import Feed
+from edge.eval.synthetic import write_video
 from models import load_manifest
 from models.manifest import ModelFileError
-from models.minifasnet import build_onnx, prepare
-from models.pth import LEGACY_MAGIC, PthError, read_state_dict
+from models.pad.minifasnet import build_onnx, prepare
+from models.pad.pth import LEGACY_MAGIC, PthError, read_state_dict
 from stack import REPO
 from wire import DeviceKey
 

@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gateway.services.audit import verify
+from gateway.services.security.audit import verify
 from gateway.storage import EventQuery, SchemaTooNew, Store, UnauditedChange
 from gateway.storage.database import schema_revision
 from gateway.storage.schema import metadata

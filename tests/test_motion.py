@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import CLIP, DATA
-from edge.camera import Frame
-from edge.gallery import GalleryIndex
-from edge.motion import MotionGate, MotionSettings, RegionError
-from edge.pipeline import FacePipeline
-from edge.synthetic import background, paste, portrait, read_video
+from edge.vision.camera import Frame
+from edge.vision.gallery import GalleryIndex
+from edge.vision.motion import MotionGate, MotionSettings, RegionError
+from edge.vision.pipeline import FacePipeline
+from edge.eval.synthetic import background, paste, portrait, read_video
 from models.photos import template_from_image
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.outbox import Outbox, OutboxFull
+from edge.link.outbox import Outbox, OutboxFull
 
 
 def build(tag: str):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.config import PolicySettings
-from edge.gallery import GalleryIndex
-from edge.policy import GatePolicy
+from edge.settings import PolicySettings
+from edge.vision.gallery import GalleryIndex
+from edge.vision.policy import GatePolicy
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -47,8 +47,8 @@ def test_each_verdict_says_how_long_after_the_first_good_frame_it_came():
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from edge.events import DeviceEvents
-    from edge.outbox import Outbox
+    from edge.link.events import DeviceEvents
+    from edge.link.outbox import Outbox
     from wire import DeviceKey
     from wire.events import parse_envelope, parse_event
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from conftest import TEMPLATE
 from gateway.config import RetentionSettings
-from gateway.services import audit
-from gateway.services.retention import run_retention
+from gateway.services.security import audit
+from gateway.services.operations.retention import run_retention
 from gateway.storage import Store, StoredEvent
 from gateway.storage.partitions import partitions
 from stack import REPO, register_device, sql, store_events

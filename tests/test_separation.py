@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA
-from edge.evaluation import auc, embed_image, pair_metrics, pair_scores, read_pairs
+from edge.eval.pairs import auc, embed_image, pair_metrics, pair_scores, read_pairs
 
 
 @pytest.mark.parametrize("dataset", ["johns", "lfw-devtest"])

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from conftest import TEMPLATE
-from gateway.services.broker import BrokerFiles
-from gateway.services.devices import revoke_device
-from gateway.services.pki import CertificateAuthority
+from gateway.services.broker.mosquitto import BrokerFiles
+from gateway.services.devices.registry import revoke_device
+from gateway.services.security.pki import CertificateAuthority
 from stack import PASSWORD, REPO, DeviceClient, Mosquitto, Stack, connect_result, free_port, run_device_sim, wait_for
 from test_delivery import assert_exactly_once, wait_until_committed
 from wan import WanLink
@@ -29,7 +29,7 @@ from wire.mqtt import BrokerUrl, TlsSettings
 
 OUTAGE_S = 60
 # A broker killed mid-run loses what it had accepted but not yet saved; the device sends what stays unconfirmed
-# again after this long (edge/publisher.py), and the gateway stores each event once.
+# again after this long (edge/link/publisher.py), and the gateway stores each event once.
 RESEND_S = 5
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from gateway.services.ingest import DeviceDirectory, Rejected, admit
+from gateway.services.events.ingest import DeviceDirectory, Rejected, admit
 from gateway.storage import Store
 from stack import register_device
 from wire import (DeviceKey, GateVerdictEvent, SignatureError, TopicError, event_topic, parse_topic,

@@ -95,7 +95,7 @@ class GateVerdictEvent(EventBase):
     kind: Literal["verdict"] = "verdict"
     camera: Annotated[str, Field(max_length=64)]
     track: Count
-    # passback: granted, but this person already went in through this lane's direction (edge/gate.py)
+    # passback: granted, but this person already went in through this lane's direction (edge/gate/rules.py)
     verdict: Literal["granted", "unknown", "spoof_suspected", "passback"]
     subject: DeviceId | None  # enrolled subject id (same alphabet as device ids); None unless matched
     score: Number  # best subject's cosine similarity

@@ -18,13 +18,13 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.config import GatewayConfig
-from gateway.services.audit import Anchor
-from gateway.services.auth import ROLES, Auth, csrf_token
-from gateway.services.broker import BrokerFiles
-from gateway.services.enrolment import EnrolmentService
-from gateway.services.ingest import IngestMetrics
-from gateway.services.live import LiveFeed
-from gateway.services.secrets import GatewaySecrets
+from gateway.services.security.audit import Anchor
+from gateway.services.security.auth import ROLES, Auth, csrf_token
+from gateway.services.broker.mosquitto import BrokerFiles
+from gateway.services.people.enrolment import EnrolmentService
+from gateway.services.events.ingest import IngestMetrics
+from gateway.services.events.live import LiveFeed
+from gateway.services.security.secrets import GatewaySecrets
 from gateway.i18n import N_
 from gateway.storage import Session, Store
 

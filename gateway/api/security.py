@@ -81,7 +81,7 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class LoginGate:
-    """Refuse logins from an address in back-off (gateway.services.auth.LoginThrottle) at the door."""
+    """Refuse logins from an address in back-off (gateway.services.security.auth.LoginThrottle) at the door."""
 
     PATH = "/api/auth/token"
 

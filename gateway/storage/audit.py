@@ -5,7 +5,7 @@ so changing, removing or inserting any entry breaks every later link. Entries
 for stored events carry a digest of the event's row, so editing an event in the
 database (a verdict, a subject, its body) is caught as well. Entries are only
 ever appended through `ChainWriter`, which `Database.transaction()` hands out:
-the one writer. Checking the chain is `gateway.services.audit`.
+the one writer. Checking the chain is `gateway.services.security.audit`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The card reads kiosks are working on (migration 0007): one row from the page's request to the person's
-answer, then deleted (gateway/services/kiosk.py)."""
+answer, then deleted (gateway/services/people/kiosk.py)."""
 
 from __future__ import annotations
 

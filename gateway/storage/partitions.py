@@ -7,7 +7,7 @@ when the device's clock was not trusted). So `events` is range-partitioned on
 `events_verdict_202611` holds the verdicts to be retained from November 2026.
 Retention then detaches and drops a month whose end has passed the cut-off
 instead of deleting its rows one by one, and what it dropped is recorded in the
-audit chain exactly as a row-by-row purge is (`gateway.services.retention`).
+audit chain exactly as a row-by-row purge is (`gateway.services.operations.retention`).
 
 Partitions are made when the first event for them arrives, inside the write
 transaction that stores it: writers hold the database's write lock, so two

@@ -5,7 +5,7 @@ what they hold ends with the connection: a replica that dies, or loses the
 database, drops its lock and stops listening without anyone cleaning up.
 
 - `SessionLock`: a session-level advisory lock; one holder at a time across
-  every replica (which one runs the background jobs, `gateway.services.jobs`).
+  every replica (which one runs the background jobs, `gateway.services.operations.jobs`).
 - `Channel`: LISTEN/NOTIFY. `announce()` runs inside a write transaction, so
   listeners hear of a change only once it is committed, and never of one rolled
   back; `listen()` yields each payload as it arrives.

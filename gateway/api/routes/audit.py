@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
-from gateway.services.audit import verify
-from gateway.services.exports import audit_header, audit_rows, csv_lines
+from gateway.services.security.audit import verify
+from gateway.services.events.exports import audit_header, audit_rows, csv_lines
 from gateway.storage import AuditQuery, Session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])

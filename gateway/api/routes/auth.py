@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import COOKIE, CSRF_COOKIE, EVERYONE, GatewayDep, require
 from gateway.i18n import LANGUAGES, N_
-from gateway.services.auth import csrf_token
+from gateway.services.security.auth import csrf_token
 from gateway.storage import Session
 
 router = APIRouter(prefix="/api", tags=["auth"])

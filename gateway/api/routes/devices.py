@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import EVERYONE, GatewayDep, actor, require
 from gateway.errors import Unavailable
-from gateway.services.devices import add_site, provision_device, revoke_device
-from gateway.services.pki import CertificateAuthority
+from gateway.services.devices.registry import add_site, provision_device, revoke_device
+from gateway.services.security.pki import CertificateAuthority
 from gateway.storage import Session
 from wire.bundle import bundle_text
 from wire.topics import ID_PATTERN

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from gateway.api.deps import LIVE_ROLES, GatewayDep, require
-from gateway.services.doors import open_lane
+from gateway.services.devices.doors import open_lane
 from gateway.storage import Session
 from wire.topics import ID_PATTERN
 

@@ -23,8 +23,8 @@ from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor
 from gateway.api.params import time_param
 from gateway.api.templates import reader_language
 from gateway.i18n import N_, catalogue
-from gateway.services import follow_up
-from gateway.services.local_time import local_day
+from gateway.services.events import follow_up
+from gateway.services.events.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
 from wire.events import EVENT_TYPES
 from wire.topics import ID_PATTERN

@@ -20,8 +20,8 @@ from gateway.api.templates import html_to_pdf, reader_language, render_text
 from gateway.errors import Conflict
 from gateway.i18n import N_
 from gateway.i18n.names import name_of
-from gateway.services import exams
-from gateway.services.local_time import local_day, local_text
+from gateway.services.exams import sessions as exams
+from gateway.services.events.local_time import local_day, local_text
 from gateway.storage import ExamFlag, ExamSession, Session
 from wire.events import utc_text
 

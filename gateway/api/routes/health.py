@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, require
-from gateway.services.prometheus import CONTENT_TYPE, GatewayCollector, exposition
+from gateway.services.operations.prometheus import CONTENT_TYPE, GatewayCollector, exposition
 from gateway.storage import Session
 
 router = APIRouter(prefix="/api", tags=["health"])

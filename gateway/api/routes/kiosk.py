@@ -2,7 +2,7 @@
 
 The kiosk page, signed in as the counter's operator, asks a kiosk device to read the card with the MRZ details
 the person typed, follows the read (card checked, live face matched) and records the person's answer on the
-consent screen. What the card gave is deleted once they answer (gateway/services/kiosk.py).
+consent screen. What the card gave is deleted once they answer (gateway/services/people/kiosk.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from gateway.api.deps import LIVE_ROLES, GatewayDep, require
-from gateway.services.kiosk import decide, get_read, may_enrol, request_read
+from gateway.services.people.kiosk import decide, get_read, may_enrol, request_read
 from gateway.storage import CardReadRow, Session
 from wire.topics import ID_PATTERN
 
@@ -52,7 +52,7 @@ class ReadOut(BaseModel):
     liveness: float | None
     valid_until: str | None
     may_enrol: bool
-    refusal: str | None  # why not (gateway.services.kiosk.REFUSALS), once the read has gone as far as it can
+    refusal: str | None  # why not (gateway.services.people.kiosk.REFUSALS), once the read has gone as far as it can
     already_enrolled: bool
 
 

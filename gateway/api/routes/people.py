@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, model_validator
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
 from gateway.errors import Invalid, Unavailable
-from gateway.services.consent import grant, withdraw
-from gateway.services.enrolment import EnrolmentRequest
+from gateway.services.people.consent import grant, withdraw
+from gateway.services.people.enrolment import EnrolmentRequest
 from gateway.storage import Session
 from models.reasons import Reason
 from wire.topics import ID_PATTERN

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import GatewayDep, actor, require
-from gateway.services.auth import ROLES
+from gateway.services.security.auth import ROLES
 from gateway.storage import Session, User
 
 router = APIRouter(prefix="/api/users", tags=["users"])

@@ -1,0 +1,243 @@
+"""A kiosk (issue 15): a chip reader and a camera at a ticket counter or an exam centre's check-in desk.
+
+The gateway's kiosk page asks (a signed `cmd/card` with the MRZ details the person typed); the kiosk then
+
+1. reads the chip (emrtd/): BAC, secure messaging, DG1, DG2, EF.SOD, and checks the files against the security
+   object and its signature. It has no trust store: whether the issuing state is trusted is the gateway's call.
+   A `read` event carries the outcome;
+2. takes the live face from its camera, with liveness, combined over a few good frames, and matches it 1:1
+   against the chip portrait. A `face` event carries the score, the liveness score and the outcome.
+
+What the gateway needs to enrol the person -- DG1, EF.SOD, DG2's digest and the two templates -- travels sealed
+with the device's key (wire/evidence.py). The portrait itself never leaves the kiosk, and the kiosk keeps
+nothing of the card once the events are in its outbox. Any step that fails ends the read with a `failed` event
+saying why, in words the page shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edge.vision.camera import Camera
+from edge.settings import EdgeConfig
+from edge.link.events import DeviceEvents
+from edge.exam.station import ExamStation
+from edge.vision.liveness import LivenessChecker
+from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
+from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
+from emrtd.reader import CardRead, read_card
+from emrtd.signatures import digest
+from emrtd.sod import parse_sod
+from emrtd.trust import TrustStore
+from models.pack import LoadedPack
+from models.photos import Template, template_from_image
+from wire.commands import CardReadCommand, CommandRefused, FreshCommands
+from wire.events import CardEvent
+from wire.evidence import seal
+
+log = logging.getLogger(__name__)
+
+NO_TRUST_STORE = TrustStore(Path("/nonexistent/facegate-kiosk-trust"))  # the device judges integrity, not trust
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass
+class LiveFace:
+    template: np.ndarray | None  # unit length, combined over the good frames; None: no usable face in time
+    liveness: float | None  # mean live score; None without a liveness model
+
+
+class Kiosk:
+    """Runs the reads the gateway asks for, one at a time, on a worker thread of its own."""
+
+    def __init__(self, config: EdgeConfig, pack: LoadedPack, liveness: LivenessChecker | None,
+                 events: DeviceEvents, device: str, gallery_key: str, gateway_key: str,
+                 reader: Callable[[], Transport], camera: Callable[[], Camera]):
+        self.config, self.pack, self.liveness, self.events = config, pack, liveness, events
+        self.device, self.gallery_key = device, gallery_key
+        self.commands = FreshCommands(device, gateway_key, CardReadCommand)
+        self.reader, self.camera = reader, camera
+        self.threshold = config.kiosk.verify_threshold or pack.spec.verify_threshold
+        self.refused: dict[str, int] = {}
+        self._queue: queue.Queue[CardReadCommand | None] = queue.Queue(maxsize=1)
+        self._worker = threading.Thread(target=self._work, name="kiosk", daemon=True)
+        self._worker.start()
+
+    def command(self, payload: bytes) -> None:
+        """A `cmd/card` payload (the MQTT thread): verified, then queued; refused ones are counted and logged."""
+        try:
+            command = self.commands.open(payload)
+        except CommandRefused as exc:
+            self.refused[exc.reason] = self.refused.get(exc.reason, 0) + 1
+            log.warning("card command refused: %s", exc)
+            return
+        try:
+            self._queue.put_nowait(command)
+        except queue.Full:  # someone is at the kiosk already: the page asking twice is told so, not queued
+            self._send(command.id, "failed", "busy", problem="the kiosk is busy with another card")
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=30)
+
+    def _work(self) -> None:
+        while (command := self._queue.get()) is not None:
+            try:
+                self.run(command)
+            except Exception as exc:  # noqa: BLE001 - a read that breaks must not end the kiosk
+                log.exception("card read %s failed", command.id)
+                self._send(command.id, "failed", "unreadable", problem=f"the kiosk failed: {type(exc).__name__}")
+
+    def run(self, command: CardReadCommand) -> str:
+        """One read, from the card to the live match; the outcome it ended with."""
+        read = self._read_card(command)
+        if isinstance(read, str):
+            return read
+        sod = parse_sod(read.files["SOD"])
+        sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
+                  "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
+        # A card that cannot be enrolled whoever holds it: no face is taken. The gateway confirms from the sealed
+        # files (and decides trust, which the kiosk cannot).
+        stop = TAMPERED if read.passive.outcome == TAMPERED else \
+            EXPIRED_DOCUMENT if expiry_date(read.mrz.expiry, date.today()) < date.today() else None
+        if stop:
+            self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed)
+            return stop
+        portrait = chip_template(read, self.pack, self.config.quality)
+        if isinstance(portrait, str):
+            self._send(command.id, "failed", "portrait_unusable", problem=f"the chip's portrait: {portrait}")
+            return "portrait_unusable"
+        chip = portrait.embedding.astype(np.float32)
+        self._send(command.id, "read", read.passive.outcome, "; ".join(read.passive.problems),
+                   sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality})
+        live = self._live_face()
+        if live.template is None:
+            self._send(command.id, "face", "no_face", problem="no face was seen clearly enough in time")
+            return "no_face"
+        score = float(live.template @ chip)
+        if self.liveness is not None and live.liveness is not None and live.liveness < self.liveness.threshold:
+            outcome = "spoof_suspected"
+        else:
+            outcome = "matched" if score >= self.threshold else "mismatch"
+        self._send(command.id, "face", outcome, score=round(score, 4), threshold=self.threshold,
+                   liveness=None if live.liveness is None else round(live.liveness, 4),
+                   sealed={"live_template": _b64(live.template.astype(np.float32).tobytes())})
+        return outcome
+
+    def _read_card(self, command: CardReadCommand) -> CardRead | str:
+        try:
+            return read_card(self.reader(), command.document, command.birth, command.expiry, NO_TRUST_STORE)
+        except AccessDenied as exc:
+            outcome, problem = "refused", str(exc)
+        except CardRemoved as exc:
+            outcome, problem = "interrupted", str(exc)
+        except (CardError, ValueError) as exc:
+            outcome, problem = "unreadable", f"the card could not be read: {exc}"
+        self._send(command.id, "failed", outcome, problem=problem)
+        return outcome
+
+    def _live_face(self) -> LiveFace:
+        """The person before the camera: the first `capture_frames` frames showing one usable face, within
+        `capture_s`."""
+        settings = self.config.kiosk
+        station = ExamStation(self.pack, self.config.quality, self.config.exam, None)  # faces and their quality
+        samples: list[tuple[np.ndarray, float | None]] = []
+        deadline = time.monotonic() + settings.capture_s
+        with self.camera() as camera:
+            for frame in camera.frames():
+                if time.monotonic() > deadline:
+                    break
+                seen = station.see(frame, datetime.now(timezone.utc))
+                if len(seen.faces) != 1 or not seen.faces[0].usable:
+                    continue  # one person at a time, clearly
+                face = seen.faces[0]
+                template = self.pack.embedder.embed(face.crop[None])[0]
+                live = float(self.liveness.scores(frame.image, face.box[None])[0]) if self.liveness else None
+                samples.append((template, live))
+                if len(samples) >= settings.capture_frames:
+                    break
+        if not samples:
+            return LiveFace(None, None)
+        combined = np.mean([t for t, _ in samples], axis=0)
+        combined /= max(float(np.linalg.norm(combined)), 1e-12)
+        lives = [v for _, v in samples if v is not None]
+        return LiveFace(combined.astype(np.float32), float(np.mean(lives)) if lives else None)
+
+    def _send(self, read: str, stage: str, outcome: str, problem: str = "", sealed: dict | None = None,
+              **fields) -> None:
+        nonce = box = ""
+        if sealed is not None:
+            nonce, box = seal(self.gallery_key, self.device, f"card:{read}:{stage}", json.dumps(sealed).encode())
+        self.events.append(CardEvent, read=read, stage=stage, outcome=outcome, problem=problem[:500], nonce=nonce,
+                           sealed=box, **fields)
+        log.info("card read %s: %s %s %s", read, stage, outcome, problem)
+
+
+
+def chip_template(read: CardRead, pack: LoadedPack, quality) -> Template | str:
+    """The template of the card's portrait, or why there is none (a corrupt image, no face, a poor one)."""
+    try:
+        return template_from_image(read.faces[0].decode(), pack, quality)
+    except ValueError as exc:  # a corrupt image on the chip
+        return str(exc)
+
+
+def read_chip_card(reader: Transport, mrz: str) -> CardRead:
+    """The card on `reader`, opened with "DOC,BIRTH,EXPIRY" and checked for integrity (no trust store here);
+    ValueError for malformed details or a tampered card, the card's own errors (emrtd.apdu) otherwise."""
+    parts = [p.strip() for p in mrz.split(",")]
+    if len(parts) != 3:
+        raise ValueError("the card's details are DOCUMENT,BIRTH,EXPIRY (dates as YYMMDD)")
+    read = read_card(reader, *parts, NO_TRUST_STORE)
+    if read.passive.outcome == TAMPERED:
+        raise ValueError("the card failed its authenticity check: " + "; ".join(read.passive.problems))
+    return read
+
+
+def run_kiosk(bundle_path: Path, config: EdgeConfig, source: str, mqtt: str | None = None,
+              stop: threading.Event | None = None) -> int:
+    """`facegate kiosk run`: serve the gateway's card reads until `stop` (SIGINT/SIGTERM), with a heartbeat
+    every `events.heartbeat_interval_s`. The card is on PC/SC reader `kiosk.reader`; the camera is `source`."""
+    from emrtd.pcsc import PcscTransport
+    from edge.link.event_link import EventLink
+    from edge.node.runner import open_pack
+    from wire.bundle import load_bundle
+
+    bundle = load_bundle(bundle_path)
+    if bundle.kind != "kiosk":
+        raise ValueError(f"device {bundle.device} is a {bundle.kind} device; `facegate kiosk run` needs a kiosk")
+    pack = open_pack(config)
+    liveness = LivenessChecker.open(config)
+    link = EventLink.open(bundle, config, pack.name, mqtt)
+    kiosk = Kiosk(config, pack, liveness, link.events, bundle.device, bundle.gallery_key, bundle.gateway_key,
+                  reader=lambda: PcscTransport(config.kiosk.reader),
+                  camera=lambda: Camera(source, config.camera))
+    link.on_card = kiosk.command
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    log.info("kiosk %s ready: reader %d, camera %s", bundle.device, config.kiosk.reader, source)
+    try:
+        while True:
+            link.events.heartbeat(fps=0.0, stage_ms={}, frames=0, frames_dropped=0, gallery_version=None,
+                                  gallery_size=0, liveness_enabled=liveness is not None,
+                                  uptime_s=round(time.monotonic() - started, 1))
+            if stop.wait(config.events.heartbeat_interval_s):
+                break
+    finally:
+        kiosk.stop()
+        link.close(config.events.flush_on_exit_s)
+    return 0

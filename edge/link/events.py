@@ -1,0 +1,81 @@
+"""Verdicts and health become signed events in the outbox.
+
+The event stage of the edge: takes a policy `Verdict` (or the loop's health
+figures), gives it an id and the device's next sequence number, signs it with
+the device key and commits it to the outbox. The publisher takes it from there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from edge.link.outbox import Outbox, OutboxFull
+from edge.vision.policy import Verdict
+from wire import DeviceKey, EventBase, GateVerdictEvent, HeartbeatEvent, event_topic, sign_event, uuid7
+from wire.events import GalleryAppliedEvent
+
+log = logging.getLogger(__name__)
+
+
+class DeviceEvents:
+    def __init__(self, site: str, device: str, key: DeviceKey, outbox: Outbox, model_pack: str,
+                 on_commit: Callable[[], None] | None = None):
+        self.site = site
+        self.device = device
+        self.key = key
+        self.outbox = outbox
+        self.model_pack = model_pack
+        self.on_commit = on_commit  # wakes the publisher
+
+    def verdict(self, verdict: Verdict, camera: str, captured_at: datetime | None = None, lane: int | None = None,
+                direction: str | None = None) -> int | None:
+        """Commit a verdict event; its sequence number, or None if a full outbox refused it."""
+        fields = dict(
+            camera=camera, track=verdict.track, verdict=verdict.verdict, subject=verdict.subject,
+            score=round(verdict.score, 4),
+            runner_up=None if verdict.runner_up is None else round(verdict.runner_up, 4),
+            threshold=verdict.threshold, margin=verdict.margin, quality=round(verdict.quality, 3),
+            frames=verdict.frames, liveness_enabled=verdict.liveness_enabled, liveness=verdict.liveness,
+            lane=lane, direction=direction,
+            time_to_decision_ms=None if verdict.time_to_decision_s is None
+            else round(1000 * verdict.time_to_decision_s, 1),
+        )
+        try:
+            return self._append(GateVerdictEvent, captured_at, fields)
+        except OutboxFull as exc:
+            log.error("verdict NOT queued (%s %s at %s): %s", verdict.verdict, verdict.subject or "-", camera, exc)
+            return None
+
+    def gallery_applied(self, version: int, size: int) -> int:
+        """Commit the event confirming the gallery version now in use (erasures complete on it)."""
+        return self._append(GalleryAppliedEvent, None, {"version": version, "size": size})
+
+    def append(self, cls: type[EventBase], **fields) -> int:
+        """Commit an event of `cls` (exam, door, tailgate); 0 if a full outbox refused it (logged)."""
+        try:
+            return self._append(cls, None, fields)
+        except OutboxFull as exc:
+            log.error("%s event NOT queued: %s", cls.model_fields["kind"].default, exc)
+            return 0
+
+    def heartbeat(self, **fields) -> int:
+        """Commit a heartbeat (fields as in `wire.HeartbeatEvent`); 0 if a full outbox dropped it."""
+        fields.setdefault("outbox_depth", self.outbox.depth())
+        fields.setdefault("outbox_refused", self.outbox.refused)
+        return self._append(HeartbeatEvent, None, fields)
+
+    def _append(self, cls: type[EventBase], captured_at: datetime | None, fields: dict) -> int:
+        at = captured_at or datetime.now(timezone.utc)
+        kind = cls.model_fields["kind"].default
+
+        def build(seq: int) -> tuple[str, str, bytes]:
+            event = cls(id=str(uuid7()), site=self.site, device=self.device, seq=seq, captured_at=at,
+                        model_pack=self.model_pack, **fields)
+            return event.id, event_topic(self.site, self.device, kind), sign_event(event, self.key)
+
+        seq = self.outbox.append(kind, build)
+        if self.on_commit:
+            self.on_commit()
+        return seq

@@ -1,0 +1,91 @@
+"""The device's gallery, as the gateway sends it.
+
+Snapshots arrive on `cmd/gallery` (retained: the newest one is waiting on every
+reconnect). Each is verified (gateway signature), decrypted (the bundle's
+gallery key) and, if newer than what the device has, written to disk exactly
+as received -- so the gallery at rest is encrypted and signed, and a stolen
+disk yields no templates -- then swapped in for matching, and confirmed to the
+gateway with a `gallery` event. The file is replaced atomically (write, fsync,
+rename): a crash leaves the old gallery or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from wire.bundle import DeviceBundle
+from edge.vision.gallery import GalleryIndex
+from wire.gallery import Gallery, GalleryError, open_gallery
+
+log = logging.getLogger(__name__)
+
+
+class GallerySync:
+    def __init__(self, bundle: DeviceBundle, path: Path,
+                 on_change: Callable[[GalleryIndex, Gallery], None] | None = None):
+        self.bundle = bundle
+        self.path = Path(path)
+        self.on_change = on_change
+        self.current: Gallery | None = None
+        self._lock = threading.Lock()
+        self._arrived = threading.Event()
+
+    @property
+    def version(self) -> int:
+        return self.current.version if self.current else 0
+
+    def load(self) -> Gallery | None:
+        """The gallery kept on disk from an earlier run, if any (checked like a fresh one)."""
+        if not self.path.exists():
+            return None
+        try:
+            gallery = self._open(self.path.read_bytes())
+        except GalleryError as exc:
+            log.error("gallery file %s refused (%s); waiting for the gateway's", self.path, exc)
+            return None
+        self.current = gallery
+        self._arrived.set()
+        return gallery
+
+    def handle(self, payload: bytes) -> None:
+        """A `cmd/gallery` payload from the broker."""
+        try:
+            gallery = self._open(payload)
+        except GalleryError as exc:
+            log.error("gallery update refused: %s", exc)
+            return
+        with self._lock:
+            if gallery.version <= self.version:
+                return  # the retained copy of what we already run, or an older one
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            self.current = gallery
+        log.info("gallery version %d applied: %d subjects", gallery.version, len(gallery.subjects))
+        self._arrived.set()
+        if self.on_change:
+            self.on_change(index_of(gallery), gallery)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for a first gallery (from disk or the gateway)."""
+        return self._arrived.wait(timeout_s)
+
+    def _open(self, payload: bytes) -> Gallery:
+        gallery = open_gallery(payload, self.bundle.device, self.bundle.gallery_key, self.bundle.gateway_key)
+        if gallery.pack != self.bundle.model_pack:
+            raise GalleryError(f"gallery templates are for pack {gallery.pack}, this device runs "
+                               f"{self.bundle.model_pack}")
+        return gallery
+
+
+def index_of(gallery: Gallery) -> GalleryIndex:
+    return GalleryIndex(gallery.subjects, gallery.templates)
