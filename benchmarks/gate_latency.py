@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from door_standins import GateDevice, RelayBoard  # noqa: E402
 from edge.vision.camera import Camera  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
-from edge.gate.doors import DoorSettings  # noqa: E402
+from edge.settings import DoorSettings  # noqa: E402
 from edge.vision.gallery import GalleryIndex  # noqa: E402
 from edge.gate.rules import Gate  # noqa: E402
 from edge.vision.liveness import LivenessChecker  # noqa: E402

@@ -30,7 +30,7 @@ import uvicorn
 from wire.bundle import write_bundle
 from edge.vision.camera import Camera, Frame
 from edge.settings import load_config
-from edge.gate.doors import DoorSettings
+from edge.settings import DoorSettings
 from edge.gate.rules import Gate
 from edge.node.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
 from models.photos import read_image

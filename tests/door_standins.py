@@ -217,7 +217,7 @@ class GateDevice:
 
     def __init__(self, bundle_path, workdir, lanes=(1,), fail_mode: str = "secure", unplugged: bool = False):
         from edge.settings import EdgeConfig
-        from edge.gate.doors import DoorSettings
+        from edge.settings import DoorSettings
         from edge.gate.rules import Gate
         from edge.link.event_link import EventLink
         from wire.bundle import load_bundle

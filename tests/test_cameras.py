@@ -20,7 +20,8 @@ from edge.vision.camera import Camera
 from edge.settings import CameraSettings, EdgeConfig
 from edge.link.events import DeviceEvents
 from edge.node.heartbeat import Capacity
-from edge.vision.motion import MotionGate, MotionSettings, RegionError
+from edge.vision.motion import MotionGate, RegionError
+from edge.settings import MotionSettings
 from edge.link.outbox import Outbox
 from edge.vision.pipeline import FacePipeline
 from edge.node.runner import Feed, open_gallery, run_node

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from door_standins import Controller, GpioModule, IsapiController, RelayBoard
-from edge.gate.doors import DoorFault, DoorSettings, open_output
+from edge.gate.doors import DoorFault, open_output
+from edge.settings import DoorSettings
 from edge.gate.doors.serial_relay import relay_command
 from stack import wait_for
 

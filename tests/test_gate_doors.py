@@ -20,7 +20,7 @@ from conftest import DATA, SHARED
 from door_standins import RelayBoard
 from edge.vision.camera import Camera
 from edge.settings import EdgeConfig, GateSettings
-from edge.gate.doors import DoorSettings
+from edge.settings import DoorSettings
 from edge.link.events import DeviceEvents
 from edge.vision.gallery import GalleryIndex
 from edge.gate.rules import Gate, GateRules

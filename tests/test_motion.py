@@ -10,7 +10,8 @@ import pytest
 from conftest import CLIP, DATA
 from edge.vision.camera import Frame
 from edge.vision.gallery import GalleryIndex
-from edge.vision.motion import MotionGate, MotionSettings, RegionError
+from edge.vision.motion import MotionGate, RegionError
+from edge.settings import MotionSettings
 from edge.vision.pipeline import FacePipeline
 from edge.eval.synthetic import background, paste, portrait, read_video
 from models.photos import template_from_image

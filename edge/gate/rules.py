@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from edge.settings import EdgeConfig, GateSettings
-from edge.gate.doors.base import DoorSettings
+from edge.settings import DoorSettings
 from edge.gate.doors.control import DoorControl, DoorReport, OpenRequest
 from edge.link.events import DeviceEvents
 from edge.vision.pipeline import FrameReport

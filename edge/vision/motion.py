@@ -12,18 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, Field
-
-
-class MotionSettings(BaseModel):
-    """The motion gate (`[motion]`). On by default: measured, it lets one node keep 20 cameras instead of 12
-    (benchmarks/many_cameras.py) and takes a gate camera's CPU per frame to 0.58-0.71x
-    (benchmarks/substream.py), and no test or benchmark has found a face it kept from the detector."""
-
-    enabled: bool = True
-    width: int = Field(160, ge=32, le=640)  # the downscaled image compared, pixels across
-    pixel_threshold: int = Field(15, ge=1, le=255)  # grey levels a small pixel must move by to count
-    min_pixels: int = Field(6, ge=1)  # small pixels that must move for the frame to have changed
+from edge.settings import MotionSettings
 
 
 class RegionError(ValueError):

@@ -12,9 +12,10 @@ one worker per lane, retries, events.
 
 from __future__ import annotations
 
-from edge.gate.doors.base import DoorFault, DoorOutput, DoorSettings
+from edge.gate.doors.base import DoorFault, DoorOutput
+from edge.settings import DoorSettings
 
-__all__ = ["DoorFault", "DoorOutput", "DoorSettings", "open_output"]
+__all__ = ["DoorFault", "DoorOutput", "open_output"]
 
 
 def open_output(settings: DoorSettings) -> DoorOutput:

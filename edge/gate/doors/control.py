@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.gate.doors import open_output
-from edge.gate.doors.base import DoorFault, DoorOutput, DoorSettings
+from edge.gate.doors.base import DoorFault, DoorOutput
+from edge.settings import DoorSettings
 
 log = logging.getLogger(__name__)
 

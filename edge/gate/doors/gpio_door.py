@@ -17,7 +17,9 @@ import csv
 import time
 from pathlib import Path
 
-from edge.gate.doors.base import DoorFault, DoorSettings
+from edge.gate.doors.base import DoorFault
+
+from edge.settings import DoorSettings
 from edge.gate.doors.lines import Line, open_line
 from edge.gate.doors.relay import Relay
 

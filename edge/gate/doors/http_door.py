@@ -17,7 +17,9 @@ import time
 
 import httpx
 
-from edge.gate.doors.base import DoorFault, DoorSettings
+from edge.gate.doors.base import DoorFault
+
+from edge.settings import DoorSettings
 
 
 def isapi_command(cmd: str) -> bytes:

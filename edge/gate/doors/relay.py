@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from edge.gate.doors.base import DoorSettings
+from edge.settings import DoorSettings
 
 
 class Relay:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import serial
 
-from edge.gate.doors.base import DoorFault, DoorSettings
+from edge.gate.doors.base import DoorFault
+
+from edge.settings import DoorSettings
 from edge.gate.doors.relay import Relay
 from edge.gate.doors.serial_port import SerialPort
 
