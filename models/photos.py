@@ -23,9 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from models import quality as face_quality
-from models.aligner import align_faces
 from models.detection import Detections, Detector
+from models.faces import embed_faces, gate_faces
 from models.pack import LoadedPack
 from models.quality import QualitySettings
 from models.reasons import Reason
@@ -135,15 +134,10 @@ def template_from_image(image: np.ndarray, pack: LoadedPack, settings: QualitySe
         return Reason("no face found")
     if len(faces) > 1:
         return Reason("{n} faces found; an enrolment photo must show exactly one", n=len(faces))
-    i = faces[0]
-    quality = face_quality.geometry(detections.landmarks[i], float(detections.scores[i]), settings)
-    if not quality.ok:
-        return quality.reason
-    crop = align_faces(image, detections.landmarks[i:i + 1])
-    quality = face_quality.pixels(quality, crop[0], settings)
-    if not quality.ok:
-        return quality.reason
-    return Template(embedding=pack.embedder.embed(crop)[0], quality=quality.score(settings))
+    face = gate_faces(image, detections, faces, settings)[0]
+    if not face.usable:
+        return face.reason
+    return Template(embedding=embed_faces(pack, [face])[0], quality=face.quality.score(settings))
 
 
 def photos_in(folder: Path) -> Iterator[tuple[Path, str]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from models.photos import detect_in_photo, read_image
-from models import Detections, LoadedPack, align_faces
+from models import Detections, LoadedPack
+from models.faces import embed_faces, gate_faces
 
 FARS = (1e-2, 1e-3, 1e-4)
 
@@ -55,11 +56,13 @@ def pair_face(image: np.ndarray, pack: LoadedPack) -> tuple[np.ndarray, float] |
 
 
 def embed_image(path: Path, pack: LoadedPack) -> np.ndarray | None:
+    """The template of the face a pair image is about, with no quality gate; None without a face."""
     image = read_image(path)
-    face = None if image is None else pair_face(image, pack)
-    if face is None:
+    if image is None:
         return None
-    return pack.embedder.embed(align_faces(image, face[0][None]))[0]
+    detections = detect_in_photo(image, pack.detector)
+    i = main_face(detections, *image.shape[:2])
+    return None if i is None else embed_faces(pack, gate_faces(image, detections, [i], None))[0]
 
 
 def pair_scores(pairs: list[Pair], embed: Callable[[Path], np.ndarray | None], root: Path,

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from edge.link.events import DeviceEvents
-from edge.exam.station import ExamSupervisor, FaceSeen, Flag
+from edge.exam.station import ExamSupervisor, Flag
+from models.faces import Face
 from wire import uuid7
 from wire.events import ExamCheck, ExamEvidenceEvent, ExamFlagEvent, ExamSessionEvent
 from wire.evidence import seal_evidence
@@ -59,7 +60,7 @@ class ExamEvents:
                          end=flag.end, confidence=flag.confidence, severity=flag.severity, detail=flag.detail,
                          evidence=flag.evidence)
 
-    def evidence(self, s: ExamSupervisor, reason: str, image: np.ndarray, face: FaceSeen | None) -> list[str]:
+    def evidence(self, s: ExamSupervisor, reason: str, image: np.ndarray, face: Face | None) -> list[str]:
         shots = [("context", cv2.resize(image, (CONTEXT_WIDTH, int(image.shape[0] * CONTEXT_WIDTH / image.shape[1]))))]
         if face is not None:
             shots.insert(0, ("face", _face_crop(image, face.box)))

@@ -30,31 +30,23 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from models import quality as face_quality
 from edge.vision.camera import Frame
 from edge.settings import ExamSettings
 from models.quality import QualitySettings
 from edge.vision.gallery import GalleryIndex
 from edge.vision.liveness import LivenessChecker
-from models import LoadedPack, align_faces
+from models import LoadedPack
+from models.faces import Face, people_in_view
 from wire import uuid7
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class FaceSeen:
-    box: np.ndarray
-    landmarks: np.ndarray
-    usable: bool  # passed the quality gate
-    crop: np.ndarray | None = None  # aligned 112x112 when usable
-
-
-@dataclass
 class FrameSeen:
     at: datetime
     image: np.ndarray
-    faces: list[FaceSeen]  # faces big enough to be a person at the desk, largest first
+    faces: list[Face]  # faces big enough to be a person at the desk, largest first
     blocked: str | None  # "dark" | "uniform" | "defocused" | None
 
 
@@ -86,7 +78,7 @@ class Flag:
 class ExamReporter(Protocol):
     def session_changed(self, supervisor: ExamSupervisor) -> None: ...
     def flag_changed(self, supervisor: ExamSupervisor, flag: Flag) -> None: ...
-    def evidence(self, supervisor: ExamSupervisor, reason: str, image: np.ndarray, face: FaceSeen | None) -> list[str]: ...
+    def evidence(self, supervisor: ExamSupervisor, reason: str, image: np.ndarray, face: Face | None) -> list[str]: ...
 
 
 @dataclass
@@ -314,21 +306,9 @@ class ExamStation:
         self.pack, self.quality, self.settings, self.liveness = pack, quality, settings, liveness
 
     def see(self, frame: Frame, at: datetime) -> FrameSeen:
-        image = frame.image
-        blocked = self._blocked(image)
-        detections = self.pack.detector.detect(image)
-        faces = []
-        order = np.argsort(-(detections.boxes[:, 2] - detections.boxes[:, 0])) if len(detections) else []
-        for i in order:
-            q = face_quality.geometry(detections.landmarks[i], float(detections.scores[i]), self.quality)
-            if q.eye_distance < self.settings.min_face_eye_px or detections.scores[i] < self.quality.min_detection_score:
-                continue  # a face in a poster far back, or a false detection: not a person at this desk
-            crop = None
-            if q.ok:
-                crop = align_faces(image, detections.landmarks[i:i + 1])[0]
-                q = face_quality.pixels(q, crop, self.quality)
-            faces.append(FaceSeen(detections.boxes[i], detections.landmarks[i], q.ok, crop if q.ok else None))
-        return FrameSeen(at, image, faces, blocked)
+        # A face in a poster far back, or a false detection, is not a person at this desk.
+        faces = people_in_view(frame.image, self.pack, self.quality, self.settings.min_face_eye_px)
+        return FrameSeen(at, frame.image, faces, self._blocked(frame.image))
 
     def _blocked(self, image: np.ndarray) -> str | None:
         small = cv2.cvtColor(cv2.resize(image, (160, 120), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,6 @@ import numpy as np
 from edge.vision.camera import Camera
 from edge.settings import EdgeConfig
 from edge.link.events import DeviceEvents
-from edge.exam.station import ExamStation
 from edge.vision.liveness import LivenessChecker
 from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
 from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
@@ -40,6 +39,7 @@ from emrtd.reader import CardRead, read_card
 from emrtd.signatures import digest
 from emrtd.sod import parse_sod
 from emrtd.trust import TrustStore
+from models.faces import embed_faces, people_in_view
 from models.pack import LoadedPack
 from models.photos import Template, template_from_image
 from wire.commands import CardReadCommand, CommandRefused, FreshCommands
@@ -154,18 +154,18 @@ class Kiosk:
         """The person before the camera: the first `capture_frames` frames showing one usable face, within
         `capture_s`."""
         settings = self.config.kiosk
-        station = ExamStation(self.pack, self.config.quality, self.config.exam, None)  # faces and their quality
         samples: list[tuple[np.ndarray, float | None]] = []
         deadline = time.monotonic() + settings.capture_s
         with self.camera() as camera:
             for frame in camera.frames():
                 if time.monotonic() > deadline:
                     break
-                seen = station.see(frame, datetime.now(timezone.utc))
-                if len(seen.faces) != 1 or not seen.faces[0].usable:
+                # the desk's notion of a person before the camera, as at an exam desk
+                faces = people_in_view(frame.image, self.pack, self.config.quality, self.config.exam.min_face_eye_px)
+                if len(faces) != 1 or not faces[0].usable:
                     continue  # one person at a time, clearly
-                face = seen.faces[0]
-                template = self.pack.embedder.embed(face.crop[None])[0]
+                face = faces[0]
+                template = embed_faces(self.pack, [face])[0]
                 live = float(self.liveness.scores(frame.image, face.box[None])[0]) if self.liveness else None
                 samples.append((template, live))
                 if len(samples) >= settings.capture_frames:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models import quality as face_quality
 from edge.vision.camera import Frame
 from edge.settings import CameraSettings, EdgeConfig
 from edge.vision.gallery import GalleryIndex
@@ -29,7 +28,8 @@ from edge.vision.policy import GatePolicy, Verdict
 from edge.vision.tracker import Tracker
 from edge.vision.liveness import LivenessChecker
 from edge.vision.motion import MotionGate
-from models import LoadedPack, align_faces
+from models import LoadedPack
+from models.faces import embed_faces, gate_faces
 
 STAGES = ("decode", "motion", "detect", "track", "align+embed", "liveness", "match")
 
@@ -160,40 +160,30 @@ class FacePipeline:
             return verdicts + self._end(update.ended, ts)  # and cut from the next frames' main images
 
         with self.timer.stage("align+embed"):
-            wanted, qualities = [], []
-            for track, di in update.matched:
-                if not self.policy.wants_frames(track.id, ts):
-                    continue
-                q = face_quality.geometry(detections.landmarks[di], float(detections.scores[di]), self.config.quality)
-                if q.ok:
-                    wanted.append((track, di))
-                    qualities.append(q)
-                else:
-                    self._count_rejection(q.reason)
-            crops = align_faces(frame.image, detections.landmarks[[di for _, di in wanted]]) if wanted else []
+            wanted = [(track, di) for track, di in update.matched if self.policy.wants_frames(track.id, ts)]
+            faces = gate_faces(frame.image, detections, [di for _, di in wanted], self.config.quality)
             good = []
-            for (track, di), q, crop in zip(wanted, qualities, crops):
-                q = face_quality.pixels(q, crop, self.config.quality)
-                if q.ok:
-                    good.append((track, di, q, crop))
+            for (track, _), face in zip(wanted, faces):
+                if face.usable:
+                    good.append((track, face))
                 else:
-                    self._count_rejection(q.reason)
-            templates = self.pack.embedder.embed(np.stack([c for *_, c in good])) if good else []
+                    self._count_rejection(face.reason)
+            templates = embed_faces(self.pack, [face for _, face in good])
             self.stats.embedded += len(good)
 
         live: list[float | None] = [None] * len(good)
         if self.liveness:
             frames = self.config.liveness.frames
-            needed = [i for i, (track, *_) in enumerate(good) if self.policy.wants_liveness(track.id, frames)]
+            needed = [i for i, (track, _) in enumerate(good) if self.policy.wants_liveness(track.id, frames)]
             if needed:
                 with self.timer.stage("liveness"):
-                    scores = self.liveness.scores(frame.image, detections.boxes[[good[i][1] for i in needed]])
+                    scores = self.liveness.scores(frame.image, np.stack([good[i][1].box for i in needed]))
                 for i, score in zip(needed, scores):
                     live[i] = float(score)
 
         with self.timer.stage("match"):
-            for (track, _, q, _), template, score in zip(good, templates, live):
-                verdict = self.policy.observe(track.id, template, q.score(self.config.quality), ts, score,
+            for (track, face), template, score in zip(good, templates, live):
+                verdict = self.policy.observe(track.id, template, face.quality.score(self.config.quality), ts, score,
                                               frame.received)
                 if verdict:
                     verdicts.append(verdict)
