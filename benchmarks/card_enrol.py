@@ -34,22 +34,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from edge.vision.camera import Frame  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
-from edge.exam.station import ExamStation  # noqa: E402
-from edge.kiosk.kiosk import NO_TRUST_STORE, chip_template  # noqa: E402
-from edge.vision.liveness import LivenessChecker  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 from edge.eval.synthetic import background, paste, portrait  # noqa: E402
+from edge.exam.station import ExamStation  # noqa: E402
+from edge.kiosk.card import NO_TRUST_STORE, chip_template  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.vision.camera import Frame  # noqa: E402
+from edge.vision.liveness import LivenessChecker  # noqa: E402
+from emrtd.dg1 import parse_dg1  # noqa: E402
 from emrtd.passive import authenticate  # noqa: E402
 from emrtd.reader import read_card  # noqa: E402
 from emrtd.signatures import digest  # noqa: E402
 from emrtd.sod import parse_sod  # noqa: E402
-from emrtd.dg1 import parse_dg1  # noqa: E402
 from emrtd.trust import TrustStore  # noqa: E402
 from emrtd_card import SoftwareCard, TestPki, issue_card  # noqa: E402
-from gateway.services.people.enrolment import Enroller, EnrolmentRequest  # noqa: E402
 from gateway.services.devices.registry import add_site  # noqa: E402
+from gateway.services.people.enrolment import Enroller, EnrolmentRequest  # noqa: E402
 from gateway.services.security.secrets import GatewaySecrets  # noqa: E402
 from gateway.storage import Store  # noqa: E402
 from models.photos import Template  # noqa: E402

@@ -38,11 +38,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from baseline import face_analysis  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import embed_image, pair_metrics, read_pairs  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
-from models import LoadedPack  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
 from eval_pairs import face_analysis_embedder  # noqa: E402
+from models import LoadedPack  # noqa: E402
 
 LFW = REPO.parent / "shared" / "data" / "faces" / "lfw-devtest"
 SET = REPO / "var" / "eval" / "cross-quality"

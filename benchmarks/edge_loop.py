@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from baseline import face_analysis  # noqa: E402
-from edge.vision.camera import Camera  # noqa: E402
+from edge.eval.synthetic import Walker, face_patch, render, write_video  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
+from edge.vision.camera import Camera  # noqa: E402
 from edge.vision.gallery import GalleryIndex, GalleryStore  # noqa: E402
 from edge.vision.pipeline import STAGES, FacePipeline  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
-from edge.eval.synthetic import Walker, face_patch, render, write_video  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 W, H, FPS = 1280, 720, 25.0

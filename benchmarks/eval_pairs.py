@@ -21,10 +21,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from baseline import face_analysis  # noqa: E402
+from edge.eval.pairs import embed_image, pair_metrics, pair_scores, read_pairs  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
 from models.photos import read_image  # noqa: E402
-from edge.eval.pairs import embed_image, pair_metrics, pair_scores, read_pairs  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 
 FACES = REPO.parent / "shared" / "data" / "faces"
 

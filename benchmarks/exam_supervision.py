@@ -27,13 +27,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.vision.camera import Frame  # noqa: E402
-from edge.settings import EdgeConfig, ExamSettings  # noqa: E402
-from models.photos import template_from_image  # noqa: E402
-from edge.exam.station import ExamStation  # noqa: E402
-from edge.vision.gallery import GalleryIndex  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 from edge.eval.synthetic import Sitter, desk_frames, face_patch  # noqa: E402
+from edge.exam.station import ExamStation  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig, ExamSettings  # noqa: E402
+from edge.vision.camera import Frame  # noqa: E402
+from edge.vision.gallery import GalleryIndex  # noqa: E402
+from models.photos import template_from_image  # noqa: E402
 
 CELEBS = REPO.parent / "shared" / "data" / "faces" / "celebrities"
 # (enrolment photo, photo seen at the desk) of the same person, and an impostor for each.

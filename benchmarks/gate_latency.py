@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/gate_latency.py [--people 20] [--fps 30] [--overrides 30]
 
 1. Grants. A generated 960x540 stream played in real time (`--fps`): `--people` enrolled LFW people walk up one
-   after another (a different photo of each than the one enrolled), liveness on, through the real loop
-   (edge.node.runner.run_edge) with a relay door on a pseudo-terminal board (tests/door_standins.py). The frame in
+   after another (a different photo of each than the one enrolled), liveness on, through a real gate node
+   (edge/node/gate_node.py) with a relay door on a pseudo-terminal board (tests/door_standins.py). The frame in
    which each face first passes the quality gate is found beforehand on every frame (the loop itself detects
    on every 2nd); its wall time is when the camera delivered it. Measured to the relay switching on (the
    board's own clock) and, as the baseline in the same run, to the verdict (the verdict-only path: what
@@ -33,17 +33,16 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from door_standins import GateDevice, RelayBoard  # noqa: E402
-from edge.vision.camera import Camera  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
-from edge.settings import DoorSettings  # noqa: E402
-from edge.vision.gallery import GalleryIndex  # noqa: E402
-from edge.gate.rules import Gate  # noqa: E402
-from edge.vision.liveness import LivenessChecker  # noqa: E402
-from edge.vision.pipeline import FacePipeline  # noqa: E402
-from edge.node.runner import open_pack, run_edge  # noqa: E402
 from edge.eval.synthetic import background, paste, portrait, write_video  # noqa: E402
-from models import align_faces  # noqa: E402
-from models import quality as face_quality  # noqa: E402
+from edge.node.gate_node import build_gate  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import (
+    DoorSettings,  # noqa: E402
+    EdgeConfig,  # noqa: E402
+)
+from edge.vision.camera import Camera  # noqa: E402
+from edge.vision.gallery import GalleryIndex  # noqa: E402
+from models.faces import gate_faces  # noqa: E402
 from models.photos import template_from_image  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -84,11 +83,8 @@ def first_usable(stream: Path, pack, config: EdgeConfig, scenes: int, fps: float
             if frame.timestamp < GAP_S or into >= SCENE_S or found[int(k)] is not None:
                 continue
             d = pack.detector.detect(frame.image)
-            for i in range(len(d)):
-                q = face_quality.geometry(d.landmarks[i], float(d.scores[i]), config.quality)
-                if q.ok and face_quality.pixels(q, align_faces(frame.image, d.landmarks[[i]])[0], config.quality).ok:
-                    found[int(k)] = frame.timestamp
-                    break
+            if any(face.usable for face in gate_faces(frame.image, d, range(len(d)), config.quality)):
+                found[int(k)] = frame.timestamp
     return found
 
 
@@ -110,11 +106,11 @@ def grants(args, workdir: Path) -> dict[str, list[float]]:
 
     board = RelayBoard()
     config.doors = [DoorSettings(kind="serial", port=board.path, pulse_ms=300)]
-    pipeline = FacePipeline(pack, GalleryIndex(names, np.stack(templates)), config, LivenessChecker.open(config))
-    gate = Gate.open(config, None)
+    node = build_gate(config, [str(stream)], gallery=GalleryIndex(names, np.stack(templates)), realtime=True,
+                      pack=pack)
+    pipeline = node.feeds[0].pipeline
     verdict_at: dict[str, float] = {}
     arrival: list[float] = []
-    camera = Camera(str(stream), config.camera, realtime=True)
 
     def emit(record: dict) -> None:
         if record["verdict"] == "granted":
@@ -127,13 +123,13 @@ def grants(args, workdir: Path) -> dict[str, list[float]]:
             arrival.append(time.monotonic() - frame.timestamp)
         return original(frame)
     pipeline.process = process
-    run_edge(camera, pipeline, emit, gate=gate)
+    node.run(emit)
     time.sleep(1.0)
-    gate.stop()
+    node.close()
     board.close()
 
     opened = [at for at, _, on in board.switched if on]
-    opened_for = [r.request.subject for r in gate.reports if r.outcome == "opened"]
+    opened_for = [r.request.subject for r in node.gate.reports if r.outcome == "opened"]
     relay, verdict, missed = [], [], 0
     for k, subject in enumerate(names):
         if usable[k] is None or subject not in verdict_at or subject not in opened_for:
@@ -144,7 +140,7 @@ def grants(args, workdir: Path) -> dict[str, list[float]]:
         relay.append(1000 * (opened[opened_for.index(subject)] - seen_at))
     print(f"grants: {len(names)} people walked up, {len(relay)} opened the door, {missed} did not "
           f"(no usable face, liveness or no match); frames dropped by the real-time camera: "
-          f"{camera.stats.frames_dropped}")
+          f"{node.feeds[0].camera.stats.frames_dropped}")
     return {"face usable -> verdict (baseline: verdict only)": verdict, "face usable -> relay on": relay}
 
 

@@ -33,10 +33,10 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import embed_image, pair_metrics, pair_scores, read_pairs  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 from edge.eval.synthetic import background, paste, portrait  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
 from models import LoadedPack, align_faces  # noqa: E402
 from models.detection import letterbox, letterbox_size  # noqa: E402
 from models.embedder import Embedder  # noqa: E402

@@ -37,9 +37,9 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.settings import EdgeConfig  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 from edge.eval.synthetic import portrait, scene_video  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
 from models.photos import Template, template_from_image  # noqa: E402
 
 SHARED = REPO.parent / "shared"

@@ -28,10 +28,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from edge.eval.pad import Presentation, pad_metrics, read_labels  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
 from edge.vision.liveness import LivenessChecker  # noqa: E402
-from edge.eval.pad import Presentation, pad_metrics, read_labels  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 FRAME_W, FRAME_H = 640, 480

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_quality import LFW, SET, build_set  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import pair_face  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
 from models import LoadedPack, align_faces  # noqa: E402
 from models.photos import read_image  # noqa: E402
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_quality import LFW, figures, image_kinds, templates  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import embed_image, pair_face  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
 from models import LoadedPack  # noqa: E402
 from models.aligner import CROP_SIZE, similarity_transform  # noqa: E402
 from models.photos import read_image  # noqa: E402

@@ -6,8 +6,8 @@ main stream plus sub-stream, with the motion gate off and on, in the same run.
 A generated gate scene (`--main`, 1280x720 by default) at 15 fps, MPEG-4 part 2 (an inter-frame codec as a
 camera's H.264 is: every frame must be decoded, so the main stream is decoded either way), and its 640-pixel-wide
 sub-stream (a camera's usual one) made from the same frames. Enrolled LFW people stand before the camera for 2 s each, one every 10 s; the rest of the time the scene
-is empty, as most of a gate camera's day is. Each mode runs the file as fast as it goes through the real loop
-(edge.node.runner.run_node, liveness on) and reports the process's CPU time per frame (every thread: decoding,
+is empty, as most of a gate camera's day is. Each mode runs the file as fast as it goes through a real gate node
+(edge/node/gate_node.py, liveness on) and reports the process's CPU time per frame (every thread: decoding,
 conversion, motion gate, detection, embedding), the frames whose main image was never converted, the detections
 run on the sub-stream, and whether every person was granted. Median of `--runs`. Inference on one thread, as
 on a node with several cameras (a thread pool's spinning would count as CPU).
@@ -29,13 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from edge.vision.camera import Camera  # noqa: E402
+from edge.eval.synthetic import portrait, read_video, scene_video, write_video  # noqa: E402
+from edge.node.gate_node import build_gate  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
 from edge.vision.gallery import GalleryIndex  # noqa: E402
-from edge.vision.liveness import LivenessChecker  # noqa: E402
-from edge.vision.pipeline import FacePipeline  # noqa: E402
-from edge.node.runner import Feed, open_pack, run_node  # noqa: E402
-from edge.eval.synthetic import portrait, read_video, scene_video, write_video  # noqa: E402
 from many_cameras import clear_pairs  # noqa: E402
 from models.photos import template_from_image  # noqa: E402
 
@@ -55,13 +53,14 @@ def streams(workdir: Path, people, seconds: float, width: int, height: int) -> t
     return main, sub
 
 
-def run(config: EdgeConfig, pack, index, liveness, main: Path, sub: Path | None, motion: bool) -> dict:
+def run(config: EdgeConfig, pack, index, main: Path, sub: Path | None, motion: bool) -> dict:
     config = config.model_copy(update={"motion": config.motion.model_copy(update={"enabled": motion})})
     camera = config.camera.model_copy(update={"source": str(main), "substream": str(sub) if sub else None})
-    feed = Feed(Camera(str(main), camera), FacePipeline(pack, index, config, liveness, camera))
+    node = build_gate(config, gallery=index, pack=pack, cameras=[camera])
+    feed = node.feeds[0]
     verdicts: list[dict] = []
     cpu, wall = time.process_time(), time.perf_counter()
-    run_node([feed], verdicts.append)
+    node.run(verdicts.append)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     frames = feed.pipeline.stats.frames
     return {"cpu_ms": 1000 * cpu / frames, "wall_ms": 1000 * wall / frames, "frames": frames,
@@ -79,7 +78,6 @@ def main() -> int:
     config = EdgeConfig()
     config = config.model_copy(update={"models": config.models.model_copy(update={"threads": 1})})
     pack = open_pack(config)
-    liveness = LivenessChecker.open(config)
     people = clear_pairs(pack, config, int(args.seconds // EVERY_S))
     templates = [template_from_image(cv2.imread(str(enrolled)), pack, config.quality).embedding
                  for _, enrolled, _ in people]  # clear_pairs kept only people whose photos give templates
@@ -92,8 +90,7 @@ def main() -> int:
         results = {name: [] for name, *_ in modes}
         for _ in range(args.runs):
             for name, with_sub, motion in modes:
-                results[name].append(run(config, pack, index, liveness, main_path, sub_path if with_sub else None,
-                                         motion))
+                results[name].append(run(config, pack, index, main_path, sub_path if with_sub else None, motion))
     print(f"\n{width}x{height} @ {FPS:.0f} fps, {args.seconds:.0f} s, {len(people)} people for {STAY_S:.0f} s each; "
           f"sub-stream {SUB_WIDTH} wide; median of {args.runs} runs; CPU per frame = every thread of the process\n")
     print("| mode | CPU ms / frame | wall ms / frame | main frames not converted | detections on the sub-stream "

@@ -26,11 +26,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import auc  # noqa: E402
-from edge.node.runner import open_pack  # noqa: E402
-from edge.vision.tracker import Tracker  # noqa: E402
 from edge.eval.synthetic import read_video  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.vision.tracker import Tracker  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 GAP = 5  # detector frames between the two frames compared

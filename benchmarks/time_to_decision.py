@@ -6,7 +6,7 @@ walking up to a gate camera, FaceGate's policy against today's (the baseline) in
 A generated 960x540 stream played in real time at `--fps`: `--people` enrolled LFW people (a different photo of
 each than the one enrolled; only pairs buffalo_s matches clearly) walk up one after another, each face small and
 soft at first (90 px, blurred) and growing sharp as they approach (480 px over 2.5 s). Liveness on. Each policy
-runs the same stream through the real loop (edge.node.runner.run_edge):
+runs the same stream through a real gate node (edge/node/gate_node.py):
 - **FaceGate**: the early decision and detection on every frame while a face is being decided (the defaults);
 - **baseline**: today's policy -- always `frames_needed` (3) good frames, detection on every 2nd frame.
 Prints median and p95 of the stream time and the wall time (frame reaching the loop -> verdict written) over
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections import Counter
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -31,14 +31,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from edge.vision.camera import Camera  # noqa: E402
-from edge.settings import EdgeConfig  # noqa: E402
 from edge.eval.pairs import embed_image  # noqa: E402
-from edge.vision.gallery import GalleryIndex  # noqa: E402
-from edge.vision.liveness import LivenessChecker  # noqa: E402
-from edge.vision.pipeline import FacePipeline  # noqa: E402
-from edge.node.runner import open_pack, run_edge  # noqa: E402
 from edge.eval.synthetic import background, paste, portrait, write_video  # noqa: E402
+from edge.node.gate_node import build_gate  # noqa: E402
+from edge.node.packs import open_pack  # noqa: E402
+from edge.settings import EdgeConfig  # noqa: E402
+from edge.vision.gallery import GalleryIndex  # noqa: E402
 from eval_pairs import all_pairs_far  # noqa: E402
 from many_cameras import clear_pairs  # noqa: E402
 from models.photos import template_from_image  # noqa: E402
@@ -73,8 +71,7 @@ def walking_up(path: Path, pictures: list[np.ndarray], fps: float) -> Path:
 
 def run(config: EdgeConfig, pack, index: GalleryIndex, stream: Path) -> list[dict]:
     verdicts: list[dict] = []
-    pipeline = FacePipeline(pack, index, config, LivenessChecker.open(config))
-    run_edge(Camera(str(stream), config.camera, realtime=True), pipeline, verdicts.append)
+    build_gate(config, [str(stream)], gallery=index, realtime=True, pack=pack).run(verdicts.append)
     return verdicts
 
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
-import time
-from datetime import datetime, timezone
+import threading
 from pathlib import Path
 
-from edge.vision.camera import Camera
+from edge.link.event_link import EventLink
+from edge.node.exam_node import Session, build_exam
+from edge.node.gate_node import build_gate
+from edge.node.kiosk_node import build_kiosk
+from edge.node.packs import open_pack
+from edge.node.runner import StatusLine, print_json_line
 from edge.settings import EdgeConfig, load_config
 from edge.vision.gallery import GalleryStore
-from wire.bundle import load_bundle
-from edge.link.gallery_sync import index_of
-from edge.link.event_link import EventLink
 from edge.vision.liveness import LivenessChecker
-from edge.node.runner import Feed, GalleryError, StatusLine, open_gallery, open_pack, print_json_line, run_node
 from emrtd.apdu import CardError
+from wire.bundle import DeviceBundle, load_bundle
 
 log = logging.getLogger("facegate")
 
@@ -30,199 +32,54 @@ def _config(args: argparse.Namespace) -> EdgeConfig:
     return config
 
 
+def _bundle(args: argparse.Namespace) -> DeviceBundle | None:
+    return load_bundle(Path(args.bundle)) if getattr(args, "bundle", None) else None
+
+
 def cmd_edge_run(args: argparse.Namespace) -> int:
-    from edge.vision.pipeline import FacePipeline
-
-    config = _config(args)
-    if not args.gallery and not args.bundle:
-        raise ValueError("give --gallery (local photos or database), or --bundle to use the gateway's gallery")
-    cameras = config.camera_list(args.source)
-    pack = open_pack(config, len(cameras))
-    link = EventLink.open(load_bundle(Path(args.bundle)), config, pack.name, args.mqtt) if args.bundle else None
+    node = build_gate(_config(args), args.source, gallery=Path(args.gallery) if args.gallery else None,
+                      bundle=_bundle(args), mqtt=args.mqtt, realtime=args.realtime)
     try:
-        index = _edge_gallery(args, config, pack, link)
-    except (GalleryError, ValueError):
-        if link:
-            link.close(0)
-        raise
-    log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
-    liveness = LivenessChecker.open(config)  # like the pack's sessions, one for every camera
-    feeds = [Feed(Camera(c.source, c, realtime=args.realtime), FacePipeline(pack, index, config, liveness, c))
-             for c in cameras]
-    if link and not args.gallery:
-        def use_gallery(new_index) -> None:
-            for feed in feeds:
-                feed.pipeline.use_gallery(new_index)
-        link.on_gallery = use_gallery
-        use_gallery(index_of(link.gallery.current))  # in case one arrived since
-    gate = _open_gate(config, link, cameras)
-    try:
-        summary = run_node(feeds, print_json_line, max_frames=args.max_frames, status=StatusLine(),
-                           events=link.events if link else None,
-                           heartbeat_interval_s=config.events.heartbeat_interval_s, gate=gate)
+        summary = node.run(print_json_line, max_frames=args.max_frames, status=StatusLine())
     finally:
-        if gate:
-            gate.stop()
-        if link:
-            link.close(config.events.flush_on_exit_s)
-    for feed in feeds:
-        stages = "  ".join(f"{k} {v:.1f}ms" for k, v in feed.pipeline.timer.per_frame_ms().items())
-        log.info("%s: %d frames, %d verdicts; bad frames %d, dropped %d, detections the motion gate saved %d, "
-                 "detections on the sub-stream %d, main frames not converted %d; per frame: %s", feed.id,
-                 feed.pipeline.stats.frames, feed.verdicts, feed.camera.stats.bad_frames,
-                 feed.camera.stats.frames_dropped, feed.pipeline.stats.static_skipped,
-                 feed.pipeline.stats.sub_detected, feed.camera.stats.main_skipped, stages)
-    log.info("%d frames in %.1fs (%.1f fps) from %d camera(s), %d verdicts", summary.frames, summary.seconds,
-             summary.fps, len(feeds), summary.verdicts)
-    failed = {camera: error for camera, error in summary.cameras.items() if error}
-    for camera, error in failed.items():
-        log.error("camera %s: %s", camera, error)
-    return 3 if failed else 0
-
-
-def _open_gate(config: EdgeConfig, link: EventLink | None, cameras):
-    """The doors of `[[doors]]` with their rules, taking operators' commands through the link; None without doors."""
-    if not config.doors:
-        return None
-    from edge.gate.rules import Gate
-
-    bundle = link.gallery.bundle if link else None
-    gate = Gate.open(config, link.events if link else None, bundle.device if bundle else None,
-                     bundle.gateway_key if bundle else None)
-    if link:
-        link.on_door = gate.command
-    watched = {c.lane: c.id for c in cameras}
-    for door in config.doors:
-        log.info("lane %d: %s door (%s, fail mode %s), %s", door.lane, door.kind, door.direction, door.fail_mode,
-                 f"camera {watched[door.lane]}" if door.lane in watched else "no camera: opened by operators only")
-    return gate
-
-
-def _edge_gallery(args: argparse.Namespace, config: EdgeConfig, pack, link: EventLink | None):
-    """The local gallery given with --gallery, or else the one the gateway sends (waiting for a first one)."""
-    if args.gallery:
-        if link:
-            log.info("local gallery %s: gallery updates from the gateway are not applied", args.gallery)
-        return open_gallery(Path(args.gallery), pack, config,
-                            on_photo=lambda r: None if r.enrolled else log.warning("gallery: %s", r.line()))
-    if link.gallery.current is None:
-        log.info("no gallery yet: waiting up to %.0fs for the gateway's", config.events.gallery_wait_s)
-    if not link.gallery.wait(config.events.gallery_wait_s):
-        raise GalleryError(f"no gallery from the gateway within {config.events.gallery_wait_s:.0f}s "
-                           f"(is the gateway running, and is {link.outbox.path.parent} writable?)")
-    log.info("gateway gallery version %d", link.gallery.version)
-    return index_of(link.gallery.current)
+        node.close()
+    return node.log_summary(summary)
 
 
 def cmd_edge_flush(args: argparse.Namespace) -> int:
     """Send what the outbox holds, without a camera (after a crash, or before taking a device away)."""
-    config = _config(args)
-    link = EventLink.open(load_bundle(Path(args.bundle)), config, None, args.mqtt)
+    link = EventLink.open(_bundle(args), _config(args), None, args.mqtt)
     left = link.close(args.timeout)
     print(f"{link.publisher.confirmed} events sent and confirmed; {left} left in {link.outbox.path}")
     return 0 if left == 0 else 1
 
 
 def cmd_exam_run(args: argparse.Namespace) -> int:
-    from edge.exam.station import ExamStation
-    from edge.exam.report import ExamEvents
-    from edge.exam.run import run_exam
-    from wire import uuid7
-    from wire.events import ExamSessionEvent
-
-    config = _config(args)
-    bundle = load_bundle(Path(args.bundle))
-    if bundle.kind != "exam":
-        raise ValueError(f"device {bundle.device} is a {bundle.kind} device; exam sessions need an exam device")
-    pack = open_pack(config)
-    link = EventLink.open(bundle, config, pack.name, args.mqtt)
-    session = args.session or str(uuid7())
-    reporter = ExamEvents(link.events, bundle.gallery_key, link.outbox.path.parent / "evidence",
-                          config.exam.evidence_quality, config.exam.evidence_keep_days)
-    done_file = reporter.dir.parent / "sessions-done.txt"
+    device = build_exam(_config(args), _bundle(args), args.mqtt)
+    given = Session(args.candidate, args.session or "", args.exam_type, args.stage, args.seat) if args.candidate \
+        else None  # else the session the gateway sends
     try:
-        if not link.gallery.wait(config.events.gallery_wait_s):
-            raise GalleryError(f"no gallery from the gateway within {config.events.gallery_wait_s:.0f}s")
-        if not args.candidate:  # run the session the gateway sends
-            command = _next_session(link, bundle, done_file, args.wait)
-            if command is None:
-                log.error("no exam session from the gateway within %.0fs", args.wait)
-                return 1
-            session, args.candidate = command.session, command.candidate
-            args.exam_type, args.stage, args.seat = command.exam_type, command.stage, command.seat
-            log.info("session %s from the gateway (by %s): candidate %s", session, command.created_by, args.candidate)
-        station = ExamStation(pack, config.quality, config.exam, LivenessChecker.open(config))
-        try:
-            chip = _chip_card(args, config, pack)
-            supervisor = station.supervisor(session, args.candidate, index_of(link.gallery.current), reporter,
-                                            exam_type=args.exam_type, stage=args.stage, seat=args.seat, chip=chip)
-        except (ValueError, CardError) as exc:
-            now = datetime.now(timezone.utc)
-            link.events.append(ExamSessionEvent, session=session, candidate=args.candidate, exam_type=args.exam_type,
-                             stage=args.stage, seat=args.seat, started_at=now, ended_at=now, checkin="refused",
-                             reason=str(exc))
-            log.error("%s", exc)
-            return 2
-        camera = Camera(args.source, config.camera, realtime=args.realtime)
-        result = run_exam(camera, station, supervisor, live=camera.live)
-        with done_file.open("a") as f:
-            f.write(session + "\n")
+        result = device.run_session(args.source, given, card=args.card, wait_s=args.wait, realtime=args.realtime)
+    except (ValueError, CardError) as exc:  # the session could not start: the gateway has been told why
+        log.error("%s", exc)
+        return 2
     finally:
-        left = link.close(config.events.flush_on_exit_s)
+        left = device.close()
+    if result is None:
+        log.error("no exam session from the gateway within %.0fs", args.wait)
+        return 1
     flags = ", ".join(f"{f.kind} {f.start:%H:%M:%S}-{f.end:%H:%M:%S}" if f.end else f.kind for f in result.flags)
-    print(f"session {session}: check-in {result.checkin} (score {result.checkin_score}); "
+    print(f"session {result.session}: check-in {result.checkin} (score {result.checkin_score}); "
           f"{len(result.checks)} checks; flags: {flags or 'none'}; {left} events wait in the outbox")
     return 0 if result.checkin == "passed" else 1
 
 
 def cmd_kiosk_run(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
-    from edge.kiosk.kiosk import run_kiosk
-
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    return run_kiosk(Path(args.bundle), _config(args), args.source, args.mqtt, stop)
-
-
-def _chip_card(args: argparse.Namespace, config: EdgeConfig, pack):
-    """The template of the portrait on the chip ID card the candidate presents (--card), or None without one."""
-    if not args.card:
-        return None
-    from emrtd.pcsc import PcscTransport
-    from edge.kiosk.kiosk import chip_template, read_chip_card
-
-    read = read_chip_card(PcscTransport(config.kiosk.reader), args.card)
-    template = chip_template(read, pack, config.quality)
-    if isinstance(template, str):
-        raise ValueError(f"the card's portrait cannot be used: {template}")
-    log.info("chip card of %s read (%s); check-in matches its portrait too", read.mrz.name, read.passive.outcome)
-    return template.embedding
-
-
-def _next_session(link: EventLink, bundle, done_file: Path, wait_s: float):
-    """The next signed session command for this device that has not run yet (None after `wait_s`)."""
-    import queue
-
-    from wire.commands import open_session_command
-
-    done = set(done_file.read_text().split()) if done_file.exists() else set()
-    deadline = time.monotonic() + wait_s
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            payload = link.sessions.get(timeout=left)
-        except queue.Empty:
-            return None
-        try:
-            command = open_session_command(payload, bundle.device, bundle.gateway_key)
-        except (ValueError, KeyError) as exc:
-            log.error("session command refused: %s", exc)
-            continue
-        if command.session not in done:
-            return command
-    return None
+    build_kiosk(_config(args), _bundle(args), args.source, args.mqtt).serve(stop)
+    return 0
 
 
 def cmd_gallery_build(args: argparse.Namespace) -> int:
@@ -312,15 +169,9 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
     config = _config(args)
     manifest = load_manifest()
-    names = [args.pack] if args.pack else sorted(manifest.packs) + sorted(manifest.pad)
     failed = 0
-    for name in names:
-        if name in manifest.pad:
-            files = [file for file, _ in manifest.pad[name].models]
-        else:
-            pack = manifest.pack(name)
-            files = [pack.detector, pack.embedder]
-        for spec in files:
+    for name in [args.pack] if args.pack else sorted(manifest.packs) + sorted(manifest.pad):
+        for spec in manifest.files_of(name):
             try:
                 path = resolve_file(spec, config.models.search_dirs())
                 print(f"{name}\t{spec.filename}\tok\t{path}")
@@ -354,13 +205,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     from models.fetch import fetch_file
 
     config = _config(args)
-    manifest = load_manifest()
-    if args.name in manifest.pad:  # the liveness weights
-        files = [file for file, _ in manifest.pad[args.name].models]
-    else:
-        pack = manifest.pack(args.name)
-        files = [pack.detector, pack.embedder]
-    for spec in files:
+    for spec in load_manifest().files_of(args.name):
         print(f"{spec.filename}: {fetch_file(spec, config.models.dir)}")
     return 0
 

@@ -27,31 +27,27 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 
-from wire.bundle import write_bundle
-from edge.vision.camera import Camera, Frame
-from edge.settings import load_config
-from edge.settings import DoorSettings
-from edge.gate.rules import Gate
-from edge.node.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
-from models.photos import read_image
-from edge.exam.station import ExamStation
-from edge.exam.report import ExamEvents
 from edge.eval.synthetic import Sitter, desk_frames, face_patch
-from edge.link.gallery_sync import index_of
-from edge.link.event_link import EventLink
-from edge.vision.pipeline import FacePipeline
-from edge.node.runner import StatusLine, open_pack, print_json_line, run_edge
+from edge.node.demo import ENROLLED, HEIGHT, NO_LIVENESS, WIDTH, prepare, sample_photo
+from edge.node.exam_node import Session, build_exam
+from edge.node.gate_node import build_gate
+from edge.node.packs import open_pack
+from edge.node.runner import StatusLine, print_json_line
+from edge.settings import DoorSettings, load_config
+from edge.vision.camera import Frame
 from gateway.config import GatewayConfig
 from gateway.server import build_gateway
+from gateway.services.broker.mosquitto import BrokerFiles
+from gateway.services.devices.registry import add_site, provision_device
+from gateway.services.people.consent import grant
+from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
 from gateway.services.security.audit import open_store, verify
 from gateway.services.security.auth import ROLES, Auth
-from gateway.services.broker.mosquitto import BrokerFiles
-from gateway.services.people.consent import grant
-from gateway.services.devices.registry import add_site, provision_device
-from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
+from models.photos import read_image
 from wire import uuid7
+from wire.bundle import write_bundle
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +77,11 @@ def run_exam_demo(storage: Store, bundle, workdir: Path, pack, edge_config) -> E
     config.events.outbox = workdir / "outbox.db"
     config.events.gallery = workdir / "gallery.enc"
     config.exam.reverify_interval_s = 5.0  # a short demo session: check often
-    link = EventLink.open(bundle, config, pack.name)
+    device = build_exam(config, bundle, pack=pack)
     try:
         deadline = time.monotonic() + 30
-        while "person-1" not in (link.gallery.current.subjects if link.gallery.current else []):
+        gallery = device.link.gallery
+        while "person-1" not in (gallery.current.subjects if gallery.current else []):
             if time.monotonic() > deadline:
                 raise RuntimeError("the exam device got no gallery with the candidate")
             time.sleep(0.1)
@@ -93,18 +90,15 @@ def run_exam_demo(storage: Store, bundle, workdir: Path, pack, edge_config) -> E
         order = np.argsort(faces.boxes[:, 0])
         candidate = face_patch(photo, faces.boxes[order[0]], 220)
         impostor = face_patch(photo, faces.boxes[order[1]], 220)
-        station = ExamStation(pack, config.quality, config.exam, None)
-        reporter = ExamEvents(link.events, bundle.gallery_key, workdir / "evidence", config.exam.evidence_quality)
-        supervisor = station.supervisor(str(uuid7()), "person-1", index_of(link.gallery.current), reporter,
-                                        exam_type="theory", stage="theory", seat="A-01")
+        supervisor = device.supervisor(Session("person-1", str(uuid7()), "theory", "theory", "A-01"))
         start = datetime.now(timezone.utc)
         seen = None
         for t, image in desk_frames([Sitter(candidate, 0, 15, 220, 120), Sitter(impostor, 15, 40, 220, 120)], 40):
-            seen = station.see(Frame(int(t * 5), t, image), start + timedelta(seconds=t))
+            seen = device.station.see(Frame(int(t * 5), t, image), start + timedelta(seconds=t))
             supervisor.observe(seen)
         supervisor.end(seen, start + timedelta(seconds=40))
     finally:
-        left = link.close(flush_timeout_s=10)
+        left = device.close(flush_timeout_s=10)
     return ExamDemo(supervisor, left)
 
 
@@ -137,31 +131,15 @@ class DemoDoor:
         self.server.server_close()
 
 
-def _open_gate(edge_config, link: EventLink, bundle) -> Gate:
-    """The gate's rules and its door, taking operators' "open once" through the link."""
-    gate = Gate.open(edge_config, link.events, bundle.device, bundle.gateway_key)
-    link.on_door = gate.command
-    return gate
-
-
 def _replay_gate(bundle, edge_config, pack, stream: Path, stop: threading.Event) -> None:
-    """People keep passing the demo gate: the stream again, in real time, every few seconds, until `stop`."""
-    link = EventLink.open(bundle, edge_config, pack.name)
-    try:
-        while not stop.wait(5.0):
-            if link.gallery.current is None:
-                continue
-            pipeline = FacePipeline(pack, index_of(link.gallery.current), edge_config)  # a new day at the gate
-            gate = _open_gate(edge_config, link, bundle)  # (so nobody is still "inside": no passback)
-            link.on_gallery = pipeline.use_gallery
-            camera = Camera(str(stream), edge_config.camera, realtime=True)
-            try:
-                run_edge(camera, pipeline, lambda record: None, events=link.events, heartbeat_interval_s=5.0,
-                         should_stop=stop.is_set, gate=gate)
-            finally:
-                gate.stop()
-    finally:
-        link.close(flush_timeout_s=5)
+    """People keep passing the demo gate: the stream again, in real time, every few seconds, until `stop`. Each
+    pass is a new day at the gate (so nobody is still "inside": no passback)."""
+    while not stop.wait(5.0):
+        node = build_gate(edge_config, [str(stream)], bundle=bundle, realtime=True, pack=pack)
+        try:
+            node.run(lambda record: None, should_stop=stop.is_set, heartbeat_interval_s=5.0)
+        finally:
+            node.close(flush_timeout_s=5)
 
 
 def _stop_on_sigterm() -> None:
@@ -220,29 +198,20 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         result = enroller.enrol(request)
         log.info("enrol %s", result.line())
         enrolled |= {result.subject} if result.enrolled else set()
-    link = EventLink.open(bundle, edge_config, pack.name)
+    node = build_gate(edge_config, [str(stream)], bundle=bundle, realtime=realtime, pack=pack)
     try:
         deadline = time.monotonic() + 30
         while not (set(storage.galleries.latest(DEVICE).members) == enrolled
-                   and link.gallery.version >= storage.galleries.latest(DEVICE).version):
+                   and node.link.gallery.version >= storage.galleries.latest(DEVICE).version):
             if time.monotonic() > deadline:
                 raise RuntimeError("the gate got no gallery with the enrolled people from the gateway")
             time.sleep(0.1)
-        index = index_of(link.gallery.current)
-        log.info("gate %s: gallery v%d with %d people; stream %s (%dx%d)", DEVICE, link.gallery.version,
-                 index.subject_count, stream, WIDTH, HEIGHT)
+        log.info("gate %s: gallery v%d with %d people; stream %s (%dx%d)", DEVICE, node.link.gallery.version,
+                 node.index.subject_count, stream, WIDTH, HEIGHT)
         log.warning(NO_LIVENESS)
-        pipeline = FacePipeline(pack, index, edge_config)
-        link.on_gallery = pipeline.use_gallery
-        camera = Camera(str(stream), edge_config.camera, realtime=realtime)
-        gate = _open_gate(edge_config, link, bundle)
-        try:
-            summary = run_edge(camera, pipeline, print_json_line, status=StatusLine(), events=link.events,
-                               heartbeat_interval_s=5.0, gate=gate)
-        finally:
-            gate.stop()
+        summary = node.run(print_json_line, status=StatusLine(), heartbeat_interval_s=5.0)
     finally:
-        left = link.close(flush_timeout_s=10)
+        left = node.close(flush_timeout_s=10)
     exam = run_exam_demo(storage, exam_bundle, workdir / "exam", pack, edge_config)
     left += exam.left
     stored = storage.events.count()

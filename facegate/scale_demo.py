@@ -18,16 +18,16 @@ import threading
 import time
 from pathlib import Path
 
-from edge.settings import load_config
 from edge.node.demo import prepare
-from edge.node.runner import open_pack
+from edge.node.packs import open_pack
+from edge.settings import load_config
 from facegate.demo import DEMO_PASSWORD, _free_port, _replay_gate, _stop_on_sigterm
 from facegate.postgres import LocalPostgres, PostgresUnavailable, free_port
-from gateway.services.security.audit import open_store, verify
-from gateway.services.security.auth import ROLES, Auth
 from gateway.services.broker.mosquitto import BrokerFiles, configure_central, configure_site
 from gateway.services.devices.registry import add_site, provision_device
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
+from gateway.services.security.audit import open_store, verify
+from gateway.services.security.auth import ROLES, Auth
 from gateway.services.security.pki import CertificateAuthority
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import EventQuery

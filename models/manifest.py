@@ -75,6 +75,13 @@ class Manifest:
             known = ", ".join(sorted(self.packs))
             raise ModelFileError(f"unknown model pack {name!r}; known packs: {known}") from None
 
+    def files_of(self, name: str) -> list[FileSpec]:
+        """The pinned files of a model pack, or of a liveness model (`[pad.*]`)."""
+        if name in self.pad:
+            return [file for file, _ in self.pad[name].models]
+        pack = self.pack(name)
+        return [pack.detector, pack.embedder]
+
 
 def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     """Parse a manifest TOML file into packs and files."""

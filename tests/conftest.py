@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.node.packs import open_pack
 from edge.settings import EdgeConfig
-from edge.node.runner import open_pack
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -132,8 +132,9 @@ def browser():
         yield b
         b.close()
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
-DATA_MODULES = {"test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review", "test_gallery",
-                "test_liveness", "test_models", "test_pages", "test_separation", "test_gate_stream"}  # read ../shared
+DATA_MODULES = {"test_builders", "test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review",
+                "test_gallery", "test_liveness", "test_models", "test_pages", "test_separation",
+                "test_gate_stream"}  # read ../shared
 
 
 def pytest_configure(config):

@@ -16,16 +16,17 @@ import cv2
 import pytest
 
 from conftest import DATA, YUNET_DIR
-from edge.vision.camera import Camera
-from edge.settings import CameraSettings, EdgeConfig
-from edge.link.events import DeviceEvents
-from edge.node.heartbeat import Capacity
-from edge.vision.motion import MotionGate, RegionError
-from edge.settings import MotionSettings
-from edge.link.outbox import Outbox
-from edge.vision.pipeline import FacePipeline
-from edge.node.runner import Feed, open_gallery, run_node
 from edge.eval.synthetic import portrait, read_video, scene_video, write_video
+from edge.link.events import DeviceEvents
+from edge.link.outbox import Outbox
+from edge.node.feed import Feed
+from edge.node.heartbeat import Capacity
+from edge.node.packs import open_gallery
+from edge.node.runner import run_node
+from edge.settings import CameraSettings, EdgeConfig, MotionSettings
+from edge.vision.camera import Camera
+from edge.vision.motion import MotionGate, RegionError
+from edge.vision.pipeline import FacePipeline
 from network_camera import NetworkCamera
 from wire import DeviceKey
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import DATA, SHARED
-from edge.vision.camera import Frame
-from models.photos import template_from_image
+from edge.eval.synthetic import Sitter, desk_frames, face_patch
 from edge.exam.station import ExamStation, ExamSupervisor
+from edge.vision.camera import Frame
 from edge.vision.gallery import GalleryIndex
 from edge.vision.liveness import LivenessChecker
-from edge.eval.synthetic import Sitter, desk_frames, face_patch
+from models.photos import template_from_image
 
 CELEBS = DATA / "faces" / "celebrities"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
@@ -163,7 +163,7 @@ def test_a_candidate_checking_in_with_the_chip_card_is_matched_to_its_portrait_t
                                                                                   tmp_path):
     """Issue 15: the card on the exam device's reader (the software eMRTD), its portrait's template beside the
     enrolled one; both scores kept. Another person's card fails check-in, saying why."""
-    from edge.kiosk.kiosk import chip_template, read_chip_card
+    from edge.kiosk.card import chip_template, read_chip_card
     from emrtd_card import SoftwareCard, TestPki, issue_card
 
     pki = TestPki.create()

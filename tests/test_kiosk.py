@@ -16,12 +16,10 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import DATA, SHARED
-from edge.vision.camera import Camera
-from edge.settings import EdgeConfig
-from edge.kiosk.kiosk import Kiosk
-from edge.link.event_link import EventLink
-from edge.vision.liveness import LivenessChecker
 from edge.eval.synthetic import background, paste, portrait, write_video
+from edge.node.kiosk_node import build_kiosk
+from edge.settings import EdgeConfig
+from edge.vision.camera import Camera
 from emrtd.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
 from gateway.i18n import catalogue
@@ -76,19 +74,16 @@ def kiosk_config(config, tmp_path_factory):
     return cfg
 
 
-class KioskDevice:
-    """The kiosk: its real link to the broker, a card on its reader and a person before its camera (both set by
-    the test before each read)."""
+class KioskAtTheCounter:
+    """The kiosk as its builder makes it: its real link to the broker, a card on its reader and a person before
+    its camera (both set by the test before each read)."""
 
     def __init__(self, bundle_path, config: EdgeConfig, pack):
-        bundle = load_bundle(bundle_path)
-        self.link = EventLink.open(bundle, config, pack.name)
         self.card: SoftwareCard | None = None
         self.video = None
-        self.kiosk = Kiosk(config, pack, LivenessChecker.open(config), self.link.events, bundle.device,
-                           bundle.gallery_key, bundle.gateway_key, reader=lambda: self.card,
-                           camera=lambda: Camera(str(self.video)))
-        self.link.on_card = self.kiosk.command
+        self.device = build_kiosk(config, load_bundle(bundle_path), None, pack=pack, reader=lambda: self.card,
+                                  camera=lambda: Camera(str(self.video)))
+        self.link, self.kiosk = self.device.link, self.device.kiosk
 
     def close(self) -> None:
         self.kiosk.stop()
@@ -97,7 +92,7 @@ class KioskDevice:
 
 @pytest.fixture(scope="module")
 def kiosk(stack, kiosk_config, pack):
-    device = KioskDevice(stack.devices["kiosk-1"], kiosk_config, pack)
+    device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack)
     yield device
     device.close()
 

@@ -17,20 +17,20 @@ import pytest
 
 import minifasnet_numpy
 from conftest import CLIP, DATA, SHARED, WIDE_SHOT, clip_gallery
-from edge.vision.camera import Camera
-from models.photos import template_from_image
-from edge.link.events import DeviceEvents
-from edge.vision.gallery import GalleryIndex
-from edge.node.heartbeat import Heartbeats
-from edge.vision.liveness import LivenessChecker
-from edge.link.outbox import Outbox
-from edge.vision.pipeline import FacePipeline
-from edge.node.runner import Feed
 from edge.eval.synthetic import write_video
+from edge.link.events import DeviceEvents
+from edge.link.outbox import Outbox
+from edge.node.feed import Feed
+from edge.node.heartbeat import Heartbeats
+from edge.vision.camera import Camera
+from edge.vision.gallery import GalleryIndex
+from edge.vision.liveness import LivenessChecker
+from edge.vision.pipeline import FacePipeline
 from models import load_manifest
 from models.manifest import ModelFileError
 from models.pad.minifasnet import build_onnx, prepare
 from models.pad.pth import LEGACY_MAGIC, PthError, read_state_dict
+from models.photos import template_from_image
 from stack import REPO
 from wire import DeviceKey
 

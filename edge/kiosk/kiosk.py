@@ -25,31 +25,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 
-from edge.vision.camera import Camera
-from edge.settings import EdgeConfig
+from edge.kiosk.card import NO_TRUST_STORE, chip_template
 from edge.link.events import DeviceEvents
+from edge.settings import EdgeConfig
+from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
 from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
 from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
 from emrtd.reader import CardRead, read_card
 from emrtd.signatures import digest
 from emrtd.sod import parse_sod
-from emrtd.trust import TrustStore
 from models.faces import embed_faces, people_in_view
 from models.pack import LoadedPack
-from models.photos import Template, template_from_image
 from wire.commands import CardReadCommand, CommandRefused, FreshCommands
 from wire.events import CardEvent
 from wire.evidence import seal
 
 log = logging.getLogger(__name__)
-
-NO_TRUST_STORE = TrustStore(Path("/nonexistent/facegate-kiosk-trust"))  # the device judges integrity, not trust
-
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -185,59 +180,3 @@ class Kiosk:
         self.events.append(CardEvent, read=read, stage=stage, outcome=outcome, problem=problem[:500], nonce=nonce,
                            sealed=box, **fields)
         log.info("card read %s: %s %s %s", read, stage, outcome, problem)
-
-
-
-def chip_template(read: CardRead, pack: LoadedPack, quality) -> Template | str:
-    """The template of the card's portrait, or why there is none (a corrupt image, no face, a poor one)."""
-    try:
-        return template_from_image(read.faces[0].decode(), pack, quality)
-    except ValueError as exc:  # a corrupt image on the chip
-        return str(exc)
-
-
-def read_chip_card(reader: Transport, mrz: str) -> CardRead:
-    """The card on `reader`, opened with "DOC,BIRTH,EXPIRY" and checked for integrity (no trust store here);
-    ValueError for malformed details or a tampered card, the card's own errors (emrtd.apdu) otherwise."""
-    parts = [p.strip() for p in mrz.split(",")]
-    if len(parts) != 3:
-        raise ValueError("the card's details are DOCUMENT,BIRTH,EXPIRY (dates as YYMMDD)")
-    read = read_card(reader, *parts, NO_TRUST_STORE)
-    if read.passive.outcome == TAMPERED:
-        raise ValueError("the card failed its authenticity check: " + "; ".join(read.passive.problems))
-    return read
-
-
-def run_kiosk(bundle_path: Path, config: EdgeConfig, source: str, mqtt: str | None = None,
-              stop: threading.Event | None = None) -> int:
-    """`facegate kiosk run`: serve the gateway's card reads until `stop` (SIGINT/SIGTERM), with a heartbeat
-    every `events.heartbeat_interval_s`. The card is on PC/SC reader `kiosk.reader`; the camera is `source`."""
-    from emrtd.pcsc import PcscTransport
-    from edge.link.event_link import EventLink
-    from edge.node.runner import open_pack
-    from wire.bundle import load_bundle
-
-    bundle = load_bundle(bundle_path)
-    if bundle.kind != "kiosk":
-        raise ValueError(f"device {bundle.device} is a {bundle.kind} device; `facegate kiosk run` needs a kiosk")
-    pack = open_pack(config)
-    liveness = LivenessChecker.open(config)
-    link = EventLink.open(bundle, config, pack.name, mqtt)
-    kiosk = Kiosk(config, pack, liveness, link.events, bundle.device, bundle.gallery_key, bundle.gateway_key,
-                  reader=lambda: PcscTransport(config.kiosk.reader),
-                  camera=lambda: Camera(source, config.camera))
-    link.on_card = kiosk.command
-    stop = stop or threading.Event()
-    started = time.monotonic()
-    log.info("kiosk %s ready: reader %d, camera %s", bundle.device, config.kiosk.reader, source)
-    try:
-        while True:
-            link.events.heartbeat(fps=0.0, stage_ms={}, frames=0, frames_dropped=0, gallery_version=None,
-                                  gallery_size=0, liveness_enabled=liveness is not None,
-                                  uptime_s=round(time.monotonic() - started, 1))
-            if stop.wait(config.events.heartbeat_interval_s):
-                break
-    finally:
-        kiosk.stop()
-        link.close(config.events.flush_on_exit_s)
-    return 0

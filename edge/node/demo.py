@@ -13,15 +13,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.vision.camera import Camera
+from edge.eval.synthetic import Walker, face_patch, render, write_video
+from edge.node.gate_node import build_gate
+from edge.node.packs import open_pack
+from edge.node.runner import StatusLine, print_json_line
 from edge.settings import EdgeConfig, load_config
 from edge.vision.enrolment import build_gallery
-from models.photos import read_image
-from edge.vision.gallery import GalleryIndex, GalleryStore
-from edge.vision.pipeline import FacePipeline
-from edge.node.runner import StatusLine, open_pack, print_json_line, run_edge
-from edge.eval.synthetic import Walker, face_patch, render, write_video
+from edge.vision.gallery import GalleryStore
 from models import LoadedPack
+from models.photos import read_image
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,18 @@ def prepare(workdir: Path, pack: LoadedPack, config: EdgeConfig) -> tuple[Path, 
 def run_demo(workdir: Path, realtime: bool = True) -> int:
     """Prepare the demo (fresh each run) and run the gate loop over it."""
     config = load_config(None)
+    config.liveness.enabled = False  # NO_LIVENESS, said out loud below
     pack = open_pack(config)
     gallery, stream = prepare(workdir, pack, config)
-    index = GalleryIndex.from_store(GalleryStore(gallery), pack.name)
+    node = build_gate(config, [str(stream)], gallery=gallery, realtime=realtime, pack=pack)
     log.info("demo gallery: %d enrolled people; stream %s (%dx%d, %.0f fps)",
-             index.subject_count, stream, WIDTH, HEIGHT, FPS)
-    camera = Camera(str(stream), config.camera, realtime=realtime)
+             node.index.subject_count, stream, WIDTH, HEIGHT, FPS)
     log.warning(NO_LIVENESS)
-    pipeline = FacePipeline(pack, index, config)
-    summary = run_edge(camera, pipeline, print_json_line, status=StatusLine())
-    rejected = ", ".join(f"{k} x{v}" for k, v in pipeline.stats.rejected.items()) or "none"
+    try:
+        summary = node.run(print_json_line, status=StatusLine())
+    finally:
+        node.close()
+    rejected = ", ".join(f"{k} x{v}" for k, v in node.feeds[0].pipeline.stats.rejected.items()) or "none"
     log.info("demo done: %d frames at %.1f fps, %d verdicts for %d people passing (%d enrolled); "
              "faces the quality gate kept from matching: %s",
              summary.frames, summary.fps, summary.verdicts, 6, ENROLLED, rejected)

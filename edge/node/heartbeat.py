@@ -11,14 +11,12 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from edge.link.events import DeviceEvents
+from edge.node.feed import Feed
 from edge.vision.pipeline import STAGES
 from edge.vision.policy import Verdict
-
-if TYPE_CHECKING:  # the runner builds the heartbeats; only its type is needed here
-    from edge.node.runner import Feed
 
 log = logging.getLogger(__name__)
 

@@ -10,59 +10,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
-from edge.vision.camera import ENDED, Camera
-from edge.settings import EdgeConfig
-from edge.vision.enrolment import build_gallery
-from models.photos import PhotoResult
-from edge.link.events import DeviceEvents
 from edge.gate.rules import Gate
-from edge.vision.gallery import GalleryIndex, GalleryStore
+from edge.link.events import DeviceEvents
+from edge.node.feed import Feed
 from edge.node.heartbeat import Capacity, Heartbeats
+from edge.vision.camera import ENDED, Camera
 from edge.vision.motion import RegionError
 from edge.vision.pipeline import FacePipeline
 from edge.vision.policy import Verdict
-import models.settings
-from models import LoadedPack
 
 log = logging.getLogger(__name__)
-
-
-class GalleryError(ValueError):
-    """The gallery cannot be used with this model pack."""
-
-
-def open_pack(config: EdgeConfig, cameras: int = 1) -> LoadedPack:
-    """The model pack the edge configuration names, for a node running `cameras` cameras.
-
-    With several cameras and `[models] threads = 0`, each inference runs on one thread: two threads make one
-    detection faster (6.5 ms instead of 8.5 ms for 720p on 2 cores) but cost more CPU in all (10.6 ms), and a
-    node with many cameras is short of CPU, not of one detection's speed (docs/benchmarks.md)."""
-    settings = config.models
-    if cameras > 1 and settings.threads == 0:
-        settings = settings.model_copy(update={"threads": 1})
-    return models.settings.open_pack(settings)
-
-
-def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,
-                 on_photo: Callable[[PhotoResult], None] | None = None) -> GalleryIndex:
-    """A gallery index from a SQLite gallery file, or built in memory from a folder of photos."""
-    if source.is_dir():
-        store = GalleryStore(None)
-        build_gallery(source, store, pack, config.quality, on_photo)
-    elif source.is_file():
-        store = GalleryStore(source)
-    else:
-        raise GalleryError(f"gallery {source} not found (give a folder of photos or a gallery database)")
-    index = GalleryIndex.from_store(store, pack.name)
-    if len(index) == 0:
-        other = [p for p in store.packs() if p != pack.name]
-        if other:
-            raise GalleryError(f"gallery {source} holds templates for pack(s) {', '.join(other)}, not {pack.name}; "
-                               f"rebuild it with `facegate gallery build`")
-        log.warning("gallery %s is empty: every person will be 'unknown'", source)
-    return index
 
 
 def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = None,
@@ -90,34 +48,6 @@ def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = 
         "lane": lane,
         "direction": direction,
     }
-
-
-@dataclass
-class Feed:
-    """One camera with its own pipeline (tracker, policy, motion gate) on the lane it watches; the model sessions
-    behind the pipelines are shared by every feed of the node."""
-
-    camera: Camera
-    pipeline: FacePipeline
-    direction: str | None = None  # which way people granted here go (the lane door's, else the camera's)
-    last_ts: float = 0.0
-    ended: bool = False
-    error: str | None = None  # why this camera stopped early: its source given up, or a bad region of interest
-    verdicts: int = 0
-
-    @property
-    def id(self) -> str:
-        return self.camera.settings.id
-
-    @property
-    def trouble(self) -> str | None:
-        """Why the camera stopped, or why a live camera delivers nothing right now (it is being reconnected)."""
-        return self.error or self.camera.stats.error or self.camera.stats.down
-
-    @property
-    def lane(self) -> int:
-        """The lane the camera watches: its verdicts open that lane's door."""
-        return self.camera.settings.lane
 
 
 @dataclass
