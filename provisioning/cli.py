@@ -10,6 +10,8 @@ import getpass
 import sys
 from pathlib import Path
 
+from wire.names import DEVICE_KINDS, PURPOSES
+
 
 def _parts(args: argparse.Namespace):
     from gateway.cli import load_config, open_store
@@ -129,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     device = common(provision.add_parser("device", help="create a device identity and its bundle"))
     device.add_argument("--site", required=True)
     device.add_argument("--name", required=True, help="device id, e.g. gate-01 (a-z, 0-9, '-', '_')")
-    device.add_argument("--kind", choices=("gate", "exam", "kiosk"), default="gate")
+    device.add_argument("--kind", choices=DEVICE_KINDS, default="gate")
     device.add_argument("--broker-url", default="mqtt://127.0.0.1:1883",
                         help="how the device reaches the broker: mqtt://site-broker:1883 on its LAN, or "
                              "mqtts://host:8883 across a network (the bundle carries the FaceGate CA)")
@@ -153,7 +155,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     enrol.add_argument("--subject", help="subject id for a single photo (default: the file name)")
     enrol.add_argument("--display-name")
     enrol.add_argument("--id-card", help="ID-card number (stored only as a keyed hash)")
-    enrol.add_argument("--purpose", choices=("gate", "exam"), default="gate")
+    enrol.add_argument("--purpose", choices=PURPOSES, default="gate")
     enrol.add_argument("--sites", default="*", help="comma-separated site ids the consent covers ('*': all)")
     enrol.add_argument("--notice", default="v1", help="version of the privacy notice the person was shown")
     enrol.add_argument("--channel", default="counter", help="how consent was given (counter, kiosk, online...)")
@@ -164,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     consent = sub.add_parser("consent", help="consents").add_subparsers(dest="cmd", required=True)
     grant = common(consent.add_parser("add", help="record another consent for an enrolled subject"))
     grant.add_argument("subject")
-    grant.add_argument("--purpose", choices=("gate", "exam"), required=True)
+    grant.add_argument("--purpose", choices=PURPOSES, required=True)
     grant.add_argument("--sites", default="*")
     grant.add_argument("--notice", default="v1")
     grant.add_argument("--channel", default="counter")
@@ -173,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     grant.set_defaults(func=cmd_consent_add)
     wd = common(consent.add_parser("withdraw", help="withdraw a subject's consent; erases them from devices"))
     wd.add_argument("subject")
-    wd.add_argument("--purpose", choices=("gate", "exam"), help="only this purpose (default: all)")
+    wd.add_argument("--purpose", choices=PURPOSES, help="only this purpose (default: all)")
     wd.add_argument("--recorded-by", default=getpass.getuser())
     wd.set_defaults(func=cmd_consent_withdraw)
 

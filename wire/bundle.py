@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wire import DeviceKey
 from wire.mqtt import BrokerUrl, TlsSettings
+from wire.names import DeviceKind
 from wire.topics import ID_PATTERN
 
 
@@ -28,7 +28,7 @@ class DeviceBundle(BaseModel):
 
     site: str = Field(pattern=ID_PATTERN.pattern)
     device: str = Field(pattern=ID_PATTERN.pattern)
-    kind: Literal["gate", "exam", "kiosk"] = "gate"
+    kind: DeviceKind = "gate"
     broker: str = "mqtt://127.0.0.1:1883"
     username: str
     password: str

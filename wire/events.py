@@ -20,6 +20,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
+from wire.names import FlagKind, VerdictKind
 from wire.topics import ID_PATTERN
 
 SCHEMA_VERSION = 1
@@ -96,7 +97,7 @@ class GateVerdictEvent(EventBase):
     camera: Annotated[str, Field(max_length=64)]
     track: Count
     # passback: granted, but this person already went in through this lane's direction (edge/gate/rules.py)
-    verdict: Literal["granted", "unknown", "spoof_suspected", "passback"]
+    verdict: VerdictKind
     subject: DeviceId | None  # enrolled subject id (same alphabet as device ids); None unless matched
     score: Number  # best subject's cosine similarity
     runner_up: Number | None
@@ -228,8 +229,7 @@ class ExamFlagEvent(EventBase):
     kind: Literal["exam.flag"] = "exam.flag"
     session: RecordId
     flag: RecordId  # flag id (UUIDv7)
-    flag_kind: Literal["face_mismatch", "no_face", "multiple_faces", "camera_blocked", "low_quality",
-                       "presentation_attack", "technical"]
+    flag_kind: FlagKind
     start: Timestamp
     end: Timestamp | None = None
     confidence: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from gateway.services.devices.registry import add_site, provision_device, revoke
 from gateway.services.security.pki import CertificateAuthority
 from gateway.storage import Session
 from wire.bundle import bundle_text
+from wire.names import DeviceKind
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["devices"])
@@ -39,7 +40,7 @@ class DeviceView(BaseModel):
 class DeviceIn(BaseModel):
     site: str = Field(pattern=ID_PATTERN.pattern)
     name: str = Field(pattern=ID_PATTERN.pattern)
-    kind: Literal["gate", "exam", "kiosk"] = "gate"
+    kind: DeviceKind = "gate"
     broker_url: str = Field("mqtt://127.0.0.1:1883", max_length=200)
 
 

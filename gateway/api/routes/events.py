@@ -27,6 +27,7 @@ from gateway.services.events import follow_up
 from gateway.services.events.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
 from wire.events import EVENT_TYPES
+from wire.names import VerdictKind
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -35,7 +36,7 @@ SSE_KEEPALIVE_S = 15.0
 SSE_RECHECK_S = 5.0  # how soon a stream notices its token expired or was revoked
 EXAM_KINDS = frozenset(k for k in EVENT_TYPES if k.startswith("exam."))
 Kind = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
-VerdictValue = Literal["granted", "unknown", "spoof_suspected", "passback", "opened", "failed"]  # door: outcome
+VerdictValue = Literal[VerdictKind, "opened", "failed"]  # door: outcome
 FollowUp = Literal[follow_up.NEEDS_A_PERSON]  # type: ignore[valid-type]
 # The live page's counters, each the stored events of one (kind, verdict or door outcome).
 COUNTED = {"granted": ("verdict", "granted"), "unknown": ("verdict", "unknown"),

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, StringConstraints
 from gateway.api.deps import LIVE_ROLES, GatewayDep, require
 from gateway.services.people.kiosk import decide, get_read, may_enrol, request_read
 from gateway.storage import CardReadRow, Session
+from wire.names import Purpose
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/kiosks", tags=["kiosk"])
@@ -33,7 +34,7 @@ class ReadIn(BaseModel):
     document: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
     birth: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]  # YYMMDD, as printed in the MRZ
     expiry: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-    purpose: Literal["gate", "exam"] = "gate"
+    purpose: Purpose = "gate"
     valid_until: AwareDatetime | None = None  # the ticket's end: the consent's
 
 
@@ -41,7 +42,7 @@ class ReadOut(BaseModel):
     read: str
     device: str
     site: str
-    purpose: Literal["gate", "exam"]
+    purpose: Purpose
     stage: Literal["asked", "read", "face", "failed"]
     outcome: str | None  # the stage's outcome (see wire.events.CardEvent)
     passive: str | None  # the gateway's passive authentication

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from gateway.services.people.consent import grant, withdraw
 from gateway.services.people.enrolment import EnrolmentRequest
 from gateway.storage import Session
 from models.reasons import Reason
+from wire.names import Purpose
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["people"])
@@ -26,7 +27,7 @@ MAX_PHOTO_BASE64 = 45_000_000  # a 30 MiB photo, base64
 
 
 class ConsentIn(BaseModel):
-    purpose: Literal["gate", "exam"] = "gate"
+    purpose: Purpose = "gate"
     sites: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=lambda: ["*"], min_length=1,
                                                              max_length=100)
     notice_version: str = Field("v1", max_length=32)
@@ -51,7 +52,7 @@ class EnrolIn(ConsentIn):
 
 
 class WithdrawIn(BaseModel):
-    purpose: Literal["gate", "exam"] | None = None  # None: every purpose
+    purpose: Purpose | None = None  # None: every purpose
 
 
 class Enrolled(BaseModel):

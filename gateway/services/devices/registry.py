@@ -18,9 +18,8 @@ from gateway.storage import Store
 from wire import DeviceKey
 from wire.bundle import DeviceBundle
 from wire.gallery import new_gallery_key
+from wire.names import DEVICE_KINDS
 from wire.topics import TopicError, check_id
-
-KINDS = ("gate", "exam", "kiosk")
 
 
 def _check_id(value: str, what: str) -> None:
@@ -47,7 +46,7 @@ def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets,
     an mqtts:// broker with, and with `client_certificate` its own certificate for mTLS (CN = device id)."""
     _check_id(site, "site")
     _check_id(device, "device")
-    if kind not in KINDS:
+    if kind not in DEVICE_KINDS:
         raise Invalid("device kind must be gate or exam, not '{kind}'", kind=kind)
     if site not in store.people.site_ids():
         raise Invalid("unknown site '{site}': add it first (facegate site add {site})", site=site)

@@ -16,8 +16,7 @@ from gateway.errors import Conflict, Invalid, NotFound
 from gateway.storage import Consent, Device, Store, Tx
 from gateway.storage.people import EVERY_SITE
 from wire.events import utc_text
-
-PURPOSES = ("gate", "exam")
+from wire.names import PURPOSES
 
 
 def covered(consents: list[Consent], site: str, purpose: str, now: str) -> bool:
