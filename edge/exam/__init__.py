@@ -1,0 +1,1 @@
+"""Exam supervision on the device: check-in, re-verification, flags and evidence, reported as signed events."""

@@ -1,0 +1,1 @@
+"""A gate lane's door: the rules (anti-passback, tailgating) and the door outputs that open it."""

@@ -1,16 +1,11 @@
-"""What the gateway does, one module per idea; each imports storage, never the API.
+"""What the gateway does, one room per domain and one module per idea; each imports storage, never the API.
 
-audit       the chain check and its signed anchor outside the database
-auth        users, passwords, tokens, login throttling
-broker      Mosquitto files from the device registry; the embedded broker for the demo
-consent     granting, withdrawing and expiring consent; erasures that follow
-devices     sites, provisioning and revocation of devices
-enrolment   consented photos to subjects with templates
-exams       exam sessions: projection of device events, review, verdicts
-files       owner-only files and the start-up check
-galleries   every device's gallery kept equal to its people's consent
-ingest      MQTT in, checked events stored, rejected by reason or quarantined
-live        fan-out of stored events to live listeners
-retention   consents that expire and data kept no longer than its class allows
-secrets     the gateway's own keys
+people/       consent (granting, withdrawing, expiring; erasures that follow), enrolment of consented photos,
+              chip cards (trust store, read audit), the kiosk's self-enrolment
+devices/      registry (sites, provisioning, revocation), galleries kept equal to consent, doors opened by hand
+events/       ingest (MQTT in, checked, stored or refused), live fan-out, operators' follow-up, exports, local days
+exams/        sessions: devices' exam events folded in, reviews and verdicts by people
+security/     auth (users, tokens, throttling), the audit chain's check and anchor, pki, secrets, owner-only files
+broker/       Mosquitto files from the device registry; the embedded broker for the demo
+operations/   background jobs on one replica, retention and consent expiry, Prometheus metrics
 """

@@ -1,0 +1,1 @@
+"""The MQTT broker: Mosquitto's files from the device registry, and the embedded broker of the demo."""

@@ -1,0 +1,1 @@
+"""Exam sessions: devices' exam events folded into sessions, reviews and verdicts by people."""
