@@ -35,20 +35,36 @@ async function devices(background = false) {
     <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">${FG.t("revoke")}</button>` : ""}</td></tr>`)}`);
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
     if (!confirm(FG.t("Revoke {device}? It can no longer connect or publish.", {device: b.dataset.revoke}))) return;
-    try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); } catch (e) { say(e.message); }
+    // A revoked device is no longer waited for: its erasures may complete at once.
+    try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); erasures(); } catch (e) { say(e.message); }
   });
 }
 const PURPOSES = {gate: FG.t("gate"), exam: FG.t("exam")};
 async function people() {
-  const [subjects, erasures] = await Promise.all([FG.api("/api/subjects"), FG.api("/api/erasures")]);
+  const subjects = await FG.api("/api/subjects");
   // A consent per line, each withdrawn on its own: withdrawing the exam consent leaves the gate's.
   FG.fill(document.getElementById("subjects"), FG.html`${subjects.map(s => FG.html`<tr><td>${s.display_name}<br><span class="muted">${s.id}</span></td>
     <td>${s.consents.map((c, i) => FG.html`${i ? FG.html`<br>` : ""}${PURPOSES[c.purpose] || c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at
       ? FG.html` <span class="muted">(${FG.t("withdrawn {when}", {when: FG.dateTime(c.withdrawn_at)})})</span>`
       : FG.html` <button data-withdraw="${s.id}" data-purpose="${c.purpose}" data-name="${s.display_name}">${FG.t("withdraw")}</button>`}`)}</td></tr>`)}`);
+  document.querySelectorAll("[data-withdraw]").forEach(b => b.onclick = async () => {
+    const purpose = PURPOSES[b.dataset.purpose] || b.dataset.purpose;
+    if (!confirm(FG.t("Withdraw the {purpose} consent of {name}? They are erased from every device that no longer has a consent for them.",
+                      {purpose, name: b.dataset.name}))) return;
+    try {
+      await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: JSON.stringify({purpose: b.dataset.purpose})});
+      people(); erasures(); devices();
+    } catch (e) { say(e.message); }
+  });
+}
+// Erasures complete as the devices confirm: looked at every 2 s while one is waiting, every 10 s otherwise.
+let erasuresWaiting = false, erasuresAt = 0;
+async function erasures(background = false) {
+  erasuresAt = Date.now();
   // Newest first: each device's part, "erased" once it runs a gallery without the person (revoked devices are
   // no longer waited for: they can no longer receive a gallery).
-  const recent = erasures.slice(-20).reverse();
+  const recent = (await FG.api("/api/erasures", {background})).slice(-20).reverse();
+  erasuresWaiting = recent.some(e => !e.completed_at);
   FG.fill(document.getElementById("erasures"), recent.length ? FG.html`${recent.map(e => FG.html`<tr class="erasure" data-subject="${e.subject}">
     <td>${e.subject}</td><td>${FG.dateTime(e.requested_at)}</td>
     <td>${e.completed_at ? FG.html`<b class="ok">${FG.t("completed {when}", {when: FG.dateTime(e.completed_at)})}</b>` : FG.html`<b class="unknown">${FG.t("waiting")}</b>`}
@@ -56,17 +72,9 @@ async function people() {
       ? FG.html`<span class="ok">${FG.t("erased {when}", {when: FG.dateTime(d.confirmed_at)})}</span>`
       : FG.html`<span class="unknown">${FG.t("waiting")}</span>`}</li>`)}</ul></td></tr>`)}`
     : FG.html`<tr><td colspan="3" class="muted">${FG.t("none")}</td></tr>`);
-  document.querySelectorAll("[data-withdraw]").forEach(b => b.onclick = async () => {
-    const purpose = PURPOSES[b.dataset.purpose] || b.dataset.purpose;
-    if (!confirm(FG.t("Withdraw the {purpose} consent of {name}? They are erased from every device that no longer has a consent for them.",
-                      {purpose, name: b.dataset.name}))) return;
-    try {
-      await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: JSON.stringify({purpose: b.dataset.purpose})});
-      people(); devices();
-    } catch (e) { say(e.message); }
-  });
 }
-setInterval(() => people().catch(() => {}), 10000);  // erasures complete as the devices confirm
+setInterval(() => (erasuresWaiting || Date.now() - erasuresAt >= 10000) && erasures(true).catch(() => {}), 2000);
+setInterval(() => people().catch(() => {}), 10000);
 document.getElementById("provision").onsubmit = async event => {
   event.preventDefault();
   const data = Object.fromEntries(new FormData(event.target));
@@ -156,4 +164,4 @@ document.getElementById("add-user").onsubmit = async event => {
   try { await FG.api("/api/users", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); say(""); users(me); }
   catch (e) { say(e.message); }
 };
-(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); setInterval(() => devices(true), 10000); })();
+(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); erasures(); setInterval(() => devices(true), 10000); })();
