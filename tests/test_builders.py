@@ -29,6 +29,8 @@ def stack(tmp_path_factory, new_db):
         s.add_device(device, "site-a", kind=kind)
     enrol(s, "ann", "img2.jpg", "gate")
     enrol(s, "cand-1", "img16.jpg", "exam")
+    wait_for(lambda: "ann" in s.store.galleries.latest("gate-1").members
+             and "cand-1" in s.store.galleries.latest("exam-1").members, 20, "the galleries made for both")
     yield s
     s.close()
 
@@ -76,7 +78,7 @@ pulse_ms = 300
     try:
         assert [(f.id, f.lane) for f in node.feeds] == [("north-in", 1), ("north-out", 2)]
         assert node.gate.direction_of(1) == "in" and node.gate.direction_of(2) is None
-        assert subjects(node) == [{"ann"}, {"ann"}]  # the gateway's gallery, on every camera
+        wait_for(lambda: subjects(node) == [{"ann"}, {"ann"}], 30, "the gateway's gallery on every camera")
 
         enrol(stack, "bob", "img24.jpg", "gate")  # a newer gallery reaches every camera while the node is up
         wait_for(lambda: subjects(node) == [{"ann", "bob"}, {"ann", "bob"}], 30, "bob on both cameras")
@@ -97,7 +99,8 @@ def test_an_exam_device_is_built_with_its_exam_settings_and_the_candidates_galle
     cfg = device_config(config, tmp_path / "exam-1", "[exam]\nreverify_interval_s = 42\ncheckin_frames = 2\n")
     device = build_exam(cfg, load_bundle(stack.devices["exam-1"]), pack=pack)
     try:
-        assert device.link.gallery.wait(30)
+        wait_for(lambda: "cand-1" in (device.link.gallery.current.subjects if device.link.gallery.current else []),
+                 30, "the candidate's gallery on the device")
         supervisor = device.supervisor(Session("cand-1", "session-1", seat="A-07"))
         assert (supervisor.settings.reverify_interval_s, supervisor.settings.checkin_frames) == (42, 2)
         assert supervisor.seat == "A-07" and supervisor.threshold == pack.spec.verify_threshold
