@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from models.manifest import FileSpec, ModelFileError, resolve_file, sha256_of
 from models.pad.pth import read_state_dict
 from models.runtime import RuntimeSettings, create_session
+
+if TYPE_CHECKING:  # onnx is needed only to build a graph (`prepare`, once): importing it costs 0.6 s a process
+    import onnx
 
 INPUT_SIZE = 80
 CLASSES = ("print", "live", "screen")
@@ -35,6 +38,9 @@ OPSET = 13
 
 class _Graph:
     def __init__(self, weights: dict[str, np.ndarray]):
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
         self.w = weights
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
@@ -45,12 +51,12 @@ class _Graph:
         return f"{hint}_{self._n}"
 
     def const(self, name: str, value: np.ndarray) -> str:
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
         return name
 
     def node(self, op: str, inputs: list[str], hint: str, **attrs) -> str:
         out = self._name(hint)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        self.nodes.append(self.helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
     def conv(self, prefix: str, x: str, channels_in: int, stride: int = 1) -> tuple[str, int]:
@@ -111,6 +117,9 @@ class _Graph:
 
 def build_onnx(weights: dict[str, np.ndarray], name: str = "minifasnet") -> onnx.ModelProto:
     """The network for these weights (V2 or V1SE: the SE gates are taken from the weights)."""
+    import onnx
+    from onnx import TensorProto, helper
+
     g = _Graph(weights)
     x, c = g.conv_block("conv1", "input", 3, stride=2)
     x, c = g.conv_block("conv2_dw", x, c)
@@ -152,7 +161,7 @@ def prepare(spec: FileSpec, search_dirs: list[Path], out_dir: Path) -> Path:
     model = build_onnx(read_state_dict(source), spec.key)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
-    onnx.save(model, str(tmp))
+    tmp.write_bytes(model.SerializeToString())
     tmp.replace(target)
     seal.write_text(sha256_of(target))
     return target
