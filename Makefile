@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench bench-ingest bench-fleet bench-pad bench-gate bench-card bench-cameras eval messages clean
+.PHONY: demo test test-fast install bench bench-ingest bench-fleet bench-pad bench-gate bench-card bench-cameras eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/facegate demo
 
-# One worker per core (pytest-xdist), each taking whole test modules: most of the suite waits on real processes.
+# One worker more than there are cores (pytest-xdist): most of the suite waits on real processes. Each worker takes a
+# whole module's tests on one database at a time, the longest first (tests/conftest.py, docs/testing.md).
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # axe-core (npm) checks every page's accessibility in the browser tests.
 AXE := tests/node_modules/.installed
 $(AXE): tests/package.json tests/package-lock.json
@@ -25,7 +27,11 @@ $(AXE): tests/package.json tests/package-lock.json
 	touch $(AXE)
 
 test: $(STAMP) $(AXE)
-	$(BIN)/pytest -q -n auto --dist loadscope
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadscope --no-loadscope-reorder
+
+# The inner loop: the tests that need no broker, browser, data in ../shared or PostgreSQL (docs/testing.md).
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -n auto -m "not broker and not browser and not data and not postgres"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_loop.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -144,9 +145,29 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: runs on a PostgreSQL server (Debian's postgresql-15)")
 
 
-# The longest modules (measured with --durations, about 2-3 min of CPU each) go first: with one worker per core
-# taking whole modules in collection order, a long one collected last would leave the other core idle at the end.
-LONGEST_FIRST = ("test_exam", "test_consent", "test_hardening", "test_separation", "test_tls", "test_exam_review")
+# How the suite is shared between the workers (`make test`: pytest-xdist, --dist loadscope). A module's tests go to
+# one worker, so its module-scoped stacks (broker, gateway, browser) start once -- but each database's half of a
+# module is a unit of its own: the two halves use different stacks anyway, and the longest module then runs on two
+# workers at once. The longest modules start first (measured with --durations=0; docs/testing.md), so that no
+# worker is left with a long one at the end while the other has nothing to do.
+LONGEST_FIRST = ("test_pages", "test_tls", "test_separation", "test_exam", "test_consent", "test_hardening",
+                 "test_exam_review", "test_kiosk", "test_api_auth", "test_fuzz", "test_events_api", "test_delivery",
+                 "test_replicas", "test_embedded_broker")
+DATABASE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadscope, with a module's tests on each database as a scope of their own (see above)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleAndDatabase(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            database = DATABASE_IN_ID.search(nodeid)
+            return nodeid.split("::", 1)[0] + (f"@{database.group(1)}" if database else "")
+
+    return ModuleAndDatabase(config, log)
 
 
 def pytest_collection_modifyitems(items):
