@@ -371,6 +371,21 @@ def test_files_holding_keys_templates_or_events_are_owner_only(stack, tmp_path):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 
 
+def test_a_new_secrets_folder_is_owner_only_from_the_first_command(tmp_path):
+    """Issue 25: `facegate pki init --secrets-dir NEW` (step 1 of deploy/README.md) left NEW 0755."""
+    existing = tmp_path / "srv"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)  # a folder that was there: not FaceGate's to change
+    new = existing / "var" / "secrets"
+    run = subprocess.run([sys.executable, "-m", "facegate", "pki", "init", "--secrets-dir", str(new)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert (new / "pki" / "ca.key").exists()
+    for folder in (existing / "var", new, new / "pki"):  # every folder it made
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, f"{folder}: {oct(folder.stat().st_mode)}"
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755
+
+
 def test_the_gateway_names_files_others_can_read_when_it_starts(stack, copy_gateway):
     copy, db = copy_gateway()
     exposed = Path(db) if stack.store.path else copy / "secrets"  # PostgreSQL: its files are not ours to check

@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.services.security.files import write_owner_only
+from gateway.services.security.files import owner_only_folder, write_owner_only
 from wire.mqtt import BrokerUrl
 from wire.topics import ALL_EVENTS, ALL_STATUS, GATEWAY_ONLINE, ROOT, device_prefix
 
@@ -99,7 +99,7 @@ class BrokerFiles:
     def init(self, port: int = 1883, bind: str = "127.0.0.1", tls: TlsListener | None = None) -> None:
         """Create the folder, the gateway's broker login (once) and mosquitto.conf: a password listener on
         `port`, and with `tls` a certificate (mTLS) listener for site bridges and devices holding certificates."""
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner_only_folder(self.dir)
         self.data.mkdir(exist_ok=True, mode=0o700)
         if not self.gateway_login.exists():
             write_owner_only(self.gateway_login, f'username = "{GATEWAY_USER}"\npassword = "{new_password()}"\n')
@@ -115,7 +115,7 @@ class BrokerFiles:
         bridge's own certificate (CN = bridge-<site>). While the link is down the site broker keeps what is
         to go up (persistence, no queue limit) and the central broker what is to come down (a persistent
         bridge session)."""
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner_only_folder(self.dir)
         self.data.mkdir(exist_ok=True, mode=0o700)
         for source, name in ((ca, "ca.crt"), (cert, "bridge.crt"), (key, "bridge.key")):
             write_owner_only(self.dir / name, Path(source).read_text())

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy.exc import DBAPIError
 
-from gateway.services.security.files import write_owner_only
+from gateway.services.security.files import owner_only_folder, write_owner_only
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import SchemaTooNew, Store
 from gateway.storage.database import is_url
@@ -113,7 +113,7 @@ class _file_lock:
         self.path = path
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner_only_folder(self.path.parent)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
 

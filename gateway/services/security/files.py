@@ -18,11 +18,22 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def owner_only_folder(path: Path) -> Path:
+    """`path`, created owner-only (0700) with every folder above it that does not exist yet; folders that exist
+    are left as they are. (`Path.mkdir(parents=True, mode=0o700)` gives that mode to the last folder only: the
+    ones above it get the umask's, 0755 -- a new secrets folder readable by everyone.)"""
+    path = Path(path)
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    for folder in reversed(missing):  # from the top down
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def write_owner_only(path: Path, data: str | bytes) -> None:
     """Write `path` atomically (a reader never sees half a file), readable by the owner only, in a folder that is
     made owner-only if it does not exist."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner_only_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.errors import Conflict, Invalid, NotFound
-from gateway.services.security.files import write_owner_only
+from gateway.services.security.files import owner_only_folder, write_owner_only
 from wire.mqtt import TlsSettings
 
 CA_DAYS = 3650
@@ -73,7 +73,7 @@ class CertificateAuthority:
         """Create the CA (refused if one exists: re-creating it would orphan every certificate issued)."""
         if self.exists:
             raise Conflict(f"a CA already exists in {self.folder}")
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner_only_folder(self.folder)
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "FaceGate"),
                              x509.NameAttribute(NameOID.COMMON_NAME, name)])
