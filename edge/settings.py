@@ -86,6 +86,9 @@ class ExamSettings(BaseModel):
     """Exam supervision (edge/exam/station.py). Times in seconds."""
 
     verify_threshold: float | None = None  # None: the pack's 1:1 threshold (not the gate's 1:N one)
+    # A session whose candidate is not in the device's gallery yet (enrolled a moment ago) waits this long for the
+    # gateway's gallery that holds them, then is refused saying why.
+    gallery_wait_s: float = Field(60.0, ge=0)
     checkin_frames: int = 3  # good frames combined for the check-in decision
     checkin_attempts: int = 3  # failed decisions before check-in fails
     checkin_timeout_s: float = 30.0

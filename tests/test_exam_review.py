@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 
 import cv2
@@ -161,6 +162,36 @@ def test_a_session_created_at_the_gateway_runs_on_the_device(stack, session, des
     again = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "3"), cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "no exam session from the gateway" in again.stderr
+
+
+def test_a_session_started_before_its_candidates_gallery_arrived_waits_for_it_and_runs(stack, pack, exam_01,
+                                                                                       tmp_path):
+    """Issue 25: a session started on the device right after its candidate's enrolment was refused at once ("no
+    template on this device"). The device now waits for the gateway's gallery that holds the candidate."""
+    image = cv2.imread(str(CELEBS / "img13.jpg"))
+    d = pack.detector.detect(image)
+    face = face_patch(image, d.boxes[int(np.argmax(d.scores))], 220)
+    video = write_video(tmp_path / "desk.avi", (frame for _, frame in desk_frames([Sitter(face, 0, 8, 220, 120)], 8,
+                                                                                  10.0)), 10.0)
+    proc = subprocess.Popen(exam_cmd(stack, exam_01, "late-cand", video), cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # before the candidate is enrolled
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("late-cand is not in this device's gallery" in line for line in log), 60,
+                 "the device to say it waits for the candidate's gallery")
+        r = stack.post("/api/subjects", {"subject": "late-cand", "purpose": "exam", "sites": ["centre-1"],
+                                         "photo": base64.b64encode((CELEBS / "img13.jpg").read_bytes()).decode()})
+        assert r.status_code == 201, r.text
+        out = proc.stdout.read()
+        assert proc.wait(timeout=120) == 0, "".join(log)
+    finally:
+        proc.kill()
+    assert "check-in passed" in out
+    s = wait_for(lambda: next((s for s in stack.get("/api/exam/sessions", role="supervisor").json()
+                               if s["candidate"] == "late-cand" and s["ended_at"]), None), 20, "the session")
+    assert s["checkin"] == "passed"
 
 
 def test_a_device_clock_far_off_is_kept_and_flagged_technical(stack):

@@ -33,6 +33,7 @@ class GallerySync:
         self.current: Gallery | None = None
         self._lock = threading.Lock()
         self._arrived = threading.Event()
+        self._changed = threading.Condition()
 
     @property
     def version(self) -> int:
@@ -72,12 +73,20 @@ class GallerySync:
             self.current = gallery
         log.info("gallery version %d applied: %d subjects", gallery.version, len(gallery.subjects))
         self._arrived.set()
+        with self._changed:
+            self._changed.notify_all()
         if self.on_change:
             self.on_change(index_of(gallery), gallery)
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for a first gallery (from disk or the gateway)."""
         return self._arrived.wait(timeout_s)
+
+    def wait_for_subject(self, subject: str, timeout_s: float) -> bool:
+        """Wait until the gallery holds `subject` (a newer version may be on its way); False after `timeout_s`."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.current is not None and subject in self.current.subjects,
+                                          timeout_s)
 
     def _open(self, payload: bytes) -> Gallery:
         gallery = open_gallery(payload, self.bundle.device, self.bundle.gallery_key, self.bundle.gateway_key)

@@ -106,6 +106,7 @@ class ExamDevice:
             if session is None:
                 return None
         session.id = session.id or str(uuid7())
+        self._wait_for_candidate(session.candidate)
         try:
             supervisor = self.supervisor(session, card)
         except (ValueError, CardError) as exc:
@@ -119,6 +120,17 @@ class ExamDevice:
         with self.done_file.open("a") as f:
             f.write(session.id + "\n")
         return result
+
+    def _wait_for_candidate(self, candidate: str) -> None:
+        """A candidate enrolled a moment ago may not be in this device's gallery yet: wait a bounded time for the
+        gateway's gallery that holds them (the session is refused after, saying why)."""
+        gallery, wait_s = self.link.gallery, self.config.exam.gallery_wait_s
+        if gallery.wait_for_subject(candidate, 0):
+            return
+        log.info("candidate %s is not in this device's gallery (version %d) yet: waiting up to %.0fs for the "
+                 "gateway's", candidate, gallery.version, wait_s)
+        if gallery.wait_for_subject(candidate, wait_s):
+            log.info("gallery version %d holds candidate %s", gallery.version, candidate)
 
     def close(self, flush_timeout_s: float | None = None) -> int:
         """Close the link, waiting up to `flush_timeout_s` for the broker; the events left in the outbox."""
