@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -136,9 +137,10 @@ def test_a_supervisor_reviews_flags_and_sets_the_verdict_an_operator_cannot(stac
 
 
 def test_a_candidate_without_exam_consent_cannot_start_a_session(stack, session, desk_video, exam_01):
-    result = subprocess.run(exam_cmd(stack, exam_01, "gate-only", desk_video), cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(exam_cmd(stack, exam_01, "gate-only", desk_video), cwd=REPO, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "FACEGATE_EXAM__GALLERY_WAIT_S": "2"})
     assert result.returncode == 2 and "has no template on this device" in result.stderr
+    assert "waiting up to 2s" in result.stderr  # a bounded wait for a gallery that might hold them, first
     refused = wait_for(lambda: [s for s in stack.get("/api/exam/sessions", role="supervisor").json()
                                 if s["candidate"] == "gate-only"], 10, "the refusal at the gateway")
     assert refused[0]["checkin"] == "refused"
