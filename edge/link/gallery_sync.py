@@ -32,8 +32,7 @@ class GallerySync:
         self.on_change = on_change
         self.current: Gallery | None = None
         self._lock = threading.Lock()
-        self._arrived = threading.Event()
-        self._changed = threading.Condition()
+        self._changed = threading.Condition()  # notified whenever `current` changes
 
     @property
     def version(self) -> int:
@@ -48,8 +47,7 @@ class GallerySync:
         except GalleryError as exc:
             log.error("gallery file %s refused (%s); waiting for the gateway's", self.path, exc)
             return None
-        self.current = gallery
-        self._arrived.set()
+        self._applied(gallery)
         return gallery
 
     def handle(self, payload: bytes) -> None:
@@ -70,23 +68,26 @@ class GallerySync:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-            self.current = gallery
+            self._applied(gallery)
         log.info("gallery version %d applied: %d subjects", gallery.version, len(gallery.subjects))
-        self._arrived.set()
-        with self._changed:
-            self._changed.notify_all()
         if self.on_change:
             self.on_change(index_of(gallery), gallery)
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for a first gallery (from disk or the gateway)."""
-        return self._arrived.wait(timeout_s)
+        with self._changed:
+            return self._changed.wait_for(lambda: self.current is not None, timeout_s)
 
     def wait_for_subject(self, subject: str, timeout_s: float) -> bool:
         """Wait until the gallery holds `subject` (a newer version may be on its way); False after `timeout_s`."""
         with self._changed:
             return self._changed.wait_for(lambda: self.current is not None and subject in self.current.subjects,
                                           timeout_s)
+
+    def _applied(self, gallery: Gallery) -> None:
+        with self._changed:
+            self.current = gallery
+            self._changed.notify_all()
 
     def _open(self, payload: bytes) -> Gallery:
         gallery = open_gallery(payload, self.bundle.device, self.bundle.gallery_key, self.bundle.gateway_key)
