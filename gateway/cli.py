@@ -107,7 +107,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     else:
         files = BrokerFiles(config.broker_dir)
         configure_central(files, accounts, ca, port=args.broker_port, bind=args.bind or "127.0.0.1",
-                          tls_port=args.tls_port, tls_bind=args.tls_bind, hosts=args.tls_host)
+                          tls_port=args.tls_port, tls_bind=args.tls_bind, hosts=args.tls_host, replicas=args.replicas)
     print(f"wrote {files.conf}, {files.passwd}, {files.acl}\nstart the broker with: mosquitto -c {files.conf}")
     return 0
 
@@ -203,6 +203,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     conf.add_argument("--tls-bind", default="0.0.0.0", help="the certificate listener's address")
     conf.add_argument("--tls-host", action="append", help="a name or address clients reach the broker by "
                                                            "(its certificate names each; repeat)")
+    conf.add_argument("--replica", dest="replicas", action="append", default=[],
+                      help="a gateway replica's name: give it a broker login of its own (repeat; once is enough)")
     conf.add_argument("--site", help="write a site broker's files instead: its devices, and a bridge to the centre")
     conf.add_argument("--bridge", help="with --site: the central broker, mqtts://host:8883")
     conf.add_argument("--out", type=Path, help="with --site: its folder (default sites/<site>/broker)")

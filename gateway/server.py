@@ -19,11 +19,12 @@ from gateway.api.deps import Gateway
 from gateway.config import GatewayConfig
 from gateway.services.security.audit import open_store
 from gateway.services.security.auth import Auth
-from gateway.services.broker.mosquitto import GATEWAY_USER, BrokerFiles
+from gateway.services.broker.mosquitto import BrokerFiles, replica_login
 from gateway.services.broker.embedded import EmbeddedBroker
 from gateway.services.people.enrolment import EnrolmentService
 from gateway.services.security.files import warn_exposed
 from gateway.services.devices.galleries import GalleryPusher
+from gateway.services.devices.registry import write_broker_logins
 from gateway.services.events.ingest import ClockRules, Ingest, IngestMetrics
 from gateway.services.operations.jobs import JobsLease, LiveRelay
 from gateway.services.people.kiosk import CardProjector
@@ -32,6 +33,7 @@ from gateway.services.events.live import LiveFeed
 from gateway.services.security.pki import CertificateAuthority, client_tls
 from gateway.services.operations.retention import Housekeeper
 from gateway.services.security.secrets import GatewaySecrets
+from wire.mqtt import BrokerUrl
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,12 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
     ingest = pusher = None
     if config.mqtt:
         clock = ClockRules(config.clock.skew_limit_s, config.clock.max_backlog_days)
-        broker = files.gateway_url(config.mqtt)
+        if config.replica and not embedded:
+            _replica_login(store, files, config.replica, config.mqtt)
+        broker = files.gateway_url(config.mqtt, config.replica)
         # Across a network: the CA's certificate, and the gateway's own (`facegate pki issue facegate-gateway
-        # --client`) for a certificate listener.
-        tls = client_tls(CertificateAuthority(config.secrets_dir / "pki"), GATEWAY_USER) if broker.tls else None
+        # --client`, or facegate-gateway-<replica>) for a certificate listener.
+        tls = client_tls(CertificateAuthority(config.secrets_dir / "pki"), broker.username) if broker.tls else None
         ingest = Ingest(store, broker, replica=config.replica, tls=tls,
                         batch_max=config.ingest_batch_max, on_stored=live.publish, clock=clock,
                         exam_skew_flag_s=config.clock.exam_flag_s,
@@ -101,6 +105,20 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         broker_files=files, publish=(lambda topic, payload: ingest.publish(topic, payload, retain=True)) if ingest
         else None, send=ingest.publish if ingest else None, on_consent_change=pusher.poke if pusher else None, runs_jobs=lambda: lease.held)
     return create_app(gateway, lifespan)
+
+
+def _replica_login(store, files: BrokerFiles, replica: str, mqtt: str) -> None:
+    """Each replica logs in as itself (one login, one connection). Its login comes from `facegate broker config
+    --replica`; where the broker's folder is this host's and writable, a new replica adds its own."""
+    if BrokerUrl.parse(mqtt).username or replica_login(replica) in files.gateway_logins():
+        return
+    try:
+        files.add_replica(replica)
+        write_broker_logins(store, files)
+    except OSError as exc:
+        raise ValueError(f"replica {replica} has no broker login in {files.gateway_login} and cannot add one "
+                         f"({exc.strerror}): run `facegate broker config --replica {replica}` where the broker's "
+                         "folder is") from None
 
 
 def run_gateway(config: GatewayConfig, adopt_database: bool = False) -> None:

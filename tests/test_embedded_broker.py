@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from gateway.services.broker.mosquitto import GATEWAY_USER
 from wire.bundle import load_bundle
 from gateway.storage import EventQuery, Store
 from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, wait_for
@@ -34,6 +35,11 @@ def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
     assert connect_result(base, "anon") != "Success"
     assert connect_result(base.with_login("gate-d1", "wrong-password-123"), "guess") != "Success"
     assert connect_result(load_bundle(stack.devices["gate-d1"]).broker_url(), "d1") == "Success"
+    # One login, one client id, as on Mosquitto: neither a device nor a wrong password under the gateway's client
+    # id takes the gateway's connection (checked below: it never had to connect again).
+    connects = stack.metrics()["ingest"]["broker_connects"]
+    assert connect_result(load_bundle(stack.devices["gate-d2"]).broker_url(), GATEWAY_USER) == "Success"
+    assert connect_result(base.with_login(GATEWAY_USER, "wrong-password-123"), GATEWAY_USER) != "Success"
 
     d1 = DeviceClient(stack, "gate-d1")
     received = stack.metrics()["ingest"]["received"]
@@ -44,6 +50,7 @@ def test_the_embedded_broker_enforces_the_same_logins_and_topics(stack):
     wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "the marker event")
     d1.close()
     assert stack.metrics()["ingest"]["received"] == received + 1
+    assert stack.metrics()["ingest"]["broker_connects"] == connects
 
 
 def test_the_demo_runs_the_whole_event_path_with_nothing_installed(tmp_path):

@@ -3,8 +3,9 @@
 It enforces the same rules as the generated Mosquitto files, read from the same
 registry: the gateway and active devices log in with their passwords; a device
 publishes only under facegate/v1/<site>/<itself>/ and subscribes only to its own
-cmd/ topics. Production and the tests use Mosquitto (persistence, speed); this
-broker keeps nothing across restarts -- the device outboxes do.
+cmd/ topics; and one login is one client id (`LoginIsClientId`). Production and
+the tests use Mosquitto (persistence, speed); this broker keeps nothing across
+restarts -- the device outboxes do.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import tomllib
 from dataclasses import dataclass
 
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.utils import gen_client_id
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from gateway.services.broker.mosquitto import GATEWAY_USER, BrokerFiles, check_mosquitto_secret
@@ -47,7 +49,7 @@ class _Registry:
     def secret(self, username: str) -> tuple[str | None, bool]:
         """(password hash or plain gateway password, is_gateway)."""
         if username == GATEWAY_USER:
-            return tomllib.loads(self.files.gateway_login.read_text(encoding="utf-8"))["password"], True
+            return self.files.gateway_logins()[GATEWAY_USER], True
         for device, _site, secret in self.store.devices.broker_accounts():
             if device == username:
                 return secret, False
@@ -105,6 +107,25 @@ class RegistryTopicPlugin(BaseTopicPlugin):
         return bool(topic) and self.registry.allowed(session.username if session else None, topic, action)
 
 
+class LoginIsClientId(Broker):
+    """amqtt with Mosquitto's `use_username_as_clientid`: a client's id is its login, so a client can only take
+    over its own login's connection.
+
+    amqtt looks a session up by the client id the CONNECT names, and drops or takes it over, before it checks the
+    password; here the login is checked first. An accepted client gets its login as its id, a refused one a
+    random id (it then touches no one's session before amqtt refuses it). Sessions are clean: in the demo the
+    broker runs inside the gateway, so nothing outlives the gateway that a persistent session would keep.
+    """
+
+    async def _initialize_client_session(self, reader, writer, remote_address, remote_port):
+        handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        session.client_id = session.username if await self._authenticate(session, None) else gen_client_id()
+        session.clean_session = True
+        await self._delete_session(session.client_id)
+        session.parent = 0  # no session present
+        return handler, session
+
+
 class EmbeddedBroker:
     """Runs an amqtt broker on its own thread and event loop."""
 
@@ -131,7 +152,7 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker on %s", self.url)
 
     async def _start(self) -> None:
-        self._broker = Broker(self.config, loop=self._loop)
+        self._broker = LoginIsClientId(self.config, loop=self._loop)
         await self._broker.start()
 
     def stop(self) -> None:

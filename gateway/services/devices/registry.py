@@ -10,7 +10,7 @@ from the broker and makes ingest refuse anything it still sends.
 from __future__ import annotations
 
 from gateway.errors import Conflict, Invalid, NotFound
-from gateway.services.broker.mosquitto import BrokerFiles, mosquitto_secret, new_password
+from gateway.services.broker.mosquitto import BrokerFiles, mosquitto_secret, new_password, reserved
 from gateway.services.devices.galleries import device_revoked
 from gateway.services.security.pki import CertificateAuthority
 from gateway.services.security.secrets import GatewaySecrets
@@ -27,6 +27,14 @@ def _check_id(value: str, what: str) -> None:
         check_id(value, what)
     except TopicError as exc:
         raise Invalid(str(exc)) from None
+    if reserved(value):  # the broker logins and certificate names FaceGate gives itself
+        raise Invalid("'{value}' is reserved for FaceGate's own broker logins (facegate-..., bridge-..., broker): "
+                      "choose another id", value=value)
+
+
+def write_broker_logins(store: Store, broker: BrokerFiles) -> None:
+    """The broker's password file and ACL from the registry (and the gateway's logins); the broker reloads them."""
+    broker.write_accounts(store.devices.broker_accounts())
 
 
 def add_site(store: Store, site: str, name: str | None = None, actor: str = "system") -> None:
@@ -55,19 +63,19 @@ def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets,
     if (client_certificate or broker_url.startswith("mqtts:")) and (ca is None or not ca.exists):
         raise Invalid("a device on TLS needs the FaceGate CA: run `facegate pki init` first")
     key, password, gallery_key = DeviceKey.generate(), new_password(), new_gallery_key()
-    issued = ca.issue(device, "client") if client_certificate else None
+    issued = ca.issue(device, "client", keep_key=False) if client_certificate else None  # its key: the bundle's alone
     with store.db.transaction() as tx:
         store.devices.add(tx, device, site, kind, name or device, key.public_text, mosquitto_secret(password),
                           model_pack, gallery_key)
         tx.audit(actor, "device.provisioned", device, {"site": site, "kind": kind} | (
             {"certificate_serial": f"{issued.serial:x}"} if issued else {}))
-    broker.write_accounts(store.devices.broker_accounts())
+    write_broker_logins(store, broker)
     return DeviceBundle(site=site, device=device, kind=kind, broker=broker_url, username=device, password=password,
                         key=key.to_text(), model_pack=model_pack, gallery_key=gallery_key,
                         gateway_key=secrets.signing_key.public_text,
                         ca_cert=ca.ca_cert.read_text() if ca is not None and ca.exists else None,
                         client_cert=issued.cert.read_text() if issued else None,
-                        client_key=issued.key.read_text() if issued else None)
+                        client_key=issued.key_pem if issued else None)
 
 
 def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "system",
@@ -78,6 +86,6 @@ def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "
             raise NotFound("no device '{device}'", device=device)
         tx.audit(actor, "device.revoked", device)
         device_revoked(store, tx, device, actor)
-    broker.write_accounts(store.devices.broker_accounts())
+    write_broker_logins(store, broker)
     if ca is not None and ca.exists and ca.current(device):
         ca.revoke(device)

@@ -49,6 +49,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from gateway.services.broker.mosquitto import replica_login
 from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
@@ -64,7 +65,6 @@ from wire.topics import ALL_EVENTS, ALL_STATUS, GATEWAY_ONLINE, cmd_topic, share
 
 log = logging.getLogger(__name__)
 
-GATEWAY_CLIENT_ID = "facegate-gateway"
 SHARE_GROUP = "facegate-gateway"  # replicas' shared subscription group
 
 
@@ -125,6 +125,7 @@ class IngestMetrics:
         self.quarantined = 0
         self.rejected: Counter[str] = Counter()
         self.batches = 0
+        self.broker_connects = 0  # more than one: the link to the broker was lost (and found again)
         self.last_commit_ms = 0.0
         self.commit_ms_sum = 0.0
         self.commit_ms_buckets = [0] * len(self.BATCH_MS_BUCKETS)  # batches that took at most each bound
@@ -143,6 +144,10 @@ class IngestMetrics:
                 if commit_ms <= bound:
                     self.commit_ms_buckets[i] += 1
 
+    def connected(self) -> None:
+        with self._lock:
+            self.broker_connects += 1
+
     def batch_latency(self) -> tuple[list[tuple[float, int]], float, int]:
         """(bound in ms, batches at most that long) for each bucket, the sum of ms, and the count."""
         with self._lock:
@@ -152,7 +157,8 @@ class IngestMetrics:
         with self._lock:
             return {"received": self.received, "stored": self.stored, "quarantined": self.quarantined,
                     "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
-                    "batches": self.batches, "last_commit_ms": round(self.last_commit_ms, 2),
+                    "batches": self.batches, "broker_connects": self.broker_connects,
+                    "last_commit_ms": round(self.last_commit_ms, 2),
                     "uptime_s": round(time.time() - self.started, 1)}
 
 
@@ -364,9 +370,9 @@ class Ingest:
         self._warn = _OncePerMinute()
         self._queue: queue.Queue[_Message | None] = queue.Queue()
         # manual_ack: the broker's copy is released only after our commit.
-        client_id = f"{GATEWAY_CLIENT_ID}-{replica}" if replica else GATEWAY_CLIENT_ID
-        self._client = new_client(client_id, broker, clean_session=bool(replica), manual_ack=True,
-                                  max_inflight=batch_max, tls=tls)
+        # The broker makes the login the client id anyway (one login, one connection: broker/mosquitto.py).
+        self._client = new_client(broker.username or replica_login(replica), broker, clean_session=bool(replica),
+                                  manual_ack=True, max_inflight=batch_max, tls=tls)
         self._filters = [shared(f, SHARE_GROUP) if replica else f for f in (ALL_EVENTS, ALL_STATUS)]
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -415,6 +421,7 @@ class Ingest:
         client.publish(GATEWAY_ONLINE, uuid.uuid4().hex, qos=1, retain=True)
         log.info("ingest connected to %s (session %s)", self.broker,
                  "resumed" if flags.session_present else "new")
+        self.metrics.connected()
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

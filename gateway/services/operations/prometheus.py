@@ -43,6 +43,11 @@ class GatewayCollector:
         for reason, count in sorted(snap["rejected"].items()):
             rejected.add_metric(r + [reason], count)
         yield rejected
+        connects = CounterMetricFamily("facegate_ingest_broker_connects",
+                                       "Times ingest connected to the broker (more than once: the link was lost)",
+                                       labels=["replica"])
+        connects.add_metric(r, snap["broker_connects"])
+        yield connects
         buckets, total_ms, count = self.metrics.batch_latency()
         latency = HistogramMetricFamily("facegate_ingest_batch_seconds", "Time to store one batch and commit it",
                                         labels=["replica"])

@@ -51,8 +51,9 @@ class Issued:
     serial: int
     not_after: str
     cert: Path
-    key: Path
+    key: Path  # absent for a key handed over (`issue(..., keep_key=False)`)
     revoked_at: str | None = None
+    key_pem: str | None = None  # a handed-over key, in memory only: the one copy goes to its holder
 
 
 class CertificateAuthority:
@@ -95,8 +96,10 @@ class CertificateAuthority:
         return self.ca_cert
 
     def issue(self, name: str, kind: str, hosts: list[str] | None = None, days: int = LEAF_DAYS,
-              start: datetime | None = None) -> Issued:
-        """A key and a certificate for `name`: a server (for `hosts`) or a client (CN = `name`)."""
+              start: datetime | None = None, keep_key: bool = True) -> Issued:
+        """A key and a certificate for `name`: a server (for `hosts`) or a client (CN = `name`). Without
+        `keep_key` the key is not written here but handed over in `key_pem` (a device's or a bridge's: whoever
+        holds the CA's folder must not hold their keys too)."""
         if kind not in ("server", "client"):
             raise Invalid("a certificate is for a server or a client")
         if kind == "server" and not hosts:
@@ -129,9 +132,11 @@ class CertificateAuthority:
                                             critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
         issued = Issued(name, kind, cert.serial_number, cert.not_valid_after_utc.isoformat(),
-                        self.folder / "issued" / f"{name}.crt", self.folder / "issued" / f"{name}.key")
+                        self.folder / "issued" / f"{name}.crt", self.folder / "issued" / f"{name}.key",
+                        key_pem=None if keep_key else _key_pem(key))
         issued.cert.parent.mkdir(exist_ok=True, mode=0o700)
-        write_owner_only(issued.key, _key_pem(key))
+        if keep_key:
+            write_owner_only(issued.key, _key_pem(key))
         write_owner_only(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
         earlier = index.get(name, {}).get("revoked_serials", [])  # a revoked certificate stays revoked
         index[name] = {"kind": kind, "serial": issued.serial, "not_after": issued.not_after, "hosts": hosts or [],

@@ -1,0 +1,162 @@
+"""The ways in found by trying a running system as an attacker would (issue 25), each tried again through the real
+broker, the real HTTP app and real device processes; and, in the same tests, the legitimate traffic beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+import pytest
+from cryptography import x509
+
+from emrtd.trust import TrustStore
+from emrtd_card import SoftwareCard, TestPki, issue_card
+from gateway.services.broker.mosquitto import GATEWAY_USER, configure_site
+from gateway.services.devices.registry import write_broker_logins
+from conftest import CLIP, clip_gallery
+from edge.eval.synthetic import read_video
+from network_camera import NetworkCamera
+from stack import REPO, DeviceClient, Stack, connect_result, free_port, register_device, sql, wait_for
+from test_hardening import heartbeat
+from test_kiosk import (CHIP_PHOTO, LIVE_PHOTO, STRANGER, KioskAtTheCounter, before_the_camera, chip_jpeg,
+                        finished, read_card)
+from test_kiosk import kiosk_config  # noqa: F401 -- the kiosk's configuration, a fixture found by its name
+from wire import public_key_from_text, sign_event, uuid7
+from wire.commands import CARD, DOOR, CardReadCommand, CommandRefused, open_command
+from wire.events import DoorEvent, DoorStatus
+from wire.bundle import load_bundle
+from wire.mqtt import new_client
+from wire.topics import GATEWAY_ONLINE, cmd_topic, event_topic
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as env:
+        # The riskier setting a site may choose (finding 3 needed it): cards from an untrusted issuer may enrol.
+        env.setenv("FACEGATE_GATEWAY__KIOSK__ALLOW_UNTRUSTED_ISSUER", "true")
+        s = Stack.create(tmp_path_factory.mktemp("ways-in"))
+    s.add_device("gate-w1", "site-w")
+    s.add_device("gate-w2", "site-w")
+    s.add_device("kiosk-1", "site-w", kind="kiosk")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def pki(stack):
+    pki = TestPki.create()
+    TrustStore(stack.gateway.trust_dir).add(pki.csca_pem())
+    return pki
+
+
+@pytest.fixture(scope="module")
+def kiosk(stack, kiosk_config, pack):  # noqa: F811 -- the fixture imported above
+    """The kiosk device with its real link -- and its own key, as a kiosk an attacker took over would have."""
+    device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack)
+    yield device
+    device.close()
+
+
+def lying(kiosk, **claims):
+    """Make the kiosk say `claims` (outcome, score, threshold, liveness) of every live face, whatever it saw."""
+    send = type(kiosk.kiosk)._send.__get__(kiosk.kiosk)
+
+    def said(read, stage, outcome, problem="", sealed=None, **fields):
+        if stage == "face":
+            outcome, fields = claims.get("outcome", "matched"), fields | {k: v for k, v in claims.items()
+                                                                        if k != "outcome"}
+        send(read, stage, outcome, problem, sealed, **fields)
+    kiosk.kiosk._send = said
+
+
+class Watched(DeviceClient):
+    """A device's connection that counts how often the broker cut it off, and the gateway's announcements."""
+
+    def __init__(self, stack: Stack, device: str):
+        self.cut = 0
+        super().__init__(stack, device)
+        self.client.on_disconnect = lambda c, u, f, rc, p: setattr(self, "cut", self.cut + 1)
+        self.client.subscribe(GATEWAY_ONLINE, qos=1)
+
+    def announcements(self) -> list[bytes]:
+        return [m.payload for m in self.received if m.topic == GATEWAY_ONLINE]
+
+
+def test_a_login_cannot_take_the_gateways_or_another_devices_connection(stack):
+    """Finding 1: a device connecting with the client id `facegate-gateway` (or another device's) threw that
+    connection off the broker; now the broker makes every client's id its login."""
+    victim = Watched(stack, "gate-w1")
+    wait_for(lambda: victim.announcements(), 5, "the gateway's retained announcement")
+    connects = stack.metrics()["ingest"]["broker_connects"]
+    attacker = load_bundle(stack.devices["gate-w2"]).broker_url()  # its own, valid login
+    clients = []
+    for n in range(8):  # a client reconnecting in a loop, under the gateway's id, then under gate-w1's
+        client_id = GATEWAY_USER if n < 6 else victim.client._client_id.decode()
+        client = new_client(client_id, attacker, clean_session=n % 2 == 0)  # and taking over stored sessions
+        done = threading.Event()
+        client.on_connect = lambda c, u, f, rc, p, done=done: done.set()
+        client.connect(attacker.host, attacker.port)
+        client.loop_start()
+        assert done.wait(5), "the attacker's own login still gets in"
+        clients.append(client)
+    # The gateway kept its link: what gate-w1 sends now is stored, and the gateway never had to announce itself
+    # again (each reconnect made every device resend its window).
+    marker = victim.event(stack.store.devices.get("gate-w1").last_seq + 1)
+    victim.publish(sign_event(marker, victim.key))
+    wait_for(lambda: stack.get(f"/api/events/{marker.id}").status_code == 200, 10, "gate-w1's event stored")
+    assert stack.metrics()["ingest"]["broker_connects"] == connects
+    assert len(victim.announcements()) == 1
+    assert victim.cut == 0 and victim.client.is_connected()
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+    victim.close()
+    # Each login still replaces only its own older connection: the device logs in again as itself.
+    assert connect_result(attacker, "anything") == "Success"
+
+
+def test_no_device_or_site_can_take_a_broker_login_of_facegates_own(stack):
+    """Finding 5: a device named `facegate-gateway` added a second line for the gateway's login (the gateway was
+    refused on reload, the bundle had its rights); one named `bridge-site-b` got site-b's bridge ACL."""
+    connects = stack.metrics()["ingest"]["broker_connects"]
+    for name in (GATEWAY_USER, "facegate-gateway-gw-9", "bridge-site-b", "broker"):
+        answer = stack.post("/api/devices", {"site": "site-w", "name": name})
+        assert answer.status_code == 422 and "reserved" in answer.json()["detail"], (name, answer.text)
+    assert stack.post("/api/sites", {"id": "bridge-x", "name": "x"}).status_code == 422
+    # A row that holds such a name anyway (written by an older release, or by hand) stays out of the files.
+    register_device(stack.store, "bridge-site-w", "site-w")
+    write_broker_logins(stack.store, stack.files)
+    logins = [line.split(":")[0] for line in stack.files.passwd.read_text().splitlines()]
+    assert logins.count(GATEWAY_USER) == 1 and "bridge-site-w" not in logins and "gate-w1" in logins
+    assert "user bridge-site-w\ntopic write facegate/v1/site-w/+/events/#" in stack.files.acl.read_text()
+    assert stack.files.acl.read_text().count("user bridge-site-w\n") == 1  # the bridge's rules only
+    # The gateway was never refused: legitimate devices are still provisioned and still get in.
+    bundle = stack.add_device("gate-w3", "site-w")
+    assert connect_result(bundle.broker_url(), "gate-w3") == "Success"
+    assert stack.metrics()["ingest"]["broker_connects"] == connects
+
+
+def test_the_ca_keeps_no_copy_of_the_keys_it_hands_to_devices_and_bridges(stack, tmp_path):
+    """Issue 25 (suspected, shown): the CA kept every device's and bridge's private key in secrets/pki/issued/,
+    although a bundle "keeps no copy" -- whoever read the gateway's secrets could log in as any of them."""
+    ca = stack.ca
+    if not ca.exists:
+        ca.init()
+    bundle = stack.add_device("gate-w8", "site-w", client_certificate=True)
+    site = configure_site(tmp_path / "site-w", "site-w", "mqtts://127.0.0.1:8883", [], ca)
+    held = site.bridge_credentials()
+    assert bundle.client_key and "PRIVATE KEY" in bundle.client_key and held and "PRIVATE KEY" in held[1]
+    kept = "".join(path.read_text() for path in (ca.folder / "issued").iterdir())
+    assert bundle.client_key not in kept and held[1] not in kept
+    assert not [name for name in ("gate-w8.key", "bridge-site-w.key") if (ca.folder / "issued" / name).exists()]
+    # Configured again, the site keeps its bridge's key and certificate; a folder that lost them gets new ones.
+    assert configure_site(tmp_path / "site-w", "site-w", "mqtts://127.0.0.1:8883", [], ca).bridge_credentials() == held
+    fresh = configure_site(tmp_path / "site-w-again", "site-w", "mqtts://127.0.0.1:8883", [], ca)
+    assert fresh.bridge_credentials()[0] != held[0]
+    old = x509.load_pem_x509_certificate(held[0].encode()).serial_number
+    assert x509.load_pem_x509_crl(ca.crl.read_bytes()).get_revoked_certificate_by_serial_number(old) is not None
