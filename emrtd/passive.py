@@ -2,7 +2,9 @@
 
 1. every data group read hashes to its value in EF.SOD;
 2. the SOD's CMS signature verifies with the Document Signer certificate inside it;
-3. that certificate is signed by a Country Signing CA in the site's trust store;
+3. that certificate is signed by a Country Signing CA in the site's trust store, of the state the card names
+   as its issuer (DG1): a trust store holding many countries' CSCAs (an ICAO master list) must not let one
+   country vouch for another's cards;
 4. the document has not expired.
 
 The outcome is one word, the gravest that applies: `tampered` (1 or 2 fails, or the DSC names a trusted CSCA
@@ -17,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pycountry
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from emrtd.signatures import SignatureProblem, digest, verify_signed_data
@@ -47,11 +51,29 @@ def expiry_date(yymmdd: str, today: dt.date) -> dt.date:
     return dt.date(year, int(yymmdd[2:4]), int(yymmdd[4:6]))
 
 
+# ICAO 9303 part 3 codes that are not ISO 3166-1 alpha-3.
+ICAO_STATES = {"D": "DE"}
+
+
+def issuing_country(state: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of an MRZ's issuing state ("VNM" -> "VN"; "D<<" -> "DE"), None if unknown."""
+    state = state.rstrip("<").upper()
+    country = pycountry.countries.get(alpha_3=state) if len(state) == 3 else None
+    return ICAO_STATES.get(state) or (country.alpha_2 if country else None)
+
+
+def _country_of(certificate: x509.Certificate) -> str:
+    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COUNTRY_NAME)
+    return str(names[0].value).upper() if names else ""
+
+
 def authenticate(sod: Sod, groups: dict[int, bytes], trust: TrustStore, expiry: str | None,
-                 today: dt.date | None = None, digests: dict[int, bytes] | None = None) -> PassiveAuthentication:
+                 today: dt.date | None = None, digests: dict[int, bytes] | None = None,
+                 issuing_state: str | None = None) -> PassiveAuthentication:
     """Check `groups` (data group number → file bytes as read) against `sod`, its signature against the trust
-    store, and `expiry` (YYMMDD from DG1) against `today`. `digests` are groups hashed elsewhere (a kiosk sends
-    DG2's digest, never the portrait), with the SOD's algorithm."""
+    store -- a CSCA of `issuing_state` (DG1's, e.g. "VNM") -- and `expiry` (YYMMDD from DG1) against `today`.
+    `digests` are groups hashed elsewhere (a kiosk sends DG2's digest, never the portrait), with the SOD's
+    algorithm."""
     today = today or dt.date.today()
     tampered: list[str] = []
     checked = []
@@ -76,6 +98,9 @@ def authenticate(sod: Sod, groups: dict[int, bytes], trust: TrustStore, expiry: 
             except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
                 continue
             trusted, issuer = True, csca.subject.rfc4514_string()
+            if issuing_state is not None and _country_of(csca) != issuing_country(issuing_state):
+                tampered.append(f"the card names {issuing_state.rstrip('<')} as its issuing state, but the CSCA "
+                                f"that vouches for it is {_country_of(csca) or 'of no country'}'s")
             break
         if candidates and not trusted:
             tampered.append("the Document Signer certificate is not signed by the trusted CSCA it names")

@@ -174,5 +174,5 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
     mrz = parse_dg1(files["DG1"])
     faces = parse_dg2(files["DG2"])
     passive = passive_authentication(parse_sod(files["SOD"]), {1: files["DG1"], 2: files["DG2"]}, trust,
-                                     mrz.expiry, today)
+                                     mrz.expiry, today, issuing_state=mrz.issuing_state)
     return CardRead(mrz, faces, passive, files, session.stats, _listed_groups(files["COM"]))

@@ -54,6 +54,15 @@ class KioskSettings(BaseModel):
     # A card whose signer no trusted CSCA issued: refused unless the site decides otherwise (a foreign card before
     # its country's CSCA is installed). A tampered card is refused whatever this says.
     allow_untrusted_issuer: bool = False
+    # The gateway decides an enrolment itself from what the kiosk sealed, never from the kiosk's verdict: the live
+    # face's cosine to the chip's portrait must reach the pack's 1:1 threshold (or this one, if set), and a
+    # liveness score the kiosk reports must reach `min_liveness`; with `require_liveness`, a read without one
+    # (a kiosk with no liveness model) is refused.
+    verify_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    min_liveness: float = Field(0.5, ge=0.0, le=1.0)
+    require_liveness: bool = False
+    # A kiosk enrols a visitor for the gates until their ticket ends: never for exams, never open-ended.
+    max_validity_days: int = Field(366, ge=1, le=3660)
     read_ttl_s: float = Field(900.0, gt=0)  # what a read gave is deleted this long after it was asked for at most
     notice_version: str = Field("kiosk-v1", max_length=40)  # the consent screen's text, as recorded with consents
 

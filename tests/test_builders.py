@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -123,8 +124,9 @@ def test_a_kiosk_is_built_with_its_threshold_and_takes_the_gateways_card_reads(s
     device = build_kiosk(cfg, load_bundle(stack.devices["kiosk-1"]), None, pack=pack, reader=no_card)
     try:
         assert device.kiosk.threshold == 0.45 and device.kiosk.liveness is None
-        r = stack.post("/api/kiosks/kiosk-1/reads", {"document": "203001344", "birth": "900315", "expiry": "351231"},
-                       role="operator")
+        ticket = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        r = stack.post("/api/kiosks/kiosk-1/reads", {"document": "203001344", "birth": "900315", "expiry": "351231",
+                                                     "valid_until": ticket}, role="operator")
         assert r.status_code == 202, r.text
         read = r.json()["read"]
         wait_for(lambda: stack.get(f"/api/kiosks/kiosk-1/reads/{read}", role="operator").json()["stage"] == "failed",

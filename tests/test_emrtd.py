@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from emrtd.apdu import AccessDenied, CardRemoved, command
 from emrtd.bac import BacKeys, authenticate, check_digit, key_seed, mrz_information
+from emrtd.passive import issuing_country
 from emrtd.reader import read_card
 from emrtd.secure_messaging import SecureChannel, SecureMessagingError
 from emrtd.trust import TrustStore, TrustStoreError
@@ -181,6 +182,25 @@ def test_an_expired_document_of_a_trusted_issuer_reads_expired(pki, trust):
     assert read.passive.problems == ("the document expired on 01/01/2025",)
     with pytest.raises(ValueError, match="does not decode"):  # a corrupt portrait is said so, when it is used
         read.faces[0].decode()
+
+
+def test_a_trusted_csca_vouches_only_for_its_own_countrys_cards(pki, trust):
+    """Issue 25 (suspected, shown): a trust store with many countries' CSCAs (an ICAO master list) let any of them
+    vouch for a card naming VNM as its issuing state -- someone else's number on a card another state signed."""
+    other = TestPki.create(country="TH", common="Another country's CSCA")
+    trust.add(other.csca_pem())
+    forged = issue_card(other, b"\xff\xd8 not a real picture", document="203009999")
+    read = read_card(SoftwareCard(forged.files, forged.document, forged.birth, forged.expiry),
+                     forged.document, forged.birth, forged.expiry, trust)
+    assert read.mrz.issuing_state == "VNM" and read.passive.outcome == "tampered"
+    assert read.passive.problems == ("the card names VNM as its issuing state, but the CSCA that vouches for it is "
+                                     "TH's",)
+    # Vietnam's own CSCA still vouches for Vietnam's cards.
+    issued = issue_card(pki, b"\xff\xd8 not a real picture")
+    read = read_card(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry),
+                     issued.document, issued.birth, issued.expiry, trust)
+    assert read.passive.outcome == "genuine", read.passive.problems
+    assert (issuing_country("VNM"), issuing_country("D<<"), issuing_country("ZZZ")) == ("VN", "DE", None)
 
 
 def test_wrong_mrz_details_are_refused_in_plain_words(pki, trust):

@@ -98,7 +98,9 @@ def kiosk(stack, kiosk_config, pack):
 
 
 def read_card(stack, card, role="operator", **fields):
-    body = {"document": card.document, "birth": card.birth, "expiry": card.expiry} | fields
+    """Ask kiosk-1 to read `card` as the page does: the card's details and the ticket's end (a week unless given)."""
+    week = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    body = {"document": card.document, "birth": card.birth, "expiry": card.expiry, "valid_until": week} | fields
     r = stack.post("/api/kiosks/kiosk-1/reads", body, role=role)
     assert r.status_code == 202, r.text
     return r.json()["read"]

@@ -160,3 +160,111 @@ def test_the_ca_keeps_no_copy_of_the_keys_it_hands_to_devices_and_bridges(stack,
     assert fresh.bridge_credentials()[0] != held[0]
     old = x509.load_pem_x509_certificate(held[0].encode()).serial_number
     assert x509.load_pem_x509_crl(ca.crl.read_bytes()).get_revoked_certificate_by_serial_number(old) is not None
+
+
+def enrol(stack, read: str):
+    return stack.post(f"/api/kiosks/kiosk-1/reads/{read}/decision", {"agree": True}, role="operator")
+
+
+def test_the_gateway_decides_a_kiosk_enrolment_from_the_sealed_templates_not_the_kiosks_word(stack, pki, kiosk,
+                                                                                            tmp_path):
+    """Finding 2: a `card` face event claiming a match (score 0.02 under a threshold of 0.36, liveness 0.01,
+    templates orthogonal) was enrolled. The gateway now opens both templates and decides itself."""
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203002001", citizen_number="001090002001")
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    subjects = sql(stack, "SELECT count(*) FROM subjects")
+    # Another person before the camera; the kiosk says "matched" with a threshold of its own choosing.
+    lying(kiosk, outcome="matched", score=0.99, threshold=0.0, liveness=0.99)
+    kiosk.video = before_the_camera(STRANGER, tmp_path / "stranger.avi")
+    status = finished(stack, read_card(stack, issued))
+    assert (status["outcome"], status["refusal"], status["may_enrol"]) == ("matched", "not_matched", False)
+    assert status["score"] < 0.2 and status["threshold"] == 0.30  # the gateway's cosine, the pack's threshold
+    answer = enrol(stack, status["read"])
+    assert answer.status_code == 409 and answer.json()["detail"] == "the live face was not matched to the card"
+    # The holder's own face, which the kiosk's liveness model scored as a photo (0.01): not live.
+    lying(kiosk, outcome="matched", liveness=0.01)
+    kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "holder.avi")
+    status = finished(stack, read_card(stack, issued))
+    assert (status["refusal"], status["score"] >= status["threshold"]) == ("not_live", True), status
+    assert enrol(stack, status["read"]).status_code == 409
+    assert sql(stack, "SELECT count(*) FROM subjects") == subjects
+    # An honest kiosk with the holder before it: enrolled, with what the kiosk claimed audited beside the check.
+    kiosk.kiosk.__dict__.pop("_send")
+    status = finished(stack, read_card(stack, issued))
+    answer = enrol(stack, status["read"])
+    assert answer.status_code == 200 and answer.json()["outcome"] == "enrolled", answer.text
+    [entry] = stack.get("/api/audit", role="auditor", action="subject.enrolled", limit=1).json()
+    detail = entry["detail"]
+    assert detail["cosine"] == status["score"] and detail["threshold"] == 0.30 and detail["liveness"] >= 0.5
+    assert detail["claimed"]["outcome"] == "matched" and detail["claimed"]["threshold"] == 0.30
+
+
+def test_an_expired_card_is_refused_by_the_gateways_own_date_whatever_the_kiosk_or_the_issuer(stack, kiosk,
+                                                                                             tmp_path):
+    """Finding 3: with untrusted issuers allowed, an expired card enrolled (passive authentication ranks
+    `untrusted_issuer` above `expired_document`, and the kiosk's outcome was overwritten by its face stage). A
+    kiosk that skips its own expiry check gets no further."""
+    foreign = issue_card(TestPki.create(country="XX", common="Unknown CSCA"), chip_jpeg(CHIP_PHOTO),
+                         document="203002002", citizen_number="001090002002", expiry="240101")
+    kiosk.card = SoftwareCard(foreign.files, foreign.document, foreign.birth, foreign.expiry)
+    kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "holder.avi")
+    with pytest.MonkeyPatch.context() as patch:  # the compromised kiosk believes the card is valid till 2099
+        patch.setattr("edge.kiosk.kiosk.expiry_date", lambda yymmdd, today: date(2099, 1, 1))
+        status = finished(stack, read_card(stack, foreign))
+    assert (status["passive"], status["outcome"]) == ("untrusted_issuer", "matched"), status
+    assert status["refusal"] == "expired_document" and not status["may_enrol"]
+    answer = enrol(stack, status["read"])
+    assert answer.status_code == 409 and answer.json()["detail"] == "the card has expired"
+
+
+def test_card_details_a_person_typed_are_never_readable_on_a_brokers_disk(stack):
+    """Finding 6: with a site's bridge down, the central broker keeps the kiosk's `cmd/card` for the bridge's
+    session -- and wrote the person's document number, birth and expiry to mosquitto.db."""
+    bundle = stack.add_device("kiosk-2", "site-w", kind="kiosk")
+    topic = cmd_topic("site-w", "kiosk-2", CARD)
+    away = new_client("kiosk-2", bundle.broker_url(), clean_session=False)  # a session the broker keeps
+    subscribed = threading.Event()
+    away.on_subscribe = lambda *args: subscribed.set()
+    away.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+    away.connect(bundle.broker_url().host, bundle.broker_url().port)
+    away.loop_start()
+    assert subscribed.wait(5)
+    away.disconnect()
+    away.loop_stop()
+    details = {"document": "203007777", "birth": "880214", "expiry": "331130"}
+    week = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    answer = stack.post("/api/kiosks/kiosk-2/reads", details | {"valid_until": week}, role="operator")
+    assert answer.status_code == 202, answer.text
+    read = answer.json()["read"]
+    kept = stack.files.data / "mosquitto.db"
+    wait_for(lambda: kept.exists() and read.encode() in kept.read_bytes(), 15, "the broker to save the command")
+    assert not [value for value in details.values() if value.encode() in kept.read_bytes()]
+    # The kiosk itself opens them with its own key.
+    back = new_client("kiosk-2", bundle.broker_url(), clean_session=False)
+    got: list[bytes] = []
+    back.on_message = lambda c, u, m: got.append(m.payload)
+    back.connect(bundle.broker_url().host, bundle.broker_url().port)
+    back.loop_start()
+    wait_for(lambda: got, 5, "the queued command")
+    back.disconnect()
+    back.loop_stop()
+    command = open_command(got[0], CardReadCommand, "kiosk-2", public_key_from_text(bundle.gateway_key))
+    assert command.details(bundle.gallery_key).model_dump() == details
+    with pytest.raises(CommandRefused, match="unsealed"):  # another kiosk's key does not open them
+        command.details(load_bundle(stack.devices["kiosk-1"]).gallery_key)
+
+
+def test_a_kiosk_enrols_for_the_gates_until_the_ticket_ends_and_metrics_are_not_cached(stack):
+    """Issue 25 (suspected, shown): an operator could create an open-ended or an exam-purpose consent through
+    the kiosk API; /metrics (device names, sites, health) answered without `Cache-Control: no-store`."""
+    card = {"document": "203001344", "birth": "900315", "expiry": "351231"}
+    soon = datetime.now(timezone.utc) + timedelta(days=7)
+    for body, words in (({"valid_until": None}, "until the ticket ends"),
+                        ({"valid_until": (soon + timedelta(days=400)).isoformat()}, "at most 366 days"),
+                        ({"valid_until": soon.isoformat(), "purpose": "exam"}, "gates only")):
+        answer = stack.post("/api/kiosks/kiosk-1/reads", card | body, role="operator")
+        assert answer.status_code == 422 and words in answer.json()["detail"], answer.text
+    assert sql(stack, "SELECT count(*) FROM card_reads WHERE device = 'kiosk-1' AND stage = 'asked'") == [(0,)]
+    scraped = httpx.get(f"{stack.gateway.base_url}/metrics",
+                        headers={"Authorization": f"Bearer {stack.token('auditor')}"})
+    assert scraped.status_code == 200 and scraped.headers["cache-control"] == "no-store"

@@ -7,7 +7,8 @@ and short-lived: a device refuses one that is unsigned, for another device,
 older than `DOOR_COMMAND_MAX_AGE_S`, or already executed (`FreshCommands`).
 
 `card`: "read the chip ID card on your reader with these MRZ details" for a
-kiosk (issue 15), signed, not retained, refused the same way as `door`.
+kiosk (issue 15), signed, not retained, refused the same way as `door`; the
+details themselves sealed to the kiosk, so no broker ever holds them readable.
 
 `ack`: the gateway has committed these sequence numbers (stored now, or already
 stored earlier). The device deletes them from its outbox only then: an event
@@ -24,6 +25,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from wire.evidence import EvidenceError, open_sealed, seal
 from wire.signing import SignatureError, canonical_json, public_key_from_text, verify_envelope
 
 ACK = "ack"
@@ -84,20 +86,48 @@ class DoorCommand(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class CardReadCommand(BaseModel):
-    """A kiosk's order to read the card on its reader with the three MRZ fields the person typed (signed by the
-    gateway; the fields travel only here and are kept nowhere)."""
+class CardDetails(BaseModel):
+    """The three MRZ fields the person typed: what the chip's access key is made from."""
 
     model_config = ConfigDict(extra="forbid")
 
-    v: int = 1
+    document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")]
+    birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # YYMMDD
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+class CardReadCommand(BaseModel):
+    """A kiosk's order to read the card on its reader (signed by the gateway). The person's card details travel
+    sealed to the kiosk (`seal_card_details`): a broker that keeps the command -- for a kiosk behind a site
+    bridge that is down, say -- keeps ciphertext, and the details are kept readable nowhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = 2
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]  # the read's id (a UUIDv7): run at most once
     device: str
     issued_at: AwareDatetime
     by: Annotated[str, Field(max_length=64)]  # the user at the counter
-    document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")]
-    birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # YYMMDD
-    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    nonce: Annotated[str, Field(max_length=64)]
+    sealed: Annotated[str, Field(max_length=1000)]  # CardDetails, AES-GCM with the kiosk's gallery key
+
+    def details(self, key: str) -> CardDetails:
+        """The card details, opened with the kiosk's gallery key; CommandRefused("unsealed") if they do not
+        open (another device's key, or altered)."""
+        try:
+            return CardDetails.model_validate_json(open_sealed(key, self.device, _card_record(self.id), self.nonce,
+                                                               self.sealed))
+        except (EvidenceError, ValidationError):
+            raise CommandRefused("unsealed", self.id) from None
+
+
+def seal_card_details(key: str, device: str, read_id: str, details: CardDetails) -> tuple[str, str]:
+    """(nonce, sealed) of `details` for kiosk `device`'s read `read_id`, with the kiosk's gallery key."""
+    return seal(key, device, _card_record(read_id), details.model_dump_json().encode())
+
+
+def _card_record(read_id: str) -> str:
+    return f"cmd:card:{read_id}"
 
 
 Command = TypeVar("Command", SessionCommand, DoorCommand, CardReadCommand)

@@ -135,7 +135,10 @@ class Kiosk:
 
     def _read_card(self, command: CardReadCommand) -> CardRead | str:
         try:
-            return read_card(self.reader(), command.document, command.birth, command.expiry, NO_TRUST_STORE)
+            card = command.details(self.gallery_key)
+            return read_card(self.reader(), card.document, card.birth, card.expiry, NO_TRUST_STORE)
+        except CommandRefused as exc:
+            outcome, problem = "refused", f"the card details do not open with this kiosk's key ({exc.reason})"
         except AccessDenied as exc:
             outcome, problem = "refused", str(exc)
         except CardRemoved as exc:

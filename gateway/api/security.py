@@ -111,7 +111,8 @@ class SecurityHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        api = scope["path"].startswith("/api/")
+        # Whatever a token reads -- the API, and /metrics with its device names and sites -- no cache may keep.
+        api = scope["path"].startswith("/api/") or scope["path"] == "/metrics"
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

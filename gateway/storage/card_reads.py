@@ -39,6 +39,7 @@ class CardReadRow:
     threshold: float | None = None
     liveness: float | None = None
     events: list[str] = field(default_factory=list)
+    card_expiry: str | None = None  # YYYY-MM-DD, from the sealed DG1
 
 
 _NAMES = [f.name for f in fields(CardReadRow)]

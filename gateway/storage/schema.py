@@ -279,6 +279,7 @@ card_reads = Table(  # a kiosk's card read until the person decides (migration 0
     Column("passive", Text),  # the gateway's passive authentication: genuine, untrusted_issuer, ...
     Column("name", Text),  # DG1's name: the display name if the person is enrolled
     Column("card_hash", Text),  # the card number's keyed hash (never the number)
+    Column("card_expiry", Text),  # DG1's expiry as the gateway read it, YYYY-MM-DD (migration 0008)
     Column("pack", Text),
     Column("chip_template", LargeBinary),
     Column("chip_quality", Float),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from gateway.api.deps import LIVE_ROLES, GatewayDep, require
-from gateway.services.people.kiosk import decide, get_read, may_enrol, request_read
+from gateway.services.people.kiosk import FaceCheck, decide, get_read, may_enrol, request_read
 from gateway.storage import CardReadRow, Session
 from wire.names import Purpose
 from wire.topics import ID_PATTERN
@@ -34,8 +34,8 @@ class ReadIn(BaseModel):
     document: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
     birth: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]  # YYMMDD, as printed in the MRZ
     expiry: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-    purpose: Purpose = "gate"
-    valid_until: AwareDatetime | None = None  # the ticket's end: the consent's
+    purpose: Purpose = "gate"  # a kiosk enrols for the gates only (anything else is refused with a reason)
+    valid_until: AwareDatetime | None = None  # the ticket's end: the consent's (required, refused with a reason)
 
 
 class ReadOut(BaseModel):
@@ -48,8 +48,8 @@ class ReadOut(BaseModel):
     passive: str | None  # the gateway's passive authentication
     problems: list[str]
     name: str | None  # DG1's name: the person checks it is theirs
-    score: float | None  # live face to chip portrait
-    threshold: float | None  # the score a match needs (the kiosk's)
+    score: float | None  # live face to chip portrait, as the gateway computed it from the two sealed templates
+    threshold: float | None  # the score a match needs (the pack's 1:1 threshold, or the gateway's own)
     liveness: float | None
     valid_until: str | None
     may_enrol: bool
@@ -69,11 +69,14 @@ class DecisionOut(BaseModel):
 def _out(gw, read: CardReadRow) -> ReadOut:
     refusal = may_enrol(read, gw.config.kiosk)
     finished = read.stage in ("face", "failed") or read.passive in ("tampered", "expired_document") or (
-        read.passive == "untrusted_issuer" and not gw.config.kiosk.allow_untrusted_issuer)
+        read.passive == "untrusted_issuer" and not gw.config.kiosk.allow_untrusted_issuer) or (
+        read.stage == "read" and refusal in ("tampered", "expired_document"))
+    check = FaceCheck.of(read, gw.config.kiosk) if read.stage == "face" else None
     holder = gw.store.people.subject_by_card(read.card_hash) if read.card_hash else None
     return ReadOut(read=read.id, device=read.device, site=read.site, purpose=read.purpose, stage=read.stage,
                    outcome=read.outcome, passive=read.passive,
-                   problems=read.problems, name=read.name, score=read.score, threshold=read.threshold,
+                   problems=read.problems, name=read.name,
+                   score=check.cosine if check else None, threshold=check.threshold if check else None,
                    liveness=read.liveness, valid_until=read.valid_until, may_enrol=refusal is None,
                    refusal=refusal if finished else None, already_enrolled=holder is not None)
 
@@ -91,7 +94,8 @@ def start_read(device: Device, body: ReadIn, gw: GatewayDep,
     """Ask kiosk `device` to read the card on its reader with these details; follow it at GET .../{read}."""
     read = request_read(gw.store, gw.send, gw.secrets.signing_key if gw.send else None, device, body.document,
                         body.birth, body.expiry, body.purpose,
-                        body.valid_until.isoformat() if body.valid_until else None, session.user.name)
+                        body.valid_until.isoformat() if body.valid_until else None, session.user.name,
+                        gw.config.kiosk.max_validity_days)
     return _out(gw, read)
 
 

@@ -24,6 +24,7 @@ const REFUSAL = {
   untrusted_issuer: FG.t("This card's issuer is not trusted at this site. Please ask at the counter."),
   not_read: FG.t("The card was not read."),
   not_matched: FG.t("Your face does not match the photo on the card. Try again, or ask at the counter."),
+  not_live: FG.t("The camera could not confirm a live person. Remove hats or glasses and try again."),
 };
 const PASSIVE = {genuine: FG.t("genuine"), untrusted_issuer: FG.t("issuer not trusted"), tampered: FG.t("tampered"),
                  expired_document: FG.t("expired")};
@@ -95,7 +96,7 @@ function render(r) {
   if (r.refusal && r.refusal !== "not_matched" && r.stage === "read") return finish(REFUSAL[r.refusal], r, false);
   if (r.stage === "read") { progress.textContent = FG.t("Card checked. Now look at the camera…"); return true; }
   if (r.score !== null) fact(FG.t("Face match"), FG.t("{score} (needs {threshold})", {score: r.score.toFixed(2),
-       threshold: Number(r.threshold).toFixed(2)}), r.outcome === "matched" ? "ok" : "error");
+       threshold: Number(r.threshold).toFixed(2)}), r.score >= r.threshold ? "ok" : "error");
   if (r.refusal) return finish(r.outcome !== "matched" ? FAILED[r.outcome] : REFUSAL[r.refusal], r, true);
   progress.textContent = FG.t("Card and face checked.");
   consent(r);

@@ -9,8 +9,13 @@ device reports each stage in `card` events, which ingest hands to `project`:
 - `face`: the 1:1 score of the live face against the chip portrait, and the live template;
 - `failed`: why the read ended (wrong MRZ, card taken away, ...), audited too.
 
-The person then answers on the consent screen (`decide`). On "I agree", and only for a card that is genuine
-(or from an untrusted issuer where the site allows it) whose portrait matched the live face, the person is
+The person then answers on the consent screen (`decide`). The kiosk is trusted to have read the card on its
+reader and to have taken the live template from the camera before it -- nothing more. On "I agree" the gateway
+decides from what it opened itself (`may_enrol`): passive authentication of the sealed files against its own
+trust store, the card's expiry from the sealed DG1 against its own date, the cosine between the two sealed
+templates against the pack's 1:1 threshold, and the liveness score against its own minimum. What the kiosk
+claimed (outcome, score, threshold) is kept beside and audited, never trusted. Only for a card that is genuine
+(or from an untrusted issuer where the site allows it) whose portrait matched the live face is the person
 enrolled -- one template fused from the live and the chip faces, the consent with the ticket's validity, the
 card number as its keyed hash, the DG1 name -- or, for a card already enrolled, their consent is extended.
 Either way, and on "no", the read and its card events are deleted: no portrait (it never left the kiosk), no
@@ -32,6 +37,7 @@ from emrtd.bac import mrz_information
 from emrtd.dg1 import parse_dg1
 from emrtd.passive import EXPIRED_DOCUMENT, GENUINE, TAMPERED, UNTRUSTED_ISSUER
 from emrtd.passive import authenticate as passive_authentication
+from emrtd.passive import expiry_date
 from emrtd.sod import parse_sod
 from emrtd.trust import TrustStore
 from gateway.config import KioskSettings
@@ -43,10 +49,11 @@ from gateway.services.exams.sessions import Refused
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import CardReadRow, Consent, Store, StoredEvent, Tx
 from gateway.storage.audit import ids_digest
+from models.manifest import ModelFileError, load_manifest
 from models.photos import Template
 from models.quality import QualitySettings
 from wire import DeviceKey, uuid7
-from wire.commands import CARD, CardReadCommand, sign_command
+from wire.commands import CARD, CardDetails, CardReadCommand, seal_card_details, sign_command
 from wire.events import utc_text
 from wire.evidence import EvidenceError, open_sealed
 from wire.topics import cmd_topic
@@ -60,9 +67,11 @@ def _now() -> datetime:
 
 
 def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None, device_id: str, document: str,
-                 birth: str, expiry: str, purpose: str, valid_until: str | None, user: str) -> CardReadRow:
-    """Ask kiosk `device_id` to read the card on its reader; the new read. Invalid for a mistyped field (named)
-    or a device that is not an active kiosk. Audited before the command leaves."""
+                 birth: str, expiry: str, purpose: str, valid_until: str | None, user: str,
+                 max_validity_days: int = 366) -> CardReadRow:
+    """Ask kiosk `device_id` to read the card on its reader; the new read. Invalid for a mistyped field (named),
+    a device that is not an active kiosk, or a consent a kiosk may not give: for anything but the gates, without
+    an end, or ending more than `max_validity_days` from now. Audited before the command leaves."""
     device = store.devices.get(device_id)
     if device is None or device.kind != "kiosk" or not device.active:
         raise Invalid("{device} is not an active kiosk", device=device_id)
@@ -73,16 +82,22 @@ def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None,
         raise Invalid("the card's details are not well formed: the document number is up to 9 letters and digits, "
                       "the dates are 6 digits (YYMMDD)") from None
     check_consent_fields(store, purpose, [device.site])
+    if purpose != "gate":
+        raise Invalid("a kiosk enrols visitors for the gates only, not for '{purpose}'", purpose=purpose)
     now = utc_text(_now())
     valid_until = parse_expiry(valid_until, now)
+    if valid_until is None or valid_until > utc_text(_now() + timedelta(days=max_validity_days)):
+        raise Invalid("a kiosk enrolment lasts until the ticket ends, at most {days} days from now: give its end",
+                      days=max_validity_days)
     if send is None or signing_key is None:
         raise Unavailable("this gateway is not connected to the broker")
     read = CardReadRow(str(uuid7()), device.site, device.id, user, now, purpose, valid_until, "asked", now)
     with store.db.transaction() as tx:
         store.card_reads.add(tx, read)
         tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose})
-    command = CardReadCommand(id=read.id, device=device.id, issued_at=_now(), by=user, document=document,
-                              birth=birth, expiry=expiry)
+    nonce, sealed = seal_card_details(device.gallery_key, device.id, read.id,
+                                      CardDetails(document=document, birth=birth, expiry=expiry))
+    command = CardReadCommand(id=read.id, device=device.id, issued_at=_now(), by=user, nonce=nonce, sealed=sealed)
     if not send(cmd_topic(device.site, device.id, CARD), sign_command(command, signing_key)):
         with store.db.transaction() as tx:
             store.card_reads.remove(tx, read)
@@ -141,10 +156,13 @@ class CardProjector:
             dg1, sod_bytes = base64.b64decode(sealed["dg1"]), base64.b64decode(sealed["sod"])
             mrz, sod = parse_dg1(dg1), parse_sod(sod_bytes)
             passive = passive_authentication(sod, {1: dg1}, self.trust, mrz.expiry,
-                                             digests={2: bytes.fromhex(sealed["dg2_digest"])})
+                                             digests={2: bytes.fromhex(sealed["dg2_digest"])},
+                                             issuing_state=mrz.issuing_state)
+            expires = expiry_date(mrz.expiry, _now().date()).isoformat()
         except (KeyError, ValueError) as exc:
             return {"passive": TAMPERED, "problems": [f"the card's files do not parse: {exc}"]}
         return {"passive": passive.outcome, "problems": list(passive.problems), "name": mrz.name,
+                "card_expiry": expires,
                 "card_hash": self.secrets.id_card_hash(mrz.card_number), "pack": sealed.get("pack"),
                 "chip_template": _template(sealed, "chip_template"), "chip_quality": sealed.get("chip_quality")}
 
@@ -173,14 +191,48 @@ REFUSALS = {
     "untrusted_issuer": N_("the card's issuer is not trusted at this site"),
     "not_read": N_("the card was not read"),
     "not_matched": N_("the live face was not matched to the card"),
+    "not_live": N_("the face before the camera did not pass the liveness check"),
 }
 
 
+@dataclass(frozen=True)
+class FaceCheck:
+    """The gateway's own 1:1 check of a read: the two sealed templates' cosine against the pack's threshold."""
+
+    cosine: float | None  # None: no pair of templates to compare
+    threshold: float | None  # None: a pack the gateway does not know
+
+    @classmethod
+    def of(cls, read: CardReadRow, settings: KioskSettings) -> FaceCheck:
+        try:
+            pack_threshold = load_manifest().pack(read.pack).verify_threshold if read.pack else None
+        except ModelFileError:
+            pack_threshold = None
+        threshold = settings.verify_threshold if settings.verify_threshold is not None else pack_threshold
+        if read.chip_template is None or read.live_template is None \
+                or len(read.live_template) != len(read.chip_template):
+            return cls(None, threshold)
+        chip = np.frombuffer(read.chip_template, dtype=np.float32).astype(np.float64)
+        live = np.frombuffer(read.live_template, dtype=np.float32).astype(np.float64)
+        norms = float(np.linalg.norm(chip) * np.linalg.norm(live))
+        cosine = float(chip @ live) / norms if norms > 0 and np.isfinite(norms) else None
+        return cls(None if cosine is None else round(cosine, 4), threshold)
+
+    @property
+    def matched(self) -> bool:
+        return self.cosine is not None and self.threshold is not None and self.cosine >= self.threshold
+
+
 def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
-    """Why this read may not become an enrolment (a key of REFUSALS), or None."""
+    """Why this read may not become an enrolment (a key of REFUSALS), or None. Decided from what the gateway
+    opened and checked itself; the kiosk's own outcome can only refuse, never admit."""
     if read.passive == TAMPERED or read.outcome == TAMPERED:
         return "tampered"
-    if EXPIRED_DOCUMENT in (read.passive, read.outcome):
+    if read.card_expiry is None:
+        return "not_read"
+    # The gateway's date against DG1's expiry: passive authentication ranks an untrusted issuer above an expired
+    # card, and the kiosk's outcome is only its word.
+    if EXPIRED_DOCUMENT in (read.passive, read.outcome) or read.card_expiry < _now().date().isoformat():
         return "expired_document"
     if read.passive == UNTRUSTED_ISSUER and not settings.allow_untrusted_issuer:
         return "untrusted_issuer"
@@ -188,9 +240,11 @@ def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
         return "not_read"
     if read.chip_template is None or read.pack is None:
         return "not_read"
-    if read.stage != "face" or read.outcome != "matched" or read.live_template is None \
-            or len(read.live_template) != len(read.chip_template):
+    if read.stage != "face" or read.outcome != "matched" or not FaceCheck.of(read, settings).matched:
         return "not_matched"
+    if (read.liveness is None and settings.require_liveness) or \
+            (read.liveness is not None and read.liveness < settings.min_liveness):
+        return "not_live"
     return None
 
 
@@ -212,7 +266,11 @@ def decide(store: Store, secrets: GatewaySecrets, settings: KioskSettings, devic
     problem = may_enrol(read, settings)
     if problem:
         raise Conflict(REFUSALS[problem])
-    detail = {"kiosk": read.device, "read": read.id, "passive": read.passive, "score": read.score}
+    check = FaceCheck.of(read, settings)
+    detail = {"kiosk": read.device, "read": read.id, "passive": read.passive, "card_expiry": read.card_expiry,
+              "cosine": check.cosine, "threshold": check.threshold, "liveness": read.liveness,
+              # what the kiosk said, beside what the gateway found
+              "claimed": {"outcome": read.outcome, "score": read.score, "threshold": read.threshold}}
     holder = store.people.subject_by_card(read.card_hash) if read.card_hash else None
     if holder:
         _extend(store, read, holder, settings, actor, detail)
