@@ -268,3 +268,40 @@ def test_a_kiosk_enrols_for_the_gates_until_the_ticket_ends_and_metrics_are_not_
     scraped = httpx.get(f"{stack.gateway.base_url}/metrics",
                         headers={"Authorization": f"Bearer {stack.token('auditor')}"})
     assert scraped.status_code == 200 and scraped.headers["cache-control"] == "no-store"
+
+
+def test_a_door_event_counts_as_an_operators_opening_only_for_a_command_the_gateway_issued(stack):
+    """Finding 7: a gate's `door` event with cause `operator`, operator `admin` and a command id the gateway never
+    issued was stored and shown as an opening by admin."""
+    gate = DeviceClient(stack, "gate-w1")
+    gate.client.subscribe(cmd_topic("site-w", "gate-w1", DOOR), qos=1)
+    seq = stack.store.devices.get("gate-w1").last_seq + 1
+    door = DoorStatus(lane=1, kind="gpio", direction="in", fail_mode="secure", state="ok")
+    gate.publish(sign_event(heartbeat(gate, seq, doors=[door]), gate.key),
+                 event_topic("site-w", "gate-w1", "heartbeat"))
+    wait_for(lambda: (stack.store.devices.get("gate-w1").last_heartbeat or {}).get("doors"), 10, "the lane known")
+    # The operator's opening: the gateway's signed command reaches the gate, whose confirmation is stored.
+    order = stack.post("/api/devices/gate-w1/doors/1/open", {"reason": "pram"}, role="operator").json()
+    wait_for(lambda: gate.received, 5, "the door command")
+
+    def opening(seq: int, **fields) -> DoorEvent:
+        return DoorEvent(**{"id": str(uuid7()), "site": "site-w", "device": "gate-w1", "seq": seq,
+                            "captured_at": datetime.now(timezone.utc), "lane": 1, "outcome": "opened",
+                            "cause": "operator", "command": order["command"], "operator": "operator-1",
+                            "reason": "pram"} | fields)
+
+    def refused_as(event: DoorEvent, reason: str) -> None:
+        before = stack.metrics()["ingest"]["rejected"].get(reason, 0)
+        gate.publish(sign_event(event, gate.key), event_topic("site-w", "gate-w1", "door"))
+        wait_for(lambda: stack.metrics()["ingest"]["rejected"].get(reason, 0) == before + 1, 10, reason)
+        assert stack.get(f"/api/events/{event.id}").status_code == 404
+
+    refused_as(opening(seq + 1, command=str(uuid7()), operator="admin-1"), "door_command_unknown")
+    refused_as(opening(seq + 2, operator="admin-1"), "door_command_mismatch")  # issued, but by someone else
+    refused_as(opening(seq + 3, lane=2), "door_command_mismatch")
+    confirmed = opening(seq + 4)
+    gate.publish(sign_event(confirmed, gate.key), event_topic("site-w", "gate-w1", "door"))
+    wait_for(lambda: stack.get(f"/api/events/{confirmed.id}").status_code == 200, 10, "the real opening stored")
+    [stored] = stack.events(kind="door", device="gate-w1")
+    assert (stored["operator"], stored["command"]) == ("operator-1", order["command"])
+    gate.close()

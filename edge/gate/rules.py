@@ -158,7 +158,8 @@ class Gate:
             self.commands_refused += 1
             log.error("door command refused (%s); %d refused since start", refused, self.commands_refused)
             return
-        log.info("door command %s: open lane %d for %s (%s)", command.id, command.lane, command.by, command.reason)
+        # Quoted (repr): an operator's words with a line break in them cannot forge a line of this log.
+        log.info("door command %s: open lane %d for %r (%r)", command.id, command.lane, command.by, command.reason)
         request = OpenRequest("operator", command=command.id, operator=command.by, reason=command.reason)
         if not self.doors.request(command.lane, request):
             self._reported(DoorReport(command.lane, "failed", request, None, 0, "no door on this lane"))

@@ -3,16 +3,19 @@
 Nothing opens unrecorded: the request is in the audit chain (who, which lane, why) before the command leaves,
 and a command the broker did not take is audited as not sent. The device confirms with a `door` event naming
 the command, which the live page shows; it refuses a command older than 30 s, so a command held up on the
-way never opens a door late.
+way never opens a door late. A `door` event stands as an operator's opening only if it names a command this
+gateway issued, to that device, for that lane, by that operator (`unissued_opening`): a gate cannot put an
+opening in anyone's name.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.errors import Invalid, Unavailable
-from gateway.storage import Store
+from gateway.storage import AuditQuery, Store, StoredEvent
 from wire import DeviceKey, uuid7
 from wire.commands import DOOR, DoorCommand, sign_command
 from wire.topics import cmd_topic
@@ -46,3 +49,20 @@ def open_lane(store: Store, device_id: str, lane: int, reason: str, user: str, s
             tx.audit(f"user:{user}", "door.open_not_sent", command.id, details)
         raise Unavailable("the broker did not take the command: the door was not opened; try again")
     return command
+
+
+def unissued_opening(store: Store, event: StoredEvent) -> str | None:
+    """Why a `door` event may not be stored as an operator's opening, or None (for a grant's, always None):
+    `door_command_unknown` if this gateway never issued the command it names, `door_command_mismatch` if it
+    issued it to another device, lane or operator."""
+    body = json.loads(event.body)
+    if body.get("cause") != "operator":
+        return None
+    issued = store.audit.search(AuditQuery(action="door.open", target=body.get("command") or "", limit=1))
+    if not issued:
+        return "door_command_unknown"
+    detail = json.loads(issued[0].detail or "{}")
+    if (detail.get("device"), detail.get("lane"), issued[0].actor) != (
+            event.device, body.get("lane"), f"user:{body.get('operator')}"):
+        return "door_command_mismatch"
+    return None

@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from gateway.services.broker.mosquitto import replica_login
+from gateway.services.devices.doors import unissued_opening
 from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
@@ -339,6 +340,8 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, ca
     elif event.kind == "card" and cards is not None:  # a kiosk's card read, for its consent screen
         with tx.savepoint():
             cards.project(store, tx, event)
+    elif event.kind == "door" and (why := unissued_opening(store, event)):
+        raise Refused(why)
     return False
 
 
