@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.quality import QualitySettings
@@ -167,7 +167,7 @@ class DoorSettings(BaseModel):
     # isapi / webhook: the controller's address, its login (ISAPI: digest) and the door number
     url: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None  # never shown: a dump or an error prints **********
     door: int = Field(1, ge=1, le=64)
     timeout_s: float = Field(2.0, gt=0, le=30)
 

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.storage import SchemaTooNew
     from facegate.postgres import PostgresUnavailable
     from models import ModelFileError
+    from wire.redact import redact
 
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ModelFileError, GatewayError, AnchorMismatch, SchemaTooNew, PostgresUnavailable, FileNotFoundError,
             NotADirectoryError, ValueError, CardError) as exc:
-        log.error("%s", exc)
+        log.error("%s", redact(str(exc)))  # a configuration error may quote a camera's or a door's URL
         return 2
 
 

@@ -24,6 +24,7 @@ from edge.vision.liveness import LivenessChecker
 from emrtd.apdu import Transport
 from models import LoadedPack
 from wire.bundle import DeviceBundle
+from wire.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -69,5 +70,5 @@ def build_kiosk(config: EdgeConfig, bundle: DeviceBundle, source: str | None, mq
     kiosk = Kiosk(config, pack, liveness, link.events, bundle.device, bundle.gallery_key, bundle.gateway_key,
                   reader=reader, camera=camera or (lambda: Camera(source, config.camera)))
     link.on_card = kiosk.command
-    log.info("kiosk %s ready: reader %d, camera %s", bundle.device, config.kiosk.reader, source)
+    log.info("kiosk %s ready: reader %d, camera %s", bundle.device, config.kiosk.reader, redact(str(source)))
     return KioskDevice(config, link, kiosk)

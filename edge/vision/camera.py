@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from edge.settings import CameraSettings
+from wire.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class Camera:
 
     def __post_init__(self) -> None:
         self._target, self.live = _parse_source(self.source)
+        # What logs, heartbeats and errors name the camera by: its source with any password or token masked.
+        self.shown = redact(self.source)
         self.latest_only = self.live or self.realtime
         self._queue: queue.Queue = queue.Queue()  # sized at start(), when `backlog` is final
         self._stop = threading.Event()
@@ -117,7 +120,7 @@ class Camera:
     # -- consumer side -------------------------------------------------
     def start(self) -> Camera:
         self._queue = queue.Queue(maxsize=max(1, self.backlog) if self.latest_only else 8)
-        self._thread = threading.Thread(target=self._run, name=f"camera:{self.source}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"camera:{self.shown}", daemon=True)
         self._thread.start()
         return self
 
@@ -208,16 +211,16 @@ class Camera:
             sub = self._capture(_parse_source(substream)[0]) if substream else None
             if cap.isOpened() and (sub is None or sub.isOpened()):
                 return _Streams(cap, sub)
-            which = self.source if not cap.isOpened() else f"sub-stream {substream}"
+            which = self.shown if not cap.isOpened() else f"sub-stream {redact(substream)}"
             cap.release()
             if sub is not None:
                 sub.release()
             if not self.live and attempt >= self.settings.open_retries_file:
                 self.stats.error = f"cannot open {which!r} after {attempt} attempts"
-                log.error("camera %s: %s", self.source, self.stats.error)
+                log.error("camera %s: %s", self.shown, self.stats.error)
                 return None
             self.stats.down = "; ".join(filter(None, (lost, f"cannot open {which!r} (attempt {attempt})")))
-            log.warning("camera %s: cannot open (attempt %d); retrying in %.1fs", self.source, attempt, delay)
+            log.warning("camera %s: cannot open (attempt %d); retrying in %.1fs", self.shown, attempt, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.settings.reconnect_max_s)
         return None
@@ -236,7 +239,7 @@ class Camera:
         sub_fps = streams.sub.get(cv2.CAP_PROP_FPS) if streams.sub is not None else 0.0
         if self.fps and sub_fps and abs(sub_fps - self.fps) > 0.05 * self.fps:  # read frame for frame together
             log.warning("camera %s: the sub-stream says %.1f fps, the main stream %.1f: give both the same rate, "
-                        "or faces will be cut from another moment than the one detected", self.source, sub_fps,
+                        "or faces will be cut from another moment than the one detected", self.shown, sub_fps,
                         self.fps)
         frame_count = int(streams.main.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         rate = _RateLimit(self.settings.fps) if self.live and self.settings.fps else None
@@ -249,7 +252,7 @@ class Camera:
             decode_s = time.perf_counter() - decode_start
             if ok and streams.mismatch:
                 self.stats.error = streams.mismatch
-                log.error("camera %s: %s", self.source, self.stats.error)
+                log.error("camera %s: %s", self.shown, self.stats.error)
                 break
             if not ok:
                 if not self.live and (frame_count == 0 or index >= frame_count):
@@ -261,13 +264,13 @@ class Camera:
                 if bad_run < self.settings.max_consecutive_bad_frames and not (self.live and silent):
                     continue
                 if not self.live:
-                    log.warning("camera %s: %d undecodable frames in a row; treating as end", self.source, bad_run)
+                    log.warning("camera %s: %d undecodable frames in a row; treating as end", self.shown, bad_run)
                     break
                 streams.release()
                 self.stats.reconnects += 1
                 since = datetime.now(timezone.utc) - timedelta(seconds=time.monotonic() - last_good)
                 self.stats.down = f"stream lost: no frame since {since.isoformat(timespec='seconds')}; reconnecting"
-                log.warning("camera %s: %s", self.source, self.stats.down)
+                log.warning("camera %s: %s", self.shown, self.stats.down)
                 streams = self._open()
                 if streams is None:
                     return
@@ -276,7 +279,7 @@ class Camera:
             bad_run = 0
             last_good = time.monotonic()
             if self.stats.down:
-                log.info("camera %s: frames again after %s", self.source, self.stats.down)
+                log.info("camera %s: frames again after %s", self.shown, self.stats.down)
                 self.stats.down = None
             if rate is not None and not rate.take(last_good):
                 self.stats.over_rate += 1

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from edge.settings import DoorSettings
+from wire.redact import redact
 
 
 class DoorFault(Exception):
-    """The output could not be driven: unplugged, refused, no answer. The message says which."""
+    """The output could not be driven: unplugged, refused, no answer. The message says which -- with any URL's
+    secrets masked, since it reaches heartbeats, `door` events and the live page."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 class DoorOutput(Protocol):

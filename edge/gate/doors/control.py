@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from edge.gate.doors import open_output
 from edge.gate.doors.base import DoorFault, DoorOutput
 from edge.settings import DoorSettings
+from wire.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class DoorControl:
                 try:
                     output = open_output(settings)
                 except (DoorFault, OSError, ValueError, ImportError) as exc:
-                    error = f"cannot open the {settings.kind} output: {exc}"
+                    error = redact(f"cannot open the {settings.kind} output: {exc}")
                     log.error("lane %d: %s", settings.lane, error)
             self.lanes[settings.lane] = LaneDoor(settings, output, error)
 

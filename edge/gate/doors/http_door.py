@@ -29,7 +29,8 @@ def isapi_command(cmd: str) -> bytes:
 class HttpDoor:
     def __init__(self, settings: DoorSettings):
         self.settings = settings
-        auth = httpx.DigestAuth(settings.username, settings.password or "") if settings.username else None
+        password = settings.password.get_secret_value() if settings.password else ""
+        auth = httpx.DigestAuth(settings.username, password) if settings.username else None
         self._client = httpx.Client(auth=auth, timeout=settings.timeout_s)
 
     def open(self, subject: str | None = None) -> float:

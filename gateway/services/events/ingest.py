@@ -61,6 +61,7 @@ from wire import SignatureError, TopicError, canonical_json, parse_event, parse_
 from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text
 from wire.mqtt import BrokerUrl, TlsSettings, new_client
+from wire.redact import redact
 from wire.signing import verify_canonical
 from wire.topics import ALL_EVENTS, ALL_STATUS, GATEWAY_ONLINE, cmd_topic, shared
 
@@ -312,8 +313,8 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
         row = e.row()
         accepted.append(row)
         last_seq[e.device] = max(last_seq.get(e.device, 0), e.seq)
-        if e.kind == "heartbeat":
-            heartbeats[e.device] = (e.body, e.captured_at, _skew(e))
+        if e.kind == "heartbeat":  # the devices page's copy: a URL's secrets masked even from an older device
+            heartbeats[e.device] = (redact(e.body), e.captured_at, _skew(e))
         if ended:
             result.sessions_ended.append(e)
         tx.audit(f"device:{e.device}", "event.stored", e.id, {"digest": row_digest(row), "v": 2}, at=e.received_at)
