@@ -14,7 +14,6 @@ import httpx
 import pytest
 from cryptography import x509
 
-from emrtd.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
 from gateway.services.broker.mosquitto import GATEWAY_USER, configure_site
 from gateway.services.devices.registry import write_broker_logins
@@ -23,9 +22,10 @@ from edge.eval.synthetic import read_video
 from network_camera import NetworkCamera
 from stack import REPO, DeviceClient, Stack, connect_result, free_port, register_device, sql, wait_for
 from test_hardening import heartbeat
-from test_kiosk import (CHIP_PHOTO, LIVE_PHOTO, STRANGER, KioskAtTheCounter, before_the_camera, chip_jpeg,
-                        finished, read_card)
-from test_kiosk import kiosk_config  # noqa: F401 -- the kiosk's configuration, a fixture found by its name
+from test_kiosk import CHIP_PHOTO, LIVE_PHOTO, STRANGER, before_the_camera, chip_jpeg, finished, read_card
+# Fixtures, found by their names: kiosk-1 of this module's stack with its real link -- and its own key, as a kiosk
+# an attacker took over would have -- and the test CSCA in the gateway's trust store.
+from test_kiosk import kiosk, kiosk_config, pki  # noqa: F401
 from wire import public_key_from_text, sign_event, uuid7
 from wire.commands import CARD, DOOR, CardReadCommand, CommandRefused, open_command
 from wire.events import DoorEvent, DoorStatus
@@ -45,21 +45,6 @@ def stack(tmp_path_factory):
     s.add_device("kiosk-1", "site-w", kind="kiosk")
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def pki(stack):
-    pki = TestPki.create()
-    TrustStore(stack.gateway.trust_dir).add(pki.csca_pem())
-    return pki
-
-
-@pytest.fixture(scope="module")
-def kiosk(stack, kiosk_config, pack):  # noqa: F811 -- the fixture imported above
-    """The kiosk device with its real link -- and its own key, as a kiosk an attacker took over would have."""
-    device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack)
-    yield device
-    device.close()
 
 
 def lying(kiosk, **claims):

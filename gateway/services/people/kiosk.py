@@ -25,6 +25,7 @@ MRZ. `purge` deletes reads nobody answered after `read_ttl_s`.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -204,11 +205,7 @@ class FaceCheck:
 
     @classmethod
     def of(cls, read: CardReadRow, settings: KioskSettings) -> FaceCheck:
-        try:
-            pack_threshold = load_manifest().pack(read.pack).verify_threshold if read.pack else None
-        except ModelFileError:
-            pack_threshold = None
-        threshold = settings.verify_threshold if settings.verify_threshold is not None else pack_threshold
+        threshold = settings.verify_threshold if settings.verify_threshold is not None else _verify_threshold(read.pack)
         if read.chip_template is None or read.live_template is None \
                 or len(read.live_template) != len(read.chip_template):
             return cls(None, threshold)
@@ -221,6 +218,15 @@ class FaceCheck:
     @property
     def matched(self) -> bool:
         return self.cosine is not None and self.threshold is not None and self.cosine >= self.threshold
+
+
+@functools.cache
+def _verify_threshold(pack: str | None) -> float | None:
+    """The 1:1 threshold of model pack `pack` (models/manifest.toml); None for a pack the gateway does not know."""
+    try:
+        return load_manifest().pack(pack).verify_threshold if pack else None
+    except ModelFileError:
+        return None
 
 
 def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
