@@ -4,7 +4,8 @@ secure messaging, check them (passive authentication). The one entry point is `r
 A chunk that fails in transit (an NFC field lost for a moment) is read again after the session is opened
 afresh: the send sequence counter cannot be trusted after a lost answer, so the retry re-runs BAC and picks the
 file up at the same offset. After `attempts` failures the card is taken to be gone (`CardRemoved`); nothing is
-kept of a half-read card.
+kept of a half-read card. An error status is the card's answer, not a lost one: it ends the read at once with
+the status, in a `StatusError` naming the file (a card that is there and answering is never told to come back).
 """
 
 from __future__ import annotations
@@ -146,9 +147,11 @@ class CardRead:
     files: dict[str, bytes] = field(repr=False)
     stats: LinkStats
     data_groups: tuple[int, ...] = ()  # as EF.COM lists them
+    notes: tuple[str, ...] = ()  # what was odd about the card without failing the read (a malformed EF.COM)
 
 
 def _listed_groups(com: bytes) -> tuple[int, ...]:
+    """The data groups EF.COM lists; TlvError if it does not parse."""
     tag, value, _ = read_tlv(com)
     tags = {0x61: 1, 0x75: 2, 0x63: 3, 0x76: 4, 0x65: 5, 0x66: 6, 0x67: 7, 0x68: 8, 0x69: 9, 0x6A: 10, 0x6B: 11,
             0x6C: 12, 0x6D: 13, 0x6E: 14, 0x6F: 15, 0x70: 16}
@@ -166,13 +169,29 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
     AccessDenied if the card refuses them, CardRemoved if it left, CardError (or TlvError, a ValueError) for a
     card whose files are not what ICAO 9303 says."""
     session = ChipSession(transport, BacKeys.from_mrz(document, birth, expiry), secure=secure)
+    files, notes = {}, []
     try:
         session.open()
-        files = {name: session.read_file(name) for name in ("COM", "DG1", "DG2", "SOD")}
+        # EF.COM only lists the data groups: the security object does not cover it and the check does not need
+        # it, so a card whose EF.COM is missing or malformed is still read (and says so).
+        try:
+            files["COM"] = session.read_file("COM")
+        except CardRemoved:
+            raise
+        except CardError as exc:
+            notes.append(f"EF.COM could not be read ({exc}): the data groups it lists are unknown")
+            session.open()  # after an error status, start the session afresh rather than trust its counter
+        files |= {name: session.read_file(name) for name in ("DG1", "DG2", "SOD")}
     except CardRemoved as exc:
         raise CardRemoved(GONE) from exc
     mrz = parse_dg1(files["DG1"])
     faces = parse_dg2(files["DG2"])
     passive = passive_authentication(parse_sod(files["SOD"]), {1: files["DG1"], 2: files["DG2"]}, trust,
                                      mrz.expiry, today, issuing_state=mrz.issuing_state)
-    return CardRead(mrz, faces, passive, files, session.stats, _listed_groups(files["COM"]))
+    groups = ()
+    if "COM" in files:
+        try:
+            groups = _listed_groups(files["COM"])
+        except TlvError as exc:
+            notes.append(f"EF.COM does not parse ({exc}): the data groups it lists are unknown")
+    return CardRead(mrz, faces, passive, files, session.stats, groups, tuple(notes))

@@ -6,8 +6,11 @@ so a replayed, dropped or altered message fails its MAC.
 from __future__ import annotations
 
 from emrtd import crypto
-from emrtd.apdu import CardError, split
+from emrtd.apdu import OK, CardError, split
 from emrtd.tlv import TlvError, read_tlv, tlv
+
+
+SM_FAILED = (0x6987, 0x6988)  # expected secure-messaging objects missing, or incorrect: the session is over
 
 
 class SecureMessagingError(CardError):
@@ -45,11 +48,14 @@ class SecureChannel:
         return self.ssc
 
     def wrap(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> bytes:
-        """The protected APDU of a plain command: data in DO87, Le in DO97, their MAC in DO8E."""
+        """The protected APDU of a plain command: data in DO87 (an even INS: a padding-indicator byte, then the
+        cryptogram) or DO85 (an odd INS, whose data are BER-TLV objects: the cryptogram alone, ISO/IEC 7816-4
+        10.2), Le in DO97, their MAC in DO8E."""
         header = bytes((cla | 0x0C, ins, p1, p2))
         body = b""
         if data:
-            body += tlv(0x87, b"\x01" + crypto.encrypt(self.ks_enc, crypto.pad(data)))
+            cryptogram = crypto.encrypt(self.ks_enc, crypto.pad(data))
+            body += tlv(0x85, cryptogram) if ins & 1 else tlv(0x87, b"\x01" + cryptogram)
         if le is not None:
             body += tlv(0x97, bytes((le & 0xFF,)))
         mac = crypto.retail_mac(self.ks_mac, self._step() + crypto.pad(header) + body)
@@ -57,12 +63,17 @@ class SecureChannel:
         return header + bytes((len(body),)) + body + b"\x00"
 
     def unwrap(self, response: bytes) -> tuple[bytes, int]:
-        """(plain data, status) of a protected answer. SecureMessagingError if its MAC is wrong; the counter
-        steps either way, as the card's did."""
+        """(plain data, status) of a protected answer, or of an error status the card answered in the clear
+        (cards do: 6A82 for a file it does not have). SecureMessagingError if its MAC is wrong, or if the card
+        says secure messaging itself failed (6987, 6988); the counter steps either way, as the card's did."""
         ssc = self._step()
         raw, status = split(response)
-        if not raw:  # the card dropped secure messaging: an error status in the clear (e.g. 6987, 6988)
-            raise SecureMessagingError(f"the card left secure messaging ({status:04X})")
+        if not raw:
+            if status in SM_FAILED:
+                raise SecureMessagingError(f"the card left secure messaging ({status:04X})")
+            if status == OK:
+                raise SecureMessagingError("an answer without secure messaging")
+            return b"", status
         try:
             fields, macd, mac = split_protected(raw)
         except TlvError as exc:
@@ -77,4 +88,6 @@ class SecureChannel:
             if encrypted[:1] != b"\x01":
                 raise SecureMessagingError("encrypted data without its padding indicator")
             data = crypto.unpad(crypto.decrypt(self.ks_enc, encrypted[1:]))
+        elif 0x85 in fields:  # the answer to an odd INS: BER-TLV data, no padding indicator
+            data = crypto.unpad(crypto.decrypt(self.ks_enc, fields[0x85]))
         return data, status

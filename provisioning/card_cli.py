@@ -41,6 +41,7 @@ def _summary(read) -> dict:
             "portraits": [{"type": f.image_type, "width": f.width, "height": f.height, "bytes": len(f.data)}
                           for f in read.faces],
             "data_groups": list(read.data_groups),
+            "notes": list(read.notes),
             "passive_authentication": {"outcome": p.outcome, "problems": list(p.problems),
                                        "hash_algorithm": p.hash_algorithm, "groups_checked": list(p.groups_checked),
                                        "signer": p.signer, "issuer": p.issuer},
@@ -60,6 +61,8 @@ def _print_read(summary: dict) -> None:
     checked = ", ".join(f"DG{n}" for n in p["groups_checked"])
     print(f"  hashes checked ({p['hash_algorithm']}): {checked or 'none'}; signer {p['signer'] or '?'}; "
           f"trusted issuer {p['issuer'] or 'none'}")
+    for note in summary["notes"]:
+        print(f"note         {note}")
     print(f"link         {link['apdus']} APDUs, {link['bytes_sent']} bytes sent, {link['bytes_received']} received, "
           f"{link['retries']} chunk(s) read again")
 

@@ -158,6 +158,7 @@ class SoftwareCard:
     allow_plain: bool = False  # serve files without BAC (only for the benchmark's baseline)
     remove_after: int | None = None  # the card leaves after this many commands (and stays away)
     drop: set[int] = field(default_factory=set)  # commands (counted from 1) whose answer is lost in transit
+    errors: dict[int, bytes] = field(default_factory=dict)  # commands (counted from 1) answered with this status
     bitrate: float | None = None  # a link model: each exchange takes its bits at this rate
     received: list[bytes] = field(default_factory=list)
 
@@ -247,21 +248,32 @@ class SoftwareCard:
         return b"", b"\x6d\x00"
 
     def _secure(self, apdu: bytes) -> bytes:
+        """As chips do (ISO/IEC 7816-4, ICAO 9303-11): an even INS's data in DO87 (a padding-indicator byte, then
+        the cryptogram), an odd INS's -- BER-TLV data objects -- in DO85 (the cryptogram alone); anything else
+        ends secure messaging with 6988. An error status is answered in the clear, without secure messaging."""
         ks_enc, ks_mac = self.session
         self.ssc += 1
         header, body = apdu[:4], apdu[5:5 + apdu[4]]
         fields, macd, mac = split_protected(body)
         expected = crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + crypto.pad(header) + macd)
-        if mac is None or not crypto.same_mac(mac, expected):
+        odd = header[1] & 1
+        if mac is None or not crypto.same_mac(mac, expected) or (0x87 if odd else 0x85) in fields:
             self.session = None
             return SM_WRONG
-        data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x87][1:])) if 0x87 in fields else b""
+        if odd:
+            data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x85])) if 0x85 in fields else b""
+        else:
+            data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x87][1:])) if 0x87 in fields else b""
         le = fields[0x97][0] if 0x97 in fields else 0
         out, status = self._plain(header[1], header[2], header[3], data, le)
+        status = self.errors.get(len(self.received), status)
         self.ssc += 1
+        if status not in (SW_OK, b"\x62\x82"):
+            return status
         answer = b""
         if out:
-            answer += tlv(0x87, b"\x01" + crypto.encrypt(ks_enc, crypto.pad(out)))
+            cryptogram = crypto.encrypt(ks_enc, crypto.pad(out))
+            answer += tlv(0x85, cryptogram) if odd else tlv(0x87, b"\x01" + cryptogram)
         answer += tlv(0x99, status)
         answer += tlv(0x8E, crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + answer))
         return answer + SW_OK

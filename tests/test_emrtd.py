@@ -12,7 +12,7 @@ import cv2
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from emrtd.apdu import AccessDenied, CardRemoved, command
+from emrtd.apdu import AccessDenied, CardRemoved, StatusError, command
 from emrtd.bac import BacKeys, authenticate, check_digit, key_seed, mrz_information
 from emrtd.passive import issuing_country
 from emrtd.reader import read_card
@@ -221,12 +221,53 @@ def test_a_lost_answer_is_read_again_and_a_card_taken_away_is_a_clean_error(pki,
 
 
 def test_a_portrait_beyond_32_kib_is_read_with_the_odd_read_binary(pki, trust):
+    """Issue 26, fault 3: the odd READ BINARY's data (BER-TLV) go in DO85, as ISO/IEC 7816-4 and chips want; it was
+    sent in DO87, which this card -- as a real chip -- refuses with 6988."""
     big = bytes(range(256)) * 200  # 51,200 bytes: offsets past 7FFF go in DO54
     issued = issue_card(pki, big)
     card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
     read = read_card(card, issued.document, issued.birth, issued.expiry, trust)
     assert read.faces[0].data == big and read.passive.outcome == "genuine"
     assert any(apdu[1] == 0xB1 for apdu in card.received)
+
+
+def test_a_card_without_a_security_object_says_so(pki, trust):
+    """Issue 26, fault 1: under secure messaging a chip answers an error status in the clear (6A82: no such
+    file); it was reported as "the card left secure messaging", never as the missing EF.SOD."""
+    issued = issue_card(pki, b"\xff\xd8 not a real picture")
+    files = {name: data for name, data in issued.files.items() if name != "SOD"}
+    with pytest.raises(StatusError, match="^the card has no SOD: the card answered 6A82$"):
+        read_card(SoftwareCard(files, issued.document, issued.birth, issued.expiry), issued.document, issued.birth,
+                  issued.expiry, trust)
+
+
+def test_an_error_status_mid_file_ends_the_read_with_it_and_not_as_a_card_taken_away(pki, trust):
+    """Issue 26, fault 2: an error status during a chunk read was taken for the card being pulled: BAC ran three
+    more times and the person was told to put back a card that was there and answering."""
+    issued = issue_card(pki, bytes(5000))
+    dry = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    read_card(dry, issued.document, issued.birth, issued.expiry, trust)
+    selects = [n for n, apdu in enumerate(dry.received, 1) if apdu[1] == 0xA4 and apdu[2] == 0x02]
+    second_chunk_of_dg2 = selects[2] + 2  # EF.COM, DG1, then DG2: its length, then its first chunk
+    card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry,
+                        errors={second_chunk_of_dg2: b"\x65\x81"})  # memory failure
+    with pytest.raises(StatusError, match="^reading DG2 at byte 8: the card answered 6581$"):
+        read_card(card, issued.document, issued.birth, issued.expiry, trust)
+    assert sum(apdu[1] == 0x82 for apdu in card.received) == 1  # one BAC: no retry
+    assert len(card.received) == second_chunk_of_dg2  # and nothing sent after the card's answer
+
+
+def test_a_malformed_ef_com_is_named_and_does_not_fail_a_genuine_read(pki, trust):
+    """Issue 26, fault 4: EF.COM (not covered by EF.SOD, not needed for the check) that did not parse failed a
+    read that had passed passive authentication, with a message that did not name EF.COM."""
+    issued = issue_card(pki, b"\xff\xd8 not a real picture")
+    for com, why in ((bytes.fromhex("6003 5C0561"), "does not parse"),  # a list longer than the file
+                     (bytes.fromhex("6005 5C02"), "could not be read")):  # a file shorter than it says
+        files = issued.files | {"COM": com}
+        read = read_card(SoftwareCard(files, issued.document, issued.birth, issued.expiry), issued.document,
+                         issued.birth, issued.expiry, trust)
+        assert read.passive.outcome == "genuine" and read.mrz.name == "NGUYEN VAN AN"
+        assert read.data_groups == () and len(read.notes) == 1 and read.notes[0].startswith(f"EF.COM {why}")
 
 
 def test_the_trust_store_takes_a_csca_or_a_master_list_and_refuses_what_is_not_a_ca(pki, tmp_path):
