@@ -1,5 +1,6 @@
 """Reading a chip: select the eMRTD application, open BAC, read EF.COM, DG1, DG2 and EF.SOD in chunks under
-secure messaging, check them (passive authentication). The one entry point is `read_card`.
+secure messaging -- and DG13, the name as written, where EF.SOD covers it -- and check them (passive
+authentication). The one entry point is `read_card`.
 
 A chunk that fails in transit (an NFC field lost for a moment) is read again after the session is opened
 afresh: the send sequence counter cannot be trusted after a lost answer, so the retry re-runs BAC and picks the
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from emrtd.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
 from emrtd.bac import BacKeys, authenticate
 from emrtd.dg1 import Mrz, parse_dg1
+from emrtd.dg13 import full_name
 from emrtd.dg2 import FaceImage, parse_dg2
 from emrtd.passive import PassiveAuthentication
 from emrtd.passive import authenticate as passive_authentication
@@ -25,7 +27,7 @@ from emrtd.tlv import TlvError, read_header, read_tlv, tlv
 from emrtd.trust import TrustStore
 
 AID = bytes.fromhex("A0000002471001")  # the eMRTD application (ICAO 9303 part 10)
-FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D}
+FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D, "DG13": 0x010D}
 CHUNK = 0xE0  # bytes per READ BINARY: with secure messaging's framing the answer still fits 256 bytes
 MAX_SHORT_OFFSET = 0x7FFF  # READ BINARY's offset in P1-P2 is 15 bits; beyond it the odd INS carries it in DO54
 MAX_FILE = 0xFFFFFF
@@ -148,6 +150,12 @@ class CardRead:
     stats: LinkStats
     data_groups: tuple[int, ...] = ()  # as EF.COM lists them
     notes: tuple[str, ...] = ()  # what was odd about the card without failing the read (a malformed EF.COM)
+    full_name: str | None = None  # DG13's, with its diacritics: only from a DG13 that EF.SOD covers
+
+    @property
+    def name(self) -> str:
+        """The holder's name as the card writes it (DG13), else DG1's ASCII one."""
+        return self.full_name or self.mrz.name
 
 
 def _listed_groups(com: bytes) -> tuple[int, ...]:
@@ -182,16 +190,25 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
             notes.append(f"EF.COM could not be read ({exc}): the data groups it lists are unknown")
             session.open()  # after an error status, start the session afresh rather than trust its counter
         files |= {name: session.read_file(name) for name in ("DG1", "DG2", "SOD")}
+        sod = parse_sod(files["SOD"])
+        if 13 in sod.hashes:  # the name as written, only where the issuer signed it (Vietnam's cards)
+            files["DG13"] = session.read_file("DG13")
     except CardRemoved as exc:
         raise CardRemoved(GONE) from exc
     mrz = parse_dg1(files["DG1"])
     faces = parse_dg2(files["DG2"])
-    passive = passive_authentication(parse_sod(files["SOD"]), {1: files["DG1"], 2: files["DG2"]}, trust,
-                                     mrz.expiry, today, issuing_state=mrz.issuing_state)
-    groups = ()
+    groups = {1: files["DG1"], 2: files["DG2"]} | ({13: files["DG13"]} if "DG13" in files else {})
+    passive = passive_authentication(sod, groups, trust, mrz.expiry, today, issuing_state=mrz.issuing_state)
+    name = None
+    if "DG13" in files:
+        try:
+            name = full_name(files["DG13"])
+        except TlvError as exc:
+            notes.append(f"DG13 does not parse ({exc}): the name is DG1's")
+    listed = ()
     if "COM" in files:
         try:
-            groups = _listed_groups(files["COM"])
+            listed = _listed_groups(files["COM"])
         except TlvError as exc:
             notes.append(f"EF.COM does not parse ({exc}): the data groups it lists are unknown")
-    return CardRead(mrz, faces, passive, files, session.stats, groups, tuple(notes))
+    return CardRead(mrz, faces, passive, files, session.stats, listed, tuple(notes), name)

@@ -36,8 +36,8 @@ def _summary(read) -> dict:
     m, p, s = read.mrz, read.passive, read.stats
     return {"document": {"type": m.document_type, "issuing_state": m.issuing_state, "number": m.document_number,
                          "card_number": m.card_number, "expiry": _date(m.expiry, True)},
-            "holder": {"name": m.name, "surname": m.surname, "given_names": m.given_names, "sex": m.sex,
-                       "birth": _date(m.birth, False), "nationality": m.nationality},
+            "holder": {"name": read.name, "mrz_name": m.name, "surname": m.surname, "given_names": m.given_names,
+                       "sex": m.sex, "birth": _date(m.birth, False), "nationality": m.nationality},
             "portraits": [{"type": f.image_type, "width": f.width, "height": f.height, "bytes": len(f.data)}
                           for f in read.faces],
             "data_groups": list(read.data_groups),

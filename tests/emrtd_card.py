@@ -134,13 +134,27 @@ class IssuedCard:
 
 def issue_card(pki: TestPki, portrait: bytes, *, document: str = "203001344", birth: str = "900315",
                expiry: str = "351231", surname: str = "NGUYEN", given: str = "VAN AN", sex: str = "M",
-               citizen_number: str = "001090001344", image_type: int = 0) -> IssuedCard:
-    """A CCCD-like card: TD1 MRZ with the 12-digit citizen number in the optional data, `portrait` in DG2."""
+               citizen_number: str = "001090001344", image_type: int = 0, full_name: str | None = None,
+               signed_dg13: bool = True) -> IssuedCard:
+    """A CCCD-like card: TD1 MRZ with the 12-digit citizen number in the optional data, `portrait` in DG2; with
+    `full_name`, a DG13 holding it (and the sensitive fields a real one holds), covered by EF.SOD unless
+    `signed_dg13` is false."""
     groups = {1: tlv(0x61, tlv(0x5F1F, td1(document, birth, sex, expiry, surname, given, citizen_number)
                                 .encode("ascii"))),
               2: dg2(portrait, image_type)}
-    files = {"COM": com(), "DG1": groups[1], "DG2": groups[2], "SOD": pki.sign_sod(groups)}
-    return IssuedCard(document, birth, expiry, files)
+    dg13_file = dg13(citizen_number, full_name) if full_name else None
+    signed = groups | ({13: dg13_file} if dg13_file and signed_dg13 else {})
+    files = {"COM": com(), "DG1": groups[1], "DG2": groups[2], "SOD": pki.sign_sod(signed)}
+    return IssuedCard(document, birth, expiry, files | ({"DG13": dg13_file} if dg13_file else {}))
+
+
+def dg13(citizen_number: str, full_name: str) -> bytes:
+    """Vietnam's DG13 (tag 6D): a SEQUENCE of entries, each a field id and its UTF-8 value; field 2 the name, and
+    the sensitive fields a reader must leave alone (6 ethnicity, 7 religion, 9 residence)."""
+    fields = [(1, citizen_number), (2, full_name), (4, "Nữ"), (6, "Kinh"), (7, "Không"),
+              (9, "12 Hàng Bạc, Hoàn Kiếm, Hà Nội"), (12, "31/12/2035")]
+    entries = b"".join(tlv(0x30, tlv(0x02, bytes((n,))) + tlv(0x0C, text.encode("utf-8"))) for n, text in fields)
+    return tlv(0x6D, tlv(0x30, entries))
 
 
 # --- the chip ----------------------------------------------------------------------------------------------

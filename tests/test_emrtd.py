@@ -270,6 +270,32 @@ def test_a_malformed_ef_com_is_named_and_does_not_fail_a_genuine_read(pki, trust
         assert read.data_groups == () and len(read.notes) == 1 and read.notes[0].startswith(f"EF.COM {why}")
 
 
+def test_the_name_as_written_comes_from_dg13_where_the_issuer_signed_it(pki, trust, monkeypatch):
+    """Issue 26: DG1's name is ASCII ("TRAN THI BINH"); the card writes it in DG13 ("Trần Thị Bình"). Only the
+    name is decoded -- ethnicity, religion and residence are left alone -- and only from a DG13 EF.SOD covers."""
+    issued = issue_card(pki, b"\xff\xd8 not a real picture", surname="TRAN", given="THI BINH", sex="F",
+                        full_name="Trần  Thị Bình")
+    decoded: list[bytes] = []
+    monkeypatch.setattr("emrtd.dg13._text", lambda value: decoded.append(value) or " ".join(
+        value.decode("utf-8").split()))
+    read = read_card(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry), issued.document,
+                     issued.birth, issued.expiry, trust)
+    assert (read.name, read.mrz.name, read.full_name) == ("Trần Thị Bình", "TRAN THI BINH", "Trần Thị Bình")
+    assert read.passive.outcome == "genuine" and read.passive.groups_checked == (1, 2, 13)
+    assert decoded == ["Trần  Thị Bình".encode()]  # one value decoded: the name
+    # A DG13 the issuer did not sign is not even read: the name stays DG1's.
+    unsigned = issue_card(pki, b"\xff\xd8 not a real picture", surname="TRAN", given="THI BINH",
+                          full_name="Trần Thị Bình", signed_dg13=False)
+    card = SoftwareCard(unsigned.files, unsigned.document, unsigned.birth, unsigned.expiry)
+    read = read_card(card, unsigned.document, unsigned.birth, unsigned.expiry, trust)
+    assert (read.name, read.full_name, "DG13" in read.files) == ("TRAN THI BINH", None, False)
+    # Changed on the card, DG13 no longer matches what the issuer signed.
+    altered = issued.files | {"DG13": issued.files["DG13"].replace("Bình".encode(), "Binh".encode() + b" ")}
+    read = read_card(SoftwareCard(altered, issued.document, issued.birth, issued.expiry), issued.document,
+                     issued.birth, issued.expiry, trust)
+    assert read.passive.outcome == "tampered" and "DG13" in read.passive.problems[0]
+
+
 def test_the_trust_store_takes_a_csca_or_a_master_list_and_refuses_what_is_not_a_ca(pki, tmp_path):
     store = TrustStore(tmp_path / "trust")
     assert [c.subject for c in store.add(pki.csca_pem())] == [pki.csca.subject]

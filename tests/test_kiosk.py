@@ -250,20 +250,21 @@ def test_wrong_details_a_tampered_card_an_unknown_issuer_a_corrupt_portrait_and_
 # --- the kiosk page in Chromium: the person's own screen, in Vietnamese and English ---------------------------
 
 # One person before the camera each, none enrolled by another test: LFW people whose first photo makes a chip
-# portrait and whose second, held before the camera, shows one face that MiniFASNet takes for a live one.
-PAGE_PEOPLE = {("vi", "desktop"): ("Mario_Cipollini", "TRAN", "THI BINH", "203001401"),
-               ("en", "desktop"): ("Susie_Castillo", "LE", "THI HOA", "203001402"),
-               ("vi", "phone"): ("Pierre_Boulanger", "PHAM", "VAN DUC", "203001403")}
+# portrait and whose second, held before the camera, shows one face that MiniFASNet takes for a live one; the
+# name in DG1 (ASCII) and as the card writes it in DG13.
+PAGE_PEOPLE = {("vi", "desktop"): ("Mario_Cipollini", "TRAN", "THI BINH", "Trần Thị Bình", "203001401"),
+               ("en", "desktop"): ("Susie_Castillo", "LE", "THI HOA", "Lê Thị Hoa", "203001402"),
+               ("vi", "phone"): ("Pierre_Boulanger", "PHAM", "VAN DUC", "Phạm Văn Đức", "203001403")}
 
 
 @pytest.mark.parametrize("lang, screen", [("vi", "desktop"), ("en", "desktop"), ("vi", "phone")])
 def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_language(browser, stack, pki, kiosk,
                                                                                    tmp_path, lang, screen):
     t = catalogue(lang).gettext
-    folder, surname, given, document = PAGE_PEOPLE[lang, screen]
+    folder, surname, given, name, document = PAGE_PEOPLE[lang, screen]
     photos = sorted((LFW / folder).iterdir())
     issued = issue_card(pki, chip_jpeg(photos[0]), document=document, citizen_number="001090" + document[-6:],
-                        surname=surname, given=given, birth="851120", expiry="330615")
+                        surname=surname, given=given, full_name=name, birth="851120", expiry="330615")
     kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
     kiosk.video = before_the_camera(photos[1], tmp_path / "live.avi")
     page = new_page(browser, stack, lang, **SCREENS[screen])
@@ -276,8 +277,7 @@ def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_languag
         shot(page, f"kiosk-card-{lang}-{screen}")
         page.get_by_role("button", name=t("Read my card")).click()
         expect(page.locator("#consent")).to_be_visible(timeout=60_000)
-        name = f"{surname} {given}"
-        expect(page.locator("#facts")).to_contain_text(name)
+        expect(page.locator("#facts")).to_contain_text(name)  # as the card writes it (DG13), not DG1's ASCII
         expect(page.locator("#facts")).to_contain_text(t("genuine"))
         expect(page.locator("#consent-title")).to_have_text(t("Consent to use your face at {site}", site="site-a"))
         expect(page.locator("#consent-text")).to_contain_text(t("Your rights"))
@@ -289,9 +289,11 @@ def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_languag
         shot(page, f"kiosk-done-{lang}-{screen}")
     finally:
         page.context.close()
-    [(display,)] = sql(stack, "SELECT display_name FROM subjects WHERE id_card_hash = ?",
-                       stack.secrets.id_card_hash("001090" + document[-6:]))
+    [(subject, display)] = sql(stack, "SELECT id, display_name FROM subjects WHERE id_card_hash = ?",
+                               stack.secrets.id_card_hash("001090" + document[-6:]))
     assert display == name
+    listed = {s["id"]: s for s in stack.get("/api/subjects", role="admin").json()}
+    assert listed[subject]["display_name"] == name  # what the admin's people page shows
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

@@ -105,6 +105,8 @@ class Kiosk:
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
+        if "DG13" in read.files:  # the name as written: the gateway checks it against EF.SOD and takes only the name
+            sealed["dg13"] = _b64(read.files["DG13"])
         # A card that cannot be enrolled whoever holds it: no face is taken. The gateway confirms from the sealed
         # files (and decides trust, which the kiosk cannot).
         stop = TAMPERED if read.passive.outcome == TAMPERED else \

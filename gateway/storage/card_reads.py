@@ -40,6 +40,7 @@ class CardReadRow:
     liveness: float | None = None
     events: list[str] = field(default_factory=list)
     card_expiry: str | None = None  # YYYY-MM-DD, from the sealed DG1
+    mrz_name: str | None = None  # DG1's ASCII name, beside `name` (DG13's where the card has one)
 
 
 _NAMES = [f.name for f in fields(CardReadRow)]

@@ -277,7 +277,8 @@ card_reads = Table(  # a kiosk's card read until the person decides (migration 0
     Column("outcome", Text),  # the stage's outcome as the kiosk reported it
     Column("problems", Text, nullable=False, server_default="[]"),  # JSON list, plain words
     Column("passive", Text),  # the gateway's passive authentication: genuine, untrusted_issuer, ...
-    Column("name", Text),  # DG1's name: the display name if the person is enrolled
+    Column("name", Text),  # the name as the card writes it (DG13, else DG1): the display name if enrolled
+    Column("mrz_name", Text),  # DG1's ASCII name, beside it (migration 0009)
     Column("card_hash", Text),  # the card number's keyed hash (never the number)
     Column("card_expiry", Text),  # DG1's expiry as the gateway read it, YYYY-MM-DD (migration 0008)
     Column("pack", Text),

@@ -47,7 +47,8 @@ class ReadOut(BaseModel):
     outcome: str | None  # the stage's outcome (see wire.events.CardEvent)
     passive: str | None  # the gateway's passive authentication
     problems: list[str]
-    name: str | None  # DG1's name: the person checks it is theirs
+    name: str | None  # the name as the card writes it (DG13, else DG1's): the person checks it is theirs
+    mrz_name: str | None  # DG1's ASCII name, beside it
     score: float | None  # live face to chip portrait, as the gateway computed it from the two sealed templates
     threshold: float | None  # the score a match needs (the pack's 1:1 threshold, or the gateway's own)
     liveness: float | None
@@ -75,7 +76,7 @@ def _out(gw, read: CardReadRow) -> ReadOut:
     holder = gw.store.people.subject_by_card(read.card_hash) if read.card_hash else None
     return ReadOut(read=read.id, device=read.device, site=read.site, purpose=read.purpose, stage=read.stage,
                    outcome=read.outcome, passive=read.passive,
-                   problems=read.problems, name=read.name,
+                   problems=read.problems, name=read.name, mrz_name=read.mrz_name,
                    score=check.cosine if check else None, threshold=check.threshold if check else None,
                    liveness=read.liveness, valid_until=read.valid_until, may_enrol=refusal is None,
                    refusal=refusal if finished else None, already_enrolled=holder is not None)

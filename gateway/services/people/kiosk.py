@@ -3,9 +3,10 @@
 The kiosk page asks a kiosk device to read a card (`request_read`: audited, then a signed `cmd/card`); the
 device reports each stage in `card` events, which ingest hands to `project`:
 
-- `read`: the gateway opens the sealed DG1 and EF.SOD and runs passive authentication itself, against the trust
-  store the admin installed (the device has none): the outcome and the card number's keyed hash are audited
-  (`card.read`), the DG1 name kept for the consent screen;
+- `read`: the gateway opens the sealed DG1 and EF.SOD (and DG13, where EF.SOD covers it) and runs passive
+  authentication itself, against the trust store the admin installed (the device has none): the outcome and the
+  card number's keyed hash are audited (`card.read`), the name kept for the consent screen -- as the card writes
+  it (DG13, diacritics and all), DG1's ASCII one beside it;
 - `face`: the 1:1 score of the live face against the chip portrait, and the live template;
 - `failed`: why the read ended (wrong MRZ, card taken away, ...), audited too.
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from emrtd.bac import mrz_information
 from emrtd.dg1 import parse_dg1
+from emrtd.dg13 import full_name
 from emrtd.passive import EXPIRED_DOCUMENT, GENUINE, TAMPERED, UNTRUSTED_ISSUER
 from emrtd.passive import authenticate as passive_authentication
 from emrtd.passive import expiry_date
@@ -156,14 +158,18 @@ class CardProjector:
         try:
             dg1, sod_bytes = base64.b64decode(sealed["dg1"]), base64.b64decode(sealed["sod"])
             mrz, sod = parse_dg1(dg1), parse_sod(sod_bytes)
-            passive = passive_authentication(sod, {1: dg1}, self.trust, mrz.expiry,
+            # DG13 (the name as written) counts only where EF.SOD covers it; of it only the name is decoded.
+            dg13 = base64.b64decode(sealed["dg13"]) if sealed.get("dg13") and 13 in sod.hashes else None
+            groups = {1: dg1} | ({13: dg13} if dg13 else {})
+            passive = passive_authentication(sod, groups, self.trust, mrz.expiry,
                                              digests={2: bytes.fromhex(sealed["dg2_digest"])},
                                              issuing_state=mrz.issuing_state)
             expires = expiry_date(mrz.expiry, _now().date()).isoformat()
+            name = full_name(dg13) if dg13 else None
         except (KeyError, ValueError) as exc:
             return {"passive": TAMPERED, "problems": [f"the card's files do not parse: {exc}"]}
-        return {"passive": passive.outcome, "problems": list(passive.problems), "name": mrz.name,
-                "card_expiry": expires,
+        return {"passive": passive.outcome, "problems": list(passive.problems), "name": name or mrz.name,
+                "mrz_name": mrz.name, "card_expiry": expires,
                 "card_hash": self.secrets.id_card_hash(mrz.card_number), "pack": sealed.get("pack"),
                 "chip_template": _template(sealed, "chip_template"), "chip_quality": sealed.get("chip_quality")}
 
