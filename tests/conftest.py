@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import os
 import re
 import shutil
 import tempfile
@@ -16,6 +17,11 @@ from edge.settings import EdgeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# The suite runs more workers than cores, each with its models and its device processes: one ONNX Runtime thread
+# per model session (the setting of a node with several cameras) spends the cores on inference, not on threads
+# waiting for each other. Every configuration the tests make, and every process they start, reads it.
+os.environ.setdefault("FACEGATE_MODELS__THREADS", "1")
 DATA = SHARED / "data"
 YUNET_DIR = SHARED / "models" / "yunet"
 
