@@ -12,6 +12,7 @@ import cv2
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from emrtd.access import access_candidates, expiry_candidates, parse_card_qr, read_card_trying
 from emrtd.apdu import AccessDenied, CardRemoved, StatusError, command
 from emrtd.bac import BacKeys, authenticate, check_digit, key_seed, mrz_information
 from emrtd.passive import issuing_country
@@ -400,3 +401,36 @@ def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path
     card_hash = GatewaySecrets(secrets).id_card_hash("001090001344")
     assert entries[2][2]["card"] == card_hash and entries[2][2]["place"] == "reader 0 (Software eMRTD 0)"
     assert "001090001344" not in json.dumps(entries) and "NGUYEN" not in json.dumps(entries)
+
+
+QR_2021 = "001090001344|123456789|Nguyễn Văn An|15031990|Nam|12 Hàng Bạc, Hoàn Kiếm, Hà Nội|{issued}"
+
+
+def test_the_access_key_comes_from_the_cards_qr_code_one_attempt_per_expiry_its_rules_allow(pki, trust):
+    """Issue 26, part 3: the QR code holds the personal number and the birth date, not the expiry; a card runs to
+    the holder's birthday at 25, 40 or 60, and one issued less than two years before such a birthday to the next."""
+    qr = parse_card_qr(QR_2021.format(issued="01052021"))
+    assert (qr.document, qr.birth, qr.issued) == ("090001344", dt.date(1990, 3, 15), dt.date(2021, 5, 1))
+    today = dt.date(2026, 12, 6)
+    # Issued at 31: it runs to 40 (then, in case, 60).
+    assert access_candidates(qr, today) == [("090001344", "900315", "300315"), ("090001344", "900315", "500315")]
+    # Issued at 23 (under two years before 25): to 40, then 25 in case the rule was not applied.
+    assert expiry_candidates(dt.date(1990, 3, 15), dt.date(2013, 6, 1), today) == [dt.date(2030, 3, 15),
+                                                                                  dt.date(2015, 3, 15)]
+    # Without an issue date: every milestone still ahead.
+    assert expiry_candidates(dt.date(1990, 3, 15), None, today) == [dt.date(2030, 3, 15), dt.date(2050, 3, 15)]
+    for text in ("https://example.vn/ticket/123", "001090001344|x|y|31021990|Nam|z|01052021", "12345"):
+        with pytest.raises(ValueError):
+            parse_card_qr(text)
+
+    # The card opens with the first key; a card whose expiry is the second candidate costs one refused attempt.
+    for expiry, attempts in (("300315", 1), ("500315", 2)):
+        issued = issue_card(pki, b"\xff\xd8 not a real picture", document="090001344", birth="900315", expiry=expiry)
+        card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+        opened = read_card_trying(card, access_candidates(qr, today), trust, today)
+        assert opened.attempts == attempts and opened.read.passive.outcome == "genuine"
+        assert sum(apdu[1] == 0x82 for apdu in card.received) == attempts  # one BAC each
+    stranger = issue_card(pki, b"\xff\xd8 not a real picture", document="090001344", birth="900315", expiry="310101")
+    with pytest.raises(AccessDenied, match="did not accept any of the 2 keys"):
+        read_card_trying(SoftwareCard(stranger.files, stranger.document, stranger.birth, stranger.expiry),
+                         access_candidates(qr, today), trust, today)
