@@ -116,6 +116,7 @@ class KioskSettings(BaseModel):
     capture_s: float = Field(20.0, gt=0)  # how long the person has to look at the camera
     capture_frames: int = Field(3, ge=1, le=20)  # good frames combined into the live template
     verify_threshold: float | None = None  # None: the pack's 1:1 threshold
+    qr_s: float = Field(20.0, gt=0)  # how long the person has to hold the card's QR code to the camera
 
 
 class EventSettings(BaseModel):

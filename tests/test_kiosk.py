@@ -179,6 +179,54 @@ def test_a_card_and_its_holders_face_enrol_them_and_a_gate_grants_them_seconds_l
     assert expires_at.startswith(later.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
+def card_qr_then_face(text: str, photo, path, seconds: float = 4.0):
+    """The person holding their card's QR code up to the camera for a second, then standing before it."""
+    code = cv2.QRCodeEncoder.create().encode(text)
+    code = cv2.cvtColor(cv2.resize(code, (300, 300), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
+    face, wall = portrait(photo, 480), background(WIDTH, HEIGHT)
+
+    def frame(i: int) -> np.ndarray:
+        image = wall.copy()
+        if i < FPS:
+            paste(image, code, (330, 120))
+        else:
+            paste(image, face[:HEIGHT - 30], (240, 30))
+        return image
+    return write_video(path, (frame(i) for i in range(int(seconds * FPS))), FPS)
+
+
+def test_a_card_opened_with_the_key_from_its_qr_code_needs_nothing_typed(stack, pki, kiosk, tmp_path):
+    """Issue 26, part 3: the page asks without details; the kiosk reads the card's QR code with its camera and
+    tries the expiry dates the card's rules allow, one access attempt each."""
+    issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="090001501", citizen_number="001090001501",
+                        birth="900315", expiry="500315")  # to 60: the second key the rules give (issued at 31)
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+    qr = "001090001501|123456789|Nguyễn Văn An|15031990|Nam|12 Hàng Bạc, Hà Nội|01052021"
+    kiosk.video = card_qr_then_face(qr, LIVE_PHOTO, tmp_path / "qr.avi")
+    week = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    r = stack.post("/api/kiosks/kiosk-1/reads", {"valid_until": week}, role="operator")
+    assert r.status_code == 202, r.text
+    status = finished(stack, r.json()["read"])
+    assert (status["stage"], status["outcome"], status["passive"]) == ("face", "matched", "genuine"), status
+    [entry] = [e for e in stack.get("/api/audit", role="auditor", action="card.read", limit=5).json()
+               if e["target"] == status["read"]]
+    assert entry["detail"]["access_attempts"] == 2  # 2030 (40) refused, then 2050 (60)
+    assert sum(apdu[1] == 0x82 for apdu in kiosk.card.received) == 2
+    assert stack.post(f"/api/kiosks/kiosk-1/reads/{status['read']}/decision", {"agree": False},
+                      role="operator").status_code == 200
+    # Without the QR code in view, the read ends saying so.
+    kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "no-qr.avi")
+    kiosk_qr_s, kiosk.kiosk.config.kiosk.qr_s = kiosk.kiosk.config.kiosk.qr_s, 2.0
+    try:
+        r = stack.post("/api/kiosks/kiosk-1/reads", {"valid_until": week}, role="operator")
+        status = finished(stack, r.json()["read"])
+    finally:
+        kiosk.kiosk.config.kiosk.qr_s = kiosk_qr_s
+    assert (status["stage"], status["outcome"]) == ("failed", "no_qr")
+    assert stack.post(f"/api/kiosks/kiosk-1/reads/{status['read']}/decision", {"agree": False},
+                      role="operator").status_code == 200  # the person leaves: nothing of the read stays
+
+
 def test_another_persons_face_with_the_card_is_refused_and_nothing_is_written(stack, pki, kiosk, tmp_path):
     issued = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001345", citizen_number="001090001345",
                         surname="TRAN", given="THI BINH", sex="F")

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Generic, Literal, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wire.evidence import EvidenceError, open_sealed, seal
 from wire.signing import SignatureError, canonical_json, public_key_from_text, verify_envelope
@@ -87,13 +87,24 @@ class DoorCommand(BaseModel):
 
 
 class CardDetails(BaseModel):
-    """The three MRZ fields the person typed: what the chip's access key is made from."""
+    """The three MRZ fields the person typed, what the chip's access key is made from -- or none of them: the kiosk
+    then takes them from the card's QR code (emrtd/access.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")]
-    birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # YYMMDD
-    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")] | None = None
+    birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None  # YYMMDD
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+
+    @model_validator(mode="after")
+    def _all_or_none(self) -> CardDetails:
+        if len({self.document is None, self.birth is None, self.expiry is None}) > 1:
+            raise ValueError("the card's details: all three, or none (from its QR code)")
+        return self
+
+    @property
+    def typed(self) -> bool:
+        return self.document is not None
 
 
 class CardReadCommand(BaseModel):

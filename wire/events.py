@@ -292,6 +292,7 @@ class CardEvent(EventBase):
     score: Annotated[float, BeforeValidator(_json_number), Field(ge=-1, le=1)] | None = None
     threshold: Annotated[float, BeforeValidator(_json_number), Field(ge=-1, le=1)] | None = None  # the match's
     liveness: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)] | None = None
+    access_attempts: Count | None = None  # stage `read`, key from the card's QR code: the keys tried to open it
     nonce: Annotated[str, Field(max_length=64)] = ""
     sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
 

@@ -1,6 +1,7 @@
 """A kiosk (issue 15): a chip reader and a camera at a ticket counter or an exam centre's check-in desk.
 
-The gateway's kiosk page asks (a signed `cmd/card` with the MRZ details the person typed); the kiosk then
+The gateway's kiosk page asks (a signed `cmd/card` with the MRZ details the person typed, or none: the kiosk
+then reads the card's QR code with its camera and tries the few keys it allows, emrtd/access.py); the kiosk then
 
 1. reads the chip (emrtd/): BAC, secure messaging, DG1, DG2, EF.SOD, and checks the files against the security
    object and its signature. It has no trust store: whether the issuing state is trusted is the gateway's call.
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import cv2
 import numpy as np
 
 from edge.kiosk.card import NO_TRUST_STORE, chip_template
@@ -33,6 +35,7 @@ from edge.link.events import DeviceEvents
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
+from emrtd.access import CardQr, access_candidates, parse_card_qr, read_card_trying
 from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
 from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
 from emrtd.reader import CardRead, read_card
@@ -99,9 +102,10 @@ class Kiosk:
 
     def run(self, command: CardReadCommand) -> str:
         """One read, from the card to the live match; the outcome it ended with."""
-        read = self._read_card(command)
-        if isinstance(read, str):
-            return read
+        opened = self._read_card(command)
+        if isinstance(opened, str):
+            return opened
+        read, attempts = opened
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
@@ -112,7 +116,8 @@ class Kiosk:
         stop = TAMPERED if read.passive.outcome == TAMPERED else \
             EXPIRED_DOCUMENT if expiry_date(read.mrz.expiry, date.today()) < date.today() else None
         if stop:
-            self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed)
+            self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed,
+                       access_attempts=attempts)
             return stop
         portrait = chip_template(read, self.pack, self.config.quality)
         if isinstance(portrait, str):
@@ -120,7 +125,8 @@ class Kiosk:
             return "portrait_unusable"
         chip = portrait.embedding.astype(np.float32)
         self._send(command.id, "read", read.passive.outcome, "; ".join(read.passive.problems),
-                   sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality})
+                   sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality},
+                   access_attempts=attempts)
         live = self._live_face()
         if live.template is None:
             self._send(command.id, "face", "no_face", problem="no face was seen clearly enough in time")
@@ -135,10 +141,19 @@ class Kiosk:
                    sealed={"live_template": _b64(live.template.astype(np.float32).tobytes())})
         return outcome
 
-    def _read_card(self, command: CardReadCommand) -> CardRead | str:
+    def _read_card(self, command: CardReadCommand) -> tuple[CardRead, int | None] | str:
+        """The card read, with the keys its QR code took to open it (None: typed details); or the outcome of a
+        read that ended (its `failed` event sent)."""
         try:
             card = command.details(self.gallery_key)
-            return read_card(self.reader(), card.document, card.birth, card.expiry, NO_TRUST_STORE)
+            if card.typed:
+                return read_card(self.reader(), card.document, card.birth, card.expiry, NO_TRUST_STORE), None
+            qr = self._card_qr()
+            if qr is None:
+                self._send(command.id, "failed", "no_qr", problem="the card's QR code was not seen in time")
+                return "no_qr"
+            opened = read_card_trying(self.reader(), access_candidates(qr, date.today()), NO_TRUST_STORE)
+            return opened.read, opened.attempts
         except CommandRefused as exc:
             outcome, problem = "refused", f"the card details do not open with this kiosk's key ({exc.reason})"
         except AccessDenied as exc:
@@ -149,6 +164,23 @@ class Kiosk:
             outcome, problem = "unreadable", f"the card could not be read: {exc}"
         self._send(command.id, "failed", outcome, problem=problem)
         return outcome
+
+    def _card_qr(self) -> CardQr | None:
+        """The card's QR code held before the camera, within `qr_s`; None if none was seen (a ticket's QR code, or
+        any other, is passed over)."""
+        detector = cv2.QRCodeDetector()
+        deadline = time.monotonic() + self.config.kiosk.qr_s
+        with self.camera() as camera:
+            for frame in camera.frames():
+                if time.monotonic() > deadline:
+                    break
+                text, _, _ = detector.detectAndDecode(frame.image)
+                if text:
+                    try:
+                        return parse_card_qr(text)
+                    except ValueError:
+                        continue
+        return None
 
     def _live_face(self) -> LiveFace:
         """The person before the camera: the first `capture_frames` frames showing one usable face, within

@@ -31,9 +31,11 @@ class KioskOut(BaseModel):
 
 
 class ReadIn(BaseModel):
-    document: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
-    birth: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]  # YYMMDD, as printed in the MRZ
-    expiry: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    # The card's details as printed in the MRZ (dates YYMMDD) -- or none of the three: the kiosk reads them from
+    # the card's QR code with its camera.
+    document: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)] | None = None
+    birth: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+    expiry: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
     purpose: Purpose = "gate"  # a kiosk enrols for the gates only (anything else is refused with a reason)
     valid_until: AwareDatetime | None = None  # the ticket's end: the consent's (required, refused with a reason)
 

@@ -15,6 +15,7 @@ const FAILED = {
   portrait_unusable: FG.t("The photo on the card cannot be used for a face check. Please ask at the counter."),
   busy: FG.t("The kiosk is busy with another card. Try again in a moment."),
   no_face: FG.t("Your face was not seen clearly. Stand in front of the camera, look at it, and try again."),
+  no_qr: FG.t("The QR code on your card was not seen. Hold it up to the camera, or type the details from the card."),
   mismatch: FG.t("Your face does not match the photo on the card. Try again, or ask at the counter."),
   spoof_suspected: FG.t("The camera could not confirm a live person. Remove hats or glasses and try again."),
 };

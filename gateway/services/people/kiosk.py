@@ -69,18 +69,21 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None, device_id: str, document: str,
-                 birth: str, expiry: str, purpose: str, valid_until: str | None, user: str,
-                 max_validity_days: int = 366) -> CardReadRow:
-    """Ask kiosk `device_id` to read the card on its reader; the new read. Invalid for a mistyped field (named),
-    a device that is not an active kiosk, or a consent a kiosk may not give: for anything but the gates, without
-    an end, or ending more than `max_validity_days` from now. Audited before the command leaves."""
+def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None, device_id: str,
+                 document: str | None, birth: str | None, expiry: str | None, purpose: str, valid_until: str | None,
+                 user: str, max_validity_days: int = 366) -> CardReadRow:
+    """Ask kiosk `device_id` to read the card on its reader, with the card's details typed -- or with none: the
+    kiosk takes them from the card's QR code. The new read. Invalid for a mistyped field (named), a device that
+    is not an active kiosk, or a consent a kiosk may not give: for anything but the gates, without an end, or
+    ending more than `max_validity_days` from now. Audited before the command leaves."""
     device = store.devices.get(device_id)
     if device is None or device.kind != "kiosk" or not device.active:
         raise Invalid("{device} is not an active kiosk", device=device_id)
-    document = document.strip().upper()
+    typed = (document, birth, expiry) != (None, None, None)
+    document = (document or "").strip().upper()
     try:
-        mrz_information(document, birth, expiry)
+        if typed:
+            mrz_information(document, birth or "", expiry or "")
     except ValueError:
         raise Invalid("the card's details are not well formed: the document number is up to 9 letters and digits, "
                       "the dates are 6 digits (YYMMDD)") from None
@@ -97,9 +100,10 @@ def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None,
     read = CardReadRow(str(uuid7()), device.site, device.id, user, now, purpose, valid_until, "asked", now)
     with store.db.transaction() as tx:
         store.card_reads.add(tx, read)
-        tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose})
-    nonce, sealed = seal_card_details(device.gallery_key, device.id, read.id,
-                                      CardDetails(document=document, birth=birth, expiry=expiry))
+        tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose,
+                                                                  "key": "typed" if typed else "qr"})
+    details = CardDetails(document=document, birth=birth, expiry=expiry) if typed else CardDetails()
+    nonce, sealed = seal_card_details(device.gallery_key, device.id, read.id, details)
     command = CardReadCommand(id=read.id, device=device.id, issued_at=_now(), by=user, nonce=nonce, sealed=sealed)
     if not send(cmd_topic(device.site, device.id, CARD), sign_command(command, signing_key)):
         with store.db.transaction() as tx:
@@ -142,7 +146,8 @@ class CardProjector:
             changes |= self._checked(sealed)
             tx.audit(f"device:{event.device}", "card.read", read.id, {
                 "by": read.requested_by, "outcome": changes["passive"], "problems": changes["problems"],
-                "card": changes.get("card_hash"), "device_outcome": body["outcome"]})
+                "card": changes.get("card_hash"), "device_outcome": body["outcome"],
+                **({"access_attempts": body["access_attempts"]} if body.get("access_attempts") else {})})
         elif body["stage"] == "face":
             changes |= {"score": body.get("score"), "threshold": body.get("threshold"),
                         "liveness": body.get("liveness"), "live_template": _template(sealed, "live_template")}
