@@ -44,7 +44,9 @@ class Detector(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray) -> Detections: ...
+    def detect(self, image: np.ndarray, enlarge: bool = True) -> Detections:
+        """Faces in `image`; with `enlarge` false an image smaller than the detector's input is not scaled up
+        (where the input size can follow the image)."""
 
 
 def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -68,13 +70,15 @@ def merge_levels(boxes: list[np.ndarray], scores: list[np.ndarray], landmarks: l
     return Detections(boxes_a[keep], scores_a[keep], landmarks_a[keep])
 
 
-def letterbox_size(height: int, width: int, max_side: int, stride: int = 32) -> tuple[int, int, float]:
-    """Network input (h, w) that keeps the image's aspect ratio, padded to `stride`.
+def letterbox_size(height: int, width: int, max_side: int, stride: int = 32,
+                   enlarge: bool = True) -> tuple[int, int, float]:
+    """Network input (h, w) that keeps the image's aspect ratio, padded to `stride`; without `enlarge`, an image
+    whose long side is under `max_side` keeps its size.
 
     A 1280x720 frame at max_side 640 becomes 640x384 instead of 640x640: 40 %
     less work for the detector with the same pixels per face.
     """
-    scale = min(max_side / max(height, width), 1e9)
+    scale = min(max_side / max(height, width), 1e9 if enlarge else 1.0)
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
     pad_h = -(-new_h // stride) * stride
     pad_w = -(-new_w // stride) * stride

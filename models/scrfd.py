@@ -43,8 +43,8 @@ class SCRFD:
             self._anchor_cache[key] = anchors
         return anchors
 
-    def detect(self, image: np.ndarray) -> Detections:
-        pad_h, pad_w, scale = letterbox_size(image.shape[0], image.shape[1], self.max_side)
+    def detect(self, image: np.ndarray, enlarge: bool = True) -> Detections:
+        pad_h, pad_w, scale = letterbox_size(image.shape[0], image.shape[1], self.max_side, enlarge=enlarge)
         canvas = letterbox(image, pad_h, pad_w, scale)
         blob = cv2.dnn.blobFromImage(canvas, 1.0 / 128.0, (pad_w, pad_h), (127.5, 127.5, 127.5), swapRB=True)
         outputs = self.session.run(self.output_names, {self.input_name: blob})

@@ -40,7 +40,8 @@ class YuNet:
             self._grid_cache[stride] = grid
         return grid
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, enlarge: bool = True) -> Detections:
+        """`enlarge` is moot: the input is 640x640 whatever the image (see the module's docstring)."""
         h, w = image.shape[:2]
         scale = min(self.input_h / h, self.input_w / w)
         canvas = letterbox(image, self.input_h, self.input_w, scale)
