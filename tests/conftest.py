@@ -158,7 +158,7 @@ def pytest_configure(config):
 # worker is left with a long one at the end while the other has nothing to do.
 LONGEST_FIRST = ("test_pages", "test_tls", "test_separation", "test_exam", "test_consent", "test_hardening",
                  "test_exam_review", "test_kiosk", "test_api_auth", "test_fuzz", "test_events_api", "test_delivery",
-                 "test_replicas", "test_embedded_broker")
+                 "test_replicas", "test_embedded_broker", "test_scale_demo", "test_ways_in")
 DATABASE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
 
 
