@@ -83,7 +83,7 @@ def expiry_candidates(birth: dt.date, issued: dt.date | None, today: dt.date) ->
             return []
         first = following[0]
         rule = following[1] if (first - issued).days < 365 * EARLY_YEARS and len(following) > 1 else first
-        ordered = [rule, *(end for end in (first, *following[1:2]) if end != rule)]
+        ordered = [rule, first, *following[1:2]]  # repeats fall out below
     else:
         ordered = [end for end in ends if end >= today]
     return list(dict.fromkeys(ordered))

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -47,16 +48,20 @@ def stack(tmp_path_factory):
     s.close()
 
 
+@contextmanager
 def lying(kiosk, **claims):
-    """Make the kiosk say `claims` (outcome, score, threshold, liveness) of every live face, whatever it saw."""
-    send = type(kiosk.kiosk)._send.__get__(kiosk.kiosk)
+    """While it lasts, the kiosk says `claims` (outcome, score, threshold, liveness) of every live face, whatever
+    it saw."""
+    send = kiosk.kiosk._send
 
     def said(read, stage, outcome, problem="", sealed=None, **fields):
         if stage == "face":
             outcome, fields = claims.get("outcome", "matched"), fields | {k: v for k, v in claims.items()
                                                                         if k != "outcome"}
         send(read, stage, outcome, problem, sealed, **fields)
-    kiosk.kiosk._send = said
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kiosk.kiosk, "_send", said)
+        yield
 
 
 class Watched(DeviceClient):
@@ -159,22 +164,21 @@ def test_the_gateway_decides_a_kiosk_enrolment_from_the_sealed_templates_not_the
     kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
     subjects = sql(stack, "SELECT count(*) FROM subjects")
     # Another person before the camera; the kiosk says "matched" with a threshold of its own choosing.
-    lying(kiosk, outcome="matched", score=0.99, threshold=0.0, liveness=0.99)
     kiosk.video = before_the_camera(STRANGER, tmp_path / "stranger.avi")
-    status = finished(stack, read_card(stack, issued))
+    with lying(kiosk, outcome="matched", score=0.99, threshold=0.0, liveness=0.99):
+        status = finished(stack, read_card(stack, issued))
     assert (status["outcome"], status["refusal"], status["may_enrol"]) == ("matched", "not_matched", False)
     assert status["score"] < 0.2 and status["threshold"] == 0.30  # the gateway's cosine, the pack's threshold
     answer = enrol(stack, status["read"])
     assert answer.status_code == 409 and answer.json()["detail"] == "the live face was not matched to the card"
     # The holder's own face, which the kiosk's liveness model scored as a photo (0.01): not live.
-    lying(kiosk, outcome="matched", liveness=0.01)
     kiosk.video = before_the_camera(LIVE_PHOTO, tmp_path / "holder.avi")
-    status = finished(stack, read_card(stack, issued))
+    with lying(kiosk, outcome="matched", liveness=0.01):
+        status = finished(stack, read_card(stack, issued))
     assert (status["refusal"], status["score"] >= status["threshold"]) == ("not_live", True), status
     assert enrol(stack, status["read"]).status_code == 409
     assert sql(stack, "SELECT count(*) FROM subjects") == subjects
     # An honest kiosk with the holder before it: enrolled, with what the kiosk claimed audited beside the check.
-    kiosk.kiosk.__dict__.pop("_send")
     status = finished(stack, read_card(stack, issued))
     answer = enrol(stack, status["read"])
     assert answer.status_code == 200 and answer.json()["outcome"] == "enrolled", answer.text
