@@ -41,12 +41,12 @@ from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
 from edge.vision.camera import Frame  # noqa: E402
 from edge.vision.liveness import LivenessChecker  # noqa: E402
-from emrtd.dg1 import parse_dg1  # noqa: E402
-from emrtd.passive import authenticate  # noqa: E402
+from emrtd.checks.passive import authenticate  # noqa: E402
+from emrtd.checks.signatures import digest  # noqa: E402
+from emrtd.checks.trust import TrustStore  # noqa: E402
+from emrtd.files.dg1 import parse_dg1  # noqa: E402
+from emrtd.files.sod import parse_sod  # noqa: E402
 from emrtd.reader import read_card  # noqa: E402
-from emrtd.signatures import digest  # noqa: E402
-from emrtd.sod import parse_sod  # noqa: E402
-from emrtd.trust import TrustStore  # noqa: E402
 from emrtd_card import SoftwareCard, TestPki, issue_card  # noqa: E402
 from gateway.services.devices.registry import add_site  # noqa: E402
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest  # noqa: E402

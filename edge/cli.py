@@ -19,7 +19,7 @@ from edge.node.runner import StatusLine, print_json_line
 from edge.settings import EdgeConfig, load_config
 from edge.vision.gallery import GalleryStore
 from edge.vision.liveness import LivenessChecker
-from emrtd.apdu import CardError
+from emrtd.link.apdu import CardError
 from wire.bundle import DeviceBundle, load_bundle
 
 log = logging.getLogger("facegate")

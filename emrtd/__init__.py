@@ -1,7 +1,10 @@
 """Reading the chip of an ICAO 9303 travel document or ID card (Vietnam's CCCD): access keys, secure
 messaging, data groups, passive authentication. Shared by the kiosk, the exam check-in and the CLI (issue 15).
 
-bac.py   Basic Access Control: the key seed and the session's encryption and MAC keys from the MRZ fields
-tlv.py   BER-TLV, the chip files' framing
-dg1.py   DG1: the MRZ the chip holds, TD1 (ID cards) and TD3 (passports), every check digit checked
+reader.py  the one entry point, `read_card`: open, read, check
+access.py  the access key without typing (the card's QR code, the expiry dates its rules allow)
+link/      APDUs, BER-TLV, PC/SC readers
+opening/   BAC and the secure messaging it ends in
+files/     DG1, DG2, DG13, EF.SOD parsed
+checks/    passive authentication and the trust store
 """

@@ -1,7 +1,7 @@
 """The chip's access key without typing: from the QR code printed on Vietnam's ID card.
 
 BAC's key is made of the document number, the birth date and the expiry date
-(emrtd/bac.py). The card's QR code (front of the 2021 CCCD, back of the 2024
+(emrtd/opening/bac.py). The card's QR code (front of the 2021 CCCD, back of the 2024
 Căn cước) is UTF-8 text, fields separated by `|`: the 12-digit personal
 number, the old 9-digit ID, the full name, the birth date (ddmmyyyy), the sex,
 the address, the issue date (ddmmyyyy), and on newer cards more. It carries no
@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from emrtd.apdu import AccessDenied, Transport
+from emrtd.checks.trust import TrustStore
+from emrtd.link.apdu import AccessDenied, Transport
 from emrtd.reader import CardRead, read_card
-from emrtd.trust import TrustStore
 
 MILESTONES = (25, 40, 60)  # the ages whose birthday ends a card
 EARLY_YEARS = 2  # a card issued less than this before a milestone runs to the next

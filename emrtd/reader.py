@@ -14,17 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from emrtd.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
-from emrtd.bac import BacKeys, authenticate
-from emrtd.dg1 import Mrz, parse_dg1
-from emrtd.dg13 import full_name
-from emrtd.dg2 import FaceImage, parse_dg2
-from emrtd.passive import PassiveAuthentication
-from emrtd.passive import authenticate as passive_authentication
-from emrtd.secure_messaging import SecureChannel, SecureMessagingError
-from emrtd.sod import parse_sod
-from emrtd.tlv import TlvError, read_header, read_tlv, tlv
-from emrtd.trust import TrustStore
+from emrtd.checks.passive import PassiveAuthentication
+from emrtd.checks.passive import authenticate as passive_authentication
+from emrtd.checks.trust import TrustStore
+from emrtd.files.dg1 import Mrz, parse_dg1
+from emrtd.files.dg2 import FaceImage, parse_dg2
+from emrtd.files.dg13 import full_name
+from emrtd.files.sod import parse_sod
+from emrtd.link.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
+from emrtd.link.tlv import TlvError, read_header, read_tlv, tlv
+from emrtd.opening.bac import BacKeys, authenticate
+from emrtd.opening.secure_messaging import SecureChannel, SecureMessagingError
 
 AID = bytes.fromhex("A0000002471001")  # the eMRTD application (ICAO 9303 part 10)
 FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D, "DG13": 0x010D}

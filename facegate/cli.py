@@ -54,11 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emrtd.apdu import CardError
+    from emrtd.link.apdu import CardError
+    from facegate.postgres import PostgresUnavailable
     from gateway.errors import GatewayError
     from gateway.services.security.audit import AnchorMismatch
     from gateway.storage import SchemaTooNew
-    from facegate.postgres import PostgresUnavailable
     from models import ModelFileError
     from wire.redact import redact
 

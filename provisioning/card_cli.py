@@ -15,7 +15,7 @@ from pathlib import Path
 
 def _date(yymmdd: str, future: bool) -> str:
     """dd/mm/yyyy of an MRZ date: an expiry lies within 50 years ahead, a birth date in the past."""
-    from emrtd.passive import expiry_date
+    from emrtd.checks.passive import expiry_date
 
     today = dt.date.today()
     if future:
@@ -68,8 +68,8 @@ def _print_read(summary: dict) -> None:
 
 
 def cmd_card_read(args: argparse.Namespace) -> int:
-    from emrtd.pcsc import PcscTransport
-    from emrtd.trust import TrustStore
+    from emrtd.checks.trust import TrustStore
+    from emrtd.link.pcsc import PcscTransport
     from gateway.cli import load_config
     from gateway.services.people.cards import read_and_record
     from provisioning.cli import _parts
@@ -93,7 +93,7 @@ def cmd_card_read(args: argparse.Namespace) -> int:
 
 
 def cmd_card_trust_add(args: argparse.Namespace) -> int:
-    from emrtd.trust import TrustStore
+    from emrtd.checks.trust import TrustStore
     from gateway.cli import load_config
     from gateway.services.people.cards import add_trusted, describe
     from provisioning.cli import _parts
@@ -111,7 +111,7 @@ def cmd_card_trust_add(args: argparse.Namespace) -> int:
 
 
 def cmd_card_trust_list(args: argparse.Namespace) -> int:
-    from emrtd.trust import TrustStore
+    from emrtd.checks.trust import TrustStore
     from gateway.cli import load_config
     from gateway.services.people.cards import describe
 

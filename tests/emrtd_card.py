@@ -23,13 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from emrtd import crypto
-from emrtd.apdu import CardRemoved
-from emrtd.bac import BacKeys, check_digit, derive_key
+from emrtd.files.dg1 import check_digit
+from emrtd.files.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
+from emrtd.link.apdu import CardRemoved
+from emrtd.link.tlv import read_tlv, tlv
+from emrtd.opening import crypto
+from emrtd.opening.bac import BacKeys, derive_key
+from emrtd.opening.secure_messaging import split_protected
 from emrtd.reader import AID, FILES
-from emrtd.secure_messaging import split_protected
-from emrtd.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
-from emrtd.tlv import read_tlv, tlv
 
 SW_OK, NOT_FOUND, DENIED, SM_WRONG, NO_SECURITY = b"\x90\x00", b"\x6a\x82", b"\x63\x00", b"\x69\x88", b"\x69\x82"
 

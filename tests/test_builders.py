@@ -16,7 +16,7 @@ from edge.node.exam_node import Session, build_exam
 from edge.node.gate_node import build_gate
 from edge.node.kiosk_node import build_kiosk
 from edge.settings import EdgeConfig, load_config
-from emrtd.apdu import CardError
+from emrtd.link.apdu import CardError
 from stack import Stack, wait_for
 from wire.bundle import load_bundle
 

@@ -13,12 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from emrtd.access import access_candidates, expiry_candidates, parse_card_qr, read_card_trying
-from emrtd.apdu import AccessDenied, CardRemoved, StatusError, command
-from emrtd.bac import BacKeys, authenticate, check_digit, key_seed, mrz_information
-from emrtd.passive import issuing_country
+from emrtd.checks.passive import issuing_country
+from emrtd.checks.trust import TrustStore, TrustStoreError
+from emrtd.files.dg1 import check_digit
+from emrtd.link.apdu import AccessDenied, CardRemoved, StatusError, command
+from emrtd.opening.bac import BacKeys, authenticate, key_seed, mrz_information
+from emrtd.opening.secure_messaging import SecureChannel, SecureMessagingError
 from emrtd.reader import read_card
-from emrtd.secure_messaging import SecureChannel, SecureMessagingError
-from emrtd.trust import TrustStore, TrustStoreError
 from emrtd_card import SoftwareCard, TestPki, issue_card
 
 
@@ -51,7 +52,7 @@ def test_mistyped_mrz_fields_are_named(document, birth, expiry, problem):
 @pytest.mark.data  # ../shared/data/emrtd
 def test_the_bsi_specimens_dg1_reads_as_its_printed_mrz():
     from conftest import DATA
-    from emrtd.dg1 import parse_dg1
+    from emrtd.files.dg1 import parse_dg1
 
     mrz = parse_dg1((DATA / "emrtd" / "Datagroup1.bin").read_bytes())
     assert (mrz.document_type, mrz.issuing_state, mrz.document_number) == ("P", "D<<", "C11T002JM")
@@ -60,7 +61,7 @@ def test_the_bsi_specimens_dg1_reads_as_its_printed_mrz():
 
 
 def test_a_td1_id_card_mrz_with_its_personal_number_and_a_wrong_check_digit():
-    from emrtd.dg1 import parse_mrz
+    from emrtd.files.dg1 import parse_mrz
 
     # ICAO 9303 part 5's TD1 example, as a CCCD is laid out (the personal number in the optional data).
     lines = ("I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
@@ -277,7 +278,7 @@ def test_the_name_as_written_comes_from_dg13_where_the_issuer_signed_it(pki, tru
     issued = issue_card(pki, b"\xff\xd8 not a real picture", surname="TRAN", given="THI BINH", sex="F",
                         full_name="Trần  Thị Bình")
     decoded: list[bytes] = []
-    monkeypatch.setattr("emrtd.dg13._text", lambda value: decoded.append(value) or " ".join(
+    monkeypatch.setattr("emrtd.files.dg13._text", lambda value: decoded.append(value) or " ".join(
         value.decode("utf-8").split()))
     read = read_card(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry), issued.document,
                      issued.birth, issued.expiry, trust)
@@ -319,7 +320,7 @@ def master_list(signer: TestPki, certificates) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from emrtd.trust import CSCA_MASTER_LIST, _CscaMasterList
+    from emrtd.checks.trust import CSCA_MASTER_LIST, _CscaMasterList
 
     body = _CscaMasterList({"version": 0, "certificates": [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
                                                             for c in certificates]}).dump()
@@ -348,7 +349,7 @@ def audit_entries(db, secrets):
 
 
 def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path, monkeypatch, capsys, caplog):
-    import emrtd.pcsc
+    import emrtd.link.pcsc
     from facegate.cli import main
 
     issued = issue_card(pki, bytes(3000))
@@ -364,7 +365,7 @@ def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path
         def reconnect(self):
             self.card.reconnect()
 
-    monkeypatch.setattr(emrtd.pcsc, "PcscTransport", Reader)
+    monkeypatch.setattr(emrtd.link.pcsc, "PcscTransport", Reader)
     db, secrets = tmp_path / "gateway.db", tmp_path / "secrets"
     common = ["--db", str(db), "--recorded-by", "lan"]
     mrz = f"{issued.document},{issued.birth},{issued.expiry}"

@@ -20,7 +20,7 @@ from edge.eval.synthetic import background, paste, portrait, write_video
 from edge.node.kiosk_node import build_kiosk
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
-from emrtd.trust import TrustStore
+from emrtd.checks.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
 from gateway.i18n import catalogue
 from stack import REPO, Stack, sql, wait_for

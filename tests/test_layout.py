@@ -14,15 +14,17 @@ PACKAGES = ("edge", "gateway", "provisioning", "wire", "models", "facegate", "em
 
 # Each layer may import from itself and the layers listed after it, nothing else.
 LAYERS = {
-    "facegate": {"edge.*", "gateway.*", "provisioning", "wire", "models", "emrtd"},  # the composition root sees all
+    # the composition root sees all
+    "facegate": {"edge.*", "gateway.*", "provisioning", "wire", "models", "emrtd", "emrtd.*"},
     "provisioning": {"gateway.cli", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
-                     "wire", "models", "emrtd"},
+                     "wire", "models", "emrtd", "emrtd.*"},
     "gateway.cli": {"gateway.server", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                     "wire", "models"},
     "gateway.server": {"gateway.api", "gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n",
                        "wire", "models"},
     "gateway.api": {"gateway.config", "gateway.services", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models"},
-    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models", "emrtd"},
+    "gateway.services": {"gateway.config", "gateway.storage", "gateway.errors", "gateway.i18n", "wire", "models",
+                         "emrtd", "emrtd.*"},
     "gateway.storage": {"gateway.errors", "wire"},
     "gateway.config": {"models"},
     "gateway.errors": set(),
@@ -30,20 +32,27 @@ LAYERS = {
     "gateway": set(),  # the package itself: a docstring
     # The device, one room per part: the CLI asks a builder (node) for a device; a device kind (gate, exam, kiosk)
     # uses the face step (vision) and the link to the gateway; everything reads the one settings module.
-    "edge.cli": {"edge.node", "edge.settings", "edge.link", "edge.vision", "edge.eval", "wire", "models", "emrtd"},
+    "edge.cli": {"edge.node", "edge.settings", "edge.link", "edge.vision", "edge.eval", "wire", "models",
+                 "emrtd", "emrtd.*"},
     "edge.node": {"edge.gate", "edge.exam", "edge.kiosk", "edge.eval", "edge.link", "edge.vision", "edge.settings",
-                  "wire", "models", "emrtd"},
+                  "wire", "models", "emrtd", "emrtd.*"},
     "edge.eval": {"edge.vision", "edge.settings", "models"},  # accuracy, liveness figures and generated streams
     "edge.gate": {"edge.link", "edge.vision", "edge.settings", "wire", "models"},
-    "edge.exam": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd"},
-    "edge.kiosk": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd"},
+    "edge.exam": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd", "emrtd.*"},
+    "edge.kiosk": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd", "emrtd.*"},
     "edge.link": {"edge.vision", "edge.settings", "wire", "models"},  # events, outbox, publisher, gallery sync
     "edge.vision": {"edge.settings", "models", "wire"},  # camera -> detector -> tracker -> policy
     "edge.settings": {"models"},
     "edge": set(),  # the package itself: a docstring
     "wire": set(),
     "models": set(),
-    "emrtd": set(),  # the chip ID card, ICAO 9303: shared by the kiosk, the exam check-in and the CLI
+    # The chip ID card, ICAO 9303: shared by the kiosk, the exam check-in and the CLI. The reader (the package's
+    # top) uses every part; the checks read the files over an opened link; opening knows the MRZ's fields.
+    "emrtd": {"emrtd.checks", "emrtd.opening", "emrtd.files", "emrtd.link"},
+    "emrtd.checks": {"emrtd.opening", "emrtd.files", "emrtd.link"},
+    "emrtd.opening": {"emrtd.files", "emrtd.link"},
+    "emrtd.files": {"emrtd.link"},
+    "emrtd.link": set(),
 }
 
 

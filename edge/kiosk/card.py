@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emrtd.apdu import Transport
-from emrtd.passive import TAMPERED
+from emrtd.checks.passive import TAMPERED
+from emrtd.checks.trust import TrustStore
+from emrtd.link.apdu import Transport
 from emrtd.reader import CardRead, read_card
-from emrtd.trust import TrustStore
 from models.pack import LoadedPack
 from models.photos import Template, template_from_image
 
@@ -28,7 +28,7 @@ def chip_template(read: CardRead, pack: LoadedPack, quality) -> Template | str:
 
 def read_chip_card(reader: Transport, mrz: str) -> CardRead:
     """The card on `reader`, opened with "DOC,BIRTH,EXPIRY" and checked for integrity (no trust store here);
-    ValueError for malformed details or a tampered card, the card's own errors (emrtd.apdu) otherwise."""
+    ValueError for malformed details or a tampered card, the card's own errors (emrtd.link.apdu) otherwise."""
     parts = [p.strip() for p in mrz.split(",")]
     if len(parts) != 3:
         raise ValueError("the card's details are DOCUMENT,BIRTH,EXPIRY (dates as YYMMDD)")

@@ -36,11 +36,11 @@ from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
 from emrtd.access import CardQr, access_candidates, parse_card_qr, read_card_trying
-from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
-from emrtd.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
+from emrtd.checks.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
+from emrtd.checks.signatures import digest
+from emrtd.files.sod import parse_sod
+from emrtd.link.apdu import AccessDenied, CardError, CardRemoved, Transport
 from emrtd.reader import CardRead, read_card
-from emrtd.signatures import digest
-from emrtd.sod import parse_sod
 from models.faces import embed_faces, people_in_view
 from models.pack import LoadedPack
 from wire.commands import CardReadCommand, CommandRefused, FreshCommands

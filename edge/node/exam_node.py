@@ -30,7 +30,7 @@ from edge.node.packs import GalleryError, open_pack
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
-from emrtd.apdu import CardError
+from emrtd.link.apdu import CardError
 from models import LoadedPack
 from wire import uuid7
 from wire.bundle import DeviceBundle
@@ -139,7 +139,7 @@ class ExamDevice:
     def _chip_card(self, card: str) -> np.ndarray:
         """The template of the portrait on the chip ID card the candidate presents (on the `[kiosk]` reader)."""
         from edge.kiosk.card import chip_template, read_chip_card
-        from emrtd.pcsc import PcscTransport
+        from emrtd.link.pcsc import PcscTransport
 
         read = read_chip_card(PcscTransport(self.config.kiosk.reader), card)
         template = chip_template(read, self.pack, self.config.quality)

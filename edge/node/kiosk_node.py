@@ -21,7 +21,7 @@ from edge.node.packs import open_pack
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
-from emrtd.apdu import Transport
+from emrtd.link.apdu import Transport
 from models import LoadedPack
 from wire.bundle import DeviceBundle
 from wire.redact import redact
@@ -60,7 +60,7 @@ def build_kiosk(config: EdgeConfig, bundle: DeviceBundle, source: str | None, mq
     if bundle.kind != "kiosk":
         raise ValueError(f"device {bundle.device} is a {bundle.kind} device; `facegate kiosk run` needs a kiosk")
     if reader is None:
-        from emrtd.pcsc import PcscTransport  # pyscard: an optional extra, needed only with a real reader
+        from emrtd.link.pcsc import PcscTransport  # pyscard: an optional extra, needed only with a real reader
 
         def reader() -> Transport:
             return PcscTransport(config.kiosk.reader)

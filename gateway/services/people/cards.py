@@ -13,14 +13,14 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from emrtd.apdu import AccessDenied, CardError, CardRemoved, Transport
-from emrtd.bac import mrz_information
+from emrtd.checks.trust import TrustStore
+from emrtd.link.apdu import AccessDenied, CardError, CardRemoved, Transport
+from emrtd.opening.bac import mrz_information
 from emrtd.reader import CardRead, read_card
-from emrtd.trust import TrustStore
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 
-# What a read that gave no files ends as, in the audit (the outcomes of a read that did are emrtd.passive's).
+# What a read that gave no files ends as, in the audit (the outcomes of a read that did are emrtd.checks.passive's).
 REFUSED, INTERRUPTED, UNREADABLE = "refused", "interrupted", "unreadable"
 
 

@@ -35,20 +35,19 @@ from pathlib import Path
 
 import numpy as np
 
-from emrtd.bac import mrz_information
-from emrtd.dg1 import parse_dg1
-from emrtd.dg13 import full_name
-from emrtd.passive import EXPIRED_DOCUMENT, GENUINE, TAMPERED, UNTRUSTED_ISSUER
-from emrtd.passive import authenticate as passive_authentication
-from emrtd.passive import expiry_date
-from emrtd.sod import parse_sod
-from emrtd.trust import TrustStore
+from emrtd.checks.passive import EXPIRED_DOCUMENT, GENUINE, TAMPERED, UNTRUSTED_ISSUER, expiry_date
+from emrtd.checks.passive import authenticate as passive_authentication
+from emrtd.checks.trust import TrustStore
+from emrtd.files.dg1 import parse_dg1
+from emrtd.files.dg13 import full_name
+from emrtd.files.sod import parse_sod
+from emrtd.opening.bac import mrz_information
 from gateway.config import KioskSettings
 from gateway.errors import Conflict, Invalid, NotFound, Unavailable
 from gateway.i18n import N_
+from gateway.services.exams.sessions import Refused
 from gateway.services.people.consent import check_consent_fields, parse_expiry
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest
-from gateway.services.exams.sessions import Refused
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import CardReadRow, Consent, Store, StoredEvent, Tx
 from gateway.storage.audit import ids_digest

@@ -17,30 +17,17 @@ import os
 import re
 from dataclasses import dataclass
 
-from emrtd import crypto
-from emrtd.apdu import OK, AccessDenied, CardError, StatusError, Transport, command, split
-from emrtd.secure_messaging import SecureChannel
-
-_WEIGHTS = (7, 3, 1)
-_FIELD = re.compile(r"^[0-9A-Z<]+$")
-
-
-def check_digit(field: str) -> str:
-    """The MRZ check digit of `field`: digits as themselves, A-Z as 10-35, '<' as 0, weighted 7, 3, 1."""
-    if not _FIELD.match(field):
-        raise ValueError(f"MRZ field {field!r}: only digits, A-Z and '<'")
-    total = 0
-    for i, char in enumerate(field):
-        value = int(char) if char.isdigit() else 0 if char == "<" else ord(char) - ord("A") + 10
-        total += value * _WEIGHTS[i % 3]
-    return str(total % 10)
+from emrtd.files.dg1 import MRZ_FIELD, check_digit
+from emrtd.link.apdu import OK, AccessDenied, CardError, StatusError, Transport, command, split
+from emrtd.opening import crypto
+from emrtd.opening.secure_messaging import SecureChannel
 
 
 def mrz_information(document: str, birth: str, expiry: str) -> str:
     """The MRZ information BAC keys come from: document number (padded to 9 with '<'), birth date and expiry
     date (YYMMDD), each with its check digit. ValueError naming the field that is not well formed."""
     document = document.strip().upper()
-    if not _FIELD.match(document or "!") or len(document) > 9:
+    if not MRZ_FIELD.match(document or "!") or len(document) > 9:
         raise ValueError(f"document number {document!r}: up to 9 of 0-9, A-Z")
     for name, date in (("birth date", birth), ("expiry date", expiry)):
         if not re.fullmatch(r"\d{6}", date) or not (1 <= int(date[2:4]) <= 12 and 1 <= int(date[4:6]) <= 31):

@@ -7,7 +7,7 @@ without it.
 
 from __future__ import annotations
 
-from emrtd.apdu import CardError, CardRemoved
+from emrtd.link.apdu import CardError, CardRemoved
 
 
 def _pyscard():
@@ -28,7 +28,7 @@ def reader_names() -> list[str]:
 
 
 class PcscTransport:
-    """The card on reader `index`, as a Transport (emrtd/apdu.py)."""
+    """The card on reader `index`, as a Transport (emrtd/link/apdu.py)."""
 
     def __init__(self, index: int = 0):
         System, self._errors = _pyscard()

@@ -5,10 +5,9 @@ so a replayed, dropped or altered message fails its MAC.
 
 from __future__ import annotations
 
-from emrtd import crypto
-from emrtd.apdu import OK, CardError, split
-from emrtd.tlv import TlvError, read_tlv, tlv
-
+from emrtd.link.apdu import OK, CardError, split
+from emrtd.link.tlv import TlvError, read_tlv, tlv
+from emrtd.opening import crypto
 
 SM_FAILED = (0x6987, 0x6988)  # expected secure-messaging objects missing, or incorrect: the session is over
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from asn1crypto import algos, cms, core
 
-from emrtd.tlv import TlvError, read_tlv
+from emrtd.link.tlv import TlvError, read_tlv
 
 LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 

@@ -17,7 +17,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from emrtd.signatures import SignatureProblem, verify_signed_data
+from emrtd.checks.signatures import SignatureProblem, verify_signed_data
 
 CSCA_MASTER_LIST = "2.23.136.1.1.2"
 

@@ -6,10 +6,24 @@ Two layouts: TD1, three lines of 30 (ID cards, Vietnam's CCCD among them), and T
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from emrtd.bac import check_digit
-from emrtd.tlv import TlvError, children, read_tlv
+from emrtd.link.tlv import TlvError, children, read_tlv
+
+_WEIGHTS = (7, 3, 1)
+MRZ_FIELD = re.compile(r"^[0-9A-Z<]+$")
+
+
+def check_digit(field: str) -> str:
+    """The MRZ check digit of `field`: digits as themselves, A-Z as 10-35, '<' as 0, weighted 7, 3, 1."""
+    if not MRZ_FIELD.match(field):
+        raise ValueError(f"MRZ field {field!r}: only digits, A-Z and '<'")
+    total = 0
+    for i, char in enumerate(field):
+        value = int(char) if char.isdigit() else 0 if char == "<" else ord(char) - ord("A") + 10
+        total += value * _WEIGHTS[i % 3]
+    return str(total % 10)
 
 
 @dataclass(frozen=True)

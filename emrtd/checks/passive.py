@@ -23,9 +23,9 @@ import pycountry
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-from emrtd.signatures import SignatureProblem, digest, verify_signed_data
-from emrtd.sod import Sod
-from emrtd.trust import TrustStore
+from emrtd.checks.signatures import SignatureProblem, digest, verify_signed_data
+from emrtd.checks.trust import TrustStore
+from emrtd.files.sod import Sod
 
 GENUINE, UNTRUSTED_ISSUER, TAMPERED, EXPIRED_DOCUMENT = "genuine", "untrusted_issuer", "tampered", "expired_document"
 OUTCOMES = (GENUINE, UNTRUSTED_ISSUER, TAMPERED, EXPIRED_DOCUMENT)

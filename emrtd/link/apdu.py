@@ -1,7 +1,7 @@
 """Commands to the chip and what can go wrong talking to it (ISO/IEC 7816-4).
 
 A reader is anything with `transmit(apdu) -> response` (data, then the two status bytes) and `reconnect()`:
-PC/SC in emrtd/pcsc.py, a software card in the tests. It raises `CardRemoved` when the card is gone or the
+PC/SC in emrtd/link/pcsc.py, a software card in the tests. It raises `CardRemoved` when the card is gone or the
 link failed mid-exchange.
 """
 

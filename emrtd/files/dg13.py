@@ -10,7 +10,7 @@ residence and parents' names -- sensitive personal data FaceGate has no use for:
 
 from __future__ import annotations
 
-from emrtd.tlv import TlvError, read_tlv
+from emrtd.link.tlv import TlvError, read_tlv
 
 FULL_NAME = 2
 

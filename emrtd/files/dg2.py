@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emrtd.tlv import TlvError, children, read_tlv
+from emrtd.link.tlv import TlvError, children, read_tlv
 
 IMAGE_TYPES = {0: "jpeg", 1: "jpeg2000"}
 
