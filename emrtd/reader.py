@@ -1,6 +1,6 @@
-"""Reading a chip: select the eMRTD application, open BAC, read EF.COM, DG1, DG2 and EF.SOD in chunks under
-secure messaging -- and DG13, the name as written, where EF.SOD covers it -- and check them (passive
-authentication). The one entry point is `read_card`.
+"""Reading a chip: open it with PACE where EF.CardAccess offers it and BAC otherwise, select the eMRTD
+application, read EF.COM, DG1, DG2 and EF.SOD in chunks under secure messaging -- and DG13, the name as
+written, where EF.SOD covers it -- and check them (passive authentication). The one entry point is `read_card`.
 
 A chunk that fails in transit (an NFC field lost for a moment) is read again after the session is opened
 afresh: the send sequence counter cannot be trusted after a lost answer, so the retry re-runs BAC and picks the
@@ -23,11 +23,15 @@ from emrtd.files.dg13 import full_name
 from emrtd.files.sod import parse_sod
 from emrtd.link.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
 from emrtd.link.tlv import TlvError, read_header, read_tlv, tlv
-from emrtd.opening.bac import BacKeys, authenticate
+from emrtd.opening import pace
+from emrtd.opening.bac import BacKeys, mrz_information
+from emrtd.opening.bac import authenticate as basic_access_control
 from emrtd.opening.secure_messaging import SecureChannel, SecureMessagingError
 
 AID = bytes.fromhex("A0000002471001")  # the eMRTD application (ICAO 9303 part 10)
 FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D, "DG13": 0x010D}
+CARD_ACCESS_SFI = 0x1C  # EF.CardAccess (011C), read by its short identifier before the chip is opened
+STILL_OPEN = (0x6982, 0x6987, 0x6988)  # the card is still in an earlier reader's secure messaging
 CHUNK = 0xE0  # bytes per READ BINARY: with secure messaging's framing the answer still fits 256 bytes
 MAX_SHORT_OFFSET = 0x7FFF  # READ BINARY's offset in P1-P2 is 15 bits; beyond it the odd INS carries it in DO54
 MAX_FILE = 0xFFFFFF
@@ -60,23 +64,72 @@ class _Counted:
 
 
 class ChipSession:
-    """The eMRTD application opened with BAC (or in the clear, `secure=False`: only a test card allows it, for
-    the benchmark's baseline)."""
+    """The eMRTD application opened with PACE or BAC (or in the clear, `secure=False`: only a test card allows
+    it, for the benchmark's baseline). `protocol` says which opened it; `notes` what was odd on the way."""
 
-    def __init__(self, transport: Transport, keys: BacKeys, secure: bool = True, attempts: int = 3):
+    def __init__(self, transport: Transport, mrz_info: str, secure: bool = True, attempts: int = 3):
         self.stats = LinkStats()
         self.link = _Counted(transport, self.stats)
-        self.keys, self.secure, self.attempts = keys, secure, attempts
+        self.mrz_info, self.secure, self.attempts = mrz_info, secure, attempts
         self.channel: SecureChannel | None = None
+        self.protocol = "none"
+        self.notes: list[str] = []
+        self._pace: list[pace.PaceInfo] | None = None  # EF.CardAccess's offer, read once per card
 
     def open(self) -> None:
+        """Open the application: PACE if the card offers a kind this reader runs, else BAC. AccessDenied if
+        the card refuses the MRZ details."""
+        if self.channel is not None:  # opened before: start from a reset card, not from its old session
+            self.channel = None
+            self.link.reconnect()
+        if self.secure and self._pace is None:
+            self._pace = self._card_access()
+        chosen = pace.choose(self._pace) if self.secure else None
+        if chosen is not None:
+            self.channel = pace.authenticate(self.link, chosen, self.mrz_info,
+                                             ambiguous=len({i.parameter for i in self._pace}) > 1)
+            self.protocol = chosen.describe()
+            _, status = self._exchange(0xA4, 0x04, 0x0C, AID)
+            if status != OK:
+                raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+            return
         _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
-        if status in (0x6982, 0x6987, 0x6988):  # still in an earlier reader's secure messaging: reset, try again
+        if status in STILL_OPEN:  # reset, try again
             self.link.reconnect()
             _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
         if status != OK:
             raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
-        self.channel = authenticate(self.link, self.keys) if self.secure else None
+        self.channel = None
+        if self.secure:
+            self.channel = basic_access_control(self.link, BacKeys.from_mrz_information(self.mrz_info))
+            self.protocol = "BAC"
+
+    def _card_access(self) -> list[pace.PaceInfo]:
+        """The PACE entries of EF.CardAccess, read in the clear before anything is opened; none if the card
+        has no such file (then BAC), and a note if the file does not parse or offers nothing this reader runs."""
+        answer = command(0x00, 0xB0, 0x80 | CARD_ACCESS_SFI, 0x00, le=256)
+        data, status = split(self.link.transmit(answer))
+        if status in STILL_OPEN:
+            self.link.reconnect()
+            data, status = split(self.link.transmit(answer))
+        if status not in (OK, 0x6282) or not data:
+            return []
+        try:
+            end = _length_from_header(data, "EF.CardAccess")
+            while len(data) < end:  # longer than one answer: the rest from the file now selected
+                more, status = split(self.link.transmit(command(0x00, 0xB0, len(data) >> 8, len(data) & 0xFF,
+                                                                le=min(CHUNK, end - len(data)))))
+                if status not in (OK, 0x6282) or not more:
+                    raise StatusError("reading EF.CardAccess", status)
+                data += more
+            offered = pace.pace_infos(data[:end])
+        except (CardError, TlvError) as exc:
+            self.notes.append(f"EF.CardAccess could not be read ({exc}): BAC was used")
+            return []
+        if offered and pace.choose(offered) is None:
+            self.notes.append(f"the card offers {', '.join(i.describe() for i in offered)}, which this reader "
+                              "does not run: BAC was used")
+        return offered
 
     def _exchange(self, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> tuple[bytes, int]:
         if self.channel is None:
@@ -118,6 +171,7 @@ class ChipSession:
                 self.stats.retries += 1
                 if failures >= self.attempts:
                     raise CardRemoved(GONE) from exc
+                self.channel = None  # the session's counter is lost with the answer: reset the card, open afresh
                 self.link.reconnect()
                 self.open()
                 self._select(fid, name)
@@ -151,6 +205,7 @@ class CardRead:
     data_groups: tuple[int, ...] = ()  # as EF.COM lists them
     notes: tuple[str, ...] = ()  # what was odd about the card without failing the read (a malformed EF.COM)
     full_name: str | None = None  # DG13's, with its diacritics: only from a DG13 that EF.SOD covers
+    protocol: str = "BAC"  # what opened the chip: BAC, or PACE with its mapping, suite and curve
 
     @property
     def name(self) -> str:
@@ -176,8 +231,8 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
     """Open the card with the three MRZ fields, read it and check it. ValueError for malformed fields,
     AccessDenied if the card refuses them, CardRemoved if it left, CardError (or TlvError, a ValueError) for a
     card whose files are not what ICAO 9303 says."""
-    session = ChipSession(transport, BacKeys.from_mrz(document, birth, expiry), secure=secure)
-    files, notes = {}, []
+    session = ChipSession(transport, mrz_information(document, birth, expiry), secure=secure)
+    files, notes = {}, session.notes
     try:
         session.open()
         # EF.COM only lists the data groups: the security object does not cover it and the check does not need
@@ -211,4 +266,4 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
             listed = _listed_groups(files["COM"])
         except TlvError as exc:
             notes.append(f"EF.COM does not parse ({exc}): the data groups it lists are unknown")
-    return CardRead(mrz, faces, passive, files, session.stats, listed, tuple(notes), name)
+    return CardRead(mrz, faces, passive, files, session.stats, listed, tuple(notes), name, session.protocol)

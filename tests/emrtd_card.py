@@ -26,13 +26,29 @@ from cryptography.x509.oid import NameOID
 from emrtd.files.dg1 import check_digit
 from emrtd.files.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
 from emrtd.link.apdu import CardRemoved
-from emrtd.link.tlv import read_tlv, tlv
+from emrtd.link.tlv import children, read_tlv, tlv
 from emrtd.opening import crypto
-from emrtd.opening.bac import BacKeys, derive_key
+from emrtd.opening import pace as pace_protocol
+from emrtd.opening.bac import BacKeys, mrz_information
+from emrtd.opening.crypto import ENC, MAC, PASSWORD, TRIPLE_DES
 from emrtd.opening.secure_messaging import split_protected
 from emrtd.reader import AID, FILES
 
 SW_OK, NOT_FOUND, DENIED, SM_WRONG, NO_SECURITY = b"\x90\x00", b"\x6a\x82", b"\x63\x00", b"\x69\x88", b"\x69\x82"
+WRONG_DATA = b"\x6a\x80"
+CARD_ACCESS_SFI = 0x1C
+
+
+def pace_info(suite: int = 2, parameter: int = 13) -> pace_protocol.PaceInfo:
+    """A PACE entry: ECDH generic mapping with `suite` (1 3DES, 2 AES-128, 3 AES-192, 4 AES-256) on the
+    standardized curve `parameter` (12 NIST P-256, 13 brainpoolP256r1, 15 NIST P-384)."""
+    return pace_protocol.PaceInfo(pace_protocol.PACE_PREFIX + bytes((pace_protocol.ECDH_GM, suite)), 2, parameter)
+
+
+def card_access(*infos: pace_protocol.PaceInfo) -> bytes:
+    """EF.CardAccess listing `infos` (a SET of PACEInfo)."""
+    return tlv(0x31, b"".join(tlv(0x30, tlv(0x06, i.oid) + tlv(0x02, bytes((i.version,)))
+                                        + tlv(0x02, bytes((i.parameter,)))) for i in infos))
 
 
 # --- the issuing state's side: PKI and files --------------------------------------------------------------
@@ -175,19 +191,26 @@ class SoftwareCard:
     drop: set[int] = field(default_factory=set)  # commands (counted from 1) whose answer is lost in transit
     errors: dict[int, bytes] = field(default_factory=dict)  # commands (counted from 1) answered with this status
     bitrate: float | None = None  # a link model: each exchange takes its bits at this rate
+    pace: tuple[pace_protocol.PaceInfo, ...] = ()  # offered in EF.CardAccess (and run) when given
+    bac: bool = True  # False: a PACE-only card, which refuses BAC
+    pace_fixed: tuple[bytes, int, int] | None = None  # the nonce and the chip's two scalars (the worked example)
     received: list[bytes] = field(default_factory=list)
 
     def __post_init__(self):
         self.keys = BacKeys.from_mrz(self.document, self.birth, self.expiry)
         self.by_fid = {FILES[name]: data for name, data in self.files.items()}
+        if self.pace:
+            self.by_fid[0x011C] = card_access(*self.pace)
         self.reconnect_card()
 
     def reconnect_card(self) -> None:
         self.selected_app = False
         self.challenge: bytes | None = None
         self.session: tuple[bytes, bytes] | None = None
+        self.suite = TRIPLE_DES
         self.ssc = 0
         self.current: bytes | None = None
+        self.pace_state: dict | None = None
 
     # Transport
     def transmit(self, apdu: bytes) -> bytes:
@@ -219,11 +242,23 @@ class SoftwareCard:
             self.reconnect_card()
             self.selected_app = apdu[5:5 + apdu[4]] == AID
             return SW_OK if self.selected_app else NOT_FOUND
+        if ins in (0x84, 0x82) and not self.bac:
+            return NO_SECURITY
         if ins == 0x84:
             self.challenge = self.rnd_icc or os.urandom(8)
             return self.challenge + SW_OK
         if ins == 0x82:
             return self._mutual_authentication(apdu[5:5 + apdu[4]])
+        if ins == 0xB0 and p1 & 0x80:  # READ BINARY by short file identifier: EF.CardAccess, before any access
+            self.current = self.by_fid.get(0x0100 | p1 & 0x1F) if p1 & 0x1F == CARD_ACCESS_SFI else None
+            if self.current is None:
+                return NOT_FOUND
+            data, status = self._plain(ins, 0, p2, b"", apdu[-1] if len(apdu) == 5 else 0)
+            return data + status
+        if ins == 0x22 and (p1, p2) == (0xC1, 0xA4):
+            return self._pace_mechanism(apdu[5:5 + apdu[4]])
+        if ins == 0x86 and self.pace_state is not None:
+            return self._pace_step(apdu)
         if self.allow_plain and self.selected_app:
             data, status = self._plain(ins, p1, p2, apdu[5:5 + apdu[4]] if ins in (0xA4, 0xB1) else b"",
                                        apdu[-1] if ins in (0xB0, 0xB1) else 0)
@@ -241,12 +276,63 @@ class SoftwareCard:
         k_icc = self.k_icc or os.urandom(16)
         answer = crypto.encrypt(self.keys.enc, rnd_icc + rnd_ifd + k_icc)
         seed = bytes(a ^ b for a, b in zip(k_ifd, k_icc))
-        self.session = (derive_key(seed, 1), derive_key(seed, 2))
+        self.session = (TRIPLE_DES.derive(seed, ENC), TRIPLE_DES.derive(seed, MAC))
         self.ssc = int.from_bytes(rnd_icc[4:] + rnd_ifd[4:], "big")
         self.challenge = None
         return answer + crypto.retail_mac(self.keys.mac, answer) + SW_OK
 
+    def _pace_mechanism(self, data: bytes) -> bytes:
+        """MSE:Set AT: the protocol (80) the reader chose among those offered, the MRZ password (83 01)."""
+        fields = children(data)
+        chosen = [info for info in self.pace if info.oid == fields.get(0x80)]
+        if not chosen or fields.get(0x83) != b"\x01":
+            return WRONG_DATA
+        self.pace_state = {"info": chosen[0], "step": 1}
+        return SW_OK
+
+    def _pace_step(self, apdu: bytes) -> bytes:
+        """The chip's half of PACE's four GENERAL AUTHENTICATE steps (ICAO 9303-11 4.4.3)."""
+        state, info = self.pace_state, self.pace_state["info"]
+        suite, curve = info.suite, info.curve
+        fixed = self.pace_fixed
+        try:
+            objects = children(children(apdu[5:5 + apdu[4]])[0x7C]) if apdu[4] > 2 else {}
+        except (KeyError, ValueError):
+            self.pace_state = None
+            return WRONG_DATA
+        step = state["step"]
+        state["step"] += 1
+        if step == 1:
+            state["nonce"] = fixed[0] if fixed else os.urandom(16)
+            k_pi = suite.derive(hashlib.sha1(mrz_information(self.document, self.birth, self.expiry)
+                                             .encode()).digest(), PASSWORD)
+            return tlv(0x7C, tlv(0x80, suite.encrypt(k_pi, state["nonce"]))) + SW_OK
+        if step == 2:
+            private = fixed[1] if fixed else int.from_bytes(os.urandom(40), "big") % (curve.n - 1) + 1
+            reader = curve.decode(objects[0x81])
+            state["mapped"] = curve.with_generator(curve.add(
+                curve.multiply(int.from_bytes(state["nonce"], "big"), curve.g), curve.multiply(private, reader)))
+            return tlv(0x7C, tlv(0x82, curve.encode(curve.multiply(private, curve.g)))) + SW_OK
+        if step == 3:
+            mapped = state["mapped"]
+            private = fixed[2] if fixed else int.from_bytes(os.urandom(40), "big") % (curve.n - 1) + 1
+            state["reader"], state["public"] = objects[0x83], mapped.encode(mapped.multiply(private, mapped.g))
+            shared = mapped.multiply(private, mapped.decode(objects[0x83]))[0].to_bytes(curve.size, "big")
+            state["keys"] = suite.derive(shared, ENC), suite.derive(shared, MAC)
+            return tlv(0x7C, tlv(0x84, state["public"])) + SW_OK
+        ks_enc, ks_mac = state["keys"]
+        self.pace_state = None
+        if not crypto.same_mac(objects.get(0x85, b""), suite.token(ks_mac, pace_protocol.token_input(
+                info.oid, state["public"]))):
+            return DENIED  # the reader's token is wrong: it does not know the password
+        self.session, self.suite, self.ssc = (ks_enc, ks_mac), suite, 0
+        return tlv(0x7C, tlv(0x86, suite.token(ks_mac, pace_protocol.token_input(info.oid, state["reader"])))) \
+            + SW_OK
+
     def _plain(self, ins: int, p1: int, p2: int, data: bytes, le: int) -> tuple[bytes, bytes]:
+        if ins == 0xA4 and p1 == 0x04:  # the application, selected under secure messaging after PACE
+            self.selected_app = data == AID
+            return b"", SW_OK if self.selected_app else NOT_FOUND
         if ins == 0xA4:
             self.current = self.by_fid.get(int.from_bytes(data, "big"))
             return b"", SW_OK if self.current is not None else NOT_FOUND
@@ -267,28 +353,31 @@ class SoftwareCard:
         the cryptogram), an odd INS's -- BER-TLV data objects -- in DO85 (the cryptogram alone); anything else
         ends secure messaging with 6988. An error status is answered in the clear, without secure messaging."""
         ks_enc, ks_mac = self.session
+        suite = self.suite
         self.ssc += 1
+        ssc = self.ssc.to_bytes(suite.block, "big")
         header, body = apdu[:4], apdu[5:5 + apdu[4]]
         fields, macd, mac = split_protected(body)
-        expected = crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + crypto.pad(header) + macd)
+        expected = suite.mac(ks_mac, ssc + crypto.pad(header, suite.block) + macd)
         odd = header[1] & 1
         if mac is None or not crypto.same_mac(mac, expected) or (0x87 if odd else 0x85) in fields:
             self.session = None
             return SM_WRONG
         if odd:
-            data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x85])) if 0x85 in fields else b""
+            data = crypto.unpad(suite.decrypt(ks_enc, fields[0x85], ssc)) if 0x85 in fields else b""
         else:
-            data = crypto.unpad(crypto.decrypt(ks_enc, fields[0x87][1:])) if 0x87 in fields else b""
+            data = crypto.unpad(suite.decrypt(ks_enc, fields[0x87][1:], ssc)) if 0x87 in fields else b""
         le = fields[0x97][0] if 0x97 in fields else 0
         out, status = self._plain(header[1], header[2], header[3], data, le)
         status = self.errors.get(len(self.received), status)
         self.ssc += 1
+        ssc = self.ssc.to_bytes(suite.block, "big")
         if status not in (SW_OK, b"\x62\x82"):
             return status
         answer = b""
         if out:
-            cryptogram = crypto.encrypt(ks_enc, crypto.pad(out))
+            cryptogram = suite.encrypt(ks_enc, crypto.pad(out, suite.block), ssc)
             answer += tlv(0x85, cryptogram) if odd else tlv(0x87, b"\x01" + cryptogram)
         answer += tlv(0x99, status)
-        answer += tlv(0x8E, crypto.retail_mac(ks_mac, self.ssc.to_bytes(8, "big") + answer))
+        answer += tlv(0x8E, suite.mac(ks_mac, ssc + answer))
         return answer + SW_OK

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from emrtd.files.dg1 import MRZ_FIELD, check_digit
 from emrtd.link.apdu import OK, AccessDenied, CardError, StatusError, Transport, command, split
 from emrtd.opening import crypto
+from emrtd.opening.crypto import ENC, MAC, TRIPLE_DES
 from emrtd.opening.secure_messaging import SecureChannel
 
 
@@ -40,12 +41,6 @@ def key_seed(mrz_info: str) -> bytes:
     return hashlib.sha1(mrz_info.encode("ascii")).digest()[:16]
 
 
-def derive_key(seed: bytes, counter: int) -> bytes:
-    """A 16-byte two-key 3DES key from `seed` (counter 1: encryption, 2: MAC), DES parity adjusted."""
-    digest = hashlib.sha1(seed + counter.to_bytes(4, "big")).digest()[:16]
-    return bytes(b & 0xFE | (bin(b >> 1).count("1") + 1) % 2 for b in digest)
-
-
 @dataclass(frozen=True)
 class BacKeys:
     enc: bytes
@@ -53,8 +48,12 @@ class BacKeys:
 
     @classmethod
     def from_mrz(cls, document: str, birth: str, expiry: str) -> BacKeys:
-        seed = key_seed(mrz_information(document, birth, expiry))
-        return cls(derive_key(seed, 1), derive_key(seed, 2))
+        return cls.from_mrz_information(mrz_information(document, birth, expiry))
+
+    @classmethod
+    def from_mrz_information(cls, mrz_info: str) -> BacKeys:
+        seed = key_seed(mrz_info)
+        return cls(TRIPLE_DES.derive(seed, ENC), TRIPLE_DES.derive(seed, MAC))
 
 
 def authenticate(transport: Transport, keys: BacKeys, rnd_ifd: bytes | None = None,
@@ -79,4 +78,4 @@ def authenticate(transport: Transport, keys: BacKeys, rnd_ifd: bytes | None = No
     if plain[:8] != rnd_icc or plain[8:16] != rnd_ifd:
         raise CardError("the card's answer to authentication does not match our challenge")
     seed = bytes(a ^ b for a, b in zip(k_ifd, plain[16:32]))
-    return SecureChannel(derive_key(seed, 1), derive_key(seed, 2), rnd_icc[4:] + rnd_ifd[4:])
+    return SecureChannel(TRIPLE_DES.derive(seed, ENC), TRIPLE_DES.derive(seed, MAC), rnd_icc[4:] + rnd_ifd[4:])

@@ -1,6 +1,7 @@
-"""Secure messaging after BAC (ICAO 9303 part 11, 9.8): every command and answer encrypted and MACed under
-the session keys, with a send sequence counter that both sides step once per command and once per answer,
-so a replayed, dropped or altered message fails its MAC.
+"""Secure messaging after BAC or PACE (ICAO 9303 part 11, 9.8): every command and answer encrypted and MACed
+under the session keys, with a send sequence counter that both sides step once per command and once per answer,
+so a replayed, dropped or altered message fails its MAC. The cipher suite (3DES or AES, emrtd/opening/crypto.py)
+sets the block, the counter's size and how the IV is made.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from emrtd.link.apdu import OK, CardError, split
 from emrtd.link.tlv import TlvError, read_tlv, tlv
 from emrtd.opening import crypto
+from emrtd.opening.crypto import TRIPLE_DES, Suite
 
 SM_FAILED = (0x6987, 0x6988)  # expected secure-messaging objects missing, or incorrect: the session is over
 
@@ -32,18 +34,19 @@ def split_protected(body: bytes) -> tuple[dict[int, bytes], bytes, bytes | None]
 
 
 class SecureChannel:
-    """The reader's half of a secure-messaging session (3DES keys and the counter from BAC)."""
+    """The reader's half of a secure-messaging session: the session keys, the counter (from BAC's randoms, zero
+after PACE and after Chip Authentication) and the suite they belong to."""
 
-    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes):
-        self.ks_enc, self.ks_mac = ks_enc, ks_mac
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: bytes, suite: Suite = TRIPLE_DES):
+        self.ks_enc, self.ks_mac, self.suite = ks_enc, ks_mac, suite
         self._ssc = int.from_bytes(ssc, "big")
 
     @property
     def ssc(self) -> bytes:
-        return self._ssc.to_bytes(8, "big")
+        return self._ssc.to_bytes(self.suite.block, "big")
 
     def _step(self) -> bytes:
-        self._ssc = (self._ssc + 1) % (1 << 64)
+        self._ssc = (self._ssc + 1) % (1 << (8 * self.suite.block))
         return self.ssc
 
     def wrap(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> bytes:
@@ -51,13 +54,13 @@ class SecureChannel:
         cryptogram) or DO85 (an odd INS, whose data are BER-TLV objects: the cryptogram alone, ISO/IEC 7816-4
         10.2), Le in DO97, their MAC in DO8E."""
         header = bytes((cla | 0x0C, ins, p1, p2))
-        body = b""
+        suite, ssc, body = self.suite, self._step(), b""
         if data:
-            cryptogram = crypto.encrypt(self.ks_enc, crypto.pad(data))
+            cryptogram = suite.encrypt(self.ks_enc, crypto.pad(data, suite.block), ssc)
             body += tlv(0x85, cryptogram) if ins & 1 else tlv(0x87, b"\x01" + cryptogram)
         if le is not None:
             body += tlv(0x97, bytes((le & 0xFF,)))
-        mac = crypto.retail_mac(self.ks_mac, self._step() + crypto.pad(header) + body)
+        mac = suite.mac(self.ks_mac, ssc + crypto.pad(header, suite.block) + body)
         body += tlv(0x8E, mac)
         return header + bytes((len(body),)) + body + b"\x00"
 
@@ -77,7 +80,7 @@ class SecureChannel:
             fields, macd, mac = split_protected(raw)
         except TlvError as exc:
             raise SecureMessagingError(f"an answer that is not secure messaging ({exc})") from None
-        if mac is None or not crypto.same_mac(mac, crypto.retail_mac(self.ks_mac, ssc + macd)):
+        if mac is None or not crypto.same_mac(mac, self.suite.mac(self.ks_mac, ssc + macd)):
             raise SecureMessagingError("an answer whose MAC is wrong (altered, or not from this card)")
         if 0x99 in fields:
             status = int.from_bytes(fields[0x99], "big")
@@ -86,7 +89,7 @@ class SecureChannel:
             encrypted = fields[0x87]
             if encrypted[:1] != b"\x01":
                 raise SecureMessagingError("encrypted data without its padding indicator")
-            data = crypto.unpad(crypto.decrypt(self.ks_enc, encrypted[1:]))
+            data = crypto.unpad(self.suite.decrypt(self.ks_enc, encrypted[1:], ssc))
         elif 0x85 in fields:  # the answer to an odd INS: BER-TLV data, no padding indicator
-            data = crypto.unpad(crypto.decrypt(self.ks_enc, fields[0x85]))
+            data = crypto.unpad(self.suite.decrypt(self.ks_enc, fields[0x85], ssc))
         return data, status
