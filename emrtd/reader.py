@@ -14,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from emrtd.checks.passive import PassiveAuthentication
+from emrtd.checks.clones import (CLONE_SUSPECTED, FAILED, PASSED, ChipAuthentication, CloneChecks, CloneSuspected,
+                                 Dg14, active_authentication, chip_authentication, parse_dg14)
+from emrtd.checks.keys import parse_dg15
+from emrtd.checks.passive import TAMPERED, PassiveAuthentication
 from emrtd.checks.passive import authenticate as passive_authentication
 from emrtd.checks.trust import TrustStore
 from emrtd.files.dg1 import Mrz, parse_dg1
@@ -29,7 +32,8 @@ from emrtd.opening.bac import authenticate as basic_access_control
 from emrtd.opening.secure_messaging import SecureChannel, SecureMessagingError
 
 AID = bytes.fromhex("A0000002471001")  # the eMRTD application (ICAO 9303 part 10)
-FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D, "DG13": 0x010D}
+FILES = {"COM": 0x011E, "DG1": 0x0101, "DG2": 0x0102, "SOD": 0x011D, "DG13": 0x010D, "DG14": 0x010E,
+         "DG15": 0x010F}
 CARD_ACCESS_SFI = 0x1C  # EF.CardAccess (011C), read by its short identifier before the chip is opened
 STILL_OPEN = (0x6982, 0x6987, 0x6988)  # the card is still in an earlier reader's secure messaging
 CHUNK = 0xE0  # bytes per READ BINARY: with secure messaging's framing the answer still fits 256 bytes
@@ -75,6 +79,7 @@ class ChipSession:
         self.protocol = "none"
         self.notes: list[str] = []
         self._pace: list[pace.PaceInfo] | None = None  # EF.CardAccess's offer, read once per card
+        self.chip_offer: ChipAuthentication | None = None  # once Chip Authentication passed: run on every reopen
 
     def open(self) -> None:
         """Open the application: PACE if the card offers a kind this reader runs, else BAC. AccessDenied if
@@ -89,10 +94,15 @@ class ChipSession:
             self.channel = pace.authenticate(self.link, chosen, self.mrz_info,
                                              ambiguous=len({i.parameter for i in self._pace}) > 1)
             self.protocol = chosen.describe()
-            _, status = self._exchange(0xA4, 0x04, 0x0C, AID)
+            _, status = self.exchange(0xA4, 0x04, 0x0C, AID)
             if status != OK:
                 raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
-            return
+        else:
+            self._open_with_bac()
+        if self.chip_offer is not None:
+            self.authenticate_chip(self.chip_offer)
+
+    def _open_with_bac(self) -> None:
         _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
         if status in STILL_OPEN:  # reset, try again
             self.link.reconnect()
@@ -103,6 +113,17 @@ class ChipSession:
         if self.secure:
             self.channel = basic_access_control(self.link, BacKeys.from_mrz_information(self.mrz_info))
             self.protocol = "BAC"
+
+    def authenticate_chip(self, offer: ChipAuthentication) -> None:
+        """Chip Authentication (DG14), then one command under the keys it agreed -- selecting DG14 again, whose
+        answer the chip must MAC: CloneSuspected if it cannot, i.e. it does not hold DG14's private key."""
+        self.channel = chip_authentication(self.exchange, offer)
+        try:
+            self._select(FILES["DG14"], "DG14")
+        except (SecureMessagingError, StatusError) as exc:
+            raise CloneSuspected("the chip cannot go on under the keys its DG14 key agrees: it does not hold that "
+                                 f"key ({exc})") from None
+        self.chip_offer = offer
 
     def _card_access(self) -> list[pace.PaceInfo]:
         """The PACE entries of EF.CardAccess, read in the clear before anything is opened; none if the card
@@ -131,21 +152,21 @@ class ChipSession:
                               "does not run: BAC was used")
         return offered
 
-    def _exchange(self, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> tuple[bytes, int]:
+    def exchange(self, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> tuple[bytes, int]:
         if self.channel is None:
             return split(self.link.transmit(command(0x00, ins, p1, p2, data, le)))
         return self.channel.unwrap(self.link.transmit(self.channel.wrap(0x00, ins, p1, p2, data, le)))
 
     def _select(self, fid: int, name: str) -> None:
-        _, status = self._exchange(0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))
+        _, status = self.exchange(0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))
         if status != OK:
             raise StatusError(f"the card has no {name}", status)
 
     def _chunk(self, offset: int, size: int, name: str) -> bytes:
         if offset <= MAX_SHORT_OFFSET:
-            data, status = self._exchange(0xB0, offset >> 8, offset & 0xFF, le=size)
+            data, status = self.exchange(0xB0, offset >> 8, offset & 0xFF, le=size)
         else:  # ISO 7816-4 READ BINARY B1: the offset in DO54, the data back in DO53
-            data, status = self._exchange(0xB1, 0x00, 0x00, tlv(0x54, offset.to_bytes(3, "big")), le=size + 4)
+            data, status = self.exchange(0xB1, 0x00, 0x00, tlv(0x54, offset.to_bytes(3, "big")), le=size + 4)
             if data:
                 try:
                     tag, data, _ = read_tlv(data)
@@ -206,6 +227,14 @@ class CardRead:
     notes: tuple[str, ...] = ()  # what was odd about the card without failing the read (a malformed EF.COM)
     full_name: str | None = None  # DG13's, with its diacritics: only from a DG13 that EF.SOD covers
     protocol: str = "BAC"  # what opened the chip: BAC, or PACE with its mapping, suite and curve
+    clone: CloneChecks = field(default_factory=CloneChecks)  # Chip and Active Authentication, where offered
+
+    @property
+    def outcome(self) -> str:
+        """The card's verdict, the gravest: `tampered`, `clone_suspected`, or passive authentication's."""
+        if self.passive.outcome != TAMPERED and self.clone.suspected:
+            return CLONE_SUSPECTED
+        return self.passive.outcome
 
     @property
     def name(self) -> str:
@@ -232,7 +261,7 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
     AccessDenied if the card refuses them, CardRemoved if it left, CardError (or TlvError, a ValueError) for a
     card whose files are not what ICAO 9303 says."""
     session = ChipSession(transport, mrz_information(document, birth, expiry), secure=secure)
-    files, notes = {}, session.notes
+    files, notes, clone = {}, session.notes, CloneChecks()
     try:
         session.open()
         # EF.COM only lists the data groups: the security object does not cover it and the check does not need
@@ -246,13 +275,20 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
             session.open()  # after an error status, start the session afresh rather than trust its counter
         files |= {name: session.read_file(name) for name in ("DG1", "DG2", "SOD")}
         sod = parse_sod(files["SOD"])
+        # A clone could leave out the files that would unmask it: one EF.SOD lists must be served.
+        dg14 = None
+        if 14 in sod.hashes and _read_signed(session, "DG14", files, clone):
+            # Chip Authentication first: what is read after it is read under its keys
+            dg14 = _chip_authentication(session, files["DG14"], clone, notes)
         if 13 in sod.hashes:  # the name as written, only where the issuer signed it (Vietnam's cards)
             files["DG13"] = session.read_file("DG13")
+        if 15 in sod.hashes and _read_signed(session, "DG15", files, clone):
+            _active_authentication(session, files["DG15"], dg14, clone, notes)
     except CardRemoved as exc:
         raise CardRemoved(GONE) from exc
     mrz = parse_dg1(files["DG1"])
     faces = parse_dg2(files["DG2"])
-    groups = {1: files["DG1"], 2: files["DG2"]} | ({13: files["DG13"]} if "DG13" in files else {})
+    groups = {1: files["DG1"], 2: files["DG2"]} | {n: files[f"DG{n}"] for n in (13, 14, 15) if f"DG{n}" in files}
     passive = passive_authentication(sod, groups, trust, mrz.expiry, today, issuing_state=mrz.issuing_state)
     name = None
     if "DG13" in files:
@@ -266,4 +302,56 @@ def read_card(transport: Transport, document: str, birth: str, expiry: str, trus
             listed = _listed_groups(files["COM"])
         except TlvError as exc:
             notes.append(f"EF.COM does not parse ({exc}): the data groups it lists are unknown")
-    return CardRead(mrz, faces, passive, files, session.stats, listed, tuple(notes), name, session.protocol)
+    return CardRead(mrz, faces, passive, files, session.stats, listed, tuple(notes), name, session.protocol, clone)
+
+
+def _read_signed(session: ChipSession, name: str, files: dict[str, bytes], clone: CloneChecks) -> bool:
+    """Read DG14 or DG15, which EF.SOD lists; a chip that answers it has no such file fails the check the file
+    is for (a clone leaving out what would unmask it), and the read goes on in a session opened afresh."""
+    try:
+        files[name] = session.read_file(name)
+        return True
+    except StatusError as exc:
+        if name == "DG14":
+            clone.chip = FAILED
+        else:
+            clone.active = FAILED
+        clone.problems.append(f"EF.SOD lists {name}, but the chip does not serve it ({exc})")
+        session.open()
+        return False
+
+
+def _chip_authentication(session: ChipSession, dg14_file: bytes, clone: CloneChecks,
+                         notes: list[str]) -> Dg14 | None:
+    """Run Chip Authentication where DG14 offers it; a chip that fails it is noted in `clone` and the read goes
+    on in a session opened afresh (so the outcome says clone_suspected, not a broken link)."""
+    try:
+        dg14 = parse_dg14(dg14_file)
+    except TlvError as exc:
+        notes.append(f"DG14 does not parse ({exc}): Chip Authentication was not run")
+        return None
+    if dg14.chip_authentication is None:
+        return dg14
+    try:
+        session.authenticate_chip(dg14.chip_authentication)
+        clone.chip = PASSED
+    except CloneSuspected as exc:
+        clone.chip = FAILED
+        clone.problems.append(str(exc))
+        session.open()
+    return dg14
+
+
+def _active_authentication(session: ChipSession, dg15_file: bytes, dg14: Dg14 | None, clone: CloneChecks,
+                           notes: list[str]) -> None:
+    try:
+        key = parse_dg15(dg15_file)
+    except ValueError as exc:
+        notes.append(f"DG15 does not parse ({exc}): Active Authentication was not run")
+        return
+    try:
+        active_authentication(session.exchange, key, dg14.active_hash if dg14 else None)
+        clone.active = PASSED
+    except CloneSuspected as exc:
+        clone.active = FAILED
+        clone.problems.append(str(exc))

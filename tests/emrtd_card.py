@@ -19,10 +19,12 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
+from emrtd.checks import clones
 from emrtd.files.dg1 import check_digit
 from emrtd.files.sod import LDS_SECURITY_OBJECT, LdsSecurityObject
 from emrtd.link.apdu import CardRemoved
@@ -135,34 +137,65 @@ def dg2(image: bytes, image_type: int = 0, width: int = 0, height: int = 0) -> b
 
 
 def com(groups: tuple[int, ...] = (1, 2)) -> bytes:
-    tags = {1: 0x61, 2: 0x75}
+    tags = {1: 0x61, 2: 0x75, 13: 0x6D, 14: 0x6E, 15: 0x6F}
     return tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, bytes(tags[g] for g in groups)))
 
 
 @dataclass
 class IssuedCard:
-    """A card's files and the three fields that open it."""
+    """A card's files, the three fields that open it, and the private keys only its chip holds (`ca` for Chip
+    Authentication, `aa` for Active Authentication)."""
 
     document: str
     birth: str
     expiry: str
     files: dict[str, bytes]
+    chip_keys: dict[str, object] = field(default_factory=dict)
 
 
 def issue_card(pki: TestPki, portrait: bytes, *, document: str = "203001344", birth: str = "900315",
                expiry: str = "351231", surname: str = "NGUYEN", given: str = "VAN AN", sex: str = "M",
                citizen_number: str = "001090001344", image_type: int = 0, full_name: str | None = None,
-               signed_dg13: bool = True) -> IssuedCard:
+               signed_dg13: bool = True, chip_authentication: int | None = None, ca_version: int = 2,
+               active_authentication: str | None = None) -> IssuedCard:
     """A CCCD-like card: TD1 MRZ with the 12-digit citizen number in the optional data, `portrait` in DG2; with
     `full_name`, a DG13 holding it (and the sensitive fields a real one holds), covered by EF.SOD unless
-    `signed_dg13` is false."""
+    `signed_dg13` is false. `chip_authentication` (the suite: 1 3DES, 2 AES-128 ...) puts a P-256 key in DG14;
+    `active_authentication` ("rsa" or "ecdsa") one in DG15 (with ECDSA's hash in DG14)."""
     groups = {1: tlv(0x61, tlv(0x5F1F, td1(document, birth, sex, expiry, surname, given, citizen_number)
                                 .encode("ascii"))),
               2: dg2(portrait, image_type)}
+    keys = {}
+    if chip_authentication:
+        keys["ca"] = ec.generate_private_key(ec.SECP256R1())
+    if active_authentication:
+        keys["aa"] = rsa.generate_private_key(65537, 2048) if active_authentication == "rsa" else \
+            ec.generate_private_key(ec.BrainpoolP256R1())
+    if chip_authentication or active_authentication == "ecdsa":
+        groups[14] = dg14(keys.get("ca"), chip_authentication, ca_version, active_authentication == "ecdsa")
+    if active_authentication:
+        groups[15] = tlv(0x6F, _spki(keys["aa"]))
     dg13_file = dg13(citizen_number, full_name) if full_name else None
     signed = groups | ({13: dg13_file} if dg13_file and signed_dg13 else {})
-    files = {"COM": com(), "DG1": groups[1], "DG2": groups[2], "SOD": pki.sign_sod(signed)}
-    return IssuedCard(document, birth, expiry, files | ({"DG13": dg13_file} if dg13_file else {}))
+    files = {"COM": com(tuple(sorted(groups))), "SOD": pki.sign_sod(signed)} | \
+        {f"DG{n}": data for n, data in groups.items()}
+    return IssuedCard(document, birth, expiry, files | ({"DG13": dg13_file} if dg13_file else {}), keys)
+
+
+def _spki(private) -> bytes:
+    return private.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def dg14(ca_key, suite: int | None, version: int, ecdsa_hash: bool) -> bytes:
+    """DG14: the Chip Authentication key and protocol, and Active Authentication's hash for ECDSA (SHA-256)."""
+    infos = []
+    if ca_key is not None:
+        infos.append(tlv(0x30, tlv(0x06, clones.PK_ECDH) + _spki(ca_key)))
+        infos.append(tlv(0x30, tlv(0x06, clones.CA_ECDH + bytes((suite,))) + tlv(0x02, bytes((version,)))))
+    if ecdsa_hash:
+        infos.append(tlv(0x30, tlv(0x06, clones.ACTIVE_AUTHENTICATION) + tlv(0x02, b"\x01")
+                         + tlv(0x06, clones.ECDSA_PLAIN + b"\x03")))
+    return tlv(0x6E, tlv(0x31, b"".join(infos)))
 
 
 def dg13(citizen_number: str, full_name: str) -> bytes:
@@ -194,10 +227,15 @@ class SoftwareCard:
     pace: tuple[pace_protocol.PaceInfo, ...] = ()  # offered in EF.CardAccess (and run) when given
     bac: bool = True  # False: a PACE-only card, which refuses BAC
     pace_fixed: tuple[bytes, int, int] | None = None  # the nonce and the chip's two scalars (the worked example)
+    chip_keys: dict[str, object] = field(default_factory=dict)  # IssuedCard.chip_keys: what only the chip holds
+    clone: bool = False  # a copy of the files on another chip: its keys are not the ones DG14 and DG15 name
     received: list[bytes] = field(default_factory=list)
 
     def __post_init__(self):
         self.keys = BacKeys.from_mrz(self.document, self.birth, self.expiry)
+        if self.clone:
+            self.chip_keys = {name: rsa.generate_private_key(65537, key.key_size) if isinstance(key, rsa.RSAPrivateKey)
+                              else ec.generate_private_key(key.curve) for name, key in self.chip_keys.items()}
         self.by_fid = {FILES[name]: data for name, data in self.files.items()}
         if self.pace:
             self.by_fid[0x011C] = card_access(*self.pace)
@@ -211,6 +249,8 @@ class SoftwareCard:
         self.ssc = 0
         self.current: bytes | None = None
         self.pace_state: dict | None = None
+        self.ca_suite = None  # Chip Authentication's suite, once MSE:Set AT named it
+        self.next_session: tuple | None = None  # keys Chip Authentication agreed: in use after this answer
 
     # Transport
     def transmit(self, apdu: bytes) -> bytes:
@@ -329,7 +369,47 @@ class SoftwareCard:
         return tlv(0x7C, tlv(0x86, suite.token(ks_mac, pace_protocol.token_input(info.oid, state["reader"])))) \
             + SW_OK
 
+    def _chip_authentication(self, p1: int, p2: int, data: bytes) -> tuple[bytes, bytes]:
+        """MSE:Set KAT (3DES, the reader's key in DO91), or MSE:Set AT then GENERAL AUTHENTICATE (the key in
+        7C/80): ECDH with the chip's key; the new session keys take over after this answer."""
+        key = self.chip_keys.get("ca")
+        if key is None:
+            return b"", b"\x6d\x00"
+        if (p1, p2) == (0x41, 0xA4):
+            suite = clones.CA_SUITES.get(children(data).get(0x80, b"\x00")[-1])
+            self.ca_suite = suite
+            return b"", SW_OK if suite else WRONG_DATA
+        if (p1, p2) == (0x41, 0xA6):
+            public, suite = children(data).get(0x91), TRIPLE_DES
+        else:
+            public, suite = children(children(data).get(0x7C, b"")).get(0x80), self.ca_suite
+        if public is None or suite is None:
+            return b"", WRONG_DATA
+        shared = key.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(key.curve, public))
+        self.next_session = (suite.derive(shared, ENC), suite.derive(shared, MAC)), suite
+        return (tlv(0x7C, b"") if p1 == 0 else b""), SW_OK
+
+    def _internal_authenticate(self, challenge: bytes) -> tuple[bytes, bytes]:
+        """Active Authentication: the challenge signed with the chip's key (RSA: ISO/IEC 9796-2 scheme 1 with
+        SHA-256; ECDSA: r||s over SHA-256)."""
+        key = self.chip_keys.get("aa")
+        if key is None:
+            return b"", b"\x6d\x00"
+        if isinstance(key, rsa.RSAPrivateKey):
+            numbers, size = key.private_numbers(), key.key_size // 8
+            recovered = os.urandom(size - 1 - 32 - 2)
+            message = b"\x6a" + recovered + hashlib.sha256(recovered + challenge).digest() + b"\x34\xcc"
+            signature = pow(int.from_bytes(message, "big"), numbers.d, numbers.public_numbers.n)
+            return signature.to_bytes(size, "big"), SW_OK
+        r, s = decode_dss_signature(key.sign(challenge, ec.ECDSA(hashes.SHA256())))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW_OK
+
     def _plain(self, ins: int, p1: int, p2: int, data: bytes, le: int) -> tuple[bytes, bytes]:
+        if ins == 0x22 or (ins == 0x86 and self.session is not None):
+            return self._chip_authentication(p1, p2, data)
+        if ins == 0x88:
+            return self._internal_authenticate(data)
         if ins == 0xA4 and p1 == 0x04:  # the application, selected under secure messaging after PACE
             self.selected_app = data == AID
             return b"", SW_OK if self.selected_app else NOT_FOUND
@@ -380,4 +460,7 @@ class SoftwareCard:
             answer += tlv(0x85, cryptogram) if odd else tlv(0x87, b"\x01" + cryptogram)
         answer += tlv(0x99, status)
         answer += tlv(0x8E, suite.mac(ks_mac, ssc + answer))
+        if self.next_session:  # Chip Authentication: answered under the old keys, the new ones from now on
+            self.session, self.suite = self.next_session
+            self.ssc, self.next_session = 0, None
         return answer + SW_OK

@@ -164,6 +164,9 @@ def test_the_bsi_specimen_served_by_the_software_card_reads_untrusted_issuer_wit
     read = read_card(SoftwareCard(files, "C11T002JM", "960812", "231031"), "C11T002JM", "960812", "231031", trust,
                      today=dt.date(2022, 6, 1))
     assert read.passive.outcome == "untrusted_issuer"
+    # Its EF.SOD lists DG14 (Chip Authentication), which the reference files leave out: served so, it is a clone.
+    assert read.outcome == "clone_suspected" and read.clone.problems == [
+        "EF.SOD lists DG14, but the chip does not serve it (the card has no DG14: the card answered 6A82)"]
     assert read.passive.signer == "CN=HJP PB DS,OU=Document Signer,O=HJP Consulting,C=DE"
     assert read.passive.groups_checked == (1, 2) and read.passive.hash_algorithm == "sha256"
     assert read.mrz.name == "ERIKA MUSTERMANN" and read.mrz.card_number == "C11T002JM"
