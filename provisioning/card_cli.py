@@ -41,6 +41,10 @@ def _summary(read) -> dict:
             "portraits": [{"type": f.image_type, "width": f.width, "height": f.height, "bytes": len(f.data)}
                           for f in read.faces],
             "data_groups": list(read.data_groups),
+            "outcome": read.outcome,
+            "access": read.protocol,
+            "clone_checks": {"chip_authentication": read.clone.chip, "active_authentication": read.clone.active,
+                             "problems": list(read.clone.problems)},
             "notes": list(read.notes),
             "passive_authentication": {"outcome": p.outcome, "problems": list(p.problems),
                                        "hash_algorithm": p.hash_algorithm, "groups_checked": list(p.groups_checked),
@@ -55,12 +59,18 @@ def _print_read(summary: dict) -> None:
     print(f"holder       {h['name']}, born {h['birth']}, sex {h['sex']}, nationality {h['nationality']}")
     for face in summary["portraits"]:
         print(f"portrait     {face['type']} {face['width']}x{face['height']}, {face['bytes']} bytes")
+    print(f"outcome      {summary['outcome']} (opened with {summary['access']})")
     print(f"passive authentication: {p['outcome']}")
     for problem in p["problems"]:
         print(f"  - {problem}")
     checked = ", ".join(f"DG{n}" for n in p["groups_checked"])
     print(f"  hashes checked ({p['hash_algorithm']}): {checked or 'none'}; signer {p['signer'] or '?'}; "
           f"trusted issuer {p['issuer'] or 'none'}")
+    clone = summary["clone_checks"]
+    print(f"clone checks: chip authentication {clone['chip_authentication']}, active authentication "
+          f"{clone['active_authentication']}")
+    for problem in clone["problems"]:
+        print(f"  - {problem}")
     for note in summary["notes"]:
         print(f"note         {note}")
     print(f"link         {link['apdus']} APDUs, {link['bytes_sent']} bytes sent, {link['bytes_received']} received, "
@@ -89,7 +99,7 @@ def cmd_card_read(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         _print_read(summary)
-    return 0 if read.passive.outcome == "genuine" else 1
+    return 0 if read.outcome == "genuine" else 1
 
 
 def cmd_card_trust_add(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from edge.node.kiosk_node import build_kiosk
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from emrtd.checks.trust import TrustStore
-from emrtd_card import SoftwareCard, TestPki, issue_card
+from emrtd_card import SoftwareCard, TestPki, issue_card, pace_info
 from gateway.i18n import catalogue
 from stack import REPO, Stack, sql, wait_for
 from test_pages import SCREENS, accessibility_problems, login, new_page, shot
@@ -110,7 +110,8 @@ def finished(stack, read, timeout=90):
     """The read once the kiosk is done with it: failed, face matched or not, or a card it would not go on with."""
     def done():
         r = stack.get(f"/api/kiosks/kiosk-1/reads/{read}", role="operator").json()
-        ended = r["stage"] in ("face", "failed") or r["outcome"] in ("tampered", "expired_document")
+        ended = r["stage"] in ("face", "failed") or \
+            r["outcome"] in ("tampered", "clone_suspected", "expired_document")
         return r if ended else None
     return wait_for(done, timeout, f"card read {read} to finish")
 
@@ -263,6 +264,17 @@ def test_wrong_details_a_tampered_card_an_unknown_issuer_a_corrupt_portrait_and_
     assert (status["stage"], status["outcome"], status["passive"]) == ("read", "tampered", "tampered")
     assert status["refusal"] == "tampered"
 
+    # The same signed files on a chip without the keys DG14 and DG15 name: a clone, refused as a tampered card.
+    cloned = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001345", citizen_number="001090001345",
+                        chip_authentication=2, active_authentication="ecdsa")
+    kiosk.card = SoftwareCard(cloned.files, cloned.document, cloned.birth, cloned.expiry, chip_keys=cloned.chip_keys,
+                              clone=True, pace=(pace_info(),))
+    status = finished(stack, read_card(stack, cloned))
+    assert (status["stage"], status["outcome"], status["passive"], status["refusal"]) == \
+        ("read", "clone_suspected", "clone_suspected", "clone_suspected")
+    assert status["problems"] == ["the chip did not pass Chip Authentication, which its DG14 offers",
+                                  "the chip did not pass Active Authentication, which its DG15 offers"]
+
     foreign = issue_card(TestPki.create(country="XX", common="Unknown CSCA"), chip_jpeg(CHIP_PHOTO),
                          document="203001347", citizen_number="001090001347")
     kiosk.card = SoftwareCard(foreign.files, foreign.document, foreign.birth, foreign.expiry)
@@ -292,7 +304,11 @@ def test_wrong_details_a_tampered_card_an_unknown_issuer_a_corrupt_portrait_and_
                       role="auditor").status_code == 403
     outcomes = [e["detail"]["outcome"] for e in stack.get("/api/audit", role="auditor", action="card.read",
                                                           limit=50).json()]
-    assert {"refused", "tampered", "untrusted_issuer", "portrait_unusable", "expired_document"} <= set(outcomes)
+    assert {"refused", "tampered", "clone_suspected", "untrusted_issuer", "portrait_unusable",
+            "expired_document"} <= set(outcomes)
+    protocols = {e["detail"].get("protocol") for e in stack.get("/api/audit", role="auditor", action="card.read",
+                                                                 limit=50).json()}
+    assert {"BAC", "PACE ECDH-GM AES-128 brainpoolP256r1"} <= protocols
 
 
 # --- the kiosk page in Chromium: the person's own screen, in Vietnamese and English ---------------------------
@@ -311,9 +327,14 @@ def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_languag
     t = catalogue(lang).gettext
     folder, surname, given, name, document = PAGE_PEOPLE[lang, screen]
     photos = sorted((LFW / folder).iterdir())
+    # A 2024 card (PACE, Chip and Active Authentication), an older one with the anti-clone checks, one with neither.
+    chip, pace = {("vi", "desktop"): ({"chip_authentication": 2, "active_authentication": "ecdsa"}, (pace_info(),)),
+                  ("en", "desktop"): ({"chip_authentication": 1, "ca_version": 1, "active_authentication": "rsa"}, ()),
+                  ("vi", "phone"): ({}, ())}[lang, screen]
     issued = issue_card(pki, chip_jpeg(photos[0]), document=document, citizen_number="001090" + document[-6:],
-                        surname=surname, given=given, full_name=name, birth="851120", expiry="330615")
-    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
+                        surname=surname, given=given, full_name=name, birth="851120", expiry="330615", **chip)
+    kiosk.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, chip_keys=issued.chip_keys,
+                              pace=pace)
     kiosk.video = before_the_camera(photos[1], tmp_path / "live.avi")
     page = new_page(browser, stack, lang, **SCREENS[screen])
     try:

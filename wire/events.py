@@ -293,6 +293,7 @@ class CardEvent(EventBase):
     threshold: Annotated[float, BeforeValidator(_json_number), Field(ge=-1, le=1)] | None = None  # the match's
     liveness: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)] | None = None
     access_attempts: Count | None = None  # stage `read`, key from the card's QR code: the keys tried to open it
+    protocol: Annotated[str, Field(max_length=80)] = ""  # stage `read`: what opened the chip (BAC, PACE ...)
     nonce: Annotated[str, Field(max_length=64)] = ""
     sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emrtd.checks.clones import CLONE_SUSPECTED
 from emrtd.checks.passive import TAMPERED
 from emrtd.checks.trust import TrustStore
 from emrtd.link.apdu import Transport
@@ -28,11 +29,13 @@ def chip_template(read: CardRead, pack: LoadedPack, quality) -> Template | str:
 
 def read_chip_card(reader: Transport, mrz: str) -> CardRead:
     """The card on `reader`, opened with "DOC,BIRTH,EXPIRY" and checked for integrity (no trust store here);
-    ValueError for malformed details or a tampered card, the card's own errors (emrtd.link.apdu) otherwise."""
+    ValueError for malformed details, a tampered card or a suspected clone, the card's own errors
+    (emrtd.link.apdu) otherwise."""
     parts = [p.strip() for p in mrz.split(",")]
     if len(parts) != 3:
         raise ValueError("the card's details are DOCUMENT,BIRTH,EXPIRY (dates as YYMMDD)")
     read = read_card(reader, *parts, NO_TRUST_STORE)
-    if read.passive.outcome == TAMPERED:
-        raise ValueError("the card failed its authenticity check: " + "; ".join(read.passive.problems))
+    if read.outcome in (TAMPERED, CLONE_SUSPECTED):
+        problems = [*read.passive.problems, *read.clone.problems]
+        raise ValueError(f"the card failed its authenticity check ({read.outcome}): " + "; ".join(problems))
     return read

@@ -36,6 +36,7 @@ from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
 from emrtd.access import CardQr, access_candidates, parse_card_qr, read_card_trying
+from emrtd.checks.clones import CLONE_SUSPECTED
 from emrtd.checks.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
 from emrtd.checks.signatures import digest
 from emrtd.files.sod import parse_sod
@@ -111,22 +112,25 @@ class Kiosk:
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
         if "DG13" in read.files:  # the name as written: the gateway checks it against EF.SOD and takes only the name
             sealed["dg13"] = _b64(read.files["DG13"])
+        # What only the chip could prove (the gateway holds it to what EF.SOD lists: DG14, DG15).
+        sealed["clone"] = {"chip": read.clone.chip, "active": read.clone.active}
         # A card that cannot be enrolled whoever holds it: no face is taken. The gateway confirms from the sealed
         # files (and decides trust, which the kiosk cannot).
-        stop = TAMPERED if read.passive.outcome == TAMPERED else \
+        stop = read.outcome if read.outcome in (TAMPERED, CLONE_SUSPECTED) else \
             EXPIRED_DOCUMENT if expiry_date(read.mrz.expiry, date.today()) < date.today() else None
+        problems = "; ".join([*read.passive.problems, *read.clone.problems])
         if stop:
-            self._send(command.id, "read", stop, "; ".join(read.passive.problems), sealed=sealed,
-                       access_attempts=attempts)
+            self._send(command.id, "read", stop, problems, sealed=sealed, access_attempts=attempts,
+                       protocol=read.protocol)
             return stop
         portrait = chip_template(read, self.pack, self.config.quality)
         if isinstance(portrait, str):
             self._send(command.id, "failed", "portrait_unusable", problem=f"the chip's portrait: {portrait}")
             return "portrait_unusable"
         chip = portrait.embedding.astype(np.float32)
-        self._send(command.id, "read", read.passive.outcome, "; ".join(read.passive.problems),
+        self._send(command.id, "read", read.outcome, problems,
                    sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality},
-                   access_attempts=attempts)
+                   access_attempts=attempts, protocol=read.protocol)
         live = self._live_face()
         if live.template is None:
             self._send(command.id, "face", "no_face", problem="no face was seen clearly enough in time")

@@ -145,7 +145,7 @@ class ExamDevice:
         template = chip_template(read, self.pack, self.config.quality)
         if isinstance(template, str):
             raise ValueError(f"the card's portrait cannot be used: {template}")
-        log.info("chip card of %r read (%s); check-in matches its portrait too", read.name, read.passive.outcome)
+        log.info("chip card of %r read (%s); check-in matches its portrait too", read.name, read.outcome)
         return template.embedding
 
 

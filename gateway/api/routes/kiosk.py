@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from gateway.api.deps import LIVE_ROLES, GatewayDep, require
-from gateway.services.people.kiosk import FaceCheck, decide, get_read, may_enrol, request_read
+from gateway.services.people.kiosk import STOPS, FaceCheck, decide, get_read, may_enrol, request_read
 from gateway.storage import CardReadRow, Session
 from wire.names import Purpose
 from wire.topics import ID_PATTERN
@@ -71,9 +71,9 @@ class DecisionOut(BaseModel):
 
 def _out(gw, read: CardReadRow) -> ReadOut:
     refusal = may_enrol(read, gw.config.kiosk)
-    finished = read.stage in ("face", "failed") or read.passive in ("tampered", "expired_document") or (
+    finished = read.stage in ("face", "failed") or read.passive in STOPS or (
         read.passive == "untrusted_issuer" and not gw.config.kiosk.allow_untrusted_issuer) or (
-        read.stage == "read" and refusal in ("tampered", "expired_document"))
+        read.stage == "read" and refusal in STOPS)
     check = FaceCheck.of(read, gw.config.kiosk) if read.stage == "face" else None
     holder = gw.store.people.subject_by_card(read.card_hash) if read.card_hash else None
     return ReadOut(read=read.id, device=read.device, site=read.site, purpose=read.purpose, stage=read.stage,

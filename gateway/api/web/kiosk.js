@@ -21,6 +21,7 @@ const FAILED = {
 };
 const REFUSAL = {
   tampered: FG.t("This card failed its authenticity check. It cannot be used here; please ask at the counter."),
+  clone_suspected: FG.t("This card's chip could not prove it is the original. It cannot be used here; please ask at the counter."),
   expired_document: FG.t("This card has expired. Please use a valid card."),
   untrusted_issuer: FG.t("This card's issuer is not trusted at this site. Please ask at the counter."),
   not_read: FG.t("The card was not read."),
@@ -28,7 +29,7 @@ const REFUSAL = {
   not_live: FG.t("The camera could not confirm a live person. Remove hats or glasses and try again."),
 };
 const PASSIVE = {genuine: FG.t("genuine"), untrusted_issuer: FG.t("issuer not trusted"), tampered: FG.t("tampered"),
-                 expired_document: FG.t("expired")};
+                 clone_suspected: FG.t("copy suspected"), expired_document: FG.t("expired")};
 const PURPOSE = {gate: FG.t("entering through the gates of this site"), exam: FG.t("checking your identity at the exam")};
 
 function show(step) {

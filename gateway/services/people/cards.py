@@ -43,10 +43,12 @@ def add_trusted(store: Store, trust: TrustStore, data: bytes, source: str, actor
 
 def record_read(store: Store, secrets: GatewaySecrets, actor: str, place: str, read: CardRead | None = None,
                 failure: str | None = None, problem: str | None = None) -> None:
-    """Audit one card read: its passive-authentication outcome (`read`), or why it gave nothing (`failure`:
+    """Audit one card read: its outcome (passive authentication and the clone checks, `read`), or why it gave nothing (`failure`:
     refused, interrupted, unreadable, with the reader's words in `problem`). `place`: the reader or kiosk."""
     if read is not None:
-        detail = {"place": place, "outcome": read.passive.outcome, "problems": list(read.passive.problems),
+        detail = {"place": place, "outcome": read.outcome,
+                  "problems": [*read.passive.problems, *read.clone.problems], "access": read.protocol,
+                  "clone_checks": {"chip": read.clone.chip, "active": read.clone.active},
                   "document_type": read.mrz.document_type, "issuing_state": read.mrz.issuing_state,
                   "card": secrets.id_card_hash(read.mrz.card_number), "signer": read.passive.signer,
                   "issuer": read.passive.issuer}

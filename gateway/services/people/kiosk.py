@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emrtd.checks.clones import CLONE_SUSPECTED, PASSED
 from emrtd.checks.passive import EXPIRED_DOCUMENT, GENUINE, TAMPERED, UNTRUSTED_ISSUER, expiry_date
 from emrtd.checks.passive import authenticate as passive_authentication
 from emrtd.checks.trust import TrustStore
@@ -146,7 +147,8 @@ class CardProjector:
             tx.audit(f"device:{event.device}", "card.read", read.id, {
                 "by": read.requested_by, "outcome": changes["passive"], "problems": changes["problems"],
                 "card": changes.get("card_hash"), "device_outcome": body["outcome"],
-                **({"access_attempts": body["access_attempts"]} if body.get("access_attempts") else {})})
+                **({"access_attempts": body["access_attempts"]} if body.get("access_attempts") else {}),
+                **({"protocol": body["protocol"]} if body.get("protocol") else {})})
         elif body["stage"] == "face":
             changes |= {"score": body.get("score"), "threshold": body.get("threshold"),
                         "liveness": body.get("liveness"), "live_template": _template(sealed, "live_template")}
@@ -158,7 +160,9 @@ class CardProjector:
         store.card_reads.update(tx, read.id, **changes)
 
     def _checked(self, sealed: dict) -> dict:
-        """Passive authentication at the gateway, from the sealed DG1, EF.SOD and DG2 digest."""
+        """Passive authentication at the gateway, from the sealed DG1, EF.SOD and DG2 digest; and where EF.SOD
+        lists DG14 or DG15, the kiosk must have seen the chip pass Chip or Active Authentication (only the chip
+        can prove that, so here the kiosk's word is needed -- and it can only hold a card back)."""
         try:
             dg1, sod_bytes = base64.b64decode(sealed["dg1"]), base64.b64decode(sealed["sod"])
             mrz, sod = parse_dg1(dg1), parse_sod(sod_bytes)
@@ -172,7 +176,14 @@ class CardProjector:
             name = full_name(dg13) if dg13 else None
         except (KeyError, ValueError) as exc:
             return {"passive": TAMPERED, "problems": [f"the card's files do not parse: {exc}"]}
-        return {"passive": passive.outcome, "problems": list(passive.problems), "name": name or mrz.name,
+        outcome, problems = passive.outcome, list(passive.problems)
+        clone = sealed.get("clone") if isinstance(sealed.get("clone"), dict) else {}
+        unproven = [f"the chip did not pass {check} Authentication, which its DG{group} offers"
+                    for group, check, key in ((14, "Chip", "chip"), (15, "Active", "active"))
+                    if group in sod.hashes and clone.get(key) != PASSED]
+        if unproven and outcome != TAMPERED:
+            outcome, problems = CLONE_SUSPECTED, problems + unproven
+        return {"passive": outcome, "problems": problems, "name": name or mrz.name,
                 "mrz_name": mrz.name, "card_expiry": expires,
                 "card_hash": self.secrets.id_card_hash(mrz.card_number), "pack": sealed.get("pack"),
                 "chip_template": _template(sealed, "chip_template"), "chip_quality": sealed.get("chip_quality")}
@@ -195,9 +206,13 @@ def get_read(store: Store, device_id: str, read_id: str) -> CardReadRow:
     return read
 
 
+# Outcomes that end a read at the card, whoever holds it: no face is taken.
+STOPS = (TAMPERED, CLONE_SUSPECTED, EXPIRED_DOCUMENT)
+
 # Why a read may not become an enrolment, by code (the page words them in the reader's language).
 REFUSALS = {
     "tampered": N_("the card failed its authenticity check (tampered): it cannot be used"),
+    "clone_suspected": N_("the card's chip could not prove it is the original (a copy is suspected): it cannot be used"),
     "expired_document": N_("the card has expired"),
     "untrusted_issuer": N_("the card's issuer is not trusted at this site"),
     "not_read": N_("the card was not read"),
@@ -242,8 +257,9 @@ def _verify_threshold(pack: str | None) -> float | None:
 def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
     """Why this read may not become an enrolment (a key of REFUSALS), or None. Decided from what the gateway
     opened and checked itself; the kiosk's own outcome can only refuse, never admit."""
-    if read.passive == TAMPERED or read.outcome == TAMPERED:
-        return "tampered"
+    for grave in (TAMPERED, CLONE_SUSPECTED):  # whoever holds the card
+        if grave in (read.passive, read.outcome):
+            return grave
     if read.card_expiry is None:
         return "not_read"
     # The gateway's date against DG1's expiry: passive authentication ranks an untrusted issuer above an expired
