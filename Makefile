@@ -31,7 +31,7 @@ test: $(STAMP) $(AXE)
 
 # The inner loop: the tests that need no broker, browser, data in ../shared or PostgreSQL (docs/testing.md).
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -n auto -m "not broker and not browser and not data and not postgres"
+	$(BIN)/pytest -q -n auto -m "not broker and not browser and not data and not postgres and not pcsc"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_loop.py

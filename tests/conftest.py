@@ -122,7 +122,7 @@ def database(new_db) -> str:
 
 
 # Markers, so that a part of the suite runs alone: `pytest -m "not broker and not browser and not data and not
-# postgres"` needs neither Mosquitto, Chromium, PostgreSQL, nor the model files and images in ../shared.
+# postgres and not pcsc"` needs neither Mosquitto, Chromium, PostgreSQL, pcscd, nor the files in ../shared.
 BROKER_FIXTURES = {"stack", "api", "flood_stack"}  # each starts Mosquitto (or the embedded broker) and a gateway
 BROWSER_FIXTURES = {"browser", "page"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -138,6 +138,20 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield b
         b.close()
+PCSC_FIXTURES = {"virtual_reader"}
+
+
+@pytest.fixture(scope="session")
+def virtual_reader(tmp_path_factory):
+    """pcscd with a virtual reader (vsmartcard-vpcd) of this test process's own: `insert(card)` puts a software
+    card on it, and `PcscTransport(0)` reads it through pyscard and pcscd (tests/virtual_reader.py)."""
+    from virtual_reader import VirtualReader
+
+    reader = VirtualReader(tmp_path_factory.mktemp("pcsc"))
+    yield reader
+    reader.close()
+
+
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
 DATA_MODULES = {"test_builders", "test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review",
                 "test_gallery", "test_liveness", "test_models", "test_pages", "test_separation",
@@ -149,6 +163,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives Debian's Chromium")
     config.addinivalue_line("markers", "data: needs the model packs or public images in ../shared")
     config.addinivalue_line("markers", "postgres: runs on a PostgreSQL server (Debian's postgresql-15)")
+    config.addinivalue_line("markers", "pcsc: reads a card through pcscd and a virtual reader (pcscd, vsmartcard-vpcd)")
 
 
 # How the suite is shared between the workers (`make test`: pytest-xdist, --dist loadscope). A module's tests go to
@@ -185,6 +200,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.broker)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
+        if used & PCSC_FIXTURES:
+            item.add_marker(pytest.mark.pcsc)
         if used & DATA_FIXTURES or item.module.__name__ in DATA_MODULES:
             item.add_marker(pytest.mark.data)
         callspec = getattr(item, "callspec", None)

@@ -20,7 +20,7 @@ from emrtd.link.apdu import AccessDenied, CardRemoved, StatusError, command
 from emrtd.opening.bac import BacKeys, authenticate, key_seed, mrz_information
 from emrtd.opening.secure_messaging import SecureChannel, SecureMessagingError
 from emrtd.reader import read_card
-from emrtd_card import SoftwareCard, TestPki, issue_card
+from emrtd_card import SoftwareCard, TestPki, issue_card, pace_info
 
 
 def test_the_bac_keys_of_icao_9303s_worked_example():
@@ -351,24 +351,13 @@ def audit_entries(db, secrets):
     return [(e.actor, e.action, json.loads(e.detail)) for e in store.audit.entries() if e.action.startswith("card.")]
 
 
-def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path, monkeypatch, capsys, caplog):
-    import emrtd.link.pcsc
+def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path, virtual_reader, capsys, caplog):
+    """`facegate card read` on PC/SC reader 0: pcscd and the virtual reader, the software card on it."""
     from facegate.cli import main
 
-    issued = issue_card(pki, bytes(3000))
-    cards = iter([SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry) for _ in range(4)])
-
-    class Reader:  # PC/SC's place: the card on "reader 0"
-        def __init__(self, index):
-            self.card, self.name = next(cards), f"Software eMRTD {index}"
-
-        def transmit(self, apdu):
-            return self.card.transmit(apdu)
-
-        def reconnect(self):
-            self.card.reconnect()
-
-    monkeypatch.setattr(emrtd.link.pcsc, "PcscTransport", Reader)
+    issued = issue_card(pki, bytes(3000), chip_authentication=2, active_authentication="ecdsa")
+    virtual_reader.insert(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry,
+                                       chip_keys=issued.chip_keys, pace=(pace_info(),)))
     db, secrets = tmp_path / "gateway.db", tmp_path / "secrets"
     common = ["--db", str(db), "--recorded-by", "lan"]
     mrz = f"{issued.document},{issued.birth},{issued.expiry}"
@@ -389,6 +378,8 @@ def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path
     assert main(["card", "read", "--mrz", mrz, "--portrait", str(portrait), *common]) == 0
     out = capsys.readouterr().out
     assert "passive authentication: genuine" in out and "holder       NGUYEN VAN AN, born 15/03/1990" in out
+    assert "outcome      genuine (opened with PACE ECDH-GM AES-128 brainpoolP256r1)" in out
+    assert "clone checks: chip authentication passed, active authentication passed" in out
     assert portrait.read_bytes() == bytes(3000) and portrait.stat().st_mode & 0o777 == 0o600
 
     assert main(["card", "read", "--mrz", f"{issued.document},900316,{issued.expiry}", *common]) == 2
@@ -403,7 +394,8 @@ def test_card_read_prints_the_card_checks_it_and_audits_every_read(pki, tmp_path
     from gateway.services.security.secrets import GatewaySecrets
 
     card_hash = GatewaySecrets(secrets).id_card_hash("001090001344")
-    assert entries[2][2]["card"] == card_hash and entries[2][2]["place"] == "reader 0 (Software eMRTD 0)"
+    assert entries[2][2]["card"] == card_hash and entries[2][2]["place"].startswith("reader 0 (FaceGate virtual reader")
+    assert entries[2][2]["access"] == "PACE ECDH-GM AES-128 brainpoolP256r1"
     assert "001090001344" not in json.dumps(entries) and "NGUYEN" not in json.dumps(entries)
 
 

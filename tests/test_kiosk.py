@@ -1,6 +1,7 @@
 """Self-enrolment from the chip ID card (issue 15), end to end: the kiosk page's API on a real gateway and
-Mosquitto, a kiosk device in this process with the real link, a software eMRTD on its reader (the hardware
-boundary) and a generated camera stream of real faces; then a gate device granted the person it enrolled."""
+Mosquitto, a kiosk device in this process with the real link, a software eMRTD on a virtual reader behind the real
+pcscd (the hardware boundary) and a generated camera stream of real faces; then a gate device granted the person
+it enrolled."""
 
 from __future__ import annotations
 
@@ -75,24 +76,34 @@ def kiosk_config(config, tmp_path_factory):
 
 
 class KioskAtTheCounter:
-    """The kiosk as its builder makes it: its real link to the broker, a card on its reader and a person before
-    its camera (both set by the test before each read)."""
+    """The kiosk as its builder makes it: its real link to the broker, a card on its PC/SC reader -- pyscard, pcscd
+    and the virtual reader (tests/virtual_reader.py), as a counter's NFC reader -- and a person before its camera
+    (both set by the test before each read)."""
 
-    def __init__(self, bundle_path, config: EdgeConfig, pack):
-        self.card: SoftwareCard | None = None
+    def __init__(self, bundle_path, config: EdgeConfig, pack, reader):
+        self.reader = reader
         self.video = None
-        self.device = build_kiosk(config, load_bundle(bundle_path), None, pack=pack, reader=lambda: self.card,
+        self.device = build_kiosk(config, load_bundle(bundle_path), None, pack=pack,
                                   camera=lambda: Camera(str(self.video)))
         self.link, self.kiosk = self.device.link, self.device.kiosk
+
+    @property
+    def card(self) -> SoftwareCard | None:
+        return self.reader.card
+
+    @card.setter
+    def card(self, card: SoftwareCard) -> None:
+        self.reader.insert(card)
 
     def close(self) -> None:
         self.kiosk.stop()
         self.link.close(2.0)
+        self.reader.remove()
 
 
 @pytest.fixture(scope="module")
-def kiosk(stack, kiosk_config, pack):
-    device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack)
+def kiosk(stack, kiosk_config, pack, virtual_reader):
+    device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack, virtual_reader)
     yield device
     device.close()
 

@@ -18,13 +18,18 @@ def _pyscard():
     return System, Exceptions
 
 
-def reader_names() -> list[str]:
-    """The readers pcscd knows, in the order `--reader N` counts them."""
-    System, Exceptions = _pyscard()
+def _readers(System, Exceptions) -> list:
+    from smartcard.pcsc.PCSCExceptions import BaseSCardException  # pcscd not there: "Service not available"
+
     try:
-        return [str(r) for r in System.readers()]
-    except Exceptions.SmartcardException as exc:
+        return System.readers()
+    except (Exceptions.SmartcardException, BaseSCardException) as exc:
         raise CardError(f"PC/SC is not available ({exc}); is pcscd running?") from None
+
+
+def reader_names() -> list[str]:
+    """The readers pcscd knows, in the order `--reader N` counts them. CardError if pcscd is not there."""
+    return [str(r) for r in _readers(*_pyscard())]
 
 
 class PcscTransport:
@@ -32,7 +37,7 @@ class PcscTransport:
 
     def __init__(self, index: int = 0):
         System, self._errors = _pyscard()
-        found = System.readers()
+        found = _readers(System, self._errors)
         if not 0 <= index < len(found):
             raise CardError(f"no reader {index}: {len(found)} reader(s) connected")
         self.name = str(found[index])
