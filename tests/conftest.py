@@ -141,6 +141,24 @@ def browser():
 PCSC_FIXTURES = {"virtual_reader"}
 
 
+# The chip card's tests: an issuing state's CSCA and Document Signer (tests/emrtd_card.py), and a trust store
+# holding that CSCA. (test_kiosk.py has a `pki` of its own, trusted by its gateway.)
+@pytest.fixture(scope="module")
+def pki():
+    from emrtd_card import TestPki
+
+    return TestPki.create()
+
+
+@pytest.fixture
+def trust(pki, tmp_path):
+    from emrtd.checks.trust import TrustStore
+
+    store = TrustStore(tmp_path / "trust")
+    store.add(pki.csca_pem())
+    return store
+
+
 @pytest.fixture(scope="session")
 def virtual_reader(tmp_path_factory):
     """pcscd with a virtual reader (vsmartcard-vpcd) of this test process's own: `insert(card)` puts a software

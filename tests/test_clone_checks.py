@@ -6,21 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from emrtd.checks.trust import TrustStore
 from emrtd.reader import read_card
-from emrtd_card import SoftwareCard, TestPki, issue_card, pace_info
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return TestPki.create()
-
-
-@pytest.fixture
-def trust(pki, tmp_path):
-    store = TrustStore(tmp_path / "trust")
-    store.add(pki.csca_pem())
-    return store
+from emrtd_card import SoftwareCard, issue_card, pace_info
 
 
 def read(issued, trust, **card):

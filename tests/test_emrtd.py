@@ -109,18 +109,6 @@ def test_the_reader_unwraps_the_worked_examples_answers_and_refuses_an_altered_o
         channel.unwrap(h("8709019FF0EC34F9922650990290008E08AD55CC17140B2DED9000"))
 
 
-@pytest.fixture(scope="module")
-def pki():
-    return TestPki.create()
-
-
-@pytest.fixture
-def trust(pki, tmp_path):
-    store = TrustStore(tmp_path / "trust")
-    store.add(pki.csca_pem())
-    return store
-
-
 def chip_portrait(path, width=360) -> bytes:
     """A portrait the size a chip holds (a few tens of kB)."""
     image = cv2.imread(str(path))

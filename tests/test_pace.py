@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from emrtd.checks.trust import TrustStore
 from emrtd.link.apdu import AccessDenied
 from emrtd.opening import pace
 from emrtd.opening.bac import mrz_information
 from emrtd.reader import read_card
-from emrtd_card import SoftwareCard, TestPki, card_access, issue_card, pace_info
+from emrtd_card import SoftwareCard, card_access, issue_card, pace_info
 
 
 def h(text: str) -> bytes:
@@ -87,18 +86,6 @@ def test_pace_refuses_a_chip_whose_token_is_not_the_examples():
     with pytest.raises(pace.CardError, match="authentication token is wrong"):
         pace.authenticate(Scripted(), info, mrz_information(*G1_MRZ), map_private=G1_READER[0],
                           agreement_private=G1_READER[1])
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return TestPki.create()
-
-
-@pytest.fixture
-def trust(pki, tmp_path):
-    store = TrustStore(tmp_path / "trust")
-    store.add(pki.csca_pem())
-    return store
 
 
 @pytest.mark.parametrize("suite, parameter, protocol", [
