@@ -42,7 +42,7 @@ from gateway.services.devices.registry import add_site, provision_device
 from gateway.services.people.consent import grant
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
 from gateway.services.security.audit import open_store, verify
-from gateway.services.security.auth import ROLES, Auth
+from gateway.services.security.auth import STAFF, Auth
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 from models.photos import read_image
@@ -159,7 +159,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
                            embedded_broker_port=_free_port(1883), port=_free_port(api_port))
     storage, anchor = open_store(config.db, config.secrets_dir)
     auth = Auth(storage)
-    for role in ROLES:
+    for role in STAFF:
         auth.add_user(role, role, DEMO_PASSWORD)
     files = BrokerFiles(config.broker_dir)
     files.init(port=config.embedded_broker_port)
@@ -180,7 +180,7 @@ def run_system_demo(workdir: Path, realtime: bool = True, keep_serving: bool = T
         time.sleep(0.05)
     url = f"http://{config.host}:{config.port}"
     log.info("gateway at %s (API docs %s/docs); logins: %s, password %r",
-             url, url, ", ".join(ROLES), DEMO_PASSWORD)
+             url, url, ", ".join(STAFF), DEMO_PASSWORD)
 
     edge_config = load_config(None)
     edge_config.events.outbox = workdir / "edge" / "outbox.db"

@@ -102,7 +102,7 @@ class GatewayConfig(BaseSettings):
     token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)
     # ... and ends sooner when unused this long, by role (missing roles keep their defaults: an operator's 12 h
     # shift, a supervisor's 2 h, an admin's 30 min, an auditor's 1 h; gateway/services/security/auth.py).
-    session_idle_s: dict[Literal["operator", "supervisor", "admin", "auditor"], PositiveFloat] = Field(
+    session_idle_s: dict[Literal["operator", "supervisor", "admin", "auditor", "kiosk"], PositiveFloat] = Field(
         default_factory=dict)
     ingest_batch_max: int = Field(1000, ge=1)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -39,3 +39,7 @@ class TooManyAttempts(GatewayError):
     def __init__(self, message: str, retry_after_s: float, **params: object):
         super().__init__(message, **params)
         self.retry_after_s = retry_after_s
+
+
+class DeviceOffline(Conflict):
+    """The device this needs is not connected (a kiosk asked to read a card): try again when it is back."""

@@ -29,7 +29,7 @@ import pytest
 
 from conftest import CLIP, WIDE_SHOT, clip_gallery
 from wire.bundle import DeviceBundle, load_bundle, write_bundle
-from gateway.services.security.auth import ROLES, Auth
+from gateway.services.security.auth import STAFF, Auth
 from gateway.services.broker.mosquitto import BrokerFiles, configure_central
 from gateway.services.security.pki import CertificateAuthority
 from gateway.services.devices.registry import add_site, provision_device
@@ -221,7 +221,7 @@ class Stack:
                                    replica=f"gw-{n}" if replicas else None)
                     for n in range(1, max(replicas, 1) + 1)]
         auth = Auth(store)
-        for role in ROLES:
+        for role in STAFF:  # a kiosk's login comes with its kiosk (test_kiosk.py)
             auth.add_user(f"{role}-1", role, PASSWORD)
         stack = cls(root, port, store, files, broker, gateways[0], replicas=gateways, tls_port=tls_port)
         if broker:
@@ -274,6 +274,10 @@ class Stack:
     def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
         return httpx.post(f"{self.gateway.base_url}{path}", json=body,
                           headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60)
+
+    def put(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
+        return httpx.put(f"{self.gateway.base_url}{path}", json=body,
+                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60)
 
     def events(self, **params) -> list[dict]:
         """Every stored event matching the filters, following the cursor."""

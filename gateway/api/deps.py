@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from gateway.config import GatewayConfig
 from gateway.services.security.audit import Anchor
-from gateway.services.security.auth import ROLES, Auth, csrf_token
+from gateway.services.security.auth import ROLES, STAFF, Auth, csrf_token
 from gateway.services.broker.mosquitto import BrokerFiles
 from gateway.services.people.enrolment import EnrolmentService
 from gateway.services.events.ingest import IngestMetrics
@@ -34,7 +34,7 @@ BACKGROUND_HEADER = "X-FaceGate-Background"  # a page refreshing itself: not use
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-EVERYONE = ROLES
+EVERYONE = STAFF  # every person's login: a kiosk's own (role kiosk) is admitted only where a route names it
 LIVE_ROLES = ("admin", "supervisor", "operator")
 AUDIT_ROLES = ("admin", "auditor")
 EXAM_ROLES = ("admin", "supervisor")  # the only roles that see exam data, on every route

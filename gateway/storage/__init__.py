@@ -21,6 +21,7 @@ from gateway.storage.events import EventQuery, Events, QuarantinedMessage, Store
 from gateway.storage.exams import Evidence, ExamFlag, Exams, ExamSession
 from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
+from gateway.storage.kiosks import Kiosks, KioskSettingsRow
 from gateway.storage.people import Consent, People, Site, Subject
 from gateway.storage.users import Session, User, Users
 
@@ -37,6 +38,7 @@ class Store:
         self.exams = Exams(db)
         self.follow_ups = FollowUps(db)
         self.galleries = Galleries(db)
+        self.kiosks = Kiosks(db)
         self.people = People(db)
         self.users = Users(db)
 
@@ -59,6 +61,7 @@ class Store:
 __all__ = [
     "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
-    "Evidence", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "People", "QuarantinedMessage",
+    "Evidence", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
+    "Kiosks", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
 ]

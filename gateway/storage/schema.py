@@ -252,6 +252,16 @@ users = Table(
     Column("created_at", Text),
     Column("disabled", Integer, server_default="0"),
     Column("language", Text),  # None: the gateway's default language
+    Column("device", Text),  # a kiosk login's kiosk device: the one it may use (migration 0010)
+)
+
+kiosk_settings = Table(  # what a kiosk enrols visitors for, set by staff, never by the visitor (migration 0010)
+    "kiosk_settings", metadata,
+    Column("device", Text, primary_key=True),
+    Column("purpose", Text, nullable=False),  # gate or exam
+    Column("ticket_days", Integer, nullable=False),  # the consent ends at 23:59 on the site's clock, N days on
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
 )
 
 acknowledgements = Table(  # an operator dealt with a verdict (migration 0006)

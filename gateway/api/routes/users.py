@@ -23,6 +23,7 @@ class UserView(BaseModel):
     role: str
     disabled: bool
     language: str | None  # None: the gateway's default
+    device: str | None  # a kiosk login's kiosk (made with the kiosk: POST /api/kiosks)
 
 
 class UserIn(BaseModel):
@@ -38,7 +39,8 @@ class UserChange(BaseModel):
 
 
 def _view(user: User) -> UserView:
-    return UserView(name=user.name, role=user.role, disabled=user.disabled, language=user.language)
+    return UserView(name=user.name, role=user.role, disabled=user.disabled, language=user.language,
+                    device=user.device)
 
 
 @router.get("", response_model=list[UserView])

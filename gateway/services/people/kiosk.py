@@ -44,8 +44,9 @@ from emrtd.files.dg13 import full_name
 from emrtd.files.sod import parse_sod
 from emrtd.opening.bac import mrz_information
 from gateway.config import KioskSettings
-from gateway.errors import Conflict, Invalid, NotFound, Unavailable
+from gateway.errors import Conflict, DeviceOffline, Invalid, NotFound, Unavailable
 from gateway.i18n import N_
+from gateway.services.devices.kiosks import kiosk_setup
 from gateway.services.exams.sessions import Refused
 from gateway.services.people.consent import check_consent_fields, parse_expiry
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest
@@ -70,15 +71,16 @@ def _now() -> datetime:
 
 
 def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None, device_id: str,
-                 document: str | None, birth: str | None, expiry: str | None, purpose: str, valid_until: str | None,
-                 user: str, max_validity_days: int = 366) -> CardReadRow:
+                 document: str | None, birth: str | None, expiry: str | None, purpose: str | None,
+                 valid_until: str | None, user: str, zone: str, max_validity_days: int = 366) -> CardReadRow:
     """Ask kiosk `device_id` to read the card on its reader, with the card's details typed -- or with none: the
-    kiosk takes them from the card's QR code. The new read. Invalid for a mistyped field (named), a device that
-    is not an active kiosk, or a consent a kiosk may not give: for anything but the gates, without an end, or
-    ending more than `max_validity_days` from now. Audited before the command leaves."""
+    kiosk takes them from the card's QR code. The new read. The purpose is the kiosk's set-up's, and so is the
+    consent's end unless staff give one (`valid_until`: a kiosk's own login cannot). Invalid for a mistyped field
+    (named), a device that is not an active kiosk, a purpose other than the set-up's, or an end more than
+    `max_validity_days` from now; DeviceOffline if the kiosk device is not connected. Audited before the
+    command leaves."""
+    setup = kiosk_setup(store, device_id, zone)
     device = store.devices.get(device_id)
-    if device is None or device.kind != "kiosk" or not device.active:
-        raise Invalid("{device} is not an active kiosk", device=device_id)
     typed = (document, birth, expiry) != (None, None, None)
     document = (document or "").strip().upper()
     try:
@@ -87,14 +89,18 @@ def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None,
     except ValueError:
         raise Invalid("the card's details are not well formed: the document number is up to 9 letters and digits, "
                       "the dates are 6 digits (YYMMDD)") from None
+    if purpose is not None and purpose != setup.purpose:
+        raise Invalid("this kiosk is set up to enrol for '{setup}', not '{purpose}': change its set-up first",
+                      setup=setup.purpose, purpose=purpose)
+    purpose = setup.purpose
     check_consent_fields(store, purpose, [device.site])
-    if purpose != "gate":
-        raise Invalid("a kiosk enrols visitors for the gates only, not for '{purpose}'", purpose=purpose)
     now = utc_text(_now())
-    valid_until = parse_expiry(valid_until, now)
+    valid_until = parse_expiry(valid_until, now) if valid_until is not None else setup.valid_until
     if valid_until is None or valid_until > utc_text(_now() + timedelta(days=max_validity_days)):
         raise Invalid("a kiosk enrolment lasts until the ticket ends, at most {days} days from now: give its end",
                       days=max_validity_days)
+    if not setup.online:
+        raise DeviceOffline("the kiosk device {device} is offline: the card cannot be read now", device=device.id)
     if send is None or signing_key is None:
         raise Unavailable("this gateway is not connected to the broker")
     read = CardReadRow(str(uuid7()), device.site, device.id, user, now, purpose, valid_until, "asked", now)

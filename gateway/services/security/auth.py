@@ -39,7 +39,9 @@ from gateway.i18n import LANGUAGES
 from gateway.storage import Session, Store, User
 from wire.events import utc_text
 
-ROLES = ("admin", "supervisor", "operator", "auditor")
+STAFF = ("admin", "supervisor", "operator", "auditor")
+KIOSK = "kiosk"  # a kiosk's own login: bound to its kiosk device, it may show the kiosk page and nothing else
+ROLES = (*STAFF, KIOSK)
 MIN_PASSWORD_LENGTH = 10
 HASH_WORKERS = 2
 HASH_QUEUE = 8
@@ -48,7 +50,8 @@ FIRST_LOCKOUT_S = 30.0
 MAX_LOCKOUT_S = 15 * 60.0
 FORGET_AFTER_S = 3600.0
 # How long a session may go unused, by role (configurable: GatewayConfig.session_idle_s).
-SESSION_IDLE_S = {"operator": 12 * 3600.0, "supervisor": 2 * 3600.0, "admin": 30 * 60.0, "auditor": 60 * 60.0}
+SESSION_IDLE_S = {"operator": 12 * 3600.0, "supervisor": 2 * 3600.0, "admin": 30 * 60.0, "auditor": 60 * 60.0,
+                  KIOSK: 12 * 3600.0}
 USE_RECORDED_EVERY_S = 60.0
 
 
@@ -134,16 +137,23 @@ class Auth:
         self._pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="password")
         self._waiting = threading.BoundedSemaphore(HASH_WORKERS + HASH_QUEUE)
 
-    def add_user(self, name: str, role: str, password: str, actor: str = "system") -> None:
+    def add_user(self, name: str, role: str, password: str, actor: str = "system", device: str | None = None) -> None:
+        """A new user; a kiosk login (role `kiosk`) names its kiosk device, which must be an active kiosk."""
         _check_role_and_password(role, password)
         if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise Invalid("user name: 1-64 letters, digits, '-', '_' or '.'")
+        if (role == KIOSK) != (device is not None):
+            raise Invalid("a kiosk login, and only a kiosk login, is bound to a kiosk device")
+        if device is not None:
+            kiosk = self.store.devices.get(device)
+            if kiosk is None or kiosk.kind != "kiosk" or not kiosk.active:
+                raise Invalid("{device} is not an active kiosk", device=device)
         if self.store.users.get(name):
             raise Conflict("user '{name}' already exists", name=name)
         password_hash = self._hasher.hash(password)
         with self.store.db.transaction() as tx:
-            self.store.users.add(tx, name, role, password_hash)
-            tx.audit(actor, "user.added", name, {"role": role})
+            self.store.users.add(tx, name, role, password_hash, device)
+            tx.audit(actor, "user.added", name, {"role": role} | ({"device": device} if device else {}))
 
     def users(self) -> list[User]:
         return self.store.users.all()
@@ -158,6 +168,8 @@ class Auth:
             user = self.store.users.get(name)
             if user is None:
                 raise NotFound("no user '{name}'", name=name)
+            if role is not None and role != user.role and KIOSK in (role, user.role):
+                raise Invalid("a kiosk login is made with its kiosk and stays one; add a user for another role")
             losing_admin = user.role == "admin" and not user.disabled and (
                 (role is not None and role != "admin") or disabled)
             if losing_admin and self.store.users.count_admins(tx) <= 1:
