@@ -276,7 +276,7 @@ def test_wrong_details_a_tampered_card_an_unknown_issuer_a_corrupt_portrait_and_
     assert status["refusal"] == "tampered"
 
     # The same signed files on a chip without the keys DG14 and DG15 name: a clone, refused as a tampered card.
-    cloned = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001345", citizen_number="001090001345",
+    cloned = issue_card(pki, chip_jpeg(CHIP_PHOTO), document="203001350", citizen_number="001090001350",
                         chip_authentication=2, active_authentication="ecdsa")
     kiosk.card = SoftwareCard(cloned.files, cloned.document, cloned.birth, cloned.expiry, chip_keys=cloned.chip_keys,
                               clone=True, pace=(pace_info(),))
@@ -413,3 +413,150 @@ def test_the_kiosk_page_says_why_a_card_was_refused_lets_the_person_correct_it_a
     assert sql(stack, "SELECT count(*) FROM subjects WHERE id_card_hash = ?",
                stack.secrets.id_card_hash("001090001499")) == [(0,)]
     assert sql(stack, "SELECT count(*) FROM card_reads") == [(reads_before,)]  # the refused read went with the retry
+
+
+# --- a kiosk that is a kiosk (issue 26): provisioned on the admin page, its own login, the visitor's screen ------
+
+KIOSK_SCREEN = dict(width=1080, height=1920)  # a portrait touchscreen on a stand
+KIOSK_PASSWORD = "kiosk-9-counter-pass"
+
+
+def kiosk_login(page, stack, device: str) -> None:
+    page.goto(stack.gateway.base_url + "/login")
+    page.fill("input[name=username]", device)
+    page.fill("input[name=password]", KIOSK_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: url.endswith("/kiosk"))
+    page.wait_for_load_state("networkidle")
+
+
+def nothing_of_the_staffs(page, stack) -> None:
+    """The visitor's screen: no page links, no staff name or role, no log out, no kiosk to choose, no ticket."""
+    assert page.locator("header nav a[href^='/gate'], header nav a[href^='/admin'], #logout, .who").count() == 0
+    assert page.locator("select[name=kiosk], input[name=valid_until], #setup").count() == 0
+    words = catalogue(page.locator("html").get_attribute("lang")).gettext
+    shown = page.locator("body").inner_text()
+    assert not [w for w in ("operator-1", "admin-1", words("operator"), words("admin"), words("log out"))
+                if w in shown], shown
+    page.goto(stack.gateway.base_url + "/gate")  # any other page: back to the kiosk
+    page.wait_for_url(lambda url: url.endswith("/kiosk"))
+    page.wait_for_load_state("networkidle")
+
+
+def test_a_kiosk_provisioned_on_the_admin_page_shows_its_visitor_nothing_of_the_staffs_and_goes_back_to_the_start(
+        browser, stack, pki, kiosk_config, pack, virtual_reader, tmp_path_factory, tmp_path):
+    """The admin provisions kiosk-9 (device, login, set-up: the gates, tickets to 23:59 tomorrow); its screen,
+    signed in as kiosk-9, enrols a visitor by the card's QR code in Vietnamese at a kiosk's size and one who says no
+    in English on a phone, each time back at the start by itself; then its device goes offline mid-read and the
+    screen says so and starts again. axe-core clean at each step."""
+    t = catalogue("en").gettext
+    page = new_page(browser, stack, "en")
+    try:
+        login(page, stack, "admin")
+        page.goto(stack.gateway.base_url + "/admin")
+        page.get_by_text(t("Provision a device")).click()
+        form = page.locator("#provision")
+        form.get_by_label(t("site")).fill("site-a")
+        form.get_by_label(t("device id")).fill("kiosk-9")
+        form.get_by_label(t("kind")).select_option("kiosk")
+        form.get_by_label(t("broker")).fill(stack.broker_url)
+        form.get_by_label(t("login password")).fill(KIOSK_PASSWORD)
+        form.get_by_label(t("ticket days (0: until 23:59 today)")).fill("1")
+        form.get_by_role("button", name=t("provision")).click()
+        expect(page.locator("#kiosk-login")).to_contain_text("kiosk-9")
+        bundle = tmp_path / "kiosk-9.toml"
+        bundle.write_text(page.locator("#bundle").text_content())
+        expect(page.locator("#users tr[data-user='kiosk-9']")).to_contain_text(f"{t('kiosk')} (kiosk-9)")
+    finally:
+        page.context.close()
+    setup = stack.get("/api/kiosks/kiosk-9/setup", role="operator").json()
+    assert (setup["purpose"], setup["ticket_days"]) == ("gate", 1)
+
+    config = kiosk_config.model_copy(deep=True)
+    folder = tmp_path_factory.mktemp("kiosk-9")
+    config.events.outbox, config.events.gallery = folder / "outbox.db", folder / "gallery.enc"
+    device = KioskAtTheCounter(bundle, config, pack, virtual_reader)
+    closed = False
+    try:
+        wait_for(lambda: stack.get("/api/kiosks/kiosk-9/setup", role="operator").json()["online"], 30,
+                 "kiosk-9 online")
+        # A visitor in Vietnamese at the kiosk's own screen: the key from the card's QR code, nothing typed.
+        vi = catalogue("vi").gettext
+        photos = sorted((LFW / "Gerhard_Schroeder").iterdir())
+        issued = issue_card(pki, chip_jpeg(photos[0]), document="090001509", citizen_number="001090001509",
+                            birth="900315", expiry="300315", full_name="Đỗ Văn Hùng", chip_authentication=2,
+                            active_authentication="ecdsa")
+        device.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry,
+                                   chip_keys=issued.chip_keys, pace=(pace_info(),))
+        device.video = card_qr_then_face("001090001509|123456789|Đỗ Văn Hùng|15031990|Nam|Hà Nội|10062021",
+                                         photos[1], tmp_path / "qr-then-face.avi", seconds=6)
+        page = new_page(browser, stack, "vi", bypass_csp=True, **KIOSK_SCREEN)
+        kiosk_login(page, stack, "kiosk-9")
+        nothing_of_the_staffs(page, stack)
+        expect(page.locator("#ticket")).to_contain_text(vi("the gates of this site"))
+        assert accessibility_problems(page) == []
+        shot(page, "kiosk-login-start-vi")
+        page.get_by_role("button", name=vi("Show my card's QR code to the camera")).click()
+        expect(page.locator("#consent")).to_be_visible(timeout=60_000)
+        expect(page.locator("#facts")).to_contain_text("Đỗ Văn Hùng")
+        assert accessibility_problems(page) == []
+        page.get_by_role("button", name=vi("I agree")).click()
+        expect(page.locator("#done-text")).to_contain_text("Đỗ Văn Hùng")
+        expect(page.locator("#countdown")).to_contain_text(vi("Back to the start in {n} s.", n=10))
+        assert accessibility_problems(page) == []
+        expect(page.locator("#card")).to_be_visible(timeout=15_000)  # by itself, for the next person
+        [(until,)] = sql(stack, "SELECT c.expires_at FROM consents c JOIN subjects s ON s.id = c.subject "
+                                "WHERE s.display_name = ?", "Đỗ Văn Hùng")
+        assert until == setup["valid_until"]  # the kiosk's set-up, not the visitor's
+        page.context.close()
+
+        # A visitor in English on a phone, who types the details and says no; the kiosk goes back to Vietnamese.
+        en = catalogue("en").gettext
+        other = sorted((LFW / "Keith_Bogans").iterdir())
+        refused = issue_card(pki, chip_jpeg(other[0]), document="203001510", citizen_number="001090001510")
+        device.card = SoftwareCard(refused.files, refused.document, refused.birth, refused.expiry)
+        device.video = before_the_camera(other[1], tmp_path / "live.avi")
+        page = new_page(browser, stack, "vi", bypass_csp=True, **SCREENS["phone"])
+        kiosk_login(page, stack, "kiosk-9")
+        page.get_by_role("link", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        nothing_of_the_staffs(page, stack)
+        page.get_by_label(en("Document number")).fill(refused.document)
+        page.get_by_label(en("Date of birth")).fill("15/03/1990")
+        page.get_by_label(en("Card valid until")).fill("31/12/2035")
+        assert page.evaluate("document.documentElement.scrollWidth") <= SCREENS["phone"]["width"]
+        assert accessibility_problems(page) == []
+        shot(page, "kiosk-login-phone-en")
+        page.get_by_role("button", name=en("Read my card")).click()
+        expect(page.locator("#consent")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name=en("I do not agree")).click()
+        expect(page.locator("#done-text")).to_have_text(en("Nothing was kept. Please see the staff to enter."))
+        page.wait_for_url(lambda url: url.endswith("/kiosk?lang=vi"), timeout=15_000)  # the next person's start
+        expect(page.locator("html")).to_have_attribute("lang", "vi")
+        page.context.close()
+
+        # The kiosk device stops taking reads, a visitor starts one, and the device goes offline: the screen says
+        # so and starts again, and says the kiosk is not available until it is back.
+        page = new_page(browser, stack, "vi", bypass_csp=True, **KIOSK_SCREEN)
+        kiosk_login(page, stack, "kiosk-9")
+        device.kiosk.stop()
+        page.get_by_role("button", name=vi("Show my card's QR code to the camera")).click()
+        expect(page.locator("#check")).to_be_visible()
+        device.link.close(2.0)
+        closed = True
+        expect(page.locator("#problem")).to_have_text(
+            vi("This kiosk is not available right now. Please ask at the counter."), timeout=30_000)
+        assert accessibility_problems(page) == []
+        shot(page, "kiosk-login-offline-vi")
+        expect(page.locator("#card")).to_be_visible(timeout=15_000)
+        expect(page.locator("#offline")).to_be_visible(timeout=10_000)
+        expect(page.get_by_role("button", name=vi("Show my card's QR code to the camera"))).to_be_disabled()
+        assert accessibility_problems(page) == []
+        page.context.close()
+    finally:
+        if not closed:
+            device.close()
+        else:
+            virtual_reader.remove()
+    answer = stack.post("/api/kiosks/kiosk-9/reads", {}, role="operator")
+    assert answer.status_code == 409 and "offline" in answer.json()["detail"]

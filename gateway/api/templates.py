@@ -63,9 +63,12 @@ def html_to_pdf(text: str) -> bytes:
     return HTML(string=text, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()
 
 
-def render_page(request: Request, template: str, language: str, status_code: int = 200, **context) -> HTMLResponse:
-    """A page in `language`, carrying (language, its messages, the sites' time zone) for its script."""
+def render_page(request: Request, template: str, language: str, status_code: int = 200,
+                page_data: dict | None = None, **context) -> HTMLResponse:
+    """A page in `language`, carrying (language, its messages, the sites' time zone, and `page_data`) for its
+    script."""
     page = {"lang": language, "languages": LANGUAGES, "tz": gateway(request).config.time_zone,
-            "messages": catalogue(language).messages}
+            "messages": catalogue(language).messages, "default_lang": gateway(request).config.default_language,
+            **(page_data or {})}
     return HTMLResponse(render_text(template, language, page=page, **context), status_code=status_code,
                         headers=PAGE_HEADERS)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from gateway.api.deps import current_session, request_token
+from gateway.services.security.auth import KIOSK
 from gateway.api.templates import LANGUAGE_COOKIE, WEB, reader_language, render_page
 from gateway.i18n import LANGUAGES, catalogue, pick_language
 
@@ -30,12 +31,12 @@ router = APIRouter(include_in_schema=False)
 DOCS = Path(str(files("fastapi_offline") / "static"))
 PAGES = {  # path -> (file, roles)
     "/gate": ("gate.html", ("operator", "supervisor", "admin")),
-    "/kiosk": ("kiosk.html", ("operator", "supervisor", "admin")),
+    "/kiosk": ("kiosk.html", ("operator", "supervisor", "admin", KIOSK)),
     "/exam": ("exam.html", ("supervisor", "admin")),
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
 }
-HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit"}
+HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit", KIOSK: "/kiosk"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
               "app", "docs", "login", "gate", "kiosk", "exam", "admin", "audit")},
           "swagger-ui-bundle.js": (DOCS, "text/javascript"), "swagger-ui.css": (DOCS, "text/css")}
@@ -91,12 +92,28 @@ def _page(file: str, roles: tuple[str, ...]):
         if session is None:
             return RedirectResponse(_login_url(request), status_code=303)
         language = reader_language(request, session)
+        if session.user.role == KIOSK:
+            return _kiosk_screen(request, session, file, language)
         if session.user.role not in roles:
             words = catalogue(language)
             return render_page(request, "forbidden.html", language, status_code=403, home=HOME[session.user.role],
                           role=words.gettext(session.user.role), roles=", ".join(words.gettext(r) for r in roles))
         return render_page(request, file, language)
     return page
+
+
+def _kiosk_screen(request: Request, session, file: str, language: str) -> Response:
+    """A kiosk's own login sees its kiosk page and nothing else, in the language the visitor picks on it
+    (`?lang=`, kept in the browser until the next visitor's start puts the kiosk's own back)."""
+    if file != "kiosk.html":
+        return RedirectResponse(HOME[KIOSK], status_code=303)
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        language = asked
+    response = render_page(request, file, language, page_data={"kiosk": session.user.device})
+    if asked in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="strict")
+    return response
 
 
 for _path, (_file, _roles) in PAGES.items():

@@ -26,7 +26,7 @@ function cameras(beat) {
 }
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
-  const kinds = {gate: FG.t("gate"), exam: FG.t("exam")};
+  const kinds = {gate: FG.t("gate"), exam: FG.t("exam"), kiosk: FG.t("kiosk")};
   FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? FG.t("revoked") : d.online ? FG.t("online") : FG.t("offline")}</td>
     <td>v${d.gallery_version} (${FG.t("{n} people", {n: d.gallery_size})})${d.gallery_pending ? FG.html` <span class="error">${FG.t("pending; device has v{version}", {version: d.gallery_applied_version})}</span>` : ""}</td>
@@ -75,11 +75,26 @@ async function erasures(background = false) {
 }
 setInterval(() => (erasuresWaiting || Date.now() - erasuresAt >= 10000) && erasures(true).catch(() => {}), 2000);
 setInterval(() => people().catch(() => {}), 10000);
-document.getElementById("provision").onsubmit = async event => {
+// A kiosk comes with its own login (named as the device: the kiosk's screen signs in with it once) and its set-up.
+const provisionForm = document.getElementById("provision");
+provisionForm.elements.kind.onchange = () => {
+  const kiosk = provisionForm.elements.kind.value === "kiosk";
+  document.getElementById("kiosk-fields").hidden = !kiosk;
+  provisionForm.elements.password.required = kiosk;
+};
+provisionForm.onsubmit = async event => {
   event.preventDefault();
-  const data = Object.fromEntries(new FormData(event.target));
+  const {password, purpose, ticket_days, ...data} = Object.fromEntries(new FormData(event.target));
+  const kiosk = data.kind === "kiosk";
   try {
-    const answer = await FG.api("/api/devices", {method: "POST", body: JSON.stringify(data)});
+    const answer = kiosk
+      ? await FG.api("/api/kiosks", {method: "POST", body: JSON.stringify({site: data.site, name: data.name,
+          broker_url: data.broker_url, password, purpose, ticket_days: Number(ticket_days)})})
+      : await FG.api("/api/devices", {method: "POST", body: JSON.stringify(data)});
+    const login = document.getElementById("kiosk-login");
+    login.hidden = !kiosk;
+    login.textContent = kiosk ? FG.t("The kiosk's screen signs in as {login} with the password you gave; it then shows the kiosk page and nothing else.", {login: answer.login}) : "";
+    event.target.elements.password.value = "";
     // Shown once: the key is in it and the gateway keeps no copy. Offered as the file the device installs.
     document.getElementById("bundle-box").hidden = false;
     document.getElementById("bundle").textContent = answer.bundle_toml;
@@ -87,6 +102,7 @@ document.getElementById("provision").onsubmit = async event => {
     link.href = URL.createObjectURL(new Blob([answer.bundle_toml], {type: "application/toml"}));
     link.download = `${data.name}.toml`;
     devices();
+    if (kiosk) users(me);
   } catch (e) { say(e.message); }
 };
 const base64 = file => new Promise((ok, fail) => { const r = new FileReader(); r.onload = () => ok(r.result.split(",")[1]); r.onerror = fail; r.readAsDataURL(file); });
@@ -128,9 +144,10 @@ async function sites() {
 const ROLES = ["operator", "supervisor", "auditor", "admin"];
 async function users(me) {
   const list = await FG.api("/api/users");
+  // A kiosk's login keeps its role (it is made with its kiosk): it shows its kiosk instead of a choice.
   FG.fill(document.getElementById("users"), FG.html`${list.map(u => FG.html`<tr data-user="${u.name}"><td>${u.name}</td>
-    <td><label><span class="sr-only">${FG.t("role of {user}", {user: u.name})}</span><select name="role">${ROLES.map(r =>
-      FG.html`<option value="${r}"${r === u.role ? FG.html` selected` : ""}>${FG.role(r)}</option>`)}</select></label></td>
+    <td>${u.role === "kiosk" ? FG.html`${FG.role(u.role)} (${u.device})` : FG.html`<label><span class="sr-only">${FG.t("role of {user}", {user: u.name})}</span><select name="role">${ROLES.map(r =>
+      FG.html`<option value="${r}"${r === u.role ? FG.html` selected` : ""}>${FG.role(r)}</option>`)}</select></label>`}</td>
     <td>${u.disabled ? FG.html`<span class="unknown">${FG.t("disabled")}</span>` : FG.t("active")}
       ${u.name === me.name ? "" : FG.html` <button type="button" data-disable="${u.disabled ? "false" : "true"}">${u.disabled ? FG.t("enable") : FG.t("disable")}</button>`}</td>
     <td><form class="password"><label><span class="sr-only">${FG.t("new password for {user}", {user: u.name})}</span>
@@ -142,7 +159,8 @@ async function users(me) {
   };
   document.querySelectorAll("#users tr[data-user]").forEach(tr => {
     const name = tr.dataset.user;
-    tr.querySelector("select[name=role]").onchange = event => change(name, {role: event.target.value});
+    const role = tr.querySelector("select[name=role]");
+    if (role) role.onchange = event => change(name, {role: event.target.value});
     const toggle = tr.querySelector("[data-disable]");
     if (toggle) toggle.onclick = () => change(name, {disabled: toggle.dataset.disable === "true"});
     tr.querySelector("form.password").onsubmit = event => {

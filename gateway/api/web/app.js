@@ -89,7 +89,7 @@ const FG = {
     return new Date(guess - (shown - guess)).toISOString();
   },
   // Role names, looked up by value.
-  role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor")}[name] || name; },
+  role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor"), kiosk: FG.t("kiosk")}[name] || name; },
   async header(active) {
     const me = await FG.api("/api/me");
     const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"], kiosk = [FG.t("Kiosk"), "/kiosk"];

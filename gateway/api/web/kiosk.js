@@ -1,12 +1,19 @@
-// The kiosk page (issue 15): a person types their chip card's details, the kiosk reads and checks the card and
-// matches their face, they read the consent and answer. The counter's staff sign in once; everything the card gave
-// is deleted at the gateway when the person answers. Untrusted strings (device names, sites, the card's name, the
-// device's findings) only reach the page through FG.html or textContent.
+// The kiosk page (issues 15, 26): a person shows their chip card's QR code or types its details, the kiosk reads
+// and checks the card and matches their face, they read the consent and answer. Signed in as the kiosk's own login
+// the screen is the visitor's alone -- no pages, no staff name, no log out -- and goes back to the start after each
+// person and after a minute untouched; what the kiosk enrols for and until when is its set-up, which staff make
+// (signed in as themselves, on this page) and the visitor cannot change. Everything the card gave is deleted at the
+// gateway when the person answers. Untrusted strings (device names, sites, the card's name, the device's findings)
+// only reach the page through FG.html or textContent.
 "use strict";
 const steps = ["card", "check", "consent", "done"];
 const form = document.getElementById("details");
 const $ = id => document.getElementById(id);
-let kiosks = [], current = null, polling = null;
+const OWN = FG_PAGE.kiosk || null;  // a kiosk's own login: its device
+const IDLE_MS = 60000, BACK_MS = 10000;  // untouched this long: back to the start; after an ending, this soon
+let device = OWN, current = null, polling = null, setup = null, idleTimer = null, backTimer = null, ticking = null;
+let typedLast = true;  // how the last read was asked for: typed details, or the QR code
+const kioskPath = (...parts) => "/api/kiosks/" + [device, ...parts].map(encodeURIComponent).join("/");
 
 const FAILED = {
   refused: FG.t("The card did not accept these details. Check the document number and the two dates, then try again."),
@@ -18,6 +25,7 @@ const FAILED = {
   no_qr: FG.t("The QR code on your card was not seen. Hold it up to the camera, or type the details from the card."),
   mismatch: FG.t("Your face does not match the photo on the card. Try again, or ask at the counter."),
   spoof_suspected: FG.t("The camera could not confirm a live person. Remove hats or glasses and try again."),
+  no_answer: FG.t("The kiosk did not answer. Please ask at the counter."),
 };
 const REFUSAL = {
   tampered: FG.t("This card failed its authenticity check. It cannot be used here; please ask at the counter."),
@@ -54,26 +62,36 @@ function fact(label, value, cls = "") {
 // what the card gave is deleted now rather than when the gateway's 15 minutes run out.
 function abandon() {
   if (!current || $("done").hidden === false) return;
-  const {device, read} = current;
+  const read = current.read;
   current = null;
-  FG.api(`/api/kiosks/${encodeURIComponent(device)}/reads/${encodeURIComponent(read)}/decision`,
-         {method: "POST", body: JSON.stringify({agree: false})}).catch(() => {});  // answered or purged already
+  FG.api(kioskPath("reads", read, "decision"), {method: "POST", body: JSON.stringify({agree: false})})
+    .catch(() => {});  // answered or purged already
 }
-async function start(event) {
-  event.preventDefault();
+// Typed details, or none: the kiosk reads the card's QR code with its camera.
+async function start(event, typed = true) {
+  event?.preventDefault();
   abandon();
+  clearTimeout(backTimer);
+  clearInterval(ticking);
+  $("countdown").textContent = "";
   $("form-error").textContent = "";
+  typedLast = typed;
   const f = form.elements;
-  const body = {document: f.document.value.trim().toUpperCase(), birth: mrzDate(f.birth.value),
-                expiry: mrzDate(f.expiry.value), valid_until: FG.siteInstant(f.valid_until.value)};
+  const body = typed ? {document: f.document.value.trim().toUpperCase(), birth: mrzDate(f.birth.value),
+                        expiry: mrzDate(f.expiry.value)} : {};
   try {
-    current = await FG.api(`/api/kiosks/${encodeURIComponent(f.kiosk.value)}/reads`, {method: "POST", body: JSON.stringify(body)});
-  } catch (err) { $("form-error").textContent = err.message; return; }
+    current = await FG.api(kioskPath("reads"), {method: "POST", body: JSON.stringify(body)});
+  } catch (err) {
+    $("form-error").textContent = err.message;
+    if (err.status === 409) { refreshSetup(); backSoon(); }  // the kiosk device is offline: say so, start again
+    return;
+  }
   $("facts").replaceChildren();
   $("findings").replaceChildren();
   $("problem").textContent = "";
   $("retry").hidden = $("restart").hidden = true;
   show("check");
+  $("progress").textContent = typed ? "" : FG.t("Hold your card's QR code up to the camera…");
   render(current);
   poll();
 }
@@ -81,16 +99,22 @@ function poll() {
   clearTimeout(polling);
   polling = setTimeout(async () => {
     try {
-      current = await FG.api(`/api/kiosks/${encodeURIComponent(current.device)}/reads/${encodeURIComponent(current.read)}`, {background: true});
-    } catch (err) { $("problem").textContent = err.message; $("restart").hidden = false; return; }
+      current = await FG.api(kioskPath("reads", current.read), {background: true});
+    } catch (err) { finish(err.message, {}, false); return; }
     if (render(current)) poll();
   }, 700);
 }
 // The read as it stands; true while there is more to wait for.
 function render(r) {
   const progress = $("progress");
-  if (r.stage === "asked") { progress.textContent = FG.t("Place your card on the reader and leave it there. Reading the chip…"); return true; }
-  if (r.stage === "failed") return finish(FAILED[r.outcome] || FG.t("The card could not be read."), r);
+  if (r.stage === "asked" && !r.device_online) return finish(FG.t("This kiosk is not available right now. Please ask at the counter."), r, false);
+  if (r.stage === "asked") {
+    if (!progress.textContent) progress.textContent = FG.t("Place your card on the reader and leave it there. Reading the chip…");
+    return true;
+  }
+  if (r.stage === "failed" && r.outcome === "refused" && !typedLast)  // the keys its QR code allows did not open it
+    return finish(FG.t("The card did not open with the key from its QR code. Type the details from the card instead."), r, false);
+  if (r.stage === "failed") return finish(FAILED[r.outcome] || FG.t("The card could not be read."), r, r.outcome !== "no_answer");
   if (!$("facts").childElementCount && r.passive) {
     fact(FG.t("Card"), PASSIVE[r.passive] || r.passive, r.passive === "genuine" ? "ok" : "error");
     if (r.name) fact(FG.t("Name on the card"), r.name);
@@ -112,6 +136,7 @@ function finish(message, r, retry = true) {
   $("retry").hidden = !retry;
   $("restart").hidden = false;
   (retry ? $("retry") : $("restart")).focus();
+  backSoon();
   return false;
 }
 function consent(r) {
@@ -131,40 +156,97 @@ function consent(r) {
 async function decide(agree) {
   $("consent-error").textContent = "";
   try {
-    const d = await FG.api(`/api/kiosks/${encodeURIComponent(current.device)}/reads/${encodeURIComponent(current.read)}/decision`,
-                           {method: "POST", body: JSON.stringify({agree})});
+    const d = await FG.api(kioskPath("reads", current.read, "decision"), {method: "POST", body: JSON.stringify({agree})});
     $("done-text").textContent = d.outcome === "enrolled" ? FG.t("Thank you, {name}: you are enrolled. You can use the gate now.", {name: current.name})
       : d.outcome === "extended" ? FG.t("Thank you, {name}: your consent now runs to your new ticket's end.", {name: current.name})
       : FG.t("Nothing was kept. Please see the staff to enter.");
     show("done");
     $("next").focus();
+    backSoon();
   } catch (err) { $("consent-error").textContent = err.message; }
 }
+// Back to the start for the next person: on the kiosk, in the kiosk's own language.
 function restart() {
   clearTimeout(polling);
+  clearTimeout(backTimer);
+  clearInterval(ticking);
+  $("countdown").textContent = "";
   abandon();
-  for (const name of ["document", "birth", "expiry"]) form.elements[name].value = "";  // the next person's card
+  if (OWN && FG_PAGE.lang !== FG_PAGE.default_lang) { location.replace(`/kiosk?lang=${FG_PAGE.default_lang}`); return; }
+  form.reset();  // the next person's card
+  $("form-error").textContent = "";
   show("card");
-  form.elements.document.focus();
+  $("scan").focus();
+}
+// After an ending, back to the start in a few seconds (on the kiosk: nobody else will press "Next person").
+function backSoon() {
+  if (!OWN) return;
+  clearTimeout(backTimer);
+  clearInterval(ticking);
+  let left = BACK_MS / 1000;
+  const say = () => { $("countdown").textContent = FG.t("Back to the start in {n} s.", {n: left}); };
+  say();
+  ticking = setInterval(() => { left -= 1; if (left > 0) say(); }, 1000);
+  backTimer = setTimeout(restart, BACK_MS);
+}
+// Untouched for a minute, away from the start and with no read under way: back to the start.
+function touched() {
+  clearTimeout(idleTimer);
+  if (!OWN) return;
+  idleTimer = setTimeout(() => { if ($("card").hidden || form.elements.document.value) { clearTimeout(polling); restart(); } else touched(); }, IDLE_MS);
+}
+const PURPOSE_SHORT = {gate: FG.t("the gates of this site"), exam: FG.t("the exam")};
+async function refreshSetup() {
+  if (!device) return;
+  try { setup = await FG.api(kioskPath("setup"), {background: true}); } catch (err) { return; }
+  $("offline").hidden = setup.online;
+  $("scan").disabled = form.querySelector("button[type=submit]").disabled = !setup.online;
+  $("ticket").textContent = FG.t("This kiosk enrols you for {purpose}, until {when}.",
+                                 {purpose: PURPOSE_SHORT[setup.purpose] || setup.purpose, when: FG.dateTime(setup.valid_until)});
+  const staff = document.getElementById("setup");
+  if (staff && document.activeElement?.form !== staff) {  // not while staff are changing it
+    staff.elements.purpose.value = setup.purpose;
+    staff.elements.ticket_days.value = setup.ticket_days;
+  }
+}
+async function staffSetup() {
+  await FG.header("/kiosk");
+  const kiosks = await FG.api("/api/kiosks");
+  const staff = $("setup"), select = staff.elements.kiosk;
+  FG.fill(select, FG.html`${kiosks.map(k => FG.html`<option value="${k.device}">${k.device} (${k.site})${k.online ? "" : " — " + FG.t("offline")}</option>`)}`);
+  device = select.value || null;
+  select.onchange = () => { device = select.value; refreshSetup(); };
+  staff.onsubmit = async event => {
+    event.preventDefault();
+    try {
+      setup = await FG.api(kioskPath("setup"), {method: "PUT", body: JSON.stringify(
+        {purpose: staff.elements.purpose.value, ticket_days: Number(staff.elements.ticket_days.value)})});
+      $("setup-state").textContent = FG.t("saved");
+      refreshSetup();
+    } catch (err) { $("setup-state").textContent = err.message; }
+  };
+  if (!kiosks.length) $("form-error").textContent = FG.t("No kiosk is provisioned yet (an admin adds one on the Devices & people page).");
 }
 
 (async () => {
-  await FG.header("/kiosk");
-  kiosks = await FG.api("/api/kiosks");
-  const select = form.elements.kiosk;
-  FG.fill(select, FG.html`${kiosks.map(k => FG.html`<option value="${k.device}">${k.device} (${k.site})${k.online ? "" : " — " + FG.t("offline")}</option>`)}`);
-  const end = FG.clock(new Date().toISOString());  // a day ticket by default: today 23:59 on the sites' clock
-  form.elements.valid_until.value = `${end.day}/${end.month}/${end.year} 23:59`;
+  if (!OWN) await staffSetup();
   FG.dayFields(form);
   form.onsubmit = start;
+  $("scan").onclick = () => start(null, false);
   // Details the card refused are the person's to correct: back to the form, as typed. Anything else: read again.
   $("retry").onclick = () => {
-    if (current?.outcome === "refused") { abandon(); show("card"); form.elements.document.focus(); } else form.requestSubmit();
+    if (current?.outcome === "refused" && typedLast) {
+      clearTimeout(backTimer); clearInterval(ticking); $("countdown").textContent = "";
+      abandon(); show("card"); form.elements.document.focus();
+    } else start(null, typedLast);
   };
   $("restart").onclick = restart;
   $("next").onclick = restart;
   $("agree").onclick = () => decide(true);
   $("decline").onclick = () => decide(false);
+  for (const kind of ["pointerdown", "keydown", "input"]) document.addEventListener(kind, touched);
   show("card");
-  if (!kiosks.length) $("form-error").textContent = FG.t("No kiosk is provisioned yet (an admin adds one: facegate provision device --kind kiosk).");
+  touched();
+  await refreshSetup();
+  setInterval(refreshSetup, 5000);
 })();
