@@ -1,10 +1,11 @@
 """Reading a chip: open it with PACE where EF.CardAccess offers it and BAC otherwise, select the eMRTD
-application, read EF.COM, DG1, DG2 and EF.SOD in chunks under secure messaging -- and DG13, the name as
-written, where EF.SOD covers it -- and check them (passive authentication). The one entry point is `read_card`.
+application, read EF.COM, DG1, DG2 and EF.SOD in chunks under secure messaging -- DG13, the name as written, and
+DG14 and DG15, the chip's own keys, where EF.SOD lists them -- and check them: passive authentication, and Chip
+and Active Authentication where offered (emrtd/checks/clones.py). The one entry point is `read_card`.
 
 A chunk that fails in transit (an NFC field lost for a moment) is read again after the session is opened
-afresh: the send sequence counter cannot be trusted after a lost answer, so the retry re-runs BAC and picks the
-file up at the same offset. After `attempts` failures the card is taken to be gone (`CardRemoved`); nothing is
+afresh: the send sequence counter cannot be trusted after a lost answer, so the retry resets the card, opens it
+again (PACE or BAC, then Chip Authentication if it passed before) and picks the file up at the same offset. After `attempts` failures the card is taken to be gone (`CardRemoved`); nothing is
 kept of a half-read card. An error status is the card's answer, not a lost one: it ends the read at once with
 the status, in a `StatusError` naming the file (a card that is there and answering is never told to come back).
 """

@@ -30,8 +30,10 @@ def test_a_bac_card_and_a_pace_card_with_the_anti_clone_checks_read_through_pcsc
     new = issue_card(pki, bytes(range(256)) * 160, full_name="Trần Thị Bình", chip_authentication=2,
                      active_authentication="rsa")  # 40 kB of portrait: past 32 KiB, the odd READ BINARY
     read = read_on_reader(virtual_reader, new, trust, pace=(pace_info(),))
-    assert (read.protocol, read.outcome, read.name) == ("PACE ECDH-GM AES-128 brainpoolP256r1", "genuine", "Trần Thị Bình")
-    assert (read.clone.chip, read.clone.active) == ("passed", "passed") and read.faces[0].data == bytes(range(256)) * 160
+    assert (read.protocol, read.outcome, read.name) == \
+        ("PACE ECDH-GM AES-128 brainpoolP256r1", "genuine", "Trần Thị Bình")
+    assert (read.clone.chip, read.clone.active) == ("passed", "passed")
+    assert read.faces[0].data == bytes(range(256)) * 160
     cloned = read_on_reader(virtual_reader, new, trust, pace=(pace_info(),), clone=True)
     assert (cloned.outcome, cloned.clone.chip, cloned.clone.active) == ("clone_suspected", "failed", "failed")
 

@@ -157,7 +157,8 @@ def _setup_out(setup: KioskSetup) -> SetupOut:
 
 
 @router.post("", status_code=201, response_model=KioskProvisioned)
-def provision(body: KioskIn, gw: GatewayDep, session: Annotated[Session, Depends(require("admin"))]) -> KioskProvisioned:
+def provision(body: KioskIn, gw: GatewayDep,
+              session: Annotated[Session, Depends(require("admin"))]) -> KioskProvisioned:
     """Provision a kiosk: its device (the answer holds its bundle: secret, keep no copy), its own login (named as
     the device, with this password) and its set-up."""
     if gw.broker_files is None:

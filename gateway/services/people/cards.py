@@ -43,8 +43,9 @@ def add_trusted(store: Store, trust: TrustStore, data: bytes, source: str, actor
 
 def record_read(store: Store, secrets: GatewaySecrets, actor: str, place: str, read: CardRead | None = None,
                 failure: str | None = None, problem: str | None = None) -> None:
-    """Audit one card read: its outcome (passive authentication and the clone checks, `read`), or why it gave nothing (`failure`:
-    refused, interrupted, unreadable, with the reader's words in `problem`). `place`: the reader or kiosk."""
+    """Audit one card read: its outcome (passive authentication and the clone checks, `read`), or why it gave
+    nothing (`failure`: refused, interrupted, unreadable, with the reader's words in `problem`). `place`: the
+    reader or kiosk."""
     if read is not None:
         detail = {"place": place, "outcome": read.outcome,
                   "problems": [*read.passive.problems, *read.clone.problems], "access": read.protocol,

@@ -218,7 +218,8 @@ STOPS = (TAMPERED, CLONE_SUSPECTED, EXPIRED_DOCUMENT)
 # Why a read may not become an enrolment, by code (the page words them in the reader's language).
 REFUSALS = {
     "tampered": N_("the card failed its authenticity check (tampered): it cannot be used"),
-    "clone_suspected": N_("the card's chip could not prove it is the original (a copy is suspected): it cannot be used"),
+    "clone_suspected": N_("the card's chip could not prove it is the original (a copy is suspected): "
+                          "it cannot be used"),
     "expired_document": N_("the card has expired"),
     "untrusted_issuer": N_("the card's issuer is not trusted at this site"),
     "not_read": N_("the card was not read"),
