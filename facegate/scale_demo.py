@@ -27,7 +27,7 @@ from gateway.services.broker.mosquitto import BrokerFiles, configure_central, co
 from gateway.services.devices.registry import add_site, provision_device
 from gateway.services.people.enrolment import Enroller, EnrolmentRequest, requests_from
 from gateway.services.security.audit import open_store, verify
-from gateway.services.security.auth import ROLES, Auth
+from gateway.services.security.auth import STAFF, Auth
 from gateway.services.security.pki import CertificateAuthority
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import EventQuery
@@ -93,7 +93,7 @@ def run_scale_demo(workdir: Path, exit_when_stored: int | None = None, api_port:
         secrets_dir, broker_dir = workdir / "secrets", workdir / "broker"
         store, anchor = open_store(db, secrets_dir)
         auth = Auth(store)
-        for role in ROLES:
+        for role in STAFF:
             auth.add_user(role, role, DEMO_PASSWORD)
         auth.close()
         ca = CertificateAuthority(secrets_dir / "pki")
