@@ -69,7 +69,7 @@ def _read_password(args: argparse.Namespace) -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from gateway.services.security.auth import Auth
 
-    Auth(open_store(args)).add_user(args.name, args.role, _read_password(args), actor="cli")
+    Auth(open_store(args)).add_user(args.name, args.role, _read_password(args), actor="cli", device=args.device)
     print(f"user {args.name} added with role {args.role}")
     return 0
 
@@ -181,7 +181,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     user = sub.add_parser("user", help="gateway users").add_subparsers(dest="cmd", required=True)
     add = common(user.add_parser("add", help="add a user (password from a prompt, FACEGATE_PASSWORD or stdin)"))
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=("admin", "supervisor", "operator", "auditor"))
+    add.add_argument("--role", required=True, choices=("admin", "supervisor", "operator", "auditor", "kiosk"))
+    add.add_argument("--device", help="a kiosk login's kiosk device (role kiosk only)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
     add.set_defaults(func=cmd_user_add)
 
