@@ -8,7 +8,8 @@ the address, the issue date (ddmmyyyy), and on newer cards more. It carries no
 expiry date, but the card's rules leave few: a card is valid until the
 holder's birthday at 25, 40 or 60, and one issued within two years before such
 a birthday runs to the next (../shared/data/README.md). `access_candidates`
-lists them, likeliest first; `read_card_trying` spends one access attempt on
+lists them, likeliest first (`roster_candidates` does the same from a roster
+entry's number and birth date); `read_card_trying` spends one access attempt on
 each until the card opens. The document number in the MRZ is the personal
 number's last nine digits.
 
@@ -93,6 +94,15 @@ def access_candidates(qr: CardQr, today: dt.date) -> list[tuple[str, str, str]]:
     """(document, birth YYMMDD, expiry YYMMDD) to try, one access attempt each, likeliest first."""
     return [(qr.document, f"{qr.birth:%y%m%d}", f"{end:%y%m%d}")
             for end in expiry_candidates(qr.birth, qr.issued, today)]
+
+
+def roster_candidates(personal_number: str, birth: dt.date, today: dt.date,
+                      issued: dt.date | None = None) -> list[tuple[str, str, str]]:
+    """The keys to try for a card known from a roster entry (an exam's candidate list holds the personal number
+    and the birth date, not the expiry), likeliest first, as for the QR code."""
+    if not (len(personal_number) == 12 and personal_number.isdigit()):
+        raise ValueError("a personal number is 12 digits")
+    return access_candidates(CardQr(personal_number, birth, issued), today)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import cv2
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from emrtd.access import access_candidates, expiry_candidates, parse_card_qr, read_card_trying
+from emrtd.access import (access_candidates, expiry_candidates, parse_card_qr, read_card_trying,
+                          roster_candidates)
 from emrtd.checks.passive import issuing_country
 from emrtd.checks.trust import TrustStore, TrustStoreError
 from emrtd.files.dg1 import check_digit
@@ -401,8 +402,12 @@ def test_the_access_key_comes_from_the_cards_qr_code_one_attempt_per_expiry_its_
     # Issued at 23 (under two years before 25): to 40, then 25 in case the rule was not applied.
     assert expiry_candidates(dt.date(1990, 3, 15), dt.date(2013, 6, 1), today) == [dt.date(2030, 3, 15),
                                                                                   dt.date(2015, 3, 15)]
-    # Without an issue date: every milestone still ahead.
+    # Without an issue date: every milestone still ahead. An exam roster's entry (number and birth) gives the same.
     assert expiry_candidates(dt.date(1990, 3, 15), None, today) == [dt.date(2030, 3, 15), dt.date(2050, 3, 15)]
+    assert roster_candidates("001090001344", dt.date(1990, 3, 15), today) == \
+        [("090001344", "900315", "300315"), ("090001344", "900315", "500315")]
+    with pytest.raises(ValueError, match="12 digits"):
+        roster_candidates("09000134", dt.date(1990, 3, 15), today)
     for text in ("https://example.vn/ticket/123", "001090001344|x|y|31021990|Nam|z|01052021", "12345"):
         with pytest.raises(ValueError):
             parse_card_qr(text)
