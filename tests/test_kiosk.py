@@ -223,6 +223,7 @@ def test_a_card_opened_with_the_key_from_its_qr_code_needs_nothing_typed(stack, 
     [entry] = [e for e in stack.get("/api/audit", role="auditor", action="card.read", limit=5).json()
                if e["target"] == status["read"]]
     assert entry["detail"]["access_attempts"] == 2  # 2030 (40) refused, then 2050 (60)
+    assert 0 < entry["detail"]["read_ms"] < 30_000  # the QR code, both attempts and the read, timed
     assert sum(apdu[1] == 0x82 for apdu in kiosk.card.received) == 2
     assert stack.post(f"/api/kiosks/kiosk-1/reads/{status['read']}/decision", {"agree": False},
                       role="operator").status_code == 200

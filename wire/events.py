@@ -294,6 +294,7 @@ class CardEvent(EventBase):
     liveness: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=1)] | None = None
     access_attempts: Count | None = None  # stage `read`, key from the card's QR code: the keys tried to open it
     protocol: Annotated[str, Field(max_length=80)] = ""  # stage `read`: what opened the chip (BAC, PACE ...)
+    read_ms: Count | None = None  # stage `read`: from the kiosk taking the command to the card read (attempts included)
     nonce: Annotated[str, Field(max_length=64)] = ""
     sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
 

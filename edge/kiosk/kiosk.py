@@ -103,10 +103,12 @@ class Kiosk:
 
     def run(self, command: CardReadCommand) -> str:
         """One read, from the card to the live match; the outcome it ended with."""
+        started = time.monotonic()
         opened = self._read_card(command)
         if isinstance(opened, str):
             return opened
         read, attempts = opened
+        read_ms = round((time.monotonic() - started) * 1000)  # from the command to the card read, attempts and all
         sod = parse_sod(read.files["SOD"])
         sealed = {"dg1": _b64(read.files["DG1"]), "sod": _b64(read.files["SOD"]),
                   "dg2_digest": digest(sod.hash_algorithm, read.files["DG2"]).hex(), "pack": self.pack.name}
@@ -121,7 +123,7 @@ class Kiosk:
         problems = "; ".join([*read.passive.problems, *read.clone.problems])
         if stop:
             self._send(command.id, "read", stop, problems, sealed=sealed, access_attempts=attempts,
-                       protocol=read.protocol)
+                       protocol=read.protocol, read_ms=read_ms)
             return stop
         portrait = chip_template(read, self.pack, self.config.quality)
         if isinstance(portrait, str):
@@ -130,7 +132,7 @@ class Kiosk:
         chip = portrait.embedding.astype(np.float32)
         self._send(command.id, "read", read.outcome, problems,
                    sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality},
-                   access_attempts=attempts, protocol=read.protocol)
+                   access_attempts=attempts, protocol=read.protocol, read_ms=read_ms)
         live = self._live_face()
         if live.template is None:
             self._send(command.id, "face", "no_face", problem="no face was seen clearly enough in time")

@@ -154,7 +154,7 @@ class CardProjector:
                 "by": read.requested_by, "outcome": changes["passive"], "problems": changes["problems"],
                 "card": changes.get("card_hash"), "device_outcome": body["outcome"],
                 **({"access_attempts": body["access_attempts"]} if body.get("access_attempts") else {}),
-                **({"protocol": body["protocol"]} if body.get("protocol") else {})})
+                **{key: body[key] for key in ("protocol", "read_ms") if body.get(key) is not None}})
         elif body["stage"] == "face":
             changes |= {"score": body.get("score"), "threshold": body.get("threshold"),
                         "liveness": body.get("liveness"), "live_template": _template(sealed, "live_template")}
