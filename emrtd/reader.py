@@ -25,7 +25,7 @@ from emrtd.files.dg1 import Mrz, parse_dg1
 from emrtd.files.dg2 import FaceImage, parse_dg2
 from emrtd.files.dg13 import full_name
 from emrtd.files.sod import parse_sod
-from emrtd.link.apdu import OK, CardError, CardRemoved, StatusError, Transport, command, split
+from emrtd.link.apdu import OK, AccessDenied, CardError, CardRemoved, StatusError, Transport, command, split
 from emrtd.link.tlv import TlvError, read_header, read_tlv, tlv
 from emrtd.opening import pace
 from emrtd.opening.bac import BacKeys, mrz_information
@@ -92,8 +92,16 @@ class ChipSession:
             self._pace = self._card_access()
         chosen = pace.choose(self._pace) if self.secure else None
         if chosen is not None:
-            self.channel = pace.authenticate(self.link, chosen, self.mrz_info,
-                                             ambiguous=len({i.parameter for i in self._pace}) > 1)
+            try:
+                self.channel = pace.authenticate(self.link, chosen, self.mrz_info,
+                                                 ambiguous=len({i.parameter for i in self._pace}) > 1)
+            except (AccessDenied, CardRemoved):
+                raise
+            except CardError as exc:  # open readers report cards whose PACE fails where BAC works
+                self.notes.append(f"{chosen.describe()} failed ({exc}): BAC was used")
+                self._pace, chosen = [], None
+                self.link.reconnect()
+        if chosen is not None:
             self.protocol = chosen.describe()
             _, status = self.exchange(0xA4, 0x04, 0x0C, AID)
             if status != OK:

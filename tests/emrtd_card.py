@@ -227,6 +227,7 @@ class SoftwareCard:
     pace: tuple[pace_protocol.PaceInfo, ...] = ()  # offered in EF.CardAccess (and run) when given
     bac: bool = True  # False: a PACE-only card, which refuses BAC
     pace_fixed: tuple[bytes, int, int] | None = None  # the nonce and the chip's two scalars (the worked example)
+    pace_refused: bool = False  # offers PACE in EF.CardAccess, then refuses it (as some cards do where BAC works)
     chip_keys: dict[str, object] = field(default_factory=dict)  # IssuedCard.chip_keys: what only the chip holds
     clone: bool = False  # a copy of the files on another chip: its keys are not the ones DG14 and DG15 name
     received: list[bytes] = field(default_factory=list)
@@ -296,7 +297,7 @@ class SoftwareCard:
             data, status = self._plain(ins, 0, p2, b"", apdu[-1] if len(apdu) == 5 else 0)
             return data + status
         if ins == 0x22 and (p1, p2) == (0xC1, 0xA4):
-            return self._pace_mechanism(apdu[5:5 + apdu[4]])
+            return WRONG_DATA if self.pace_refused else self._pace_mechanism(apdu[5:5 + apdu[4]])
         if ins == 0x86 and self.pace_state is not None:
             return self._pace_step(apdu)
         if self.allow_plain and self.selected_app:

@@ -125,6 +125,18 @@ def test_of_several_offers_the_strongest_runs_and_an_offer_this_reader_does_not_
                           "BAC was used",)
 
 
+def test_a_card_whose_pace_fails_where_bac_works_is_read_with_bac_and_says_so(pki, trust):
+    """Open readers report it of Vietnam's cards (../shared/data/README.md): PACE offered, then refused."""
+    issued = issue_card(pki, b"\xff\xd8")
+    card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, pace=(pace_info(),),
+                        pace_refused=True)
+    read = read_card(card, issued.document, issued.birth, issued.expiry, trust)
+    assert read.protocol == "BAC" and read.passive.outcome == "genuine"
+    assert read.notes == ("PACE ECDH-GM AES-128 brainpoolP256r1 failed (the card refused PACE ECDH-GM AES-128 "
+                          "brainpoolP256r1: the card answered 6A80): BAC was used",)
+    assert sum(apdu[1] == 0x22 for apdu in card.received) == 1  # not tried again on a reopen
+
+
 def test_a_lost_answer_under_pace_runs_pace_again_and_reads_on(pki, trust):
     issued = issue_card(pki, bytes(5000))
     card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, pace=(pace_info(),), drop={15})
