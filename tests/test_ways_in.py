@@ -261,6 +261,12 @@ def test_a_kiosk_enrols_for_the_gates_until_the_ticket_ends_and_metrics_are_not_
     assert answer.status_code == 422 and "0 to 366 days" in answer.json()["detail"], answer.text
     setup = stack.get("/api/kiosks/kiosk-1/setup", role="operator").json()  # never open-ended: a day ticket at least
     assert setup["purpose"] == "gate" and setup["valid_until"].endswith("T16:59:00.000Z")  # 23:59 in Hanoi
+    # The counter's staff set it up for the exam and back: each change audited with the one before.
+    for purpose in ("exam", "gate"):
+        answer = stack.put("/api/kiosks/kiosk-1/setup", {"purpose": purpose, "ticket_days": 0}, role="operator")
+        assert answer.status_code == 200 and answer.json()["purpose"] == purpose, answer.text
+    [entry] = stack.get("/api/audit", role="auditor", action="kiosk.set_up", limit=1).json()
+    assert entry["actor"] == "user:operator-1" and entry["detail"]["before"]["purpose"] == "exam"
     assert sql(stack, "SELECT count(*) FROM card_reads WHERE device = 'kiosk-1' AND stage = 'asked'") == [(0,)]
     scraped = httpx.get(f"{stack.gateway.base_url}/metrics",
                         headers={"Authorization": f"Bearer {stack.token('auditor')}"})
