@@ -1,5 +1,6 @@
 """Reading the chip of an ICAO 9303 travel document or ID card (Vietnam's CCCD): access keys, secure
-messaging, data groups, passive authentication, the anti-clone checks. Shared by the kiosk, the exam check-in and the CLI (issue 15).
+messaging, data groups, passive authentication, the anti-clone checks. Shared by the kiosk, the exam check-in
+and the CLI (issues 15, 26).
 
 reader.py  the one entry point, `read_card`: open, read, check
 access.py  the access key without typing (the card's QR code, the expiry dates its rules allow)
