@@ -189,7 +189,8 @@ function backSoon() {
   ticking = setInterval(() => { left -= 1; if (left > 0) say(); }, 1000);
   backTimer = setTimeout(restart, BACK_MS);
 }
-// Untouched for a minute, away from the start and with no read under way: back to the start.
+// Untouched for a minute away from the start (or with details half typed): back to the start; a read under way is
+// declined, as the person who left it would.
 function touched() {
   clearTimeout(idleTimer);
   if (!OWN) return;
