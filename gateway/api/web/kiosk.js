@@ -141,8 +141,10 @@ function finish(message, r, retry = true) {
 }
 function consent(r) {
   $("consent-title").textContent = FG.t("Consent to use your face at {site}", {site: r.site});
-  const until = r.valid_until ? FG.t("until {when} (the end of your ticket); then it is erased from every gate",
-                                     {when: FG.dateTime(r.valid_until)}) : FG.t("until you withdraw it");
+  const until = !r.valid_until ? FG.t("until you withdraw it")
+    : r.purpose === "exam" ? FG.t("until {when} (the end of your exam day's ticket); then it is erased from every device",
+                                  {when: FG.dateTime(r.valid_until)})
+    : FG.t("until {when} (the end of your ticket); then it is erased from every gate", {when: FG.dateTime(r.valid_until)});
   FG.fill($("consent-text"), FG.html`
     <p><b>${FG.t("Purpose")}:</b> ${FG.t("your face is used only for {purpose}.", {purpose: PURPOSE[r.purpose]})}</p>
     <p><b>${FG.t("What is kept")}:</b> ${FG.t("your name as on the card ({name}), one face template made from today's picture and the card's picture, and a code standing for your card number. The pictures and the card's other data are not kept.", {name: r.name || ""})}</p>
