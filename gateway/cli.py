@@ -84,9 +84,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
+    from gateway.services.exams.candidates import forget_day_keys
     from gateway.services.operations.retention import run_retention
 
-    done = run_retention(open_store(args), load_config(args).retention)
+    config, store = load_config(args), open_store(args)
+    done = run_retention(store, config.retention)
+    done["exam_day_keys_forgotten"] = forget_day_keys(store, config.time_zone)
     print("  ".join(f"{k} {v}" for k, v in done.items()))
     return 0
 

@@ -43,3 +43,19 @@ class TooManyAttempts(GatewayError):
 
 class DeviceOffline(Conflict):
     """The device this needs is not connected (a kiosk asked to read a card): try again when it is back."""
+
+
+class RowProblem:
+    """One problem of an imported file: its row (the heading is row 1), the field's label and what is wrong,
+    each an English message with `{name}` placeholders, read in the asker's language by the API."""
+
+    def __init__(self, row: int, field: str, message: str, params: dict | None = None):
+        self.row, self.field, self.message, self.params = row, field, message, params or {}
+
+
+class RowsInvalid(Invalid):
+    """A file with problems, each by row and field; nothing of it was taken."""
+
+    def __init__(self, message: str, problems: list[RowProblem], **params: object):
+        super().__init__(message, **params)
+        self.problems = problems

@@ -28,6 +28,7 @@ from gateway.services.devices.registry import write_broker_logins
 from gateway.services.events.ingest import ClockRules, Ingest, IngestMetrics
 from gateway.services.operations.jobs import JobsLease, LiveRelay
 from gateway.services.people.kiosk import CardProjector
+from gateway.services.exams.candidates import forget_day_keys
 from gateway.services.people.kiosk import purge as purge_card_reads
 from gateway.services.events.live import LiveFeed
 from gateway.services.security.pki import CertificateAuthority, client_tls
@@ -72,7 +73,8 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
         pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True),
                                may_run=lambda: lease.held)
     housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None,
-                              may_run=lambda: lease.held, also=(lambda: purge_card_reads(store, config.kiosk),))
+                              may_run=lambda: lease.held, also=(lambda: purge_card_reads(store, config.kiosk),
+                                                                lambda: forget_day_keys(store, config.time_zone)))
     auth = Auth(store, config.token_ttl_s, idle_s=config.session_idle_s)
 
     @asynccontextmanager

@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from gateway.api.deps import Gateway
 from gateway.api.errors import add_error_handlers
-from gateway.api.routes import audit, auth, devices, doors, events, exams, health, kiosk, pages, people, users
+from gateway.api.routes import (audit, auth, candidates, devices, doors, events, exams, health, kiosk, pages,
+                                people, users)
 from gateway.api.security import BodyLimit, LoginGate, SecurityHeaders
 
 
@@ -25,7 +26,7 @@ def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
                   description="Events from FaceGate edge devices, their health, and the audit trail. "
                               "Log in at /api/auth/token, then send `Authorization: Bearer <token>`.")
     app.state.gateway = gateway
-    for module in (auth, users, events, devices, doors, kiosk, people, exams, audit, health, pages):
+    for module in (auth, users, events, devices, doors, kiosk, people, exams, candidates, audit, health, pages):
         app.include_router(module.router)
     app.include_router(health.scrape)
     add_error_handlers(app)

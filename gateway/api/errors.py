@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.api.deps import current_session
 from gateway.api.templates import reader_language
-from gateway.errors import Conflict, GatewayError, Invalid, NotFound, TooManyAttempts, Unavailable
+from gateway.errors import Conflict, GatewayError, Invalid, NotFound, RowsInvalid, TooManyAttempts, Unavailable
 from gateway.i18n import N_, Catalogue, catalogue
 
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503, TooManyAttempts: 429}
@@ -62,8 +62,12 @@ def add_error_handlers(app: FastAPI) -> None:
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
         headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, TooManyAttempts) else None
-        return JSONResponse({"detail": _words(request).gettext(exc.message, **exc.params)}, status_code=status,
-                            headers=headers)
+        words = _words(request)
+        body = {"detail": words.gettext(exc.message, **exc.params)}
+        if isinstance(exc, RowsInvalid):  # a file's problems, each by row and field, in the asker's words
+            body["problems"] = [{"row": p.row, "field": words.gettext(p.field), "message": words.gettext(
+                p.message, **p.params)} for p in exc.problems]
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):

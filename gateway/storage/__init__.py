@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.storage.audit import AuditEntry, AuditLog, AuditQuery, AuditRow
+from gateway.storage.candidates import Candidates, ExamCandidate
 from gateway.storage.card_reads import CardReadRow, CardReads
 from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
 from gateway.storage.devices import Device, Devices
@@ -32,6 +33,7 @@ class Store:
     def __init__(self, db: Database):
         self.db = db
         self.audit = AuditLog(db)
+        self.candidates = Candidates(db)
         self.card_reads = CardReads(db)
         self.devices = Devices(db)
         self.events = Events(db)
@@ -59,9 +61,9 @@ class Store:
 
 
 __all__ = [
-    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
+    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
-    "Evidence", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
+    "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
     "Kiosks", "People", "QuarantinedMessage",
     "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -9,7 +9,7 @@ text order is time order on every database.
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text,
-                        text)
+                        UniqueConstraint, text)
 
 metadata = MetaData()
 
@@ -207,6 +207,25 @@ exam_sessions = Table(
     Column("verdict_history", Text),  # JSON: the earlier verdicts, oldest first
     Column("created_by", Text),
     Index("idx_exam_sessions_site_started_at", "site", "started_at"),
+)
+
+exam_candidates = Table(  # the exam council's list for a day at a centre (migration 0011)
+    "exam_candidates", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text, nullable=False),  # the test centre
+    Column("exam_date", Text, nullable=False),  # YYYY-MM-DD
+    Column("number", Text, nullable=False),  # the candidate number (số báo danh)
+    Column("name", Text, nullable=False),  # in any script, as the list writes it
+    Column("personal_hash", Text, nullable=False),  # the 12-digit personal number's keyed hash, never the number
+    Column("document", Text),  # the day's chip access key: the number's last 9 digits ...
+    Column("birth", Text),  # ... and the birth date (YYYY-MM-DD); both cleared when the day ends
+    Column("licence_class", Text, nullable=False),
+    Column("parts", Text, nullable=False),  # JSON list: theory, simulation, track, road
+    Column("slot", Text, nullable=False),  # HH:MM, the slot's start on the centre's clock
+    Column("room", Text, nullable=False),
+    Column("imported_by", Text, nullable=False),
+    Column("imported_at", Text, nullable=False),
+    UniqueConstraint("site", "exam_date", "number", name="uq_exam_candidates_day_number"),
 )
 
 exam_flags = Table(

@@ -1,0 +1,81 @@
+"""The exam council's candidate lists (migration 0011): a row per candidate, a centre and a day."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+
+from gateway.storage.schema import exam_candidates
+
+if TYPE_CHECKING:
+    from gateway.storage.database import Database, Tx
+
+
+@dataclass(frozen=True)
+class ExamCandidate:
+    id: str
+    site: str
+    exam_date: str  # YYYY-MM-DD
+    number: str  # the candidate number (số báo danh)
+    name: str
+    personal_hash: str
+    document: str | None  # the chip's access key for the day (None once the day has ended) ...
+    birth: str | None  # ... YYYY-MM-DD
+    licence_class: str
+    parts: tuple[str, ...]
+    slot: str  # HH:MM
+    room: str
+    imported_by: str
+    imported_at: str
+
+
+_NAMES = [f.name for f in fields(ExamCandidate)]
+
+
+def _row(values) -> ExamCandidate:
+    data = dict(zip(_NAMES, values))
+    data["parts"] = tuple(json.loads(data["parts"]))
+    return ExamCandidate(**data)
+
+
+def _columns(candidate: ExamCandidate) -> dict:
+    return {name: json.dumps(list(candidate.parts)) if name == "parts" else getattr(candidate, name)
+            for name in _NAMES}
+
+
+class Candidates:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def day(self, site: str, exam_date: str) -> list[ExamCandidate]:
+        """A centre's candidates on a day, by room, slot and number."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(*[exam_candidates.c[n] for n in _NAMES])
+                                .where(exam_candidates.c.site == site, exam_candidates.c.exam_date == exam_date)
+                                .order_by(exam_candidates.c.room, exam_candidates.c.slot,
+                                          exam_candidates.c.number)).fetchall()
+        return [_row(r) for r in rows]
+
+    def numbered(self, tx: Tx, site: str, exam_date: str) -> dict[str, ExamCandidate]:
+        """A centre's candidates on a day by candidate number (in the transaction: an import's view)."""
+        rows = tx.execute(select(*[exam_candidates.c[n] for n in _NAMES])
+                          .where(exam_candidates.c.site == site, exam_candidates.c.exam_date == exam_date)).fetchall()
+        return {r[3]: _row(r) for r in rows}
+
+    def add(self, tx: Tx, candidate: ExamCandidate) -> None:
+        tx.execute(insert(exam_candidates).values(**_columns(candidate)))
+
+    def replace(self, tx: Tx, candidate: ExamCandidate) -> None:
+        """The row of the same id, with everything else as given."""
+        values = _columns(candidate)
+        values.pop("id")
+        tx.execute(update(exam_candidates).where(exam_candidates.c.id == candidate.id).values(**values))
+
+    def clear_access_before(self, tx: Tx, exam_date: str) -> int:
+        """Forget the chip access keys of every day before `exam_date`; how many candidates had one."""
+        return tx.execute(update(exam_candidates)
+                          .where(exam_candidates.c.exam_date < exam_date, exam_candidates.c.document.is_not(None))
+                          .values(document=None, birth=None)).rowcount
