@@ -30,8 +30,9 @@ CELEBS = DATA / "faces" / "celebrities"
 def stack(tmp_path_factory, new_db):
     s = Stack.create(tmp_path_factory.mktemp("exam"), new_db("exam"))
     s.add_device("exam-01", "centre-1", kind="exam")
-    for subject, photo, purpose in (("cand-1", "img2.jpg", "exam"), ("gate-only", "img24.jpg", "gate")):
-        r = s.post("/api/subjects", {"subject": subject, "purpose": purpose, "sites": ["centre-1"],
+    for subject, name, photo, purpose in (("cand-1", "Nguyễn Văn An", "img2.jpg", "exam"),
+                                          ("gate-only", "gate-only", "img24.jpg", "gate")):
+        r = s.post("/api/subjects", {"subject": subject, "display_name": name, "purpose": purpose, "sites": ["centre-1"],
                                      "photo": base64.b64encode((CELEBS / photo).read_bytes()).decode()})
         assert r.status_code == 201, r.text
     wait_for(lambda: "cand-1" in s.store.galleries.latest("exam-01").members, 10, "the candidate on exam-01")
@@ -166,6 +167,40 @@ def test_a_session_created_at_the_gateway_runs_on_the_device(stack, session, des
     assert again.returncode == 1 and "no exam session from the gateway" in again.stderr
 
 
+def test_a_session_not_yet_run_is_not_started_never_clean_one_at_a_time_and_can_be_cancelled(stack, session, desk_video,
+                                                                                               exam_01):
+    """Issue 27's review-page defects: a session that never ran showed a green "clean" light and "in progress";
+    two sessions at once were accepted for one candidate on one device, and none could be cancelled; the list
+    showed ids, not names; the light ignored the verdict."""
+    created = stack.post("/api/exam/sessions", {"device": "exam-01", "candidate": "cand-1", "seat": "A-09"},
+                         role="supervisor")
+    assert created.status_code == 201, created.text
+    waiting = created.json()["session"]
+    s = stack.get(f"/api/exam/sessions/{waiting}", role="supervisor").json()
+    assert (s["status"], s["verdict"], s["ended_at"]) == ("not started", None, None)
+    again = stack.post("/api/exam/sessions", {"device": "exam-01", "candidate": "cand-1"}, role="supervisor")
+    assert again.status_code == 409 and "already has a session that has not ended" in again.json()["detail"]
+    [listed] = [r for r in stack.get("/api/exam/sessions", role="supervisor").json() if r["id"] == waiting]
+    assert listed["candidate_name"] == "Nguyễn Văn An"  # the name, not the id
+    assert stack.get("/api/exam/sessions", role="supervisor", status="not started").json()[0]["id"] == waiting
+    assert stack.post(f"/api/exam/sessions/{waiting}/cancel", {"note": " "}, role="supervisor").status_code == 422
+    cancelled = stack.post(f"/api/exam/sessions/{waiting}/cancel", {"note": "absent: moved to the 13:30 slot"},
+                           role="supervisor")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["verdict"]) == ("void", "void")  # the light follows it
+    assert stack.post(f"/api/exam/sessions/{waiting}/cancel", {"note": "again"}, role="supervisor").status_code == 409
+    [entry] = stack.get("/api/audit", role="auditor", action="exam.session.cancelled", limit=5).json()
+    assert entry["target"] == waiting and entry["actor"] == "user:supervisor-1"
+    # Withdrawn from the broker: the device finds no session to run.
+    result = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "3"), cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "no exam session from the gateway" in result.stderr
+    # A session that ran keeps the light its flags give until a person's verdict decides it.
+    ran = stack.get(f"/api/exam/sessions/{session}", role="supervisor").json()
+    assert ran["status"] != "not started" and ran["status"] == {"incident": "confirmed incident", None: ran["status"]}[
+        ran["verdict"]]
+
+
 def test_a_session_started_before_its_candidates_gallery_arrived_waits_for_it_and_runs(stack, pack, exam_01,
                                                                                        tmp_path):
     """Issue 25: a session started on the device right after its candidate's enrolment was refused at once ("no
@@ -212,3 +247,22 @@ def test_a_device_clock_far_off_is_kept_and_flagged_technical(stack):
     stored = stack.get(f"/api/events/{event.id}").json()
     assert stored["captured_at"].startswith(skewed.strftime("%Y-%m-%dT%H:%M")) and stored["received_at"]
     assert json.dumps(s.__dict__)  # both times are kept: the device's in the event, the gateway's beside it
+
+
+def test_the_light_follows_a_persons_verdict_and_a_session_not_run_is_never_clean():
+    """Issue 27: a voided session showed green; one that never ran showed clean."""
+    from gateway.services.exams.sessions import status
+    from gateway.storage import ExamFlag, ExamSession
+
+    def session(ran: bool = True, **changes) -> ExamSession:
+        run = {"checkin": "passed", "checks_total": 9} if ran else {}
+        return ExamSession(id="s", site="c", device="d", candidate="x", exam_type="theory", stage="theory", seat=None,
+                           started_at="2027-03-15T00:30:00.000Z", **run, **changes)
+
+    flag = ExamFlag(id="f", session="s", device="d", kind="multiple_faces", start="2027-03-15T00:35:00.000Z",
+                    end=None, duration_s=None, confidence=0.9, severity="high", detail="")
+    assert status(session(ran=False), []) == "not started"
+    assert status(session(ended_at="2027-03-15T00:50:00.000Z"), [flag]) == "needs review"
+    assert status(session(verdict="void"), [flag]) == "void"
+    assert status(session(verdict="clean"), [flag]) == "clean"  # the person looked and decided
+    assert status(session(verdict="incident"), []) == "confirmed incident"

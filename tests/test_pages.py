@@ -372,6 +372,9 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     page.wait_for_url(lambda url: f"session={session}" in url)  # ... to the session's own address
     detail = page.locator("#detail")
     expect(detail).to_contain_text(t("face mismatch"))
+    expect(row).to_contain_text("Ann Lee")  # issue 27: the list names the candidate, not only the id
+    expect(detail).to_contain_text(t("theory") + ", ")  # the part in words, once: not "theory / theory"
+    assert "theory / theory" not in detail.inner_text()
     # The session on a time axis: its flag is a bar that leads to the flag's row.
     bar = detail.locator(f".timeline a[href='#flag-{flag}'] rect")
     expect(bar).to_have_count(1)
@@ -397,10 +400,12 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     expect(detail).to_contain_text(t("earlier: {decision} — {note} ({user}, {when})", decision=t("confirmed"),
                                      note="another person sat the test from minute 8", user="supervisor-1",
                                      when="")[:30])
+    assert page.locator("#verdict select[name=verdict]").input_value() == ""  # issue 27: no verdict chosen for them
     page.locator("#verdict select[name=verdict]").select_option("clean")
     page.fill("#verdict input[name=note]", "no incident after review")
     page.click("#verdict button[type=submit]")
     expect(detail).to_contain_text("no incident after review")
+    expect(row.locator("td").last).to_have_text(t("clean"))  # the verdict column; the light follows it
 
     with page.expect_popup() as popup:
         page.get_by_role("link", name=t("printable report")).click()

@@ -161,6 +161,14 @@ class Exams:
         with self.db.read() as conn:
             return [_session(r) for r in conn.execute(query)]
 
+    def open_sessions(self, candidate: str, device: str) -> list[ExamSession]:
+        """Sessions of `candidate` or on `device` that have neither ended nor been given a verdict."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(exam_sessions).where(
+                (exam_sessions.c.candidate == candidate) | (exam_sessions.c.device == device),
+                exam_sessions.c.ended_at.is_(None), exam_sessions.c.verdict.is_(None)))
+            return [_session(r) for r in rows]
+
     def session(self, session: str) -> ExamSession | None:
         with self.db.read() as conn:
             row = conn.execute(select(exam_sessions).where(exam_sessions.c.id == session)).first()

@@ -27,7 +27,7 @@ from wire.events import utc_text
 
 router = APIRouter(prefix="/api/exam", tags=["exam review"])
 Reviewer = Annotated[Session, Depends(require(*EXAM_ROLES))]
-Status = Literal["clean", "needs review", "confirmed incident", "technical problem"]
+Status = Literal["not started", "clean", "needs review", "confirmed incident", "technical problem", "void"]
 Id = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
 # A person's reason, in words: surrounding spaces are not kept, and a note of only spaces is no note.
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -46,6 +46,10 @@ class SessionIn(BaseModel):
     exam_type: str = Field("theory", max_length=40)
     stage: str = Field("theory", max_length=40)
     seat: str | None = Field(None, max_length=40)
+
+
+class CancelIn(BaseModel):
+    note: Note  # why: the candidate is absent, moved to another slot ...
 
 
 class VerdictIn(BaseModel):
@@ -94,8 +98,10 @@ def list_sessions(gw: GatewayDep, session: Reviewer,
     rows = [r for r in rows if status is None or r["status"] == status]
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.sessions.read", site, {"day": str(day) if day else None, "returned": len(rows)})
+    names = {c: gw.store.people.display_name(c) for c in {r["candidate"] for r in rows}}
     return [{k: r[k] for k in ("id", "site", "device", "candidate", "exam_type", "stage", "seat", "started_at",
-                               "ended_at", "checkin", "status", "flag_counts", "verdict")} for r in rows]
+                               "ended_at", "checkin", "status", "flag_counts", "verdict")}
+            | {"candidate_name": names[r["candidate"]] or r["candidate"]} for r in rows]
 
 
 @router.get("/sessions/{session_id}")
@@ -125,6 +131,14 @@ def get_evidence(evidence: Id, gw: GatewayDep, session: Reviewer) -> Response:
 def review_flag(flag: Id, body: ReviewIn, gw: GatewayDep, session: Reviewer) -> dict:
     """Confirm or dismiss a flag, with a note; who and when are recorded (and audited)."""
     return exams.review_flag(gw.store, flag, body.decision, body.note, session.user.name).__dict__
+
+
+@router.post("/sessions/{session_id}/cancel")
+def cancel(session_id: Id, body: CancelIn, gw: GatewayDep, session: Reviewer) -> dict:
+    """Cancel a session its device has not run, with the reason: its command is withdrawn, the session closed as
+    void (audited); 409 for one that has run."""
+    exams.cancel_session(gw.store, session_id, body.note, session.user.name, gw.publish)
+    return _view(*_session_or_404(gw, session_id))
 
 
 @router.post("/sessions/{session_id}/verdict")

@@ -1,8 +1,10 @@
 // The exam page (served as a file: the pages' CSP admits no inline script). The filters and the open session
 // live in the page's address: /exam?day=...&session=ID is a link to that session, to share or to come back to.
 "use strict";
-const STATUS = {"clean": FG.t("clean"), "needs review": FG.t("needs review"),
-  "confirmed incident": FG.t("confirmed incident"), "technical problem": FG.t("technical problem")};
+const STATUS = {"not started": FG.t("not started"), "clean": FG.t("clean"), "needs review": FG.t("needs review"),
+  "confirmed incident": FG.t("confirmed incident"), "technical problem": FG.t("technical problem"), "void": FG.t("void")};
+const PARTS = {theory: FG.t("theory"), simulation: FG.t("simulation"), track: FG.t("track"), road: FG.t("road")};
+const part = name => PARTS[name] || name;
 const CHECKIN = {pending: FG.t("pending"), passed: FG.t("passed"), failed: FG.t("failed"),
   presentation_attack: FG.t("presentation attack"), refused: FG.t("refused")};
 const FLAGS = {face_mismatch: FG.t("face mismatch"), no_face: FG.t("no face"), multiple_faces: FG.t("several faces"),
@@ -25,10 +27,11 @@ async function sessions() {
   const list = await FG.api("/api/exam/sessions?" + query);
   FG.fill(document.getElementById("sessions"), list.length ? FG.html`${list.map(s =>
     FG.html`<tr data-id="${s.id}" class="${s.id === address.get("session") ? "selected" : ""}"><td>${light(s.status)}</td>
-    <td><a href="${linkTo(s.id)}">${s.candidate}</a></td><td>${s.site} / ${s.device}</td>
+    <td><a href="${linkTo(s.id)}">${s.candidate_name}</a></td><td>${s.site} / ${s.device}</td>
     <td>${FG.dateTime(s.started_at)}</td><td>${CHECKIN[s.checkin] || s.checkin}</td>
-    <td>${Object.entries(s.flag_counts).map(([k, n]) => `${FLAGS[k] || k} ×${n}`).join(", ") || "—"}</td></tr>`)}`
-    : FG.html`<tr><td colspan="6" class="muted">${FG.t("no sessions")}</td></tr>`);
+    <td>${Object.entries(s.flag_counts).map(([k, n]) => `${FLAGS[k] || k} ×${n}`).join(", ") || "—"}</td>
+    <td>${s.verdict ? VERDICTS[s.verdict] || s.verdict : "—"}</td></tr>`)}`
+    : FG.html`<tr><td colspan="7" class="muted">${FG.t("no sessions")}</td></tr>`);
   // The candidate's name is the link (keyboard, new tab, its own address); a click anywhere on the row follows it.
   document.querySelectorAll("#sessions tr[data-id]").forEach(tr => tr.onclick = event => {
     if (event.target.closest("a")) return;
@@ -66,8 +69,8 @@ async function show(id) {
     return ids.length ? FG.html`${label} ${evidence(ids)}` : "";
   };
   FG.fill(document.getElementById("detail"), FG.html`<h2>${light(s.status)} — ${s.candidate_name || s.candidate} <span class="muted">(${s.candidate})</span></h2>
-    <p>${s.exam_type} / ${s.stage}, ${FG.t("seat")} ${s.seat || "—"}, ${FG.t("device")} ${s.device}<br>
-    ${FG.dateTime(s.started_at)} – ${s.ended_at ? FG.time(s.ended_at) : FG.t("running")};
+    <p>${s.exam_type === s.stage ? part(s.exam_type) : `${part(s.exam_type)} / ${part(s.stage)}`}, ${FG.t("seat")} ${s.seat || "—"}, ${FG.t("device")} ${s.device}<br>
+    ${FG.dateTime(s.started_at)} – ${s.ended_at ? FG.time(s.ended_at) : s.status === "not started" ? FG.t("not started") : FG.t("running")};
     ${FG.t("check-in")} <b>${CHECKIN[s.checkin] || s.checkin}</b> (${FG.t("score")} ${s.checkin_score ?? "—"}${s.checkin_chip_score != null ? FG.html`; ${FG.t("chip card portrait")} ${s.checkin_chip_score}` : ""}); ${FG.t("{n} checks", {n: s.checks_total})}
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report" target="_blank">${FG.t("printable report")}</a>
     · <a href="/api/exam/sessions/${encodeURIComponent(s.id)}/report.pdf" id="report-pdf">${FG.t("download PDF")}</a></p>
@@ -86,7 +89,9 @@ async function show(id) {
     <h2>${FG.t("Verdict")}</h2>${s.verdict ? FG.html`<p><b>${VERDICTS[s.verdict] || s.verdict}</b> ${FG.t("by {user}", {user: s.verdict_by})}, ${FG.dateTime(s.verdict_at)}: ${s.verdict_note}
       ${history(s.verdict_history, h => VERDICTS[h.verdict] || h.verdict)}
       <br><button type="button" class="amend" aria-expanded="false" aria-controls="verdict">${FG.t("amend")}</button></p>` : ""}
-      ${FG.html`<form id="verdict"${s.verdict ? FG.html` hidden` : ""}><label>${FG.t("verdict")} <select name="verdict">${Object.entries(VERDICTS).map(([v, name]) => FG.html`<option value="${v}">${name}</option>`)}</select></label>
+      ${s.status === "not started" ? FG.html`<form id="cancel"><p class="muted">${FG.t("The device has not run this session: it can be cancelled (its command is withdrawn).")}</p>
+       <label>${FG.t("note")} <input name="note" placeholder="${FG.t("why (required)")}" required></label> <button type="submit">${FG.t("cancel the session")}</button></form>`
+      : FG.html`<form id="verdict"${s.verdict ? FG.html` hidden` : ""}><label>${FG.t("verdict")} <select name="verdict" required><option value="">${FG.t("choose…")}</option>${Object.entries(VERDICTS).map(([v, name]) => FG.html`<option value="${v}">${name}</option>`)}</select></label>
        <label>${FG.t("note")} <input name="note" placeholder="${FG.t("note (required)")}" required></label> <button type="submit">${FG.t("set verdict")}</button></form>`}
     <p id="message" class="error" role="alert"></p>`);
   // A review or verdict already given can be corrected: its form opens beside it; the earlier one is kept.
@@ -105,6 +110,11 @@ async function show(id) {
     const data = new FormData(form);
     send(`/api/exam/flags/${encodeURIComponent(form.dataset.flag)}/review`, {decision: data.get("decision"), note: data.get("note")});
   });
+  const cancel = document.getElementById("cancel");
+  if (cancel) cancel.onsubmit = event => {
+    event.preventDefault();
+    send(`/api/exam/sessions/${encodeURIComponent(id)}/cancel`, {note: new FormData(cancel).get("note")});
+  };
   const verdict = document.getElementById("verdict");
   if (verdict) verdict.onsubmit = event => {
     event.preventDefault();

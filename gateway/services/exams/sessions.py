@@ -125,8 +125,22 @@ def _evidence(store: Store, tx: Tx, body: dict, event: StoredEvent) -> None:
                                           event.received_at))
 
 
+VERDICT_STATUS = {"clean": "clean", "incident": "confirmed incident", "technical": "technical problem",
+                  "void": "void"}
+
+
+def has_run(session: ExamSession, flags: list[ExamFlag]) -> bool:
+    """Whether the device ever ran the session: a check-in, a check, a flag or an end."""
+    return session.checkin != "pending" or bool(session.checks_total or session.checks or flags or session.ended_at)
+
+
 def status(session: ExamSession, flags: list[ExamFlag]) -> str:
-    """The traffic light: confirmed incident > needs review > technical problem > clean."""
+    """The traffic light. A person's verdict decides it; before one: `not started` for a session the device has
+    not run (never clean), then confirmed incident > needs review > technical problem > clean."""
+    if session.verdict:
+        return VERDICT_STATUS.get(session.verdict, session.verdict)
+    if not has_run(session, flags):
+        return "not started"
     if any(f.review == "confirmed" for f in flags):
         return "confirmed incident"
     if session.checkin in ("failed", "presentation_attack") and not session.verdict:
@@ -150,6 +164,12 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
                       "the session is refused", candidate=candidate, site=device.site)
     if publish is None or signing_key is None:
         raise Unavailable("this gateway is not connected to the broker")
+    for other in store.exams.open_sessions(candidate, device.id):  # one open session per candidate, per device
+        if other.candidate == candidate:
+            raise Conflict("candidate {candidate} already has a session that has not ended ({session} on {device}): "
+                           "cancel it or let it end first", candidate=candidate, session=other.id, device=other.device)
+        raise Conflict("device {device} already has a session that has not ended ({session}, candidate {candidate}): "
+                       "cancel it or let it end first", device=device.id, session=other.id, candidate=other.candidate)
     session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
                           exam_type=exam_type, stage=stage, seat=seat, started_at=now, updated_at=now,
                           created_by=f"user:{user}")
@@ -160,6 +180,25 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
     with store.db.transaction() as tx:
         store.exams.save_session(tx, session, new=True)
         tx.audit(f"user:{user}", "exam.session.created", session.id, {"device": device.id, "candidate": candidate})
+    return session
+
+
+def cancel_session(store: Store, session_id: str, note: str, user: str, publish: Publish | None) -> ExamSession:
+    """Cancel a session its device has not run: its command is withdrawn from the broker (the device will not run
+    it) and it is closed as void, with the reason (audited). Conflict for one that has run: it ends at the device,
+    or takes a verdict."""
+    with store.db.transaction() as tx:
+        session = store.exams.session_for_update(tx, session_id)
+        if session is None:
+            raise NotFound("no exam session {session}", session=session_id)
+        if session.ended_at or session.verdict or has_run(session, store.exams.flags(session_id)):
+            raise Conflict("session {session} has run or is closed: give it a verdict instead", session=session_id)
+        if publish is None or not publish(cmd_topic(session.site, session.device, SESSION), b""):
+            raise Unavailable("the broker did not take the withdrawal; the session was not cancelled")
+        session.ended_at = tx.now
+        session.verdict, session.verdict_note, session.verdict_by, session.verdict_at = "void", note, user, tx.now
+        store.exams.save_session(tx, session, new=False)
+        tx.audit(f"user:{user}", "exam.session.cancelled", session_id, {"device": session.device, "note": note})
     return session
 
 
