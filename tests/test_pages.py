@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from conftest import DATA, REPO, sample_t1
 from door_standins import GateDevice
 from gateway.i18n import catalogue
+from gateway.services.devices.registry import add_site
 from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
@@ -30,6 +31,7 @@ CELEBS = DATA / "faces" / "celebrities"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, new_db):
     s = Stack.create(tmp_path_factory.mktemp("pages"), new_db("pages"))
+    add_site(s.store, "site-a", "Trung tâm sát hạch lái xe Hà Nội")  # a centre's report names it, not its id
     s.add_device("gate-01", "site-a", kind="gate")
     s.add_device("exam-01", "site-a", kind="exam")
     r = s.post("/api/subjects", {"subject": "ann-lee", "display_name": "Ann Lee", "purpose": "gate",
@@ -379,6 +381,10 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     bar = detail.locator(f".timeline a[href='#flag-{flag}'] rect")
     expect(bar).to_have_count(1)
     assert float(bar.get_attribute("width")) > 100  # 3 of its 19 minutes, on a 960-wide axis
+    # Issue 27: the time labels at either end of the axis were cut off; they stay inside the picture now.
+    first, last = page.evaluate("""() => { const ticks = [...document.querySelectorAll('.timeline text.tick')];
+        const a = ticks[0].getBBox(), b = ticks[ticks.length - 1].getBBox(); return [a.x, b.x + b.width]; }""")
+    assert first >= 0 and last <= 1000
     shot(page, f"exam-review-{lang}-{screen}")
     review = page.locator(f"#review-{flag}")
     review.locator("select[name=decision]").select_option("confirmed")
@@ -429,10 +435,49 @@ def test_the_supervisor_opens_a_session_from_its_address_amends_a_review_and_dow
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and download.value.suggested_filename == f"exam-report-{session}.pdf"
     from pypdf import PdfReader
-    text = "".join(p.extract_text() for p in PdfReader(pdf).pages)
-    assert "Ann Lee" in text and t("Exam session report") in text
+    pages = [p.extract_text() for p in PdfReader(pdf).pages]
+    text = "".join(pages)
+    assert "Ann Lee" in text and t("Exam session report").upper() in text
+    # Issue 27: laid out as a record -- the national heading, the centre by its name, page numbers, the signatures
+    # with the last rows, the detail and the clock in words.
+    assert t("Socialist Republic of Viet Nam").upper() in text and t("Independence – Freedom – Happiness") in text
+    assert "Trung tâm sát hạch lái xe Hà Nội".upper() in text and "(UTC+07:00)" in text and "Asia/Ho_Chi_Minh" not in text
+    assert all(f"{t('Page')} {n} / {len(pages)}" in page for n, page in enumerate(pages, start=1))
+    signed = next(page for page in pages if t("Supervisor (name, signature, date)") in page)
+    assert t("pass") in signed or t("FAIL") in signed  # never a page of signatures alone
+    words = " ".join(text.split())  # as read, without the lines a table cell breaks into
+    assert t("1:1 score {score}, below the {threshold} needed", score="0.02", threshold="0.3") in words
     width, height = (float(v) for v in PdfReader(pdf).pages[0].mediabox[2:])
     assert (round(width), round(height)) == (595, 842)  # A4 in points
+
+
+def test_a_long_sessions_pdf_numbers_its_pages_and_keeps_the_signatures_with_the_last_rows(stack, tmp_path):
+    """Issue 27: the PDF put the signature lines alone on page 2 and had no page numbers."""
+    from pypdf import PdfReader
+
+    from wire.events import ExamCheck
+
+    device = DeviceClient(stack, "exam-01")
+    start, session = datetime.now(timezone.utc) - timedelta(minutes=45), str(uuid7())
+    checks = [ExamCheck(at=start + timedelta(seconds=20 * i), reason="checkin" if i == 0 else "periodic",
+                        score=0.6, passed=True) for i in range(120)]
+    event = ExamSessionEvent(id=str(uuid7()), seq=stack.store.devices.get("exam-01").last_seq + 1,
+                             captured_at=datetime.now(timezone.utc), session=session, candidate="ann-lee",
+                             exam_type="theory", stage="theory", seat="B-03", started_at=start,
+                             ended_at=start + timedelta(minutes=40), checkin="passed", checkin_score=0.6,
+                             checks=checks, checks_total=120, site="site-a", device="exam-01", model_pack="buffalo_s")
+    device.publish(sign_event(event, device.key), topic=event_topic("site-a", "exam-01", event.kind))
+    device.close()
+    wait_for(lambda: stack.store.exams.session(session), 10, "the session at the gateway")
+    answer = stack.get(f"/api/exam/sessions/{session}/report.pdf", role="supervisor")
+    assert answer.status_code == 200
+    (tmp_path / "long.pdf").write_bytes(answer.content)
+    t = catalogue(stack.get("/api/me", role="supervisor").json()["language"]).gettext  # the supervisor's own
+    pages = [p.extract_text() for p in PdfReader(tmp_path / "long.pdf").pages]
+    assert len(pages) >= 2
+    assert all(f"{t('Page')} {n} / {len(pages)}" in page for n, page in enumerate(pages, start=1))
+    signed = pages[-1]
+    assert t("Supervisor (name, signature, date)") in signed and signed.count(t("pass")) >= 3  # with the last rows
 
 
 def confirm_gallery(stack: Stack, device: str, version: int) -> None:

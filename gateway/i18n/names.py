@@ -3,12 +3,16 @@ keep the same English names, so one translation serves both)."""
 
 from __future__ import annotations
 
+import re
+
 from gateway.i18n import N_
 
 VALUE_NAMES = {
     # exam session status (traffic light)
     "clean": N_("clean"), "needs review": N_("needs review"), "confirmed incident": N_("confirmed incident"),
-    "technical problem": N_("technical problem"),
+    "technical problem": N_("technical problem"), "not started": N_("not started"),
+    # exam parts
+    "theory": N_("theory"), "simulation": N_("simulation"), "track": N_("track"), "road": N_("road"),
     # check-in
     "pending": N_("pending"), "passed": N_("passed"), "failed": N_("failed"),
     "presentation_attack": N_("presentation attack"), "refused": N_("refused"),
@@ -26,3 +30,19 @@ VALUE_NAMES = {
 def name_of(value: str | None) -> str:
     """The English name of a value (its msgid), or the value itself if it has none."""
     return VALUE_NAMES.get(value, value) if value else ""
+
+
+# What an exam device writes of a flag (edge/exam/station.py), in words the reader reads: the numbers are the
+# device's, the sentence ours. A detail of another shape is shown as the device wrote it.
+DETAILS = [(re.compile(r"^1:1 score (-?[0-9.]+) < (-?[0-9.]+)$"), N_("1:1 score {score}, below the {threshold} needed")),
+           (re.compile(r"^live score (-?[0-9.]+) < (-?[0-9.]+)$"),
+            N_("liveness score {score}, below the {threshold} needed"))]
+
+
+def flag_detail(text: str | None, words) -> str:
+    """A flag's detail in the reader's words (`words`: their catalogue)."""
+    for pattern, message in DETAILS:
+        found = pattern.match(text or "")
+        if found:
+            return words.gettext(message, score=found[1], threshold=found[2])
+    return text or ""

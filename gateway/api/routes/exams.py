@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from gateway.api.deps import EXAM_ROLES, GatewayDep, actor, require
 from gateway.api.templates import html_to_pdf, reader_language, render_text
 from gateway.errors import Conflict
-from gateway.i18n import N_
-from gateway.i18n.names import name_of
+from gateway.i18n import N_, catalogue
+from gateway.i18n.names import flag_detail, name_of
 from gateway.services.exams import sessions as exams
-from gateway.services.events.local_time import local_day, local_text
+from gateway.services.events.local_time import local_day, local_text, utc_offset
 from gateway.storage import ExamFlag, ExamSession, Session
 from wire.events import utc_text
 
@@ -169,11 +169,15 @@ def _report(session_id: str, request: Request, gw, session: Session, form: str) 
     found, flags = _session_or_404(gw, session_id)
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "exam.report.read", session_id, {"format": form})
-    zone = gw.config.time_zone
-    return render_text("report.html", reader_language(request, session), s=_view(found, flags), flags=flags,
+    zone, language = gw.config.time_zone, reader_language(request, session)
+    words = catalogue(language)
+    centre = next((s.name for s in gw.store.people.sites() if s.id == found.site), found.site)
+    return render_text("report.html", language, s=_view(found, flags), flags=flags,
                        candidate_name=gw.store.people.display_name(found.candidate) or found.candidate,
-                       pictures=_pictures(gw, session_id), printed_by=session.user.name, printed_at=_now(),
-                       time_zone=zone, when=lambda value: local_text(value, zone), name=name_of,
+                       centre_name=centre, pictures=_pictures(gw, session_id), printed_by=session.user.name,
+                       printed_at=_now(), utc_offset=utc_offset(zone, found.started_at),
+                       when=lambda value: local_text(value, zone), name=name_of,
+                       detail=lambda text: flag_detail(text, words),
                        pdf_link=f"/api/exam/sessions/{session_id}/report.pdf" if form == "html" else None)
 
 

@@ -5,6 +5,16 @@ const STATUS = {"not started": FG.t("not started"), "clean": FG.t("clean"), "nee
   "confirmed incident": FG.t("confirmed incident"), "technical problem": FG.t("technical problem"), "void": FG.t("void")};
 const PARTS = {theory: FG.t("theory"), simulation: FG.t("simulation"), track: FG.t("track"), road: FG.t("road")};
 const part = name => PARTS[name] || name;
+// What the device wrote of a flag, in the reader's words (the numbers are the device's; gateway/i18n/names.py).
+const DETAILS = [[/^1:1 score (-?[0-9.]+) < (-?[0-9.]+)$/, FG.t("1:1 score {score}, below the {threshold} needed")],
+  [/^live score (-?[0-9.]+) < (-?[0-9.]+)$/, FG.t("liveness score {score}, below the {threshold} needed")]];
+function detail(text) {
+  for (const [pattern, words] of DETAILS) {
+    const found = pattern.exec(text || "");
+    if (found) return words.replace("{score}", found[1]).replace("{threshold}", found[2]);
+  }
+  return text || "";
+}
 const CHECKIN = {pending: FG.t("pending"), passed: FG.t("passed"), failed: FG.t("failed"),
   presentation_attack: FG.t("presentation attack"), refused: FG.t("refused")};
 const FLAGS = {face_mismatch: FG.t("face mismatch"), no_face: FG.t("no face"), multiple_faces: FG.t("several faces"),
@@ -49,7 +59,7 @@ function timeline(s) {
   return FG.html`<figure class="timeline"><svg viewBox="0 0 1000 120" role="group"
     aria-label="${FG.t("Timeline: {checks} checks, {flags} flags, {minutes} min", {checks: s.checks.length, flags: s.flag_list.length, minutes})}">
     <line x1="20" y1="60" x2="980" y2="60" class="axis"></line>
-    ${ticks.map(t => FG.html`<text x="${x(t)}" y="115" class="tick">${t1 - t0 < 600000 ? FG.time(t) : FG.time(t).slice(0, 5)}</text>`)}
+    ${ticks.map((t, i) => FG.html`<text x="${x(t)}" y="115" class="tick" text-anchor="${i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}">${t1 - t0 < 600000 ? FG.time(t) : FG.time(t).slice(0, 5)}</text>`)}
     ${s.checks.map(c => FG.html`<circle cx="${x(c.at)}" cy="60" r="5" class="${c.passed ? "pass" : "fail"}"><title>${FG.time(c.at)} ${CHECK_REASONS[c.reason] || c.reason}: ${c.passed ? FG.t("pass") : FG.t("FAIL")}</title></circle>`)}
     ${s.flag_list.map((f, i) => FG.html`<a href="#flag-${f.id}"><rect x="${x(f.start)}" y="${18 + (i % 3) * 10}" height="8"
       width="${Math.max(4, x(f.end || new Date(t1).toISOString()) - x(f.start))}" class="flag ${f.severity}"><title>${FLAGS[f.kind] || f.kind}, ${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}</title></rect></a>`)}
@@ -77,7 +87,7 @@ async function show(id) {
     ${timeline(s)}
     <div class="evidence">${shots(FG.t("check-in"), "checkin")} ${shots(FG.t("logout"), "logout")}</div>
     <h2>${FG.t("Flags")}</h2><table><thead><tr><th>${FG.t("flag")}</th><th>${FG.t("when")}</th><th>${FG.t("evidence")}</th><th>${FG.t("review")}</th></tr></thead><tbody>
-    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr id="flag-${f.id}"><td><b>${FLAGS[f.kind] || f.kind}</b><br><span class="muted">${SEVERITY[f.severity] || f.severity}, ${f.detail}</span></td>
+    ${s.flag_list.length ? s.flag_list.map(f => FG.html`<tr id="flag-${f.id}"><td><b>${FLAGS[f.kind] || f.kind}</b><br><span class="muted">${SEVERITY[f.severity] || f.severity}, ${detail(f.detail)}</span></td>
       <td>${FG.time(f.start)}–${f.end ? FG.time(f.end) : FG.t("open")}${f.duration_s != null ? FG.html`<br>${Math.round(f.duration_s)} s` : ""}</td>
       <td class="evidence">${evidence(f.evidence)}</td>
       <td>${f.review ? FG.html`<b>${DECISIONS[f.review] || f.review}</b> ${FG.t("by {user}", {user: f.reviewed_by})}, ${FG.dateTime(f.reviewed_at)}<br>${f.review_note}

@@ -34,3 +34,11 @@ def local_text(stored: str | None, zone: str, with_date: bool = True) -> str:
         return ""
     local = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
     return local.strftime("%d/%m/%Y %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def utc_offset(zone: str, at: str | None = None) -> str:
+    """The zone's offset from UTC at instant `at` (now if None), as people write it: "UTC+07:00"."""
+    instant = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
+    offset = instant.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return f"UTC{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
