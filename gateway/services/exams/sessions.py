@@ -167,9 +167,11 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
     for other in store.exams.open_sessions(candidate, device.id):  # one open session per candidate, per device
         if other.candidate == candidate:
             raise Conflict("candidate {candidate} already has a session that has not ended ({session} on {device}): "
-                           "cancel it or let it end first", candidate=candidate, session=other.id, device=other.device)
+                           "cancel it, let it end or give it a verdict first", candidate=candidate, session=other.id,
+                           device=other.device)
         raise Conflict("device {device} already has a session that has not ended ({session}, candidate {candidate}): "
-                       "cancel it or let it end first", device=device.id, session=other.id, candidate=other.candidate)
+                       "cancel it, let it end or give it a verdict first", device=device.id, session=other.id,
+                           candidate=other.candidate)
     session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
                           exam_type=exam_type, stage=stage, seat=seat, started_at=now, updated_at=now,
                           created_by=f"user:{user}")
