@@ -171,7 +171,7 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
                            device=other.device)
         raise Conflict("device {device} already has a session that has not ended ({session}, candidate {candidate}): "
                        "cancel it, let it end or give it a verdict first", device=device.id, session=other.id,
-                           candidate=other.candidate)
+                       candidate=other.candidate)
     session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
                           exam_type=exam_type, stage=stage, seat=seat, started_at=now, updated_at=now,
                           created_by=f"user:{user}")
