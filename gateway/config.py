@@ -61,10 +61,14 @@ class KioskSettings(BaseModel):
     verify_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     min_liveness: float = Field(0.5, ge=0.0, le=1.0)
     require_liveness: bool = False
-    # A kiosk enrols a visitor for the gates until their ticket ends: never for exams, never open-ended.
+    # A kiosk enrols a visitor for what its set-up says until their ticket ends, this many days on at most: never
+    # open-ended (gateway/services/devices/kiosks.py).
     max_validity_days: int = Field(366, ge=1, le=3660)
     read_ttl_s: float = Field(900.0, gt=0)  # what a read gave is deleted this long after it was asked for at most
     notice_version: str = Field("kiosk-v1", max_length=40)  # the consent screen's text, as recorded with consents
+    # A kiosk's own screen goes back to the start this long after a person's last step, and after `idle_s` untouched.
+    back_to_start_s: float = Field(10.0, ge=1, le=300)
+    idle_s: float = Field(60.0, ge=10, le=3600)
 
 
 class GatewayConfig(BaseSettings):

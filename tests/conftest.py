@@ -22,6 +22,8 @@ SHARED = REPO.parent / "shared"
 # per model session (the setting of a node with several cameras) spends the cores on inference, not on threads
 # waiting for each other. Every configuration the tests make, and every process they start, reads it.
 os.environ.setdefault("FACEGATE_MODELS__THREADS", "1")
+# A kiosk's screen back at the start 3 s after a person's last step (10 s on site): the tests watch it happen.
+os.environ.setdefault("FACEGATE_GATEWAY__KIOSK__BACK_TO_START_S", "3")
 DATA = SHARED / "data"
 YUNET_DIR = SHARED / "models" / "yunet"
 

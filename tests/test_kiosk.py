@@ -503,7 +503,7 @@ def test_a_kiosk_provisioned_on_the_admin_page_shows_its_visitor_nothing_of_the_
         assert accessibility_problems(page) == []
         page.get_by_role("button", name=vi("I agree")).click()
         expect(page.locator("#done-text")).to_contain_text("Đỗ Văn Hùng")
-        expect(page.locator("#countdown")).to_contain_text(vi("Back to the start in {n} s.", n=10))
+        expect(page.locator("#countdown")).to_contain_text(vi("Back to the start in {n} s.", n=3))
         assert accessibility_problems(page) == []
         expect(page.locator("#card")).to_be_visible(timeout=15_000)  # by itself, for the next person
         [(until,)] = sql(stack, "SELECT c.expires_at FROM consents c JOIN subjects s ON s.id = c.subject "

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from gateway.api.deps import current_session, request_token
+from gateway.api.deps import current_session, gateway, request_token
 from gateway.services.security.auth import KIOSK
 from gateway.api.templates import LANGUAGE_COOKIE, WEB, reader_language, render_page
 from gateway.i18n import LANGUAGES, catalogue, pick_language
@@ -110,7 +110,9 @@ def _kiosk_screen(request: Request, session, file: str, language: str) -> Respon
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         language = asked
-    response = render_page(request, file, language, page_data={"kiosk": session.user.device})
+    kiosk = gateway(request).config.kiosk
+    response = render_page(request, file, language, page_data={"kiosk": session.user.device,
+                                                                "back_s": kiosk.back_to_start_s, "idle_s": kiosk.idle_s})
     if asked in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="strict")
     return response

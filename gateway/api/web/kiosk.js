@@ -10,7 +10,8 @@ const steps = ["card", "check", "consent", "done"];
 const form = document.getElementById("details");
 const $ = id => document.getElementById(id);
 const OWN = FG_PAGE.kiosk || null;  // a kiosk's own login: its device
-const IDLE_MS = 60000, BACK_MS = 10000;  // untouched this long: back to the start; after an ending, this soon
+// Untouched this long: back to the start; after an ending, this soon ([gateway.kiosk] idle_s, back_to_start_s).
+const IDLE_MS = (FG_PAGE.idle_s || 60) * 1000, BACK_MS = (FG_PAGE.back_s || 10) * 1000;
 let device = OWN, current = null, polling = null, setup = null, idleTimer = null, backTimer = null, ticking = null;
 let typedLast = true;  // how the last read was asked for: typed details, or the QR code
 const kioskPath = (...parts) => "/api/kiosks/" + [device, ...parts].map(encodeURIComponent).join("/");
@@ -185,7 +186,7 @@ function backSoon() {
   if (!OWN) return;
   clearTimeout(backTimer);
   clearInterval(ticking);
-  let left = BACK_MS / 1000;
+  let left = Math.round(BACK_MS / 1000);
   const say = () => { $("countdown").textContent = FG.t("Back to the start in {n} s.", {n: left}); };
   say();
   ticking = setInterval(() => { left -= 1; if (left > 0) say(); }, 1000);
