@@ -148,7 +148,7 @@ def _text(value) -> str:
 def parse_candidates(data: bytes, filename: str) -> list[CandidateRow]:
     """Every row of the council's file, checked; RowsInvalid naming each problem by row and field (nothing is
     imported then), Invalid for a file that is not a list at all."""
-    table = [row for row in _table(data, filename)]
+    table = _table(data, filename)
     while table and not any(_text(c) for c in table[-1]):
         table.pop()  # trailing empty rows, as spreadsheets keep them
     if not table:
