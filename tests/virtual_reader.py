@@ -29,10 +29,18 @@ ATR = bytes.fromhex("3B80800101")  # an ISO/IEC 14443-4 card without historical 
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0, 1, 2, 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports() -> int:
+    """A port free with the one after it: the vpcd driver listens on both (its two slots), and pcscd gives up
+    the reader when either is taken."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 def _wait(condition, timeout: float, what: str):
@@ -54,29 +62,42 @@ class VirtualReader:
         if missing:
             raise RuntimeError(f"the PC/SC tests need Debian's {', '.join(missing)} (.ci/run installs them)")
         folder.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        conf, run = folder / "reader.conf.d", folder / "run"
+        self.folder = folder
+        self._socket: socket.socket | None = None
+        self._removals = 0  # pcscd's count of removals when the card now on the reader was put there
+        self.card = None
+        for _ in range(3):  # another process may take a port between our look and pcscd's
+            if self._start():
+                return
+        raise RuntimeError(f"pcscd did not start its reader: {self.log_path.read_text(errors='replace')[-2000:]}")
+
+    def _start(self) -> bool:
+        """pcscd on a fresh pair of ports; False if it could not open them (and has ended)."""
+        self.port = _free_ports()
+        conf, run = self.folder / "reader.conf.d", self.folder / "run"
         conf.mkdir(exist_ok=True)
         run.mkdir(exist_ok=True)
         (conf / "vpcd").write_text(f'FRIENDLYNAME "FaceGate virtual reader"\nDEVICENAME /dev/null:0x{self.port:X}\n'
                                    f"LIBPATH {DRIVER}\nCHANNELID 0x{self.port:X}\n")
         os.environ["PCSCLITE_CSOCK_NAME"] = str(run / "pcscd.comm")
-        self.log_path = folder / "pcscd.log"
+        self.log_path = self.folder / "pcscd.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["unshare", "--mount", "sh", "-c", f'mount --bind "{run}" /run/pcscd && exec pcscd --foreground --info '
-                                               f'--config "{conf}"'],
+            ["unshare", "--mount", "sh", "-c", f'mount --bind "{run}" /run/pcscd && exec pcscd --foreground '
+                                               f'--info --config "{conf}"'],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._socket: socket.socket | None = None
-        self._removals = 0  # pcscd's count of removals when the card now on the reader was put there
-        self.card = None
+        def settled() -> bool:
+            return (self.process.poll() is not None or b"Could not initialize" in self.log_path.read_bytes()
+                    or self._reader_named())
         try:
-            _wait(lambda: self.process.poll() is not None or self._reader_named(), 20, "pcscd and its virtual reader")
+            _wait(settled, 20, "pcscd and its virtual reader")
         except TimeoutError:
             self.close()
             raise
-        if self.process.poll() is not None:
-            raise RuntimeError(f"pcscd ended at once: {(folder / 'pcscd.log').read_text(errors='replace')[-2000:]}")
+        if self.process.poll() is None and self._reader_named():
+            return True
+        self.close()
+        return False
 
     @staticmethod
     def _reader_named() -> bool:
