@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from asn1crypto import keys
 
-from emrtd.link.tlv import TlvError, read_tlv
+from emrtd.link.tlv import file_value
 from emrtd.opening.curves import BRAINPOOL_P256R1, NIST_P256, NIST_P384, Curve, CurveError
 
 NAMED = {"secp256r1": NIST_P256, "brainpoolp256r1": BRAINPOOL_P256R1, "secp384r1": NIST_P384}
@@ -68,7 +68,4 @@ def parse_public_key(spki: bytes) -> EcKey | RsaKey:
 
 def parse_dg15(data: bytes) -> EcKey | RsaKey:
     """DG15 (tag 6F): Active Authentication's public key."""
-    tag, value, _ = read_tlv(data)
-    if tag != DG15_TAG:
-        raise TlvError(f"DG15 starts with tag {tag:X}, not 6F")
-    return parse_public_key(value)
+    return parse_public_key(file_value(data, DG15_TAG, "DG15"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from emrtd.link.tlv import TlvError, children, read_tlv
+from emrtd.link.tlv import TlvError, children, file_value
 
 _WEIGHTS = (7, 3, 1)
 MRZ_FIELD = re.compile(r"^[0-9A-Z<]+$")
@@ -92,9 +92,7 @@ def parse_mrz(text: str) -> Mrz:
 
 def parse_dg1(data: bytes) -> Mrz:
     """The MRZ of a DG1 file; ValueError (TlvError) if the file is not one."""
-    tag, value, _ = read_tlv(data)
-    if tag != 0x61:
-        raise TlvError(f"DG1 starts with tag {tag:X}, not 61")
+    value = file_value(data, 0x61, "DG1")
     mrz = children(value).get(0x5F1F)
     if mrz is None:
         raise TlvError("DG1 holds no MRZ (tag 5F1F)")

@@ -10,7 +10,7 @@ residence and parents' names -- sensitive personal data FaceGate has no use for:
 
 from __future__ import annotations
 
-from emrtd.link.tlv import TlvError, read_tlv
+from emrtd.link.tlv import TlvError, file_value, read_tlv
 
 FULL_NAME = 2
 
@@ -18,9 +18,7 @@ FULL_NAME = 2
 def full_name(dg13: bytes) -> str | None:
     """The holder's full name from DG13's bytes, or None if it has none; TlvError (a ValueError) if DG13 is not
     what the card's profile says."""
-    tag, body, _ = read_tlv(dg13)
-    if tag != 0x6D:
-        raise TlvError(f"DG13 starts with tag {tag:X}, not 6D")
+    body = file_value(dg13, 0x6D, "DG13")
     tag, entries, _ = read_tlv(body)
     if tag != 0x30:
         raise TlvError(f"DG13 holds tag {tag:X}, not a SEQUENCE")

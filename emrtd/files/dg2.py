@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emrtd.link.tlv import TlvError, children, read_tlv
+from emrtd.link.tlv import TlvError, children, file_value, read_tlv
 
 IMAGE_TYPES = {0: "jpeg", 1: "jpeg2000"}
 
@@ -57,9 +57,7 @@ def _facial_records(block: bytes) -> list[FaceImage]:
 
 def parse_dg2(data: bytes) -> list[FaceImage]:
     """The facial images of a DG2 file, in order; TlvError (a ValueError) if the file is not one."""
-    tag, value, _ = read_tlv(data)
-    if tag != 0x75:
-        raise TlvError(f"DG2 starts with tag {tag:X}, not 75")
+    value = file_value(data, 0x75, "DG2")
     group = children(value).get(0x7F61)
     if group is None:
         raise TlvError("DG2 holds no biometric information group (7F61)")

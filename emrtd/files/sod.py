@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from asn1crypto import algos, cms, core
 
-from emrtd.link.tlv import TlvError, read_tlv
+from emrtd.link.tlv import TlvError, file_value
 
 LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 
@@ -41,9 +41,7 @@ class Sod:
 
 def parse_sod(data: bytes) -> Sod:
     """The hashes and signed data of an EF.SOD file (tag 77); ValueError if it is not one."""
-    tag, value, _ = read_tlv(data)
-    if tag != 0x77:
-        raise TlvError(f"EF.SOD starts with tag {tag:X}, not 77")
+    value = file_value(data, 0x77, "EF.SOD")
     try:
         info = cms.ContentInfo.load(value)
         signed = info["content"]

@@ -42,6 +42,15 @@ def read_tlv(data: bytes, offset: int = 0) -> tuple[int, bytes, int]:
     return tag, data[offset:offset + length], offset + length
 
 
+def file_value(data: bytes, tag: int, name: str) -> bytes:
+    """The value of a chip file that must start with `tag` (DG1 61, DG2 75, ...); TlvError naming `name` if it
+    does not."""
+    found, value, _ = read_tlv(data)
+    if found != tag:
+        raise TlvError(f"{name} starts with tag {found:X}, not {tag:X}")
+    return value
+
+
 def children(value: bytes) -> dict[int, bytes]:
     """The TLVs inside a constructed value, by tag (the last one of a tag wins)."""
     found, offset = {}, 0
