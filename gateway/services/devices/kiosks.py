@@ -64,13 +64,17 @@ def kiosk_setup(store: Store, device_id: str, zone: str, now: datetime | None = 
                       ticket_end(days, zone, now), row.updated_by if row else None, row.updated_at if row else None)
 
 
+def _check_setup(store: Store, site: str, purpose: str, ticket_days: int, max_validity_days: int) -> None:
+    check_consent_fields(store, purpose, [site])
+    if not 0 <= ticket_days <= max_validity_days:
+        raise Invalid("a kiosk's ticket lasts 0 to {days} days (0: until 23:59 today)", days=max_validity_days)
+
+
 def set_up_kiosk(store: Store, device_id: str, purpose: str, ticket_days: int, actor: str, zone: str,
                  max_validity_days: int = 366) -> KioskSetup:
     """What kiosk `device_id` enrols its next visitors for; audited with what it was before."""
     device = _kiosk(store, device_id)
-    check_consent_fields(store, purpose, [device.site])
-    if not 0 <= ticket_days <= max_validity_days:
-        raise Invalid("a kiosk's ticket lasts 0 to {days} days (0: until 23:59 today)", days=max_validity_days)
+    _check_setup(store, device.site, purpose, ticket_days, max_validity_days)
     before = store.kiosks.get(device.id)
     with store.db.transaction() as tx:
         store.kiosks.put(tx, KioskSettingsRow(device.id, purpose, ticket_days, actor, tx.now))
@@ -90,9 +94,7 @@ def provision_kiosk(store: Store, auth: Auth, broker: BrokerFiles, secrets: Gate
         raise Invalid("password must have at least {n} characters", n=MIN_PASSWORD_LENGTH)
     if auth.store.users.get(device) is not None:
         raise Conflict("user '{name}' already exists", name=device)
-    if not 0 <= ticket_days <= max_validity_days:
-        raise Invalid("a kiosk's ticket lasts 0 to {days} days (0: until 23:59 today)", days=max_validity_days)
-    check_consent_fields(store, purpose, [site])
+    _check_setup(store, site, purpose, ticket_days, max_validity_days)
     bundle = provision_device(store, broker, secrets, site=site, device=device, kind="kiosk", broker_url=broker_url,
                               actor=actor, ca=ca)
     auth.add_user(device, KIOSK, password, actor=actor, device=device)
