@@ -30,6 +30,11 @@ class ExamCandidate:
     room: str
     imported_by: str
     imported_at: str
+    session: str | None = None  # the session scheduled for the candidate
+    checked_in_at: str | None = None  # at the door: when ...
+    checkin_method: str | None = None  # ... "chip" | "manual" ...
+    basis: str | None = None  # ... the legal basis: "consent" | "exam_rules" ...
+    checkin_detail: dict | None = None  # ... and what was found: the card's outcome, scores, who checked by hand
 
 
 _NAMES = [f.name for f in fields(ExamCandidate)]
@@ -38,12 +43,15 @@ _NAMES = [f.name for f in fields(ExamCandidate)]
 def _row(values) -> ExamCandidate:
     data = dict(zip(_NAMES, values))
     data["parts"] = tuple(json.loads(data["parts"]))
+    data["checkin_detail"] = json.loads(data["checkin_detail"]) if data["checkin_detail"] else None
     return ExamCandidate(**data)
 
 
 def _columns(candidate: ExamCandidate) -> dict:
-    return {name: json.dumps(list(candidate.parts)) if name == "parts" else getattr(candidate, name)
-            for name in _NAMES}
+    values = {name: getattr(candidate, name) for name in _NAMES}
+    values["parts"] = json.dumps(list(candidate.parts))
+    values["checkin_detail"] = json.dumps(candidate.checkin_detail) if candidate.checkin_detail else None
+    return values
 
 
 class Candidates:
@@ -58,6 +66,18 @@ class Candidates:
                                 .order_by(exam_candidates.c.room, exam_candidates.c.slot,
                                           exam_candidates.c.number)).fetchall()
         return [_row(r) for r in rows]
+
+    def get(self, candidate: str) -> ExamCandidate | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(*[exam_candidates.c[n] for n in _NAMES])
+                               .where(exam_candidates.c.id == candidate)).first()
+        return _row(row) if row else None
+
+    def for_update(self, tx: Tx, candidate: str) -> ExamCandidate | None:
+        """The candidate's row as this transaction sees it."""
+        row = tx.execute(select(*[exam_candidates.c[n] for n in _NAMES])
+                         .where(exam_candidates.c.id == candidate)).first()
+        return _row(row) if row else None
 
     def numbered(self, tx: Tx, site: str, exam_date: str) -> dict[str, ExamCandidate]:
         """A centre's candidates on a day by candidate number (in the transaction: an import's view)."""

@@ -33,6 +33,8 @@ class Device:
     model_pack: str
     gallery_key: str | None  # base64 AES key its galleries and evidence are encrypted with; a secret
     clock_skew_s: float | None  # gateway minus device clock at its last heartbeat
+    room: str | None = None  # an exam device's place at its test centre: the room ...
+    seat: str | None = None  # ... and the seat (the schedule seats candidates in seat order)
 
     @property
     def active(self) -> bool:
@@ -41,14 +43,16 @@ class Device:
 
 _COLUMNS = (devices.c.id, devices.c.site, devices.c.kind, devices.c.name, devices.c.public_key, devices.c.status,
             devices.c.created_at, devices.c.last_seq, devices.c.online, devices.c.status_at, devices.c.last_heartbeat,
-            devices.c.last_heartbeat_at, devices.c.model_pack, devices.c.gallery_key, devices.c.clock_skew_s)
+            devices.c.last_heartbeat_at, devices.c.model_pack, devices.c.gallery_key, devices.c.clock_skew_s,
+            devices.c.room, devices.c.seat)
 
 
 def _device(row) -> Device:
     (id_, site, kind, name, public_key, status, created_at, last_seq, online, status_at, heartbeat, heartbeat_at,
-     pack, gallery_key, skew) = row
+     pack, gallery_key, skew, room, seat) = row
     return Device(id_, site, kind, name or id_, public_key, status, created_at, last_seq or 0, bool(online), status_at,
-                  json.loads(heartbeat) if heartbeat else None, heartbeat_at, pack or DEFAULT_PACK, gallery_key, skew)
+                  json.loads(heartbeat) if heartbeat else None, heartbeat_at, pack or DEFAULT_PACK, gallery_key, skew,
+                  room, seat)
 
 
 class Devices:
@@ -65,6 +69,10 @@ class Devices:
 
     def set_status(self, tx: Tx, device: str, status: str) -> bool:
         return tx.execute(update(devices).where(devices.c.id == device).values(status=status)).rowcount == 1
+
+    def place(self, tx: Tx, device: str, room: str | None, seat: str | None) -> None:
+        """Where an exam device stands: its room and seat (None: not placed)."""
+        tx.execute(update(devices).where(devices.c.id == device).values(room=room, seat=seat))
 
     def record_online(self, tx: Tx, device: str, online: bool, at: str) -> None:
         tx.execute(update(devices).where(devices.c.id == device).values(online=int(online), status_at=at))

@@ -43,6 +43,8 @@ class ExamSession:
     verdict_at: str | None = None
     created_by: str | None = None
     verdict_history: list = field(default_factory=list)  # earlier verdicts: {verdict, note, by, at}, oldest first
+    room: str | None = None  # scheduled from the candidate list: its room ...
+    pushed_at: str | None = None  # ... and when it went to its device (None: scheduled, not sent yet)
 
     def row(self) -> dict:
         values = asdict(self)
@@ -160,6 +162,10 @@ class Exams:
             query = query.where(exam_sessions.c.started_at < started_before)
         with self.db.read() as conn:
             return [_session(r) for r in conn.execute(query)]
+
+    def sessions_by_id(self, ids: list[str]) -> list[ExamSession]:
+        with self.db.read() as conn:
+            return [_session(r) for r in conn.execute(select(exam_sessions).where(exam_sessions.c.id.in_(ids)))]
 
     def open_sessions(self, candidate: str, device: str) -> list[ExamSession]:
         """Sessions of `candidate` or on `device` that have neither ended nor been given a verdict."""

@@ -20,6 +20,9 @@ class KioskSettingsRow:
     ticket_days: int  # the consent ends at 23:59 on the site's clock, this many days after today
     updated_by: str
     updated_at: str
+    mode: str | None = None  # "enrol" (None: set up before 0012) or "checkin": an exam room's door
+    room: str | None = None  # checkin: the room it serves (None: every room)
+    basis: str | None = None  # checkin: "consent" or "exam_rules"
 
 
 class Kiosks:
@@ -36,4 +39,5 @@ class Kiosks:
     def put(self, tx: Tx, row: KioskSettingsRow) -> None:
         tx.execute(delete(kiosk_settings).where(kiosk_settings.c.device == row.device))
         tx.execute(insert(kiosk_settings).values(device=row.device, purpose=row.purpose, ticket_days=row.ticket_days,
-                                                 updated_by=row.updated_by, updated_at=row.updated_at))
+                                                 updated_by=row.updated_by, updated_at=row.updated_at,
+                                                 mode=row.mode, room=row.room, basis=row.basis))

@@ -34,6 +34,8 @@ devices = Table(
     Column("model_pack", Text),
     Column("gallery_key", Text),
     Column("clock_skew_s", Float),  # gateway time minus device time at its last heartbeat
+    Column("room", Text),  # an exam device's place at its test centre (0012)
+    Column("seat", Text),
 )
 
 # On PostgreSQL events are partitioned by kind and month of retain_from (storage/partitions.py, migration 0003).
@@ -206,6 +208,8 @@ exam_sessions = Table(
     Column("verdict_at", Text),
     Column("verdict_history", Text),  # JSON: the earlier verdicts, oldest first
     Column("created_by", Text),
+    Column("room", Text),  # scheduled from the candidate list (0012)
+    Column("pushed_at", Text),  # when its command went to the device; None: scheduled, not yet sent
     Index("idx_exam_sessions_site_started_at", "site", "started_at"),
 )
 
@@ -225,6 +229,11 @@ exam_candidates = Table(  # the exam council's list for a day at a centre (migra
     Column("room", Text, nullable=False),
     Column("imported_by", Text, nullable=False),
     Column("imported_at", Text, nullable=False),
+    Column("session", Text),  # the session scheduled for the candidate (0012)
+    Column("checked_in_at", Text),  # at the door: when ...
+    Column("checkin_method", Text),  # ... "chip" | "manual" ...
+    Column("basis", Text),  # ... "consent" | "exam_rules" ...
+    Column("checkin_detail", Text),  # ... and what was found (JSON)
     UniqueConstraint("site", "exam_date", "number", name="uq_exam_candidates_day_number"),
 )
 
@@ -281,6 +290,9 @@ kiosk_settings = Table(  # what a kiosk enrols visitors for, set by staff, never
     Column("ticket_days", Integer, nullable=False),  # the consent ends at 23:59 on the site's clock, N days on
     Column("updated_by", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("mode", Text),  # "enrol" (None: before 0012) or "checkin": an exam room's door
+    Column("room", Text),  # checkin: the room whose candidates it checks in (None: every room)
+    Column("basis", Text),  # checkin: "consent" (the candidate answers the notice) or "exam_rules"
 )
 
 acknowledgements = Table(  # an operator dealt with a verdict (migration 0006)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.deps import EVERYONE, GatewayDep, actor, require
 from gateway.errors import Unavailable
-from gateway.services.devices.registry import add_site, provision_device, revoke_device
+from gateway.services.devices.registry import add_site, place_device, provision_device, revoke_device
 from gateway.services.security.pki import CertificateAuthority
 from gateway.storage import Session
 from wire.bundle import bundle_text
@@ -35,6 +35,13 @@ class DeviceView(BaseModel):
     gallery_size: int
     gallery_applied_version: int  # the newest the device has confirmed
     gallery_pending: bool
+    room: str | None  # an exam device's place at its centre: the room ...
+    seat: str | None  # ... and the seat
+
+
+class PlaceIn(BaseModel):
+    room: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
+    seat: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
 
 
 class DeviceIn(BaseModel):
@@ -76,7 +83,8 @@ def list_devices(gw: GatewayDep, session: Annotated[Session, Depends(require(*EV
             id=d.id, site=d.site, kind=d.kind, name=d.name, status=d.status, online=d.online and d.active,
             status_at=d.status_at, last_seq=d.last_seq, last_heartbeat_at=d.last_heartbeat_at,
             last_heartbeat=d.last_heartbeat, clock_skew_s=d.clock_skew_s, gallery_version=latest.version,
-            gallery_size=len(latest.members), gallery_applied_version=applied, gallery_pending=latest.version > applied))
+            gallery_size=len(latest.members), gallery_applied_version=applied, gallery_pending=latest.version > applied,
+            room=d.room, seat=d.seat))
     return views
 
 
@@ -100,6 +108,14 @@ def revoke(device: Annotated[str, Path(pattern=ID_PATTERN.pattern)], gw: Gateway
         raise Unavailable("provisioning is not available on this gateway")
     revoke_device(gw.store, gw.broker_files, device, actor=actor(session), ca=_ca(gw))
     return Revoked(device=device, status="revoked")
+
+
+@router.put("/devices/{device}/place", response_model=PlaceIn)
+def place(device: Annotated[str, Path(pattern=ID_PATTERN.pattern)], body: PlaceIn, gw: GatewayDep,
+          session: Annotated[Session, Depends(require("admin"))]) -> PlaceIn:
+    """Where an exam device stands: its room and seat (both, or neither to take it out of the schedule). Audited."""
+    place_device(gw.store, device, body.room, body.seat, actor(session))
+    return body
 
 
 def _ca(gw) -> CertificateAuthority:

@@ -3,7 +3,8 @@
 `provision_device` creates the device's identity (Ed25519 key pair, MQTT
 password, gallery key), registers the public key and the password hash,
 regenerates the broker's password file and ACL, and returns the bundle the
-device runs with (its secrets exist nowhere else). `revoke_device` removes it
+device runs with (its secrets exist nowhere else). `place_device` records where
+an exam device stands (room, seat) for the schedule. `revoke_device` removes it
 from the broker and makes ingest refuse anything it still sends.
 """
 
@@ -76,6 +77,23 @@ def provision_device(store: Store, broker: BrokerFiles, secrets: GatewaySecrets,
                         ca_cert=ca.ca_cert.read_text() if ca is not None and ca.exists else None,
                         client_cert=issued.cert.read_text() if issued else None,
                         client_key=issued.key_pem if issued else None)
+
+
+def place_device(store: Store, device_id: str, room: str | None, seat: str | None, actor: str) -> None:
+    """Where exam device `device_id` stands: room and seat, both or neither (then the schedule leaves it out).
+    Invalid for another kind of device, or a seat another device of the centre holds. Audited."""
+    device = store.devices.get(device_id)
+    if device is None or device.kind != "exam":
+        raise Invalid("{device} is not an exam device", device=device_id)
+    if (room is None) != (seat is None):
+        raise Invalid("a place is a room and a seat")
+    for other in store.devices.all(device.site):
+        if other.id != device.id and other.active and room and (other.room, other.seat) == (room, seat):
+            raise Invalid("seat {seat} of room {room} is {device}'s", seat=seat, room=room, device=other.id)
+    with store.db.transaction() as tx:
+        store.devices.place(tx, device.id, room, seat)
+        tx.audit(actor, "device.placed", device.id, {"room": room, "seat": seat,
+                                                     "before": {"room": device.room, "seat": device.seat}})
 
 
 def revoke_device(store: Store, broker: BrokerFiles, device: str, actor: str = "system",
