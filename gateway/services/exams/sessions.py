@@ -174,7 +174,7 @@ def create_session(store: Store, device_id: str, candidate: str, exam_type: str,
                        candidate=other.candidate)
     session = ExamSession(id=str(uuid7()), site=device.site, device=device.id, candidate=candidate,
                           exam_type=exam_type, stage=stage, seat=seat, started_at=now, updated_at=now,
-                          created_by=f"user:{user}")
+                          created_by=f"user:{user}", pushed_at=now)
     command = SessionCommand(session=session.id, device=device.id, candidate=candidate, exam_type=exam_type,
                              stage=stage, seat=seat, created_by=user)
     if not publish(cmd_topic(device.site, device.id, SESSION), sign_command(command, signing_key)):
