@@ -23,8 +23,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from emrtd.checks.trust import TrustStore
-from emrtd.link.apdu import AccessDenied, Transport
-from emrtd.reader import CardRead, read_card
+from emrtd.link.apdu import OK, AccessDenied, CardError, StatusError, Transport, command, split
+from emrtd.opening.bac import BacKeys, mrz_information
+from emrtd.opening.bac import authenticate as basic_access_control
+from emrtd.reader import AID, STILL_OPEN, CardRead, read_card
 
 MILESTONES = (25, 40, 60)  # the ages whose birthday ends a card
 EARLY_YEARS = 2  # a card issued less than this before a milestone runs to the next
@@ -103,6 +105,36 @@ def roster_candidates(personal_number: str, birth: dt.date, today: dt.date,
     if not (len(personal_number) == 12 and personal_number.isdigit()):
         raise ValueError("a personal number is 12 digits")
     return access_candidates(CardQr(personal_number, birth, issued), today)
+
+
+def listed_keys(document: str, birth: dt.date, today: dt.date) -> list[tuple[str, str, str]]:
+    """The same from what a list keeps for the day: the document number (the personal number's last nine digits)
+    and the birth date."""
+    return [(document, f"{birth:%y%m%d}", f"{end:%y%m%d}") for end in expiry_candidates(birth, None, today)]
+
+
+def probe_keys(transport: Transport, keys: list[tuple[str, str, str]]) -> int | None:
+    """Which of `keys` opens the card on the reader, found with BAC's mutual authentication alone -- three short
+    commands a key, where a whole read per key would run PACE's key agreement each time. The card is reset after;
+    `read_card` then opens it with its strongest protocol. None if the card refuses BAC itself (a PACE-only card:
+    try the keys with `read_card_trying`); AccessDenied if it accepts none."""
+    for index, (document, birth, expiry) in enumerate(keys):
+        _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+        if status in STILL_OPEN:
+            transport.reconnect()
+            _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+        if status != OK:
+            raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+        try:
+            basic_access_control(transport, BacKeys.from_mrz_information(mrz_information(document, birth, expiry)))
+        except AccessDenied:
+            continue
+        except StatusError:  # GET CHALLENGE refused: the card runs PACE only
+            transport.reconnect()
+            return None
+        transport.reconnect()
+        return index
+    raise AccessDenied(f"the card did not open with any of the {len(keys)} keys listed for this door")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import cv2
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from emrtd.access import (access_candidates, expiry_candidates, parse_card_qr, read_card_trying,
-                          roster_candidates)
+from emrtd.access import (access_candidates, expiry_candidates, listed_keys, parse_card_qr, probe_keys,
+                          read_card_trying, roster_candidates)
 from emrtd.checks.passive import issuing_country
 from emrtd.checks.trust import TrustStore, TrustStoreError
 from emrtd.files.dg1 import check_digit
@@ -423,3 +423,25 @@ def test_the_access_key_comes_from_the_cards_qr_code_one_attempt_per_expiry_its_
     with pytest.raises(AccessDenied, match="did not accept any of the 2 keys"):
         read_card_trying(SoftwareCard(stranger.files, stranger.document, stranger.birth, stranger.expiry),
                          access_candidates(qr, today), trust, today)
+
+
+def test_an_exam_doors_listed_keys_are_probed_with_bacs_short_handshake_then_the_card_read_with_pace(pki, trust):
+    """Issue 27: the door tries the keys of every candidate it expects. BAC's three commands find the one the card
+    opens with; the read then runs PACE, the card's strongest. A PACE-only card cannot be probed (None): then a
+    whole read per key."""
+    today = dt.date(2026, 12, 6)
+    keys = [key for document, birth in (("090001111", dt.date(1991, 1, 1)), ("090001344", dt.date(1990, 3, 15)),
+                                         ("090002222", dt.date(1992, 2, 2)))
+            for key in listed_keys(document, birth, today)]
+    issued = issue_card(pki, b"\xff\xd8 not a real picture", document="090001344", birth="900315", expiry="500315")
+    card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, pace=(pace_info(),))
+    found = probe_keys(card, keys)
+    assert keys[found] == ("090001344", "900315", "500315") and found == 3  # two per candidate: 2030 and 2050
+    assert sum(apdu[1] == 0x82 for apdu in card.received) == 4  # one EXTERNAL AUTHENTICATE a key tried
+    assert read_card(card, *keys[found], trust).protocol.startswith("PACE")
+    pace_only = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry, pace=(pace_info(),),
+                             bac=False)
+    assert probe_keys(pace_only, keys) is None
+    assert read_card_trying(pace_only, keys, trust, today).attempts == 4
+    with pytest.raises(AccessDenied, match="any of the 2 keys listed"):
+        probe_keys(SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry), keys[:2])

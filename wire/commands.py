@@ -86,20 +86,28 @@ class DoorCommand(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+MAX_LISTED_KEYS = 400  # an exam room's slot is a few dozen candidates, each with one to three possible expiries
+ListedKey = Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9},[0-9]{6},[0-9]{6}$")]  # "DOCUMENT,BIRTH,EXPIRY"
+
+
 class CardDetails(BaseModel):
     """The three MRZ fields the person typed, what the chip's access key is made from -- or none of them: the kiosk
-    then takes them from the card's QR code (emrtd/access.py)."""
+    then takes them from the card's QR code (emrtd/access.py) -- or, at an exam room's door, `keys`: those of the
+    candidates expected there, from the council's list, to find which one the card on the reader opens with."""
 
     model_config = ConfigDict(extra="forbid")
 
     document: Annotated[str, Field(pattern=r"^[0-9A-Z<]{1,9}$")] | None = None
     birth: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None  # YYMMDD
     expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+    keys: Annotated[list[ListedKey], Field(max_length=MAX_LISTED_KEYS)] | None = None
 
     @model_validator(mode="after")
     def _all_or_none(self) -> CardDetails:
         if len({self.document is None, self.birth is None, self.expiry is None}) > 1:
             raise ValueError("the card's details: all three, or none (from its QR code)")
+        if self.keys is not None and self.document is not None:
+            raise ValueError("the card's details are typed or listed, not both")
         return self
 
     @property
@@ -120,7 +128,7 @@ class CardReadCommand(BaseModel):
     issued_at: AwareDatetime
     by: Annotated[str, Field(max_length=64)]  # the user at the counter
     nonce: Annotated[str, Field(max_length=64)]
-    sealed: Annotated[str, Field(max_length=1000)]  # CardDetails, AES-GCM with the kiosk's gallery key
+    sealed: Annotated[str, Field(max_length=40000)]  # CardDetails, AES-GCM with the kiosk's gallery key
 
     def details(self, key: str) -> CardDetails:
         """The card details, opened with the kiosk's gallery key; CommandRefused("unsealed") if they do not

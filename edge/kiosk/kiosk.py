@@ -1,7 +1,8 @@
 """A kiosk (issue 15): a chip reader and a camera at a ticket counter or an exam centre's check-in desk.
 
 The gateway's kiosk page asks (a signed `cmd/card` with the MRZ details the person typed, or none: the kiosk
-then reads the card's QR code with its camera and tries the few keys it allows, emrtd/access.py); the kiosk then
+then reads the card's QR code with its camera and tries the few keys it allows, emrtd/access.py -- or, at an exam
+room's door, the keys of the candidates expected there, from the council's list); the kiosk then
 
 1. reads the chip (emrtd/): BAC, secure messaging, DG1, DG2, EF.SOD, and checks the files against the security
    object and its signature. It has no trust store: whether the issuing state is trusted is the gateway's call.
@@ -35,7 +36,7 @@ from edge.link.events import DeviceEvents
 from edge.settings import EdgeConfig
 from edge.vision.camera import Camera
 from edge.vision.liveness import LivenessChecker
-from emrtd.access import CardQr, access_candidates, parse_card_qr, read_card_trying
+from emrtd.access import CardQr, access_candidates, parse_card_qr, probe_keys, read_card_trying
 from emrtd.checks.clones import CLONE_SUSPECTED
 from emrtd.checks.passive import EXPIRED_DOCUMENT, TAMPERED, expiry_date
 from emrtd.checks.signatures import digest
@@ -154,6 +155,8 @@ class Kiosk:
             card = command.details(self.gallery_key)
             if card.typed:
                 return read_card(self.reader(), card.document, card.birth, card.expiry, NO_TRUST_STORE), None
+            if card.keys is not None:  # an exam room's door: the keys of the candidates expected there
+                return self._read_listed([tuple(key.split(",")) for key in card.keys])
             qr = self._card_qr()
             if qr is None:
                 self._send(command.id, "failed", "no_qr", problem="the card's QR code was not seen in time")
@@ -170,6 +173,16 @@ class Kiosk:
             outcome, problem = "unreadable", f"the card could not be read: {exc}"
         self._send(command.id, "failed", outcome, problem=problem)
         return outcome
+
+    def _read_listed(self, keys: list[tuple[str, str, str]]) -> tuple[CardRead, int]:
+        """The card opened with whichever listed key it accepts: found with BAC's short handshake first, then read
+        with the card's strongest protocol (a PACE-only card: a whole read per key)."""
+        transport = self.reader()
+        found = probe_keys(transport, keys)
+        if found is None:
+            opened = read_card_trying(transport, keys, NO_TRUST_STORE)
+            return opened.read, opened.attempts
+        return read_card(transport, *keys[found], NO_TRUST_STORE), found + 1
 
     def _card_qr(self) -> CardQr | None:
         """The card's QR code held before the camera, within `qr_s`; None if none was seen (a ticket's QR code, or
