@@ -1,21 +1,26 @@
-"""The exam council's candidate list for a day at a test centre (supervisors and admins): imported from its file
-(XLSX or CSV) and listed. A file with problems is refused whole, each problem by row and field in the asker's
-language (422 with `problems`); the personal number never leaves the gateway, not even as its hash."""
+"""The exam day at a test centre (supervisors and admins): the council's candidate list imported from its file
+(XLSX or CSV), the day scheduled onto the rooms' seat devices, a candidate moved or checked in by hand, and the
+candidates with their status for the room's grid. A file with problems is refused whole, each problem by row and
+field in the asker's language (422 with `problems`); the personal number never leaves the gateway, not even as
+its hash."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.deps import EXAM_ROLES, GatewayDep, actor, require
 from gateway.errors import Invalid
+from gateway.services.exams import schedule
 from gateway.services.exams.candidates import MAX_BYTES, import_candidates, parse_candidates
-from gateway.storage import ExamCandidate, Session
+from gateway.services.exams.checkin import check_in_by_hand
+from gateway.services.exams.day import DayRow, day_rows
+from gateway.storage import Session
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/exam/candidates", tags=["exam day"])
@@ -45,11 +50,52 @@ class CandidateOut(BaseModel):
     exam_date: str
     slot: str
     room: str
+    seat: str | None  # scheduled: the seat ...
+    device: str | None  # ... and its device
+    session: str | None
+    status: Literal["waiting", "checked in", "in progress", "flagged", "finished", "cancelled"]
+    flag_kinds: list[str]  # the flags nobody has dismissed
+    checked_in_at: str | None
+    checkin_method: Literal["chip", "manual"] | None
+    checkin_problem: str | None  # the door's last refusal (not_listed, face_refused, not_matched, ...)
 
 
-def _out(c: ExamCandidate) -> CandidateOut:
+class ScheduleIn(BaseModel):
+    site: str = Field(pattern=ID_PATTERN.pattern)
+    day: date
+
+
+class ScheduleOut(BaseModel):
+    scheduled: int
+    already: int
+
+
+class MoveIn(BaseModel):
+    device: str = Field(pattern=ID_PATTERN.pattern)
+    slot: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
+
+
+class ByHandIn(BaseModel):
+    reason: Literal["face_refused", "card_failed", "face_failed", "door_down", "other"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+CandidateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]
+
+
+def _out(row: DayRow) -> CandidateOut:
+    c, s = row.candidate, row.session
+    detail = c.checkin_detail or {}
     return CandidateOut(id=c.id, number=c.number, name=c.name, licence_class=c.licence_class, parts=list(c.parts),
-                        exam_date=c.exam_date, slot=c.slot, room=c.room)
+                        exam_date=c.exam_date, slot=c.slot, room=c.room, seat=s.seat if s else None,
+                        device=s.device if s else None, session=s.id if s else None, status=row.status,
+                        flag_kinds=row.flag_kinds, checked_in_at=c.checked_in_at, checkin_method=c.checkin_method,
+                        checkin_problem=None if c.checked_in_at else detail.get("reason"))
+
+
+def _row(gw, candidate_id: str) -> CandidateOut:
+    found = gw.store.candidates.get(candidate_id)
+    return next(_out(r) for r in day_rows(gw.store, found.site, found.exam_date) if r.candidate.id == candidate_id)
 
 
 @router.post("/import", response_model=ImportOut)
@@ -68,6 +114,32 @@ def import_list(body: ListIn, gw: GatewayDep, session: Reviewer) -> ImportOut:
 
 @router.get("", response_model=list[CandidateOut])
 def day_list(gw: GatewayDep, session: Reviewer, site: Annotated[str, Query(pattern=ID_PATTERN.pattern)],
-             day: date) -> list[CandidateOut]:
-    """Test centre `site`'s candidates on `day`, by room, slot and number."""
-    return [_out(c) for c in gw.store.candidates.day(site, f"{day:%Y-%m-%d}")]
+             day: date, room: Annotated[str | None, Query(max_length=40)] = None) -> list[CandidateOut]:
+    """Test centre `site`'s candidates on `day` (one room, or all), by room, slot and number, each with their seat
+    and where they stand: the room's grid."""
+    return [_out(r) for r in day_rows(gw.store, site, f"{day:%Y-%m-%d}", room)]
+
+
+@router.post("/schedule", response_model=ScheduleOut)
+def schedule_day(body: ScheduleIn, gw: GatewayDep, session: Reviewer) -> ScheduleOut:
+    """Seat the day's candidates without a session on their room's devices in seat order, by slot (422 naming each
+    room and slot that lacks seats; nothing written then). Audited."""
+    done = schedule.schedule_day(gw.store, body.site, f"{body.day:%Y-%m-%d}", session.user.name,
+                                 gw.config.time_zone)
+    return ScheduleOut(scheduled=done.scheduled, already=done.already)
+
+
+@router.post("/{candidate}/move", response_model=CandidateOut)
+def move(candidate: CandidateId, body: MoveIn, gw: GatewayDep, session: Reviewer) -> CandidateOut:
+    """Seat a candidate by hand on another device or slot (a session that has run cannot move). Audited."""
+    schedule.move(gw.store, candidate, body.device, body.slot, session.user.name, gw.config.time_zone, gw.publish,
+                  gw.secrets.signing_key if gw.publish else None)
+    return _row(gw, candidate)
+
+
+@router.post("/{candidate}/checkin", response_model=CandidateOut)
+def check_in(candidate: CandidateId, body: ByHandIn, gw: GatewayDep, session: Reviewer) -> CandidateOut:
+    """Check a candidate in by hand, without the face (they refused face processing, the card failed, ...): who,
+    why and a note are recorded and audited; a person supervises their session."""
+    check_in_by_hand(gw.store, candidate, body.reason, body.note, session.user.name)
+    return _row(gw, candidate)

@@ -20,6 +20,8 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from gateway.api.deps import LIVE_ROLES, GatewayDep, actor, require
 from gateway.errors import Unavailable
 from gateway.services.devices.kiosks import KioskSetup, kiosk_setup, provision_kiosk, set_up_kiosk
+from gateway.services.exams.checkin import check_in as check_in_at_door
+from gateway.services.exams.checkin import request_checkin
 from gateway.services.people.kiosk import STOPS, FaceCheck, decide, get_read, may_enrol, request_read
 from gateway.services.security.auth import KIOSK
 from gateway.services.security.pki import CertificateAuthority
@@ -53,11 +55,17 @@ class SetupOut(BaseModel):
     valid_until: str  # ... for a visitor starting now
     updated_by: str | None
     updated_at: str | None
+    mode: Literal["enrol", "checkin"]  # enrol visitors, or check an exam room's candidates in at its door
+    room: str | None  # checkin: the room it serves (None: every room)
+    basis: Literal["consent", "exam_rules"]  # checkin: the candidate answers the exam notice, or the exam rules
 
 
 class SetupIn(BaseModel):
     purpose: Purpose
     ticket_days: int = Field(ge=0)
+    mode: Literal["enrol", "checkin"] = "enrol"
+    room: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    basis: Literal["consent", "exam_rules"] = "consent"
 
 
 class KioskIn(BaseModel):
@@ -115,6 +123,21 @@ class DecisionIn(BaseModel):
 class DecisionOut(BaseModel):
     outcome: Literal["enrolled", "extended", "declined"]
     subject: str | None
+
+
+class CheckInIn(BaseModel):
+    agree: bool | None = None  # the answer to the exam notice; none where the exam rules are the basis
+
+
+class CheckInOut(BaseModel):
+    outcome: Literal["checked_in", "see_supervisor"]
+    name: str | None  # as the council's list writes it
+    number: str | None
+    room: str | None
+    seat: str | None
+    reason: str | None  # see_supervisor: why (face_refused, not_listed, not_matched, ...), or a checked-in
+    #                     candidate's seat not started yet (not_scheduled, or the device's problem)
+    sent: bool  # the session went to the seat's device
 
 
 def _out(gw, read: CardReadRow) -> ReadOut:
@@ -185,7 +208,8 @@ def change_setup(device: Device, body: SetupIn, gw: GatewayDep,
                  session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> SetupOut:
     """Set what kiosk `device` enrols its next visitors for: the purpose and the ticket's days (staff)."""
     return _setup_out(set_up_kiosk(gw.store, device, body.purpose, body.ticket_days, actor(session),
-                                   gw.config.time_zone, gw.config.kiosk.max_validity_days))
+                                   gw.config.time_zone, gw.config.kiosk.max_validity_days, body.mode, body.room,
+                                   body.basis))
 
 
 @router.post("/{device}/reads", status_code=202, response_model=ReadOut)
@@ -221,3 +245,29 @@ def answer(device: Device, read: ReadId, body: DecisionIn, gw: GatewayDep,
     if decision.outcome != "declined" and gw.on_consent_change:
         gw.on_consent_change()  # the gates get the person within a second
     return DecisionOut(outcome=decision.outcome, subject=decision.subject)
+
+
+@router.post("/{device}/checkins", status_code=202, response_model=ReadOut)
+def start_checkin(device: Device, gw: GatewayDep,
+                  session: Annotated[Session, Depends(require(*KIOSK_ROLES))]) -> ReadOut:
+    """At an exam room's door (a kiosk set up for `checkin`): read the card on the reader with the keys of the
+    candidates expected there, nothing typed; follow it at GET .../reads/{read}. 409 if the kiosk is offline."""
+    _own(device, session)
+    read = request_checkin(gw.store, gw.send, gw.secrets.signing_key if gw.send else None, device,
+                           session.user.name, gw.config.time_zone)
+    return _out(gw, read)
+
+
+@router.post("/{device}/reads/{read}/checkin", response_model=CheckInOut)
+def check_in(device: Device, read: ReadId, body: CheckInIn, gw: GatewayDep,
+             session: Annotated[Session, Depends(require(*KIOSK_ROLES))]) -> CheckInOut:
+    """The door's decision on a finished read, with the candidate's answer to the exam notice: checked in (their
+    room and seat; the session goes to the seat's device) or sent to a supervisor, saying why. The card's files are
+    deleted either way."""
+    _own(device, session)
+    done = check_in_at_door(gw.store, gw.secrets, gw.config.kiosk, device, read, body.agree, session.user.name,
+                            gw.config.time_zone, gw.publish, gw.secrets.signing_key if gw.publish else None)
+    if done.outcome == "checked_in" and gw.on_consent_change:
+        gw.on_consent_change()  # the seat's device gets the candidate's face within a second
+    return CheckInOut(outcome=done.outcome, name=done.name, number=done.number, room=done.room, seat=done.seat,
+                      reason=done.reason, sent=done.sent)

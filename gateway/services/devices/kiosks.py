@@ -25,6 +25,8 @@ from wire.bundle import DeviceBundle
 from wire.events import utc_text
 
 DEFAULT_PURPOSE, DEFAULT_TICKET_DAYS = "gate", 0
+MODES = ("enrol", "checkin")  # enrol visitors; or check an exam room's listed candidates in at its door
+BASES = ("consent", "exam_rules")  # checkin: the candidate answers the exam notice, or the exam rules are the basis
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class KioskSetup:
     valid_until: str  # the consent's end for a visitor who starts now
     updated_by: str | None
     updated_at: str | None
+    mode: str = "enrol"
+    room: str | None = None  # checkin: the room whose candidates it checks in (None: every room)
+    basis: str = "consent"  # checkin: the legal basis the centre chose
 
 
 def _kiosk(store: Store, device_id: str) -> Device:
@@ -61,25 +66,38 @@ def kiosk_setup(store: Store, device_id: str, zone: str, now: datetime | None = 
     row = store.kiosks.get(device.id)
     purpose, days = (row.purpose, row.ticket_days) if row else (DEFAULT_PURPOSE, DEFAULT_TICKET_DAYS)
     return KioskSetup(device.id, device.site, device.online and device.active, purpose, days,
-                      ticket_end(days, zone, now), row.updated_by if row else None, row.updated_at if row else None)
+                      ticket_end(days, zone, now), row.updated_by if row else None, row.updated_at if row else None,
+                      (row.mode if row else None) or "enrol", row.room if row else None,
+                      (row.basis if row else None) or "consent")
 
 
-def _check_setup(store: Store, site: str, purpose: str, ticket_days: int, max_validity_days: int) -> None:
+def _check_setup(store: Store, site: str, purpose: str, ticket_days: int, max_validity_days: int,
+                 mode: str = "enrol", basis: str = "consent") -> None:
     check_consent_fields(store, purpose, [site])
     if not 0 <= ticket_days <= max_validity_days:
         raise Invalid("a kiosk's ticket lasts 0 to {days} days (0: until 23:59 today)", days=max_validity_days)
+    if mode not in MODES or basis not in BASES:
+        raise Invalid("a kiosk enrols or checks in ('enrol', 'checkin'), on consent or the exam rules")
+    if mode == "checkin" and purpose != "exam":
+        raise Invalid("a kiosk checks candidates in for the exam only: set its purpose to 'exam'")
 
 
 def set_up_kiosk(store: Store, device_id: str, purpose: str, ticket_days: int, actor: str, zone: str,
-                 max_validity_days: int = 366) -> KioskSetup:
-    """What kiosk `device_id` enrols its next visitors for; audited with what it was before."""
+                 max_validity_days: int = 366, mode: str = "enrol", room: str | None = None,
+                 basis: str = "consent") -> KioskSetup:
+    """What kiosk `device_id` does for its next visitors -- enrols them for a purpose, or checks an exam room's
+    candidates in at its door (`mode` checkin, for `room` or every room, on `basis`); audited with what it was
+    before."""
     device = _kiosk(store, device_id)
-    _check_setup(store, device.site, purpose, ticket_days, max_validity_days)
+    _check_setup(store, device.site, purpose, ticket_days, max_validity_days, mode, basis)
     before = store.kiosks.get(device.id)
+    room = (room or "").strip() or None
     with store.db.transaction() as tx:
-        store.kiosks.put(tx, KioskSettingsRow(device.id, purpose, ticket_days, actor, tx.now))
-        tx.audit(actor, "kiosk.set_up", device.id, {"purpose": purpose, "ticket_days": ticket_days} | (
-            {"before": {"purpose": before.purpose, "ticket_days": before.ticket_days}} if before else {}))
+        store.kiosks.put(tx, KioskSettingsRow(device.id, purpose, ticket_days, actor, tx.now, mode, room, basis))
+        tx.audit(actor, "kiosk.set_up", device.id, {"purpose": purpose, "ticket_days": ticket_days, "mode": mode,
+                                                    "room": room, "basis": basis} | (
+            {"before": {"purpose": before.purpose, "ticket_days": before.ticket_days, "mode": before.mode,
+                        "room": before.room, "basis": before.basis}} if before else {}))
     return kiosk_setup(store, device.id, zone)
 
 

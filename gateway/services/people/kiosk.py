@@ -72,13 +72,15 @@ def _now() -> datetime:
 
 def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None, device_id: str,
                  document: str | None, birth: str | None, expiry: str | None, purpose: str | None,
-                 valid_until: str | None, user: str, zone: str, max_validity_days: int = 366) -> CardReadRow:
+                 valid_until: str | None, user: str, zone: str, max_validity_days: int = 366,
+                 listed: list[str] | None = None) -> CardReadRow:
     """Ask kiosk `device_id` to read the card on its reader, with the card's details typed -- or with none: the
     kiosk takes them from the card's QR code. The new read. The purpose is the kiosk's set-up's, and so is the
     consent's end unless staff give one (`valid_until`: a kiosk's own login cannot). Invalid for a mistyped field
     (named), a device that is not an active kiosk, a purpose other than the set-up's, or an end more than
     `max_validity_days` from now; DeviceOffline if the kiosk device is not connected. Audited before the
-    command leaves."""
+    command leaves. `listed`: the keys ("DOC,BIRTH,EXPIRY") of the candidates an exam room's door expects, which the
+    kiosk tries instead (gateway/services/exams/checkin.py)."""
     setup = kiosk_setup(store, device_id, zone)
     device = store.devices.get(device_id)
     typed = (document, birth, expiry) != (None, None, None)
@@ -107,8 +109,8 @@ def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None,
     with store.db.transaction() as tx:
         store.card_reads.add(tx, read)
         tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose,
-                                                                  "key": "typed" if typed else "qr"})
-    details = CardDetails(document=document, birth=birth, expiry=expiry) if typed else CardDetails()
+                                                                  "key": "typed" if typed else "list" if listed else "qr"})
+    details = CardDetails(document=document, birth=birth, expiry=expiry) if typed else CardDetails(keys=listed)
     nonce, sealed = seal_card_details(device.gallery_key, device.id, read.id, details)
     command = CardReadCommand(id=read.id, device=device.id, issued_at=_now(), by=user, nonce=nonce, sealed=sealed)
     if not send(cmd_topic(device.site, device.id, CARD), sign_command(command, signing_key)):
@@ -300,7 +302,7 @@ def decide(store: Store, secrets: GatewaySecrets, settings: KioskSettings, devic
     read = get_read(store, device_id, read_id)
     actor = f"user:{user}"
     if not agree:
-        _close(store, read, actor, "declined")
+        close_read(store, read, actor, "declined")
         return Decision("declined")
     problem = may_enrol(read, settings)
     if problem:
@@ -312,7 +314,7 @@ def decide(store: Store, secrets: GatewaySecrets, settings: KioskSettings, devic
               "claimed": {"outcome": read.outcome, "score": read.score, "threshold": read.threshold}}
     holder = store.people.subject_by_card(read.card_hash) if read.card_hash else None
     if holder:
-        _extend(store, read, holder, settings, actor, detail)
+        extend_consent(store, read, holder, settings.notice_version, actor, detail)
         return Decision("extended", holder)
     chip = np.frombuffer(read.chip_template, dtype=np.float32)
     live = np.frombuffer(read.live_template, dtype=np.float32)
@@ -325,11 +327,12 @@ def decide(store: Store, secrets: GatewaySecrets, settings: KioskSettings, devic
     result = enroller.enrol_templates(request, {read.pack: Template(fused, read.chip_quality or 1.0)}, detail)
     if not result.enrolled:
         raise Conflict("not enrolled: {reason}", reason=str(result.reason))
-    _close(store, read, actor, "enrolled", result.subject)
+    close_read(store, read, actor, "enrolled", result.subject)
     return Decision("enrolled", result.subject)
 
 
-def _extend(store: Store, read: CardReadRow, subject: str, settings: KioskSettings, actor: str, detail: dict) -> None:
+def extend_consent(store: Store, read: CardReadRow, subject: str, notice_version: str, actor: str,
+                   detail: dict) -> None:
     """A card already enrolled: its live consent for the purpose and site runs to the new validity; a new consent
     only if none covers them (never a second one beside a live one)."""
     now = utc_text(_now())
@@ -344,14 +347,14 @@ def _extend(store: Store, read: CardReadRow, subject: str, settings: KioskSettin
             tx.audit(actor, "consent.extended", subject, {**detail, "consent": consent.id, "expires_at": later})
         else:
             consent_id = store.people.add_consent(tx, Consent(subject, read.purpose, [read.site],
-                                                              settings.notice_version, "kiosk", now, read.valid_until,
+                                                              notice_version, "kiosk", now, read.valid_until,
                                                               actor))
             tx.audit(actor, "consent.granted", subject, {**detail, "consent": consent_id, "purpose": read.purpose,
                                                          "sites": [read.site]})
-    _close(store, read, actor, "extended", subject)
+    close_read(store, read, actor, "extended", subject)
 
 
-def _close(store: Store, read: CardReadRow, actor: str, how: str, subject: str | None = None) -> None:
+def close_read(store: Store, read: CardReadRow, actor: str, how: str, subject: str | None = None) -> None:
     """Delete the read and its card events. The audit entry names the deleted events as a retention purge does
     (their digest here, their ids in purged_events), so `audit verify` tells them from events that went missing."""
     with store.db.transaction() as tx:
@@ -366,5 +369,5 @@ def purge(store: Store, settings: KioskSettings) -> int:
     before = utc_text(_now() - timedelta(seconds=settings.read_ttl_s))
     old = store.card_reads.older_than(before)
     for read in old:
-        _close(store, read, "retention", "expired")
+        close_read(store, read, "retention", "expired")
     return len(old)
