@@ -6,10 +6,12 @@ device running the session it was sent."""
 from __future__ import annotations
 
 import base64
+import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from conftest import DATA
 from edge.node.exam_node import build_exam
@@ -167,6 +169,21 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
         seat.close(5)
     assert ran is not None and ran.checkin == "passed"
     wait_for(lambda: day(stack)["0001"]["status"] == "finished", 20, "0001's session to finish at the gateway")
+
+    # The day closes: 0003 never came; the day's card keys are forgotten now.
+    closed = stack.post("/api/exam/candidates/close", {"site": "centre-1", "day": str(now.date())}, role="supervisor")
+    assert closed.json() == {"absent": 1, "keys_forgotten": 3}, closed.text
+    assert [day(stack)[n]["status"] for n in PEOPLE] == ["finished", "checked in", "absent"]
+    assert sql(stack, "SELECT count(*) FROM exam_candidates WHERE document IS NOT NULL") == [(0,)]
     actions = [a for (a,) in sql(stack, "SELECT action FROM audit WHERE action LIKE ? ORDER BY seq", "exam.%")]
     assert {"exam.day_scheduled", "exam.checked_in", "exam.checkin.failed", "exam.checked_in_by_hand",
-            "exam.session.sent"} <= set(actions)
+            "exam.session.sent", "exam.day_closed"} <= set(actions)
+    report = stack.get("/api/exam/candidates/report.xlsx", role="supervisor", site="centre-1", day=str(now.date()))
+    sheet = load_workbook(io.BytesIO(report.content)).active
+    lines = {row[0]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert list(sheet.iter_rows(min_row=2, max_row=2, values_only=True))[0][:3] == (
+        "Candidate number", "Full name", "Class")
+    assert lines["0001"][1] == "Nguyễn Văn An" and lines["0001"][7] == "chip card and face"
+    assert "card genuine" in lines["0001"][8] and lines["0001"][9] and lines["0001"][13] == "finished"
+    assert lines["0002"][7] == "by hand" and "Thẻ CCCD đã đối chiếu bằng mắt" in lines["0002"][8]
+    assert lines["0003"][13] == "absent" and not lines["0003"][6]

@@ -142,7 +142,7 @@ class CardReadCommand(BaseModel):
 
 def seal_card_details(key: str, device: str, read_id: str, details: CardDetails) -> tuple[str, str]:
     """(nonce, sealed) of `details` for kiosk `device`'s read `read_id`, with the kiosk's gallery key."""
-    return seal(key, device, _card_record(read_id), details.model_dump_json().encode())
+    return seal(key, device, _card_record(read_id), details.model_dump_json(exclude_none=True).encode())
 
 
 def _card_record(read_id: str) -> str:

@@ -22,6 +22,9 @@ VALUE_NAMES = {
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"),
     # reviews and verdicts
     "confirmed": N_("confirmed"), "dismissed": N_("dismissed"), "incident": N_("incident"), "void": N_("void"),
+    # the chip card's check (passive authentication and the clone checks)
+    "genuine": N_("genuine"), "untrusted_issuer": N_("issuer not trusted"), "tampered": N_("tampered"),
+    "clone_suspected": N_("copy suspected"), "expired_document": N_("expired"),
     # why a check was taken
     "checkin": N_("check-in"), "periodic": N_("periodic"), "face_returned": N_("face returned"), "logout": N_("logout"),
 }

@@ -94,6 +94,13 @@ class Candidates:
         values.pop("id")
         tx.execute(update(exam_candidates).where(exam_candidates.c.id == candidate.id).values(**values))
 
+    def clear_access_of(self, tx: Tx, site: str, exam_date: str) -> int:
+        """Forget the chip access keys of one centre's day (the day closed); how many candidates had one."""
+        return tx.execute(update(exam_candidates)
+                          .where(exam_candidates.c.site == site, exam_candidates.c.exam_date == exam_date,
+                                 exam_candidates.c.document.is_not(None))
+                          .values(document=None, birth=None)).rowcount
+
     def clear_access_before(self, tx: Tx, exam_date: str) -> int:
         """Forget the chip access keys of every day before `exam_date`; how many candidates had one."""
         return tx.execute(update(exam_candidates)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.errors import Conflict, Invalid, NotFound, Unavailable
 from gateway.services.events.local_time import local_day
-from gateway.services.exams.sessions import Publish, has_run
+from gateway.services.exams.sessions import ABSENT, Publish, has_run
 from gateway.storage import Device, ExamCandidate, ExamSession, Store, Tx
 from wire import DeviceKey, uuid7
 from wire.commands import SESSION, SessionCommand, sign_command
@@ -68,11 +68,12 @@ def _live(session: ExamSession | None) -> bool:
     return session is not None and not session.ended_at and not session.verdict
 
 
-def schedule_day(store: Store, site: str, day: str, user: str, zone: str) -> Scheduled:
-    """Seat every candidate of `site`'s list on `day` (YYYY-MM-DD) who has no live session yet. Invalid, with
-    nothing written, when the day has no list, a room has no placed devices, or a room's slot has more candidates
-    than free seats (each named). Audited (`exam.day_scheduled`)."""
-    candidates = store.candidates.day(site, day)
+def schedule_day(store: Store, site: str, day: str, user: str, zone: str, room: str | None = None) -> Scheduled:
+    """Seat every candidate of `site`'s list on `day` (YYYY-MM-DD) -- in `room`, or every room -- who has no live
+    session yet. Invalid, with nothing written, when the day has no list, a room has no placed devices, or a room's
+    slot has more candidates than free seats (the first named, the others counted). Audited
+    (`exam.day_scheduled`)."""
+    candidates = [c for c in store.candidates.day(site, day) if room is None or c.room == room]
     if not candidates:
         raise Invalid("no candidate list for {site} on {day}: import it first", site=site, day=day)
     seats = room_seats(store, site)
@@ -87,26 +88,58 @@ def schedule_day(store: Store, site: str, day: str, user: str, zone: str) -> Sch
             if not _live(sessions.get(c.session or "")):
                 waiting.setdefault((c.room, c.slot), []).append(c)
         short, made = [], []  # (room, slot, candidates, free seats) that do not fit
-        for (room, slot), group in sorted(waiting.items()):
+        for (where, slot), group in sorted(waiting.items()):
             start = slot_start(zone, day, slot)
-            free = [d for d in seats.get(room, []) if d.id not in taken.get((room, start), set())]
+            free = [d for d in seats.get(where, []) if d.id not in taken.get((where, start), set())]
             if len(group) > len(free):
-                short.append((room, slot, len(group), len(free)))
+                short.append((where, slot, len(group), len(free)))
             else:
                 made += [(c, d, start) for c, d in zip(sorted(group, key=lambda c: seat_order(c.number)), free)]
         if short:
-            room, slot, count, free = short[0]
-            if not seats.get(room):
+            where, slot, count, free = short[0]
+            if not seats.get(where):
                 raise Invalid("room {room} has no exam devices placed; {others} other room(s) or slot(s) lack seats "
-                              "too: nothing was scheduled", room=room, others=len(short) - 1)
+                              "too: nothing was scheduled", room=where, others=len(short) - 1)
             raise Invalid("room {room} at {slot}: {count} candidates, {free} free seats; {others} other room(s) or "
-                          "slot(s) lack seats too: nothing was scheduled", room=room, slot=slot, count=count,
+                          "slot(s) lack seats too: nothing was scheduled", room=where, slot=slot, count=count,
                           free=free, others=len(short) - 1)
         for candidate, device, start in made:
             _schedule(tx, store, candidate, device, start, user)
         already = len(candidates) - len(made)
-        tx.audit(f"user:{user}", "exam.day_scheduled", site, {"day": day, "scheduled": len(made), "already": already})
+        tx.audit(f"user:{user}", "exam.day_scheduled", site, {"day": day, "room": room, "scheduled": len(made),
+                                                               "already": already})
     return Scheduled(len(made), already)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What closing a day did: sessions never run closed as void (the candidate absent), keys forgotten."""
+
+    absent: int
+    keys_forgotten: int
+
+
+def close_day(store: Store, site: str, day: str, user: str, zone: str) -> Closed:
+    """Close `site`'s exam day: every session its device has not run, of a candidate not checked in, is closed as
+    void ("absent") and the day's chip access keys are forgotten now rather
+    than at midnight. Sessions that ran keep waiting for their verdicts. Audited (`exam.day_closed`)."""
+    if not store.candidates.day(site, day):
+        raise Invalid("no candidate list for {site} on {day}: import it first", site=site, day=day)
+    absent = 0
+    with store.db.transaction() as tx:
+        listed = {c.session: c for c in store.candidates.day(site, day) if c.session}
+        for session in store.exams.sessions(site, *_day_range(zone, day)):
+            candidate = listed.get(session.id)
+            if candidate is None or candidate.checked_in_at or not _live(session) or \
+                    has_run(session, store.exams.flags(session.id)):
+                continue
+            session.ended_at, session.verdict, session.verdict_note = tx.now, "void", ABSENT
+            session.verdict_by, session.verdict_at = user, tx.now
+            store.exams.save_session(tx, session, new=False)
+            absent += 1
+        forgotten = store.candidates.clear_access_of(tx, site, day)
+        tx.audit(f"user:{user}", "exam.day_closed", site, {"day": day, "absent": absent, "keys_forgotten": forgotten})
+    return Closed(absent, forgotten)
 
 
 def _day_range(zone: str, day: str) -> tuple[str, str]:

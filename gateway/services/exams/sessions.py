@@ -26,6 +26,7 @@ from wire.evidence import EvidenceError, open_evidence
 from wire.topics import cmd_topic
 
 TECHNICAL_FLAGS = {"technical", "camera_blocked"}
+ABSENT = "absent"  # the note of a session closed with its day, its candidate never checked in
 Publish = Callable[[str, bytes], bool]
 
 
