@@ -94,8 +94,8 @@ def shot(page: Page, name: str) -> None:
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("role, home, links", [
     ("operator", "/gate", ["Live gate", "Kiosk"]),
-    ("supervisor", "/exam", ["Live gate", "Exam review", "Kiosk"]),
-    ("admin", "/admin", ["Live gate", "Exam review", "Kiosk", "Devices & people", "Audit"]),
+    ("supervisor", "/exam", ["Live gate", "Exam day", "Exam review", "Exam door", "Kiosk"]),
+    ("admin", "/admin", ["Live gate", "Exam day", "Exam review", "Exam door", "Kiosk", "Devices & people", "Audit"]),
     ("auditor", "/audit", ["Audit"]),
 ])
 def test_each_role_logs_in_to_its_own_page_in_either_language(page, stack, role, home, links, lang):
@@ -189,7 +189,7 @@ def test_no_page_has_a_serious_accessibility_problem(browser, stack, flagged_ses
     try:
         page.goto(stack.gateway.base_url + "/login")
         found["/login"] = accessibility_problems(page)
-        for role, paths in (("operator", ["/gate", "/admin"]), ("supervisor", [f"/exam?session={session}"]),
+        for role, paths in (("operator", ["/gate", "/admin"]), ("supervisor", [f"/exam?session={session}", "/exam/day", "/door"]),
                             ("admin", ["/admin"]), ("auditor", ["/audit"])):
             page.context.clear_cookies()
             page.context.add_cookies([{"name": "facegate_lang", "value": lang, "url": stack.gateway.base_url}])

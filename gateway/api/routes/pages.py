@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from gateway.api.deps import current_session, gateway, request_token
+from gateway.services.devices.kiosks import kiosk_setup
 from gateway.services.security.auth import KIOSK
 from gateway.api.templates import LANGUAGE_COOKIE, WEB, reader_language, render_page
 from gateway.i18n import LANGUAGES, catalogue, pick_language
@@ -33,12 +34,14 @@ PAGES = {  # path -> (file, roles)
     "/gate": ("gate.html", ("operator", "supervisor", "admin")),
     "/kiosk": ("kiosk.html", ("operator", "supervisor", "admin", KIOSK)),
     "/exam": ("exam.html", ("supervisor", "admin")),
+    "/exam/day": ("day.html", ("supervisor", "admin")),
+    "/door": ("door.html", ("supervisor", "admin", KIOSK)),
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
 }
 HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit", KIOSK: "/kiosk"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
-              "app", "docs", "login", "gate", "kiosk", "exam", "admin", "audit")},
+              "app", "docs", "login", "gate", "kiosk", "door", "exam", "day", "admin", "audit")},
           "swagger-ui-bundle.js": (DOCS, "text/javascript"), "swagger-ui.css": (DOCS, "text/css")}
 
 
@@ -103,10 +106,13 @@ def _page(file: str, roles: tuple[str, ...]):
 
 
 def _kiosk_screen(request: Request, session, file: str, language: str) -> Response:
-    """A kiosk's own login sees its kiosk page and nothing else, in the language the visitor picks on it
-    (`?lang=`, kept in the browser until the next visitor's start puts the kiosk's own back)."""
-    if file != "kiosk.html":
-        return RedirectResponse(HOME[KIOSK], status_code=303)
+    """A kiosk's own login sees its kiosk's screen and nothing else -- the visitor's (/kiosk), or the candidate's at
+    an exam room's door (/door) when it is set up as one -- in the language the visitor picks on it (`?lang=`, kept
+    in the browser until the next visitor's start puts the kiosk's own back)."""
+    own = "door.html" if kiosk_setup(gateway(request).store, session.user.device,
+                                     gateway(request).config.time_zone).mode == "checkin" else "kiosk.html"
+    if file != own:
+        return RedirectResponse("/door" if own == "door.html" else HOME[KIOSK], status_code=303)
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         language = asked

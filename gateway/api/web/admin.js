@@ -27,12 +27,26 @@ function cameras(beat) {
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
   const kinds = {gate: FG.t("gate"), exam: FG.t("exam"), kiosk: FG.t("kiosk")};
-  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}</td>
+  // An exam device's place at its centre: the schedule seats candidates on a room's devices in seat order.
+  const place = d => d.kind !== "exam" || d.status !== "active" ? "" : FG.html`<br>${d.room ? FG.t("{room}, seat {seat}", {room: d.room, seat: d.seat}) : FG.html`<span class="muted">${FG.t("not placed")}</span>`}
+    <button type="button" data-place="${d.id}" data-room="${d.room || ""}" data-seat="${d.seat || ""}">${FG.t("place")}</button>`;
+  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}${place(d)}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? FG.t("revoked") : d.online ? FG.t("online") : FG.t("offline")}</td>
     <td>v${d.gallery_version} (${FG.t("{n} people", {n: d.gallery_size})})${d.gallery_pending ? FG.html` <span class="error">${FG.t("pending; device has v{version}", {version: d.gallery_applied_version})}</span>` : ""}</td>
     <td>${d.last_heartbeat ? FG.html`${FG.dateTime(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, ${d.last_heartbeat.liveness_enabled ? FG.t("liveness on") : FG.html`<span class="error">${FG.t("liveness OFF")}</span>`}` : "—"}${clock(d)}${d.last_heartbeat ? cameras(d.last_heartbeat) : ""}</td>
     <td>${d.last_heartbeat ? bars(d.last_heartbeat.stage_ms) : ""}</td>
     <td>${d.status === "active" ? FG.html`<button data-revoke="${d.id}">${FG.t("revoke")}</button>` : ""}</td></tr>`)}`);
+  document.querySelectorAll("[data-place]").forEach(b => b.onclick = async () => {
+    const room = prompt(FG.t("Room of {device} (empty: take it out of the schedule)", {device: b.dataset.place}), b.dataset.room);
+    if (room === null) return;
+    const seat = room.trim() ? prompt(FG.t("Seat of {device} in {room}", {device: b.dataset.place, room}), b.dataset.seat) : "";
+    if (seat === null) return;
+    try {
+      await FG.api(`/api/devices/${encodeURIComponent(b.dataset.place)}/place`, {method: "PUT",
+        body: JSON.stringify(room.trim() ? {room, seat} : {room: null, seat: null})});
+      devices();
+    } catch (e) { say(e.message); }
+  });
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
     if (!confirm(FG.t("Revoke {device}? It can no longer connect or publish.", {device: b.dataset.revoke}))) return;
     // A revoked device is no longer waited for: its erasures may complete at once.

@@ -29,6 +29,7 @@ const FG = {
     if (!response.ok) {
       const error = new Error(typeof body === "object" ? FG.plainError(body.detail) : body);
       error.status = response.status;
+      error.body = body;  // e.g. a refused list's problems, by row and field
       throw error;
     }
     return body;
@@ -93,8 +94,9 @@ const FG = {
   async header(active) {
     const me = await FG.api("/api/me");
     const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"], kiosk = [FG.t("Kiosk"), "/kiosk"];
-    const links = {operator: [gate, kiosk], supervisor: [gate, exam, kiosk],
-      admin: [gate, exam, kiosk, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
+    const day = [FG.t("Exam day"), "/exam/day"], door = [FG.t("Exam door"), "/door"];
+    const links = {operator: [gate, kiosk], supervisor: [gate, day, exam, door, kiosk],
+      admin: [gate, day, exam, door, kiosk, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
       auditor: [[FG.t("Audit"), "/audit"]]}[me.role] || [];
     FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong><nav aria-label="${FG.t("Pages")}">${
       links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}"${href === active ? FG.html` aria-current="page"` : ""}>${name}</a>`)

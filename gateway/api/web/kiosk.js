@@ -203,6 +203,7 @@ const PURPOSE_SHORT = {gate: FG.t("the gates of this site"), exam: FG.t("the exa
 async function refreshSetup() {
   if (!device) return;
   try { setup = await FG.api(kioskPath("setup"), {background: true}); } catch (err) { return; }
+  if (OWN && setup.mode === "checkin") { location.replace("/door"); return; }  // set up as an exam room's door
   $("offline").hidden = setup.online;
   $("scan").disabled = form.querySelector("button[type=submit]").disabled = !setup.online;
   $("ticket").textContent = FG.t("This kiosk enrols you for {purpose}, until {when}.",
@@ -211,6 +212,9 @@ async function refreshSetup() {
   if (staff && document.activeElement?.form !== staff) {  // not while staff are changing it
     staff.elements.purpose.value = setup.purpose;
     staff.elements.ticket_days.value = setup.ticket_days;
+    staff.elements.mode.value = setup.mode;
+    staff.elements.room.value = setup.room || "";
+    staff.elements.basis.value = setup.basis;
   }
 }
 async function staffSetup() {
@@ -224,7 +228,8 @@ async function staffSetup() {
     event.preventDefault();
     try {
       setup = await FG.api(kioskPath("setup"), {method: "PUT", body: JSON.stringify(
-        {purpose: staff.elements.purpose.value, ticket_days: Number(staff.elements.ticket_days.value)})});
+        {purpose: staff.elements.purpose.value, ticket_days: Number(staff.elements.ticket_days.value),
+         mode: staff.elements.mode.value, room: staff.elements.room.value.trim() || null, basis: staff.elements.basis.value})});
       $("setup-state").textContent = FG.t("saved");
       refreshSetup();
     } catch (err) { $("setup-state").textContent = err.message; }
