@@ -114,6 +114,11 @@ class CardDetails(BaseModel):
     def typed(self) -> bool:
         return self.document is not None
 
+    @property
+    def from_qr(self) -> bool:
+        """Neither typed nor listed: the kiosk takes the key from the card's QR code, with its camera."""
+        return self.document is None and self.keys is None
+
 
 class CardReadCommand(BaseModel):
     """A kiosk's order to read the card on its reader (signed by the gateway). The person's card details travel

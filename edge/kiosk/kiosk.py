@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 
@@ -74,6 +75,7 @@ class Kiosk:
         self.threshold = config.kiosk.verify_threshold or pack.spec.verify_threshold
         self.refused: dict[str, int] = {}
         self._queue: queue.Queue[CardReadCommand | None] = queue.Queue(maxsize=1)
+        self._faces = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-face")  # the face, during a read
         self._worker = threading.Thread(target=self._work, name="kiosk", daemon=True)
         self._worker.start()
 
@@ -93,6 +95,7 @@ class Kiosk:
     def stop(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=30)
+        self._faces.shutdown(wait=True)
 
     def _work(self) -> None:
         while (command := self._queue.get()) is not None:
@@ -103,8 +106,19 @@ class Kiosk:
                 self._send(command.id, "failed", "unreadable", problem=f"the kiosk failed: {type(exc).__name__}")
 
     def run(self, command: CardReadCommand) -> str:
-        """One read, from the card to the live match; the outcome it ended with."""
+        """One read, from the card to the live match; the outcome it ended with. Where the card's key does not
+        come from the camera (typed, or an exam door's list), the live face is taken while the chip is read: the
+        person is before the camera either way, and the door's answer comes a capture sooner. A face taken for a
+        card that then fails is dropped, never sent."""
         started = time.monotonic()
+        face = self._faces.submit(self._live_face) if self._camera_free(command) else None
+        try:
+            return self._run(command, started, face)
+        finally:
+            if face is not None:
+                wait([face])  # the camera is let go before the next read
+
+    def _run(self, command: CardReadCommand, started: float, face: Future | None) -> str:
         opened = self._read_card(command)
         if isinstance(opened, str):
             return opened
@@ -117,8 +131,8 @@ class Kiosk:
             sealed["dg13"] = _b64(read.files["DG13"])
         # What only the chip could prove (the gateway holds it to what EF.SOD lists: DG14, DG15).
         sealed["clone"] = {"chip": read.clone.chip, "active": read.clone.active}
-        # A card that cannot be enrolled whoever holds it: no face is taken. The gateway confirms from the sealed
-        # files (and decides trust, which the kiosk cannot).
+        # A card that cannot be enrolled whoever holds it: no face is matched or sent. The gateway confirms from the
+        # sealed files (and decides trust, which the kiosk cannot).
         stop = read.outcome if read.outcome in (TAMPERED, CLONE_SUSPECTED) else \
             EXPIRED_DOCUMENT if expiry_date(read.mrz.expiry, date.today()) < date.today() else None
         problems = "; ".join([*read.passive.problems, *read.clone.problems])
@@ -134,7 +148,7 @@ class Kiosk:
         self._send(command.id, "read", read.outcome, problems,
                    sealed=sealed | {"chip_template": _b64(chip.tobytes()), "chip_quality": portrait.quality},
                    access_attempts=attempts, protocol=read.protocol, read_ms=read_ms)
-        live = self._live_face()
+        live = face.result() if face is not None else self._live_face()
         if live.template is None:
             self._send(command.id, "face", "no_face", problem="no face was seen clearly enough in time")
             return "no_face"
@@ -147,6 +161,13 @@ class Kiosk:
                    liveness=None if live.liveness is None else round(live.liveness, 4),
                    sealed={"live_template": _b64(live.template.astype(np.float32).tobytes())})
         return outcome
+
+    def _camera_free(self, command: CardReadCommand) -> bool:
+        """Whether the read leaves the camera free for the face: its key is typed or listed, not a QR code."""
+        try:
+            return not command.details(self.gallery_key).from_qr
+        except CommandRefused:
+            return False  # refused again, and said so, by _read_card
 
     def _read_card(self, command: CardReadCommand) -> tuple[CardRead, int | None] | str:
         """The card read, with the keys its QR code took to open it (None: typed details); or the outcome of a

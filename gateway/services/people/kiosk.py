@@ -281,6 +281,8 @@ def may_enrol(read: CardReadRow, settings: KioskSettings) -> str | None:
         return "not_read"
     if read.chip_template is None or read.pack is None:
         return "not_read"
+    if read.stage == "face" and read.outcome == "spoof_suspected":  # the kiosk's liveness refused: say that
+        return "not_live"
     if read.stage != "face" or read.outcome != "matched" or not FaceCheck.of(read, settings).matched:
         return "not_matched"
     if (read.liveness is None and settings.require_liveness) or \
