@@ -170,7 +170,19 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
     assert ran is not None and ran.checkin == "passed"
     wait_for(lambda: day(stack)["0001"]["status"] == "finished", 20, "0001's session to finish at the gateway")
 
-    # The day closes: 0003 never came; the day's card keys are forgotten now.
+    # A second card of someone already checked in (0003's number, 0001's face on the chip and at the door): the face
+    # is enrolled under another card, so a supervisor sees to it.
+    _, personal, birth, expiry, _ = PEOPLE["0003"]
+    twin = issue_card(pki, chip_jpeg(photo("Abdullah_Gul", CHIP)), document=personal[-9:], birth=f"{birth:%y%m%d}",
+                      expiry=expiry, citizen_number=personal)
+    read = at_the_door(stack, door, SoftwareCard(twin.files, twin.document, twin.birth, twin.expiry),
+                       photo("Abdullah_Gul", LIVE), tmp_path)
+    elsewhere = stack.post(f"/api/kiosks/door-2/reads/{read['read']}/checkin", {"agree": True},
+                           role="supervisor").json()
+    assert (elsewhere["outcome"], elsewhere["reason"], elsewhere["number"]) == ("see_supervisor", "face_elsewhere",
+                                                                                "0003")
+
+    # The day closes: 0003 never came in; the day's card keys are forgotten now.
     closed = stack.post("/api/exam/candidates/close", {"site": "centre-1", "day": str(now.date())}, role="supervisor")
     assert closed.json() == {"absent": 1, "keys_forgotten": 3}, closed.text
     assert [day(stack)[n]["status"] for n in PEOPLE] == ["finished", "checked in", "absent"]

@@ -1,8 +1,9 @@
 """An exam day run from the pages (issue 27), in Chromium: the supervisor (in Vietnamese) imports the council's
 350-row list -- first with 3 bad rows, each reported by row and field -- schedules the room, and follows it as a
-grid while 5 candidates check in at the door (in English: the door screen, the software chip cards through the
-real pcscd, their faces before the camera); one is flagged when another face sits down beside them, the flag is
-reviewed, the day closed, and the council's report downloaded as XLSX and PDF and read back."""
+grid while 5 candidates check in at the door (its own login's screen, in English for the first and Vietnamese for
+the rest; the software chip cards through the real pcscd, their faces before the camera); one is flagged when
+another face sits down beside them, the flag is reviewed, the day closed, and the council's report downloaded as
+XLSX (Vietnamese) and PDF (English) and read back."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from edge.node.exam_node import build_exam
 from emrtd.checks.trust import TrustStore
 from emrtd_card import SoftwareCard, TestPki, issue_card
 from exam_lists import candidate_rows, xlsx
+from gateway.services.security.auth import KIOSK, Auth
 from stack import Stack
-from test_kiosk import KioskAtTheCounter, before_the_camera, chip_jpeg, kiosk_config  # noqa: F401 - a fixture
+from test_kiosk import KIOSK_PASSWORD, KioskAtTheCounter, before_the_camera, chip_jpeg, kiosk_config  # noqa: F401
 from test_pages import accessibility_problems, login, new_page, shot
 from wire.bundle import load_bundle
 
@@ -62,6 +64,7 @@ def stack(tmp_path_factory):
     for seat in range(1, 6):
         s.add_device(f"seat-9-{seat}", "centre-9", kind="exam")
         assert s.put(f"/api/devices/seat-9-{seat}/place", {"room": ROOM, "seat": str(seat)}).status_code == 200
+    Auth(s.store).add_user("door-9", KIOSK, KIOSK_PASSWORD, device="door-9")  # the door's own login
     assert s.put("/api/kiosks/door-9/setup", {"purpose": "exam", "ticket_days": 0, "mode": "checkin",
                                               "room": ROOM, "basis": "consent"}).status_code == 200
     yield s
@@ -97,7 +100,7 @@ def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, door
     now = datetime.now(ZONE)
     slot, today = f"{now:%H:%M}", now.date()
     day_page = new_page(browser, stack, "vi", accept_downloads=True, bypass_csp=True)
-    door_page = new_page(browser, stack, "en", width=1080, height=1920, bypass_csp=True)
+    door_page = new_page(browser, stack, "vi", width=1080, height=1920, accept_downloads=True, bypass_csp=True)
     try:
         login(day_page, stack, "supervisor")
         day_page.goto(stack.gateway.base_url + "/exam/day")
@@ -131,10 +134,16 @@ def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, door
         expect(seats.nth(0)).to_contain_text("Nguyễn Văn An")
         expect(day_page.locator("li.seat.status-waiting")).to_have_count(5)
 
-        # The door, in English: each candidate agrees, puts their card on the reader and looks at the camera.
-        login(door_page, stack, "supervisor")
-        door_page.goto(stack.gateway.base_url + "/door")
-        door_page.select_option("#pick select", "door-9")
+        # The door, as the candidates see it (its own login: nothing of the staff's): the first reads it in English,
+        # the screen goes back to Vietnamese for the next; each agrees, puts their card on the reader and looks up.
+        door_page.goto(stack.gateway.base_url + "/login")
+        door_page.fill("input[name=username]", "door-9")
+        door_page.fill("input[name=password]", KIOSK_PASSWORD)
+        door_page.click("button[type=submit]")
+        door_page.wait_for_url(lambda url: url.endswith("/door"))  # the kiosk's home, set up as a door
+        assert door_page.locator("header nav a[href^='/exam'], #logout, .who, #pick").count() == 0
+        door_page.click("nav.languages a[lang=en]")
+        door_page.wait_for_url("**/door?lang=en")
         expect(door_page.locator("#room-name")).to_contain_text(ROOM)
         assert accessibility_problems(door_page) == []
         for seat, (name, personal, birth, expiry, person, chip, live) in enumerate(FIVE, start=1):
@@ -142,12 +151,18 @@ def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, door
                                 birth=birth[-2:] + birth[3:5] + birth[:2], expiry=expiry, citizen_number=personal)
             door.card = SoftwareCard(issued.files, issued.document, issued.birth, issued.expiry)
             door.video = before_the_camera(photo(person, live), tmp_path / f"door-{seat}.avi")
+            expect(door_page.locator("#agree")).to_be_enabled()
             door_page.click("#agree")
-            expect(door_page.locator("#where")).to_have_text(f"{ROOM} · seat {seat}", timeout=60_000)
-            expect(door_page.locator("#who")).to_contain_text(f"{name} (candidate 9{seat:03d}), you are checked in.")
-            if seat == 1:
+            english = seat == 1
+            expect(door_page.locator("#where")).to_have_text(f"{ROOM} · {'seat' if english else 'máy'} {seat}",
+                                                             timeout=60_000)
+            expect(door_page.locator("#who")).to_contain_text(
+                f"{name} (candidate 9{seat:03d}), you are checked in." if english else
+                f"{name} (SBD 9{seat:03d}), bạn đã làm xong thủ tục.")
+            if english:
                 shot(door_page, "exam-door-checked-in")
-            door_page.click("#next")
+            door_page.click("#next")  # back to the start, in the door's own language
+            door_page.wait_for_load_state("networkidle")
         expect(day_page.locator("li.seat.status-checked-in")).to_have_count(5, timeout=15_000)
 
         # Candidate 1 sits down at seat 1; a neighbour leans in: the seat's device flags several faces.
@@ -204,6 +219,9 @@ def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, door
         assert first[1] == "Nguyễn Văn An" and first[7] == "thẻ chip và khuôn mặt" and first[13] == "đã xong"
         assert "nhiều khuôn mặt" in first[11] and "Thí sinh bên cạnh nhìn sang bài" in first[11]
         assert "Lập biên bản vi phạm" in first[12]
+        door_page.context.clear_cookies()  # a supervisor reading English at the door's screen
+        door_page.context.add_cookies([{"name": "facegate_lang", "value": "en", "url": stack.gateway.base_url}])
+        login(door_page, stack, "supervisor")
         door_page.goto(stack.gateway.base_url + f"/exam/day?site=centre-9&day={today:%d/%m/%Y}")
         expect(door_page.locator("#report-pdf")).not_to_have_attribute("href", "#")
         with door_page.expect_download() as got:  # the same report, in English, as the PDF record

@@ -13,7 +13,7 @@ const STATUS = {"waiting": FG.t("waiting"), "checked in": FG.t("checked in"), "i
 const FLAGS = {face_mismatch: FG.t("face mismatch"), no_face: FG.t("no face"), multiple_faces: FG.t("several faces"),
   camera_blocked: FG.t("camera blocked"), low_quality: FG.t("poor image"), presentation_attack: FG.t("presentation attack"),
   technical: FG.t("technical problem")};
-const PROBLEMS = {not_listed: FG.t("not on this room's list"), face_refused: FG.t("refused face processing"),
+const PROBLEMS = {not_listed: FG.t("not on this room's list"), face_elsewhere: FG.t("face registered under another card"), face_refused: FG.t("refused face processing"),
   not_matched: FG.t("face did not match the card"), not_live: FG.t("liveness not confirmed"), tampered: FG.t("card tampered"),
   clone_suspected: FG.t("card copy suspected"), expired_document: FG.t("card expired"), untrusted_issuer: FG.t("card issuer not trusted"),
   not_read: FG.t("card not read")};

@@ -15,6 +15,7 @@ const doorPath = (...parts) => "/api/kiosks/" + [device, ...parts].map(encodeURI
 // Why a candidate was not checked in, in their words; each ends with the supervisor.
 const WHY = {
   not_listed: FG.t("Your card is not on this room's list for today."),
+  face_elsewhere: FG.t("Your face is already registered under another card."),
   face_refused: FG.t("You chose not to have your face checked."),
   not_matched: FG.t("Your face does not match the photo on your card."),
   not_live: FG.t("The camera could not confirm a live person."),

@@ -141,16 +141,23 @@ def check_in(store: Store, secrets: GatewaySecrets, settings: KioskSettings, dev
     detail = {"read": read.id, "door": device_id, "passive": read.passive, "cosine": check.cosine,
               "threshold": check.threshold, "liveness": read.liveness, "basis": setup.basis}
     subject = _template_for_the_day(store, secrets, read, candidate, setup.basis, zone, actor, detail)
+    if subject is None:  # the face is enrolled already, under another card: a supervisor sees to it
+        close_read(store, read, actor, "see_supervisor")
+        _record(store, candidate, actor, "exam.checkin.failed",
+                checkin_detail={"reason": "face_elsewhere", "read": read.id, "passive": read.passive})
+        return CheckIn("see_supervisor", candidate.id, candidate.name, candidate.number, candidate.room,
+                       reason="face_elsewhere")
     close_read(store, read, actor, "checked_in", subject)
-    candidate = _record(store, candidate, actor, "exam.checked_in", checked_in_at=utc_text(datetime.now(timezone.utc)), checkin_method="chip",
-                        basis=setup.basis, checkin_detail=detail)
+    candidate = _record(store, candidate, actor, "exam.checked_in", checked_in_at=utc_text(datetime.now(timezone.utc)),
+                        checkin_method="chip", basis=setup.basis, checkin_detail=detail)
     return _send_session(store, candidate, subject, publish, signing_key, actor)
 
 
 def _template_for_the_day(store: Store, secrets: GatewaySecrets, read: CardReadRow, candidate: ExamCandidate,
-                          basis: str, zone: str, actor: str, detail: dict) -> str:
+                          basis: str, zone: str, actor: str, detail: dict) -> str | None:
     """The subject the seat's device checks against: the card's holder if already enrolled (an exam consent for
-    today added), else the candidate, enrolled from the chip's portrait and today's face, until midnight."""
+    today added), else the candidate, enrolled from the chip's portrait and today's face, until midnight; None if
+    that face is enrolled already as someone else (the enrolment's duplicate check refused it)."""
     ends = ticket_end(0, zone)  # 23:59 today on the centre's clock: a template made at the door lasts the day
     holder = store.people.subject_by_card(read.card_hash) if read.card_hash else None
     if holder:
@@ -165,9 +172,7 @@ def _template_for_the_day(store: Store, secrets: GatewaySecrets, read: CardReadR
                                channel="kiosk", expires_at=ends)
     enroller = Enroller(store, secrets, {}, QualitySettings(), actor=actor)
     result = enroller.enrol_templates(request, {read.pack: Template(fused, read.chip_quality or 1.0)}, detail)
-    if not result.enrolled:
-        raise Conflict("not checked in: {reason}", reason=str(result.reason))
-    return result.subject
+    return result.subject if result.enrolled else None
 
 
 def _send_session(store: Store, candidate: ExamCandidate, subject: str, publish: Publish | None,

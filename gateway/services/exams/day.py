@@ -75,7 +75,8 @@ METHODS = {"chip": N_("chip card and face"), "manual": N_("by hand")}
 BASES = {"consent": N_("on the candidate's consent"), "exam_rules": N_("on the exam rules")}
 REASONS = {"face_refused": N_("refused face processing"), "card_failed": N_("the card could not be read or checked"),
            "face_failed": N_("the face check failed"), "door_down": N_("the door's reader is down"), "other": N_("other"),
-           "not_listed": N_("not on this room's list"), "not_matched": N_("face did not match the card"),
+           "not_listed": N_("not on this room's list"), "face_elsewhere": N_("face registered under another card"),
+           "not_matched": N_("face did not match the card"),
            "not_live": N_("liveness not confirmed"), "tampered": N_("card tampered"),
            "clone_suspected": N_("card copy suspected"), "expired_document": N_("card expired"),
            "untrusted_issuer": N_("card issuer not trusted"), "not_read": N_("card not read")}
