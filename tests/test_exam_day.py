@@ -119,6 +119,13 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
     rows = day(stack)
     assert [(rows[n]["seat"], rows[n]["device"], rows[n]["status"]) for n in PEOPLE] == [
         ("1", "seat-1", "waiting"), ("2", "seat-2", "waiting"), ("1", "seat-1", "waiting")]
+    # By hand: 0003 to seat 2 (free at their slot); not to seat 1 at 0001's slot.
+    moved = stack.post(f"/api/exam/candidates/{rows['0003']['id']}/move", {"device": "seat-2"}, role="supervisor")
+    assert moved.status_code == 200 and (moved.json()["device"], moved.json()["seat"]) == ("seat-2", "2"), moved.text
+    taken = stack.post(f"/api/exam/candidates/{rows['0003']['id']}/move", {"device": "seat-1", "slot": slot},
+                       role="supervisor")
+    assert taken.status_code == 409 and "already has a session" in taken.json()["detail"]
+    assert day(stack)["0003"]["device"] == "seat-2"
     assert stack.put("/api/kiosks/door-2/setup", {"purpose": "exam", "ticket_days": 0, "mode": "checkin",
                                                   "room": ROOM, "basis": "consent"}).status_code == 200
 
@@ -189,7 +196,7 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
     assert sql(stack, "SELECT count(*) FROM exam_candidates WHERE document IS NOT NULL") == [(0,)]
     actions = [a for (a,) in sql(stack, "SELECT action FROM audit WHERE action LIKE ? ORDER BY seq", "exam.%")]
     assert {"exam.day_scheduled", "exam.checked_in", "exam.checkin.failed", "exam.checked_in_by_hand",
-            "exam.session.sent", "exam.day_closed"} <= set(actions)
+            "exam.session.sent", "exam.session.moved", "exam.day_closed"} <= set(actions)
     report = stack.get("/api/exam/candidates/report.xlsx", role="supervisor", site="centre-1", day=str(now.date()))
     sheet = load_workbook(io.BytesIO(report.content)).active
     lines = {row[0]: row for row in sheet.iter_rows(min_row=3, values_only=True)}

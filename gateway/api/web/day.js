@@ -18,6 +18,7 @@ const PROBLEMS = {not_listed: FG.t("not on this room's list"), face_elsewhere: F
   clone_suspected: FG.t("card copy suspected"), expired_document: FG.t("card expired"), untrusted_issuer: FG.t("card issuer not trusted"),
   not_read: FG.t("card not read")};
 let rows = [], byHand = null;
+let wantedRoom = address.get("room");  // from the page's address: chosen once the day's rooms are known
 
 function isoDay() {
   const day = FG.parseLocal(form.elements.day.value);
@@ -28,16 +29,17 @@ function query(extra = {}) {
 }
 async function load() {
   if (!form.elements.site.value || !isoDay()) return;
-  const room = form.elements.room.value;
+  const room = form.elements.room.value || wantedRoom;
   rows = await FG.api("/api/exam/candidates?" + query(room ? {room} : {}), {background: true});
-  if (!room) rooms(rows);
+  if (!form.elements.room.value) rooms(room ? await FG.api("/api/exam/candidates?" + query(), {background: true}) : rows);
+  wantedRoom = null;
   draw();
   $("report-xlsx").href = "/api/exam/candidates/report.xlsx?" + query();
   $("report-pdf").href = "/api/exam/candidates/report.pdf?" + query();
 }
 // The room choice lists the rooms of the day's list.
 function rooms(list) {
-  const select = form.elements.room, chosen = select.value;
+  const select = form.elements.room, chosen = select.value || wantedRoom;
   const names = [...new Set(list.map(r => r.room))].sort();
   FG.fill(select, FG.html`<option value="">${FG.t("every room")}</option>${names.map(n => FG.html`<option value="${n}">${n}</option>`)}`);
   select.value = names.includes(chosen) ? chosen : "";
