@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import base64
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,13 +45,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from card_enrol import TimedCard, ms  # noqa: E402 - the software card, its compute kept apart
 from edge.node.kiosk_node import build_kiosk  # noqa: E402
 from edge.node.packs import open_pack  # noqa: E402
 from edge.settings import EdgeConfig  # noqa: E402
 from edge.vision.camera import Camera  # noqa: E402
 from emrtd.access import expiry_candidates  # noqa: E402
 from emrtd.checks.trust import TrustStore  # noqa: E402
-from emrtd_card import SoftwareCard, TestPki, issue_card, pace_info  # noqa: E402
+from emrtd_card import TestPki, issue_card, pace_info  # noqa: E402
 from exam_lists import candidate, xlsx  # noqa: E402
 from stack import Stack, sql  # noqa: E402
 from test_kiosk import before_the_camera  # noqa: E402
@@ -63,24 +63,6 @@ SHARED = REPO.parent / "shared"
 LFW = SHARED / "data" / "faces" / "lfw-devtest" / "images"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOM = "Phòng 1"
-
-
-class TimedCard(SoftwareCard):
-    """The software card, its own compute time kept apart (`compute`, seconds): a real chip's is not ours."""
-
-    compute = 0.0
-
-    def _answer(self, apdu: bytes) -> bytes:
-        start = time.perf_counter()
-        try:
-            return super()._answer(apdu)
-        finally:
-            self.compute += time.perf_counter() - start
-
-
-def ms(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values) or [0.0]
-    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
 
 
 def chip_jpeg(photo: Path) -> bytes:

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from conftest import DATA
 from edge.node.exam_node import build_exam
 from emrtd.checks.trust import TrustStore
-from emrtd_card import SoftwareCard, TestPki, issue_card
+from emrtd_card import SoftwareCard, issue_card
 from exam_lists import xlsx
 from stack import Stack, sql, wait_for
 from test_kiosk import KioskAtTheCounter, before_the_camera, chip_jpeg, kiosk_config  # noqa: F401 - a fixture
@@ -25,6 +25,7 @@ from wire.bundle import load_bundle
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the gateway's default time zone
 ROOM = "Phòng 2"
+DOOR = "door-2"
 # Three candidates: the list's fields, their card's expiry (one the card's rules allow: 0003's is the second of
 # those the door tries) and their LFW person -- the chip's portrait one photo, the face at the door another.
 PEOPLE = {
@@ -65,15 +66,16 @@ def stack(tmp_path_factory, new_db):
 
 
 @pytest.fixture(scope="module")
-def pki(stack):
-    pki = TestPki.create()
+def trusted(stack, pki):
+    """The test PKI's cards, trusted by this module's gateway (the admin's `facegate card trust add`)."""
     TrustStore(stack.gateway.trust_dir).add(pki.csca_pem())
     return pki
 
 
 @pytest.fixture(scope="module")
-def door(stack, kiosk_config, pack, virtual_reader):
-    device = KioskAtTheCounter(stack.devices["door-2"], kiosk_config, pack, virtual_reader)
+def door(request, stack, kiosk_config, pack, virtual_reader):
+    """The module's door (`DOOR`): a kiosk in this process, its card on the virtual reader behind pcscd."""
+    device = KioskAtTheCounter(stack.devices[request.module.DOOR], kiosk_config, pack, virtual_reader)
     yield device
     device.close()
 
@@ -98,7 +100,7 @@ def day(stack) -> dict[str, dict]:
     return {r["number"]: r for r in rows}
 
 
-def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face(stack, pki, door, pack,
+def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face(stack, pki, trusted, door, pack,
                                                                                   kiosk_config, tmp_path):
     now = datetime.now(ZONE)
     slot, later = f"{now:%H:%M}", f"{now + timedelta(hours=1):%H:%M}"

@@ -19,18 +19,19 @@ from playwright.sync_api import expect
 from conftest import DATA
 from edge.eval.synthetic import Sitter, desk_frames, face_patch, write_video
 from edge.node.exam_node import build_exam
-from emrtd.checks.trust import TrustStore
-from emrtd_card import SoftwareCard, TestPki, issue_card
+from emrtd_card import SoftwareCard, issue_card
 from exam_lists import candidate_rows, xlsx
 from gateway.services.security.auth import KIOSK, Auth
 from stack import Stack
-from test_kiosk import KIOSK_PASSWORD, KioskAtTheCounter, before_the_camera, chip_jpeg, kiosk_config  # noqa: F401
+from test_exam_day import door, trusted  # noqa: F401 - fixtures
+from test_kiosk import KIOSK_PASSWORD, before_the_camera, chip_jpeg, kiosk_config  # noqa: F401 - a fixture
 from test_pages import accessibility_problems, login, new_page, shot
 from wire.bundle import load_bundle
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOM = "Phòng 9"
+DOOR = "door-9"
 # The room's five candidates: name, personal number, birth date, card expiry, LFW person (chip photo, live photo).
 FIVE = [("Nguyễn Văn An", "001090001344", "15/03/1990", "300315", "Abdullah_Gul", "0013", "0014"),
         ("Trần Thị Bình", "001095002211", "02/07/1995", "350702", "Amelie_Mauresmo", "0001", "0006"),
@@ -71,20 +72,6 @@ def stack(tmp_path_factory):
     s.close()
 
 
-@pytest.fixture(scope="module")
-def pki(stack):
-    pki = TestPki.create()
-    TrustStore(stack.gateway.trust_dir).add(pki.csca_pem())
-    return pki
-
-
-@pytest.fixture(scope="module")
-def door(stack, kiosk_config, pack, virtual_reader):
-    device = KioskAtTheCounter(stack.devices["door-9"], kiosk_config, pack, virtual_reader)
-    yield device
-    device.close()
-
-
 def sits_down_with_a_neighbour(pack, person: str, number: str, path):
     """16 s at the desk: the candidate throughout, someone else leaning in from 5 s to 10 s."""
     def patch(image_path, height):
@@ -96,7 +83,8 @@ def sits_down_with_a_neighbour(pack, person: str, number: str, path):
     return write_video(path, (frame for _, frame in desk_frames(sitters, 16, 10.0)), 10.0)
 
 
-def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, door, pack, kiosk_config, tmp_path):
+def test_a_supervisor_runs_the_exam_day_from_the_pages(browser, stack, pki, trusted, door, pack, kiosk_config,
+                                                       tmp_path):
     now = datetime.now(ZONE)
     slot, today = f"{now:%H:%M}", now.date()
     day_page = new_page(browser, stack, "vi", accept_downloads=True, bypass_csp=True)
