@@ -18,10 +18,10 @@ Measured per candidate: from the request to the door (the page's "check me in") 
 room and seat, the read followed every 20 ms (the page looks every 600 ms); for those checked in, and for everyone
 (a refusal's answer included). A card's portrait meets its standard, so each person's best LFW photo by the
 enrolment's quality score is their chip's; the face at the door is another photo of theirs, upscaled from 250 px
-onto a generated wall -- which the liveness model often takes for a photo (counted, with the other refusals). Counted: checked in as themselves,
-checked in as someone else (wrong identities, goal 0), sent to the supervisor (why; who then checks them in by
-hand, so that the door stops expecting them). First, `--impostors`
-candidates' cards are each held by someone else: all must be refused. Baseline in the same run, today's path for
+onto a generated wall -- which the liveness model often takes for a photo (counted, with the other refusals).
+Counted: checked in as themselves, checked in as someone else (wrong identities, goal 0), sent to the supervisor
+(why; who then checks them in by hand, so that the door stops expecting them). First, `--impostors` candidates'
+cards are each held by someone else: all must be refused. Baseline in the same run, today's path for
 `--baseline` candidates the door checked in (so enrolled): one `facegate exam run --card DOC,BIRTH,EXPIRY` each
 (the details typed), from the process start to its check-in passed.
 """

@@ -1,8 +1,8 @@
 """The exam day at a test centre (supervisors and admins): the council's candidate list imported from its file
 (XLSX or CSV), the day scheduled onto the rooms' seat devices, a candidate moved or checked in by hand, the
-candidates with their status for the room's grid, the day closed, and its report for the council (XLSX, PDF). A file with problems is refused whole, each problem by row and
-field in the asker's language (422 with `problems`); the personal number never leaves the gateway, not even as
-its hash."""
+candidates with their status for the room's grid, the day closed, and its report for the council (XLSX, PDF). A
+file with problems is refused whole, each problem by row and field in the asker's language (422 with `problems`);
+the personal number never leaves the gateway, not even as its hash."""
 
 from __future__ import annotations
 
@@ -158,7 +158,8 @@ def report_xlsx(request: Request, gw: GatewayDep, session: Reviewer,
     lines, head = _report(gw, request, session, site, day, "xlsx")
     title = head["words"].gettext("{centre}, {day}: record of the exam day", centre=head["centre"], day=head["day"])
     return Response(workbook(lines, head["words"], title), media_type=XLSX, headers={
-        "Content-Disposition": f'attachment; filename="exam-day-{site}-{day:%Y-%m-%d}.xlsx"', "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="exam-day-{site}-{day:%Y-%m-%d}.xlsx"',
+        "Cache-Control": "no-store"})
 
 
 @router.get("/report.pdf", response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
@@ -172,7 +173,8 @@ def report_pdf(request: Request, gw: GatewayDep, session: Reviewer,
                        title=head["words"].gettext("Record of the exam day"), printed_by=session.user.name,
                        printed_at=local_text(utc_text(datetime.now(timezone.utc)), gw.config.time_zone))
     return Response(html_to_pdf(html), media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="exam-day-{site}-{day:%Y-%m-%d}.pdf"', "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="exam-day-{site}-{day:%Y-%m-%d}.pdf"',
+        "Cache-Control": "no-store"})
 
 
 @router.post("/schedule", response_model=ScheduleOut)

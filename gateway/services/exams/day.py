@@ -69,12 +69,14 @@ def day_rows(store: Store, site: str, day: str, room: str | None = None) -> list
 REPORT_COLUMNS = (("number", N_("Candidate number")), ("name", N_("Full name")), ("licence_class", N_("Class")),
                   ("room", N_("Room")), ("seat", N_("Seat")), ("slot", N_("Slot")),
                   ("checked_in_at", N_("Checked in at")), ("method", N_("Check-in")), ("check", N_("Check found")),
-                  ("started", N_("Session started")), ("ended", N_("Session ended")), ("flags", N_("Flags and reviews")),
+                  ("started", N_("Session started")), ("ended", N_("Session ended")),
+                  ("flags", N_("Flags and reviews")),
                   ("verdict", N_("Verdict")), ("status", N_("Status")))
 METHODS = {"chip": N_("chip card and face"), "manual": N_("by hand")}
 BASES = {"consent": N_("on the candidate's consent"), "exam_rules": N_("on the exam rules")}
 REASONS = {"face_refused": N_("refused face processing"), "card_failed": N_("the card could not be read or checked"),
-           "face_failed": N_("the face check failed"), "door_down": N_("the door's reader is down"), "other": N_("other"),
+           "face_failed": N_("the face check failed"), "door_down": N_("the door's reader is down"),
+           "other": N_("other"),
            "not_listed": N_("not on this room's list"), "face_elsewhere": N_("face registered under another card"),
            "not_matched": N_("face did not match the card"),
            "not_live": N_("liveness not confirmed"), "tampered": N_("card tampered"),

@@ -108,8 +108,8 @@ def request_read(store: Store, send: Send | None, signing_key: DeviceKey | None,
     read = CardReadRow(str(uuid7()), device.site, device.id, user, now, purpose, valid_until, "asked", now)
     with store.db.transaction() as tx:
         store.card_reads.add(tx, read)
-        tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose,
-                                                                  "key": "typed" if typed else "list" if listed else "qr"})
+        key = "typed" if typed else "list" if listed else "qr"
+        tx.audit(f"user:{user}", "card.read_requested", read.id, {"device": device.id, "purpose": purpose, "key": key})
     details = CardDetails(document=document, birth=birth, expiry=expiry) if typed else CardDetails(keys=listed)
     nonce, sealed = seal_card_details(device.gallery_key, device.id, read.id, details)
     command = CardReadCommand(id=read.id, device=device.id, issued_at=_now(), by=user, nonce=nonce, sealed=sealed)
