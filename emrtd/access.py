@@ -23,10 +23,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from emrtd.checks.trust import TrustStore
-from emrtd.link.apdu import OK, AccessDenied, CardError, StatusError, Transport, command, split
+from emrtd.link.apdu import AccessDenied, StatusError, Transport
 from emrtd.opening.bac import BacKeys, mrz_information
 from emrtd.opening.bac import authenticate as basic_access_control
-from emrtd.reader import AID, STILL_OPEN, CardRead, read_card
+from emrtd.reader import CardRead, read_card, select_application
 
 MILESTONES = (25, 40, 60)  # the ages whose birthday ends a card
 EARLY_YEARS = 2  # a card issued less than this before a milestone runs to the next
@@ -119,12 +119,7 @@ def probe_keys(transport: Transport, keys: list[tuple[str, str, str]]) -> int | 
     `read_card` then opens it with its strongest protocol. None if the card refuses BAC itself (a PACE-only card:
     try the keys with `read_card_trying`); AccessDenied if it accepts none."""
     for index, (document, birth, expiry) in enumerate(keys):
-        _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
-        if status in STILL_OPEN:
-            transport.reconnect()
-            _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
-        if status != OK:
-            raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+        select_application(transport)
         try:
             basic_access_control(transport, BacKeys.from_mrz_information(mrz_information(document, birth, expiry)))
         except AccessDenied:

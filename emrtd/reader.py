@@ -68,6 +68,17 @@ class _Counted:
         self.transport.reconnect()
 
 
+def select_application(transport: Transport) -> None:
+    """Select the eMRTD application in the clear (the card reset first if an earlier reader left it in secure
+    messaging); CardError for a card that has none."""
+    _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+    if status in STILL_OPEN:  # reset, try again
+        transport.reconnect()
+        _, status = split(transport.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
+    if status != OK:
+        raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+
+
 class ChipSession:
     """The eMRTD application opened with PACE or BAC (or in the clear, `secure=False`: only a test card allows
     it, for the benchmark's baseline). `protocol` says which opened it; `notes` what was odd on the way."""
@@ -112,12 +123,7 @@ class ChipSession:
             self.authenticate_chip(self.chip_offer)
 
     def _open_with_bac(self) -> None:
-        _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
-        if status in STILL_OPEN:  # reset, try again
-            self.link.reconnect()
-            _, status = split(self.link.transmit(command(0x00, 0xA4, 0x04, 0x0C, AID)))
-        if status != OK:
-            raise CardError("this card has no ICAO travel document application (not a chip ID card?)")
+        select_application(self.link)
         self.channel = None
         if self.secure:
             self.channel = basic_access_control(self.link, BacKeys.from_mrz_information(self.mrz_info))

@@ -46,7 +46,7 @@ from emrtd.link.apdu import AccessDenied, CardError, CardRemoved, Transport
 from emrtd.reader import CardRead, read_card
 from models.faces import embed_faces, people_in_view
 from models.pack import LoadedPack
-from wire.commands import CardReadCommand, CommandRefused, FreshCommands
+from wire.commands import CardDetails, CardReadCommand, CommandRefused, FreshCommands
 from wire.events import CardEvent
 from wire.evidence import seal
 
@@ -111,15 +111,21 @@ class Kiosk:
         person is before the camera either way, and the door's answer comes a capture sooner. A face taken for a
         card that then fails is dropped, never sent."""
         started = time.monotonic()
-        face = self._faces.submit(self._live_face) if self._camera_free(command) else None
         try:
-            return self._run(command, started, face)
+            card = command.details(self.gallery_key)
+        except CommandRefused as exc:
+            self._send(command.id, "failed", "refused",
+                       problem=f"the card details do not open with this kiosk's key ({exc.reason})")
+            return "refused"
+        face = None if card.from_qr else self._faces.submit(self._live_face)  # a QR code needs the camera first
+        try:
+            return self._run(command, card, started, face)
         finally:
             if face is not None:
                 wait([face])  # the camera is let go before the next read
 
-    def _run(self, command: CardReadCommand, started: float, face: Future | None) -> str:
-        opened = self._read_card(command)
+    def _run(self, command: CardReadCommand, card: CardDetails, started: float, face: Future | None) -> str:
+        opened = self._read_card(command.id, card)
         if isinstance(opened, str):
             return opened
         read, attempts = opened
@@ -162,37 +168,27 @@ class Kiosk:
                    sealed={"live_template": _b64(live.template.astype(np.float32).tobytes())})
         return outcome
 
-    def _camera_free(self, command: CardReadCommand) -> bool:
-        """Whether the read leaves the camera free for the face: its key is typed or listed, not a QR code."""
-        try:
-            return not command.details(self.gallery_key).from_qr
-        except CommandRefused:
-            return False  # refused again, and said so, by _read_card
-
-    def _read_card(self, command: CardReadCommand) -> tuple[CardRead, int | None] | str:
+    def _read_card(self, read_id: str, card: CardDetails) -> tuple[CardRead, int | None] | str:
         """The card read, with the keys its QR code took to open it (None: typed details); or the outcome of a
         read that ended (its `failed` event sent)."""
         try:
-            card = command.details(self.gallery_key)
             if card.typed:
                 return read_card(self.reader(), card.document, card.birth, card.expiry, NO_TRUST_STORE), None
             if card.keys is not None:  # an exam room's door: the keys of the candidates expected there
                 return self._read_listed([tuple(key.split(",")) for key in card.keys])
             qr = self._card_qr()
             if qr is None:
-                self._send(command.id, "failed", "no_qr", problem="the card's QR code was not seen in time")
+                self._send(read_id, "failed", "no_qr", problem="the card's QR code was not seen in time")
                 return "no_qr"
             opened = read_card_trying(self.reader(), access_candidates(qr, date.today()), NO_TRUST_STORE)
             return opened.read, opened.attempts
-        except CommandRefused as exc:
-            outcome, problem = "refused", f"the card details do not open with this kiosk's key ({exc.reason})"
         except AccessDenied as exc:
             outcome, problem = "refused", str(exc)
         except CardRemoved as exc:
             outcome, problem = "interrupted", str(exc)
         except (CardError, ValueError) as exc:
             outcome, problem = "unreadable", f"the card could not be read: {exc}"
-        self._send(command.id, "failed", outcome, problem=problem)
+        self._send(read_id, "failed", outcome, problem=problem)
         return outcome
 
     def _read_listed(self, keys: list[tuple[str, str, str]]) -> tuple[CardRead, int]:

@@ -110,7 +110,8 @@ def _out(row: DayRow) -> CandidateOut:
 
 def _row(gw, candidate_id: str) -> CandidateOut:
     found = gw.store.candidates.get(candidate_id)
-    return next(_out(r) for r in day_rows(gw.store, found.site, found.exam_date) if r.candidate.id == candidate_id)
+    rows = day_rows(gw.store, found.site, found.exam_date, found.room)  # the candidate's room, not the whole day
+    return next(_out(r) for r in rows if r.candidate.id == candidate_id)
 
 
 @router.post("/import", response_model=ImportOut)
