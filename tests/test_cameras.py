@@ -10,6 +10,8 @@ import statistics
 import subprocess
 import sys
 from collections import defaultdict
+from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -267,7 +269,15 @@ def test_a_network_camera_that_dies_mid_run_says_so_while_the_others_keep_their_
     assert by_camera(verdicts)["fast"][0] == ("granted", "adel-al-jubeir", 2)
     assert by_camera(verdicts)["steady"] == [("granted", "alejandro-atchugarry", 3), ("unknown", None, 3)]
     last = status[-1]
-    # the steady file kept its frames; the fast camera was taken at its declared 15 fps, the rest skipped
-    assert last["steady"]["frames"] >= 0.95 * 90
+    # The steady file's reader delivered its frames in real time, and the loop never stood still for the dying
+    # camera: a loop waiting on it would spend its 1 s read timeout, and heartbeats (every 0.5 s) would come that
+    # far apart. How many of the delivered frames the loop took depends on the machine's load (a suite on two
+    # busy cores drops a few), not on the dying camera: it took most.
+    kept = last["steady"]
+    assert kept["frames"] + kept["frames_dropped"] >= 0.95 * 90
+    beat_at = [datetime.fromisoformat(b["captured_at"]) for b in beats]
+    assert max(later - earlier for earlier, later in pairwise(beat_at)) < timedelta(seconds=1.0)
+    assert kept["frames"] >= 0.8 * 90
+    # the fast camera was taken at its declared 15 fps, the rest skipped
     assert last["fast"]["over_rate"] > last["fast"]["frames"]
     assert 12 < statistics.median(s["fast"]["source_fps"] for s in status) < 18
