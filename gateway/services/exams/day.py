@@ -126,20 +126,30 @@ def _number(value) -> str:
 
 
 def workbook(lines: list[dict[str, str]], words, title: str) -> bytes:
-    """The report as an XLSX workbook: a title row, the column headings, a line per candidate (long cells wrap)."""
+    """The report as an XLSX workbook: a title row, the column headings, a line per candidate (long cells wrap).
+    Every cell is text: a name or a note from the list or a person that starts with "=" stays text, never a
+    formula, and characters XLSX cannot hold (control characters) are replaced."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font
+
+    def text(value: str) -> str:
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
 
     book = Workbook()
     sheet = book.active
     sheet.title = words.gettext("Exam day")[:31]
-    sheet.append([title])
+    sheet.append([text(title)])
     sheet["A1"].font = Font(bold=True, size=13)
     sheet.append([words.gettext(label) for _, label in REPORT_COLUMNS])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for line in lines:
-        sheet.append([line[key] for key, _ in REPORT_COLUMNS])
+        sheet.append([text(line[key]) for key, _ in REPORT_COLUMNS])
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":  # openpyxl takes any string starting with "=" for a formula
+                cell.data_type = "s"
     widths = {"name": 28, "check": 40, "flags": 48, "verdict": 32, "method": 18, "checked_in_at": 20,
               "started": 20, "ended": 20, "status": 14}
     for index, (key, _) in enumerate(REPORT_COLUMNS, start=1):
