@@ -7,6 +7,8 @@ import io
 from datetime import date, time
 
 from openpyxl import Workbook
+from openpyxl.drawing.image import Image
+from openpyxl.utils import get_column_letter
 
 HEADINGS = ["Số báo danh", "Họ và tên", "Số định danh cá nhân", "Ngày sinh", "Hạng", "Nội dung thi", "Ngày thi",
             "Ca thi", "Phòng thi"]
@@ -27,13 +29,18 @@ def candidate_rows(count: int, day: date) -> list[list]:
     return [candidate(n, day) for n in range(1, count + 1)]
 
 
-def xlsx(rows: list[list], headings: list[str] = HEADINGS) -> bytes:
+def xlsx(rows: list[list], headings: list[str] = HEADINGS, photos: dict[int, bytes] | None = None) -> bytes:
+    """The list as a workbook; with `photos` (the picture of rows[i]), a last column "Ảnh" holding each picture
+    placed in the row's cell, as Excel's Insert > Picture and a drag do."""
     book = Workbook()
     sheet = book.active
     sheet.title = "Danh sách thí sinh"
-    sheet.append(headings)
+    sheet.append(headings + ["Ảnh"] if photos is not None else headings)
     for row in rows:
         sheet.append(row)
+    column = get_column_letter(len(headings) + 1)
+    for i, picture in (photos or {}).items():
+        sheet.add_image(Image(io.BytesIO(picture)), f"{column}{i + 2}")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -8,11 +8,13 @@ import base64
 import io
 from datetime import date, datetime, timezone
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-from exam_lists import candidate_rows, excel_csv, xlsx
+from exam_lists import HEADINGS, candidate_rows, excel_csv, xlsx
 from gateway.errors import RowsInvalid
 from gateway.i18n import catalogue
 from gateway.services.devices.registry import add_site
@@ -67,6 +69,30 @@ def test_the_same_list_saved_by_excel_as_csv_reads_the_same():
         "Phòng 2")
 
 
+def picture(width: int, height: int, suffix: str = ".jpg") -> bytes:
+    """A picture as a list carries one (whether it shows a face is the door's matter, not the import's)."""
+    gradient = np.linspace(0, 255, width * height * 3).reshape(height, width, 3).astype(np.uint8)
+    return cv2.imencode(suffix, gradient)[1].tobytes()
+
+
+def test_a_lists_photos_are_the_pictures_on_its_rows_each_checked():
+    face, thumbnail = picture(200, 250), picture(30, 40, ".png")  # a photo; a stamp
+    rows = candidate_rows(4, DAY)
+    with pytest.raises(RowsInvalid) as refused:
+        parse_candidates(xlsx(rows, photos={0: face, 2: thumbnail}), "a.xlsx")
+    assert [(p.row, p.field, p.message.format(**p.params)) for p in refused.value.problems] == [
+        (4, "photo", "the photo is not a JPEG or PNG picture of at least 100 pixels a side and at most 2 MB")]
+    listed = parse_candidates(xlsx(rows, photos={0: face, 3: face}), "a.xlsx")
+    assert [r.photo == face if r.photo else None for r in listed] == [True, None, None, True]
+    # A CSV cannot carry a picture: a file name in its photo column is refused, not ignored.
+    named = excel_csv([r + [""] for r in rows[:1]] + [r + ["anh/0002.jpg"] for r in rows[1:2]],
+                      headings=HEADINGS + ["Ảnh thẻ"])
+    with pytest.raises(RowsInvalid) as refused:
+        parse_candidates(named, "a.csv")
+    assert [(p.row, p.field) for p in refused.value.problems] == [(3, "photo")]
+    assert "picture placed in the row's cell of an XLSX" in refused.value.problems[0].message
+
+
 @pytest.fixture
 def store(database, tmp_path):
     store = Store.open(database)
@@ -116,15 +142,26 @@ def sql_rows(store, query):
         return [tuple(r) for r in conn.exec_driver_sql(query).fetchall()]
 
 
-def test_the_chip_keys_of_a_day_are_forgotten_once_it_has_ended(store, tmp_path):
+def test_the_chip_keys_and_photos_of_a_day_are_forgotten_once_it_has_ended(store, tmp_path):
     secrets = GatewaySecrets(tmp_path / "secrets")
-    import_candidates(store, secrets, "dtc-tien-giang", parse_candidates(xlsx(candidate_rows(3, DAY)), "a.xlsx"),
-                      "user:supervisor-1")
+    face = picture(200, 250)
+    rows = candidate_rows(3, DAY)
+    first = import_candidates(store, secrets, "dtc-tien-giang", parse_candidates(xlsx(rows, photos={1: face}),
+                                                                                 "a.xlsx"), "user:supervisor-1")
+    listed = {c.number: c.id for c in store.candidates.day("dtc-tien-giang", "2027-03-15")}
+    assert first.added == 3 and store.candidates.photo(listed["0002"]) == face
+    # The council sends the photo of 0003 too: one row updated, 0002's photo kept.
+    again = import_candidates(store, secrets, "dtc-tien-giang",
+                              parse_candidates(xlsx(rows, photos={1: face, 2: face}), "a.xlsx"), "user:supervisor-1")
+    assert (again.updated, again.unchanged) == (1, 2)
+    assert sql_rows(store, "SELECT count(*) FROM exam_candidate_photos") == [(2,)]
     # 23:30 on the day, Hanoi's clock (16:30 UTC): still the day.
     assert forget_day_keys(store, "Asia/Ho_Chi_Minh", datetime(2027, 3, 15, 16, 30, tzinfo=timezone.utc)) == 0
     # 00:30 the next morning in Hanoi, still the 15th in UTC: the day has ended there.
     assert forget_day_keys(store, "Asia/Ho_Chi_Minh", datetime(2027, 3, 15, 17, 30, tzinfo=timezone.utc)) == 3
     assert {(c.document, c.birth) for c in store.candidates.day("dtc-tien-giang", "2027-03-15")} == {(None, None)}
+    assert store.candidates.photo(listed["0002"]) is None
+    assert sql_rows(store, "SELECT count(*) FROM exam_candidate_photos") == [(0,)]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,11 +42,16 @@ def photo(person: str, which: dict):
     return LFW / person / f"{person}_{which[person]}.jpg"
 
 
+# The photos the council's list carries: 0001's is theirs (their ID photo, as on the chip); 0002's is somebody else's.
+LISTED = {0: photo("Abdullah_Gul", CHIP), 1: LFW / "Ana_Palacio" / "Ana_Palacio_0005.jpg"}
+
+
 def list_file(slots: dict[str, str]) -> dict:
     today = datetime.now(ZONE).date()
     rows = [[number, name, personal, birth, "B", "lý thuyết", today, slots[number], ROOM]
             for number, (name, personal, birth, _, _) in PEOPLE.items()]
-    return {"site": "centre-1", "filename": "danh-sach.xlsx", "content": base64.b64encode(xlsx(rows)).decode()}
+    book = xlsx(rows, photos={i: path.read_bytes() for i, path in LISTED.items()})
+    return {"site": "centre-1", "filename": "danh-sach.xlsx", "content": base64.b64encode(book).decode()}
 
 
 def card_of(pki, number: str) -> SoftwareCard:
@@ -147,6 +153,14 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
     assert (refused["outcome"], refused["reason"], refused["number"]) == ("see_supervisor", "not_matched", "0002")
     assert (day(stack)["0002"]["status"], day(stack)["0002"]["checkin_problem"]) == ("waiting", "not_matched")
 
+    # 0002's own card and face: they match, but the list's photo is somebody else's. A supervisor sees to it.
+    read = at_the_door(stack, door, card_of(pki, "0002"), photo("Amelie_Mauresmo", LIVE), tmp_path)
+    assert read["may_enrol"] is True
+    refused = stack.post(f"/api/kiosks/door-2/reads/{read['read']}/checkin", {"agree": True},
+                         role="supervisor").json()
+    assert (refused["outcome"], refused["reason"]) == ("see_supervisor", "photo_not_matched")
+    assert day(stack)["0002"]["checkin_problem"] == "photo_not_matched"
+
     # 0002 again, refusing face processing: the supervisor checks them in by hand.
     read = at_the_door(stack, door, card_of(pki, "0002"), photo("Amelie_Mauresmo", LIVE), tmp_path)
     refused = stack.post(f"/api/kiosks/door-2/reads/{read['read']}/checkin", {"agree": False},
@@ -206,5 +220,6 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
         "Candidate number", "Full name", "Class")
     assert lines["0001"][1] == "Nguyễn Văn An" and lines["0001"][7] == "chip card and face"
     assert "card genuine" in lines["0001"][8] and lines["0001"][9] and lines["0001"][13] == "finished"
+    assert re.search(r"list photo 0\.\d\d", lines["0001"][8])  # matched to the list's photo too
     assert lines["0002"][7] == "by hand" and "Thẻ CCCD đã đối chiếu bằng mắt" in lines["0002"][8]
     assert lines["0003"][13] == "absent" and not lines["0003"][6]

@@ -1,4 +1,5 @@
-"""The exam council's candidate lists (migration 0011): a row per candidate, a centre and a day."""
+"""The exam council's candidate lists (migration 0011): a row per candidate, a centre and a day; the photos a list
+carries (0013) apart, so that reading a day never loads pictures."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from gateway.storage.schema import exam_candidates
+from gateway.storage.schema import exam_candidate_photos, exam_candidates
 
 if TYPE_CHECKING:
     from gateway.storage.database import Database, Tx
@@ -94,15 +95,41 @@ class Candidates:
         values.pop("id")
         tx.execute(update(exam_candidates).where(exam_candidates.c.id == candidate.id).values(**values))
 
+    def photo(self, candidate: str) -> bytes | None:
+        """The picture the list carries for the candidate, if any (and the day has not ended)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(exam_candidate_photos.c.photo)
+                               .where(exam_candidate_photos.c.candidate == candidate)).first()
+        return bytes(row[0]) if row else None
+
+    def photo_in(self, tx: Tx, candidate: str) -> bytes | None:
+        """The candidate's photo as this transaction sees it."""
+        row = tx.execute(select(exam_candidate_photos.c.photo)
+                         .where(exam_candidate_photos.c.candidate == candidate)).first()
+        return bytes(row[0]) if row else None
+
+    def set_photo(self, tx: Tx, candidate: str, photo: bytes | None) -> None:
+        """The candidate's photo as the list now gives it (None: the list has none)."""
+        tx.execute(delete(exam_candidate_photos).where(exam_candidate_photos.c.candidate == candidate))
+        if photo is not None:
+            tx.execute(insert(exam_candidate_photos).values(candidate=candidate, photo=photo))
+
     def clear_access_of(self, tx: Tx, site: str, exam_date: str) -> int:
-        """Forget the chip access keys of one centre's day (the day closed); how many candidates had one."""
+        """Forget the chip access keys and the photos of one centre's day (the day closed); how many candidates had
+        a key."""
+        day = select(exam_candidates.c.id).where(exam_candidates.c.site == site,
+                                                  exam_candidates.c.exam_date == exam_date)
+        tx.execute(delete(exam_candidate_photos).where(exam_candidate_photos.c.candidate.in_(day)))
         return tx.execute(update(exam_candidates)
                           .where(exam_candidates.c.site == site, exam_candidates.c.exam_date == exam_date,
                                  exam_candidates.c.document.is_not(None))
                           .values(document=None, birth=None)).rowcount
 
     def clear_access_before(self, tx: Tx, exam_date: str) -> int:
-        """Forget the chip access keys of every day before `exam_date`; how many candidates had one."""
+        """Forget the chip access keys and the photos of every day before `exam_date`; how many candidates had a
+        key."""
+        days = select(exam_candidates.c.id).where(exam_candidates.c.exam_date < exam_date)
+        tx.execute(delete(exam_candidate_photos).where(exam_candidate_photos.c.candidate.in_(days)))
         return tx.execute(update(exam_candidates)
                           .where(exam_candidates.c.exam_date < exam_date, exam_candidates.c.document.is_not(None))
                           .values(document=None, birth=None)).rowcount

@@ -237,6 +237,12 @@ exam_candidates = Table(  # the exam council's list for a day at a centre (migra
     UniqueConstraint("site", "exam_date", "number", name="uq_exam_candidates_day_number"),
 )
 
+exam_candidate_photos = Table(  # the photo a list carries for a candidate, until the day ends (migration 0013)
+    "exam_candidate_photos", metadata,
+    Column("candidate", Text, ForeignKey("exam_candidates.id"), primary_key=True),
+    Column("photo", LargeBinary, nullable=False),  # the picture's file as the list held it (JPEG or PNG)
+)
+
 exam_flags = Table(
     "exam_flags", metadata,
     Column("id", Text, primary_key=True),

@@ -266,7 +266,8 @@ def check_in(device: Device, read: ReadId, body: CheckInIn, gw: GatewayDep,
     deleted either way."""
     _own(device, session)
     done = check_in_at_door(gw.store, gw.secrets, gw.config.kiosk, device, read, body.agree, session.user.name,
-                            gw.config.time_zone, gw.publish, gw.secrets.signing_key if gw.publish else None)
+                            gw.config.time_zone, gw.publish, gw.secrets.signing_key if gw.publish else None,
+                            gw.enrolment.photo_template if gw.enrolment else None)
     if done.outcome == "checked_in" and gw.on_consent_change:
         gw.on_consent_change()  # the seat's device gets the candidate's face within a second
     return CheckInOut(outcome=done.outcome, name=done.name, number=done.number, room=done.room, seat=done.seat,

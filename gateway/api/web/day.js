@@ -14,7 +14,8 @@ const FLAGS = {face_mismatch: FG.t("face mismatch"), no_face: FG.t("no face"), m
   camera_blocked: FG.t("camera blocked"), low_quality: FG.t("poor image"), presentation_attack: FG.t("presentation attack"),
   technical: FG.t("technical problem")};
 const PROBLEMS = {not_listed: FG.t("not on this room's list"), face_elsewhere: FG.t("face registered under another card"), face_refused: FG.t("refused face processing"),
-  not_matched: FG.t("face did not match the card"), not_live: FG.t("liveness not confirmed"), tampered: FG.t("card tampered"),
+  not_matched: FG.t("face did not match the card"), photo_not_matched: FG.t("face did not match the list's photo"),
+  photo_unusable: FG.t("the list's photo has no usable face"), not_live: FG.t("liveness not confirmed"), tampered: FG.t("card tampered"),
   clone_suspected: FG.t("card copy suspected"), expired_document: FG.t("card expired"), untrusted_issuer: FG.t("card issuer not trusted"),
   not_read: FG.t("card not read")};
 let rows = [], byHand = null;

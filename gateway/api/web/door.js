@@ -18,6 +18,8 @@ const WHY = {
   face_elsewhere: FG.t("Your face is already registered under another card."),
   face_refused: FG.t("You chose not to have your face checked."),
   not_matched: FG.t("Your face does not match the photo on your card."),
+  photo_not_matched: FG.t("Your face does not match the photo on the exam list."),
+  photo_unusable: FG.t("The photo on the exam list cannot be used for a face check."),
   not_live: FG.t("The camera could not confirm a live person."),
   tampered: FG.t("Your card failed its authenticity check."),
   clone_suspected: FG.t("Your card's chip could not prove it is the original."),

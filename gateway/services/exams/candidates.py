@@ -3,13 +3,14 @@ row before anything is written.
 
 The file is XLSX (the first sheet) or CSV (UTF-8, as Excel's "CSV UTF-8" saves it; comma or semicolon), a heading
 row then a row per candidate: candidate number (số báo danh), full name (any script), the 12-digit personal
-number, birth date, licence class, exam parts (theory, simulation, track, road), date, slot, room. Headings may be
+number, birth date, licence class, exam parts (theory, simulation, track, road), date, slot, room; and, optionally, a
+photo column whose cells hold a picture placed on the row (XLSX only: a CSV cannot carry pictures). Headings may be
 Vietnamese or English, in any order. Every problem is reported by row and field, and then nothing is written; a
 re-import updates each candidate by number and date, never adding them twice.
 
 The personal number is kept as the keyed hash enrolment uses. What the chip's access key needs on the day -- the
 number's last nine digits and the birth date -- is kept only until the day ends (`forget_day_keys`, run by the
-gateway's housekeeping).
+gateway's housekeeping), and so is a list's photo: the door matches the live face to it as well as to the chip's.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from gateway.errors import Invalid, RowProblem, RowsInvalid
 from gateway.i18n import N_
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.storage import ExamCandidate, Store
+from models.photos import decode_image
 from wire import uuid7
 
 MAX_ROWS = 5000  # a council's day at one centre is a few hundred
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 5 * 1024 * 1024  # without photos; with them, MAX_PHOTO_BYTES more a row
+MAX_PHOTO_BYTES = 2 * 1024 * 1024
+MIN_PHOTO_SIDE = 100  # pixels: smaller, an ID photo's face is too small to match
 
 # Each field, its label (what a problem names, in the reader's language) and the headings a file may give it.
 FIELDS = {
@@ -44,6 +48,7 @@ FIELDS = {
     "slot": (N_("slot"), ("ca thi", "giờ thi", "slot")),
     "room": (N_("room"), ("phòng thi", "phòng", "room")),
 }
+PHOTO = (N_("photo"), ("ảnh", "ảnh thẻ", "ảnh chân dung", "hình", "photo", "picture"))  # the optional column
 PARTS = {"theory": ("theory", "lý thuyết"), "simulation": ("simulation", "mô phỏng"),
          "track": ("track", "sa hình"), "road": ("road", "đường trường")}
 CLASS = re.compile(r"^[A-F][0-9A-Z]{0,3}$")
@@ -54,7 +59,8 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(str(text).split())).lower()
 
 
-HEADINGS = {_plain(heading): name for name, (_, headings) in FIELDS.items() for heading in headings}
+HEADINGS = {_plain(heading): name for name, (_, headings) in (*FIELDS.items(), ("photo", PHOTO))
+            for heading in headings}
 PART_NAMES = {_plain(word): part for part, words in PARTS.items() for word in words}
 
 
@@ -72,6 +78,7 @@ class CandidateRow:
     exam_date: date
     slot: str
     room: str
+    photo: bytes | None = None  # the picture on the row (JPEG or PNG), if the list has one
 
 
 @dataclass(frozen=True)
@@ -83,24 +90,50 @@ class Imported:
     dates: tuple[str, ...]
 
 
-def _table(data: bytes, filename: str) -> list[list]:
-    """The file's rows as cells (XLSX cells keep their types: a date is a date)."""
-    if len(data) > MAX_BYTES:
-        raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
+@dataclass
+class _Table:
+    rows: list[list]  # the cells (XLSX cells keep their types: a date is a date)
+    pictures: dict[tuple[int, int], list[bytes]]  # (row, column), both from 0, of each picture's top-left corner
+    xlsx: bool
+
+
+def _table(data: bytes, filename: str) -> _Table:
+    """The file's rows as cells, and the pictures placed on its cells."""
     if filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
         from openpyxl import load_workbook
 
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        try:  # not read-only: openpyxl reads a sheet's pictures only then
+            sheet = load_workbook(io.BytesIO(data), data_only=True).worksheets[0]
         except Exception:  # openpyxl raises what its XML and zip readers raise
             raise Invalid("the file is not an XLSX workbook Excel or LibreOffice can open") from None
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        pictures: dict[tuple[int, int], list[bytes]] = {}
+        for picture in sheet._images:  # openpyxl's only way to a sheet's pictures
+            corner = getattr(picture.anchor, "_from", None)  # a picture not placed on a cell has none
+            if corner is not None:
+                pictures.setdefault((corner.row, corner.col), []).append(picture._data())
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        if len(data) > MAX_BYTES + MAX_PHOTO_BYTES * len(rows):
+            raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
+        return _Table(rows, pictures, True)
+    if len(data) > MAX_BYTES:
+        raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Invalid("the CSV file is not UTF-8: save it from Excel as \"CSV UTF-8\"") from None
     dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect)]
+    return _Table([row for row in csv.reader(io.StringIO(text), dialect)], {}, False)
+
+
+def _photo(pictures: list[bytes]) -> tuple[bytes | None, str | None]:
+    """The one picture on a row, checked (a JPEG or PNG the door can read, large enough to hold a face); or what is
+    wrong with it."""
+    if len(pictures) > 1:
+        return None, N_("{n} pictures on this row: one photo a candidate")
+    image = decode_image(pictures[0], max_bytes=MAX_PHOTO_BYTES)
+    if isinstance(image, str) or min(image.shape[:2]) < MIN_PHOTO_SIDE:
+        return None, N_("the photo is not a JPEG or PNG picture of at least {side} pixels a side and at most 2 MB")
+    return pictures[0], None
 
 
 def _date(value) -> date:
@@ -148,7 +181,8 @@ def _text(value) -> str:
 def parse_candidates(data: bytes, filename: str) -> list[CandidateRow]:
     """Every row of the council's file, checked; RowsInvalid naming each problem by row and field (nothing is
     imported then), Invalid for a file that is not a list at all."""
-    table = _table(data, filename)
+    read = _table(data, filename)
+    table = read.rows
     while table and not any(_text(c) for c in table[-1]):
         table.pop()  # trailing empty rows, as spreadsheets keep them
     if not table:
@@ -168,6 +202,16 @@ def parse_candidates(data: bytes, filename: str) -> list[CandidateRow]:
         if not any(_text(c) for c in cells):
             continue  # a blank row between blocks
         cell = {name: cells[i] if i < len(cells) else None for name, i in columns.items()}
+        photo = None
+        if "photo" in columns:
+            pictures = read.pictures.get((number - 1, columns["photo"]), [])
+            if pictures:
+                photo, wrong = _photo(pictures)
+                if wrong:
+                    problems.append(RowProblem(number, PHOTO[0], wrong, {"n": len(pictures), "side": MIN_PHOTO_SIDE}))
+            elif _text(cell["photo"]):  # a file name or a link: the door has no way to it
+                problems.append(RowProblem(number, PHOTO[0], N_("a photo must be a picture placed in the row's cell "
+                                                               "of an XLSX file, not text")))
         found = {}
 
         def check(name: str, parse, message: str) -> None:
@@ -203,7 +247,7 @@ def parse_candidates(data: bytes, filename: str) -> list[CandidateRow]:
             problems.append(RowProblem(number, FIELDS["personal_number"][0],
                                        N_("the same person is also on row {row} that day"), {"row": other}))
             continue
-        rows.append(CandidateRow(number, **found))
+        rows.append(CandidateRow(number, **found, photo=photo))
     if problems:
         raise _refused(problems)
     return rows
@@ -247,19 +291,26 @@ def import_candidates(store: Store, secrets: GatewaySecrets, site: str, rows: li
         for r in rows:
             day = f"{r.exam_date:%Y-%m-%d}"
             before = listed[day].get(r.number)
-            candidate = ExamCandidate(
-                id=before.id if before else str(uuid7()), site=site, exam_date=day, number=r.number, name=r.name,
-                personal_hash=secrets.id_card_hash(r.personal_number), document=r.personal_number[-9:],
-                birth=f"{r.birth:%Y-%m-%d}", licence_class=r.licence_class, parts=r.parts, slot=r.slot, room=r.room,
-                imported_by=actor, imported_at=tx.now)
+            listing = {  # what the list says; the schedule and the check-in stay as they are
+                "exam_date": day, "number": r.number, "name": r.name,
+                "personal_hash": secrets.id_card_hash(r.personal_number), "document": r.personal_number[-9:],
+                "birth": f"{r.birth:%Y-%m-%d}", "licence_class": r.licence_class, "parts": r.parts, "slot": r.slot,
+                "room": r.room, "imported_by": actor, "imported_at": tx.now}
             if before is None:
+                candidate = ExamCandidate(id=str(uuid7()), site=site, **listing)
                 store.candidates.add(tx, candidate)
+                store.candidates.set_photo(tx, candidate.id, r.photo)
                 added += 1
-            elif replace(before, imported_by=actor, imported_at=tx.now) == candidate:
+                continue
+            candidate = replace(before, **listing)
+            new_photo = store.candidates.photo_in(tx, before.id) != r.photo
+            if replace(before, imported_by=actor, imported_at=tx.now) == candidate and not new_photo:
                 unchanged += 1
-            else:
-                store.candidates.replace(tx, candidate)
-                updated += 1
+                continue
+            store.candidates.replace(tx, candidate)
+            if new_photo:
+                store.candidates.set_photo(tx, candidate.id, r.photo)
+            updated += 1
         tx.audit(actor, "exam.candidates_imported", site, {"dates": dates, "rows": len(rows), "added": added,
                                                             "updated": updated, "unchanged": unchanged})
     return Imported(len(rows), added, updated, unchanged, tuple(dates))

@@ -8,7 +8,9 @@ The door is a kiosk set up in `checkin` mode for a room (gateway/services/device
    and checks the chip (passive authentication; Chip and Active Authentication where the card offers them) and
    matches the live face to the chip's portrait, with liveness (gateway/services/people/kiosk.py follows it).
 2. `check_in` decides, from what the gateway checked itself (`may_enrol`): the card must be genuine and its holder
-   on the list for this door (the card number's keyed hash against the list's), the live face must match. Where
+   on the list for this door (the card number's keyed hash against the list's), the live face must match the
+   chip's portrait and, where the list carries a photo, that photo too (the gateway embeds it with the read's
+   model pack; a photo without one usable face sends the candidate to a supervisor rather than skip it). Where
    the centre's basis is the candidate's consent, their answer to the exam notice is recorded; a "no" -- or any
    failure -- leaves them to a supervisor's manual check-in (`check_in_by_hand`): the face is never the only way
    in. A candidate checked in has a template for the day (the chip's portrait and today's face, fused) with an
@@ -20,6 +22,7 @@ Every outcome is audited, and kept on the candidate's row for the day's report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -42,6 +45,9 @@ from wire import DeviceKey
 from wire.commands import MAX_LISTED_KEYS
 from wire.events import utc_text
 
+# A template of the one face in a photo, made with the named model pack, or why there is none (the gateway's
+# enrolment service: `EnrolmentService.photo_template`).
+PhotoTemplate = Callable[[bytes, str], Template | str]
 NOTICE_VERSION = "exam-checkin-v1"  # the exam notice the door shows (gateway/i18n: its words in vi and en)
 
 
@@ -115,9 +121,10 @@ def _record(store: Store, candidate: ExamCandidate, actor: str, action: str, **c
 
 def check_in(store: Store, secrets: GatewaySecrets, settings: KioskSettings, device_id: str, read_id: str,
              agree: bool | None, user: str, zone: str, publish: Publish | None,
-             signing_key: DeviceKey | None) -> CheckIn:
+             signing_key: DeviceKey | None, photo_template: PhotoTemplate | None = None) -> CheckIn:
     """The door's decision on read `read_id`, with the candidate's answer to the exam notice (`agree`; None where
-    the exam rules are the basis). The read is closed in every case."""
+    the exam rules are the basis). The read is closed in every case. `photo_template`: how the gateway embeds a
+    list's photo (without it, a candidate whose list carries one goes to a supervisor)."""
     setup = kiosk_setup(store, device_id, zone)
     if setup.mode != "checkin":
         raise Invalid("kiosk {device} is not set up as an exam room's door", device=device_id)
@@ -127,19 +134,22 @@ def check_in(store: Store, secrets: GatewaySecrets, settings: KioskSettings, dev
         raise Invalid("the candidate's answer to the exam notice is needed")
     candidate = _holder(store, read, setup.site, setup.room, zone) if read.card_hash else None
     problem = may_enrol(read, settings)
+    photo = None
+    if candidate is not None and problem is None and agree is not False:
+        problem, photo = _against_list_photo(store, read, candidate, settings, photo_template)
     if candidate is None or problem or agree is False:
         reason = "not_listed" if problem is None and candidate is None and agree is not False else \
             "face_refused" if agree is False else problem
         close_read(store, read, actor, "see_supervisor")
         if candidate is not None:
             _record(store, candidate, actor, "exam.checkin.failed",
-                    checkin_detail={"reason": reason, "read": read.id, "passive": read.passive})
+                    checkin_detail={"reason": reason, "read": read.id, "passive": read.passive, "photo": photo})
         return CheckIn("see_supervisor", candidate.id if candidate else None, candidate.name if candidate else None,
                        candidate.number if candidate else None, candidate.room if candidate else None,
                        reason=reason)
     check = FaceCheck.of(read, settings)
     detail = {"read": read.id, "door": device_id, "passive": read.passive, "cosine": check.cosine,
-              "threshold": check.threshold, "liveness": read.liveness, "basis": setup.basis}
+              "threshold": check.threshold, "liveness": read.liveness, "basis": setup.basis, "photo": photo}
     subject = _template_for_the_day(store, secrets, read, candidate, setup.basis, zone, actor, detail)
     if subject is None:  # the face is enrolled already, under another card: a supervisor sees to it
         close_read(store, read, actor, "see_supervisor")
@@ -151,6 +161,21 @@ def check_in(store: Store, secrets: GatewaySecrets, settings: KioskSettings, dev
     candidate = _record(store, candidate, actor, "exam.checked_in", checked_in_at=utc_text(datetime.now(timezone.utc)),
                         checkin_method="chip", basis=setup.basis, checkin_detail=detail)
     return _send_session(store, candidate, subject, publish, signing_key, actor)
+
+
+def _against_list_photo(store: Store, read: CardReadRow, candidate: ExamCandidate, settings: KioskSettings,
+                        photo_template: PhotoTemplate | None) -> tuple[str | None, float | None]:
+    """(why not, the cosine) of the live face against the list's photo of the candidate; (None, None) without one."""
+    photo = store.candidates.photo(candidate.id)
+    if photo is None:
+        return None, None
+    if photo_template is None or read.pack is None:
+        return "photo_unusable", None
+    template = photo_template(photo, read.pack)
+    if isinstance(template, str):
+        return "photo_unusable", None
+    check = FaceCheck.of(read, settings, template.embedding.astype(np.float32).tobytes())
+    return (None if check.matched else "photo_not_matched"), check.cosine
 
 
 def _template_for_the_day(store: Store, secrets: GatewaySecrets, read: CardReadRow, candidate: ExamCandidate,

@@ -79,6 +79,8 @@ REASONS = {"face_refused": N_("refused face processing"), "card_failed": N_("the
            "other": N_("other"),
            "not_listed": N_("not on this room's list"), "face_elsewhere": N_("face registered under another card"),
            "not_matched": N_("face did not match the card"),
+           "photo_not_matched": N_("face did not match the list's photo"),
+           "photo_unusable": N_("the list's photo has no usable face"),
            "not_live": N_("liveness not confirmed"), "tampered": N_("card tampered"),
            "clone_suspected": N_("card copy suspected"), "expired_document": N_("card expired"),
            "untrusted_issuer": N_("card issuer not trusted"), "not_read": N_("card not read")}
@@ -99,6 +101,8 @@ def report_lines(rows: list[DayRow], words, when: Callable[[str | None], str]) -
                                   score=_number(detail.get("cosine")), threshold=_number(detail.get("threshold")),
                                   liveness=_number(detail.get("liveness")),
                                   basis=words.gettext(BASES.get(detail.get("basis"), "")))
+            if detail.get("photo") is not None:
+                check += "; " + words.gettext("list photo {score}", score=_number(detail["photo"]))
         elif c.checkin_method == "manual":
             check = words.gettext("{reason}: {note} ({user})", reason=words.gettext(REASONS.get(detail.get("reason"),
                                   "other")), note=detail.get("note", ""), user=detail.get("by", ""))

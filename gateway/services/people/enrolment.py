@@ -246,3 +246,14 @@ class EnrolmentService:
                 self._packs |= open_packs(wanted - self._packs.keys(), self.models)
             enroller = Enroller(self.store, self.secrets, {n: self._packs[n] for n in wanted}, self.quality, actor)
             return enroller.enrol(request)
+
+    def photo_template(self, photo: bytes, pack: str) -> Template | str:
+        """A template of the one face in `photo` (an exam list's photo, at the door), made with model pack `pack`
+        under the enrolment's quality rules; or why there is none."""
+        image = decode_image(photo)
+        if isinstance(image, str):
+            return image
+        with self._lock:
+            if pack not in self._packs:
+                self._packs |= open_packs({pack}, self.models)
+            return template_from_image(image, self._packs[pack], self.quality)

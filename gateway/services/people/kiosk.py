@@ -238,15 +238,16 @@ class FaceCheck:
     threshold: float | None  # None: a pack the gateway does not know
 
     @classmethod
-    def of(cls, read: CardReadRow, settings: KioskSettings) -> FaceCheck:
+    def of(cls, read: CardReadRow, settings: KioskSettings, other: bytes | None = None) -> FaceCheck:
+        """The read's live face against the chip's portrait, or against `other` (a template of the same pack)."""
         threshold = settings.verify_threshold if settings.verify_threshold is not None else _verify_threshold(read.pack)
-        if read.chip_template is None or read.live_template is None \
-                or len(read.live_template) != len(read.chip_template):
+        against = read.chip_template if other is None else other
+        if against is None or read.live_template is None or len(read.live_template) != len(against):
             return cls(None, threshold)
-        chip = np.frombuffer(read.chip_template, dtype=np.float32).astype(np.float64)
+        reference = np.frombuffer(against, dtype=np.float32).astype(np.float64)
         live = np.frombuffer(read.live_template, dtype=np.float32).astype(np.float64)
-        norms = float(np.linalg.norm(chip) * np.linalg.norm(live))
-        cosine = float(chip @ live) / norms if norms > 0 and np.isfinite(norms) else None
+        norms = float(np.linalg.norm(reference) * np.linalg.norm(live))
+        cosine = float(reference @ live) / norms if norms > 0 and np.isfinite(norms) else None
         return cls(None if cosine is None else round(cosine, 4), threshold)
 
     @property
