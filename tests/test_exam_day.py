@@ -46,9 +46,9 @@ def photo(person: str, which: dict):
 LISTED = {0: photo("Abdullah_Gul", CHIP), 1: LFW / "Ana_Palacio" / "Ana_Palacio_0005.jpg"}
 
 
-def list_file(slots: dict[str, str]) -> dict:
+def list_file(slots: dict[str, str], names: dict[str, str] | None = None) -> dict:
     today = datetime.now(ZONE).date()
-    rows = [[number, name, personal, birth, "B", "lý thuyết", today, slots[number], ROOM]
+    rows = [[number, (names or {}).get(number, name), personal, birth, "B", "lý thuyết", today, slots[number], ROOM]
             for number, (name, personal, birth, _, _) in PEOPLE.items()]
     book = xlsx(rows, photos={i: path.read_bytes() for i, path in LISTED.items()})
     return {"site": "centre-1", "filename": "danh-sach.xlsx", "content": base64.b64encode(book).decode()}
@@ -172,6 +172,13 @@ def test_a_day_is_imported_scheduled_and_checked_in_at_the_door_by_chip_and_face
     assert by_hand.json()["status"] == "checked in"
     assert stack.post(f"/api/exam/candidates/{day(stack)['0002']['id']}/checkin",
                       {"reason": "other", "note": "again"}, role="supervisor").status_code == 409
+    # The council corrects 0002's name and sends its list again: their seat and check-in stay.
+    again = stack.post("/api/exam/candidates/import", list_file({"0001": slot, "0002": slot, "0003": later},
+                                                                {"0002": "Trần Thị Bích"}), role="supervisor")
+    assert (again.json()["updated"], again.json()["unchanged"]) == (1, 2)
+    corrected = day(stack)["0002"]
+    assert (corrected["name"], corrected["status"], corrected["checkin_method"], corrected["seat"]) == (
+        "Trần Thị Bích", "checked in", "manual", "2")
 
     # A card of nobody on the list does not open with any listed key.
     stranger = issue_card(pki, chip_jpeg(photo("Ana_Palacio", CHIP)), document="099000111", birth="010101",
