@@ -37,7 +37,7 @@ class HttpSettings(BaseModel):
     """Limits on what a request may cost before anyone is authenticated."""
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body
-    max_upload_bytes: int = Field(48 * 1024 * 1024, ge=1024)  # an enrolment photo, base64 in JSON
+    max_upload_bytes: int = Field(48 * 1024 * 1024, ge=1024)  # an enrolment photo or an exam list, base64 in JSON
 
 
 class ClockSettings(BaseModel):

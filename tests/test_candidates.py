@@ -191,3 +191,12 @@ def test_the_api_refuses_a_wrong_list_in_the_readers_language_and_lists_the_day_
     assert "personal" not in str(listed[0]) and "0010900" not in str(listed)
     operator = {"Authorization": f"Bearer {stack.token('operator')}"}
     assert httpx.post(url + "/import", json=right, headers=operator).status_code == 403
+    # With a photo on each row the list is megabytes, more than an ordinary request may carry: it imports.
+    noise = np.random.default_rng(27).integers(0, 256, (400, 300, 3), dtype=np.uint8)
+    photos = {i: cv2.imencode(".jpg", np.roll(noise, i, axis=0))[1].tobytes() for i in range(12)}
+    book = xlsx(candidate_rows(12, DAY), photos=photos)
+    assert len(book) > 1024 * 1024
+    with_photos = wrong | {"content": base64.b64encode(book).decode()}
+    answer = httpx.post(url + "/import", json=with_photos, headers=headers, timeout=60)
+    assert answer.status_code == 200 and answer.json()["updated"] == 12, answer.text
+    assert sql(stack, "SELECT count(*) FROM exam_candidate_photos") == [(12,)]

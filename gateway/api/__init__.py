@@ -32,7 +32,8 @@ def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
     add_error_handlers(app)
     limits = gateway.config.http
     app.add_middleware(BodyLimit, default=limits.max_body_bytes,
-                       per_route={("POST", "/api/subjects"): limits.max_upload_bytes})
+                       per_route={("POST", "/api/subjects"): limits.max_upload_bytes,
+                                  ("POST", "/api/exam/candidates/import"): limits.max_upload_bytes})
     app.add_middleware(LoginGate, throttle=gateway.auth.throttle)
     app.add_middleware(SecurityHeaders)  # outermost: every answer gets the headers, a 413 or a 429 too
     return app

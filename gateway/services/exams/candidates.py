@@ -31,7 +31,7 @@ from models.photos import decode_image
 from wire import uuid7
 
 MAX_ROWS = 5000  # a council's day at one centre is a few hundred
-MAX_BYTES = 5 * 1024 * 1024  # without photos; with them, MAX_PHOTO_BYTES more a row
+MAX_BYTES = 32 * 1024 * 1024  # a list of a few hundred rows with an ID photo each (tens of KB) is a few MB
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MIN_PHOTO_SIDE = 100  # pixels: smaller, an ID photo's face is too small to match
 
@@ -99,6 +99,8 @@ class _Table:
 
 def _table(data: bytes, filename: str) -> _Table:
     """The file's rows as cells, and the pictures placed on its cells."""
+    if len(data) > MAX_BYTES:
+        raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
     if filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
         from openpyxl import load_workbook
 
@@ -111,12 +113,7 @@ def _table(data: bytes, filename: str) -> _Table:
             corner = getattr(picture.anchor, "_from", None)  # a picture not placed on a cell has none
             if corner is not None:
                 pictures.setdefault((corner.row, corner.col), []).append(picture._data())
-        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-        if len(data) > MAX_BYTES + MAX_PHOTO_BYTES * len(rows):
-            raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
-        return _Table(rows, pictures, True)
-    if len(data) > MAX_BYTES:
-        raise Invalid("the file is larger than {mb} MB", mb=MAX_BYTES // (1024 * 1024))
+        return _Table([list(row) for row in sheet.iter_rows(values_only=True)], pictures, True)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
