@@ -80,15 +80,25 @@ def yunet_pack(config):
 
 
 # The gateway's database: every test that stores anything runs once on SQLite and once on PostgreSQL (Debian's
-# postgresql-15, one cluster for the session in a temporary folder on a free port, a fresh database per use).
+# postgresql-15, one cluster for the session in a temporary folder on a free port, a fresh database per use) --
+# except where a test is marked `backends("sqlite")`: the browser's tests, whose subject is the page. What the pages
+# ask of storage, every route's queries, runs on both (test_api_auth, test_fuzz, test_events_api, each route's own
+# module); doing the same browser work twice cost the suite a minute and a half of its two cores.
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE = "facegate_template"  # migrated once; each test's database is a copy (faster than migrating it)
 DATABASE_NUMBERS = itertools.count(1)  # per process (each xdist worker has its own cluster): names never repeat
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
 def backend(request) -> str:
     return request.param
+
+
+def pytest_generate_tests(metafunc):
+    """Each test that needs a database, on every backend, or on those its `backends` marker names."""
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", only.args if only else BACKENDS, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +194,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "data: needs the model packs or public images in ../shared")
     config.addinivalue_line("markers", "postgres: runs on a PostgreSQL server (Debian's postgresql-15)")
     config.addinivalue_line("markers", "pcsc: reads a card through pcscd and a virtual reader (pcscd, vsmartcard-vpcd)")
+    config.addinivalue_line("markers", "backends(*names): the databases a test runs on, if not every one")
 
 
 # How the suite is shared between the workers (`make test`: pytest-xdist, --dist loadscope). A module's tests go to

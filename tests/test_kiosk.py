@@ -333,6 +333,7 @@ PAGE_PEOPLE = {("vi", "desktop"): ("Mario_Cipollini", "TRAN", "THI BINH", "Trầ
                ("vi", "phone"): ("Pierre_Boulanger", "PHAM", "VAN DUC", "Phạm Văn Đức", "203001403")}
 
 
+@pytest.mark.backends("sqlite")  # the page is the subject (conftest.py: BACKENDS)
 @pytest.mark.parametrize("lang, screen", [("vi", "desktop"), ("en", "desktop"), ("vi", "phone")])
 def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_language(browser, stack, pki, kiosk,
                                                                                    tmp_path, lang, screen):
@@ -377,6 +378,7 @@ def test_a_visitor_enrols_at_the_kiosk_page_reading_the_consent_in_their_languag
     assert listed[subject]["display_name"] == name  # what the admin's people page shows
 
 
+@pytest.mark.backends("sqlite")  # the page is the subject (conftest.py: BACKENDS)
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_kiosk_page_says_why_a_card_was_refused_lets_the_person_correct_it_and_has_no_serious_accessibility_problem(
         browser, stack, pki, kiosk, tmp_path, lang):
@@ -444,6 +446,7 @@ def nothing_of_the_staffs(page, stack) -> None:
     page.wait_for_load_state("networkidle")
 
 
+@pytest.mark.backends("sqlite")  # the page is the subject (conftest.py: BACKENDS)
 def test_a_kiosk_provisioned_on_the_admin_page_shows_its_visitor_nothing_of_the_staffs_and_goes_back_to_the_start(
         browser, stack, pki, kiosk_config, pack, virtual_reader, tmp_path_factory, tmp_path):
     """The admin provisions kiosk-9 (device, login, set-up: the gates, tickets to 23:59 tomorrow); its screen,

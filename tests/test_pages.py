@@ -24,6 +24,7 @@ from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
 from wire import event_topic, sign_event, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
 
+pytestmark = pytest.mark.backends("sqlite")  # the page is the subject (conftest.py: BACKENDS)
 SHOTS = REPO / "docs" / "screenshots"
 CELEBS = DATA / "faces" / "celebrities"
 
