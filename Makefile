@@ -17,9 +17,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/facegate demo
 
-# One worker more than there are cores (pytest-xdist): most of the suite waits on real processes. Each worker takes a
-# whole module's tests on one database at a time, the longest first (tests/conftest.py, docs/testing.md).
-WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# Two workers more than there are cores (pytest-xdist): much of the suite waits on real processes (measured on 2
+# cores: 3 workers 10 min 44 s, 4 workers 9 min 32 s; docs/testing.md). Each worker takes a whole module's tests on
+# one database at a time, the longest first (tests/conftest.py).
+WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 # axe-core (npm) checks every page's accessibility in the browser tests.
 AXE := tests/node_modules/.installed
 $(AXE): tests/package.json tests/package-lock.json
