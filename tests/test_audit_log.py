@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
+from gateway.i18n import catalogue
+from gateway.storage.schema import AUDIT_READ_ACTIONS
 from stack import Stack
 from wire.events import utc_text
 
@@ -25,6 +29,13 @@ def stack(tmp_path_factory, new_db):
         tx.audit("user:supervisor-1", "exam.flag.dismissed", "flag-8", {"note": "glare"},
                  at=utc_text(now - timedelta(days=7, minutes=-5)))
         tx.audit("user:admin-1", "subject.enrolled", "=SUM(1,1)", {}, at=utc_text(now - timedelta(days=6, hours=1)))
+        # an operator's live page loading, twice: the pages' own reads
+        for minutes in (30, 29):
+            tx.audit("user:operator-1", "events.read", None, {"filters": {"kind": "verdict"}},
+                     at=utc_text(now - timedelta(days=6, minutes=minutes)))
+        tx.audit("user:supervisor-1", "exam.checked_in_by_hand", "cand-1",
+                 {"reason": "face_refused", "note": "Thẻ CCCD đã đối chiếu", "room": "Phòng 2"},
+                 at=utc_text(now - timedelta(days=6, minutes=20)))
     with s.store.db.transaction() as tx:  # since then, a device's stream of events
         for i in range(DEVICE_ENTRIES):
             tx.audit("device:gate-01", "event.stored", f"event-{i}", {"n": i},
@@ -83,24 +94,66 @@ def test_bad_filters_are_refused_in_plain_words(stack):
     assert stack.get("/api/audit/export.csv", role="supervisor").status_code == 403
 
 
-def test_the_csv_export_holds_every_match_and_no_formula(stack):
-    r = stack.get("/api/audit/export.csv", role="auditor", who="all")
+def test_the_pages_reads_are_kept_apart_from_peoples_actions(stack):
+    actions = [e["action"] for e in search(stack, who="people", limit=1000)]
+    assert "exam.flag.confirmed" in actions and "exam.checked_in_by_hand" in actions
+    assert "events.read" not in actions  # the default view: what people did
+    reads = search(stack, who="reads", limit=1000)
+    assert {e["action"] for e in reads} <= set(AUDIT_READ_ACTIONS) and len(reads) >= 2
+    assert {e["actor"] for e in reads if e["action"] == "events.read"} >= {"user:operator-1"}
+
+
+def test_the_actions_are_offered_by_name_in_the_readers_language(stack):
+    r = reading(stack, "/api/audit/actions", "vi")
+    named = {a["code"]: a["name"] for a in r.json()}
+    assert named["exam.flag.confirmed"] == catalogue("vi").gettext("exam flag confirmed") != "exam flag confirmed"
+    assert {"user.login", "consent.withdrawn", "events.read", "exam.verdict"} <= set(named)
+    assert stack.get("/api/audit/actions", role="operator").status_code == 403
+
+
+def reading(stack: Stack, path: str, language: str, **params) -> httpx.Response:
+    """The auditor's GET of `path`, their client reading `language`."""
+    return httpx.get(stack.gateway.base_url + path, params=params, timeout=30,
+                     headers={"Authorization": f"Bearer {stack.token('auditor')}", "Accept-Language": language})
+
+
+def exported(stack: Stack, language: str, **params) -> list[list[str]]:
+    r = reading(stack, "/api/audit/export.csv", language, **params)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0][:6] == ["seq", "time (Asia/Ho_Chi_Minh)", "at (UTC)", "actor", "action", "target"]
-    confirmed = [row for row in rows[1:] if row[4] == "exam.flag.confirmed"]
-    assert confirmed and confirmed[0][3] == "user:supervisor-1"
+    assert r.content.startswith("\ufeff".encode())  # the byte-order mark Excel needs to read UTF-8
+    return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+def test_the_csv_export_holds_every_match_and_no_formula(stack):
+    rows = exported(stack, "en", who="all")
+    assert rows[0] == ["entry", "time (Asia/Ho_Chi_Minh)", "time (UTC)", "who", "action", "action code", "target",
+                       "reason", "note", "other details", "hash"]
+    confirmed = [row for row in rows[1:] if row[5] == "exam.flag.confirmed"]
+    assert confirmed and confirmed[0][3] == "user:supervisor-1" and confirmed[0][4] == "exam flag confirmed"
     # The site's clock, day first, 24-hour: seven hours ahead of the UTC beside it.
     at = datetime.fromisoformat(confirmed[0][2].replace("Z", "+00:00"))
     assert confirmed[0][1] == (at + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M:%S")
     # Someone's text as a formula would run when the auditor opens the file: it is written as text.
-    assert [row[5] for row in rows[1:] if row[4] == "subject.enrolled"] == ["'=SUM(1,1)"]
+    assert [row[6] for row in rows[1:] if row[5] == "subject.enrolled"] == ["'=SUM(1,1)"]
+    assert confirmed[0][8] == "'=HYPERLINK(\"http://x\")"
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
     devices = [row for row in rows[1:] if row[3] == "device:gate-01"]
     assert len(devices) == DEVICE_ENTRIES  # every match, past any page size
-    exported = search(stack, action="audit.exported")
-    assert exported and exported[0]["actor"] == "user:auditor-1" and exported[0]["detail"]["filters"] == {}
+    exported_ = search(stack, action="audit.exported")
+    assert exported_ and exported_[0]["actor"] == "user:auditor-1" and exported_[0]["detail"]["filters"] == {}
+
+
+def test_the_csv_export_speaks_the_readers_language_with_notes_in_columns(stack):
+    rows = exported(stack, "vi", who="people")
+    words = catalogue("vi")
+    assert rows[0][3:9] == [words.gettext(c) for c in ("who", "action", "action code", "target", "reason", "note")]
+    assert rows[0][1] == words.gettext("time ({zone})", zone="Asia/Ho_Chi_Minh")
+    [by_hand] = [row for row in rows[1:] if row[5] == "exam.checked_in_by_hand"]
+    assert by_hand[4] == words.gettext("candidate checked in by hand")
+    assert (by_hand[7], by_hand[8]) == ("face_refused", "Thẻ CCCD đã đối chiếu")  # Vietnamese intact
+    assert json.loads(by_hand[9]) == {"room": "Phòng 2"}
+    assert not [row for row in rows[1:] if row[5] == "events.read"]  # people's actions: the reads apart
 
 
 def test_a_filter_the_database_refuses_is_a_422_and_no_export_is_recorded(stack):

@@ -622,11 +622,12 @@ def test_the_auditor_finds_who_confirmed_a_flag_a_week_ago_among_the_devices_eve
     login(page, stack, "auditor")  # the auditor's page: people's actions first, the devices' stream apart
     expect(page.locator("#entries tr").first).to_be_visible()
     assert not [who for who in page.locator("#entries td:nth-child(3)").all_inner_texts() if who.startswith("device:")]
-    page.fill("input[name=action]", "exam.flag.confirmed")
-    page.keyboard.press("Enter")
+    page.select_option("select[name=action]", label=words(page)("exam flag confirmed"))  # by name, from a list
+    page.click("#filters button[type=submit]")
     page.wait_for_url(lambda url: "action=exam.flag.confirmed" in url)  # the search has its own address
     row = page.locator("#entries tr", has_text=flag)
     expect(row).to_contain_text("user:supervisor-1")
+    expect(row).to_contain_text(words(page)("exam flag confirmed"))
     week_ago = (now - timedelta(days=7)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
     expect(row).to_contain_text(week_ago.strftime("%d/%m/%Y %H:%M"))  # when, on the sites' clock
     row.get_by_role("link", name=flag).click()  # everything about that flag

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select, text
 
-from gateway.storage.schema import AUDIT_PEOPLE, audit
+from gateway.storage.schema import AUDIT_ACTIONS, AUDIT_READS, audit
 
 if TYPE_CHECKING:
     from gateway.storage.database import Database
@@ -63,7 +63,8 @@ class AuditQuery:
     target: str | None = None
     since: str | None = None  # at >= since (UTC text)
     until: str | None = None  # at < until
-    who: str | None = None  # "people" (users, the CLI, the system) or "devices"; None: both
+    # "people": what users, the CLI and the system did, the pages' own reads apart ("reads"); "devices"; None: all
+    who: str | None = None
     before: int | None = None
     limit: int = 100
 
@@ -164,7 +165,9 @@ class AuditLog:
         if q.until:
             query = query.where(audit.c.at < q.until)
         if q.who == "people":
-            query = query.where(text(AUDIT_PEOPLE))
+            query = query.where(text(AUDIT_ACTIONS))
+        elif q.who == "reads":
+            query = query.where(text(AUDIT_READS))
         elif q.who == "devices":
             query = query.where(func.substr(audit.c.actor, 1, 7) == "device:")
         if q.before is not None:

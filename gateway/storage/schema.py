@@ -87,6 +87,14 @@ purged_events = Table(
 
 # People's entries, as opposed to devices' (`device:<id>`): the partial index's predicate and the query's, one text.
 AUDIT_PEOPLE = "substr(actor, 1, 7) <> 'device:'"
+# The pages' own reads -- a list loaded, a session or its evidence opened, the event stream followed -- are people's
+# entries too, but kept apart from their actions (migration 0014): each load of the live page writes several, and
+# the audit page's default view is what people did. An auditor asks for the reads by name (who saw what).
+AUDIT_READ_ACTIONS = ("event.read", "events.read", "events.stream", "exam.day_report.read", "exam.evidence.read",
+                      "exam.report.read", "exam.session.read", "exam.sessions.read", "subjects.read")
+_READS = ", ".join(f"'{action}'" for action in AUDIT_READ_ACTIONS)
+AUDIT_ACTIONS = f"{AUDIT_PEOPLE} AND action NOT IN ({_READS})"
+AUDIT_READS = f"{AUDIT_PEOPLE} AND action IN ({_READS})"
 audit = Table(
     "audit", metadata,
     Column("seq", Counter, primary_key=True, autoincrement=False),
@@ -103,6 +111,7 @@ audit = Table(
     Index("idx_audit_action_seq", "action", "seq"),
     Index("idx_audit_at", "at"),
     Index("idx_audit_people_seq", "seq", sqlite_where=text(AUDIT_PEOPLE), postgresql_where=text(AUDIT_PEOPLE)),
+    Index("idx_audit_actions_seq", "seq", sqlite_where=text(AUDIT_ACTIONS), postgresql_where=text(AUDIT_ACTIONS)),
 )
 
 sites = Table(

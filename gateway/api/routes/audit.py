@@ -7,14 +7,17 @@ from datetime import datetime
 from itertools import chain, islice
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
-from gateway.services.security.audit import verify
+from gateway.api.templates import reader_language
+from gateway.i18n import catalogue
+from gateway.i18n.actions import ACTION_NAMES
 from gateway.services.events.exports import audit_header, audit_rows, csv_lines
+from gateway.services.security.audit import verify
 from gateway.storage import AuditQuery, Session
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -38,7 +41,7 @@ def verify_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AU
     return AuditCheck(**report.__dict__)
 
 
-Who = Literal["people", "devices", "all"]
+Who = Literal["people", "reads", "devices", "all"]
 
 
 def audit_query(
@@ -49,7 +52,7 @@ def audit_query(
     target: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     since: Annotated[datetime | None, Query(description="at or after (ISO 8601; UTC if no zone)")] = None,
     until: Annotated[datetime | None, Query(description="before")] = None,
-    who: Annotated[Who, Query(description="people's actions, devices' events, or all")] = "all",
+    who: Annotated[Who, Query(description="people's actions, the pages' reads, devices' events, or all")] = "all",
     before: Annotated[int | None, Query(ge=1, le=2**62, description="cursor: the last seq of the page before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditQuery:
@@ -74,15 +77,32 @@ def list_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDI
     return [row.api() for row in gw.store.audit.search(q)]
 
 
+class ActionName(BaseModel):
+    code: str
+    name: str
+
+
+@router.get("/actions", response_model=list[ActionName])
+def action_names(request: Request, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> list[ActionName]:
+    """The actions the log records, each by its name in the reader's language, in the order of the names."""
+    words = catalogue(reader_language(request, session, accept_language=True))
+    return sorted((ActionName(code=code, name=words.gettext(name)) for code, name in ACTION_NAMES.items()),
+                  key=lambda a: a.name.casefold())
+
+
 @router.get("/export.csv")
-def export_audit(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))],
+def export_audit(request: Request, gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))],
                  q: Annotated[AuditQuery, Depends(audit_query)]) -> StreamingResponse:
-    """Every entry matching the filters as CSV, newest first (`before` and `limit` do not apply)."""
+    """Every entry matching the filters as CSV, newest first (`before` and `limit` do not apply), for Excel: a
+    byte-order mark, the columns named in the reader's language, each action by name and code, a detail's reason
+    and note in columns of their own."""
     zone = gw.config.time_zone
-    rows = audit_rows(gw.store, replace(q, before=None), zone)
+    words = catalogue(reader_language(request, session, accept_language=True))
+    rows = audit_rows(gw.store, replace(q, before=None), zone, words)
     # The first read before the answer starts: a filter the database refuses is a 422, not a file cut off.
     first = list(islice(rows, 1))
     with gw.store.db.transaction() as tx:
         tx.audit(actor(session), "audit.exported", None, {"filters": _filters(q)})
-    return StreamingResponse(csv_lines(audit_header(zone), chain(first, rows)), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(csv_lines(audit_header(zone, words), chain(first, rows)),
+                             media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="facegate-audit.csv"'})

@@ -4,8 +4,21 @@
 const PAGE = 100;
 const form = document.getElementById("filters");
 const shown = new URLSearchParams(location.search);
-if (!shown.has("who")) shown.set("who", "people");  // people's actions apart from the devices' stream of events
+// people's actions, apart from the pages' own reads and the devices' stream of events
+if (!shown.has("who")) shown.set("who", "people");
 for (const [name, value] of shown) if (form.elements[name]) form.elements[name].value = value;
+let names = {};  // action code -> its name in the page's language
+
+// The actions to choose from, by name; an address's action that is not one of them (a prefix such as exam.flag.*,
+// typed into the address) is kept as a choice of its own.
+async function actionChoices() {
+  const actions = await FG.api("/api/audit/actions");
+  names = Object.fromEntries(actions.map(a => [a.code, a.name]));
+  const asked = shown.get("action");
+  if (asked && !Object.hasOwn(names, asked)) actions.unshift({code: asked, name: asked});
+  const select = form.elements.action;
+  for (const a of actions) select.append(new Option(a.name, a.code));
+}
 
 // The API's query: the address's filters, with the form's local times as instants.
 function apiQuery() {
@@ -31,7 +44,8 @@ async function more() {
   const targetLink = t => FG.html`<a href="/audit?${new URLSearchParams({who: "all", target: t}).toString()}"
     title="${FG.t("everything about {target}", {target: t})}">${t}</a>`;
   const fragment = FG.html`${rows.map(e => FG.html`<tr><td>${e.seq}</td><td>${FG.dateTime(e.at)}</td>
-    <td>${e.actor}</td><td>${e.action}</td><td>${e.target ? targetLink(e.target) : ""}</td>
+    <td>${e.actor}</td><td title="${e.action}">${names[e.action] || e.action}</td>
+    <td>${e.target ? targetLink(e.target) : ""}</td>
     <td class="muted detail">${JSON.stringify(e.detail)}</td></tr>`)}`;
   const holder = document.createElement("tbody");  // FG.fill replaces; the rows already shown stay, these join them
   FG.fill(holder, fragment);
@@ -48,4 +62,9 @@ document.getElementById("verify").onclick = async () => {
   out.textContent = r.ok ? FG.t("intact: {entries} entries, {events} events checked", {entries: r.entries, events: r.events})
     : FG.t("BROKEN at entry {seq}: {reason}", {seq: r.first_broken, reason: r.reason});
 };
-(async () => { await FG.header("/audit"); more(); })();
+(async () => {
+  await FG.header("/audit");
+  await actionChoices();
+  form.elements.action.value = shown.get("action") || "";
+  more();
+})();
