@@ -135,6 +135,10 @@ def test_a_supervisor_reviews_flags_and_sets_the_verdict_an_operator_cannot(stac
     assert stack.get(f"/api/exam/sessions/{session}/report", role="operator").status_code == 403
     actions = [e["action"] for e in stack.get("/api/audit", role="auditor", limit=1000).json()]
     assert "exam.flag.confirmed" in actions and "exam.verdict" in actions and "exam.evidence.read" in actions
+    # Everything about the session, its flag's review with it: the review's target is the session, not the flag.
+    about = stack.get("/api/audit", role="auditor", target=session, who="people").json()
+    assert ["exam.verdict", "exam.flag.confirmed"] == [e["action"] for e in about][:2]
+    assert about[1]["detail"] == {"flag": flag["id"], "kind": flag["kind"], "note": body["note"], "amended": False}
 
 
 def test_a_candidate_without_exam_consent_cannot_start_a_session(stack, session, desk_video, exam_01):

@@ -216,7 +216,10 @@ def review_flag(store: Store, flag_id: str, decision: str, note: str, user: str)
                                         "at": flag.reviewed_at})
         flag.review, flag.review_note, flag.reviewed_by, flag.reviewed_at = decision, note, user, tx.now
         store.exams.save_flag(tx, flag, new=False)
-        tx.audit(f"user:{user}", f"exam.flag.{decision}", flag_id, {"note": note, "amended": amended})
+        # The session is the target: what an auditor follows (everything about a session, its flags' reviews with
+        # it); which flag, and of what kind, is in the detail.
+        tx.audit(f"user:{user}", f"exam.flag.{decision}", flag.session,
+                 {"flag": flag_id, "kind": flag.kind, "note": note, "amended": amended})
     return flag
 
 
