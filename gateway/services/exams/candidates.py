@@ -94,7 +94,6 @@ class Imported:
 class _Table:
     rows: list[list]  # the cells (XLSX cells keep their types: a date is a date)
     pictures: dict[tuple[int, int], list[bytes]]  # (row, column), both from 0, of each picture's top-left corner
-    xlsx: bool
 
 
 def _table(data: bytes, filename: str) -> _Table:
@@ -113,13 +112,13 @@ def _table(data: bytes, filename: str) -> _Table:
             corner = getattr(picture.anchor, "_from", None)  # a picture not placed on a cell has none
             if corner is not None:
                 pictures.setdefault((corner.row, corner.col), []).append(picture._data())
-        return _Table([list(row) for row in sheet.iter_rows(values_only=True)], pictures, True)
+        return _Table([list(row) for row in sheet.iter_rows(values_only=True)], pictures)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Invalid("the CSV file is not UTF-8: save it from Excel as \"CSV UTF-8\"") from None
     dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-    return _Table([row for row in csv.reader(io.StringIO(text), dialect)], {}, False)
+    return _Table([row for row in csv.reader(io.StringIO(text), dialect)], {})
 
 
 def _photo(pictures: list[bytes]) -> tuple[bytes | None, str | None]:
