@@ -103,6 +103,15 @@ def test_the_pages_reads_are_kept_apart_from_peoples_actions(stack):
     assert {e["actor"] for e in reads if e["action"] == "events.read"} >= {"user:operator-1"}
 
 
+def test_a_devices_entries_are_what_it_did_and_what_was_done_to_it(stack):
+    did = search(stack, device="gate-01", who="devices", limit=1000)
+    assert len(did) == 1000 and {e["actor"] for e in did} == {"device:gate-01"}
+    done_to = search(stack, device="gate-01", who="people")
+    assert "device.provisioned" in [e["action"] for e in done_to] and {e["target"] for e in done_to} == {"gate-01"}
+    assert search(stack, device="gate-02") == []
+    assert stack.get("/api/audit", role="auditor", device="../gate-01").status_code == 422
+
+
 def test_the_actions_are_offered_by_name_in_the_readers_language(stack):
     r = reading(stack, "/api/audit/actions", "vi")
     named = {a["code"]: a["name"] for a in r.json()}

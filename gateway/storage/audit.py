@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, or_, select, text
 
 from gateway.storage.schema import AUDIT_ACTIONS, AUDIT_READS, audit
 
@@ -60,7 +60,8 @@ class AuditQuery:
 
     actor: str | None = None
     action: str | None = None  # exact, or a prefix ending in "*" ("exam.flag.*")
-    target: str | None = None
+    target: str | None = None  # a person, a session, a device, a read... as the action names it
+    device: str | None = None  # what a device did (its actor) and what was done to it (the target)
     since: str | None = None  # at >= since (UTC text)
     until: str | None = None  # at < until
     # "people": what users, the CLI and the system did, the pages' own reads apart ("reads"); "devices"; None: all
@@ -160,6 +161,8 @@ class AuditLog:
             query = query.where(audit.c.action == q.action)
         if q.target:
             query = query.where(audit.c.target == q.target)
+        if q.device:  # each side on its own index (actor, seq) and (target, seq)
+            query = query.where(or_(audit.c.actor == f"device:{q.device}", audit.c.target == q.device))
         if q.since:
             query = query.where(audit.c.at >= q.since)
         if q.until:

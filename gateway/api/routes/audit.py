@@ -19,6 +19,7 @@ from gateway.i18n.actions import ACTION_NAMES
 from gateway.services.events.exports import audit_header, audit_rows, csv_lines
 from gateway.services.security.audit import verify
 from gateway.storage import AuditQuery, Session
+from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -49,7 +50,10 @@ def audit_query(
                                         description="exactly, e.g. user:ana or device:gate-01")] = None,
     action: Annotated[str | None, Query(min_length=1, max_length=100,
                                         description='exactly, or a prefix ending in "*" (exam.flag.*)')] = None,
-    target: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    target: Annotated[str | None, Query(min_length=1, max_length=200,
+                                        description="a person, a session, a device... as the action names it")] = None,
+    device: Annotated[str | None, Query(pattern=ID_PATTERN.pattern,
+                                        description="what the device did and what was done to it")] = None,
     since: Annotated[datetime | None, Query(description="at or after (ISO 8601; UTC if no zone)")] = None,
     until: Annotated[datetime | None, Query(description="before")] = None,
     who: Annotated[Who, Query(description="people's actions, the pages' reads, devices' events, or all")] = "all",
@@ -57,8 +61,8 @@ def audit_query(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditQuery:
     """The audit search from the query string (shared by the list and the CSV export)."""
-    return AuditQuery(actor=actor_, action=action, target=target, since=time_param(since), until=time_param(until),
-                      who=None if who == "all" else who, before=before, limit=limit)
+    return AuditQuery(actor=actor_, action=action, target=target, device=device, since=time_param(since),
+                      until=time_param(until), who=None if who == "all" else who, before=before, limit=limit)
 
 
 def _filters(q: AuditQuery) -> dict:

@@ -24,7 +24,7 @@ async function actionChoices() {
 function apiQuery() {
   const q = new URLSearchParams();
   for (const [name, value] of shown) {
-    if (!value || !["who", "actor", "action", "target", "since", "until"].includes(name)) continue;
+    if (!value || !["who", "actor", "action", "target", "device", "since", "until"].includes(name)) continue;
     q.set(name, name === "since" || name === "until" ? FG.siteInstant(value) : value);  // typed on the sites' clock
   }
   return q;
