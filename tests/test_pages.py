@@ -276,6 +276,29 @@ def test_the_live_gate_warns_loudly_of_a_gate_offline_or_without_liveness(page, 
     expect(page.locator("#banner")).to_contain_text("gate-01 is offline")  # no device process runs in this module
 
 
+def test_an_offline_gate_says_it_is_offline_and_nothing_its_last_heartbeat_said(page, stack):
+    """Issue 28: the banner kept an offline gate's old liveness and door fault, as if they were now."""
+    from wire import HeartbeatEvent
+
+    stack.add_device("gate-09", "site-a")
+    device = DeviceClient(stack, "gate-09")  # it sends one heartbeat and is gone
+    fault = dict(lane=1, kind="webhook", direction="in", fail_mode="secure", state="fault",
+                 error="ConnectError: [Errno 111] Connection refused")
+    beat = HeartbeatEvent(id=str(uuid7()), seq=1, site="site-a", device="gate-09",
+                          captured_at=datetime.now(timezone.utc), fps=15.0, stage_ms={"detect": 3.0}, frames=10,
+                          frames_dropped=0, outbox_depth=0, outbox_refused=0, gallery_version="1", gallery_size=1,
+                          liveness_enabled=False, uptime_s=60.0, doors=[fault])
+    device.publish(sign_event(beat, device.key), topic=event_topic("site-a", "gate-09", "heartbeat"))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{beat.id}").status_code == 200, 10, "the heartbeat stored")
+    login(page, stack, "operator")
+    banner = page.locator("#banner")
+    expect(banner).to_contain_text("gate-09 is offline: last heard from")
+    expect(page.locator("#lanes tr[data-lane='gate-09/1'] .state")).to_have_text("gate offline")
+    assert "gate-09 runs WITHOUT liveness" not in banner.inner_text()
+    assert "Lane 1 of gate-09" not in banner.inner_text()
+
+
 def test_the_live_gate_shows_a_new_verdict_within_two_seconds(page, stack):
     publish_verdict(stack, "granted", "ann-lee", 0.71)  # from earlier today
     before = stack.get("/api/events/counts", role="operator").json()["counts"]

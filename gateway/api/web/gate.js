@@ -180,14 +180,17 @@ function lanes(list) {
     }
     const fault = door.state === "fault" ? door.error || "" : faults.get(key);
     FG.fill(tr.querySelector(".door"), FG.html`${door.direction === "in" ? FG.t("in") : FG.t("out")}, ${door.fail_mode === "safe" ? FG.t("fail-safe (unlocks)") : FG.t("fail-secure (stays locked)")}${door.door ? FG.html`<br><span class="muted">${door.door === "open" ? FG.t("door open") : FG.t("door closed")}</span>` : ""}`);
-    FG.fill(tr.querySelector(".state"), fault !== undefined ? FG.html`<b class="offline">${FG.t("door fault")}</b><br><span class="muted">${fault}</span>`
-                                                             : FG.html`<span class="online">${FG.t("ready")}</span>`);
+    // An offline gate's last heartbeat is history: its lanes say the gate is offline, not how they were then.
+    FG.fill(tr.querySelector(".state"), !d.online ? FG.html`<b class="offline">${FG.t("gate offline")}</b>`
+      : fault !== undefined ? FG.html`<b class="offline">${FG.t("door fault")}</b><br><span class="muted">${fault}</span>`
+      : FG.html`<span class="online">${FG.t("ready")}</span>`);
   }
   for (const tr of [...body.children]) if (!seen.has(tr.dataset.lane)) tr.remove();
-  return rows.filter(({d, door}) => door.state === "fault" || faults.has(`${d.id}/${door.lane}`))
+  return rows.filter(({d, door}) => d.online && (door.state === "fault" || faults.has(`${d.id}/${door.lane}`)))
     .map(({d, door}) => FG.t("Lane {n} of {device}: door fault. Let people through by hand and call maintenance.", {n: door.lane, device: d.name}));
 }
-// A gate that is offline, checks no liveness, or has a door fault is said loudly, with when it was last heard from.
+// A gate that is offline, checks no liveness, or has a door fault is said loudly, with when it was last heard from;
+// of an offline gate, only that (what its last heartbeat said of liveness and doors may no longer hold).
 async function devices(background = false) {
   const list = (await FG.api("/api/devices", {background})).filter(d => d.kind === "gate");
   FG.fill(document.getElementById("devices"), FG.html`${list.map(d =>
@@ -196,7 +199,7 @@ async function devices(background = false) {
   const problems = list.filter(d => d.status !== "revoked").flatMap(d => [
     ...(d.online ? [] : [d.last_heartbeat_at ? FG.t("{device} is offline: last heard from {when}", {device: d.name, when: FG.dateTime(d.last_heartbeat_at)})
                                              : FG.t("{device} is offline: never heard from", {device: d.name})]),
-    ...(d.last_heartbeat && !d.last_heartbeat.liveness_enabled ? [FG.t("{device} runs WITHOUT liveness: a photo or a screen could pass", {device: d.name})] : [])]);
+    ...(d.online && d.last_heartbeat && !d.last_heartbeat.liveness_enabled ? [FG.t("{device} runs WITHOUT liveness: a photo or a screen could pass", {device: d.name})] : [])]);
   problems.push(...lanes(list));
   const banner = document.getElementById("banner");
   banner.hidden = !problems.length;
