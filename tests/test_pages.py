@@ -338,7 +338,15 @@ def test_the_operator_opens_a_lane_by_hand_with_a_reason_and_sees_a_door_fault(p
     expect(page.locator("#banner")).to_contain_text(
         t("Lane {n} of {device}: door fault. Let people through by hand and call maintenance.", n=1,
           device="gate-broken"))
-    expect(page.locator("#lanes tr[data-lane='gate-broken/1']")).to_contain_text(t("door fault"))
+    broken = page.locator("#lanes tr[data-lane='gate-broken/1']")
+    expect(broken).to_contain_text(t("door fault"))
+    # the controller's own words are folded away under the operator's, there to read out to maintenance
+    detail = broken.locator("details")
+    expect(detail.locator("summary")).to_have_text(t("technical detail"))
+    expect(detail).not_to_have_attribute("open", "")
+    detail.locator("summary").click()
+    error = stack.store.devices.get("gate-broken").last_heartbeat["doors"][0]["error"]
+    expect(detail).to_contain_text(error)
     lane = page.locator("#lanes tr[data-lane='gate-doors/1']")
     expect(lane).to_contain_text(t("ready"))
     expect(page.locator("#live")).to_have_text(t("connected"))  # the gate's answer comes on the stream

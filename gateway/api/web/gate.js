@@ -82,10 +82,15 @@ async function recount(background = false) {
   Object.assign(counts, day.counts);
   show(counts);
 }
+// A door controller's own words ("ConnectError: [Errno 111] Connection refused") are for maintenance: folded away
+// under the operator's words, there to open and read out on the phone.
+function technical(error) {
+  return error ? FG.html`<details class="muted"><summary>${FG.t("technical detail")}</summary>${error}</details>` : "";
+}
 // What the doors did today, newest first: openings (by a grant or an operator), failures, tailgates.
 function doorWhat(e) {
   if (e.kind === "tailgate") return FG.html`<span class="spoof_suspected">${FG.t("tailgate")}</span>: ${FG.t("someone followed {person} ({n} faces in view)", {person: e.after_subject || FG.t("a granted person"), n: e.boxes})}`;
-  if (e.outcome === "failed") return FG.html`<span class="offline">${FG.t("door fault")}</span>: ${e.error || ""}${e.operator ? FG.html` (${FG.t("asked by {user}", {user: e.operator})})` : ""}`;
+  if (e.outcome === "failed") return FG.html`<span class="offline">${FG.t("door fault")}</span>${e.operator ? FG.html` (${FG.t("asked by {user}", {user: e.operator})})` : ""}${technical(e.error)}`;
   const took = e.latency_ms != null ? ` (${Math.round(e.latency_ms)} ms)` : "";
   return e.cause === "operator"
     ? FG.html`<span class="granted">${FG.t("opened by {user}", {user: e.operator})}</span>${took}: ${e.reason || ""}`
@@ -182,7 +187,7 @@ function lanes(list) {
     FG.fill(tr.querySelector(".door"), FG.html`${door.direction === "in" ? FG.t("in") : FG.t("out")}, ${door.fail_mode === "safe" ? FG.t("fail-safe (unlocks)") : FG.t("fail-secure (stays locked)")}${door.door ? FG.html`<br><span class="muted">${door.door === "open" ? FG.t("door open") : FG.t("door closed")}</span>` : ""}`);
     // An offline gate's last heartbeat is history: its lanes say the gate is offline, not how they were then.
     FG.fill(tr.querySelector(".state"), !d.online ? FG.html`<b class="offline">${FG.t("gate offline")}</b>`
-      : fault !== undefined ? FG.html`<b class="offline">${FG.t("door fault")}</b><br><span class="muted">${fault}</span>`
+      : fault !== undefined ? FG.html`<b class="offline">${FG.t("door fault")}</b>${technical(fault)}`
       : FG.html`<span class="online">${FG.t("ready")}</span>`);
   }
   for (const tr of [...body.children]) if (!seen.has(tr.dataset.lane)) tr.remove();
