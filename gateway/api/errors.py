@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.api.deps import current_session
-from gateway.api.templates import reader_language
+from gateway.api.templates import reader_words
 from gateway.errors import Conflict, GatewayError, Invalid, NotFound, RowsInvalid, TooManyAttempts, Unavailable
 from gateway.i18n import N_, Catalogue, catalogue
 
@@ -52,7 +52,7 @@ def _problem(error: dict, words: Catalogue) -> str:
 
 def _words(request: Request) -> Catalogue:
     try:
-        return catalogue(reader_language(request, current_session(request), accept_language=True))
+        return reader_words(request, current_session(request), accept_language=True)
     except Exception:  # an error page must never fail for want of a language: the default's words then
         return catalogue("en")
 

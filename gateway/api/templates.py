@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from gateway.api.deps import gateway
 from gateway.api.security import PAGE_CSP
 from gateway.errors import Unavailable
-from gateway.i18n import LANGUAGES, catalogue, pick_language
+from gateway.i18n import LANGUAGES, Catalogue, catalogue, pick_language
 from gateway.storage import Session
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -31,6 +31,11 @@ def reader_language(request: Request, session: Session | None, accept_language: 
     asked = _accepted(request.headers.get("accept-language", "")) if accept_language else []
     return pick_language(session.user.language if session else None, request.cookies.get(LANGUAGE_COOKIE), *asked,
                          default=gateway(request).config.default_language)
+
+
+def reader_words(request: Request, session: Session | None, accept_language: bool = False) -> Catalogue:
+    """The catalogue of the reader's language (`reader_language`): what an answer in their words is written with."""
+    return catalogue(reader_language(request, session, accept_language))
 
 
 def _accepted(header: str) -> list[str]:

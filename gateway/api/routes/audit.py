@@ -13,8 +13,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, actor, require
 from gateway.api.params import time_param
-from gateway.api.templates import reader_language
-from gateway.i18n import catalogue
+from gateway.api.templates import reader_words
 from gateway.i18n.actions import ACTION_NAMES
 from gateway.services.events.exports import audit_header, audit_rows, csv_lines
 from gateway.services.security.audit import verify
@@ -89,7 +88,7 @@ class ActionName(BaseModel):
 @router.get("/actions", response_model=list[ActionName])
 def action_names(request: Request, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> list[ActionName]:
     """The actions the log records, each by its name in the reader's language, in the order of the names."""
-    words = catalogue(reader_language(request, session, accept_language=True))
+    words = reader_words(request, session, accept_language=True)
     return sorted((ActionName(code=code, name=words.gettext(name)) for code, name in ACTION_NAMES.items()),
                   key=lambda a: a.name.casefold())
 
@@ -101,7 +100,7 @@ def export_audit(request: Request, gw: GatewayDep, session: Annotated[Session, D
     byte-order mark, the columns named in the reader's language, each action by name and code, a detail's reason
     and note in columns of their own."""
     zone = gw.config.time_zone
-    words = catalogue(reader_language(request, session, accept_language=True))
+    words = reader_words(request, session, accept_language=True)
     rows = audit_rows(gw.store, replace(q, before=None), zone, words)
     # The first read before the answer starts: a filter the database refuses is a 422, not a file cut off.
     first = list(islice(rows, 1))

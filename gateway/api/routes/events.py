@@ -21,8 +21,8 @@ from pydantic import BaseModel, StringConstraints
 
 from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
 from gateway.api.params import time_param
-from gateway.api.templates import reader_language
-from gateway.i18n import N_, catalogue
+from gateway.api.templates import reader_words
+from gateway.i18n import N_
 from gateway.services.events import follow_up
 from gateway.services.events.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
@@ -119,7 +119,7 @@ def acknowledge(event_id: Annotated[str, Path(max_length=64)], body: Acknowledge
 def instructions(request: Request, gw: GatewayDep,
                  session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> dict[FollowUp, str]:
     """What to do on each verdict that needs a person: the site's own words, else FaceGate's in yours."""
-    words = catalogue(reader_language(request, session))
+    words = reader_words(request, session)
     return {verdict: gw.config.instructions.get(verdict) or words.gettext(text)
             for verdict, text in follow_up.DEFAULT_INSTRUCTIONS.items()}
 
