@@ -98,7 +98,7 @@ def test_the_migrations_build_exactly_the_schema_the_queries_use(database):
         # its per-device sequence is unique per (kind, month); ingest's check under the write lock does the rest.
         real = [d for d in real if not (d[0] in ("add_index", "remove_index", "remove_constraint")
                                         and d[1].name == "idx_events_device_seq")]
-        # Partitions are tables of their own, made as events arrive (gateway/storage/partitions.py).
+        # Partitions are tables of their own, made as events arrive (gateway/storage/postgres/partitions.py).
         real = [d for d in real if not (d[0] == "remove_table" and d[1].name.startswith("events_"))]
     assert real == []
 

@@ -12,7 +12,7 @@ from gateway.config import RetentionSettings
 from gateway.services.security import audit
 from gateway.services.operations.retention import run_retention
 from gateway.storage import Store, StoredEvent
-from gateway.storage.partitions import partitions
+from gateway.storage.postgres.partitions import partitions
 from stack import REPO, register_device, sql, store_events
 from wire import uuid7
 from wire.events import utc_text

@@ -28,7 +28,7 @@ Two engines, one code path:
   crash); the write lock is a transaction-level advisory lock
   (`pg_advisory_xact_lock`), released by commit, rollback or a dead
   connection; reads run at REPEATABLE READ, so `read()` is one snapshot as on
-  SQLite. Events are partitioned by kind and month (`partitions.py`).
+  SQLite. Events are partitioned by kind and month (`postgres/partitions.py`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, func, insert, select, tuple_
 
-from gateway.storage.partitions import EventPartitions, drop_partition, expired_partitions, month_of
+from gateway.storage.postgres.partitions import EventPartitions, drop_partition, expired_partitions, month_of
 from gateway.storage.schema import events, purged_events, quarantine
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ devices = Table(
     Column("seat", Text),
 )
 
-# On PostgreSQL events are partitioned by kind and month of retain_from (storage/partitions.py, migration 0003).
+# On PostgreSQL events are partitioned by kind and month of retain_from (storage/postgres/partitions.py, migration 0003).
 events = Table(
     "events", metadata,
     Column("id", Text, primary_key=True),

@@ -56,7 +56,7 @@ from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
-from gateway.storage.replicas import announce
+from gateway.storage.postgres.replicas import announce
 from wire import SignatureError, TopicError, canonical_json, parse_event, parse_topic, public_key_from_text
 from wire.commands import ACK, SESSION, DeliveryAck
 from wire.events import EnvelopeError, parse_envelope, utc_text

@@ -5,7 +5,7 @@ two replicas running them at once would publish every gallery twice and race
 each other's purges. So they run only where `JobsLease.held` is true:
 - on SQLite there is one gateway per database, and it always holds the lease;
 - on PostgreSQL the lease is an advisory lock on a connection of its own
-  (`gateway.storage.replicas.SessionLock`). Every replica tries to take it every
+  (`gateway.storage.postgres.replicas.SessionLock`). Every replica tries to take it every
   `every_s`; when its holder dies or loses the database, the connection and the
   lock go with it and another replica takes over within `every_s`. A holder
   that loses its connection stops at once; a job already under way finishes its
@@ -24,7 +24,7 @@ import threading
 
 from gateway.services.events.live import LiveFeed
 from gateway.storage import Store
-from gateway.storage.replicas import JOBS_LOCK, Channel, SessionLock
+from gateway.storage.postgres.replicas import JOBS_LOCK, Channel, SessionLock
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Revises: 0002
 On PostgreSQL only (SQLite's integers are already 64-bit, and it has no
 partitioning; the revision is recorded there and changes nothing):
 - `events` becomes a table range-partitioned on (kind, retain_from), one
-  partition per kind and month (gateway/storage/partitions.py); existing rows
+  partition per kind and month (gateway/storage/postgres/partitions.py); existing rows
   are copied into the partitions they belong in. Its primary key is
   (id, kind, retain_from) and the per-device sequence is unique per partition:
   PostgreSQL requires the partitioning columns in both.
@@ -20,7 +20,7 @@ partitioning; the revision is recorded there and changes nothing):
 from alembic import op
 import sqlalchemy as sa
 
-from gateway.storage.partitions import create_partition_sql
+from gateway.storage.postgres.partitions import create_partition_sql
 
 revision = "0003"
 down_revision = "0002"
