@@ -17,6 +17,7 @@ from gateway.services.security.auth import ROLES, Auth, token_hash
 from gateway.services.events.ingest import IngestMetrics
 from gateway.services.events.live import LiveFeed
 from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.devices.registry import add_site
 from gateway.storage import Store
 from stack import PASSWORD, Stack, sql
 from wire.events import utc_text
@@ -47,6 +48,9 @@ def stack(tmp_path_factory, new_db):
     # A kiosk's own login, bound to its kiosk -- named as the routes' placeholder, so that its own routes admit it.
     s.add_device("nobody", kind="kiosk")
     Auth(s.store).add_user("kiosk-1", "kiosk", PASSWORD, device="nobody")
+    # A site's ticketing system, bound to a site named as the placeholder too.
+    add_site(s.store, "nobody")
+    Auth(s.store).add_user("ticketing-1", "ticketing", PASSWORD, site="nobody")
     yield s
     s.close()
 

@@ -96,7 +96,8 @@ class GateVerdictEvent(EventBase):
     kind: Literal["verdict"] = "verdict"
     camera: Annotated[str, Field(max_length=64)]
     track: Count
-    # passback: granted, but this person already went in through this lane's direction (edge/gate/rules.py)
+    # passback: granted, but this person already went in through this lane's direction (edge/gate/rules.py);
+    # no_pass, wrong_gate, used: granted, but refused by the person's passes (edge/gate/passes.py)
     verdict: VerdictKind
     subject: DeviceId | None  # enrolled subject id (same alphabet as device ids); None unless matched
     score: Number  # best subject's cosine similarity
@@ -111,6 +112,7 @@ class GateVerdictEvent(EventBase):
     direction: Literal["in", "out"] | None = None  # of the lane's door, when one is configured
     # Stream time from the first frame in which the face passed the quality gate to this verdict (issue 16)
     time_to_decision_ms: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=3.6e6)] | None = None
+    pass_id: RecordId | None = None  # the pass that let them in (or was refused); None: admitted by consent alone
 
 
 Lane = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)]

@@ -16,9 +16,18 @@ DEVICE_KINDS: tuple[str, ...] = get_args(DeviceKind)
 Purpose = Literal["gate", "exam"]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 
-# A gate's verdict on one person: `passback` is granted by the face, refused by the door's anti-passback rule.
-VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback"]
+# A gate's verdict on one person: `passback` is granted by the face, refused by the door's anti-passback rule;
+# `no_pass`, `wrong_gate` and `used` are granted by the face, refused by the person's passes (edge/gate/passes.py):
+# none valid now, none for this gate, or every entry used.
+VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used"]
 VERDICTS: tuple[str, ...] = get_args(VerdictKind)
+
+# Refusals of someone the face recognised: a door never opens on them, an operator sees each.
+PASS_REFUSALS: tuple[str, ...] = ("no_pass", "wrong_gate", "used")
+
+# A site's kinds of ticket: one entry on its day; its day; several days; a season (ticket_types.days long).
+TicketKind = Literal["single", "day", "days", "season"]
+TICKET_KINDS: tuple[str, ...] = get_args(TicketKind)
 
 # What an exam device flags for a supervisor to review (a person decides; a flag never fails anyone alone).
 FlagKind = Literal["face_mismatch", "no_face", "multiple_faces", "camera_blocked", "low_quality",

@@ -1,6 +1,8 @@
 """The gate: between the policy's verdicts and the doors, the rules of who may pass, and the doors themselves.
 
-Rules (`GateRules`, in stream time, so the same stream always gives the same answers):
+Rules (`GateRules`, in stream time, so the same stream always gives the same answers, passes aside):
+- someone the face recognised comes in only on a pass valid here and now, if they hold passes at the site
+  (edge/gate/passes.py: by the device's clock; refused as `no_pass`, `wrong_gate` or `used`);
 - a lane's door opens only on `granted` with liveness passed, or with liveness explicitly off for the site;
   never on `unknown`, `spoof_suspected` or `passback`;
 - anti-passback: someone granted on an `in` lane is not let in again (verdict `passback`) until they are
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 from edge.settings import EdgeConfig, GateSettings
 from edge.settings import DoorSettings
 from edge.gate.doors.control import DoorControl, DoorReport, OpenRequest
+from edge.gate.passes import Admissions
 from edge.link.events import DeviceEvents
 from edge.vision.pipeline import FrameReport
 from edge.vision.policy import Verdict
@@ -52,17 +55,28 @@ class Tailgate:
 
 
 class GateRules:
-    def __init__(self, settings: GateSettings, doors: list[DoorSettings], liveness_off: bool):
+    def __init__(self, settings: GateSettings, doors: list[DoorSettings], liveness_off: bool,
+                 admissions: Admissions | None = None):
         self.settings = settings
         self.doors = {d.lane: d for d in doors}
         self.liveness_off = liveness_off  # said out loud by the site's configuration
+        self.admissions = admissions or Admissions(None)  # the gallery's passes (none: consent alone admits)
         self._inside: dict[str, float] = {}  # subject -> stream time they were let in
         self._open: list[Opening] = []
 
     def decide(self, verdict: Verdict, lane: int) -> tuple[Verdict, bool]:
-        """The verdict as it stands for this lane (maybe `passback`), and whether the lane's door opens."""
+        """The verdict as it stands for this lane (maybe refused by a pass, or `passback`), and whether the lane's
+        door opens."""
         door = self.doors.get(lane)
-        if door is None or verdict.verdict != "granted":
+        if verdict.verdict != "granted":
+            return verdict, False
+        entering = door is None or door.direction == "in"  # a lane without a door is watched for who comes in
+        if entering:
+            refusal, pass_id = self.admissions.check(verdict.subject)
+            verdict = replace(verdict, verdict=refusal or verdict.verdict, pass_id=pass_id)
+            if refusal:
+                return verdict, False
+        if door is None:
             return verdict, False
         if not (verdict.liveness_enabled or self.liveness_off):
             return verdict, False  # liveness was meant to run and did not: never open on that
@@ -76,6 +90,8 @@ class GateRules:
             self._inside[verdict.subject] = verdict.timestamp
         elif door.direction == "out":
             self._inside.pop(verdict.subject, None)
+        if entering:
+            self.admissions.entered(verdict.pass_id)
         self._open.append(Opening(lane, verdict.track, verdict.subject, verdict.timestamp,
                                   verdict.timestamp + door.pulse_ms / 1000, followers=set()))
         return verdict, True
@@ -111,7 +127,8 @@ class Gate:
              gateway_key: str | None = None, outputs: dict | None = None) -> Gate:
         """The gate of `config` (its `[[doors]]`, `[gate]` rules, camera lane), doors started; `gateway_key`
         verifies operators' commands (none: every command is refused)."""
-        rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled)
+        rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled,
+                          admissions=Admissions(device))
         doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
         commands = FreshCommands(device, gateway_key) if device and gateway_key else None
         gate = cls(rules, doors, events, commands)

@@ -28,7 +28,7 @@ class EventLink:
     events: DeviceEvents
     gallery: GallerySync
     sessions: queue.Queue  # signed exam-session commands from the gateway (payloads)
-    on_gallery: Callable[[GalleryIndex], None] | None = None  # e.g. FacePipeline.use_gallery
+    on_gallery: Callable[[GalleryIndex, Gallery], None] | None = None  # e.g. GateNode.use_gallery
     on_door: Callable[[bytes], None] | None = None  # edge.gate.rules.Gate.command: an operator's signed `cmd/door`
     on_card: Callable[[bytes], None] | None = None  # edge.kiosk.kiosk.Kiosk.command: a kiosk page's signed `cmd/card`
 
@@ -78,7 +78,7 @@ class EventLink:
 
     def _gallery_changed(self, index: GalleryIndex, gallery: Gallery) -> None:
         if self.on_gallery:
-            self.on_gallery(index)
+            self.on_gallery(index, gallery)
         self.events.gallery_applied(gallery.version, len(gallery.subjects))
 
     def close(self, flush_timeout_s: float) -> int:

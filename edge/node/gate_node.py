@@ -32,6 +32,7 @@ from edge.vision.liveness import LivenessChecker
 from edge.vision.pipeline import FacePipeline
 from models import LoadedPack
 from wire.bundle import DeviceBundle
+from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,13 @@ class GateNode:
         """The gallery the cameras match against now."""
         return self.feeds[0].pipeline.policy.index
 
-    def use_gallery(self, index: GalleryIndex) -> None:
-        """Match against `index` from the next search on, on every camera."""
+    def use_gallery(self, index: GalleryIndex, gallery: Gallery | None = None) -> None:
+        """Match against `index` from the next search on, on every camera; the doors admit by `gallery`'s
+        passes (the gateway's gallery)."""
         for feed in self.feeds:
             feed.pipeline.use_gallery(index)
+        if self.gate and gallery is not None:
+            self.gate.rules.admissions.use(gallery.admits)
 
     def run(self, emit: Callable[[dict], None], max_frames: int | None = None, status: StatusLine | None = None,
             should_stop: Callable[[], bool] | None = None,
@@ -117,7 +121,7 @@ def build_gate(config: EdgeConfig, sources: list[str] | None = None, *, gallery:
     if link and gallery is None:
         link.on_gallery = node.use_gallery
         if link.gallery.current is not None:
-            node.use_gallery(index_of(link.gallery.current))  # in case one arrived since
+            node.use_gallery(index_of(link.gallery.current), link.gallery.current)  # in case one arrived since
     if link and gate:
         link.on_door = gate.command
     return node

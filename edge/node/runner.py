@@ -47,6 +47,7 @@ def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = 
         "model_pack": pack,
         "lane": lane,
         "direction": direction,
+        "pass": verdict.pass_id,
     }
 
 

@@ -45,6 +45,7 @@ class Verdict:
     liveness: float | None = None  # mean live score of the frames combined (when enabled)
     first_good_at: float | None = None  # stream time of the first frame whose face passed the quality gate
     first_good_received: float | None = None  # when that frame reached the loop (monotonic clock), if known
+    pass_id: str | None = None  # the pass the gate's rules let them in on (or refused), edge/gate/passes.py
 
     @property
     def time_to_decision_s(self) -> float | None:

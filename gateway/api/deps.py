@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from gateway.config import GatewayConfig
 from gateway.services.security.audit import Anchor
-from gateway.services.security.auth import ROLES, STAFF, Auth, csrf_token
+from gateway.services.security.auth import ROLES, STAFF, TICKETING, Auth, csrf_token
 from gateway.services.broker.mosquitto import BrokerFiles
 from gateway.services.people.enrolment import EnrolmentService
 from gateway.services.events.ingest import IngestMetrics
@@ -38,6 +38,7 @@ EVERYONE = STAFF  # every person's login: a kiosk's own (role kiosk) is admitted
 LIVE_ROLES = ("admin", "supervisor", "operator")
 AUDIT_ROLES = ("admin", "auditor")
 EXAM_ROLES = ("admin", "supervisor")  # the only roles that see exam data, on every route
+TICKET_ROLES = ("admin", TICKETING)  # who sells passes: an admin anywhere, a site's ticketing system at its site
 
 
 @dataclass
@@ -115,3 +116,12 @@ def require(*roles: str):
 
 def actor(session: Session) -> str:
     return f"user:{session.user.name}"
+
+
+def site_scope(session: Session, site: str | None) -> str | None:
+    """The site a request may concern: a ticketing login's own (403 if it names another), else `site` as asked."""
+    if session.user.role != TICKETING:
+        return site
+    if site is not None and site != session.user.site:
+        raise HTTPException(403, N_("this login sells the passes of its own site only"))
+    return session.user.site

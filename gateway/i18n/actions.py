@@ -22,6 +22,10 @@ ACTION_NAMES = {
     "erasure.requested": N_("erasure requested"), "erasure.device_confirmed": N_("erasure confirmed by a device"),
     "erasure.device_revoked": N_("erasure: device revoked"), "erasure.completed": N_("erasure completed"),
     "gallery.version": N_("gallery version made"),
+    # tickets and passes
+    "ticket_type.added": N_("ticket type added"), "ticket_type.changed": N_("ticket type changed"),
+    "pass.sold": N_("pass sold"), "pass.group_sold": N_("group passes sold"), "pass.extended": N_("pass extended"),
+    "pass.cancelled": N_("pass cancelled"),
     # the chip card at a kiosk or a door
     "card.read_requested": N_("card read requested"), "card.read": N_("card read"),
     "card.read_closed": N_("card read closed"), "card.read_not_sent": N_("card read not sent"),

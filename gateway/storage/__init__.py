@@ -23,7 +23,9 @@ from gateway.storage.exams import Evidence, ExamFlag, Exams, ExamSession
 from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
 from gateway.storage.kiosks import Kiosks, KioskSettingsRow
+from gateway.storage.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
+from gateway.storage.ticket_types import TicketType, TicketTypes
 from gateway.storage.users import Session, User, Users
 
 
@@ -41,7 +43,9 @@ class Store:
         self.follow_ups = FollowUps(db)
         self.galleries = Galleries(db)
         self.kiosks = Kiosks(db)
+        self.passes = Passes(db)
         self.people = People(db)
+        self.ticket_types = TicketTypes(db)
         self.users = Users(db)
 
     @classmethod
@@ -64,6 +68,6 @@ __all__ = [
     "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
-    "Kiosks", "People", "QuarantinedMessage",
-    "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "Tx", "UnauditedChange", "User", "Users",
+    "Kiosks", "Pass", "Passes", "People", "QuarantinedMessage",
+    "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -22,6 +22,7 @@ class GalleryVersion:
     created_at: str | None = None
     published_at: str | None = None
     applied_at: str | None = None
+    admits: str | None = None  # digest of the members' passes it carries (None: made before passes, or none)
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,13 @@ class Erasure:
 
 
 def _version(row) -> GalleryVersion:
-    device, version, members, created, published, applied = row
-    return GalleryVersion(device, version, json.loads(members or "[]"), created, published, applied)
+    device, version, members, created, published, applied, admits = row
+    return GalleryVersion(device, version, json.loads(members or "[]"), created, published, applied, admits)
 
 
 _VERSION = select(device_galleries.c.device, device_galleries.c.version, device_galleries.c.members,
-                  device_galleries.c.created_at, device_galleries.c.published_at, device_galleries.c.applied_at)
+                  device_galleries.c.created_at, device_galleries.c.published_at, device_galleries.c.applied_at,
+                  device_galleries.c.admits)
 
 
 class Galleries:
@@ -76,12 +78,13 @@ class Galleries:
         row = self._first(query)
         return _version(row) if row else GalleryVersion(device, 0, [])
 
-    def add_version(self, tx: Tx, device: str, members: list[str]) -> int:
-        """Record the device's next gallery version; its number."""
+    def add_version(self, tx: Tx, device: str, members: list[str], admits: str | None = None) -> int:
+        """Record the device's next gallery version (`admits`: its passes' digest); its number."""
         newest = tx.execute(select(func.max(device_galleries.c.version))
                             .where(device_galleries.c.device == device)).scalar() or 0
         tx.execute(insert(device_galleries).values(device=device, version=newest + 1,
-                                                   members=json.dumps(sorted(members)), created_at=tx.now))
+                                                   members=json.dumps(sorted(members)), created_at=tx.now,
+                                                   admits=admits))
         return newest + 1
 
     def mark_published(self, tx: Tx, device: str, version: int) -> None:

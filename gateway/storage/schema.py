@@ -170,6 +170,7 @@ device_galleries = Table(
     Column("created_at", Text),
     Column("published_at", Text),
     Column("applied_at", Text),
+    Column("admits", Text),  # SHA-256 of the members' passes it carries (migration 0015): a pass change is a version
 )
 
 erasures = Table(
@@ -296,6 +297,7 @@ users = Table(
     Column("disabled", Integer, server_default="0"),
     Column("language", Text),  # None: the gateway's default language
     Column("device", Text),  # a kiosk login's kiosk device: the one it may use (migration 0010)
+    Column("site", Text),  # a ticketing login's site: the only one whose passes it may sell (migration 0015)
 )
 
 kiosk_settings = Table(  # what a kiosk enrols visitors for, set by staff, never by the visitor (migration 0010)
@@ -355,4 +357,53 @@ tokens = Table(
     Column("user", Text, ForeignKey("users.name")),
     Column("expires_at", Text),
     Column("used_at", Text),  # last presented, to the minute: idle sessions end (migration 0004)
+)
+
+# A site's kinds of ticket (migration 0015): what a pass of each kind allows, copied onto the pass when it is sold.
+ticket_types = Table(
+    "ticket_types", metadata,
+    Column("site", Text, ForeignKey("sites.id"), primary_key=True),
+    Column("code", Text, primary_key=True),  # the site's own short name for it, e.g. "day" or "combo-12"
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # wire.names.TICKET_KINDS
+    Column("days", Integer, nullable=False),  # local days it is valid for, counted from its first
+    Column("entries", Integer),  # entries it allows (None: any number, anti-passback aside)
+    Column("gates", Text, nullable=False),  # JSON list of gate devices it opens; [] every gate of the site
+    Column("active", Integer, nullable=False, server_default="1"),  # 0: no longer sold
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+# What lets a person in at a site (migration 0015): a face (an enrolled, consenting subject) or a QR ticket.
+passes = Table(
+    "passes", metadata,
+    Column("id", Text, primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("ticket_type", Text, nullable=False),  # its code at the site
+    Column("subject", Text),  # the face that holds it; None: a QR ticket holds it
+    Column("group_id", Text),  # a group's passes (a guide and its members) share it
+    Column("group_role", Text),  # "guide" | "member"
+    Column("valid_from", Text, nullable=False),
+    Column("valid_until", Text, nullable=False),  # excluded
+    Column("gates", Text, nullable=False),  # as its ticket type's when sold
+    Column("entries", Integer),
+    Column("used", Integer, nullable=False, server_default="0"),  # entries the gateway has stored
+    Column("status", Text, nullable=False),  # "active" | "cancelled"
+    Column("reference", Text),  # the ticketing system's own reference (an order number)
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),  # a change a gate must know of (not every entry)
+    Index("idx_passes_site_updated_at", "site", "updated_at"),
+    Index("idx_passes_site_subject", "site", "subject"),
+    Index("idx_passes_group_id", "group_id"),
+)
+
+# A ticketing system's requests by their idempotency key (migration 0015): a retry gets the first answer again.
+ticketing_requests = Table(
+    "ticketing_requests", metadata,
+    Column("site", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),  # SHA-256 of what was asked: the same key for another ask is refused
+    Column("response", Text, nullable=False),  # JSON, as first answered
+    Column("created_at", Text, nullable=False),
 )

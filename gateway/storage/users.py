@@ -21,6 +21,7 @@ class User:
     disabled: bool
     language: str | None = None  # None: the gateway's default
     device: str | None = None  # a kiosk login's kiosk device
+    site: str | None = None  # a ticketing login's site
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,10 @@ class Users:
     def __init__(self, db: Database):
         self.db = db
 
-    def add(self, tx: Tx, name: str, role: str, password_hash: str, device: str | None = None) -> None:
+    def add(self, tx: Tx, name: str, role: str, password_hash: str, device: str | None = None,
+            site: str | None = None) -> None:
         tx.execute(insert(users).values(name=name, role=role, password_hash=password_hash, created_at=tx.now,
-                                        disabled=0, device=device))
+                                        disabled=0, device=device, site=site))
 
     def set_password(self, tx: Tx, name: str, password_hash: str) -> None:
         tx.execute(update(users).where(users.c.name == name).values(password_hash=password_hash))
@@ -47,15 +49,17 @@ class Users:
     def get(self, name: str) -> User | None:
         with self.db.read() as conn:
             row = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled,
-                                      users.c.language, users.c.device).where(users.c.name == name)).first()
-        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5]) if row else None
+                                      users.c.language, users.c.device, users.c.site)
+                               .where(users.c.name == name)).first()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
 
     def all(self) -> list[User]:
         """Every user, by name (their password hashes too: the service shows none of them)."""
         with self.db.read() as conn:
             rows = conn.execute(select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled,
-                                       users.c.language, users.c.device).order_by(users.c.name)).fetchall()
-        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+                                       users.c.language, users.c.device, users.c.site)
+                                .order_by(users.c.name)).fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def set_role(self, tx: Tx, name: str, role: str) -> None:
         tx.execute(update(users).where(users.c.name == name).values(role=role))
@@ -89,12 +93,12 @@ class Users:
         with self.db.read() as conn:
             row = conn.execute(
                 select(users.c.name, users.c.role, users.c.password_hash, users.c.disabled, users.c.language,
-                       users.c.device, tokens.c.expires_at, tokens.c.used_at)
+                       users.c.device, users.c.site, tokens.c.expires_at, tokens.c.used_at)
                 .join(tokens, tokens.c.user == users.c.name)
                 .where(tokens.c.hash == token_hash, tokens.c.expires_at > now)).first()
         if row is None:
             return None
-        return Session(User(row[0], row[1], row[2], bool(row[3]), row[4], row[5]), token_hash, row[6], row[7])
+        return Session(User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]), token_hash, row[7], row[8])
 
     def delete_expired_tokens(self, tx: Tx) -> int:
         return tx.execute(delete(tokens).where(tokens.c.expires_at <= tx.now)).rowcount

@@ -24,12 +24,14 @@ class UserView(BaseModel):
     disabled: bool
     language: str | None  # None: the gateway's default
     device: str | None  # a kiosk login's kiosk (made with the kiosk: POST /api/kiosks)
+    site: str | None = None  # a ticketing login's site: the only one whose passes it may sell
 
 
 class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role
     password: str = Field(min_length=1, max_length=1024)
+    site: str | None = Field(None, max_length=64)  # a ticketing login's site (role ticketing), else none
 
 
 class UserChange(BaseModel):
@@ -40,7 +42,7 @@ class UserChange(BaseModel):
 
 def _view(user: User) -> UserView:
     return UserView(name=user.name, role=user.role, disabled=user.disabled, language=user.language,
-                    device=user.device)
+                    device=user.device, site=user.site)
 
 
 @router.get("", response_model=list[UserView])
@@ -51,8 +53,9 @@ def list_users(gw: GatewayDep, session: Admin) -> list[UserView]:
 
 @router.post("", status_code=201, response_model=UserView)
 async def add_user(body: UserIn, gw: GatewayDep, session: Admin) -> UserView:
-    """Add a user (audited)."""
-    await run_in_threadpool(gw.auth.add_user, body.name, body.role, body.password, actor(session))
+    """Add a user (audited). A site's ticketing system is a user too: role `ticketing`, bound to its `site`; it logs
+    in like anyone and sells that site's passes, nothing else."""
+    await run_in_threadpool(gw.auth.add_user, body.name, body.role, body.password, actor(session), None, body.site)
     return _view(gw.store.users.get(body.name))
 
 

@@ -2,8 +2,9 @@
 
 A device's gallery is exactly the subjects whose live consent covers the
 device's site and purpose (a gate device: purpose `gate`; an exam device:
-`exam`), with templates from the device's model pack. Whenever that set
-changes, the device gets a new version: sealed for it (wire/gallery.py),
+`exam`), with templates from the device's model pack; a gate's carries their
+passes at its site too (services/tickets/passes.py). Whenever that set or
+those passes change, the device gets a new version: sealed for it (wire/gallery.py),
 published retained on its `cmd/gallery` and marked published once the broker
 has it. The device confirms with a `gallery` event (`gallery_applied`, called by
 ingest in the transaction storing that event): the erasures waiting on that
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.tickets.passes import admits_at, admits_digest
 from gateway.storage import Device, Erasure, GalleryVersion, Store, Tx
 from wire.commands import GALLERY
 from wire.events import utc_text
-from wire.gallery import seal_gallery
+from wire.gallery import Admit, seal_gallery
 from wire.topics import cmd_topic
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class GalleryPusher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
+        self._passes: dict[str, tuple[str | None, dict[str, list[Admit]]]] = {}  # site -> (changed at, passes)
 
     def start(self) -> None:
         self._thread.start()
@@ -123,8 +126,10 @@ class GalleryPusher:
                     covered[group[:2]] = self.store.people.member_ids(device.site, device.kind, now)
                 member_ids[group] = self.store.people.with_template(pack, covered[group[:2]])
             latest = newest.get(device.id) or GalleryVersion(device.id, 0, [])
-            if latest.version == 0 or member_ids[group] != latest.members:
+            admits = self._admits(device, member_ids[group])
+            if latest.version == 0 or member_ids[group] != latest.members or admits_digest(admits) != latest.admits:
                 latest = self._new_version(device, now)
+                admits = self._admits(device, latest.members)
             if latest.published_at:
                 continue
             key = (pack, tuple(latest.members))
@@ -132,7 +137,7 @@ class GalleryPusher:
                 templates[key] = self.store.people.templates_of(pack, latest.members)
             members = templates[key]
             payload = seal_gallery(device.id, latest.version, pack, self._dim(pack, members), members,
-                                   device.gallery_key, self.secrets.signing_key, now)
+                                   device.gallery_key, self.secrets.signing_key, now, admits)
             if self.publish(cmd_topic(device.site, device.id, GALLERY), payload):
                 with self.store.db.transaction(unaudited="the broker took a gallery already recorded") as tx:
                     self.store.galleries.mark_published(tx, device.id, latest.version)
@@ -151,17 +156,30 @@ class GalleryPusher:
         with self.store.db.transaction(unaudited="the device's gallery was already up to date") as tx:
             members = self.store.people.with_template(device.model_pack,
                                                       self.store.people.member_ids(device.site, device.kind, now))
+            digest = admits_digest(self._admits(device, members))
             newest = self.store.galleries.latest(device.id)
-            if newest.version and newest.members == members:
+            if newest.version and newest.members == members and newest.admits == digest:
                 return newest
-            version = self.store.galleries.add_version(tx, device.id, members)
+            version = self.store.galleries.add_version(tx, device.id, members, digest)
             waiting = [e.id for e in self.store.galleries.erasures(outstanding_only=True, tx=tx)
                        if device.id in e.devices and e.devices[device.id]["version"] is None
                        and e.subject not in members]
             self.store.galleries.assign_version(tx, device.id, version, waiting)
             tx.audit("system", "gallery.version", device.id, {"version": version, "size": len(members),
                                                              "erasures": waiting})
-        return GalleryVersion(device.id, version, members)
+        return GalleryVersion(device.id, version, members, admits=digest)
+
+    def _admits(self, device: Device, members: list[str]) -> dict[str, list[Admit]]:
+        """The passes at the device's site of those of `members` who hold any (a gate's gallery only). Read again
+        only when a pass there has changed: one indexed query a pass otherwise."""
+        if device.kind != "gate":
+            return {}
+        changed = self.store.passes.changed_at(device.site)
+        cached = self._passes.get(device.site)
+        if cached is None or cached[0] != changed:
+            cached = self._passes[device.site] = (changed, admits_at(self.store, device.site))
+        chosen = set(members)
+        return {s: passes for s, passes in cached[1].items() if s in chosen}
 
     def _dim(self, pack: str, members: dict[str, bytes]) -> int:
         sample = next(iter(members.values()), None)

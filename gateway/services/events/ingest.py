@@ -54,6 +54,7 @@ from gateway.services.devices.doors import unissued_opening
 from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
+from gateway.services.tickets.passes import entered_on_pass
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
 from gateway.storage.postgres.replicas import announce
@@ -343,6 +344,8 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, ca
             cards.project(store, tx, event)
     elif event.kind == "door" and (why := unissued_opening(store, event)):
         raise Refused(why)
+    elif event.kind == "verdict" and event.verdict == "granted" and '"pass_id"' in event.body:
+        entered_on_pass(store, tx, event.site, json.loads(event.body).get("pass_id"))
     return False
 
 

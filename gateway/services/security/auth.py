@@ -41,7 +41,8 @@ from wire.events import utc_text
 
 STAFF = ("admin", "supervisor", "operator", "auditor")
 KIOSK = "kiosk"  # a kiosk's own login: bound to its kiosk device, it may show the kiosk page and nothing else
-ROLES = (*STAFF, KIOSK)
+TICKETING = "ticketing"  # a site's ticketing system: bound to its site, it may sell that site's passes, nothing else
+ROLES = (*STAFF, KIOSK, TICKETING)
 MIN_PASSWORD_LENGTH = 10
 HASH_WORKERS = 2
 HASH_QUEUE = 8
@@ -51,7 +52,7 @@ MAX_LOCKOUT_S = 15 * 60.0
 FORGET_AFTER_S = 3600.0
 # How long a session may go unused, by role (configurable: GatewayConfig.session_idle_s).
 SESSION_IDLE_S = {"operator": 12 * 3600.0, "supervisor": 2 * 3600.0, "admin": 30 * 60.0, "auditor": 60 * 60.0,
-                  KIOSK: 12 * 3600.0}
+                  KIOSK: 12 * 3600.0, TICKETING: 24 * 3600.0}
 USE_RECORDED_EVERY_S = 60.0
 
 
@@ -137,8 +138,10 @@ class Auth:
         self._pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="password")
         self._waiting = threading.BoundedSemaphore(HASH_WORKERS + HASH_QUEUE)
 
-    def add_user(self, name: str, role: str, password: str, actor: str = "system", device: str | None = None) -> None:
-        """A new user; a kiosk login (role `kiosk`) names its kiosk device, which must be an active kiosk."""
+    def add_user(self, name: str, role: str, password: str, actor: str = "system", device: str | None = None,
+                 site: str | None = None) -> None:
+        """A new user; a kiosk login (role `kiosk`) names its kiosk device, which must be an active kiosk, and a
+        ticketing system's (role `ticketing`) names its site."""
         _check_role_and_password(role, password)
         if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise Invalid("user name: 1-64 letters, digits, '-', '_' or '.'")
@@ -148,12 +151,17 @@ class Auth:
             kiosk = self.store.devices.get(device)
             if kiosk is None or kiosk.kind != "kiosk" or not kiosk.active:
                 raise Invalid("{device} is not an active kiosk", device=device)
+        if (role == TICKETING) != (site is not None):
+            raise Invalid("a ticketing login, and only a ticketing login, is bound to a site")
+        if site is not None and site not in self.store.people.site_ids():
+            raise Invalid("unknown site(s): {sites}", sites=site)
         if self.store.users.get(name):
             raise Conflict("user '{name}' already exists", name=name)
         password_hash = self._hasher.hash(password)
         with self.store.db.transaction() as tx:
-            self.store.users.add(tx, name, role, password_hash, device)
-            tx.audit(actor, "user.added", name, {"role": role} | ({"device": device} if device else {}))
+            self.store.users.add(tx, name, role, password_hash, device, site)
+            tx.audit(actor, "user.added", name, {"role": role} | ({"device": device} if device else {})
+                     | ({"site": site} if site else {}))
 
     def users(self) -> list[User]:
         return self.store.users.all()
@@ -170,6 +178,8 @@ class Auth:
                 raise NotFound("no user '{name}'", name=name)
             if role is not None and role != user.role and KIOSK in (role, user.role):
                 raise Invalid("a kiosk login is made with its kiosk and stays one; add a user for another role")
+            if role is not None and role != user.role and TICKETING in (role, user.role):
+                raise Invalid("a ticketing login is made with its site and stays one; add a user for another role")
             losing_admin = user.role == "admin" and not user.disabled and (
                 (role is not None and role != "admin") or disabled)
             if losing_admin and self.store.users.count_admins(tx) <= 1:

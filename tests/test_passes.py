@@ -1,0 +1,255 @@
+"""Passes, as a site sells them and its gates honour them: ticket types, sales by the ticketing system (with
+idempotency keys, at its own site only), groups, extensions and cancellations, the gallery that carries them to
+the gates, and the gate deciding offline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+import numpy as np
+import pytest
+
+from edge.gate.passes import Admissions
+from edge.gate.rules import GateRules
+from edge.settings import DoorSettings, GateSettings
+from edge.vision.policy import Verdict
+from gateway.errors import Conflict, Invalid, NotFound
+from gateway.services.devices.galleries import GalleryPusher
+from gateway.services.devices.registry import add_site
+from gateway.services.security.auth import Auth
+from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.tickets import passes
+from gateway.services.tickets.passes import Sale, admits_at
+from gateway.services.tickets.ticket_types import add_type
+from gateway.storage import AuditQuery, Store
+from gateway.storage.people import Consent, Subject
+from stack import PASSWORD, Stack
+from wire.events import utc_text
+from wire.gallery import Admit, new_gallery_key, open_gallery
+
+ZONE = "Asia/Ho_Chi_Minh"
+NOW = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc).timestamp()
+
+
+def verdict(subject: str | None, at: float = 0.0) -> Verdict:
+    return Verdict(timestamp=at, track=1, verdict="granted", subject=subject, score=0.7, runner_up=None,
+                   threshold=0.4, margin=0.05, quality=0.8, frames=3, liveness_enabled=True, liveness=0.9)
+
+
+def admit(pass_id: str, days: tuple[int, int] = (-1, 1), gates: tuple[str, ...] | None = None,
+          entries: int | None = None, used: int = 0) -> Admit:
+    start = datetime.fromtimestamp(NOW, timezone.utc)
+    return Admit(pass_id, utc_text(start + timedelta(days=days[0])), utc_text(start + timedelta(days=days[1])),
+                 gates, entries, used)
+
+
+def test_the_gate_lets_a_pass_in_here_and_now_and_says_why_it_refuses_one():
+    admissions = Admissions("gate-01", {
+        "ann": [admit("P-DAY")],  # today, every gate
+        "bob": [admit("P-OLD", days=(-3, -1))],  # expired yesterday
+        "cai": [admit("P-G2", gates=("gate-02",))],  # today, another gate
+        "dan": [admit("P-ONE", entries=1)],  # one entry
+        "eve": [],  # her passes are all cancelled
+        "fay": [admit("P-G2B", gates=("gate-02",)), admit("P-USED", entries=1, used=1), admit("P-NEXT", days=(1, 2))],
+    }, clock=lambda: NOW)
+    rules = GateRules(GateSettings(anti_passback=False),
+                      [DoorSettings(lane=1, kind="webhook", url="http://x"),
+                       DoorSettings(lane=2, kind="webhook", url="http://x", direction="out")],
+                      liveness_off=False, admissions=admissions)
+
+    def at_lane(subject: str, lane: int = 1) -> tuple[str, str | None, bool]:
+        decided, opens = rules.decide(verdict(subject), lane)
+        return decided.verdict, decided.pass_id, opens
+
+    assert at_lane("ann") == ("granted", "P-DAY", True)
+    assert at_lane("zoe") == ("granted", None, True)  # no passes at the site: her consent admits her, as before
+    assert at_lane("bob") == ("no_pass", None, False)
+    assert at_lane("cai") == ("wrong_gate", "P-G2", False)
+    assert at_lane("eve") == ("no_pass", None, False)
+    assert at_lane("dan") == ("granted", "P-ONE", True)
+    assert at_lane("dan") == ("used", "P-ONE", False)  # its one entry is spent, here and now
+    assert at_lane("fay") == ("used", "P-USED", False)  # the most telling reason: a pass for here, spent
+    # Leaving is never refused, and asks for nothing.
+    assert at_lane("bob", lane=2) == ("granted", None, True)
+    # A new gallery's counts include the entries the gateway stored: they start again from it.
+    admissions.use({"dan": [admit("P-ONE", entries=2, used=1)]})
+    assert at_lane("dan") == ("granted", "P-ONE", True)
+    assert at_lane("dan") == ("used", "P-ONE", False)
+
+
+def with_gates(database: str) -> Store:
+    store = Store.open(database)
+    add_site(store, "site-a")
+    add_site(store, "site-b")
+    with store.db.transaction() as tx:
+        for device, site in (("gate-01", "site-a"), ("gate-02", "site-a"), ("gate-09", "site-b")):
+            store.devices.add(tx, device, site, "gate", device, "-", "x", "buffalo_s", new_gallery_key())
+        tx.audit("test", "device.provisioned", "gates", {})
+    return store
+
+
+def enrol(store: Store, subject: str, expires_at: str | None = None) -> None:
+    now = utc_text(datetime.now(timezone.utc))
+    template = np.random.default_rng(len(subject)).standard_normal(512).astype(np.float32)
+    with store.db.transaction() as tx:
+        store.people.add_subject(tx, Subject(subject, subject, None, now, "test"),
+                                 {"buffalo_s": (template.tobytes(), 0.9)})
+        store.people.add_consent(tx, Consent(subject, "gate", ["site-a"], "v1", "counter", now, expires_at, "test"))
+        tx.audit("test", "subject.enrolled", subject, {})
+
+
+def test_ticket_types_are_checked_and_passes_take_their_window_gates_and_entries(database):
+    store = with_gates(database)
+    with pytest.raises(Invalid, match="not a gate of site-a: gate-09"):
+        add_type(store, "site-a", "day-1", "Vé ngày cổng 1", "day", "user:admin-1", gates=["gate-09"])
+    with pytest.raises(Invalid, match="needs its number of days"):
+        add_type(store, "site-a", "season", "Vé mùa", "season", "user:admin-1")
+    add_type(store, "site-a", "day-1", "Vé ngày cổng 1", "day", "user:admin-1", gates=["gate-01"])
+    add_type(store, "site-a", "three", "Ba ngày", "days", "user:admin-1", days=3)
+    add_type(store, "site-a", "once", "Một lượt", "single", "user:admin-1")
+    with pytest.raises(Conflict):
+        add_type(store, "site-a", "once", "again", "single", "user:admin-1")
+
+    first = date.today() + timedelta(days=2)
+    sold, = passes.sell(store, Sale("site-a", "three", first), "user:admin-1", ZONE)["passes"]
+    # Three whole local days on the site's clock (UTC+7): from 17:00 UTC the day before the first.
+    assert sold["valid_from"] == utc_text(datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+                                          - timedelta(hours=7))
+    assert sold["valid_until"] == utc_text(datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+                                           + timedelta(days=3, hours=-7))
+    assert (sold["holder"], sold["entries"], sold["gates"]) == ("qr", None, [])
+    once, = passes.sell(store, Sale("site-a", "once"), "user:admin-1", ZONE)["passes"]
+    day, = passes.sell(store, Sale("site-a", "day-1"), "user:admin-1", ZONE)["passes"]
+    assert (once["entries"], day["gates"]) == (1, ["gate-01"])
+    with pytest.raises(NotFound):
+        passes.sell(store, Sale("site-b", "day-1"), "user:admin-1", ZONE)
+    # A kind no longer sold is refused; what was sold of it stays valid.
+    from gateway.services.tickets.ticket_types import set_sold
+    set_sold(store, "site-a", "day-1", False, "user:admin-1")
+    with pytest.raises(Conflict, match="no longer sells"):
+        passes.sell(store, Sale("site-a", "day-1"), "user:admin-1", ZONE)
+    assert store.passes.get(day["id"]).status == "active"
+
+
+def test_a_retry_with_its_idempotency_key_sells_nothing_twice(database):
+    store = with_gates(database)
+    add_type(store, "site-a", "day", "Vé ngày", "day", "user:admin-1")
+    group = Sale("site-a", "day", reference="order-77")
+    first = passes.sell_group(store, group, 5, "user:tix", ZONE, key="order-77")
+    again = passes.sell_group(store, group, 5, "user:tix", ZONE, key="order-77")
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert [p["id"] for p in again["passes"]] == [p["id"] for p in first["passes"]]
+    assert len(store.passes.find(site="site-a")) == 6  # a guide and five members, once
+    assert [(p["group_role"], p["entries"]) for p in first["passes"]] == [("guide", 1)] + [("member", 1)] * 5
+    with pytest.raises(Conflict, match="different request"):
+        passes.sell_group(store, group, 6, "user:tix", ZONE, key="order-77")
+    # The same key at another site is another site's business.
+    add_type(store, "site-b", "day", "Vé ngày", "day", "user:admin-1")
+    assert passes.sell(store, Sale("site-b", "day"), "user:tix-b", ZONE, key="order-77")["replayed"] is False
+    actions = [e.action for e in store.audit.search(AuditQuery(action="pass.*"))]
+    assert actions.count("pass.group_sold") == 1 and actions.count("pass.sold") == 1
+
+
+def test_a_face_holds_a_pass_only_within_its_consent_and_the_gates_gallery_carries_it(database, tmp_path):
+    store = with_gates(database)
+    add_type(store, "site-a", "day-1", "Vé ngày cổng 1", "day", "user:admin-1", gates=["gate-01"])
+    add_type(store, "site-a", "season", "Vé mùa", "season", "user:admin-1", days=365)
+    add_type(store, "site-b", "day", "Vé ngày", "day", "user:admin-1")
+    enrol(store, "ann")
+    enrol(store, "bob", expires_at=utc_text(datetime.now(timezone.utc) + timedelta(days=30)))
+    enrol(store, "staff")
+    with pytest.raises(Invalid, match="consent ends before the pass does"):
+        passes.sell(store, Sale("site-a", "season", subject="bob"), "user:admin-1", ZONE)
+    with pytest.raises(Invalid, match="no consent to face processing"):
+        passes.sell(store, Sale("site-b", "day", subject="ann"), "user:admin-1", ZONE)
+    ann, = passes.sell(store, Sale("site-a", "day-1", subject="ann"), "user:admin-1", ZONE)["passes"]
+    bob, = passes.sell(store, Sale("site-a", "day-1", subject="bob"), "user:admin-1", ZONE)["passes"]
+
+    secrets = GatewaySecrets(tmp_path)
+    sent: dict[str, bytes] = {}
+    pusher = GalleryPusher(store, secrets, lambda topic, payload: sent.__setitem__(topic.split("/")[-3], payload)
+                           or True)
+
+    def gallery(device: str):
+        return open_gallery(sent[device], device, store.devices.get(device).gallery_key,
+                            secrets.signing_key.public_text)
+
+    pusher.sync()
+    assert sorted(gallery("gate-01").subjects) == ["ann", "bob", "staff"]
+    assert gallery("gate-01").admits == {
+        "ann": [Admit(ann["id"], ann["valid_from"], ann["valid_until"], ("gate-01",), None, 0)],
+        "bob": [Admit(bob["id"], bob["valid_from"], bob["valid_until"], ("gate-01",), None, 0)]}  # staff: none
+    assert gallery("gate-09").admits == {}  # another site's gate: neither the faces nor their passes
+
+    # Cancelled: the gates get a new version in which bob holds passes, none valid (refused, not let in on consent).
+    passes.cancel(store, bob["id"], "user:admin-1", "refunded")
+    assert sorted(d for d, _ in pusher.sync()) == ["gate-01", "gate-02"]
+    assert gallery("gate-01").admits["bob"] == []
+    with pytest.raises(Conflict):
+        passes.cancel(store, bob["id"], "user:admin-1")
+    # A ticketing system sees only its own site's passes.
+    with pytest.raises(NotFound):
+        passes.extend(store, ann["id"], date.today() + timedelta(days=1), "user:tix-b", ZONE, site="site-b")
+    passes.extend(store, ann["id"], date.today() + timedelta(days=1), "user:admin-1", ZONE)
+    pusher.sync()
+    assert gallery("gate-01").admits["ann"][0].valid_until == store.passes.get(ann["id"]).valid_until
+    assert store.passes.get(ann["id"]).valid_until > ann["valid_until"]
+    # An entry stored for a pass of counted entries is news for the gates; one of any number is not.
+    one = passes.sell_group(store, Sale("site-a", "season"), 1, "user:admin-1", ZONE, guide="ann")["passes"][0]
+    pusher.sync()
+    with store.db.transaction(unaudited="test") as tx:
+        passes.entered_on_pass(store, tx, "site-a", one["id"])
+        passes.entered_on_pass(store, tx, "site-a", ann["id"])
+        passes.entered_on_pass(store, tx, "site-b", ann["id"])  # another site's gate: not counted
+    assert (store.passes.get(one["id"]).used, store.passes.get(ann["id"]).used) == (1, 1)
+    assert sorted(d for d, _ in pusher.sync()) == ["gate-01", "gate-02"]
+    assert {a.pass_id: a.used for a in admits_at(store, "site-a")["ann"]}[one["id"]] == 1
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("passes"), new_db("passes"))
+    s.add_device("gate-01", "site-a")
+    add_site(s.store, "site-b")
+    auth = Auth(s.store)
+    auth.add_user("tix-a", "ticketing", PASSWORD, site="site-a")
+    with pytest.raises(Invalid):
+        auth.add_user("tix-x", "ticketing", PASSWORD)  # a ticketing login is bound to a site
+    add_type(s.store, "site-a", "day-1", "Vé ngày cổng 1", "day", "user:admin-1", gates=["gate-01"])
+    yield s
+    s.close()
+
+
+def test_the_ticketing_system_sells_at_its_own_site_with_a_key_and_a_retry_sells_nothing(stack):
+    token = httpx.post(f"{stack.gateway.base_url}/api/auth/token",
+                       json={"username": "tix-a", "password": PASSWORD}).json()["access_token"]
+
+    def tix(method: str, path: str, body: dict | None = None, key: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} | ({"Idempotency-Key": key} if key else {})
+        return httpx.request(method, stack.gateway.base_url + path, json=body, headers=headers, timeout=30)
+
+    sale = {"site": "site-a", "ticket_type": "day-1", "reference": "order-1"}
+    assert tix("POST", "/api/passes", sale).status_code == 400  # no key: a retry could sell twice
+    first = tix("POST", "/api/passes", sale, key="order-1")
+    assert first.status_code == 201, first.text
+    again = tix("POST", "/api/passes", sale, key="order-1")
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    assert again.json()["passes"] == first.json()["passes"]
+    assert tix("POST", "/api/passes", sale | {"reference": "order-2"}, key="order-1").status_code == 409
+    assert tix("POST", "/api/passes", sale | {"site": "site-b"}, key="b-1").status_code == 403
+    group = tix("POST", "/api/passes/groups", {"site": "site-a", "ticket_type": "day-1", "members": 5}, key="g-1")
+    assert group.status_code == 201 and len(group.json()["passes"]) == 6
+    # Its own site's passes, newest first, paged; not another site's ticket types; no other route.
+    listed = tix("GET", "/api/passes?limit=4").json()
+    rest = tix("GET", f"/api/passes?limit=10&before={listed[-1]['id']}").json()
+    assert len(listed) == 4 and len(rest) == 3 and not {p["id"] for p in listed} & {p["id"] for p in rest}
+    assert tix("GET", "/api/sites/site-b/ticket-types").status_code == 403
+    assert [t["code"] for t in tix("GET", "/api/sites/site-a/ticket-types").json()] == ["day-1"]
+    assert tix("GET", "/api/events").status_code == 403
+    sold = first.json()["passes"][0]["id"]
+    cancelled = tix("POST", f"/api/passes/{sold}/cancel", {"reason": "refund"})
+    assert cancelled.json()["passes"][0]["status"] == "cancelled"
+    # An admin sees it, audited as the ticketing system's.
+    entries = stack.get("/api/audit", role="auditor", action="pass.cancelled").json()
+    assert [(e["actor"], e["target"]) for e in entries] == [("user:tix-a", sold)]
