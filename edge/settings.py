@@ -42,6 +42,9 @@ class CameraSettings(BaseModel):
     reconnect_max_s: float = 30.0
     open_retries_file: int = 3  # a file that cannot be opened is retried this often, then given up
     max_consecutive_bad_frames: int = 30  # a file that stops decoding is treated as ended after this
+    # Read QR tickets shown to this camera too (a gate with doors only), at most this often a second: beside the
+    # face step, on a thread of its own (edge/vision/qr.py). 0: no tickets here.
+    qr_fps: float = Field(0.0, ge=0, le=30)
 
 
 class TrackerSettings(BaseModel):

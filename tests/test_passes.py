@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import cv2
 import httpx
 import numpy as np
 import pytest
 
 from edge.gate.passes import Admissions
 from edge.gate.rules import GateRules
+from edge.node.runner import tickets_shown
 from edge.settings import DoorSettings, GateSettings
 from edge.vision.policy import Verdict
+from edge.vision.qr import QrReader
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.devices.galleries import GalleryPusher
 from gateway.services.devices.registry import add_site
@@ -21,12 +24,15 @@ from gateway.services.security.auth import Auth
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.services.tickets import passes
 from gateway.services.tickets.passes import Sale, admits_at
-from gateway.services.tickets.ticket_types import add_type
+from gateway.services.tickets.qr import TicketLists, ticket_image
+from gateway.services.tickets.ticket_types import add_type, set_sold
 from gateway.storage import AuditQuery, Store
 from gateway.storage.people import Consent, Subject
 from stack import PASSWORD, Stack
 from wire.events import utc_text
 from wire.gallery import Admit, new_gallery_key, open_gallery
+from wire.signing import DeviceKey
+from wire.tickets import Ticket, TicketList, open_ticket, open_ticket_list, seal_ticket
 
 ZONE = "Asia/Ho_Chi_Minh"
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -125,7 +131,6 @@ def test_ticket_types_are_checked_and_passes_take_their_window_gates_and_entries
     with pytest.raises(NotFound):
         passes.sell(store, Sale("site-b", "day-1"), "user:admin-1", ZONE)
     # A kind no longer sold is refused; what was sold of it stays valid.
-    from gateway.services.tickets.ticket_types import set_sold
     set_sold(store, "site-a", "day-1", False, "user:admin-1")
     with pytest.raises(Conflict, match="no longer sells"):
         passes.sell(store, Sale("site-a", "day-1"), "user:admin-1", ZONE)
@@ -240,6 +245,14 @@ def test_the_ticketing_system_sells_at_its_own_site_with_a_key_and_a_retry_sells
     assert tix("POST", "/api/passes", sale | {"site": "site-b"}, key="b-1").status_code == 403
     group = tix("POST", "/api/passes/groups", {"site": "site-a", "ticket_type": "day-1", "members": 5}, key="g-1")
     assert group.status_code == 201 and len(group.json()["passes"]) == 6
+    # Each QR pass comes with its ticket, signed with the site's key; its printable image says the same.
+    member = group.json()["passes"][1]
+    site_key = stack.secrets.ticket_key("site-a").public_text
+    assert open_ticket(member["qr"], {"site-a": site_key}).gates == ("gate-01",)
+    png = tix("GET", f"/api/passes/{member['id']}/ticket.png")
+    assert png.headers["content-type"] == "image/png"
+    image = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == member["qr"]
     # Its own site's passes, newest first, paged; not another site's ticket types; no other route.
     listed = tix("GET", "/api/passes?limit=4").json()
     rest = tix("GET", f"/api/passes?limit=10&before={listed[-1]['id']}").json()
@@ -253,3 +266,79 @@ def test_the_ticketing_system_sells_at_its_own_site_with_a_key_and_a_retry_sells
     # An admin sees it, audited as the ticketing system's.
     entries = stack.get("/api/audit", role="auditor", action="pass.cancelled").json()
     assert [(e["actor"], e["target"]) for e in entries] == [("user:tix-a", sold)]
+
+
+def frames_showing(code: np.ndarray | None, n: int, at: tuple[int, int] = (200, 120)) -> list[np.ndarray]:
+    """`n` 640x480 frames of a grey scene, the code (a grey image) held up in each, if any."""
+    frames = []
+    for i in range(n):
+        frame = np.full((480, 640, 3), 100 + i % 7, np.uint8)
+        if code is not None:
+            y, x = at
+            frame[y:y + code.shape[0], x:x + code.shape[1]] = code[..., None]
+        frames.append(frame)
+    return frames
+
+
+def test_a_qr_ticket_shown_to_the_camera_opens_once_and_its_copy_and_a_forgery_do_not(tmp_path):
+    """The ticket printed (the gateway's PNG), read off camera frames by the reader's own thread, checked offline by
+    the gate with the site's key from its ticket list; the entries it made are kept across a restart."""
+    site_key, forger = DeviceKey.generate(), DeviceKey.generate()
+    one_entry = Ticket("P0000000001", "site-a", NOW - 3600, NOW + 3600, 1, ("gate-01",))
+    day = Ticket("P0000000002", "site-a", NOW - 3600, NOW + 3600, None, None)
+    other_gate = Ticket("P0000000003", "site-a", NOW - 3600, NOW + 3600, None, ("gate-02",))
+    printed = {name: cv2.imdecode(np.frombuffer(ticket_image(seal_ticket(t, key), module_px=4), np.uint8),
+                                  cv2.IMREAD_GRAYSCALE)
+               for name, t, key in (("one", one_entry, site_key), ("day", day, site_key),
+                                    ("other", other_gate, site_key), ("forged", day, forger))}
+    reader = QrReader(max_fps=30, hold_s=1.0)
+    shown = []
+    t = 0.0
+    for name in ("one", None, "one", None, "forged", None, "other", None, "day", None, "day"):
+        for frame in frames_showing(printed[name] if name else None, 3):
+            reader.offer(frame, t, 0.0)
+            shown += reader.drain()
+            t += 0.5
+    reader.close()
+    assert len(shown) == 6  # each showing read once, though held up in three frames
+
+    def gate(entries_path):
+        admissions = Admissions("gate-01", clock=lambda: NOW, entries_path=entries_path)
+        admissions.use_tickets(TicketList({"site-a": site_key.public_text}, {}, frozenset()))
+        return GateRules(GateSettings(passback_s=600), [DoorSettings(lane=1, kind="webhook", url="http://x")],
+                         liveness_off=False, admissions=admissions)
+
+    rules = gate(tmp_path / "entries.db")
+    decided = [rules.decide(v, 1) for v in tickets_shown(shown)]
+    assert [(v.verdict, v.pass_id, opens) for v, opens in decided] == [
+        ("granted", "P0000000001", True), ("used", "P0000000001", False),  # its copy, after it was used
+        ("forged", None, False), ("wrong_gate", "P0000000003", False),
+        ("granted", "P0000000002", True), ("passback", "P0000000002", False)]  # a day ticket's copy, still inside
+    assert all(v.method == "qr" and v.ticket is None for v, _ in decided)
+    rules.admissions.close()
+    # Restarted: the gate still knows the single entry was made (before the gateway could tell it).
+    again = gate(tmp_path / "entries.db")
+    assert again.decide(tickets_shown(shown[:1])[0], 1)[0].verdict == "used"
+    # Cancelled, as the ticket list says: no longer valid anywhere.
+    again.admissions.use_tickets(TicketList({"site-a": site_key.public_text}, {}, frozenset({"P0000000002"})))
+    assert again.decide(tickets_shown(shown[4:5])[0], 1)[0].verdict == "no_pass"
+
+
+def test_each_gate_is_sent_its_sites_ticket_list_when_it_changes(database, tmp_path):
+    store = with_gates(database)
+    add_type(store, "site-a", "once", "Một lượt", "single", "user:admin-1")
+    secrets = GatewaySecrets(tmp_path)
+    sent: dict[str, bytes] = {}
+    lists = TicketLists(store, secrets, lambda topic, payload: sent.__setitem__(topic.split("/")[-3], payload) or True)
+    assert sorted(lists.sync()) == ["gate-01", "gate-02", "gate-09"]
+    assert lists.sync() == []  # nothing changed: nothing sent
+    one, two = (passes.sell(store, Sale("site-a", "once"), "user:admin-1", ZONE)["passes"][0] for _ in range(2))
+    with store.db.transaction(unaudited="test") as tx:
+        passes.entered_on_pass(store, tx, "site-a", one["id"])
+    passes.cancel(store, two["id"], "user:admin-1")
+    assert sorted(lists.sync()) == ["gate-01", "gate-02"]  # site-b's list is as it was
+    got = open_ticket_list(sent["gate-02"], "gate-02", secrets.signing_key.public_text)
+    assert (got.spent, got.cancelled) == ({one["id"]: 1}, frozenset({two["id"]}))
+    assert got.site_keys == {"site-a": secrets.ticket_key("site-a").public_text}
+    with pytest.raises(ValueError):
+        open_ticket_list(sent["gate-02"], "gate-01", secrets.signing_key.public_text)  # not for another gate

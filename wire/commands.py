@@ -33,6 +33,7 @@ GALLERY = "gallery"  # retained; payload: wire/gallery.py
 SESSION = "session"  # retained until the session's summary arrives: an exam session to run
 DOOR = "door"  # not retained: a door opens now or not at all
 CARD = "card"  # not retained: a kiosk reads the card on its reader now or not at all
+TICKETS = "tickets"  # retained; payload: wire/tickets.py (a gate's site's ticket key, spent and cancelled tickets)
 DOOR_COMMAND_MAX_AGE_S = 30.0
 
 

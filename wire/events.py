@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from wire.names import FlagKind, VerdictKind
+from wire.names import FlagKind, Method, VerdictKind
 from wire.topics import ID_PATTERN
 
 SCHEMA_VERSION = 1
@@ -113,6 +113,7 @@ class GateVerdictEvent(EventBase):
     # Stream time from the first frame in which the face passed the quality gate to this verdict (issue 16)
     time_to_decision_ms: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=3.6e6)] | None = None
     pass_id: RecordId | None = None  # the pass that let them in (or was refused); None: admitted by consent alone
+    method: Method = "face"  # qr: a QR ticket shown to the camera (score and frames then 0)
 
 
 Lane = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)]

@@ -18,12 +18,16 @@ PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 # A gate's verdict on one person: `passback` is granted by the face, refused by the door's anti-passback rule;
 # `no_pass`, `wrong_gate` and `used` are granted by the face, refused by the person's passes (edge/gate/passes.py):
-# none valid now, none for this gate, or every entry used.
-VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used"]
+# none valid now, none for this gate, or every entry used. A QR ticket's verdicts are the same, and `forged`: not
+# signed with the site's ticket key (wire/tickets.py).
+VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged"]
 VERDICTS: tuple[str, ...] = get_args(VerdictKind)
 
 # Refusals of someone the face recognised: a door never opens on them, an operator sees each.
-PASS_REFUSALS: tuple[str, ...] = ("no_pass", "wrong_gate", "used")
+PASS_REFUSALS: tuple[str, ...] = ("no_pass", "wrong_gate", "used", "forged")
+
+# How a gate knew who was there: their face, or the QR ticket they showed.
+Method = Literal["face", "qr"]
 
 # A site's kinds of ticket: one entry on its day; its day; several days; a season (ticket_types.days long).
 TicketKind = Literal["single", "day", "days", "season"]

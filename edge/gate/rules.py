@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from edge.settings import EdgeConfig, GateSettings
 from edge.settings import DoorSettings
@@ -28,6 +29,7 @@ from edge.link.events import DeviceEvents
 from edge.vision.pipeline import FrameReport
 from edge.vision.policy import Verdict
 from wire.commands import CommandRefused, FreshCommands
+from wire.tickets import TicketError, open_ticket_list
 from wire.events import DoorEvent, TailgateEvent
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class Opening:
     until: float  # and when it closes again
     faces: int = 0  # the most faces in one frame while it stood open
     followers: set[int] | None = None  # tracks already reported as tailgaters
+    ticket_holder: int | None = None  # for a QR ticket's opening: the first face through, not a follower (-1: none yet)
 
 
 @dataclass
@@ -71,29 +74,36 @@ class GateRules:
         if verdict.verdict != "granted":
             return verdict, False
         entering = door is None or door.direction == "in"  # a lane without a door is watched for who comes in
-        if entering:
+        if verdict.method == "qr":  # a ticket is checked going out too: a forged one opens nothing
+            refusal, ticket = self.admissions.check_ticket(verdict.ticket or "")
+            verdict = replace(verdict, pass_id=ticket.pass_id if ticket else None, ticket=None)
+            if refusal == "forged" or (refusal and entering):  # going out on an expired ticket is fine
+                return replace(verdict, verdict=refusal), False
+        elif entering:
             refusal, pass_id = self.admissions.check(verdict.subject)
             verdict = replace(verdict, verdict=refusal or verdict.verdict, pass_id=pass_id)
             if refusal:
                 return verdict, False
         if door is None:
             return verdict, False
-        if not (verdict.liveness_enabled or self.liveness_off):
+        if verdict.method == "face" and not (verdict.liveness_enabled or self.liveness_off):
             return verdict, False  # liveness was meant to run and did not: never open on that
+        who = verdict.subject or f"pass:{verdict.pass_id}"  # a ticket's holder is known by the ticket
         if self.settings.anti_passback and door.direction == "in":
             # Who went in longer ago than passback_s may come in again: forgotten, so a long run keeps no list.
             horizon = verdict.timestamp - self.settings.passback_s
             self._inside = {s: at for s, at in self._inside.items() if at > horizon}
-            entered = self._inside.get(verdict.subject)
+            entered = self._inside.get(who)
             if entered is not None and verdict.timestamp - entered < self.settings.passback_s:
                 return replace(verdict, verdict="passback"), False
-            self._inside[verdict.subject] = verdict.timestamp
+            self._inside[who] = verdict.timestamp
         elif door.direction == "out":
-            self._inside.pop(verdict.subject, None)
+            self._inside.pop(who, None)
         if entering:
             self.admissions.entered(verdict.pass_id)
         self._open.append(Opening(lane, verdict.track, verdict.subject, verdict.timestamp,
-                                  verdict.timestamp + door.pulse_ms / 1000, followers=set()))
+                                  verdict.timestamp + door.pulse_ms / 1000, followers=set(),
+                                  ticket_holder=-1 if verdict.method == "qr" else None))
         return verdict, True
 
     def observe(self, report: FrameReport, lane: int) -> list[Tailgate]:
@@ -109,8 +119,11 @@ class GateRules:
                 opening.faces = max(opening.faces, report.faces)
             for track in report.ended:
                 crossed = opening.at <= track.last_seen <= opening.until
+                if crossed and opening.ticket_holder == -1 and track.outcome != "granted":
+                    opening.ticket_holder = track.id  # the ticket's holder: their face is not in the gallery
+                    continue
                 if crossed and track.id != opening.track and track.outcome != "granted" \
-                        and track.id not in opening.followers:
+                        and track.id not in opening.followers and track.id != opening.ticket_holder:
                     opening.followers.add(track.id)
                     found.append(Tailgate(opening.lane, track.id, opening.track, opening.subject,
                                           opening.faces, report.timestamp))
@@ -124,21 +137,23 @@ class Gate:
 
     @classmethod
     def open(cls, config: EdgeConfig, events: DeviceEvents | None, device: str | None = None,
-             gateway_key: str | None = None, outputs: dict | None = None) -> Gate:
+             gateway_key: str | None = None, outputs: dict | None = None, entries_path: Path | None = None) -> Gate:
         """The gate of `config` (its `[[doors]]`, `[gate]` rules, camera lane), doors started; `gateway_key`
-        verifies operators' commands (none: every command is refused)."""
+        verifies operators' commands and the ticket list (none: every command is refused, every ticket too);
+        `entries_path`: where entries made on passes are kept (None: in memory)."""
         rules = GateRules(config.gate, config.doors, liveness_off=not config.liveness.enabled,
-                          admissions=Admissions(device))
+                          admissions=Admissions(device, entries_path=entries_path))
         doors = DoorControl(config.doors, outputs=outputs)  # reporting to the gate (below)
         commands = FreshCommands(device, gateway_key) if device and gateway_key else None
-        gate = cls(rules, doors, events, commands)
+        gate = cls(rules, doors, events, commands, device, gateway_key)
         doors.start()
         return gate
 
     def __init__(self, rules: GateRules, doors: DoorControl, events: DeviceEvents | None,
-                 commands: FreshCommands | None = None):
+                 commands: FreshCommands | None = None, device: str | None = None, gateway_key: str | None = None):
         self.rules, self.doors, self.events = rules, doors, events
         self.commands = commands
+        self.device, self.gateway_key = device, gateway_key
         self.commands_refused = 0
         self.reports: list[DoorReport] = []  # what the doors did, newest last (also signed into events)
         doors.report = self._reported
@@ -181,9 +196,23 @@ class Gate:
         if not self.doors.request(command.lane, request):
             self._reported(DoorReport(command.lane, "failed", request, None, 0, "no door on this lane"))
 
+    def tickets(self, payload: bytes) -> None:
+        """A `cmd/tickets` payload from the broker: the site's ticket key, spent and cancelled tickets."""
+        try:
+            if not (self.device and self.gateway_key):
+                raise TicketError("forged", "no gateway key to check it with")
+            tickets = open_ticket_list(payload, self.device, self.gateway_key)
+        except TicketError as refused:
+            log.error("ticket list refused: %s", refused)
+            return
+        self.rules.admissions.use_tickets(tickets)
+        log.info("ticket list of %s: %d spent, %d cancelled", tickets.issued_at, len(tickets.spent),
+                 len(tickets.cancelled))
+
     def stop(self) -> None:
         """Finish openings under way; every door left as its fail mode says."""
         self.doors.stop()
+        self.rules.admissions.close()
 
     def status(self) -> dict:
         """For the heartbeat: each door, and how many commands were refused."""

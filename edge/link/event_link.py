@@ -15,7 +15,7 @@ from edge.vision.gallery import GalleryIndex
 from edge.link.gallery_sync import GallerySync
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from wire.commands import CARD, DOOR, GALLERY, SESSION
+from wire.commands import CARD, DOOR, GALLERY, SESSION, TICKETS
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class EventLink:
     on_gallery: Callable[[GalleryIndex, Gallery], None] | None = None  # e.g. GateNode.use_gallery
     on_door: Callable[[bytes], None] | None = None  # edge.gate.rules.Gate.command: an operator's signed `cmd/door`
     on_card: Callable[[bytes], None] | None = None  # edge.kiosk.kiosk.Kiosk.command: a kiosk page's signed `cmd/card`
+    on_tickets: Callable[[bytes], None] | None = None  # edge.gate.rules.Gate.tickets: the site's ticket list
+    tickets: bytes | None = None  # the newest ticket list that came
 
     @classmethod
     def open(cls, bundle: DeviceBundle, config: EdgeConfig, model_pack: str | None,
@@ -54,6 +56,10 @@ class EventLink:
                     link.on_door(payload)
                 else:
                     log.error("door command ignored: this device runs no doors")
+            elif what == TICKETS and link:
+                link.tickets = payload  # retained: it may come before the doors are wired to take it
+                if link.on_tickets:
+                    link.on_tickets(payload)
             elif what == CARD:
                 if link and link.on_card:
                     link.on_card(payload)

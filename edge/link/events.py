@@ -40,7 +40,7 @@ class DeviceEvents:
             frames=verdict.frames, liveness_enabled=verdict.liveness_enabled, liveness=verdict.liveness,
             lane=lane, direction=direction,
             time_to_decision_ms=None if verdict.time_to_decision_s is None
-            else round(1000 * verdict.time_to_decision_s, 1), pass_id=verdict.pass_id,
+            else round(1000 * verdict.time_to_decision_s, 1), pass_id=verdict.pass_id, method=verdict.method,
         )
         try:
             return self._append(GateVerdictEvent, captured_at, fields)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from edge.vision.camera import Camera
 from edge.vision.pipeline import FacePipeline
+from edge.vision.qr import QrReader
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Feed:
     ended: bool = False
     error: str | None = None  # why this camera stopped early: its source given up, or a bad region of interest
     verdicts: int = 0
+    qr: QrReader | None = None  # reads the QR tickets shown to it (the camera's `qr_fps`)
 
     @property
     def id(self) -> str:

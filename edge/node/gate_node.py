@@ -70,6 +70,9 @@ class GateNode:
 
     def close(self, flush_timeout_s: float | None = None) -> int:
         """Stop the doors and close the link (waiting up to `flush_timeout_s` for the broker); events left."""
+        for feed in self.feeds:
+            if feed.qr:
+                feed.qr.close()
         if self.gate:
             self.gate.stop()
         if self.link is None:
@@ -110,9 +113,10 @@ def build_gate(config: EdgeConfig, sources: list[str] | None = None, *, gallery:
         index = _gallery(config, pack, gallery, link)
         log.info("gallery: %d templates of %d subjects, pack %s", len(index), index.subject_count, pack.name)
         liveness = LivenessChecker.open(config)  # like the pack's sessions, one for every camera
-        feeds = [Feed(Camera(c.source, c, realtime=realtime), FacePipeline(pack, index, config, liveness, c))
-                 for c in cameras]
         gate = _doors(config, link, cameras)
+        # Tickets open doors: a camera reads them only at a gate that has some (checked by its rules).
+        feeds = [Feed(Camera(c.source, c, realtime=realtime), FacePipeline(pack, index, config, liveness, c),
+                      qr=QrReader(c.qr_fps) if gate and c.qr_fps else None) for c in cameras]
     except BaseException:
         if link:
             link.close(0)
@@ -124,6 +128,9 @@ def build_gate(config: EdgeConfig, sources: list[str] | None = None, *, gallery:
             node.use_gallery(index_of(link.gallery.current), link.gallery.current)  # in case one arrived since
     if link and gate:
         link.on_door = gate.command
+        link.on_tickets = gate.tickets
+        if link.tickets:
+            gate.tickets(link.tickets)  # one came before the doors were wired
     return node
 
 
@@ -153,7 +160,8 @@ def _doors(config: EdgeConfig, link: EventLink | None, cameras: list[CameraSetti
         return None
     bundle = link.gallery.bundle if link else None
     gate = Gate.open(config, link.events if link else None, bundle.device if bundle else None,
-                     bundle.gateway_key if bundle else None)
+                     bundle.gateway_key if bundle else None,
+                     entries_path=link.outbox.path.parent / "entries.db" if link else None)
     watched = {c.lane: c.id for c in cameras}
     for door in config.doors:
         log.info("lane %d: %s door (%s, fail mode %s), %s", door.lane, door.kind, door.direction, door.fail_mode,

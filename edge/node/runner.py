@@ -19,6 +19,7 @@ from edge.vision.camera import ENDED, Camera
 from edge.vision.motion import RegionError
 from edge.vision.pipeline import FacePipeline
 from edge.vision.policy import Verdict
+from edge.vision.qr import Shown
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def verdict_record(verdict: Verdict, camera: str, pack: str, lane: int | None = 
         "lane": lane,
         "direction": direction,
         "pass": verdict.pass_id,
+        "method": verdict.method,
     }
 
 
@@ -142,7 +144,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
 
     def end(feed: Feed) -> None:
         feed.ended = True
-        publish(feed, feed.pipeline.finish(feed.last_ts))
+        publish(feed, feed.pipeline.finish(feed.last_ts) + (tickets_shown(feed.qr.drain()) if feed.qr else []))
         if gate:
             gate.frame(feed.pipeline.report, feed.lane, feed.id)
         feed.error = feed.trouble  # a live camera still down when the node stopped counts too
@@ -165,6 +167,10 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
                 feed.camera.stop()
                 end(feed)
                 continue
+            if feed.qr:  # read on its own thread: what it found in earlier frames is collected now
+                feed.qr.offer(frame.image if frame.image is not None else frame.small, frame.timestamp,
+                              frame.received)
+                verdicts = verdicts + tickets_shown(feed.qr.take())
             publish(feed, verdicts)
             if feed.camera.settings.substream:  # the main stream's pixels only while someone is tracked
                 feed.camera.need_main = pipeline.wants_main
@@ -229,6 +235,14 @@ class _Turns:
     def close(self) -> None:
         for feed in self.feeds:
             feed.camera.stop()
+
+
+def tickets_shown(shown: list[Shown]) -> list[Verdict]:
+    """Each QR code shown, as a verdict for the gate's rules to check (its ticket's signature, window, gates and
+    entries: edge/gate/passes.py); what a camera alone can say is only that it was shown."""
+    return [Verdict(timestamp=s.timestamp, track=0, verdict="granted", subject=None, score=0.0, runner_up=None,
+                    threshold=0.0, margin=0.0, quality=0.0, frames=0, first_good_at=s.timestamp,
+                    first_good_received=s.received, method="qr", ticket=s.text) for s in shown]
 
 
 def print_json_line(record: dict) -> None:

@@ -46,6 +46,8 @@ class Verdict:
     first_good_at: float | None = None  # stream time of the first frame whose face passed the quality gate
     first_good_received: float | None = None  # when that frame reached the loop (monotonic clock), if known
     pass_id: str | None = None  # the pass the gate's rules let them in on (or refused), edge/gate/passes.py
+    method: str = "face"  # "qr": a QR ticket was shown (`ticket` its text, for the gate's rules to check)
+    ticket: str | None = None
 
     @property
     def time_to_decision_s(self) -> float | None:

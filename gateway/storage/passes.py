@@ -107,6 +107,14 @@ class Passes:
         with self.db.read() as conn:
             return conn.execute(select(func.max(passes.c.updated_at)).where(passes.c.site == site)).scalar()
 
+    def tickets_to_list(self, site: str, now: str) -> list[Pass]:
+        """The QR passes of `site`, still valid, whose gates must be told what the ticket cannot say: cancelled,
+        or entries counted and some used."""
+        return self._rows(select(*_COLUMNS).where(
+            passes.c.site == site, passes.c.subject.is_(None), passes.c.valid_until > now,
+            (passes.c.status == "cancelled") | (passes.c.entries.is_not(None) & (passes.c.used > 0)))
+            .order_by(passes.c.id))
+
     # -- the ticketing system's requests ----------------------------------------------------------------
 
     def request(self, site: str, key: str, tx: Tx | None = None) -> tuple[str, dict] | None:

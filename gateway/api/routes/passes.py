@@ -15,9 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import TICKET_ROLES, GatewayDep, actor, require, site_scope
+from gateway.errors import NotFound
 from gateway.i18n import N_
 from gateway.services.security.auth import TICKETING
-from gateway.services.tickets.passes import Sale, cancel, extend, sell, sell_group
+from gateway.services.tickets.passes import Sale, cancel, extend, pass_view, sell, sell_group
+from gateway.services.tickets.qr import ticket_image, ticket_text
 from gateway.storage import Session
 from wire.topics import ID_PATTERN
 
@@ -45,6 +47,7 @@ class PassView(BaseModel):
     reference: str | None
     created_at: str
     created_by: str
+    qr: str | None = None  # a QR pass's ticket, in a sale's answer: print it (GET /api/passes/{id}/ticket.png)
 
 
 class Sold(BaseModel):
@@ -87,9 +90,10 @@ def _key(session: Session, key: str | None) -> str | None:
 def _sold(gw, response: Response, answer: dict) -> Sold:
     if answer["replayed"]:
         response.status_code = 200
-    elif gw.on_consent_change:  # the gates' galleries carry the passes of faces: make them now
+    elif gw.on_consent_change:  # the gates' galleries and ticket lists carry the passes: make them now
         gw.on_consent_change()
-    return Sold(**answer)
+    tickets = [p | {"qr": ticket_text(gw.secrets, p)} for p in answer["passes"]]
+    return Sold(**answer | {"passes": tickets})
 
 
 @router.get("", response_model=list[PassView])
@@ -103,6 +107,19 @@ def list_passes(gw: GatewayDep, session: Annotated[Session, Depends(require("adm
     its own site's only."""
     found = gw.store.passes.find(site_scope(session, site), subject, group, limit, before)
     return [PassView(**p.__dict__ | {"holder": "face" if p.subject else "qr", "group": p.group_id}) for p in found]
+
+
+@router.get("/{pass_id}/ticket.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "the QR ticket, to print"}})
+def ticket_png(pass_id: PassId, gw: GatewayDep, session: Sellers) -> Response:
+    """A QR pass's ticket as a PNG to print (8 px a module: 30 mm wide at 300 dpi, or more); 404 for a pass held
+    by a face. Seeing it is as good as holding it: the ticket seller's and the admin's only."""
+    held = gw.store.passes.get(pass_id)
+    scope = site_scope(session, None)
+    if held is None or held.subject is not None or (scope is not None and held.site != scope):
+        raise NotFound("no QR ticket for pass '{id}'", id=pass_id)
+    png = ticket_image(ticket_text(gw.secrets, pass_view(held)))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.post("", status_code=201, response_model=Sold)

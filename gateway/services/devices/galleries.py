@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.tickets.qr import TicketLists
 from gateway.services.tickets.passes import admits_at, admits_digest
 from gateway.storage import Device, Erasure, GalleryVersion, Store, Tx
 from wire.commands import GALLERY
@@ -69,8 +70,9 @@ def _complete_if_done(store: Store, tx: Tx, erasure: Erasure) -> bool:
 
 
 class GalleryPusher:
-    """Publishes each device's gallery when its members change, every `interval_s` or when poked, while
-    `may_run()` (this replica holds the jobs lease)."""
+    """Publishes each device's gallery when its members change, and each gate's ticket list when its site's
+    tickets change (services/tickets/qr.py), every `interval_s` or when poked, while `may_run()` (this replica
+    holds the jobs lease)."""
 
     def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0,
                  may_run=lambda: True):
@@ -83,6 +85,7 @@ class GalleryPusher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
         self._passes: dict[str, tuple[str | None, dict[str, list[Admit]]]] = {}  # site -> (changed at, passes)
+        self.ticket_lists = TicketLists(store, secrets, publish)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,6 +104,7 @@ class GalleryPusher:
             try:
                 if self.may_run():
                     self.sync()
+                    self.ticket_lists.sync()
             except Exception:  # keep trying: a locked database or a broker away is temporary
                 log.exception("gallery sync failed; retrying")
             self._wake.wait(self.interval_s)

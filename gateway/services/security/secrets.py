@@ -3,8 +3,10 @@
 - `signing.key`: Ed25519 key that signs galleries sent to devices (each device
   bundle carries the public half);
 - `id-card.key`: the key of the HMAC that stands in for ID-card numbers, so the
-  numbers are never stored, yet the same card is recognised again.
-Both are created on first use.
+  numbers are never stored, yet the same card is recognised again;
+- `tickets-<site>.key`: Ed25519 key that signs the site's QR tickets (its gates
+  get the public half with their ticket list: wire/tickets.py).
+Each is created on first use.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class GatewaySecrets:
     @property
     def signing_key(self) -> DeviceKey:
         return DeviceKey.from_text(self._secret("signing.key", lambda: DeviceKey.generate().to_text()))
+
+    def ticket_key(self, site: str) -> DeviceKey:
+        """The key that signs `site`'s QR tickets (a site id is letters, digits, '.', '_' and '-' only)."""
+        return DeviceKey.from_text(self._secret(f"tickets-{site}.key", lambda: DeviceKey.generate().to_text()))
 
     def id_card_hash(self, number: str) -> str:
         """Keyed hash of an ID-card number (spaces and case ignored)."""
