@@ -14,12 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.storage.audit import AuditEntry, AuditLog, AuditQuery, AuditRow
-from gateway.storage.candidates import Candidates, ExamCandidate
+from gateway.storage.exams.candidates import Candidates, ExamCandidate
 from gateway.storage.card_reads import CardReadRow, CardReads
 from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
 from gateway.storage.devices import Device, Devices
 from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
-from gateway.storage.exams import Evidence, ExamFlag, Exams, ExamSession
+from gateway.storage.exams.sessions import Evidence, ExamFlag, Exams, ExamSession
 from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
 from gateway.storage.kiosks import Kiosks, KioskSettingsRow
