@@ -4,6 +4,7 @@ the gates, and the gate deciding offline."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import cv2
@@ -22,14 +23,16 @@ from gateway.services.devices.galleries import GalleryPusher
 from gateway.services.devices.registry import add_site
 from gateway.services.security.auth import Auth
 from gateway.services.security.secrets import GatewaySecrets
-from gateway.services.tickets import passes
-from gateway.services.tickets.passes import Sale, admits_at
-from gateway.services.tickets.qr import TicketLists, ticket_image
-from gateway.services.tickets.ticket_types import add_type, set_sold
-from gateway.storage import AuditQuery, Store
+from gateway.services.visitors import occupancy, passes
+from gateway.services.visitors.occupancy import set_capacity
+from gateway.services.visitors.passes import Sale, admits_at
+from gateway.services.visitors.qr import TicketLists, ticket_image
+from gateway.services.visitors.ticket_types import add_type, set_sold
+from gateway.storage import AuditQuery, Store, StoredEvent
 from gateway.storage.people import Consent, Subject
-from stack import PASSWORD, Stack
+from stack import PASSWORD, Stack, store_events
 from wire.events import utc_text
+from wire.ids import uuid7
 from wire.gallery import Admit, new_gallery_key, open_gallery
 from wire.signing import DeviceKey
 from wire.tickets import Ticket, TicketList, open_ticket, open_ticket_list, seal_ticket
@@ -342,3 +345,53 @@ def test_each_gate_is_sent_its_sites_ticket_list_when_it_changes(database, tmp_p
     assert got.site_keys == {"site-a": secrets.ticket_key("site-a").public_text}
     with pytest.raises(ValueError):
         open_ticket_list(sent["gate-02"], "gate-01", secrets.signing_key.public_text)  # not for another gate
+
+
+def passage(seq: int, direction: str | None, verdict: str = "granted", site: str = "site-a",
+            captured: datetime | None = None) -> StoredEvent:
+    at = utc_text(captured or datetime.now(timezone.utc))
+    body = json.dumps({"kind": "verdict", "direction": direction, "verdict": verdict})
+    return StoredEvent(str(uuid7()), site, "gate-01" if site == "site-a" else "gate-09", "verdict", seq, at, at,
+                       verdict, None, 0.0, body, "sig")
+
+
+def test_the_site_counts_who_is_inside_and_its_gates_answer_full_at_capacity_while_exits_stay_open(database, tmp_path):
+    store = with_gates(database)
+    secrets = GatewaySecrets(tmp_path)
+    sent: dict[str, bytes] = {}
+    lists = TicketLists(store, secrets, lambda topic, payload: sent.__setitem__(topic.split("/")[-3], payload) or True,
+                        ZONE)
+    set_capacity(store, "site-a", 3, "user:admin-1", ZONE)
+    lists.sync()
+
+    def told(device: str = "gate-02") -> bool:
+        return open_ticket_list(sent[device], device, secrets.signing_key.public_text).full
+
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    store_events(store, [passage(1, "in"), passage(2, "in"), passage(3, None), passage(4, "in", verdict="unknown"),
+                         passage(5, "in", captured=yesterday), passage(6, "in", site="site-b")])
+    now = occupancy.current(store, "site-a", ZONE)
+    assert (now.inside, now.full) == (2, False)  # granted with a direction, today's, this site's only
+    store_events(store, [passage(7, "in")])
+    assert occupancy.current(store, "site-a", ZONE).full
+    assert sorted(lists.sync()) == ["gate-01", "gate-02"] and told()
+    store_events(store, [passage(8, "out")])
+    assert (occupancy.current(store, "site-a", ZONE).inside, lists.sync(), told()) == (2, ["gate-01", "gate-02"],
+                                                                                         False)
+    # An operator's count replaces the gates' (audited, with what it was); the day's peak follows it up.
+    counted = occupancy.correct(store, "site-a", 5, "user:operator-1", ZONE, "school party at the side gate")
+    assert (counted.inside, counted.peak, counted.full) == (5, 5, True)
+    entry, = store.audit.search(AuditQuery(action="occupancy.corrected"))
+    assert json.loads(entry.detail) == {"from": 2, "to": 5, "reason": "school party at the side gate"}
+    store_events(store, [passage(n, "out") for n in range(9, 20)])
+    assert (occupancy.current(store, "site-a", ZONE).inside, occupancy.current(store, "site-a", ZONE).peak) == (0, 5)
+    with pytest.raises(Invalid):
+        set_capacity(store, "site-a", 0, "user:admin-1", ZONE)
+
+    # At the gate: full turns away anyone coming in, by face or by ticket; going out is never refused.
+    admissions = Admissions("gate-01", clock=lambda: NOW)
+    admissions.use_tickets(TicketList({}, {}, frozenset(), full=True))
+    rules = GateRules(GateSettings(), [DoorSettings(lane=1, kind="webhook", url="http://x"),
+                                       DoorSettings(lane=2, kind="webhook", url="http://x", direction="out")],
+                      liveness_off=False, admissions=admissions)
+    assert (rules.decide(verdict("ann"), 1)[0].verdict, rules.decide(verdict("ann"), 2)[1]) == ("full", True)

@@ -19,8 +19,10 @@ PURPOSES: tuple[str, ...] = get_args(Purpose)
 # A gate's verdict on one person: `passback` is granted by the face, refused by the door's anti-passback rule;
 # `no_pass`, `wrong_gate` and `used` are granted by the face, refused by the person's passes (edge/gate/passes.py):
 # none valid now, none for this gate, or every entry used. A QR ticket's verdicts are the same, and `forged`: not
-# signed with the site's ticket key (wire/tickets.py).
-VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged"]
+# signed with the site's ticket key (wire/tickets.py). `full`: anyone's, on an `in` lane while the site is at its
+# capacity (exits stay open).
+VerdictKind = Literal["granted", "unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged",
+                      "full"]
 VERDICTS: tuple[str, ...] = get_args(VerdictKind)
 
 # Refusals of someone the face recognised: a door never opens on them, an operator sees each.

@@ -12,7 +12,8 @@ gate needs to decide is in the ticket; what it cannot know from it -- an entry a
 About 180 characters: a version 9 QR code (53 modules), 0.45 mm a module printed 30 mm wide with its quiet zone.
 
 The ticket list (`cmd/tickets`, retained, signed by the gateway) tells a gate what the tickets cannot: the site's
-ticket key, the QR passes of the site whose entries are spent (entries counted at any gate) and those cancelled.
+ticket key, the QR passes of the site whose entries are spent (entries counted at any gate) and those cancelled,
+and whether the site is full (services/visitors/occupancy.py).
 It is small and changes with every single entry, so it travels apart from the gallery and its templates.
 """
 
@@ -109,12 +110,13 @@ class TicketList:
     spent: dict[str, int]  # pass -> entries the gateway has stored, for passes of counted entries used at all
     cancelled: frozenset[str]
     issued_at: str = ""
+    full: bool = False  # the site is at its capacity: `in` lanes answer `full`, faces and tickets alike
 
 
 def seal_ticket_list(device: str, tickets: TicketList, gateway_key: DeviceKey) -> bytes:
     """The `cmd/tickets` payload for `device`."""
     body = {"v": 1, "device": device, "issued_at": tickets.issued_at, "site_keys": tickets.site_keys,
-            "spent": tickets.spent, "cancelled": sorted(tickets.cancelled)}
+            "spent": tickets.spent, "cancelled": sorted(tickets.cancelled), "full": tickets.full}
     return json.dumps({"body": body, "sig": gateway_key.sign(canonical_json(body))}, separators=(",", ":")).encode()
 
 
@@ -128,7 +130,7 @@ def open_ticket_list(payload: bytes, device: str, gateway_public_key: str) -> Ti
             raise ValueError(f"a ticket list for {body.get('device')!r}, not {device!r}")
         return TicketList({str(k): str(v) for k, v in body["site_keys"].items()},
                           {str(k): int(v) for k, v in body["spent"].items()},
-                          frozenset(map(str, body["cancelled"])), str(body["issued_at"]))
+                          frozenset(map(str, body["cancelled"])), str(body["issued_at"]), body.get("full") is True)
     except SignatureError as exc:
         raise TicketError("forged", f"ticket list signature: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -1,8 +1,9 @@
 """The gate: between the policy's verdicts and the doors, the rules of who may pass, and the doors themselves.
 
 Rules (`GateRules`, in stream time, so the same stream always gives the same answers, passes aside):
-- someone the face recognised comes in only on a pass valid here and now, if they hold passes at the site
-  (edge/gate/passes.py: by the device's clock; refused as `no_pass`, `wrong_gate` or `used`);
+- someone the face recognised comes in only on a pass valid here and now, if they hold passes at the site, and
+  a QR ticket shown only if it is one (edge/gate/passes.py: by the device's clock; refused as `no_pass`,
+  `wrong_gate`, `used` or `forged`); nobody comes in while the site is full (`full`), exits stay open;
 - a lane's door opens only on `granted` with liveness passed, or with liveness explicitly off for the site;
   never on `unknown`, `spoof_suspected` or `passback`;
 - anti-passback: someone granted on an `in` lane is not let in again (verdict `passback`) until they are
@@ -84,6 +85,8 @@ class GateRules:
             verdict = replace(verdict, verdict=refusal or verdict.verdict, pass_id=pass_id)
             if refusal:
                 return verdict, False
+        if entering and self.admissions.tickets.full:  # the site is at its capacity: nobody more, until one leaves
+            return replace(verdict, verdict="full"), False
         if door is None:
             return verdict, False
         if verdict.method == "face" and not (verdict.liveness_enabled or self.liveness_off):

@@ -25,7 +25,8 @@ ACTION_NAMES = {
     # tickets and passes
     "ticket_type.added": N_("ticket type added"), "ticket_type.changed": N_("ticket type changed"),
     "pass.sold": N_("pass sold"), "pass.group_sold": N_("group passes sold"), "pass.extended": N_("pass extended"),
-    "pass.cancelled": N_("pass cancelled"),
+    "pass.cancelled": N_("pass cancelled"), "occupancy.corrected": N_("count of people inside corrected"),
+    "site.capacity": N_("site capacity set"),
     # the chip card at a kiosk or a door
     "card.read_requested": N_("card read requested"), "card.read": N_("card read"),
     "card.read_closed": N_("card read closed"), "card.read_not_sent": N_("card read not sent"),

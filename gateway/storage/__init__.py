@@ -23,6 +23,7 @@ from gateway.storage.exams.sessions import Evidence, ExamFlag, Exams, ExamSessio
 from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
 from gateway.storage.kiosks import Kiosks, KioskSettingsRow
+from gateway.storage.occupancy import Occupancy, SiteOccupancy
 from gateway.storage.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
 from gateway.storage.ticket_types import TicketType, TicketTypes
@@ -43,6 +44,7 @@ class Store:
         self.follow_ups = FollowUps(db)
         self.galleries = Galleries(db)
         self.kiosks = Kiosks(db)
+        self.occupancy = Occupancy(db)
         self.passes = Passes(db)
         self.people = People(db)
         self.ticket_types = TicketTypes(db)
@@ -68,6 +70,6 @@ __all__ = [
     "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
-    "Kiosks", "Pass", "Passes", "People", "QuarantinedMessage",
-    "SchemaTooNew", "Session", "Site", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users",
+    "Kiosks", "Occupancy", "Pass", "Passes", "People", "QuarantinedMessage",
+    "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users",
 ]

@@ -119,6 +119,7 @@ sites = Table(
     Column("id", Text, primary_key=True),
     Column("name", Text),
     Column("created_at", Text),
+    Column("capacity", Integer),  # the most people inside at once (migration 0016); None: no limit
 )
 
 subjects = Table(
@@ -406,4 +407,15 @@ ticketing_requests = Table(
     Column("fingerprint", Text, nullable=False),  # SHA-256 of what was asked: the same key for another ask is refused
     Column("response", Text, nullable=False),  # JSON, as first answered
     Column("created_at", Text, nullable=False),
+)
+
+# People inside each site, per local day (migration 0016): counted from the gates' in and out verdicts as they are
+# stored, set by an operator's count; the day's peak beside it.
+occupancy = Table(
+    "occupancy", metadata,
+    Column("site", Text, primary_key=True),
+    Column("day", Text, primary_key=True),  # YYYY-MM-DD on the site's clock
+    Column("inside", Integer, nullable=False),
+    Column("peak", Integer, nullable=False),
+    Column("updated_at", Text, nullable=False),
 )

@@ -18,8 +18,8 @@ from gateway.api.deps import TICKET_ROLES, GatewayDep, actor, require, site_scop
 from gateway.errors import NotFound
 from gateway.i18n import N_
 from gateway.services.security.auth import TICKETING
-from gateway.services.tickets.passes import Sale, cancel, extend, pass_view, sell, sell_group
-from gateway.services.tickets.qr import ticket_image, ticket_text
+from gateway.services.visitors.passes import Sale, cancel, extend, pass_view, sell, sell_group
+from gateway.services.visitors.qr import ticket_image, ticket_text
 from gateway.storage import Session
 from wire.topics import ID_PATTERN
 

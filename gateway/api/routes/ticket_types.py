@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import GatewayDep, actor, require, site_scope
-from gateway.services.tickets.ticket_types import add_type, set_sold
+from gateway.services.visitors.ticket_types import add_type, set_sold
 from gateway.storage import Session, TicketType
 from wire.names import TicketKind
 from wire.topics import ID_PATTERN

@@ -3,7 +3,7 @@
 A device's gallery is exactly the subjects whose live consent covers the
 device's site and purpose (a gate device: purpose `gate`; an exam device:
 `exam`), with templates from the device's model pack; a gate's carries their
-passes at its site too (services/tickets/passes.py). Whenever that set or
+passes at its site too (services/visitors/passes.py). Whenever that set or
 those passes change, the device gets a new version: sealed for it (wire/gallery.py),
 published retained on its `cmd/gallery` and marked published once the broker
 has it. The device confirms with a `gallery` event (`gallery_applied`, called by
@@ -19,9 +19,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from gateway.services.events.local_time import DEFAULT_TIME_ZONE
 from gateway.services.security.secrets import GatewaySecrets
-from gateway.services.tickets.qr import TicketLists
-from gateway.services.tickets.passes import admits_at, admits_digest
+from gateway.services.visitors.qr import TicketLists
+from gateway.services.visitors.passes import admits_at, admits_digest
 from gateway.storage import Device, Erasure, GalleryVersion, Store, Tx
 from wire.commands import GALLERY
 from wire.events import utc_text
@@ -71,11 +72,11 @@ def _complete_if_done(store: Store, tx: Tx, erasure: Erasure) -> bool:
 
 class GalleryPusher:
     """Publishes each device's gallery when its members change, and each gate's ticket list when its site's
-    tickets change (services/tickets/qr.py), every `interval_s` or when poked, while `may_run()` (this replica
+    tickets change (services/visitors/qr.py), every `interval_s` or when poked, while `may_run()` (this replica
     holds the jobs lease)."""
 
     def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0,
-                 may_run=lambda: True):
+                 may_run=lambda: True, time_zone: str = DEFAULT_TIME_ZONE):
         self.store = store
         self.may_run = may_run
         self.secrets = secrets
@@ -85,7 +86,7 @@ class GalleryPusher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
         self._passes: dict[str, tuple[str | None, dict[str, list[Admit]]]] = {}  # site -> (changed at, passes)
-        self.ticket_lists = TicketLists(store, secrets, publish)
+        self.ticket_lists = TicketLists(store, secrets, publish, time_zone)
 
     def start(self) -> None:
         self._thread.start()

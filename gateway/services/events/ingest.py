@@ -54,7 +54,9 @@ from gateway.services.devices.doors import unissued_opening
 from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
-from gateway.services.tickets.passes import entered_on_pass
+from gateway.services.events.local_time import DEFAULT_TIME_ZONE
+from gateway.services.visitors.occupancy import counted
+from gateway.services.visitors.passes import entered_on_pass
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
 from gateway.storage.postgres.replicas import announce
@@ -284,7 +286,7 @@ class BatchResult:
 
 
 def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_s: float,
-                cards: CardProjector | None = None) -> BatchResult:
+                cards: CardProjector | None = None, zone: str = DEFAULT_TIME_ZONE) -> BatchResult:
     """Store admitted events in `tx`: de-duplicated, each with its audit entry and what it changes.
 
     duplicate: its id is already stored (QoS 1 redelivery, a resend, or a verbatim replay).
@@ -305,7 +307,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
             result.outcomes.append("replay")
             continue
         try:
-            ended = _follow_up(store, tx, e, skew_limit_s, cards)
+            ended = _follow_up(store, tx, e, skew_limit_s, cards, zone)
         except Refused as refused:
             result.outcomes.append(refused.reason)
             continue
@@ -332,7 +334,8 @@ def _skew(event: StoredEvent) -> float:
     return round((received - captured).total_seconds(), 1)
 
 
-def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, cards: CardProjector | None) -> bool:
+def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, cards: CardProjector | None,
+               zone: str) -> bool:
     """What a stored event changes beyond the event log, in its transaction; True if an exam session ended."""
     if event.kind == "gallery":  # the device runs this version now: its erasures are done
         gallery_applied(store, tx, event.device, json.loads(event.body)["version"], event.received_at)
@@ -344,8 +347,10 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, ca
             cards.project(store, tx, event)
     elif event.kind == "door" and (why := unissued_opening(store, event)):
         raise Refused(why)
-    elif event.kind == "verdict" and event.verdict == "granted" and '"pass_id"' in event.body:
-        entered_on_pass(store, tx, event.site, json.loads(event.body).get("pass_id"))
+    elif event.kind == "verdict" and event.verdict == "granted":  # one more inside (or fewer), an entry on a pass
+        counted(store, tx, event, zone)
+        if '"pass_id"' in event.body:
+            entered_on_pass(store, tx, event.site, json.loads(event.body).get("pass_id"))
     return False
 
 
@@ -363,9 +368,10 @@ class Ingest:
     def __init__(self, store: Store, broker: BrokerUrl, *, replica: str | None = None, tls: TlsSettings | None = None,
                  batch_max: int = 1000, on_stored: Callable[[list[StoredEvent]], None] | None = None,
                  clock: ClockRules = ClockRules(), exam_skew_flag_s: float = 120.0,
-                 cards: CardProjector | None = None):
+                 cards: CardProjector | None = None, time_zone: str = DEFAULT_TIME_ZONE):
         self.store = store
         self.cards = cards
+        self.time_zone = time_zone  # the sites' clock: occupancy is counted per local day
         self.broker = broker
         self.replica = replica
         self.batch_max = batch_max
@@ -547,7 +553,8 @@ class Ingest:
 
     def _store(self, events: list[StoredEvent], statuses: list[tuple[str, bool]], received_at: str) -> BatchResult:
         with self.store.db.transaction(unaudited="device online flags only") as tx:
-            result = store_batch(self.store, tx, events, self.exam_skew_flag_s, self.cards) if events else BatchResult()
+            result = store_batch(self.store, tx, events, self.exam_skew_flag_s, self.cards,
+                                     self.time_zone) if events else BatchResult()
             for device, online in statuses:
                 self.store.devices.record_online(tx, device, online, received_at)
             if self.replica and tx.postgres:  # the other replicas' live streams show these too

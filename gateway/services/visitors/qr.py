@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 
 import cv2
 
+from gateway.services.events.local_time import DEFAULT_TIME_ZONE
 from gateway.services.security.secrets import GatewaySecrets
+from gateway.services.visitors.occupancy import today
 from gateway.storage import Store
 from wire.commands import TICKETS
 from wire.events import utc_text
@@ -52,22 +54,24 @@ def ticket_image(text: str, module_px: int = 8) -> bytes:
 class TicketLists:
     """Keeps every active gate's ticket list current (called on the gallery pusher's pass)."""
 
-    def __init__(self, store: Store, secrets: GatewaySecrets, publish):
-        self.store, self.secrets, self.publish = store, secrets, publish
-        self._made: dict[str, tuple[str | None, TicketList, str]] = {}  # site -> (changed at, list, digest)
+    def __init__(self, store: Store, secrets: GatewaySecrets, publish, time_zone: str = DEFAULT_TIME_ZONE):
+        self.store, self.secrets, self.publish, self.time_zone = store, secrets, publish, time_zone
+        self._made: dict[str, tuple[tuple, TicketList, str]] = {}  # site -> ((changed at, full), list, digest)
         self._sent: dict[str, str] = {}  # device -> digest of the list it was sent
 
     def site_list(self, site: str, now: str) -> tuple[TicketList, str]:
-        """The site's list and its digest (remade only when a pass there has changed)."""
-        changed = self.store.passes.changed_at(site)
+        """The site's list and its digest (remade only when a pass there has changed, or the site filled or
+        emptied)."""
+        occupancy = self.store.occupancy.of(site, today(self.time_zone))
+        changed = (self.store.passes.changed_at(site), bool(occupancy and occupancy.full))
         made = self._made.get(site)
         if made is None or made[0] != changed:
             rows = self.store.passes.tickets_to_list(site, now)
             tickets = TicketList({site: self.secrets.ticket_key(site).public_text},
                                  {p.id: p.used for p in rows if p.entries is not None and p.used > 0},
-                                 frozenset(p.id for p in rows if p.status == "cancelled"), now)
+                                 frozenset(p.id for p in rows if p.status == "cancelled"), now, changed[1])
             digest = hashlib.sha256(repr((sorted(tickets.site_keys.items()), sorted(tickets.spent.items()),
-                                          sorted(tickets.cancelled))).encode()).hexdigest()
+                                          sorted(tickets.cancelled), tickets.full)).encode()).hexdigest()
             made = self._made[site] = (changed, tickets, digest)
         return made[1], made[2]
 
@@ -85,6 +89,6 @@ class TicketLists:
             if self.publish(cmd_topic(device.site, device.id, TICKETS), payload):
                 self._sent[device.id] = digest
                 sent.append(device.id)
-                log.info("ticket list for %s: %d spent, %d cancelled", device.id, len(tickets.spent),
-                         len(tickets.cancelled))
+                log.info("ticket list for %s: %d spent, %d cancelled%s", device.id, len(tickets.spent),
+                         len(tickets.cancelled), "; the site is full" if tickets.full else "")
         return sent
