@@ -94,10 +94,11 @@ def shot(page: Page, name: str) -> None:
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("role, home, links", [
-    ("operator", "/gate", ["Live gate", "Kiosk"]),
-    ("supervisor", "/exam", ["Live gate", "Exam day", "Exam review", "Exam door", "Kiosk"]),
-    ("admin", "/admin", ["Live gate", "Exam day", "Exam review", "Exam door", "Kiosk", "Devices & people", "Audit"]),
-    ("auditor", "/audit", ["Audit"]),
+    ("operator", "/gate", ["Live gate", "Numbers", "Kiosk"]),
+    ("supervisor", "/exam", ["Live gate", "Numbers", "Exam day", "Exam review", "Exam door", "Kiosk"]),
+    ("admin", "/admin", ["Live gate", "Numbers", "Exam day", "Exam review", "Exam door", "Kiosk", "Devices & people",
+                         "Audit"]),
+    ("auditor", "/audit", ["Numbers", "Audit"]),
 ])
 def test_each_role_logs_in_to_its_own_page_in_either_language(page, stack, role, home, links, lang):
     page.goto(stack.gateway.base_url + home)
@@ -152,7 +153,8 @@ def test_the_live_gate_goes_to_the_login_page_when_its_session_ends_elsewhere(pa
 
 
 @pytest.mark.parametrize("role, path", [("operator", "/gate"), ("supervisor", "/exam"), ("admin", "/admin"),
-                                        ("auditor", "/audit"), (None, "/login"), ("operator", "/admin")])
+                                        ("auditor", "/audit"), (None, "/login"), ("operator", "/admin"),
+                                        ("operator", "/numbers")])
 def test_every_page_fits_a_phone_without_sideways_scrolling(browser, stack, role, path):
     phone = new_page(browser, stack, "vi", 390, 844, device_scale_factor=2, is_mobile=True)
     context = phone.context
@@ -191,7 +193,7 @@ def test_no_page_has_a_serious_accessibility_problem(browser, stack, flagged_ses
         page.goto(stack.gateway.base_url + "/login")
         found["/login"] = accessibility_problems(page)
         for role, paths in (("operator", ["/gate", "/admin"]), ("supervisor", [f"/exam?session={session}", "/exam/day", "/door"]),
-                            ("admin", ["/admin"]), ("auditor", ["/audit"])):
+                            ("admin", ["/admin"]), ("auditor", ["/audit", "/numbers"])):
             page.context.clear_cookies()
             page.context.add_cookies([{"name": "facegate_lang", "value": lang, "url": stack.gateway.base_url}])
             login(page, stack, role)
@@ -757,3 +759,39 @@ def test_a_device_cannot_run_script_in_an_admins_browser(page, stack):
                          " catch (e) { return e.name; } }") == "TypeError"
     assert page.evaluate("() => { try { trustedTypes.createPolicy('facegate', {createHTML: s => s}); return 'made'; }"
                          " catch (e) { return e.name; } }") == "TypeError"
+
+
+@pytest.fixture(scope="module")
+def counted_day(stack):
+    """Today's counts at site-a as ingest keeps them: 40 let in through gate-01 this hour, a forged ticket."""
+    from gateway.storage import VisitCount
+
+    hour = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H")
+    with stack.store.db.transaction(unaudited="the day's counts, as ingest keeps them") as tx:
+        stack.store.visits.add(tx, [VisitCount("site-a", "gate-01", hour, "granted", "in", "face", "", 40),
+                                    VisitCount("site-a", "gate-01", hour, "forged", "in", "qr", "", 1)])
+
+
+@TASK_RUNS
+def test_the_numbers_page_charts_the_day_and_its_workbook_is_the_same(page, stack, counted_day, lang, screen):
+    """A site manager's view of today: the visitors by hour on the site's clock and the refusals, drawn by the
+    pinned chart library under the pages' CSP (no violation), with the figures as text for a screen reader, and
+    the XLSX link for the same figures."""
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, stack, "operator")
+    page.goto(stack.gateway.base_url + "/numbers?site=site-a")
+    t = words(page)
+    expect(page.locator("h1")).to_have_text(t("The day in numbers"))
+    expect(page.locator("#n-visitors")).to_have_text("40")
+    hour = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).hour
+    drawn = page.evaluate("() => Chart.getChart('by-hour').data.datasets[0].data")
+    assert drawn[hour] == 40 and sum(drawn) == 40
+    assert page.evaluate("() => Chart.getChart('refusals').data.labels") == [t("forged ticket")]
+    assert f"{hour:02d}:00 40" in page.locator("#by-hour").get_attribute("aria-label")
+    if screen == "phone":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, f"numbers-{lang}-{screen}")
+    assert page.locator("#export").get_attribute("href").startswith("/api/numbers.xlsx?site=site-a&from=")
+    assert errors == []

@@ -25,6 +25,10 @@ VALUE_NAMES = {
     # the chip card's check (passive authentication and the clone checks)
     "genuine": N_("genuine"), "untrusted_issuer": N_("issuer not trusted"), "tampered": N_("tampered"),
     "clone_suspected": N_("copy suspected"), "expired_document": N_("expired"),
+    # a gate's verdicts, refusals by passes and capacity among them
+    "granted": N_("granted"), "unknown": N_("unknown"), "spoof_suspected": N_("spoof suspected"),
+    "passback": N_("passback"), "no_pass": N_("no valid pass"), "wrong_gate": N_("not valid at this gate"),
+    "used": N_("already used"), "forged": N_("forged ticket"), "full": N_("site full"),
     # why a check was taken
     "checkin": N_("check-in"), "periodic": N_("periodic"), "face_returned": N_("face returned"), "logout": N_("logout"),
 }

@@ -28,6 +28,7 @@ from gateway.storage.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
 from gateway.storage.ticket_types import TicketType, TicketTypes
 from gateway.storage.users import Session, User, Users
+from gateway.storage.visits import VisitCount, Visits
 
 
 class Store:
@@ -49,6 +50,7 @@ class Store:
         self.people = People(db)
         self.ticket_types = TicketTypes(db)
         self.users = Users(db)
+        self.visits = Visits(db)
 
     @classmethod
     def open(cls, location: Path | str) -> Store:
@@ -71,5 +73,5 @@ __all__ = [
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
     "Kiosks", "Occupancy", "Pass", "Passes", "People", "QuarantinedMessage",
-    "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users",
+    "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users", "VisitCount", "Visits",
 ]

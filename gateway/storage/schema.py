@@ -419,3 +419,19 @@ occupancy = Table(
     Column("peak", Integer, nullable=False),
     Column("updated_at", Text, nullable=False),
 )
+
+# The gates' verdicts counted by hour (migration 0017), in the stored event's transaction: what the day in numbers
+# reads, so that its charts and the Department's report cost a few thousand rows whatever the number of events,
+# and outlive the events' retention (counts name nobody).
+visits = Table(
+    "visits", metadata,
+    Column("site", Text, primary_key=True),
+    Column("device", Text, primary_key=True),
+    Column("hour", Text, primary_key=True),  # the UTC hour captured, "YYYY-MM-DDTHH"
+    Column("verdict", Text, primary_key=True),
+    Column("direction", Text, primary_key=True),  # "in", "out", or "" (a lane without one)
+    Column("method", Text, primary_key=True),  # "face" or "qr"
+    Column("ticket_type", Text, primary_key=True),  # the pass's ticket type; "" for none (admitted by consent)
+    Column("count", Counter, nullable=False),
+    Index("idx_visits_hour", "hour"),
+)

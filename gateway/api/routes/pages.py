@@ -30,6 +30,7 @@ from gateway.i18n import LANGUAGES, catalogue, pick_language
 router = APIRouter(include_in_schema=False)
 
 DOCS = Path(str(files("fastapi_offline") / "static"))
+VENDOR = Path(__file__).resolve().parent.parent / "vendor"  # pinned third-party scripts (vendor/README.md)
 PAGES = {  # path -> (file, roles)
     "/gate": ("gate.html", ("operator", "supervisor", "admin")),
     "/kiosk": ("kiosk.html", ("operator", "supervisor", "admin", KIOSK)),
@@ -38,10 +39,12 @@ PAGES = {  # path -> (file, roles)
     "/door": ("door.html", ("supervisor", "admin", KIOSK)),
     "/admin": ("admin.html", ("admin",)),
     "/audit": ("audit.html", ("auditor", "admin")),
+    "/numbers": ("numbers.html", ("operator", "supervisor", "admin", "auditor")),
 }
 HOME = {"operator": "/gate", "supervisor": "/exam", "admin": "/admin", "auditor": "/audit", KIOSK: "/kiosk"}
 STATIC = {"style.css": (WEB, "text/css"), **{f"{name}.js": (WEB, "text/javascript") for name in (
-              "app", "docs", "login", "gate", "kiosk", "door", "exam", "day", "admin", "audit")},
+              "app", "docs", "login", "gate", "kiosk", "door", "exam", "day", "admin", "audit", "numbers")},
+          "chart.umd.min.js": (VENDOR, "text/javascript"),
           "swagger-ui-bundle.js": (DOCS, "text/javascript"), "swagger-ui.css": (DOCS, "text/css")}
 
 

@@ -95,9 +95,10 @@ const FG = {
     const me = await FG.api("/api/me");
     const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"], kiosk = [FG.t("Kiosk"), "/kiosk"];
     const day = [FG.t("Exam day"), "/exam/day"], door = [FG.t("Exam door"), "/door"];
-    const links = {operator: [gate, kiosk], supervisor: [gate, day, exam, door, kiosk],
-      admin: [gate, day, exam, door, kiosk, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
-      auditor: [[FG.t("Audit"), "/audit"]]}[me.role] || [];
+    const numbers = [FG.t("Numbers"), "/numbers"];
+    const links = {operator: [gate, numbers, kiosk], supervisor: [gate, numbers, day, exam, door, kiosk],
+      admin: [gate, numbers, day, exam, door, kiosk, [FG.t("Devices & people"), "/admin"], [FG.t("Audit"), "/audit"]],
+      auditor: [numbers, [FG.t("Audit"), "/audit"]]}[me.role] || [];
     FG.fill(document.querySelector("header"), FG.html`<strong>FaceGate</strong><nav aria-label="${FG.t("Pages")}">${
       links.map(([name, href]) => FG.html`<a href="${href}" class="${href === active ? "active" : ""}"${href === active ? FG.html` aria-current="page"` : ""}>${name}</a>`)
     }</nav><span class="who">${me.name} (${FG.role(me.role)}) · <label><span class="sr-only">${FG.t("Language")}</span><select id="language">${

@@ -55,7 +55,7 @@ from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
 from gateway.services.events.local_time import DEFAULT_TIME_ZONE
-from gateway.services.visitors.occupancy import counted
+from gateway.services.visitors.occupancy import counted, tally
 from gateway.services.visitors.passes import entered_on_pass
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
@@ -293,6 +293,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
     replay: a new id reusing a sequence number the device has already used.
     """
     result = BatchResult()
+    stored: list[StoredEvent] = []
     known = store.events.known_ids(tx, [e.id for e in candidates])
     used = store.events.used_seqs(tx, [(e.device, e.seq) for e in candidates])
     last_seq = store.devices.last_seqs(tx, {e.device for e in candidates})
@@ -322,7 +323,9 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
             result.sessions_ended.append(e)
         tx.audit(f"device:{e.device}", "event.stored", e.id, {"digest": row_digest(row), "v": 2}, at=e.received_at)
         result.outcomes.append("stored")
+        stored.append(e)
     store.events.insert(tx, accepted)
+    tally(store, tx, stored)
     store.devices.record_progress(tx, last_seq, heartbeats)
     return result
 

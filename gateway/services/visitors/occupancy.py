@@ -6,6 +6,9 @@ on the day it was captured; an operator's count replaces it (audited), for whate
 school party let through the side gate, a miscount). At its capacity a site is full: its gates' `in` lanes
 answer `full` from the next ticket list they get (services/visitors/qr.py), while exits stay open; a door opened
 by hand for someone is the override, and is audited as every opening is.
+
+Every stored verdict is also counted by hour (`tally`, in the same transaction): the day in numbers reads those
+counts (services/visitors/numbers.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from gateway.errors import Invalid, NotFound
-from gateway.storage import SiteOccupancy, Store, StoredEvent, Tx
+from gateway.storage import SiteOccupancy, Store, StoredEvent, Tx, VisitCount
 
 MAX_CAPACITY = 1_000_000
 
@@ -74,3 +77,22 @@ def set_capacity(store: Store, site: str, capacity: int | None, actor: str, zone
         store.occupancy.set_capacity(tx, site, capacity)
         tx.audit(actor, "site.capacity", site, {"from": was.capacity, "to": capacity})
     return current(store, site, zone)
+
+
+def tally(store: Store, tx: Tx, stored: list[StoredEvent]) -> None:
+    """Count a batch's stored verdicts by hour, gate, verdict, direction, method and ticket type (the day in
+    numbers reads these counts, never the events)."""
+    counts: dict[tuple, int] = {}
+    ticket_types: dict[str, str] = {}
+    for event in stored:
+        if event.kind != "verdict" or not event.verdict:
+            continue
+        body = json.loads(event.body)
+        pass_id = body.get("pass_id")
+        if pass_id and pass_id not in ticket_types:
+            held = store.passes.get(pass_id, tx)
+            ticket_types[pass_id] = held.ticket_type if held and held.site == event.site else ""
+        key = (event.site, event.device, event.captured_at[:13], event.verdict, body.get("direction") or "",
+               body.get("method") or "face", ticket_types.get(pass_id, "") if pass_id else "")
+        counts[key] = counts.get(key, 0) + 1
+    store.visits.add(tx, [VisitCount(*key, count) for key, count in sorted(counts.items())])

@@ -1,0 +1,54 @@
+"""The gates' verdicts counted by hour (migration 0017): what the day in numbers reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+
+from gateway.storage.schema import visits
+
+if TYPE_CHECKING:
+    from gateway.storage.database import Database, Tx
+
+
+@dataclass(frozen=True)
+class VisitCount:
+    site: str
+    device: str
+    hour: str  # UTC, "YYYY-MM-DDTHH"
+    verdict: str
+    direction: str  # "in", "out" or ""
+    method: str  # "face" or "qr"
+    ticket_type: str  # "" for none
+    count: int
+
+    @property
+    def key(self) -> tuple:
+        return self.site, self.device, self.hour, self.verdict, self.direction, self.method, self.ticket_type
+
+
+_KEY = (visits.c.site, visits.c.device, visits.c.hour, visits.c.verdict, visits.c.direction, visits.c.method,
+        visits.c.ticket_type)
+
+
+class Visits:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, tx: Tx, counts: list[VisitCount]) -> None:
+        """Add a batch's counts (one per key) to what is counted."""
+        for c in counts:
+            where = [column == value for column, value in zip(_KEY, c.key)]
+            if tx.execute(update(visits).where(*where).values(count=visits.c.count + c.count)).rowcount == 0:
+                tx.execute(insert(visits).values(dict(zip([col.name for col in _KEY], c.key), count=c.count)))
+
+    def between(self, first_hour: str, end_hour: str, site: str | None = None) -> list[VisitCount]:
+        """The counts from `first_hour` to before `end_hour` (UTC, "YYYY-MM-DDTHH"), a site's or every site's."""
+        query = select(*_KEY, visits.c.count).where(visits.c.hour >= first_hour, visits.c.hour < end_hour) \
+            .order_by(*_KEY)
+        if site is not None:
+            query = query.where(visits.c.site == site)
+        with self.db.read() as conn:
+            return [VisitCount(*row[:7], int(row[7])) for row in conn.execute(query)]
