@@ -100,7 +100,8 @@ class GatewayConfig(BaseSettings):
     time_zone: str = "Asia/Ho_Chi_Minh"
     # What an operator is told to do on an `unknown` or `spoof_suspected` verdict, in the site's own words (shown
     # as written, whatever the reader's language); unset: FaceGate's own, translated (gateway/services/events/follow_up.py).
-    instructions: dict[Literal["unknown", "spoof_suspected", "passback", "tailgate"], str] = Field(default_factory=dict)
+    instructions: dict[Literal["unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged",
+                               "tailgate"], str] = Field(default_factory=dict)
     # The pages' and reports' language until a user picks their own (gateway/i18n).
     default_language: Literal["vi", "en"] = "vi"
     token_ttl_s: float = Field(12 * 3600, gt=0)  # a login lasts at most this long (an operator's shift)

@@ -259,8 +259,8 @@ def test_the_days_counters_are_counted_by_the_server_on_the_sites_local_day(stac
 
     after = stack.get("/api/events/counts", role="operator", device="gate-b1", day=day.isoformat()).json()
     added = {v: after["counts"][v] - before["counts"][v] for v in after["counts"]}
-    assert added == {"granted": 2, "unknown": 1, "spoof_suspected": 0, "passback": 0, "door_opened": 0,
-                     "door_failed": 0, "tailgate": 0}
+    assert added == {"granted": 2, "unknown": 1, "spoof_suspected": 0, "passback": 0, "no_pass": 0, "wrong_gate": 0,
+                     "used": 0, "forged": 0, "full": 0, "door_opened": 0, "door_failed": 0, "tailgate": 0}
     eve = stack.get("/api/events/counts", role="operator", device="gate-b1",
                     day=(day - timedelta(days=1)).isoformat()).json()
     assert early.astimezone(timezone.utc).date() == day - timedelta(days=1)  # its UTC date is the day before ...

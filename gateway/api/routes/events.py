@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.deps import EVERYONE, EXAM_ROLES, LIVE_ROLES, GatewayDep, actor, request_token, require
 from gateway.api.params import time_param
@@ -27,7 +27,7 @@ from gateway.services.events import follow_up
 from gateway.services.events.local_time import local_day
 from gateway.storage import EventQuery, Session, StoredEvent
 from wire.events import EVENT_TYPES
-from wire.names import VerdictKind
+from wire.names import PASS_REFUSALS, VerdictKind
 from wire.topics import ID_PATTERN
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -41,6 +41,7 @@ FollowUp = Literal[follow_up.NEEDS_A_PERSON]  # type: ignore[valid-type]
 # The live page's counters, each the stored events of one (kind, verdict or door outcome).
 COUNTED = {"granted": ("verdict", "granted"), "unknown": ("verdict", "unknown"),
            "spoof_suspected": ("verdict", "spoof_suspected"), "passback": ("verdict", "passback"),
+           **{refusal: ("verdict", refusal) for refusal in (*PASS_REFUSALS, "full")},
            "door_opened": ("door", "opened"), "door_failed": ("door", "failed"), "tailgate": ("tailgate", None)}
 CountName = Literal[tuple(COUNTED)]  # type: ignore[valid-type]
 IdParam = Annotated[str | None, Query(pattern=ID_PATTERN.pattern)]
@@ -113,6 +114,25 @@ def acknowledge(event_id: Annotated[str, Path(max_length=64)], body: Acknowledge
     """An operator dealt with an `unknown`, `spoof_suspected` or `passback` verdict, or a `tailgate` (once;
     audited, with the note)."""
     return follow_up.acknowledge(gw.store, event_id, session.user.name, body.note).api()
+
+
+class AcknowledgeManyIn(BaseModel):
+    events: list[Annotated[str, StringConstraints(max_length=64)]] = Field(min_length=1, max_length=500)
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class AcknowledgedMany(BaseModel):
+    acknowledged: list[str]
+    skipped: list[str]  # someone dealt with it first, or it needs no one
+
+
+@router.post("/acknowledge", response_model=AcknowledgedMany)
+def acknowledge_many(body: AcknowledgeManyIn, gw: GatewayDep,
+                     session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> AcknowledgedMany:
+    """An operator dealt with several at once -- a lane's waiting verdicts, or all of them -- with one note (each
+    audited)."""
+    done, skipped = follow_up.acknowledge_many(gw.store, body.events, session.user.name, body.note)
+    return AcknowledgedMany(acknowledged=done, skipped=skipped)
 
 
 @router.get("/instructions")

@@ -1,5 +1,6 @@
-"""Operators' follow-up of what needs a person (verdicts `unknown`, `spoof_suspected`, `passback`, and
-`tailgate` events): what to do, and who did it.
+"""Operators' follow-up of what needs a person (verdicts `unknown`, `spoof_suspected`, `passback`, the passes'
+refusals `no_pass`, `wrong_gate`, `used` and `forged`, and `tailgate` events): what to do, and who did it.
+A site at capacity (`full`) needs nobody: its gates say so, and the live page shows how many are inside.
 
 An acknowledgement is stored once per event with who, when and an optional
 note, in the same transaction as its audit entry. The instructions shown with
@@ -13,7 +14,8 @@ from gateway.errors import Conflict, Invalid, NotFound
 from gateway.i18n import N_
 from gateway.storage import Acknowledgement, Store, StoredEvent
 
-NEEDS_A_PERSON = ("unknown", "spoof_suspected", "passback", "tailgate")  # verdicts, and the tailgate event
+# verdicts, and the tailgate event
+NEEDS_A_PERSON = ("unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged", "tailgate")
 DEFAULT_INSTRUCTIONS = {
     "unknown": N_("Stop the person at the gate. Check their ticket or ID card by hand; let them through only if it "
                   "is valid, and note what you did."),
@@ -21,6 +23,13 @@ DEFAULT_INSTRUCTIONS = {
                           "the camera with nothing in front of their face; call the supervisor if it happens again."),
     "passback": N_("This person already went in and has not come out. The door stayed shut: ask why they are "
                    "back (a lost companion, a second ticket?) and open by hand only with a reason."),
+    "no_pass": N_("This person's pass is not valid now: not yet, no longer, or cancelled. Send them to the ticket "
+                  "office; the door stayed shut."),
+    "wrong_gate": N_("This person's pass is for another gate. Show them the way to their gate; the door stayed shut."),
+    "used": N_("This ticket or pass was already used as often as it allows: a copy, or a second visit on a single "
+               "ticket. Ask to see who holds the original; the door stayed shut."),
+    "forged": N_("The QR code shown is not a ticket of this site: a forgery, or another site's ticket. Keep the "
+                 "person at the gate and call the supervisor."),
     "tailgate": N_("Someone went through behind a person the door opened for, without a match of their own. Find "
                    "them and check their ticket or ID card; call the supervisor if they do not stop."),
 }
@@ -49,3 +58,20 @@ def acknowledge(store: Store, event_id: str, user: str, note: str) -> Acknowledg
         tx.audit(f"user:{user}", "verdict.acknowledged", event_id,
                  {"verdict": follow_up_of(event), "device": event.device, "note": note})
     return ack
+
+
+def acknowledge_many(store: Store, event_ids: list[str], user: str, note: str) -> tuple[list[str], list[str]]:
+    """Record that `user` dealt with several (a lane's cards, or all of them) in one transaction, one audit entry
+    each; (acknowledged, already acknowledged by someone or needing no one)."""
+    done, skipped = [], []
+    with store.db.transaction(unaudited="every one was already dealt with") as tx:
+        for event_id in dict.fromkeys(event_ids):
+            event = store.events.get(event_id)
+            if event is None or follow_up_of(event) is None or store.follow_ups.get(tx, event_id) is not None:
+                skipped.append(event_id)
+                continue
+            store.follow_ups.acknowledge(tx, Acknowledgement(event_id, event.site, event.device, user, tx.now, note))
+            tx.audit(f"user:{user}", "verdict.acknowledged", event_id,
+                     {"verdict": follow_up_of(event), "device": event.device, "note": note, "together": len(event_ids)})
+            done.append(event_id)
+    return done, skipped

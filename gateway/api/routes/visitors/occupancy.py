@@ -21,6 +21,7 @@ Live = Annotated[Session, Depends(require(*LIVE_ROLES))]
 
 class OccupancyView(BaseModel):
     site: str
+    name: str  # the site's name, as an admin wrote it
     day: str  # YYYY-MM-DD on the site's clock
     inside: int
     peak: int  # the day's most inside at once
@@ -38,9 +39,13 @@ class CapacityIn(BaseModel):
     capacity: int | None = Field(ge=1, le=1_000_000)  # None: no limit
 
 
-def _view(o: SiteOccupancy) -> OccupancyView:
-    return OccupancyView(site=o.site, day=o.day, inside=o.inside, peak=o.peak, capacity=o.capacity, full=o.full,
+def _view(o: SiteOccupancy, names: dict[str, str]) -> OccupancyView:
+    return OccupancyView(site=o.site, name=names.get(o.site) or o.site, day=o.day, inside=o.inside, peak=o.peak, capacity=o.capacity, full=o.full,
                          updated_at=o.updated_at)
+
+
+def _names(gw) -> dict[str, str]:
+    return {s.id: s.name for s in gw.store.people.sites()}
 
 
 def _changed(gw) -> None:
@@ -51,12 +56,13 @@ def _changed(gw) -> None:
 @router.get("/occupancy", response_model=list[OccupancyView])
 def every_site(gw: GatewayDep, session: Live) -> list[OccupancyView]:
     """Every site's count today."""
-    return [_view(o) for o in gw.store.occupancy.all_sites(today(gw.config.time_zone))]
+    names = _names(gw)
+    return [_view(o, names) for o in gw.store.occupancy.all_sites(today(gw.config.time_zone))]
 
 
 @router.get("/sites/{site}/occupancy", response_model=OccupancyView)
 def one_site(site: SiteId, gw: GatewayDep, session: Live) -> OccupancyView:
-    return _view(current(gw.store, site, gw.config.time_zone))
+    return _view(current(gw.store, site, gw.config.time_zone), _names(gw))
 
 
 @router.put("/sites/{site}/occupancy", response_model=OccupancyView)
@@ -65,7 +71,7 @@ async def count(site: SiteId, body: CountIn, gw: GatewayDep, session: Live) -> O
     counted = await run_in_threadpool(correct, gw.store, site, body.inside, actor(session), gw.config.time_zone,
                                       body.reason)
     _changed(gw)
-    return _view(counted)
+    return _view(counted, _names(gw))
 
 
 @router.put("/sites/{site}/capacity", response_model=OccupancyView)
@@ -75,4 +81,4 @@ async def capacity(site: SiteId, body: CapacityIn, gw: GatewayDep,
     changed = await run_in_threadpool(set_capacity, gw.store, site, body.capacity, actor(session),
                                       gw.config.time_zone)
     _changed(gw)
-    return _view(changed)
+    return _view(changed, _names(gw))
