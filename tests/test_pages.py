@@ -881,3 +881,82 @@ def test_a_lanes_reason_and_open_once_fit_a_phone(browser, stack, door_gates):
         shot(phone, "phone-gate-lanes")
     finally:
         phone.context.close()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_admin_page_says_a_refusal_beside_its_field_and_shows_doors_offline_erasures_and_passes(
+        page, stack, door_gates, lang):
+    """Issue 28: a form's error appeared at the foot of a 1,700 px page and stayed after later successes; doors were
+    not on the devices page; an erasure waiting on an offline device did not say so; people could not be searched
+    or paged; a site's ticket types and passes had no page."""
+    import numpy as np
+
+    from gateway.storage.people import Consent, Subject
+
+    t = catalogue(lang).gettext
+    now = utc_text(datetime.now(timezone.utc))
+    with stack.store.db.transaction() as tx:  # a busy site's people (templates of no one: the list is the subject)
+        for n in range(1, 56):
+            subject = f"visitor-{lang}-{n:02d}"
+            if stack.store.people.subject_exists(subject):
+                continue
+            template = np.random.default_rng(n).standard_normal(512).astype(np.float32).tobytes()
+            stack.store.people.add_subject(tx, Subject(subject, f"Khách {n:02d}", None, now, "test"),
+                                           {"buffalo_s": (template, 0.9)})
+            stack.store.people.add_consent(tx, Consent(subject, "gate", ["site-a"], "v1", "counter", now, None, "t"))
+        tx.audit("test", "subject.enrolled", f"visitor-{lang}-*", {})
+    login(page, stack, "admin")
+    page.goto(stack.gateway.base_url + "/admin")
+
+    # A refusal beside its button, gone with the next success.
+    add_site_form = page.locator("#add-site")
+    add_site_form.locator("input[name=id]").fill("site-a")
+    add_site_form.locator("input[name=name]").fill("again")
+    add_site_form.get_by_role("button", name=t("add site")).click()
+    expect(add_site_form.locator(".refusal")).to_have_text(t("site '{site}' already exists", site="site-a"))
+    add_site_form.locator("input[name=id]").fill(f"hoi-an-{lang}")
+    add_site_form.locator("input[name=name]").fill("Phố cổ Hội An")
+    add_site_form.get_by_role("button", name=t("add site")).click()
+    expect(page.locator("#sites")).to_contain_text("Phố cổ Hội An")
+    expect(add_site_form.locator(".refusal")).to_have_count(0)
+
+    # A ticket type, a QR pass sold at the counter; a field the server refuses is named beside it.
+    types = page.locator("#add-ticket-type")
+    types.locator("select[name=site]").select_option("site-a")
+    types.locator("input[name=code]").fill(f"day-{lang}")
+    types.locator("input[name=name]").fill("Vé tham quan trong ngày")
+    types.get_by_role("button", name=t("add ticket type")).click()
+    expect(page.locator("#ticket-types")).to_contain_text("Vé tham quan trong ngày")
+    sell = page.locator("#sell")
+    sell.locator("select[name=site]").select_option("site-a")
+    sell.locator("select[name=ticket_type]").select_option(f"day-{lang}")
+    sell.locator("input[name=subject]").fill("not an id!")
+    sell.get_by_role("button", name=t("sell")).click()
+    expect(sell.locator("input[name=subject][aria-invalid=true]")).to_have_count(1)
+    expect(sell.locator("label:has(input[name=subject]) + .refusal")).to_have_text(t("not in the expected form"))
+    sell.locator("input[name=subject]").fill("")
+    sell.get_by_role("button", name=t("sell")).click()
+    expect(page.locator("#passes tr").first.get_by_role("link", name=t("QR ticket"))).to_be_visible()
+    expect(sell.locator(".refusal")).to_have_count(0)
+
+    # The doors a gate reported, on the devices page.
+    expect(page.locator("#devices li[data-lane='gate-doors/1']")).to_contain_text(t("ready"))
+
+    # People found by name, a page at a time.
+    expect(page.locator("#people-next")).to_be_visible()
+    expect(page.locator("#subjects tr")).to_have_count(50)
+    finder = page.locator("#find-people")
+    finder.locator("input[name=q]").fill(f"VISITOR-{lang}-5")  # by id, letters' case aside
+    finder.get_by_role("button", name=t("find")).click()
+    expect(page.locator("#subjects tr")).to_have_count(6)  # 50 to 55
+    expect(page.locator("#people-next")).to_be_hidden()
+
+    # An erasure waiting on a gate that is offline says so.
+    subject = f"visitor-{lang}-07"
+    wait_for(lambda: any(subject in v.members for v in stack.store.galleries.newest_of_every_device().values()), 10,
+             "a gallery holding the visitor")
+    assert stack.post(f"/api/subjects/{subject}/withdraw", {"purpose": "gate"}).status_code == 200
+    erasure = page.locator(f"#erasures tr[data-subject='{subject}']")
+    expect(erasure).to_contain_text(t("the device is offline and was never heard from: it erases the person when it "
+                                      "connects"), timeout=15000)
+    shot(page, f"admin-{lang}")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from gateway.storage.schema import consent_sites, consents, sites, subjects, templates
 
@@ -117,20 +117,33 @@ class People:
             row = conn.execute(select(subjects.c.id).where(subjects.c.id_card_hash == id_card_hash)).first()
         return row[0] if row else None
 
-    def subjects(self) -> list[Subject]:
-        """Every subject with its packs and consents."""
+    def subjects(self, search: str | None = None, limit: int | None = None, offset: int = 0) -> list[Subject]:
+        """Subjects with their packs and consents, by id: every one, or those whose id or name holds `search`
+        (letters' case aside), `limit` of them from `offset`."""
+        query = select(subjects.c.id, subjects.c.display_name, subjects.c.created_at, subjects.c.recorded_by) \
+            .order_by(subjects.c.id).offset(offset).limit(limit)
+        if search:
+            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(func.lower(subjects.c.id).like(pattern, escape="\\")
+                                | func.lower(subjects.c.display_name).like(pattern, escape="\\"))
         with self.db.read() as conn:
+            rows = conn.execute(query).fetchall()
+            ids = [r[0] for r in rows]
+            chosen = None if search is None and limit is None else ids
             by_subject: dict[str, list[Consent]] = {}
-            for row in conn.execute(select(*_CONSENT).order_by(consents.c.id)):
+            consent_query = select(*_CONSENT).order_by(consents.c.id)
+            pack_query = select(templates.c.subject, templates.c.pack).order_by(templates.c.pack)
+            if chosen is not None:
+                consent_query = consent_query.where(consents.c.subject.in_(chosen))
+                pack_query = pack_query.where(templates.c.subject.in_(chosen))
+            for row in conn.execute(consent_query):
                 consent = _consent(row)
                 by_subject.setdefault(consent.subject, []).append(consent)
             packs: dict[str, list[str]] = {}
-            for subject, pack in conn.execute(select(templates.c.subject, templates.c.pack).order_by(templates.c.pack)):
+            for subject, pack in conn.execute(pack_query):
                 packs.setdefault(subject, []).append(pack)
             return [Subject(id_, name, None, created, by, packs.get(id_, []), by_subject.get(id_, []))
-                    for id_, name, created, by in conn.execute(
-                        select(subjects.c.id, subjects.c.display_name, subjects.c.created_at, subjects.c.recorded_by)
-                        .order_by(subjects.c.id))]
+                    for id_, name, created, by in rows]
 
     def templates(self, pack: str) -> tuple[list[str], list[bytes]]:
         """(subjects, embeddings) of every template made with `pack`."""

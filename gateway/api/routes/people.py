@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 
@@ -72,11 +72,15 @@ class Withdrawn(BaseModel):
 
 
 @router.get("/subjects")
-def list_subjects(gw: GatewayDep, session: Annotated[Session, Depends(require("admin", "supervisor"))]) -> list[dict]:
-    """Enrolled subjects with their consents (never ID-card numbers or templates)."""
-    rows = gw.store.people.subjects()
+def list_subjects(gw: GatewayDep, session: Annotated[Session, Depends(require("admin", "supervisor"))],
+                  q: Annotated[str | None, Query(max_length=100)] = None,
+                  limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict]:
+    """Enrolled subjects with their consents (never ID-card numbers or templates), by id: every one, or those whose
+    id or name holds `q`, a page of `limit` from `offset`."""
+    rows = gw.store.people.subjects(q.strip() if q else None, limit, offset)
     with gw.store.db.transaction() as tx:
-        tx.audit(actor(session), "subjects.read", None, {"returned": len(rows)})
+        tx.audit(actor(session), "subjects.read", None, {"returned": len(rows)} | ({"search": q} if q else {}))
     return [s.api() for s in rows]
 
 

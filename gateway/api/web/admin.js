@@ -1,6 +1,7 @@
-// The admin page (served as a file: the pages' CSP admits no inline script).
+// The admin page (served as a file: the pages' CSP admits no inline script). A refusal is said beside the field or
+// the button it is about (FG.refused), and goes with the next success there.
 "use strict";
-const say = text => document.getElementById("message").textContent = text;
+const known = new Map();  // device id -> the device as last listed (the erasures say which are offline)
 function bars(stages) {
   const entries = Object.entries(stages || {}).filter(([, v]) => v > 0);
   const max = Math.max(1, ...entries.map(([, v]) => v));
@@ -24,13 +25,23 @@ function cameras(beat) {
       c.behind ? FG.html` <span class="error">${FG.t("behind")}</span>` : ""}${
       c.over_rate ? FG.html`<br><span class="muted">${FG.t("sends faster than its declared rate: {n} frames skipped", {n: c.over_rate})}</span>` : ""}${c.error ? FG.html`<br><span class="error">${FG.t("camera: {error}", {error: c.error})}</span>` : ""}</li>`)}</ul>`;
 }
+// The lanes a gate's last heartbeat reported: which way each opens, how it fails, and whether it works.
+function doors(d) {
+  const list = (d.last_heartbeat || {}).doors || [];
+  if (!list.length) return "";
+  return FG.html`<ul class="plain doors">${list.map(door => FG.html`<li data-lane="${d.id}/${door.lane}">${FG.t("lane {n}", {n: door.lane})}: ${door.kind}, ${door.direction === "in" ? FG.t("in") : FG.t("out")}, ${door.fail_mode === "safe" ? FG.t("fail-safe (unlocks)") : FG.t("fail-secure (stays locked)")} — ${
+    !d.online ? FG.html`<span class="muted">${FG.t("gate offline")}</span>` : door.state === "fault"
+      ? FG.html`<b class="offline">${FG.t("door fault")}</b>${door.error ? FG.html`<details class="muted"><summary>${FG.t("technical detail")}</summary>${door.error}</details>` : ""}`
+      : FG.html`<span class="online">${FG.t("ready")}</span>`}</li>`)}</ul>`;
+}
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
+  for (const d of list) known.set(d.id, d);
   const kinds = {gate: FG.t("gate"), exam: FG.t("exam"), kiosk: FG.t("kiosk")};
   // An exam device's place at its centre: the schedule seats candidates on a room's devices in seat order.
   const place = d => d.kind !== "exam" || d.status !== "active" ? "" : FG.html`<br>${d.room ? FG.t("{room}, seat {seat}", {room: d.room, seat: d.seat}) : FG.html`<span class="muted">${FG.t("not placed")}</span>`}
     <button type="button" data-place="${d.id}" data-room="${d.room || ""}" data-seat="${d.seat || ""}">${FG.t("place")}</button>`;
-  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}${place(d)}</td>
+  FG.fill(document.getElementById("devices"), FG.html`${list.map(d => FG.html`<tr data-device="${d.id}"><td>${d.name}</td><td>${d.site}</td><td>${kinds[d.kind] || d.kind}${place(d)}${doors(d)}</td>
     <td class="${d.online ? "online" : "offline"}">${d.status === "revoked" ? FG.t("revoked") : d.online ? FG.t("online") : FG.t("offline")}</td>
     <td>v${d.gallery_version} (${FG.t("{n} people", {n: d.gallery_size})})${d.gallery_pending ? FG.html` <span class="error">${FG.t("pending; device has v{version}", {version: d.gallery_applied_version})}</span>` : ""}</td>
     <td>${d.last_heartbeat ? FG.html`${FG.dateTime(d.last_heartbeat_at)}<br>${d.last_heartbeat.fps} fps, ${d.last_heartbeat.liveness_enabled ? FG.t("liveness on") : FG.html`<span class="error">${FG.t("liveness OFF")}</span>`}` : "—"}${clock(d)}${d.last_heartbeat ? cameras(d.last_heartbeat) : ""}</td>
@@ -45,17 +56,28 @@ async function devices(background = false) {
       await FG.api(`/api/devices/${encodeURIComponent(b.dataset.place)}/place`, {method: "PUT",
         body: JSON.stringify(room.trim() ? {room, seat} : {room: null, seat: null})});
       devices();
-    } catch (e) { say(e.message); }
+    } catch (e) { FG.refused(b, e); }
   });
   document.querySelectorAll("[data-revoke]").forEach(b => b.onclick = async () => {
     if (!confirm(FG.t("Revoke {device}? It can no longer connect or publish.", {device: b.dataset.revoke}))) return;
     // A revoked device is no longer waited for: its erasures may complete at once.
-    try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); erasures(); } catch (e) { say(e.message); }
+    try { await FG.api(`/api/devices/${encodeURIComponent(b.dataset.revoke)}/revoke`, {method: "POST"}); devices(); erasures(); } catch (e) { FG.refused(b, e); }
   });
 }
 const PURPOSES = {gate: FG.t("gate"), exam: FG.t("exam")};
-async function people() {
-  const subjects = await FG.api("/api/subjects");
+// The people, found by name or id and shown a page at a time (a site enrols thousands).
+const PEOPLE_PAGE = 50;
+const peopleView = {q: "", offset: 0};
+async function people(background = false) {
+  const q = new URLSearchParams({limit: PEOPLE_PAGE + 1, offset: peopleView.offset});
+  if (peopleView.q) q.set("q", peopleView.q);
+  const found = await FG.api("/api/subjects?" + q, {background});
+  const subjects = found.slice(0, PEOPLE_PAGE);
+  document.getElementById("people-next").hidden = found.length <= PEOPLE_PAGE;
+  document.getElementById("people-back").hidden = peopleView.offset === 0;
+  document.getElementById("people-status").textContent = subjects.length
+    ? FG.t("{first}–{last} shown", {first: peopleView.offset + 1, last: peopleView.offset + subjects.length})
+    : peopleView.q ? FG.t("nobody matches") : FG.t("nobody enrolled yet");
   // A consent per line, each withdrawn on its own: withdrawing the exam consent leaves the gate's.
   FG.fill(document.getElementById("subjects"), FG.html`${subjects.map(s => FG.html`<tr><td>${s.display_name}<br><span class="muted">${s.id}</span></td>
     <td>${s.consents.map((c, i) => FG.html`${i ? FG.html`<br>` : ""}${PURPOSES[c.purpose] || c.purpose} @ ${c.sites.join(", ")}${c.withdrawn_at
@@ -68,8 +90,24 @@ async function people() {
     try {
       await FG.api(`/api/subjects/${encodeURIComponent(b.dataset.withdraw)}/withdraw`, {method: "POST", body: JSON.stringify({purpose: b.dataset.purpose})});
       people(); erasures(); devices();
-    } catch (e) { say(e.message); }
+    } catch (e) { FG.refused(b, e); }
   });
+}
+document.getElementById("find-people").onsubmit = event => {
+  event.preventDefault();
+  peopleView.q = event.target.elements.q.value.trim();
+  peopleView.offset = 0;
+  people();
+};
+document.getElementById("people-next").onclick = () => { peopleView.offset += PEOPLE_PAGE; people(); };
+document.getElementById("people-back").onclick = () => { peopleView.offset = Math.max(0, peopleView.offset - PEOPLE_PAGE); people(); };
+// Why an erasure still waits on a device, when the reason is that it is offline: it is erased there when it
+// reconnects (or when an admin revokes it).
+function offline(device) {
+  const d = known.get(device);
+  if (!d || d.online || d.status === "revoked") return "";
+  return FG.html` <span class="offline">${d.last_heartbeat_at ? FG.t("the device is offline (last heard from {when}): it erases the person when it reconnects", {when: FG.dateTime(d.last_heartbeat_at)})
+    : FG.t("the device is offline and was never heard from: it erases the person when it connects")}</span>`;
 }
 // Erasures complete as the devices confirm: looked at every 2 s while one is waiting, every 10 s otherwise.
 let erasuresWaiting = false, erasuresAt = 0;
@@ -84,11 +122,11 @@ async function erasures(background = false) {
     <td>${e.completed_at ? FG.html`<b class="ok">${FG.t("completed {when}", {when: FG.dateTime(e.completed_at)})}</b>` : FG.html`<b class="unknown">${FG.t("waiting")}</b>`}
     <ul class="plain">${Object.entries(e.devices).map(([device, d]) => FG.html`<li>${device}: ${d.confirmed_at
       ? FG.html`<span class="ok">${FG.t("erased {when}", {when: FG.dateTime(d.confirmed_at)})}</span>`
-      : FG.html`<span class="unknown">${FG.t("waiting")}</span>`}</li>`)}</ul></td></tr>`)}`
+      : FG.html`<span class="unknown">${FG.t("waiting")}</span>${offline(device)}`}</li>`)}</ul></td></tr>`)}`
     : FG.html`<tr><td colspan="3" class="muted">${FG.t("none")}</td></tr>`);
 }
 setInterval(() => (erasuresWaiting || Date.now() - erasuresAt >= 10000) && erasures(true).catch(() => {}), 2000);
-setInterval(() => people().catch(() => {}), 10000);
+setInterval(() => people(true).catch(() => {}), 10000);
 // A kiosk comes with its own login (named as the device: the kiosk's screen signs in with it once) and its set-up.
 const provisionForm = document.getElementById("provision");
 provisionForm.elements.kind.onchange = () => {
@@ -115,9 +153,10 @@ provisionForm.onsubmit = async event => {
     const link = document.getElementById("bundle-download");
     link.href = URL.createObjectURL(new Blob([answer.bundle_toml], {type: "application/toml"}));
     link.download = `${data.name}.toml`;
+    FG.cleared(event.target);
     devices();
     if (kiosk) users(me);
-  } catch (e) { say(e.message); }
+  } catch (e) { FG.refused(event.target, e); }
 };
 const base64 = file => new Promise((ok, fail) => { const r = new FileReader(); r.onload = () => ok(r.result.split(",")[1]); r.onerror = fail; r.readAsDataURL(file); });
 // One photo: the name and id typed beside it (the id made from the name if left empty). Several: each file's
@@ -130,7 +169,8 @@ document.getElementById("enrol").onsubmit = async event => {
   const [purpose, ...more] = form.getAll("purpose");  // one consent per purpose ticked: each withdrawn on its own
   const sites = form.get("sites").split(",").map(s => s.trim()).filter(Boolean);
   const consent = {sites, notice_version: form.get("notice_version"), channel: form.get("channel")};
-  if (!purpose) { say(FG.t("Tick at least one purpose the person consented to.")); return; }
+  if (!purpose) { FG.refused(event.target, new Error(FG.t("Tick at least one purpose the person consented to."))); return; }
+  FG.cleared(event.target);
   for (const file of photos) {
     const name = (one && form.get("display_name").trim()) || file.name.replace(/\.[^.]+$/, "");
     const subject = (one && form.get("subject").trim()) || undefined;
@@ -151,49 +191,141 @@ document.getElementById("enrol").onsubmit = async event => {
   people(); devices();
 };
 // Sites and users: added here, users given a role, disabled or a new password (each ends their sessions).
+// Each site's capacity (the most inside at once; empty: no limit): at it, the gates' in-lanes answer "full".
 async function sites() {
-  const list = await FG.api("/api/sites");
-  FG.fill(document.getElementById("sites"), FG.html`${list.map(s => FG.html`<tr><td>${s.id}</td><td>${s.name}</td></tr>`)}`);
+  const [list, counts] = await Promise.all([FG.api("/api/sites"), FG.api("/api/occupancy")]);
+  const capacity = Object.fromEntries(counts.map(o => [o.site, o.capacity]));
+  FG.fill(document.getElementById("sites"), FG.html`${list.map(s => FG.html`<tr><td>${s.id}</td><td>${s.name}</td>
+    <td><form class="capacity" data-site="${s.id}"><label><span class="sr-only">${FG.t("capacity of {site}", {site: s.name})}</span>
+    <input name="capacity" type="number" min="1" max="1000000" size="6" value="${capacity[s.id] ?? ""}" placeholder="${FG.t("no limit")}"></label>
+    <button type="submit">${FG.t("set")}</button></form></td></tr>`)}`);
+  document.querySelectorAll("form.capacity").forEach(form => form.onsubmit = async event => {
+    event.preventDefault();
+    const value = form.elements.capacity.value;
+    try {
+      await FG.api(`/api/sites/${encodeURIComponent(form.dataset.site)}/capacity`, {method: "PUT",
+        body: JSON.stringify({capacity: value ? Number(value) : null})});
+      FG.cleared(form);
+    } catch (e) { FG.refused(form, e); }
+  });
+  for (const select of document.querySelectorAll("select[name=site]")) {
+    const chosen = select.value;
+    select.replaceChildren(...list.map(s => new Option(s.name || s.id, s.id)));
+    if (chosen) select.value = chosen;
+  }
+  ticketTypes();
 }
-const ROLES = ["operator", "supervisor", "auditor", "admin"];
+// A site's kinds of ticket, and the passes sold on them (the ticketing system sells through the API; the counter
+// here). A QR pass's ticket opens as its printable image.
+const KINDS = {single: FG.t("single entry"), day: FG.t("day"), days: FG.t("several days"), season: FG.t("season")};
+let types = [];
+async function ticketTypes() {
+  const bySite = await Promise.all([...document.querySelectorAll("#add-ticket-type select[name=site] option")].map(o =>
+    FG.api(`/api/sites/${encodeURIComponent(o.value)}/ticket-types`)));
+  types = bySite.flat();
+  FG.fill(document.getElementById("ticket-types"), FG.html`${types.map(t => FG.html`<tr><td>${t.site}</td><td>${t.code}</td><td>${t.name}</td>
+    <td>${KINDS[t.kind]}${t.kind === "days" || t.kind === "season" ? FG.html`, ${FG.t("{n} days", {n: t.days})}` : ""}</td>
+    <td>${t.gates.length ? t.gates.join(", ") : FG.t("all")}</td>
+    <td><button type="button" data-type="${t.site}/${t.code}" data-sold="${t.sold ? "false" : "true"}">${t.sold ? FG.t("stop selling") : FG.t("sell again")}</button></td></tr>`)}`);
+  document.querySelectorAll("[data-type]").forEach(b => b.onclick = async () => {
+    const [site, code] = b.dataset.type.split("/");
+    try { await FG.api(`/api/sites/${encodeURIComponent(site)}/ticket-types/${encodeURIComponent(code)}`, {method: "PATCH", body: JSON.stringify({sold: b.dataset.sold === "true"})}); ticketTypes(); }
+    catch (e) { FG.refused(b, e); }
+  });
+  const sell = document.getElementById("sell");
+  const offer = () => sell.elements.ticket_type.replaceChildren(...types.filter(t => t.sold && t.site === sell.elements.site.value).map(t => new Option(t.name, t.code)));
+  sell.elements.site.onchange = offer;
+  offer();
+  passes();
+}
+async function passes() {
+  const list = await FG.api("/api/passes?limit=20");
+  const name = p => (types.find(t => t.site === p.site && t.code === p.ticket_type) || {}).name || p.ticket_type;
+  FG.fill(document.getElementById("passes"), FG.html`${list.map(p => FG.html`<tr data-pass="${p.id}"><td>${p.id}${p.group ? FG.html`<br><span class="muted">${FG.t("group {id}", {id: p.group})}</span>` : ""}</td>
+    <td>${name(p)}</td><td>${p.holder === "qr" ? FG.html`<a href="/api/passes/${p.id}/ticket.png" target="_blank" rel="noopener">${FG.t("QR ticket")}</a>` : p.subject}</td>
+    <td>${FG.date(p.valid_from)} – ${FG.dateTime(p.valid_until)}</td><td>${p.entries == null ? p.used : `${p.used} / ${p.entries}`}</td>
+    <td>${p.status === "cancelled" ? FG.html`<span class="muted">${FG.t("cancelled")}</span>` : FG.html`<button type="button" data-cancel="${p.id}">${FG.t("cancel")}</button>`}</td></tr>`)}`);
+  document.querySelectorAll("[data-cancel]").forEach(b => b.onclick = async () => {
+    if (!confirm(FG.t("Cancel pass {id}? The gates refuse it from their next update.", {id: b.dataset.cancel}))) return;
+    try { await FG.api(`/api/passes/${encodeURIComponent(b.dataset.cancel)}/cancel`, {method: "POST", body: JSON.stringify({})}); passes(); }
+    catch (e) { FG.refused(b, e); }
+  });
+}
+document.getElementById("add-ticket-type").onsubmit = async event => {
+  event.preventDefault();
+  const f = event.target.elements;
+  const body = {code: f.code.value, name: f.name.value, kind: f.kind.value, days: f.days.value ? Number(f.days.value) : null,
+                gates: f.gates.value.split(",").map(g => g.trim()).filter(Boolean)};
+  try {
+    await FG.api(`/api/sites/${encodeURIComponent(f.site.value)}/ticket-types`, {method: "POST", body: JSON.stringify(body)});
+    FG.cleared(event.target);
+    for (const name of ["code", "name", "days", "gates"]) f[name].value = "";
+    ticketTypes();
+  } catch (e) { FG.refused(event.target, e); }
+};
+document.getElementById("sell").onsubmit = async event => {
+  event.preventDefault();
+  const f = event.target.elements;
+  const sale = {site: f.site.value, ticket_type: f.ticket_type.value, first_day: f.first_day.value || null};
+  try {
+    if (f.members.value) {
+      await FG.api("/api/passes/groups", {method: "POST", body: JSON.stringify({...sale, members: Number(f.members.value), guide: f.subject.value.trim() || null})});
+    } else {
+      await FG.api("/api/passes", {method: "POST", body: JSON.stringify({...sale, subject: f.subject.value.trim() || null})});
+    }
+    FG.cleared(event.target);
+    f.subject.value = f.members.value = "";
+    passes();
+  } catch (e) { FG.refused(event.target, e); }
+};
+const ROLES = ["operator", "supervisor", "auditor", "admin"];  // a kiosk's and a ticketing system's logins keep theirs
 async function users(me) {
   const list = await FG.api("/api/users");
   // A kiosk's login keeps its role (it is made with its kiosk): it shows its kiosk instead of a choice.
   FG.fill(document.getElementById("users"), FG.html`${list.map(u => FG.html`<tr data-user="${u.name}"><td>${u.name}</td>
-    <td>${u.role === "kiosk" ? FG.html`${FG.role(u.role)} (${u.device})` : FG.html`<label><span class="sr-only">${FG.t("role of {user}", {user: u.name})}</span><select name="role">${ROLES.map(r =>
+    <td>${u.role === "kiosk" || u.role === "ticketing" ? FG.html`${FG.role(u.role)} (${u.device || u.site})` : FG.html`<label><span class="sr-only">${FG.t("role of {user}", {user: u.name})}</span><select name="role">${ROLES.map(r =>
       FG.html`<option value="${r}"${r === u.role ? FG.html` selected` : ""}>${FG.role(r)}</option>`)}</select></label>`}</td>
     <td>${u.disabled ? FG.html`<span class="unknown">${FG.t("disabled")}</span>` : FG.t("active")}
       ${u.name === me.name ? "" : FG.html` <button type="button" data-disable="${u.disabled ? "false" : "true"}">${u.disabled ? FG.t("enable") : FG.t("disable")}</button>`}</td>
     <td><form class="password"><label><span class="sr-only">${FG.t("new password for {user}", {user: u.name})}</span>
       <input name="password" type="password" minlength="10" required autocomplete="new-password"></label> <button type="submit">${FG.t("set")}</button></form></td></tr>`)}`);
-  const change = async (name, body) => {
-    try { await FG.api(`/api/users/${encodeURIComponent(name)}`, {method: "PATCH", body: JSON.stringify(body)}); say(""); }
-    catch (e) { say(e.message); }
+  const change = async (name, body, where) => {
+    try { await FG.api(`/api/users/${encodeURIComponent(name)}`, {method: "PATCH", body: JSON.stringify(body)}); }
+    catch (e) { FG.refused(where, e); return; }
     users(me);
   };
   document.querySelectorAll("#users tr[data-user]").forEach(tr => {
     const name = tr.dataset.user;
     const role = tr.querySelector("select[name=role]");
-    if (role) role.onchange = event => change(name, {role: event.target.value});
+    if (role) role.onchange = event => change(name, {role: event.target.value}, role.closest("label"));
     const toggle = tr.querySelector("[data-disable]");
-    if (toggle) toggle.onclick = () => change(name, {disabled: toggle.dataset.disable === "true"});
+    if (toggle) toggle.onclick = () => change(name, {disabled: toggle.dataset.disable === "true"}, toggle);
     tr.querySelector("form.password").onsubmit = event => {
       event.preventDefault();
-      change(name, {password: event.target.elements.password.value});
+      change(name, {password: event.target.elements.password.value}, event.target);
     };
   });
 }
 document.getElementById("add-site").onsubmit = async event => {
   event.preventDefault();
   const data = Object.fromEntries(new FormData(event.target));
-  try { await FG.api("/api/sites", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); say(""); sites(); }
-  catch (e) { say(e.message); }
+  try { await FG.api("/api/sites", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); FG.cleared(event.target); sites(); }
+  catch (e) { FG.refused(event.target, e); }
 };
 let me = null;
-document.getElementById("add-user").onsubmit = async event => {
+// A ticketing system's login is bound to its site: the site is asked for that role alone.
+const addUser = document.getElementById("add-user");
+addUser.elements.role.onchange = () => { document.getElementById("user-site").hidden = addUser.elements.role.value !== "ticketing"; };
+addUser.onsubmit = async event => {
   event.preventDefault();
-  const data = Object.fromEntries(new FormData(event.target));
-  try { await FG.api("/api/users", {method: "POST", body: JSON.stringify(data)}); event.target.reset(); say(""); users(me); }
-  catch (e) { say(e.message); }
+  const {site, ...data} = Object.fromEntries(new FormData(event.target));
+  if (data.role === "ticketing") data.site = site;
+  try {
+    await FG.api("/api/users", {method: "POST", body: JSON.stringify(data)});
+    event.target.reset();
+    addUser.elements.role.onchange();
+    FG.cleared(event.target);
+    users(me);
+  } catch (e) { FG.refused(event.target, e); }
 };
 (async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); erasures(); setInterval(() => devices(true), 10000); })();

@@ -40,6 +40,34 @@ const FG = {
     if (Array.isArray(detail)) return detail.map(d => (d.loc ? d.loc[d.loc.length - 1] + ": " : "") + d.msg).join("; ");
     return JSON.stringify(detail);
   },
+  // A refusal beside what it is about: under each field the server named (marked invalid for a screen reader), or
+  // else beside the form's button (or the element given) -- never at the foot of a long page. `FG.cleared` takes
+  // them away again: the next success.
+  refused(where, err) {
+    const form = where.tagName === "FORM" ? where : null;
+    FG.cleared(where);
+    const detail = err.body && err.body.detail;
+    const named = form && Array.isArray(detail) ? detail.filter(d => d.loc && form.elements[d.loc[d.loc.length - 1]]) : [];
+    const say = (after, text) => {
+      const note = document.createElement("span");
+      note.className = "refusal error";
+      note.setAttribute("role", "alert");
+      note.textContent = text;
+      after.after(note);
+    };
+    for (const d of named) {
+      const field = form.elements[d.loc[d.loc.length - 1]];
+      const input = field instanceof RadioNodeList ? field[0] : field;
+      input.setAttribute("aria-invalid", "true");
+      say(input.closest("label") || input, d.msg);
+    }
+    if (!named.length) say(form ? (form.querySelector("button[type=submit]") || form.lastElementChild) : where, err.message);
+  },
+  cleared(where) {
+    const scope = where.tagName === "FORM" ? where : where.parentElement;
+    for (const note of scope.querySelectorAll(".refusal")) note.remove();
+    for (const field of scope.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  },
   // The login page, which comes back here afterwards (and says the session expired, when it did).
   toLogin(expired) {
     if (FG.leaving) return;  // the stream and a request may both find the session over: go once
@@ -90,7 +118,7 @@ const FG = {
     return new Date(guess - (shown - guess)).toISOString();
   },
   // Role names, looked up by value.
-  role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor"), kiosk: FG.t("kiosk")}[name] || name; },
+  role(name) { return {operator: FG.t("operator"), supervisor: FG.t("supervisor"), admin: FG.t("admin"), auditor: FG.t("auditor"), kiosk: FG.t("kiosk"), ticketing: FG.t("ticketing")}[name] || name; },
   async header(active) {
     const me = await FG.api("/api/me");
     const gate = [FG.t("Live gate"), "/gate"], exam = [FG.t("Exam review"), "/exam"], kiosk = [FG.t("Kiosk"), "/kiosk"];
