@@ -45,6 +45,7 @@ class CameraSettings(BaseModel):
     # Read QR tickets shown to this camera too (a gate with doors only), at most this often a second: beside the
     # face step, on a thread of its own (edge/vision/qr.py). 0: no tickets here.
     qr_fps: float = Field(0.0, ge=0, le=30)
+    qr_hold_s: float = Field(3.0, gt=0, le=60)  # a code held up is read once; again once out of view this long
 
 
 class TrackerSettings(BaseModel):

@@ -57,7 +57,8 @@ class NetworkCamera:
                 if self.die_after_s is not None and time.monotonic() - started >= self.die_after_s:
                     self.die()
                     break
-                jpeg = self.jpegs[(n // self.repeat) % len(self.jpegs)]
+                jpegs = self.jpegs  # one list: `show` may put another in its place meanwhile
+                jpeg = jpegs[(n // self.repeat) % len(jpegs)]
                 out.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                           % len(jpeg) + jpeg + b"\r\n")
                 out.flush()
@@ -68,6 +69,10 @@ class NetworkCamera:
                 time.sleep(0.1)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def show(self, frames: list[np.ndarray]) -> None:
+        """What is in front of the camera from now on (looped): the next frame it sends is the first of these."""
+        self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
 
     def die(self) -> None:
         """Stop sending; every connection from now on is refused (the listening socket is closed)."""

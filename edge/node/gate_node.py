@@ -30,6 +30,7 @@ from edge.vision.camera import Camera
 from edge.vision.gallery import GalleryIndex
 from edge.vision.liveness import LivenessChecker
 from edge.vision.pipeline import FacePipeline
+from edge.vision.qr import QrReader
 from models import LoadedPack
 from wire.bundle import DeviceBundle
 from wire.gallery import Gallery
@@ -116,7 +117,7 @@ def build_gate(config: EdgeConfig, sources: list[str] | None = None, *, gallery:
         gate = _doors(config, link, cameras)
         # Tickets open doors: a camera reads them only at a gate that has some (checked by its rules).
         feeds = [Feed(Camera(c.source, c, realtime=realtime), FacePipeline(pack, index, config, liveness, c),
-                      qr=QrReader(c.qr_fps) if gate and c.qr_fps else None) for c in cameras]
+                      qr=QrReader(c.qr_fps, c.qr_hold_s) if gate and c.qr_fps else None) for c in cameras]
     except BaseException:
         if link:
             link.close(0)

@@ -1,7 +1,9 @@
 """QR codes shown to a gate's camera, read beside the face step without slowing it.
 
-OpenCV's detector takes 20-50 ms a 720p frame, longer than a frame's whole budget at 16 cameras. So it runs on a
-thread of its own per camera (OpenCV lets go of the GIL while it works): the loop hands it the newest frame
+OpenCV's ArUco-based QR detector reads codes of 3 px a module at a gate camera's distance, where the classic one
+misses them, and passes over an empty 540p frame in about 4 ms (the classic: 20-100 ms). Even so a frame with a
+code takes ~15 ms, more than a frame's share of the node at 16 cameras: it runs on a thread of its own per camera
+(OpenCV lets go of the GIL while it works): the loop hands it the newest frame
 (`offer`, never waiting; a frame offered while one is being read replaces the one waiting), at most `max_fps`
 times a second, and collects what it read on a later turn (`take`). A code held up to the camera is read in
 many frames: it is reported once, and again only after it has been out of view for `hold_s`.
@@ -33,7 +35,7 @@ class QrReader:
         self.min_interval_s = 1.0 / max_fps
         self.hold_s = hold_s
         self.frames_read = 0
-        self._detector = cv2.QRCodeDetector()
+        self._detector = cv2.QRCodeDetectorAruco()
         self._waiting: tuple[np.ndarray, float, float] | None = None
         self._read: list[Shown] = []
         self._last_seen: dict[str, float] = {}  # text -> stream time it was last in view

@@ -162,7 +162,7 @@ function doorWhat(e) {
   const took = e.latency_ms != null ? ` (${Math.round(e.latency_ms)} ms)` : "";
   return e.cause === "operator"
     ? FG.html`<span class="granted">${FG.t("opened by {user}", {user: e.operator})}</span>${took}: ${e.reason || ""}`
-    : FG.html`<span class="granted">${FG.t("opened for {person}", {person: e.subject || "—"})}</span>${took}`;
+    : FG.html`<span class="granted">${FG.t("opened for {person}", {person: e.subject || FG.t("a ticket holder")})}</span>${took}`;
 }
 function doorRow(e) {
   const tr = document.createElement("tr");
