@@ -58,6 +58,9 @@ class TrackerSettings(BaseModel):
 
 
 class PolicySettings(BaseModel):
+    # A small JPEG of the face with each `unknown` and `spoof_suspected` verdict, for the operator to tell whom to
+    # stop (sent encrypted, kept by the gateway a short while); never with anyone let in. False: no pictures.
+    face_crops: bool = True
     identify_threshold: float | None = None  # None: the model pack's measured threshold
     margin: float | None = None  # None: the pack's margin over the runner-up subject
     frames_needed: int = 3  # good frames combined before a verdict

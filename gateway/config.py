@@ -22,6 +22,7 @@ class RetentionSettings(BaseModel):
     gallery_days: int = Field(365 * 5, ge=1)  # gallery confirmations: proof that erasures reached devices
     exam_session_days: int = Field(365 * 5, ge=1)  # exam session records and flags (QCVN 105: 5 years)
     exam_evidence_days: int = Field(365 * 5, ge=1)  # evidence photos; a site may keep them shorter
+    face_crop_days: int = Field(1, ge=1)  # the live page's pictures of unknown and spoof faces: for the day's cards
     interval_s: float = Field(60.0, gt=0)
 
     def days(self) -> dict[str, int]:
@@ -30,7 +31,7 @@ class RetentionSettings(BaseModel):
         return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days, "card": 1,
                 "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
                 "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
-                "exam.evidence": self.exam_evidence_days}
+                "exam.evidence": self.exam_evidence_days, "crop": self.face_crop_days}
 
 
 class HttpSettings(BaseModel):

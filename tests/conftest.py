@@ -205,7 +205,7 @@ def pytest_configure(config):
 LONGEST_FIRST = ("test_pages", "test_tls", "test_separation", "test_exam", "test_consent", "test_hardening",
                  "test_exam_review", "test_kiosk", "test_exam_day_pages", "test_api_auth", "test_fuzz",
                  "test_events_api", "test_delivery", "test_replicas", "test_embedded_broker", "test_scale_demo",
-                 "test_exam_day", "test_ways_in")
+                 "test_exam_day", "test_ways_in", "test_site_day")
 DATABASE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
 
 

@@ -17,7 +17,8 @@ import pytest
 from gateway.services.devices.registry import write_broker_logins
 from wire.bundle import load_bundle
 from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, sql, wait_for
-from wire import DeviceKey, canonical_json, event_topic, sign_event
+from wire import DeviceKey, canonical_json, event_topic, sign_event, uuid7
+from wire.events import utc_text
 from wire.mqtt import BrokerUrl, new_client
 
 
@@ -267,3 +268,48 @@ def test_the_days_counters_are_counted_by_the_server_on_the_sites_local_day(stac
     assert eve["counts"]["granted"] == 0  # ... and it is not counted there
     assert stack.get("/api/events/counts", role="auditor").status_code == 403
     assert stack.get("/api/events/counts", role="operator", day="02/12/2026").status_code == 422
+
+
+def test_an_unknown_verdicts_face_crop_is_shown_to_operators_for_a_day_and_never_listed(stack):
+    """Issue 28: an unknown card had no picture to tell whom to stop. The gate sends the face beside the verdict,
+    sealed with its key; the gateway shows it to who sees verdicts (each look audited), lists it to nobody, and
+    forgets it after a day."""
+    import hashlib
+
+    import cv2
+    import numpy as np
+
+    from gateway.config import RetentionSettings
+    from gateway.services.operations.retention import run_retention
+    from wire.events import GateCropEvent
+    from wire.evidence import seal_evidence
+
+    device = DeviceClient(stack, "gate-a1")
+    jpeg = cv2.imencode(".jpg", np.full((112, 112, 3), 128, np.uint8))[1].tobytes()
+    seq = stack.store.devices.get("gate-a1").last_seq + 1
+    verdict = device.event(seq, verdict="unknown", subject=None, crop_sha256=hashlib.sha256(jpeg).hexdigest())
+    nonce, sealed = seal_evidence(device.bundle.gallery_key, "gate-a1", verdict.id, jpeg)
+    crop = GateCropEvent(id=str(uuid7()), site="site-a", device="gate-a1", seq=seq + 1,
+                         captured_at=verdict.captured_at, verdict=verdict.id, sha256=verdict.crop_sha256,
+                         nonce=nonce, ciphertext=sealed)
+    granted = device.event(seq + 2)
+    for event in (verdict, crop, granted):
+        device.publish(sign_event(event, device.key), topic=event_topic("site-a", "gate-a1", event.kind))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{granted.id}").status_code == 200, 10, "the events stored")
+
+    shown = stack.get(f"/api/events/{verdict.id}/crop", role="operator")
+    assert (shown.status_code, shown.headers["content-type"], shown.content) == (200, "image/jpeg", jpeg)
+    assert stack.get(f"/api/events/{granted.id}/crop", role="operator").status_code == 404  # none let in is pictured
+    assert stack.get(f"/api/events/{verdict.id}/crop", role="auditor").status_code == 403
+    looked = stack.get("/api/audit", role="auditor", who="reads", target=verdict.id).json()
+    assert [(e["actor"], e["detail"]) for e in looked] == [("user:operator-1", {"crop": True})]
+    for role in ("operator", "admin"):  # the sealed blob is not an event anyone reads
+        listed = stack.get("/api/events", role=role, device="gate-a1", limit=1000).json()["events"]
+        assert crop.id not in {e["id"] for e in listed}
+    # A day later it is gone; the verdict stays.
+    sql(stack, "UPDATE events SET retain_from = ? WHERE id = ?",
+        utc_text(datetime.now(timezone.utc) - timedelta(days=2)), crop.id)
+    run_retention(stack.store, RetentionSettings())
+    assert stack.get(f"/api/events/{verdict.id}/crop", role="operator").status_code == 404
+    assert stack.get(f"/api/events/{verdict.id}", role="operator").status_code == 200

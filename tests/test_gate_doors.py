@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import DATA, SHARED
@@ -34,6 +35,8 @@ from models.photos import template_from_image
 from stack import REPO, wait_for
 from wire import DeviceKey
 from wire.commands import DoorCommand, FreshCommands, sign_command
+from wire.evidence import open_evidence
+from wire.gallery import new_gallery_key
 
 LFW = DATA / "faces" / "lfw-devtest" / "images"
 WIDTH, HEIGHT, FPS = 960, 540, 15.0
@@ -68,7 +71,8 @@ def test_one_grant_opens_once_and_the_tailgater_stranger_spoof_and_passback_do_n
     pipeline = FacePipeline(pack, GalleryIndex(["abdullah-gul"], enrolled.embedding[None]), config,
                             LivenessChecker.open(config))
     outbox = Outbox(tmp_path / "outbox.db")
-    events = DeviceEvents("site-1", "gate-1", DeviceKey.generate(), outbox, pack.name)
+    key = new_gallery_key()
+    events = DeviceEvents("site-1", "gate-1", DeviceKey.generate(), outbox, pack.name, evidence_key=key)
     gate = Gate.open(config, events)
     verdicts = []
     try:
@@ -98,6 +102,15 @@ def test_one_grant_opens_once_and_the_tailgater_stranger_spoof_and_passback_do_n
     assert tailgate["after_subject"] == "abdullah-gul" and tailgate["boxes"] == 2 and tailgate["lane"] == 1
     passback = next(e for e in stored if e["kind"] == "verdict" and e["verdict"] == "passback")
     assert passback["direction"] == "in" and passback["subject"] == "abdullah-gul"
+    # The stranger's and the photo's faces went with their verdicts, sealed for the gateway; nobody let in, nor the
+    # one refused by passback (recognised), had a picture taken.
+    crops = {e["verdict"]: e for e in stored if e["kind"] == "crop"}
+    pictured = {e["verdict"] for e in stored if e["kind"] == "verdict" and e["id"] in crops}
+    assert pictured == {"unknown", "spoof_suspected"}
+    for verdict in (e for e in stored if e["kind"] == "verdict" and e["id"] in crops):
+        crop = crops[verdict["id"]]
+        jpeg = open_evidence(key, "gate-1", verdict["id"], crop["nonce"], crop["ciphertext"], verdict["crop_sha256"])
+        assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (112, 112, 3)
     heartbeat = [e for e in stored if e["kind"] == "heartbeat"][-1]
     assert heartbeat["doors"] == [{"lane": 1, "kind": "serial", "direction": "in", "fail_mode": "secure",
                                    "state": "ok", "door": None, "error": None, "opened": 1}]

@@ -960,3 +960,34 @@ def test_the_admin_page_says_a_refusal_beside_its_field_and_shows_doors_offline_
     expect(erasure).to_contain_text(t("the device is offline and was never heard from: it erases the person when it "
                                       "connects"), timeout=15000)
     shot(page, f"admin-{lang}")
+
+
+def test_an_unknown_card_shows_the_face_the_gate_saw(page, stack):
+    """Issue 28: an unknown card had no picture to tell whom to stop."""
+    import hashlib
+
+    import cv2
+    import numpy as np
+
+    from wire.events import GateCropEvent
+    from wire.evidence import seal_evidence
+
+    gate = stack.add_device("gate-crop", "site-a").device
+    device = DeviceClient(stack, gate)
+    face = cv2.imread(str(CELEBS / "img2.jpg"))
+    jpeg = cv2.imencode(".jpg", cv2.resize(face, (112, 112)))[1].tobytes()
+    verdict = device.event(1, verdict="unknown", subject=None, lane=1,
+                           crop_sha256=hashlib.sha256(jpeg).hexdigest())
+    nonce, sealed = seal_evidence(device.bundle.gallery_key, gate, verdict.id, jpeg)
+    crop = GateCropEvent(id=str(uuid7()), site="site-a", device=gate, seq=2, captured_at=verdict.captured_at,
+                         verdict=verdict.id, sha256=verdict.crop_sha256, nonce=nonce, ciphertext=sealed)
+    for event in (verdict, crop):
+        device.publish(sign_event(event, device.key), topic=event_topic("site-a", gate, event.kind))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{verdict.id}").status_code == 200, 10, "the verdict stored")
+    login(page, stack, "operator")
+    page.goto(stack.gateway.base_url + f"/gate?device={gate}")
+    picture = page.locator(f".follow-up-card[data-id='{verdict.id}'] img.crop")
+    expect(picture).to_be_visible()
+    assert page.evaluate("img => img.naturalWidth", picture.element_handle()) == 112
+    shot(page, "gate-unknown-with-face")

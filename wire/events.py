@@ -114,6 +114,8 @@ class GateVerdictEvent(EventBase):
     time_to_decision_ms: Annotated[float, BeforeValidator(_json_number), Field(ge=0, le=3.6e6)] | None = None
     pass_id: RecordId | None = None  # the pass that let them in (or was refused); None: admitted by consent alone
     method: Method = "face"  # qr: a QR ticket shown to the camera (score and frames then 0)
+    # unknown, spoof_suspected: the SHA-256 of the small face crop sent beside it (GateCropEvent), never for others
+    crop_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 Lane = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=64)]
@@ -241,6 +243,18 @@ class ExamFlagEvent(EventBase):
     evidence: list[RecordId] = Field(default_factory=list, max_length=100)  # evidence ids
 
 
+class GateCropEvent(EventBase):
+    """The small face crop of a gate verdict that needs a person (`unknown`, `spoof_suspected`), for the operator's
+    card: a JPEG, AES-GCM encrypted with the device's key (wire/evidence.py), bound to its verdict. Kept a short
+    while (its own retention), never made for a visitor let in."""
+
+    kind: Literal["crop"] = "crop"
+    verdict: RecordId  # the verdict event's id
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # of the JPEG: what the verdict event signed too
+    nonce: Annotated[str, Field(max_length=64)]
+    ciphertext: Annotated[str, Field(max_length=MAX_PAYLOAD_BYTES // 2)]  # a crop is a few kilobytes
+
+
 class ExamEvidenceEvent(EventBase):
     """A small JPEG (face crop or context frame), AES-GCM encrypted for the gateway with the device's key."""
 
@@ -302,9 +316,10 @@ class CardEvent(EventBase):
     sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
 
 
-Event = Annotated[Union[GateVerdictEvent, HeartbeatEvent, GalleryAppliedEvent, DoorEvent, TailgateEvent,
-                        ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
-EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "heartbeat": HeartbeatEvent,
+Event = Annotated[Union[GateVerdictEvent, GateCropEvent, HeartbeatEvent, GalleryAppliedEvent, DoorEvent,
+                        TailgateEvent, ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
+EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "crop": GateCropEvent,
+                                           "heartbeat": HeartbeatEvent,
                                            "gallery": GalleryAppliedEvent, "door": DoorEvent,
                                            "tailgate": TailgateEvent, "exam.flag": ExamFlagEvent,
                                            "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent,

@@ -70,7 +70,7 @@ class EventLink:
                               resend_after_s=config.events.resend_after_s, on_command=on_command,
                               tls=bundle.tls())
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
-                              on_commit=publisher.notify)
+                              on_commit=publisher.notify, evidence_key=bundle.gallery_key)
         link = cls(outbox, publisher, events, gallery, sessions)
         gallery.on_change = link._gallery_changed
         if gallery.current:  # tell the gateway what this device runs after a restart

@@ -3,10 +3,14 @@
 The event stage of the edge: takes a policy `Verdict` (or the loop's health
 figures), gives it an id and the device's next sequence number, signs it with
 the device key and commits it to the outbox. The publisher takes it from there.
+A verdict's face crop (unknown, spoof) goes as an event of its own, encrypted
+with the device's key, so the gateway keeps it a short while and the verdict
+as long as verdicts are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -14,15 +18,17 @@ from datetime import datetime, timezone
 from edge.link.outbox import Outbox, OutboxFull
 from edge.vision.policy import Verdict
 from wire import DeviceKey, EventBase, GateVerdictEvent, HeartbeatEvent, event_topic, sign_event, uuid7
-from wire.events import GalleryAppliedEvent
+from wire.events import GalleryAppliedEvent, GateCropEvent
+from wire.evidence import seal_evidence
 
 log = logging.getLogger(__name__)
 
 
 class DeviceEvents:
     def __init__(self, site: str, device: str, key: DeviceKey, outbox: Outbox, model_pack: str,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, evidence_key: str | None = None):
         self.site = site
+        self.evidence_key = evidence_key  # the bundle's gallery key: face crops are sealed with it (None: none sent)
         self.device = device
         self.key = key
         self.outbox = outbox
@@ -42,11 +48,24 @@ class DeviceEvents:
             time_to_decision_ms=None if verdict.time_to_decision_s is None
             else round(1000 * verdict.time_to_decision_s, 1), pass_id=verdict.pass_id, method=verdict.method,
         )
+        crop = verdict.crop if self.evidence_key else None
+        if crop:
+            fields["crop_sha256"] = hashlib.sha256(crop).hexdigest()
+        event_id = str(uuid7())
+        at = captured_at or datetime.now(timezone.utc)
         try:
-            return self._append(GateVerdictEvent, captured_at, fields)
+            seq = self._append(GateVerdictEvent, at, fields, event_id)
         except OutboxFull as exc:
             log.error("verdict NOT queued (%s %s at %s): %s", verdict.verdict, verdict.subject or "-", camera, exc)
             return None
+        if crop:  # the same capture time: the gateway finds a verdict's crop by its device and time
+            nonce, sealed = seal_evidence(self.evidence_key, self.device, event_id, crop)
+            try:
+                self._append(GateCropEvent, at, {"verdict": event_id, "sha256": fields["crop_sha256"], "nonce": nonce,
+                                                 "ciphertext": sealed})
+            except OutboxFull as exc:  # the verdict is queued; its picture is the part to do without
+                log.error("face crop of verdict %s NOT queued: %s", event_id, exc)
+        return seq
 
     def gallery_applied(self, version: int, size: int) -> int:
         """Commit the event confirming the gallery version now in use (erasures complete on it)."""
@@ -66,12 +85,13 @@ class DeviceEvents:
         fields.setdefault("outbox_refused", self.outbox.refused)
         return self._append(HeartbeatEvent, None, fields)
 
-    def _append(self, cls: type[EventBase], captured_at: datetime | None, fields: dict) -> int:
+    def _append(self, cls: type[EventBase], captured_at: datetime | None, fields: dict,
+                event_id: str | None = None) -> int:
         at = captured_at or datetime.now(timezone.utc)
         kind = cls.model_fields["kind"].default
 
         def build(seq: int) -> tuple[str, str, bytes]:
-            event = cls(id=str(uuid7()), site=self.site, device=self.device, seq=seq, captured_at=at,
+            event = cls(id=event_id or str(uuid7()), site=self.site, device=self.device, seq=seq, captured_at=at,
                         model_pack=self.model_pack, **fields)
             return event.id, event_topic(self.site, self.device, kind), sign_event(event, self.key)
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 from edge.vision.camera import Frame
@@ -109,6 +110,7 @@ class FacePipeline:
         self.stats = PipelineStats()
         self.report = FrameReport()
         self._since_detect = 1 << 30  # frames since the detector last ran: the first frame is always detected
+        self._crops: dict[int, np.ndarray] = {}  # track -> its latest aligned face (for the refused ones' cards)
 
     def use_gallery(self, index: GalleryIndex) -> None:
         """Match against `index` from the next search on (a gallery update from the gateway)."""
@@ -183,11 +185,21 @@ class FacePipeline:
 
         with self.timer.stage("match"):
             for (track, face), template, score in zip(good, templates, live):
+                if self.config.policy.face_crops:
+                    self._crops[track.id] = face.crop
                 verdict = self.policy.observe(track.id, template, face.quality.score(self.config.quality), ts, score,
                                               frame.received)
                 if verdict:
-                    verdicts.append(verdict)
+                    verdicts.append(self._with_crop(verdict))
         return verdicts + self._end(update.ended, ts)
+
+    def _with_crop(self, verdict: Verdict) -> Verdict:
+        """A verdict that needs a person carries the face it was about (a few kB of JPEG); no other does."""
+        crop = self._crops.get(verdict.track)
+        if crop is None or verdict.verdict not in ("unknown", "spoof_suspected"):
+            return verdict
+        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        return replace(verdict, crop=jpeg.tobytes()) if ok else verdict
 
     def finish(self, timestamp: float) -> list[Verdict]:
         """The stream ended: every person still in view has left."""
@@ -198,8 +210,9 @@ class FacePipeline:
         if not ended:
             return []
         with self.timer.stage("match"):
-            verdicts = [v for t in ended if (v := self.policy.track_ended(t.id, timestamp))]
+            verdicts = [self._with_crop(v) for t in ended if (v := self.policy.track_ended(t.id, timestamp))]
         for track in ended:
+            self._crops.pop(track.id, None)
             self.report.ended.append(EndedTrack(track.id, track.first_seen, track.last_seen,
                                                 self.policy.outcome(track.id)))
             self.policy.forget(track.id)

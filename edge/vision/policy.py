@@ -48,6 +48,7 @@ class Verdict:
     pass_id: str | None = None  # the pass the gate's rules let them in on (or refused), edge/gate/passes.py
     method: str = "face"  # "qr": a QR ticket was shown (`ticket` its text, for the gate's rules to check)
     ticket: str | None = None
+    crop: bytes | None = None  # unknown, spoof_suspected: a small JPEG of the face, for the operator's card
 
     @property
     def time_to_decision_s(self) -> float | None:

@@ -14,7 +14,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
@@ -55,11 +55,13 @@ class EventPage(BaseModel):
 # A kiosk's card events carry nothing a page shows (their contents are sealed for the kiosk service, and deleted
 # with the read); the audit chain records each read. Only an admin sees them, as any stored event.
 CARD_KINDS = frozenset({"card"})
+# A verdict's face crop is sealed; its picture is shown decrypted, by its own route, to who may see verdicts.
+CROP_KINDS = frozenset({"crop"})
 
 
 def hidden_kinds(session: Session) -> frozenset[str]:
     exam = frozenset() if session.user.role in EXAM_ROLES else EXAM_KINDS
-    return exam if session.user.role == "admin" else exam | CARD_KINDS
+    return exam | CROP_KINDS if session.user.role == "admin" else exam | CARD_KINDS | CROP_KINDS
 
 
 def encode_cursor(event: StoredEvent) -> str:
@@ -133,6 +135,17 @@ def acknowledge_many(body: AcknowledgeManyIn, gw: GatewayDep,
     audited)."""
     done, skipped = follow_up.acknowledge_many(gw.store, body.events, session.user.name, body.note)
     return AcknowledgedMany(acknowledged=done, skipped=skipped)
+
+
+@router.get("/{event_id}/crop", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+def face_crop(event_id: Annotated[str, Path(max_length=64)], gw: GatewayDep,
+              session: Annotated[Session, Depends(require(*LIVE_ROLES))]) -> Response:
+    """The small face crop of an `unknown` or `spoof_suspected` verdict, for its card (a day at most: then 404);
+    each look is audited as a read."""
+    jpeg = follow_up.face_crop(gw.store, event_id)
+    with gw.store.db.transaction() as tx:
+        tx.audit(actor(session), "event.read", event_id, {"crop": True})
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/instructions")

@@ -57,7 +57,9 @@ function card(e) {
   box.dataset.id = e.id;
   const noteId = `note-${e.id}`;
   const who = e.method === "qr" ? ticketName(e) : e.subject || e.after_subject;
-  FG.fill(box, FG.html`<p><b class="${concern(e)}">${VERDICT[concern(e)]}</b> — ${e.device}${e.lane ? FG.html`, ${FG.t("lane {n}", {n: e.lane})}` : ""}, ${FG.time(e.captured_at)}${who ? FG.html` (${who}${e.kind === "tailgate" || e.method === "qr" ? "" : "?"})` : ""}</p>
+  // The face the gate saw, for an unknown or spoof (kept a day by the gateway; gone after, and never of anyone let in).
+  const crop = e.crop_sha256 ? FG.html`<img class="crop" src="/api/events/${encodeURIComponent(e.id)}/crop" alt="${FG.t("the face the gate saw")}">` : "";
+  FG.fill(box, FG.html`${crop}<p><b class="${concern(e)}">${VERDICT[concern(e)]}</b> — ${e.device}${e.lane ? FG.html`, ${FG.t("lane {n}", {n: e.lane})}` : ""}, ${FG.time(e.captured_at)}${who ? FG.html` (${who}${e.kind === "tailgate" || e.method === "qr" ? "" : "?"})` : ""}</p>
     <p>${instructions[concern(e)] || ""}</p>
     <p><label for="${noteId}">${FG.t("note (optional)")}</label> <input id="${noteId}" name="note" maxlength="2000">
     <button class="primary" type="submit">${FG.t("acknowledge")}</button> <span class="error" role="alert"></span></p>`);
@@ -71,6 +73,8 @@ function card(e) {
     }
     dealtWith([e.id]);
   };
+  const picture = box.querySelector("img.crop");
+  if (picture) picture.onerror = () => picture.remove();  // past its day: the card goes on without it
   cards.set(e.id, box);
   return box;
 }

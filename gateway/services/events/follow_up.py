@@ -1,6 +1,8 @@
 """Operators' follow-up of what needs a person (verdicts `unknown`, `spoof_suspected`, `passback`, the passes'
 refusals `no_pass`, `wrong_gate`, `used` and `forged`, and `tailgate` events): what to do, and who did it.
 A site at capacity (`full`) needs nobody: its gates say so, and the live page shows how many are inside.
+An `unknown` or `spoof_suspected` card shows the face it was about, sent by the gate beside the verdict and kept a
+day (`face_crop`).
 
 An acknowledgement is stored once per event with who, when and an optional
 note, in the same transaction as its audit entry. The instructions shown with
@@ -10,9 +12,14 @@ reader's language.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.i18n import N_
-from gateway.storage import Acknowledgement, Store, StoredEvent
+from gateway.storage import Acknowledgement, EventQuery, Store, StoredEvent
+from wire.events import utc_text
+from wire.evidence import EvidenceError, open_evidence
 
 # verdicts, and the tailgate event
 NEEDS_A_PERSON = ("unknown", "spoof_suspected", "passback", "no_pass", "wrong_gate", "used", "forged", "tailgate")
@@ -58,6 +65,26 @@ def acknowledge(store: Store, event_id: str, user: str, note: str) -> Acknowledg
         tx.audit(f"user:{user}", "verdict.acknowledged", event_id,
                  {"verdict": follow_up_of(event), "device": event.device, "note": note})
     return ack
+
+
+def face_crop(store: Store, event_id: str) -> bytes:
+    """The JPEG of a verdict's face crop, decrypted with its device's key and checked against the SHA-256 the verdict
+    signed; NotFound if it has none (a granted visitor never has) or it is past its retention."""
+    event = store.events.get(event_id)
+    sha256 = json.loads(event.body).get("crop_sha256") if event is not None and event.kind == "verdict" else None
+    if sha256 is None:
+        raise NotFound("no face picture for {event}", event=event_id)
+    after = datetime.fromisoformat(event.captured_at.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    crops = store.events.query(EventQuery(device=event.device, kind="crop", since=event.captured_at,
+                                          until=utc_text(after), limit=20))
+    crop = next((json.loads(c.body) for c in crops if json.loads(c.body).get("verdict") == event_id), None)
+    device = store.devices.get(event.device)
+    if crop is None or device is None:
+        raise NotFound("no face picture for {event}", event=event_id)
+    try:
+        return open_evidence(device.gallery_key, event.device, event_id, crop["nonce"], crop["ciphertext"], sha256)
+    except EvidenceError:
+        raise NotFound("no face picture for {event}", event=event_id) from None
 
 
 def acknowledge_many(store: Store, event_ids: list[str], user: str, note: str) -> tuple[list[str], list[str]]:
