@@ -967,7 +967,6 @@ def test_an_unknown_card_shows_the_face_the_gate_saw(page, stack):
     import hashlib
 
     import cv2
-    import numpy as np
 
     from wire.events import GateCropEvent
     from wire.evidence import seal_evidence

@@ -425,9 +425,9 @@ occupancy = Table(
 # and outlive the events' retention (counts name nobody).
 visits = Table(
     "visits", metadata,
-    Column("site", Text, primary_key=True),
-    Column("device", Text, primary_key=True),
+    Column("site", Text, primary_key=True),  # a site's range of hours is a range of its primary key
     Column("hour", Text, primary_key=True),  # the UTC hour captured, "YYYY-MM-DDTHH"
+    Column("device", Text, primary_key=True),
     Column("verdict", Text, primary_key=True),
     Column("direction", Text, primary_key=True),  # "in", "out", or "" (a lane without one)
     Column("method", Text, primary_key=True),  # "face" or "qr"

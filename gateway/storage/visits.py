@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from gateway.storage.schema import visits
 
@@ -44,11 +44,16 @@ class Visits:
             if tx.execute(update(visits).where(*where).values(count=visits.c.count + c.count)).rowcount == 0:
                 tx.execute(insert(visits).values(dict(zip([col.name for col in _KEY], c.key), count=c.count)))
 
-    def between(self, first_hour: str, end_hour: str, site: str | None = None) -> list[VisitCount]:
-        """The counts from `first_hour` to before `end_hour` (UTC, "YYYY-MM-DDTHH"), a site's or every site's."""
-        query = select(*_KEY, visits.c.count).where(visits.c.hour >= first_hour, visits.c.hour < end_hour) \
-            .order_by(*_KEY)
+    def summed(self, first_hour: str, end_hour: str, site: str | None, by: tuple[str, ...],
+               entering: bool = False) -> list[tuple]:
+        """The counts from `first_hour` to before `end_hour` added up by the columns `by` (each row: their values,
+        then the sum), the database doing the adding; `entering`: only those let in on a lane not leading out."""
+        columns = [visits.c[name] for name in by]
+        query = select(*columns, func.sum(visits.c.count)).where(visits.c.hour >= first_hour,
+                                                                 visits.c.hour < end_hour).group_by(*columns)
         if site is not None:
             query = query.where(visits.c.site == site)
+        if entering:
+            query = query.where(visits.c.verdict == "granted", visits.c.direction != "out")
         with self.db.read() as conn:
-            return [VisitCount(*row[:7], int(row[7])) for row in conn.execute(query)]
+            return [(*row[:-1], int(row[-1])) for row in conn.execute(query)]

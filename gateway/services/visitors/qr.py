@@ -79,10 +79,13 @@ class TicketLists:
         """Send each active gate whose list changed its new one; the gates sent to."""
         now = now or utc_text(datetime.now(timezone.utc))
         sent = []
+        lists: dict[str, tuple[TicketList, str]] = {}  # a site's, looked at once a pass: a site has many gates
         for device in self.store.devices.all():
             if not device.active or device.kind != "gate":
                 continue
-            tickets, digest = self.site_list(device.site, now)
+            if device.site not in lists:
+                lists[device.site] = self.site_list(device.site, now)
+            tickets, digest = lists[device.site]
             if self._sent.get(device.id) == digest:
                 continue
             payload = seal_ticket_list(device.id, tickets, self.secrets.signing_key)

@@ -19,8 +19,8 @@ def upgrade() -> None:
     counter = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
     op.create_table("visits",
                     sa.Column("site", sa.Text, primary_key=True),
-                    sa.Column("device", sa.Text, primary_key=True),
                     sa.Column("hour", sa.Text, primary_key=True),
+                    sa.Column("device", sa.Text, primary_key=True),
                     sa.Column("verdict", sa.Text, primary_key=True),
                     sa.Column("direction", sa.Text, primary_key=True),
                     sa.Column("method", sa.Text, primary_key=True),
@@ -29,10 +29,10 @@ def upgrade() -> None:
     op.create_index("idx_visits_hour", "visits", ["hour"])
     postgres = op.get_bind().dialect.name == "postgresql"
     direction = "coalesce(body::json->>'direction', '')" if postgres else "coalesce(json_extract(body, '$.direction'), '')"
-    op.execute("INSERT INTO visits (site, device, hour, verdict, direction, method, ticket_type, count) "
-               f"SELECT site, device, substr(captured_at, 1, 13), verdict, {direction}, 'face', '', count(*) "
+    op.execute("INSERT INTO visits (site, hour, device, verdict, direction, method, ticket_type, count) "
+               f"SELECT site, substr(captured_at, 1, 13), device, verdict, {direction}, 'face', '', count(*) "
                f"FROM events WHERE kind = 'verdict' AND verdict IS NOT NULL "
-               f"GROUP BY site, device, substr(captured_at, 1, 13), verdict, {direction}")
+               f"GROUP BY site, substr(captured_at, 1, 13), device, verdict, {direction}")
 
 
 def downgrade() -> None:
