@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import cv2
 import httpx
@@ -39,6 +40,11 @@ from wire.tickets import Ticket, TicketList, open_ticket, open_ticket_list, seal
 
 ZONE = "Asia/Ho_Chi_Minh"
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc).timestamp()
+
+
+def site_today() -> date:
+    """Today on the site's clock (UTC+7: from 17:00 UTC it is already tomorrow there)."""
+    return datetime.now(ZoneInfo(ZONE)).date()
 
 
 def verdict(subject: str | None, at: float = 0.0) -> Verdict:
@@ -198,8 +204,8 @@ def test_a_face_holds_a_pass_only_within_its_consent_and_the_gates_gallery_carri
         passes.cancel(store, bob["id"], "user:admin-1")
     # A ticketing system sees only its own site's passes.
     with pytest.raises(NotFound):
-        passes.extend(store, ann["id"], date.today() + timedelta(days=1), "user:tix-b", ZONE, site="site-b")
-    passes.extend(store, ann["id"], date.today() + timedelta(days=1), "user:admin-1", ZONE)
+        passes.extend(store, ann["id"], site_today() + timedelta(days=1), "user:tix-b", ZONE, site="site-b")
+    passes.extend(store, ann["id"], site_today() + timedelta(days=1), "user:admin-1", ZONE)  # a day more
     pusher.sync()
     assert gallery("gate-01").admits["ann"][0].valid_until == store.passes.get(ann["id"]).valid_until
     assert store.passes.get(ann["id"]).valid_until > ann["valid_until"]
