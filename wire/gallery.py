@@ -27,7 +27,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from wire.signing import DeviceKey, SignatureError, canonical_json, public_key_from_text, verify_envelope
+from wire.signing import DeviceKey, SignatureError, open_addressed, seal_addressed
 
 EMBEDDING_DTYPE = np.float32
 
@@ -85,17 +85,13 @@ def seal_gallery(device: str, version: int, pack: str, dim: int, members: dict[s
     body = {"v": 1, "device": device, "version": version, "pack": pack, "dim": dim, "size": len(subjects),
             "issued_at": issued_at, "nonce": base64.b64encode(nonce).decode("ascii"),
             "ciphertext": base64.b64encode(sealed).decode("ascii")}
-    return json.dumps({"body": body, "sig": gateway_key.sign(canonical_json(body))}, separators=(",", ":")).encode()
+    return seal_addressed(body, gateway_key)
 
 
 def open_gallery(payload: bytes, device: str, gallery_key: str, gateway_public_key: str) -> Gallery:
     """Verify, decrypt and unpack a `cmd/gallery` payload; GalleryError if anything is off."""
     try:
-        envelope = json.loads(payload)
-        body = envelope["body"]
-        verify_envelope(body, envelope.get("sig"), public_key_from_text(gateway_public_key))
-        if body.get("v") != 1 or body["device"] != device:
-            raise GalleryError(f"gallery is for device {body.get('device')!r}, not {device!r}")
+        body = open_addressed(payload, device, gateway_public_key)
         plain = AESGCM(base64.b64decode(gallery_key)).decrypt(
             base64.b64decode(body["nonce"]), base64.b64decode(body["ciphertext"]),
             f"{device}|{body['version']}".encode())

@@ -75,6 +75,22 @@ def sign_event(event: EventBase, key: DeviceKey) -> bytes:
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def seal_addressed(body: dict, gateway_key: DeviceKey) -> bytes:
+    """A gateway's signed message to one device (`body` names it): the envelope `open_addressed` takes."""
+    return json.dumps({"body": body, "sig": gateway_key.sign(canonical_json(body))}, separators=(",", ":")).encode()
+
+
+def open_addressed(payload: bytes, device: str, gateway_public_key: str) -> dict:
+    """The body of a gateway's signed message to `device` (format 1); SignatureError if the signature does not
+    hold, ValueError (or KeyError, TypeError) if it is malformed or for another device."""
+    envelope = json.loads(payload)
+    body = envelope["body"]
+    verify_envelope(body, envelope.get("sig"), public_key_from_text(gateway_public_key))
+    if body.get("v") != 1 or body["device"] != device:
+        raise ValueError(f"meant for device {body.get('device')!r}, not {device!r}")
+    return body
+
+
 def verify_envelope(body: dict, sig: object, public_key: Ed25519PublicKey) -> None:
     """Raise SignatureError unless `sig` is this key's signature over `body`."""
     verify_canonical(canonical_json(body), sig, public_key)

@@ -20,13 +20,12 @@ It is small and changes with every single entry, so it travels apart from the ga
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 
-from wire.signing import DeviceKey, SignatureError, canonical_json, public_key_from_text, verify_envelope
+from wire.signing import DeviceKey, SignatureError, open_addressed, public_key_from_text, seal_addressed
 
 PREFIX = "FG1"
 CONTEXT = b"facegate-ticket-v1|"
@@ -117,17 +116,13 @@ def seal_ticket_list(device: str, tickets: TicketList, gateway_key: DeviceKey) -
     """The `cmd/tickets` payload for `device`."""
     body = {"v": 1, "device": device, "issued_at": tickets.issued_at, "site_keys": tickets.site_keys,
             "spent": tickets.spent, "cancelled": sorted(tickets.cancelled), "full": tickets.full}
-    return json.dumps({"body": body, "sig": gateway_key.sign(canonical_json(body))}, separators=(",", ":")).encode()
+    return seal_addressed(body, gateway_key)
 
 
 def open_ticket_list(payload: bytes, device: str, gateway_public_key: str) -> TicketList:
     """Verify and unpack a `cmd/tickets` payload; TicketError("forged"/"malformed") if anything is off."""
     try:
-        envelope = json.loads(payload)
-        body = envelope["body"]
-        verify_envelope(body, envelope.get("sig"), public_key_from_text(gateway_public_key))
-        if body.get("v") != 1 or body["device"] != device:
-            raise ValueError(f"a ticket list for {body.get('device')!r}, not {device!r}")
+        body = open_addressed(payload, device, gateway_public_key)
         return TicketList({str(k): str(v) for k, v in body["site_keys"].items()},
                           {str(k): int(v) for k, v in body["spent"].items()},
                           frozenset(map(str, body["cancelled"])), str(body["issued_at"]), body.get("full") is True)
