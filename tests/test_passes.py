@@ -212,10 +212,8 @@ def test_a_face_holds_a_pass_only_within_its_consent_and_the_gates_gallery_carri
     # An entry stored for a pass of counted entries is news for the gates; one of any number is not.
     one = passes.sell_group(store, Sale("site-a", "season"), 1, "user:admin-1", ZONE, guide="ann")["passes"][0]
     pusher.sync()
-    with store.db.transaction(unaudited="test") as tx:
-        passes.entered_on_pass(store, tx, "site-a", one["id"])
-        passes.entered_on_pass(store, tx, "site-a", ann["id"])
-        passes.entered_on_pass(store, tx, "site-b", ann["id"])  # another site's gate: not counted
+    store_events(store, [passage(1, "in", pass_id=one["id"]), passage(2, "in", pass_id=ann["id"]),
+                         passage(3, "in", pass_id=ann["id"], site="site-b")])  # another site's gate: not counted
     assert (store.passes.get(one["id"]).used, store.passes.get(ann["id"]).used) == (1, 1)
     assert sorted(d for d, _ in pusher.sync()) == ["gate-01", "gate-02"]
     assert {a.pass_id: a.used for a in admits_at(store, "site-a")["ann"]}[one["id"]] == 1
@@ -342,8 +340,7 @@ def test_each_gate_is_sent_its_sites_ticket_list_when_it_changes(database, tmp_p
     assert sorted(lists.sync()) == ["gate-01", "gate-02", "gate-09"]
     assert lists.sync() == []  # nothing changed: nothing sent
     one, two = (passes.sell(store, Sale("site-a", "once"), "user:admin-1", ZONE)["passes"][0] for _ in range(2))
-    with store.db.transaction(unaudited="test") as tx:
-        passes.entered_on_pass(store, tx, "site-a", one["id"])
+    store_events(store, [passage(1, "in", pass_id=one["id"])])
     passes.cancel(store, two["id"], "user:admin-1")
     assert sorted(lists.sync()) == ["gate-01", "gate-02"]  # site-b's list is as it was
     got = open_ticket_list(sent["gate-02"], "gate-02", secrets.signing_key.public_text)
@@ -354,9 +351,10 @@ def test_each_gate_is_sent_its_sites_ticket_list_when_it_changes(database, tmp_p
 
 
 def passage(seq: int, direction: str | None, verdict: str = "granted", site: str = "site-a",
-            captured: datetime | None = None) -> StoredEvent:
+            captured: datetime | None = None, pass_id: str | None = None) -> StoredEvent:
+    """A verdict event as a gate of `site` signed it and ingest admitted it (the signature is not checked here)."""
     at = utc_text(captured or datetime.now(timezone.utc))
-    body = json.dumps({"kind": "verdict", "direction": direction, "verdict": verdict})
+    body = json.dumps({"kind": "verdict", "direction": direction, "verdict": verdict, "pass_id": pass_id})
     return StoredEvent(str(uuid7()), site, "gate-01" if site == "site-a" else "gate-09", "verdict", seq, at, at,
                        verdict, None, 0.0, body, "sig")
 

@@ -53,14 +53,16 @@ class Occupancy:
         with self.db.read() as conn:
             return [SiteOccupancy(r[0], day, r[2] or 0, r[3] or 0, r[1], r[4]) for r in conn.execute(query)]
 
-    def set_inside(self, tx: Tx, site: str, day: str, inside: int) -> None:
-        """The count on `day` is `inside` now (the peak follows it up, never down)."""
+    def set_inside(self, tx: Tx, site: str, day: str, inside: int, peak: int = 0) -> None:
+        """The count on `day` is `inside` now; the day's peak follows it (and `peak`, one reached on the way) up,
+        never down."""
         row = tx.execute(select(occupancy.c.peak).where(occupancy.c.site == site, occupancy.c.day == day)).first()
+        highest = max(inside, peak, row[0] if row else 0)
         if row is None:
-            tx.execute(insert(occupancy).values(site=site, day=day, inside=inside, peak=inside, updated_at=tx.now))
+            tx.execute(insert(occupancy).values(site=site, day=day, inside=inside, peak=highest, updated_at=tx.now))
         else:
             tx.execute(update(occupancy).where(occupancy.c.site == site, occupancy.c.day == day)
-                       .values(inside=inside, peak=max(row[0], inside), updated_at=tx.now))
+                       .values(inside=inside, peak=highest, updated_at=tx.now))
 
     def set_capacity(self, tx: Tx, site: str, capacity: int | None) -> None:
         tx.execute(update(sites).where(sites.c.id == site).values(capacity=capacity))

@@ -55,8 +55,7 @@ from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.galleries import gallery_applied
 from gateway.services.events.local_time import DEFAULT_TIME_ZONE
-from gateway.services.visitors.occupancy import counted, tally
-from gateway.services.visitors.passes import entered_on_pass
+from gateway.services.visitors.passages import record_passages
 from gateway.storage import Device, Store, StoredEvent, Tx
 from gateway.storage.audit import row_digest
 from gateway.storage.postgres.replicas import announce
@@ -308,7 +307,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
             result.outcomes.append("replay")
             continue
         try:
-            ended = _follow_up(store, tx, e, skew_limit_s, cards, zone)
+            ended = _follow_up(store, tx, e, skew_limit_s, cards)
         except Refused as refused:
             result.outcomes.append(refused.reason)
             continue
@@ -325,7 +324,7 @@ def store_batch(store: Store, tx: Tx, candidates: list[StoredEvent], skew_limit_
         result.outcomes.append("stored")
         stored.append(e)
     store.events.insert(tx, accepted)
-    tally(store, tx, stored)
+    record_passages(store, tx, stored, zone)  # the visitors' counts, people inside, passes' entries: a batch at once
     store.devices.record_progress(tx, last_seq, heartbeats)
     return result
 
@@ -337,8 +336,7 @@ def _skew(event: StoredEvent) -> float:
     return round((received - captured).total_seconds(), 1)
 
 
-def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, cards: CardProjector | None,
-               zone: str) -> bool:
+def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, cards: CardProjector | None) -> bool:
     """What a stored event changes beyond the event log, in its transaction; True if an exam session ended."""
     if event.kind == "gallery":  # the device runs this version now: its erasures are done
         gallery_applied(store, tx, event.device, json.loads(event.body)["version"], event.received_at)
@@ -350,10 +348,6 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, ca
             cards.project(store, tx, event)
     elif event.kind == "door" and (why := unissued_opening(store, event)):
         raise Refused(why)
-    elif event.kind == "verdict" and event.verdict == "granted":  # one more inside (or fewer), an entry on a pass
-        counted(store, tx, event, zone)
-        if '"pass_id"' in event.body:
-            entered_on_pass(store, tx, event.site, json.loads(event.body).get("pass_id"))
     return False
 
 

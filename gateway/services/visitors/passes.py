@@ -218,12 +218,3 @@ def admits_digest(admits: dict[str, list[Admit]]) -> str | None:
     rows = {s: [a.wire() for a in passes] for s, passes in sorted(admits.items())}
     return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
-
-def entered_on_pass(store: Store, tx: Tx, site: str, pass_id: str | None) -> None:
-    """A gate of `site` let someone in on `pass_id` (ingest, in the event's transaction): one entry used. A pass
-    of another site is not the gate's to count."""
-    if pass_id is None:
-        return
-    held = store.passes.get(pass_id, tx)
-    if held is not None and held.site == site:
-        store.passes.entered(tx, pass_id)
