@@ -248,7 +248,9 @@ def test_expired_consent_leaves_galleries_and_is_erased(stack, enrolled, gate_01
     wait_for(lambda: "short-stay" not in stack.store.galleries.latest("gate-01").members, 30, "the expiry")
     erasures = expire(stack.store)  # what the gateway's job does every minute
     mine = [e.api() for e in stack.store.galleries.erasures() if e.subject == "short-stay"]
-    assert [e["id"] for e in mine] == erasures
+    # One erasure, whoever ran the expiry: this call, or the gateway's own job if its minute came first (it did
+    # once on a busy clean-clone run: the call then found nothing left to expire).
+    assert len(mine) == 1 and erasures in ([], [mine[0]["id"]])
     # gate-01 is offline: the erasure waits for it, on the version that dropped them.
     assert mine[0]["completed_at"] is None and mine[0]["devices"]["gate-01"]["version"] is not None
     assert sql(stack, "SELECT count(*) FROM templates WHERE subject = 'short-stay'") == [(0,)]

@@ -989,5 +989,7 @@ def test_an_unknown_card_shows_the_face_the_gate_saw(page, stack):
     page.goto(stack.gateway.base_url + f"/gate?device={gate}")
     picture = page.locator(f".follow-up-card[data-id='{verdict.id}'] img.crop")
     expect(picture).to_be_visible()
+    # Shown once it has loaded (it is laid out at its size before): the gateway's JPEG, decrypted, 112 px wide.
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
     assert page.evaluate("img => img.naturalWidth", picture.element_handle()) == 112
     shot(page, "gate-unknown-with-face")
