@@ -12,9 +12,8 @@ of events a second.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from gateway.services.visitors.occupancy import local_date
 from gateway.storage import Pass, Store, StoredEvent, Tx, VisitCount
 
 
@@ -23,7 +22,6 @@ def record_passages(store: Store, tx: Tx, stored: list[StoredEvent], zone: str) 
     counts: dict[tuple, int] = {}
     held: dict[tuple[str, str], Pass | None] = {}  # (site, pass) -> the pass, if of that site (a gate's own)
     inside: dict[tuple[str, str], tuple[int, int] | None] = {}  # (site, local day) -> (inside, peak) as it goes
-    tz = ZoneInfo(zone)
     for event in stored:
         if event.kind != "verdict" or not event.verdict:
             continue
@@ -41,7 +39,7 @@ def record_passages(store: Store, tx: Tx, stored: list[StoredEvent], zone: str) 
         if on_pass is not None:
             store.passes.entered(tx, on_pass.id)
         if direction in ("in", "out"):
-            day = datetime.fromisoformat(event.captured_at.replace("Z", "+00:00")).astimezone(tz).date().isoformat()
+            day = local_date(event.captured_at, zone)
             if (event.site, day) not in inside:
                 now = store.occupancy.of(event.site, day, tx)
                 inside[(event.site, day)] = (now.inside, now.peak) if now is not None else None
