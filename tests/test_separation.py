@@ -13,10 +13,16 @@ from conftest import DATA
 from edge.eval.pairs import auc, embed_image, pair_metrics, pair_scores, read_pairs
 
 
+# LFW DevTest's 1,000 pairs take 1,549 images through the detector and the embedder: a minute of the suite's two
+# cores. The suite takes every third pair (167 same, 167 different, 10 folds of 33); `make eval` takes them all and
+# prints the figures docs/benchmarks.md records.
+EVERY = {"johns": 1, "lfw-devtest": 3}
+
+
 @pytest.mark.parametrize("dataset", ["johns", "lfw-devtest"])
 def test_same_person_pairs_score_above_different_person_pairs(dataset, pack):
     csv = DATA / "faces" / dataset / "pairs.csv"
-    pairs = read_pairs(csv)
+    pairs = read_pairs(csv)[::EVERY[dataset]]
     scores, no_face = pair_scores(pairs, lambda p: embed_image(p, pack), csv.parent)
     same = np.array([p.same for p in pairs])
     assert auc(scores, same) >= 0.99
