@@ -23,12 +23,12 @@ from gateway.storage.exams.sessions import Evidence, ExamFlag, Exams, ExamSessio
 from gateway.storage.follow_up import Acknowledgement, FollowUps
 from gateway.storage.galleries import Erasure, Galleries, GalleryVersion
 from gateway.storage.kiosks import Kiosks, KioskSettingsRow
-from gateway.storage.occupancy import Occupancy, SiteOccupancy
-from gateway.storage.passes import Pass, Passes
+from gateway.storage.visitors.occupancy import Occupancy, SiteOccupancy
+from gateway.storage.visitors.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
-from gateway.storage.ticket_types import TicketType, TicketTypes
+from gateway.storage.visitors.ticket_types import TicketType, TicketTypes
 from gateway.storage.users import Session, User, Users
-from gateway.storage.visits import VisitCount, Visits
+from gateway.storage.visitors.visits import VisitCount, Visits
 
 
 class Store:
