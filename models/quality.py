@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from models.reasons import Reason
 
 
 class QualitySettings(BaseModel):
     """The floor a face must clear to be matched or enrolled (edge and gateway use the same one)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a default kept silently
 
     min_detection_score: float = 0.6
     min_eye_distance_px: float = 20.0

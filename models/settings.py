@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.pack import LoadedPack, load_pack
 from models.runtime import RuntimeSettings
 
 
 class ModelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a default kept silently
+
     pack: str = "buffalo_s"
     dir: Path = Path("var/models")  # downloaded packs and the optimised-graph cache
     search_paths: list[Path] = Field(default_factory=list)  # extra folders holding pinned files

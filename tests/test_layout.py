@@ -42,9 +42,9 @@ LAYERS = {
     "edge.kiosk": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd", "emrtd.*"},
     "edge.link": {"edge.vision", "edge.settings", "wire", "models"},  # events, outbox, publisher, gallery sync
     "edge.vision": {"edge.settings", "models", "wire"},  # camera -> detector -> tracker -> policy
-    "edge.settings": {"models"},
+    "edge.settings": {"models", "wire"},  # the schema of a device's settings is the wire's (wire/device_config.py)
     "edge": set(),  # the package itself: a docstring
-    "wire": set(),
+    "wire": {"models"},  # a device's settings (wire/device_config.py) name its model pack and quality gate
     "models": set(),
     # The chip ID card, ICAO 9303: shared by the kiosk, the exam check-in and the CLI. The reader (the package's
     # top) uses every part; the checks read the files over an opened link; opening knows the MRZ's fields.
