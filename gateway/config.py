@@ -29,7 +29,7 @@ class RetentionSettings(BaseModel):
         # A kiosk's card events are deleted with their read once the person decides (gateway/services/people/kiosk.py);
         # a day is the backstop.
         return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days, "card": 1,
-                "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
+                "heartbeat": self.heartbeat_days, "gallery": self.gallery_days, "config": self.gallery_days,
                 "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
                 "exam.evidence": self.exam_evidence_days, "crop": self.face_crop_days}
 

@@ -82,6 +82,7 @@ def _valid_body(kind: str, seq: int) -> dict:
                       "outbox_refused": 0, "gallery_version": None, "gallery_size": 0, "liveness_enabled": False,
                       "uptime_s": 1.0},
         "gallery": {"version": 1, "size": 0},
+        "config": {"version": 2, "outcome": "refused", "how": None, "running": 1, "reason": "camera cam-1: no frame"},
         "crop": {"verdict": "v1", "sha256": "0" * 64, "nonce": "n", "ciphertext": "c"},
         "door": {"lane": 1, "outcome": "opened", "cause": "operator", "command": "c1", "operator": "op",
                  "reason": "r", "latency_ms": 12.5},

@@ -34,6 +34,7 @@ SESSION = "session"  # retained until the session's summary arrives: an exam ses
 DOOR = "door"  # not retained: a door opens now or not at all
 CARD = "card"  # not retained: a kiosk reads the card on its reader now or not at all
 TICKETS = "tickets"  # retained; payload: wire/tickets.py (a gate's site's ticket key, spent and cancelled tickets)
+CONFIG = "config"  # retained; payload: wire/device_config.py (the device's settings, sealed to it)
 DOOR_COMMAND_MAX_AGE_S = 30.0
 
 

@@ -68,6 +68,7 @@ def _json_bool(value):
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_plausible_year)]
 Count = Annotated[int, BeforeValidator(_json_integer), Field(ge=0, le=2**53)]  # exact in JSON and any database
+ConfigVersion = Annotated[int, BeforeValidator(_json_integer), Field(ge=0, le=2**31 - 1)]  # a database integer
 Number = Annotated[float, BeforeValidator(_json_number), Field(ge=-1e12, le=1e12)]
 Flag = Annotated[bool, BeforeValidator(_json_bool)]
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
@@ -216,6 +217,18 @@ class GalleryAppliedEvent(EventBase):
     size: Count  # subjects in it
 
 
+class ConfigEvent(EventBase):
+    """What became of a configuration the gateway sent (wire/device_config.py): `applied` (live, or by restarting
+    the node) or `refused` with the reason, the device still running `running` (0: its local file)."""
+
+    kind: Literal["config"] = "config"
+    version: ConfigVersion | None  # the version in question; None: a message that could not be read as one
+    outcome: Literal["applied", "refused"]
+    how: Literal["live", "restart", "start"] | None = None  # applied: while running, by a restart, at start
+    running: ConfigVersion
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
 class ExamCheck(BaseModel):
     """One 1:1 verification of the candidate during a session."""
 
@@ -316,11 +329,12 @@ class CardEvent(EventBase):
     sealed: Annotated[str, Field(max_length=48 * 1024)] = ""
 
 
-Event = Annotated[Union[GateVerdictEvent, GateCropEvent, HeartbeatEvent, GalleryAppliedEvent, DoorEvent,
-                        TailgateEvent, ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
+Event = Annotated[Union[GateVerdictEvent, GateCropEvent, HeartbeatEvent, GalleryAppliedEvent, ConfigEvent,
+                        DoorEvent, TailgateEvent, ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
 EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "crop": GateCropEvent,
                                            "heartbeat": HeartbeatEvent,
-                                           "gallery": GalleryAppliedEvent, "door": DoorEvent,
+                                           "gallery": GalleryAppliedEvent, "config": ConfigEvent,
+                                           "door": DoorEvent,
                                            "tailgate": TailgateEvent, "exam.flag": ExamFlagEvent,
                                            "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent,
                                            "card": CardEvent}
