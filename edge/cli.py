@@ -14,6 +14,7 @@ from edge.link.event_link import EventLink
 from edge.node.exam_node import Session, build_exam
 from edge.node.gate_node import build_gate
 from edge.node.kiosk_node import build_kiosk
+from edge.node.managed import ManagedGate
 from edge.node.packs import open_pack
 from edge.node.runner import StatusLine, print_json_line
 from edge.settings import EdgeConfig, load_config
@@ -25,8 +26,10 @@ from wire.bundle import DeviceBundle, load_bundle
 log = logging.getLogger("facegate")
 
 
-def _config(args: argparse.Namespace) -> EdgeConfig:
-    config = load_config(args.config)
+def _config(args: argparse.Namespace, document: dict | None = None) -> EdgeConfig:
+    """The settings: the gateway's `document` if given, else the `--config` file; the environment and `--pack`
+    on top."""
+    config = load_config(args.config, document)
     if getattr(args, "pack", None):
         config.models.pack = args.pack
     return config
@@ -37,8 +40,12 @@ def _bundle(args: argparse.Namespace) -> DeviceBundle | None:
 
 
 def cmd_edge_run(args: argparse.Namespace) -> int:
-    node = build_gate(_config(args), args.source, gallery=Path(args.gallery) if args.gallery else None,
-                      bundle=_bundle(args), mqtt=args.mqtt, realtime=args.realtime)
+    gallery, bundle = Path(args.gallery) if args.gallery else None, _bundle(args)
+    if bundle is None:
+        node = build_gate(_config(args), args.source, gallery=gallery, realtime=args.realtime)
+    else:  # the gateway's configuration, as it changes
+        node = ManagedGate(lambda document: _config(args, document), args.source, bundle, gallery=gallery,
+                           mqtt=args.mqtt, realtime=args.realtime)
     try:
         summary = node.run(print_json_line, max_frames=args.max_frames, status=StatusLine())
     finally:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from wire.bundle import DeviceBundle
 from edge.settings import EdgeConfig
+from edge.link.config_sync import ConfigSync, config_path
 from edge.link.events import DeviceEvents
 from edge.vision.gallery import GalleryIndex
 from edge.link.gallery_sync import GallerySync
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from wire.commands import CARD, DOOR, GALLERY, SESSION, TICKETS
+from wire.commands import CARD, CONFIG, DOOR, GALLERY, SESSION, TICKETS
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class EventLink:
     publisher: Publisher
     events: DeviceEvents
     gallery: GallerySync
+    configs: ConfigSync  # the device's settings from the gateway (edge/node/managed.py applies them)
     sessions: queue.Queue  # signed exam-session commands from the gateway (payloads)
     on_gallery: Callable[[GalleryIndex, Gallery], None] | None = None  # e.g. GateNode.use_gallery
     on_door: Callable[[bytes], None] | None = None  # edge.gate.rules.Gate.command: an operator's signed `cmd/door`
@@ -42,6 +44,8 @@ class EventLink:
         outbox = Outbox(config.events.outbox or folder / "outbox.db", config.events.outbox_capacity)
         gallery = GallerySync(bundle, config.events.gallery or folder / "gallery.enc")
         gallery.load()
+        configs = ConfigSync(bundle, config_path(bundle, config.events.outbox))
+        configs.load()
         broker = bundle.broker_url(mqtt_url)
         sessions: queue.Queue[bytes] = queue.Queue()
         link: EventLink | None = None
@@ -60,6 +64,8 @@ class EventLink:
                 link.tickets = payload  # retained: it may come before the doors are wired to take it
                 if link.on_tickets:
                     link.on_tickets(payload)
+            elif what == CONFIG:
+                configs.handle(payload)
             elif what == CARD:
                 if link and link.on_card:
                     link.on_card(payload)
@@ -71,7 +77,8 @@ class EventLink:
                               tls=bundle.tls())
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
                               on_commit=publisher.notify, evidence_key=bundle.gallery_key)
-        link = cls(outbox, publisher, events, gallery, sessions)
+        configs.events = events
+        link = cls(outbox, publisher, events, gallery, configs, sessions)
         gallery.on_change = link._gallery_changed
         if gallery.current:  # tell the gateway what this device runs after a restart
             events.gallery_applied(gallery.current.version, len(gallery.current.subjects))

@@ -61,6 +61,15 @@ class GateNode:
         if self.gate and gallery is not None:
             self.gate.rules.admissions.use(gallery.admits)
 
+    def retune(self, config: EdgeConfig) -> None:
+        """Run on `config` from the next frame on, where only what the loop reads as it goes differs (the policy,
+        quality, tracker, motion, the gate's rules: edge/node/managed.py)."""
+        for feed in self.feeds:
+            feed.pipeline.retune(config)
+        if self.gate:
+            self.gate.rules.settings = config.gate
+        self.config = config
+
     def run(self, emit: Callable[[dict], None], max_frames: int | None = None, status: StatusLine | None = None,
             should_stop: Callable[[], bool] | None = None,
             heartbeat_interval_s: float | None = None) -> RunSummary:

@@ -151,7 +151,7 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
         if feed.error and len(feeds) > 1:
             log.error("camera %s (lane %d) stopped: %s; the other cameras go on", feed.id, feed.lane, feed.error)
 
-    turns = _Turns(feeds)
+    turns = _Turns(feeds, should_stop)
     try:
         for feed, frame in turns:
             pipeline = feed.pipeline
@@ -203,10 +203,12 @@ def run_node(feeds: list[Feed], emit: Callable[[dict], None], max_frames: int | 
 
 class _Turns:
     """The scheduler: (feed, frame) in turns over the cameras, (feed, None) once a camera's source has ended.
-    Waits, without spinning, while no camera has a new frame."""
+    Waits, without spinning, while no camera has a new frame -- and stops there once `should_stop()` (no frame
+    need come for a node to stop: its cameras may all be down)."""
 
-    def __init__(self, feeds: list[Feed]):
+    def __init__(self, feeds: list[Feed], should_stop: Callable[[], bool] | None = None):
         self.feeds = feeds
+        self.should_stop = should_stop
         self._wake = threading.Event()
         self._first = 0
         for feed in feeds:
@@ -230,6 +232,8 @@ class _Turns:
                 took = True
                 yield feed, (None if item is ENDED else item)
             if not took:
+                if self.should_stop and self.should_stop():
+                    return
                 self._wake.wait(0.1)
 
     def close(self) -> None:

@@ -112,6 +112,26 @@ class FacePipeline:
         self._since_detect = 1 << 30  # frames since the detector last ran: the first frame is always detected
         self._crops: dict[int, np.ndarray] = {}  # track -> its latest aligned face (for the refused ones' cards)
 
+    def retune(self, config: EdgeConfig) -> None:
+        """Take `config`'s policy, quality, tracker and motion settings from the next frame on (a configuration
+        from the gateway, applied live: edge/node/managed.py); tracks and decisions in progress carry on. The
+        camera, the pack and liveness stay: changing those restarts the node."""
+        self.config = config
+        self.tracker.iou_threshold = config.tracker.iou_threshold
+        self.tracker.lost_after_s = config.tracker.lost_after_s
+        policy, spec = self.policy, self.pack.spec
+        policy.settings = config.policy
+        policy.threshold = spec.identify_threshold if config.policy.identify_threshold is None \
+            else config.policy.identify_threshold
+        policy.margin = spec.margin if config.policy.margin is None else config.policy.margin
+        policy.early_threshold = spec.early_threshold if config.policy.early_decision else None
+        if not config.motion.enabled:
+            self.motion = None
+        elif self.motion is None:
+            self.motion = MotionGate(config.motion, self.camera.roi)
+        else:
+            self.motion.settings = config.motion
+
     def use_gallery(self, index: GalleryIndex) -> None:
         """Match against `index` from the next search on (a gallery update from the gateway)."""
         self.policy.index = index
