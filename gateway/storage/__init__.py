@@ -17,6 +17,7 @@ from gateway.storage.audit import AuditEntry, AuditLog, AuditQuery, AuditRow
 from gateway.storage.exams.candidates import Candidates, ExamCandidate
 from gateway.storage.card_reads import CardReadRow, CardReads
 from gateway.storage.database import Database, SchemaTooNew, Tx, UnauditedChange
+from gateway.storage.device_configs import ConfigVersion, DeviceConfigs
 from gateway.storage.devices import Device, Devices
 from gateway.storage.events import EventQuery, Events, QuarantinedMessage, StoredEvent
 from gateway.storage.exams.sessions import Evidence, ExamFlag, Exams, ExamSession
@@ -40,6 +41,7 @@ class Store:
         self.candidates = Candidates(db)
         self.card_reads = CardReads(db)
         self.devices = Devices(db)
+        self.device_configs = DeviceConfigs(db)
         self.events = Events(db)
         self.exams = Exams(db)
         self.follow_ups = FollowUps(db)
@@ -69,7 +71,7 @@ class Store:
 
 
 __all__ = [
-    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "Consent", "Database", "Device", "Devices", "Erasure",
+    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "ConfigVersion", "Consent", "Database", "Device", "DeviceConfigs", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
     "Kiosks", "Occupancy", "Pass", "Passes", "People", "QuarantinedMessage",

@@ -35,6 +35,8 @@ class Device:
     clock_skew_s: float | None  # gateway minus device clock at its last heartbeat
     room: str | None = None  # an exam device's place at its test centre: the room ...
     seat: str | None = None  # ... and the seat (the schedule seats candidates in seat order)
+    config_version: int | None = None  # the configuration version it says it runs (0: its local file; None: unsaid)
+    config_at: str | None = None  # ... when it said so
 
     @property
     def active(self) -> bool:
@@ -44,15 +46,15 @@ class Device:
 _COLUMNS = (devices.c.id, devices.c.site, devices.c.kind, devices.c.name, devices.c.public_key, devices.c.status,
             devices.c.created_at, devices.c.last_seq, devices.c.online, devices.c.status_at, devices.c.last_heartbeat,
             devices.c.last_heartbeat_at, devices.c.model_pack, devices.c.gallery_key, devices.c.clock_skew_s,
-            devices.c.room, devices.c.seat)
+            devices.c.room, devices.c.seat, devices.c.config_version, devices.c.config_at)
 
 
 def _device(row) -> Device:
     (id_, site, kind, name, public_key, status, created_at, last_seq, online, status_at, heartbeat, heartbeat_at,
-     pack, gallery_key, skew, room, seat) = row
+     pack, gallery_key, skew, room, seat, config_version, config_at) = row
     return Device(id_, site, kind, name or id_, public_key, status, created_at, last_seq or 0, bool(online), status_at,
                   json.loads(heartbeat) if heartbeat else None, heartbeat_at, pack or DEFAULT_PACK, gallery_key, skew,
-                  room, seat)
+                  room, seat, config_version, config_at)
 
 
 class Devices:

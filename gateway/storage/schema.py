@@ -36,6 +36,8 @@ devices = Table(
     Column("clock_skew_s", Float),  # gateway time minus device time at its last heartbeat
     Column("room", Text),  # an exam device's place at its test centre (0012)
     Column("seat", Text),
+    Column("config_version", Integer),  # the configuration version the device says it runs (0: its local file; 0018)
+    Column("config_at", Text),  # ... when it said so
 )
 
 # On PostgreSQL events are partitioned by kind and month of retain_from (storage/postgres/partitions.py, migration 0003).
@@ -172,6 +174,25 @@ device_galleries = Table(
     Column("published_at", Text),
     Column("applied_at", Text),
     Column("admits", Text),  # SHA-256 of the members' passes it carries (migration 0015): a pass change is a version
+)
+
+# Each device's configurations from the centre (0018): numbered versions, never changed once made, except for what
+# became of them (published, then applied or refused by the device).
+device_configs = Table(
+    "device_configs", metadata,
+    Column("device", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", Text, nullable=False),  # JSON, door passwords masked: what the pages show and diff
+    Column("payload", Text, nullable=False),  # the signed `cmd/config` message, the document sealed to the device
+    Column("changes", Text, nullable=False),  # JSON {"section.key": [old, new]} against the version before, masked
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("rollback_of", Integer),  # the earlier version whose document this one is
+    Column("published_at", Text),  # the broker took it (retained)
+    Column("outcome", Text),  # "applied" | "refused": the device's word
+    Column("how", Text),  # applied: "live" | "restart" | "start"
+    Column("reason", Text),  # refused: why
+    Column("reported_at", Text),
 )
 
 erasures = Table(

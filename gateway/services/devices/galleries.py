@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from gateway.services.devices.configs import ConfigPusher
 from gateway.services.events.local_time import DEFAULT_TIME_ZONE
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.services.visitors.qr import TicketLists
@@ -87,6 +88,7 @@ class GalleryPusher:
         self._thread = threading.Thread(target=self._loop, name="gallery-pusher", daemon=True)
         self._passes: dict[str, tuple[str | None, dict[str, list[Admit]]]] = {}  # site -> (changed at, passes)
         self.ticket_lists = TicketLists(store, secrets, publish, time_zone)
+        self.configs = ConfigPusher(store, publish)  # device configurations the broker did not take when made
 
     def start(self) -> None:
         self._thread.start()
@@ -106,6 +108,7 @@ class GalleryPusher:
                 if self.may_run():
                     self.sync()
                     self.ticket_lists.sync()
+                    self.configs.sync()
             except Exception:  # keep trying: a locked database or a broker away is temporary
                 log.exception("gallery sync failed; retrying")
             self._wake.wait(self.interval_s)
