@@ -642,6 +642,71 @@ def test_the_admin_adds_a_site_and_a_user_from_the_page_and_then_disables_them(p
     shot(page, f"admin-users-{who}")
 
 
+def device_says(stack: Stack, gate: str, **fields) -> None:
+    """`gate` reports what became of a configuration version: a signed `config` event, stored at the gateway."""
+    from wire.events import ConfigEvent
+
+    device = DeviceClient(stack, gate)
+    event = ConfigEvent(id=str(uuid7()), site="site-a", device=gate, seq=stack.store.devices.get(gate).last_seq + 1,
+                        captured_at=datetime.now(timezone.utc), model_pack="buffalo_s", **fields)
+    device.publish(sign_event(event, device.key), event_topic("site-a", gate, "config"))
+    device.close()
+    wait_for(lambda: stack.get(f"/api/events/{event.id}").status_code == 200, 10, "the report stored")
+
+
+@TASK_RUNS
+def test_the_admin_changes_a_devices_configuration_sees_what_the_device_made_of_it_and_goes_back(
+        page, stack, lang, screen):
+    who = f"{lang}-{screen}"
+    gate = f"gate-cfg-{who}"
+    stack.add_device(gate, "site-a")
+    t = catalogue(lang).gettext
+    login(page, stack, "admin")
+    page.get_by_text(t("Device configuration"), exact=True).click()
+    page.locator("#config-device").select_option(gate)
+    form = page.locator("#config-form")
+    settings = form.locator("textarea")
+    expect(settings).to_have_value("{}")  # nothing from the centre yet: its local file
+    expect(page.locator("#config-state")).to_contain_text(t("{device} has not said which configuration it runs")
+                                                          .format(device=gate))
+
+    # A misspelt key: refused beside the form, naming the field; nothing made.
+    settings.fill('{"policy": {"identify_treshold": 0.5}}')
+    form.get_by_role("button", name=t("save and send as a new version")).click()
+    expect(form.locator(".refusal")).to_contain_text("policy.identify_treshold")
+    settings.fill('{"policy": {"identify_threshold": 0.5}}')
+    form.get_by_role("button", name=t("save and send as a new version")).click()
+    versions = page.locator("#config-versions")
+    expect(versions.locator("tr")).to_have_count(1)
+    expect(versions).to_contain_text("policy.identify_threshold")
+    expect(versions).to_contain_text(t("sent; not heard of yet"))
+    expect(form.locator(".refusal")).to_have_count(0)
+
+    # The device applies it live; a second version it refuses, and says why.
+    device_says(stack, gate, version=1, outcome="applied", how="live", running=1)
+    settings.fill('{"policy": {"identify_threshold": 0.6}}')
+    form.get_by_role("button", name=t("save and send as a new version")).click()
+    expect(versions.locator("tr")).to_have_count(2)
+    device_says(stack, gate, version=2, outcome="refused", running=1,
+                reason="camera cam-1: cannot open '<img src=x onerror=alert(1)>'")
+    page.locator("#config-device").dispatch_event("change")
+    expect(versions.locator("tr").nth(1)).to_contain_text(t("applied live"))
+    expect(versions.locator("tr").first).to_contain_text(t("refused: {reason}").format(
+        reason="camera cam-1: cannot open '<img src=x onerror=alert(1)>'"))  # the device's words, as text
+    expect(page.locator("#config-state")).to_contain_text(t("{device} runs version {version}").format(
+        device=gate, version=1))
+
+    # Back to version 1 in one action: a third version with its settings.
+    page.once("dialog", lambda dialog: dialog.accept())
+    versions.locator("tr").nth(1).get_by_role("button", name=t("back to this version")).click()
+    expect(versions.locator("tr")).to_have_count(3)
+    expect(versions.locator("tr").first).to_contain_text(t("back to v{version}").format(version=1))
+    expect(settings).to_have_value('{\n  "policy": {\n    "identify_threshold": 0.5\n  }\n}')
+    [entry, *_] = stack.get("/api/audit", role="auditor", action="device.config", target=gate).json()
+    assert entry["detail"] == {"version": 3, "rollback_of": 1, "changes": {"policy.identify_threshold": [0.6, 0.5]}}
+    shot(page, f"admin-config-{who}")
+
+
 def test_the_audit_page_checks_the_chain(page, stack):
     login(page, stack, "auditor")
     page.click("#verify")

@@ -37,6 +37,7 @@ function doors(d) {
 async function devices(background = false) {
   const list = await FG.api("/api/devices", {background});
   for (const d of list) known.set(d.id, d);
+  configDevices(list);
   const kinds = {gate: FG.t("gate"), exam: FG.t("exam"), kiosk: FG.t("kiosk")};
   // An exam device's place at its centre: the schedule seats candidates on a room's devices in seat order.
   const place = d => d.kind !== "exam" || d.status !== "active" ? "" : FG.html`<br>${d.room ? FG.t("{room}, seat {seat}", {room: d.room, seat: d.seat}) : FG.html`<span class="muted">${FG.t("not placed")}</span>`}
@@ -328,4 +329,54 @@ addUser.onsubmit = async event => {
     users(me);
   } catch (e) { FG.refused(event.target, e); }
 };
-(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); erasures(); setInterval(() => devices(true), 10000); })();
+// A device's configuration from the centre: its newest version to edit, and every version with what the device made
+// of it (applied live, by restarting its node, or refused and why). Door passwords come masked; sent back masked, the
+// door keeps its own.
+const configSelect = document.getElementById("config-device");
+function configDevices(list) {
+  const active = list.filter(d => d.status === "active").map(d => d.id);
+  const chosen = configSelect.value;
+  if (active.join() === [...configSelect.options].map(o => o.value).join()) return;
+  FG.fill(configSelect, FG.html`${active.map(id => FG.html`<option value="${id}">${id}</option>`)}`);
+  configSelect.value = active.includes(chosen) ? chosen : active[0] || "";
+  configuration();
+}
+const shownValue = v => v === null || v === undefined ? FG.t("default") : JSON.stringify(v);
+const deviceWord = v => v.outcome === "applied" ? FG.html`<span class="online">${{live: FG.t("applied live"), restart: FG.t("applied by restarting its node"), start: FG.t("running since its start")}[v.how] || FG.t("applied")}</span>`
+  : v.outcome === "refused" ? FG.html`<span class="error">${FG.t("refused: {reason}", {reason: v.reason || ""})}</span>`
+  : v.published ? FG.t("sent; not heard of yet") : FG.html`<span class="error">${FG.t("not sent yet: the broker is away")}</span>`;
+async function configuration(background = false) {
+  const device = configSelect.value;
+  if (!device) return;
+  const path = `/api/devices/${encodeURIComponent(device)}/config`;
+  const [now, versions] = await Promise.all([FG.api(path, {background}), FG.api(path + "/versions", {background})]);
+  document.getElementById("config-state").textContent = now.running === null ? FG.t("{device} has not said which configuration it runs", {device})
+    : now.running === 0 ? FG.t("{device} runs its local file", {device}) : FG.t("{device} runs version {version}", {device, version: now.running});
+  if (!background) document.getElementById("config-form").elements.document.value = JSON.stringify(now.latest ? now.latest.document : {}, null, 2);
+  FG.fill(document.getElementById("config-versions"), FG.html`${versions.map(v => FG.html`<tr><td>v${v.version}${v.rollback_of ? FG.html`<br><span class="muted">${FG.t("back to v{version}", {version: v.rollback_of})}</span>` : ""}</td>
+    <td>${FG.dateTime(v.created_at)}<br>${v.created_by}</td>
+    <td><ul class="plain">${Object.entries(v.changes).map(([key, [was, is]]) => FG.html`<li><code>${key}</code>: ${shownValue(was)} → ${shownValue(is)}</li>`)}</ul></td>
+    <td>${deviceWord(v)}</td>
+    <td>${v.version === now.latest.version ? "" : FG.html`<button type="button" data-rollback="${v.version}">${FG.t("back to this version")}</button>`}</td></tr>`)}`);
+  document.querySelectorAll("[data-rollback]").forEach(b => b.onclick = async () => {
+    if (!confirm(FG.t("Send {device} version {version}'s settings again, as a new version?", {device, version: b.dataset.rollback}))) return;
+    try { await FG.api(path + "/rollback", {method: "POST", body: JSON.stringify({version: Number(b.dataset.rollback)})}); configuration(); } catch (e) { FG.refused(b, e); }
+  });
+}
+configSelect.onchange = () => configuration();
+document.getElementById("config-form").onsubmit = async event => {
+  event.preventDefault();
+  const device = configSelect.value;
+  let document_;
+  try { document_ = JSON.parse(event.target.elements.document.value); } catch (e) {
+    FG.refused(event.target, {message: FG.t("these settings are not JSON: {why}", {why: e.message})});
+    return;
+  }
+  try {
+    await FG.api(`/api/devices/${encodeURIComponent(device)}/config`, {method: "PUT", body: JSON.stringify({document: document_})});
+    FG.cleared(event.target);
+    configuration();
+  } catch (e) { FG.refused(event.target, e); }
+};
+
+(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); erasures(); setInterval(() => { devices(true); configuration(true); }, 10000); })();
