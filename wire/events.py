@@ -207,6 +207,8 @@ class HeartbeatEvent(EventBase):
     door_commands_refused: Count = 0  # forged, stale, replayed or foreign `cmd/door` since start
     cameras: list[CameraStatus] = Field(default_factory=list, max_length=64)  # each camera; fps etc. above: all
     over_capacity: Flag = False  # some camera is `behind`
+    software: Annotated[str, Field(max_length=64)] | None = None  # the FaceGate release running (issue 29)
+    config_version: ConfigVersion | None = None  # the configuration version running (0: the local file)
 
 
 class GalleryAppliedEvent(EventBase):

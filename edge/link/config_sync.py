@@ -121,6 +121,8 @@ class ConfigSync:
         os.replace(tmp, self.path)
         with self._lock:
             self.running, self.document = pending.version, pending.document
+            if self.events:
+                self.events.config_version = pending.version
             if self._pending and self._pending.version <= pending.version:  # its retained copy, come again
                 self._pending = None
                 self.arrived.clear()

@@ -78,6 +78,7 @@ class EventLink:
         events = DeviceEvents(bundle.site, bundle.device, bundle.device_key(), outbox, model_pack or bundle.model_pack,
                               on_commit=publisher.notify, evidence_key=bundle.gallery_key)
         configs.events = events
+        events.config_version = configs.running  # said in every heartbeat
         link = cls(outbox, publisher, events, gallery, configs, sessions)
         gallery.on_change = link._gallery_changed
         if gallery.current:  # tell the gateway what this device runs after a restart

@@ -11,6 +11,7 @@ as long as verdicts are kept.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -24,6 +25,16 @@ from wire.evidence import seal_evidence
 log = logging.getLogger(__name__)
 
 
+def _release() -> str:
+    try:
+        return importlib.metadata.version("facegate")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+RELEASE = _release()  # the FaceGate release this device runs, in every heartbeat
+
+
 class DeviceEvents:
     def __init__(self, site: str, device: str, key: DeviceKey, outbox: Outbox, model_pack: str,
                  on_commit: Callable[[], None] | None = None, evidence_key: str | None = None):
@@ -34,6 +45,7 @@ class DeviceEvents:
         self.outbox = outbox
         self.model_pack = model_pack
         self.on_commit = on_commit  # wakes the publisher
+        self.config_version = 0  # the configuration version running (edge/link/config_sync.py keeps it up to date)
 
     def verdict(self, verdict: Verdict, camera: str, captured_at: datetime | None = None, lane: int | None = None,
                 direction: str | None = None) -> int | None:
@@ -80,9 +92,12 @@ class DeviceEvents:
             return 0
 
     def heartbeat(self, **fields) -> int:
-        """Commit a heartbeat (fields as in `wire.HeartbeatEvent`); 0 if a full outbox dropped it."""
+        """Commit a heartbeat (fields as in `wire.HeartbeatEvent`), saying which release and configuration version
+        run here; 0 if a full outbox dropped it."""
         fields.setdefault("outbox_depth", self.outbox.depth())
         fields.setdefault("outbox_refused", self.outbox.refused)
+        fields.setdefault("software", RELEASE)
+        fields.setdefault("config_version", self.config_version)
         return self._append(HeartbeatEvent, None, fields)
 
     def _append(self, cls: type[EventBase], captured_at: datetime | None, fields: dict,
