@@ -13,8 +13,10 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import DATA, YUNET_DIR
 from edge.eval.synthetic import background, paste, portrait
@@ -40,7 +42,8 @@ WIDTH, HEIGHT = 640, 360
 def a_bundle(device: str = "gate-x") -> tuple[DeviceBundle, DeviceKey]:
     gateway = DeviceKey.generate()
     bundle = DeviceBundle(site="site-a", device=device, username=device, password="x",
-                          key=DeviceKey.generate().to_text(), gallery_key=base64.b64encode(os.urandom(32)).decode(), gateway_key=gateway.public_text)
+                          key=DeviceKey.generate().to_text(), gallery_key=base64.b64encode(os.urandom(32)).decode(),
+                          gateway_key=gateway.public_text)
     return bundle, gateway
 
 
@@ -217,6 +220,14 @@ def next_verdict(device: Device, camera: NetworkCamera, what: str) -> dict:
     return wait_for(lambda: next((v for v in device.verdicts[seen:] if v["camera"] == "cam-1"), None), 30, what)
 
 
+def config_metrics(stack: Stack, device: str) -> dict[str, float]:
+    """The device's configuration gauges at /metrics."""
+    scrape = httpx.get(f"{stack.gateway.base_url}/metrics",
+                       headers={"Authorization": f"Bearer {stack.token('auditor')}"})
+    return {s.name: s.value for family in text_string_to_metric_families(scrape.text) for s in family.samples
+            if s.name.startswith("facegate_device_config_") and s.labels.get("device") == device}
+
+
 def config_of(stack: Stack, device: str) -> dict:
     return stack.get(f"/api/devices/{device}/config", role="auditor").json()
 
@@ -249,6 +260,10 @@ def test_a_running_gate_applies_a_change_live_refuses_a_bad_one_and_restarts_on_
             assert "cannot open" in now["latest"]["reason"] or "no frame" in now["latest"]["reason"]
             still = next_verdict(device, camera, "a verdict on version 1 again")
             assert (still["verdict"], still["threshold"]) == ("unknown", 0.97)
+            # ... and what Prometheus scrapes says it: the newest version refused, an older one running.
+            assert config_metrics(stack, "gate-c2") == {"facegate_device_config_latest": 2,
+                                                        "facegate_device_config_running": 1,
+                                                        "facegate_device_config_refused": 1}
 
             # A change the loop cannot take while running (the camera's rate): the node restarts on it.
             slower = {**strict, "camera": {**strict["camera"], "fps": 4.0}, "policy": device.local["policy"]}

@@ -78,6 +78,14 @@ class GatewayCollector:
                                   labels=labels)
         skew = GaugeMetricFamily("facegate_device_clock_skew_seconds", "Gateway clock minus device clock",
                                  labels=labels)
+        config_latest = GaugeMetricFamily("facegate_device_config_latest",
+                                          "The newest configuration version made for the device", labels=labels)
+        config_running = GaugeMetricFamily("facegate_device_config_running",
+                                           "The configuration version the device says it runs (0: its local file)",
+                                           labels=labels)
+        config_refused = GaugeMetricFamily("facegate_device_config_refused",
+                                           "1 if the device refused its newest configuration version", labels=labels)
+        configs = self.store.device_configs.newest_of_every_device()
         for device in self.store.devices.all():
             if not device.active:
                 continue
@@ -92,7 +100,12 @@ class GatewayCollector:
                 depth.add_metric(key, float(beat["outbox_depth"]))
             if device.clock_skew_s is not None:
                 skew.add_metric(key, device.clock_skew_s)
-        yield from (online, seen, fps, depth, skew)
+            if device.id in configs:
+                config_latest.add_metric(key, configs[device.id].version)
+                config_refused.add_metric(key, 1 if configs[device.id].outcome == "refused" else 0)
+            if device.config_version is not None:
+                config_running.add_metric(key, device.config_version)
+        yield from (online, seen, fps, depth, skew, config_latest, config_running, config_refused)
 
 
 def _gauge(name: str, help_text: str, values: list[str], value: float, labels: list[str] | None = None):
