@@ -21,7 +21,7 @@ from door_standins import GateDevice
 from gateway.i18n import catalogue
 from gateway.services.devices.registry import add_site
 from stack import PASSWORD, DeviceClient, Stack, sql, wait_for
-from wire import event_topic, sign_event, uuid7
+from wire import event_topic, sign_event, status_topic, uuid7
 from wire.events import ExamFlagEvent, ExamSessionEvent, utc_text
 
 pytestmark = pytest.mark.backends("sqlite")  # the page is the subject (conftest.py: BACKENDS)
@@ -642,16 +642,57 @@ def test_the_admin_adds_a_site_and_a_user_from_the_page_and_then_disables_them(p
     shot(page, f"admin-users-{who}")
 
 
-def device_says(stack: Stack, gate: str, **fields) -> None:
-    """`gate` reports what became of a configuration version: a signed `config` event, stored at the gateway."""
-    from wire.events import ConfigEvent
+def device_says(stack: Stack, gate: str, kind: str = "config", **fields) -> None:
+    """`gate` sends a signed event of `kind` (what became of a configuration version, a heartbeat), stored at the
+    gateway."""
+    from wire.events import EVENT_TYPES
 
     device = DeviceClient(stack, gate)
-    event = ConfigEvent(id=str(uuid7()), site="site-a", device=gate, seq=stack.store.devices.get(gate).last_seq + 1,
-                        captured_at=datetime.now(timezone.utc), model_pack="buffalo_s", **fields)
-    device.publish(sign_event(event, device.key), event_topic("site-a", gate, "config"))
+    site = device.bundle.site
+    event = EVENT_TYPES[kind](id=str(uuid7()), site=site, device=gate, seq=stack.store.devices.get(gate).last_seq + 1,
+                             captured_at=datetime.now(timezone.utc), model_pack="buffalo_s", **fields)
+    device.publish(sign_event(event, device.key), event_topic(site, gate, kind))
     device.close()
-    wait_for(lambda: stack.get(f"/api/events/{event.id}").status_code == 200, 10, "the report stored")
+    wait_for(lambda: stack.get(f"/api/events/{event.id}").status_code == 200, 10, "the event stored")
+
+
+@TASK_RUNS
+def test_the_admin_sees_the_fleet_by_site_and_which_devices_lag_or_refused_and_why(page, stack, lang, screen):
+    who = f"{lang}-{screen}"
+    site = f"fleet-{who}"
+    t = catalogue(lang).gettext
+    for gate in ("gate-f1", "gate-f2", "gate-f3"):
+        stack.add_device(f"{gate}-{who}", site)
+        r = stack.put(f"/api/devices/{gate}-{who}/config", {"document": {"policy": {"identify_threshold": 0.5}}})
+        assert r.status_code == 201, r.text
+    beat = dict(fps=5.0, stage_ms={}, frames=10, frames_dropped=0, outbox_depth=0, outbox_refused=0,
+                gallery_version=None, gallery_size=0, liveness_enabled=True, uptime_s=5.0)
+    online = DeviceClient(stack, f"gate-f1-{who}")  # online (its retained status) and on its newest version
+    online.client.publish(status_topic(site, f"gate-f1-{who}"), b"online", qos=1, retain=True).wait_for_publish(5)
+    online.close()
+    device_says(stack, f"gate-f1-{who}", "heartbeat", **beat, software="0.1.0", config_version=1)
+    device_says(stack, f"gate-f1-{who}", version=1, outcome="applied", how="live", running=1)
+    device_says(stack, f"gate-f2-{who}", "heartbeat", **beat, software="0.0.9", config_version=0)
+    device_says(stack, f"gate-f2-{who}", version=1, outcome="refused", running=0,
+                reason="camera cam-1: cannot open '<b>rtsp://10.0.0.7</b>'")
+    wait_for(lambda: stack.store.devices.get(f"gate-f1-{who}").online, 10, "gate-f1 online")
+
+    login(page, stack, "admin")
+    row = page.locator("#fleet-sites tr", has_text=site)
+    expect(row).to_contain_text(t("{online} of {devices} online").format(online=1, devices=3))
+    for state, n in (("current", 1), ("refused", 1), ("lagging", 1)):
+        expect(row).to_contain_text(f"{t(state)}: {n}")
+    expect(row).to_contain_text("FaceGate 0.1.0: 1")
+    expect(row).to_contain_text("FaceGate 0.0.9: 1")
+    expect(row).to_contain_text(f"{t('release not said yet')}: 1")  # gate-f3 never sent a heartbeat
+    attention = page.locator("#fleet-attention li", has_text=site)
+    expect(attention).to_have_count(2)  # gate-f1 needs no one
+    expect(attention.filter(has_text=f"gate-f2-{who}")).to_contain_text(
+        t("refused configuration v{latest}: {reason}; runs v{running}").format(
+            latest=1, reason="camera cam-1: cannot open '<b>rtsp://10.0.0.7</b>'", running=0))  # its words, as text
+    expect(attention.filter(has_text=f"gate-f3-{who}")).to_contain_text(
+        t("has not applied configuration v{latest} (sent {when})").split(" (")[0].format(latest=1))
+    shot(page, f"admin-fleet-{who}")
 
 
 @TASK_RUNS

@@ -329,6 +329,27 @@ addUser.onsubmit = async event => {
     users(me);
   } catch (e) { FG.refused(event.target, e); }
 };
+// The fleet at a glance: per site, devices online, whose configuration is current, lagging or refused, which
+// release and pack run; below, each device that needs someone, and why (a device's reason is its own words: text).
+async function fleetView(background = false) {
+  const f = await FG.api("/api/fleet", {background});
+  const states = {current: FG.t("current"), lagging: FG.t("lagging"), refused: FG.t("refused"), local: FG.t("local file")};
+  // Each cell says what it counts: on a phone the table stacks and its headings are not shown.
+  const tally = (counts, name) => FG.html`<ul class="plain">${Object.entries(counts).sort().map(([what, n]) => FG.html`<li>${name(what)}: ${n}</li>`)}</ul>`;
+  const release = what => what === "?" ? FG.t("release not said yet") : `FaceGate ${what}`;
+  FG.fill(document.getElementById("fleet-sites"), FG.html`${f.sites.map(s => FG.html`<tr><td>${s.site}</td>
+    <td class="${s.online < s.devices ? "offline" : "online"}">${FG.t("{online} of {devices} online", {online: s.online, devices: s.devices})}</td>
+    <td><ul class="plain">${Object.keys(states).filter(k => s.configs[k]).map(k => FG.html`<li class="${k === "current" ? "ok" : k === "local" ? "muted" : "error"}">${states[k]}: ${s.configs[k]}</li>`)}</ul></td>
+    <td>${tally(s.software, release)}</td><td>${tally(s.packs, pack => FG.t("pack {pack}", {pack}))}</td></tr>`)}`);
+  const why = d => d.config_state === "refused" ? FG.t("refused configuration v{latest}: {reason}; runs v{running}", {latest: d.config_latest, reason: d.reason || "", running: d.config_running ?? 0})
+    : d.config_state === "lagging" ? FG.t("has not applied configuration v{latest} (sent {when})", {latest: d.config_latest, when: FG.dateTime(d.since)})
+    : d.last_heartbeat_at ? FG.t("offline since {when}", {when: FG.dateTime(d.last_heartbeat_at)}) : FG.t("never connected");
+  const attention = f.devices.filter(d => !d.online || d.config_state === "lagging" || d.config_state === "refused");
+  FG.fill(document.getElementById("fleet-attention"), attention.length
+    ? FG.html`${attention.map(d => FG.html`<li><b>${d.id}</b> (${d.site}): <span class="error">${why(d)}</span></li>`)}`
+    : FG.html`<li class="ok">${FG.t("every device online and on its newest configuration")}</li>`);
+}
+
 // A device's configuration from the centre: its newest version to edit, and every version with what the device made
 // of it (applied live, by restarting its node, or refused and why). Door passwords come masked; sent back masked, the
 // door keeps its own.
@@ -350,6 +371,7 @@ async function configuration(background = false) {
   if (!device) return;
   const path = `/api/devices/${encodeURIComponent(device)}/config`;
   const [now, versions] = await Promise.all([FG.api(path, {background}), FG.api(path + "/versions", {background})]);
+  if (configSelect.value !== device) return;  // another device was picked meanwhile: its answer shows, not this one
   document.getElementById("config-state").textContent = now.running === null ? FG.t("{device} has not said which configuration it runs", {device})
     : now.running === 0 ? FG.t("{device} runs its local file", {device}) : FG.t("{device} runs version {version}", {device, version: now.running});
   if (!background) document.getElementById("config-form").elements.document.value = JSON.stringify(now.latest ? now.latest.document : {}, null, 2);
@@ -376,7 +398,8 @@ document.getElementById("config-form").onsubmit = async event => {
     await FG.api(`/api/devices/${encodeURIComponent(device)}/config`, {method: "PUT", body: JSON.stringify({document: document_})});
     FG.cleared(event.target);
     configuration();
+    fleetView();
   } catch (e) { FG.refused(event.target, e); }
 };
 
-(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); people(); erasures(); setInterval(() => { devices(true); configuration(true); }, 10000); })();
+(async () => { me = await FG.header("/admin"); sites(); users(me); devices(); fleetView(); people(); erasures(); setInterval(() => { devices(true); fleetView(true); configuration(true); }, 10000); })();
