@@ -144,6 +144,30 @@ def test_an_admin_makes_versions_that_are_checked_audited_sealed_and_rolled_back
     assert "s3cret-door" not in json.dumps(audit) and all(e["actor"] == "user:admin-1" for e in audit)
 
 
+def test_one_action_changes_a_setting_on_every_gate_of_a_site_or_on_none(stack):
+    for gate in ("gate-b1", "gate-b2"):
+        stack.add_device(gate, "site-b")
+    stack.add_device("exam-b1", "site-b", kind="exam")
+    assert stack.put("/api/devices/gate-b1/config", {"document": {"motion": {"enabled": False}}}).status_code == 201
+
+    bad = stack.post("/api/fleet/config", {"site": "site-b", "kind": "gate", "settings": {"policy.margin": "wide"}})
+    assert bad.status_code == 422 and "gate-b1" in bad.json()["detail"] and "policy.margin" in bad.json()["detail"]
+    assert stack.get("/api/devices/gate-b2/config", role="auditor").json()["latest"] is None  # none was made
+
+    done = stack.post("/api/fleet/config", {"site": "site-b", "kind": "gate",
+                                            "settings": {"policy.identify_threshold": 0.45}})
+    assert done.status_code == 201, done.text
+    assert done.json() == {"changed": {"gate-b1": 2, "gate-b2": 1}, "unchanged": []}
+    kept = stack.get("/api/devices/gate-b1/config", role="auditor").json()["latest"]
+    assert kept["document"] == {"motion": {"enabled": False}, "policy": {"identify_threshold": 0.45}}
+    assert stack.get("/api/devices/exam-b1/config", role="auditor").json()["latest"] is None  # not a gate
+    again = stack.post("/api/fleet/config", {"devices": ["gate-b1", "gate-b2"],
+                                             "settings": {"policy.identify_threshold": 0.45}})
+    assert again.json() == {"changed": {}, "unchanged": ["gate-b1", "gate-b2"]}
+    assert stack.post("/api/fleet/config", {"site": "site-b", "settings": {"policy.margin": 0.1}},
+                      role="supervisor").status_code == 403
+
+
 def retained_config(stack: Stack, device: str) -> bytes | None:
     """What the broker keeps on the device's `cmd/config`, read as the device."""
     client = DeviceClient(stack, device)

@@ -692,6 +692,22 @@ def test_the_admin_sees_the_fleet_by_site_and_which_devices_lag_or_refused_and_w
             latest=1, reason="camera cam-1: cannot open '<b>rtsp://10.0.0.7</b>'", running=0))  # its words, as text
     expect(attention.filter(has_text=f"gate-f3-{who}")).to_contain_text(
         t("has not applied configuration v{latest} (sent {when})").split(" (")[0].format(latest=1))
+
+    # One setting on every gate of the site, in one action: each gets its next version, none applied yet.
+    page.get_by_text(t("Change a setting on many devices"), exact=True).click()
+    change = page.locator("#fleet-change")
+    change.locator("select[name=site]").select_option(site)
+    change.locator("select[name=kind]").select_option("gate")
+    change.get_by_label(t("setting"), exact=True).fill("policy.identify_threshold")
+    change.get_by_label(t("value (JSON; empty: back to the default)")).fill("wide")
+    change.get_by_role("button", name=t("send to every device chosen")).click()
+    expect(change.locator(".refusal")).to_contain_text(t("this value is not JSON: {why}").split(":")[0])
+    change.get_by_label(t("value (JSON; empty: back to the default)")).fill("0.55")
+    page.once("dialog", lambda dialog: dialog.accept())
+    change.get_by_role("button", name=t("send to every device chosen")).click()
+    expect(page.locator("#fleet-changed")).to_have_text(
+        t("{changed} devices get a new version; {unchanged} had it already").format(changed=3, unchanged=0))
+    expect(row).to_contain_text(f"{t('lagging')}: 3")
     shot(page, f"admin-fleet-{who}")
 
 

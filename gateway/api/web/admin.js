@@ -331,8 +331,13 @@ addUser.onsubmit = async event => {
 };
 // The fleet at a glance: per site, devices online, whose configuration is current, lagging or refused, which
 // release and pack run; below, each device that needs someone, and why (a device's reason is its own words: text).
+let fleetNow = {sites: [], devices: []};
 async function fleetView(background = false) {
-  const f = await FG.api("/api/fleet", {background});
+  const f = fleetNow = await FG.api("/api/fleet", {background});
+  const siteChoice = document.getElementById("fleet-change").elements.site;
+  const chosenSite = siteChoice.value;
+  FG.fill(siteChoice, FG.html`<option value="">${FG.t("every site")}</option>${f.sites.map(s => FG.html`<option value="${s.site}">${s.site}</option>`)}`);
+  siteChoice.value = chosenSite;
   const states = {current: FG.t("current"), lagging: FG.t("lagging"), refused: FG.t("refused"), local: FG.t("local file")};
   // Each cell says what it counts: on a phone the table stacks and its headings are not shown.
   const tally = (counts, name) => FG.html`<ul class="plain">${Object.entries(counts).sort().map(([what, n]) => FG.html`<li>${name(what)}: ${n}</li>`)}</ul>`;
@@ -349,6 +354,27 @@ async function fleetView(background = false) {
     ? FG.html`${attention.map(d => FG.html`<li><b>${d.id}</b> (${d.site}): <span class="error">${why(d)}</span></li>`)}`
     : FG.html`<li class="ok">${FG.t("every device online and on its newest configuration")}</li>`);
 }
+
+// One setting on many devices in one action: each chosen device gets its next version with it (all checked first).
+document.getElementById("fleet-change").onsubmit = async event => {
+  event.preventDefault();
+  const form = event.target, {site, kind, setting, value} = Object.fromEntries(new FormData(form));
+  let parsed = null;
+  try { parsed = value.trim() === "" ? null : JSON.parse(value); } catch (e) {
+    FG.refused(form, {message: FG.t("this value is not JSON: {why}", {why: e.message})});
+    return;
+  }
+  const count = fleetNow.devices.filter(d => (!site || d.site === site) && (!kind || d.kind === kind)).length;
+  if (!confirm(FG.t("Set {setting} to {value} on {n} devices?", {setting, value: value.trim() || FG.t("default"), n: count}))) return;
+  try {
+    const answer = await FG.api("/api/fleet/config", {method: "POST", body: JSON.stringify({site: site || null, kind: kind || null, settings: {[setting]: parsed}})});
+    FG.cleared(form);
+    document.getElementById("fleet-changed").textContent = FG.t("{changed} devices get a new version; {unchanged} had it already",
+      {changed: Object.keys(answer.changed).length, unchanged: answer.unchanged.length});
+    fleetView();
+    configuration();
+  } catch (e) { FG.refused(form, e); }
+};
 
 // A device's configuration from the centre: its newest version to edit, and every version with what the device made
 // of it (applied live, by restarting its node, or refused and why). Door passwords come masked; sent back masked, the

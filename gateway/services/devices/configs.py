@@ -14,6 +14,7 @@ keeps the password the door had.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -74,6 +75,49 @@ def change(store: Store, secrets: GatewaySecrets, publish: Publish | None, devic
     if publish:
         publish_version(store, publish, device, made)
     return made
+
+
+def change_many(store: Store, secrets: GatewaySecrets, publish: Publish | None, device_ids: list[str],
+                settings: dict[str, object], by: str) -> tuple[list[ConfigVersion], list[str]]:
+    """The same settings changed on many devices in one action ("policy.identify_threshold": 0.5 at every gate of
+    a site): each device's newest document with `settings` set (dotted paths; None takes a setting back to its
+    default), made its next version. Every document is checked first: if one does not validate, nothing is made
+    (Invalid names the device and the field). (versions made, devices it changed nothing on.)"""
+    devices = [_configurable(store, device_id) for device_id in device_ids]
+    documents = {}
+    for device in devices:
+        latest = store.device_configs.latest(device.id)
+        document = _with(full_document(secrets, device, latest) if latest else {}, settings)
+        try:
+            validate_document(document)
+        except ConfigInvalid as exc:
+            raise Invalid("{device}: this configuration is not valid: {problems}", device=device.id,
+                          problems=str(exc)) from None
+        documents[device.id] = document
+    made, unchanged = [], []
+    for device_id, document in documents.items():
+        try:
+            made.append(change(store, secrets, publish, device_id, document, by))
+        except Conflict:
+            unchanged.append(device_id)
+    return made, unchanged
+
+
+def _with(document: dict, settings: dict[str, object]) -> dict:
+    """`document` with each dotted setting set ("policy.margin": 0.06), or removed where the value is None."""
+    document = json.loads(json.dumps(document))  # a copy, nested sections too
+    for path, value in settings.items():
+        *sections, key = path.split(".")
+        where = document
+        for section in sections:
+            if not isinstance(where.get(section, {}), dict):
+                raise Invalid("{setting} is not a setting of a section", setting=path)
+            where = where.setdefault(section, {})
+        if value is None:
+            where.pop(key, None)
+        else:
+            where[key] = value
+    return document
 
 
 def rollback(store: Store, secrets: GatewaySecrets, publish: Publish | None, device_id: str, version: int,
