@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install bench bench-ingest bench-fleet bench-pad bench-gate bench-card bench-cameras eval messages clean
+.PHONY: demo test test-fast install bench bench-ingest bench-fleet bench-fleet-update bench-pad bench-gate bench-card bench-cameras eval messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-ingest: $(STAMP)
 # 500 devices behind 5 bridged site brokers; SQLite, then 1-3 replicas on PostgreSQL (needs mosquitto, postgresql-15).
 bench-fleet: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
+
+# A configuration change to 100 devices from the centre, against copying a file and restarting each (needs mosquitto).
+bench-fleet-update: $(STAMP)
+	$(BIN)/python benchmarks/fleet_update.py
 
 bench-gate: $(STAMP)
 	$(BIN)/python benchmarks/gate_latency.py
