@@ -289,19 +289,28 @@ def test_a_running_gate_applies_a_change_live_refuses_a_bad_one_and_restarts_on_
                                                         "facegate_device_config_running": 1,
                                                         "facegate_device_config_refused": 1}
 
+            # A model pack this device does not have: the node cannot even be built on it.
+            unknown = {**strict, "models": {**strict["models"], "pack": "no_such_pack"}}
+            assert stack.put("/api/devices/gate-c2/config", {"document": unknown}).status_code == 201
+            wait_for(lambda: config_of(stack, "gate-c2")["latest"]["version"] == 3
+                     and config_of(stack, "gate-c2")["latest"]["outcome"] == "refused", 60, "refused")
+            now = config_of(stack, "gate-c2")
+            assert now["running"] == 1 and "the node does not start on it" in now["latest"]["reason"]
+            assert "no_such_pack" in now["latest"]["reason"]
+
             # A change the loop cannot take while running (the camera's rate): the node restarts on it.
             slower = {**strict, "camera": {**strict["camera"], "fps": 4.0}, "policy": device.local["policy"]}
             assert stack.put("/api/devices/gate-c2/config", {"document": slower}).status_code == 201
             wait_for(lambda: config_of(stack, "gate-c2")["latest"]["outcome"] == "applied", 60, "applied")
             now = config_of(stack, "gate-c2")
-            assert (now["running"], now["latest"]["version"], now["latest"]["how"]) == (3, 3, "restart")
-            granted = next_verdict(device, camera, "a verdict on version 3")
+            assert (now["running"], now["latest"]["version"], now["latest"]["how"]) == (4, 4, "restart")
+            granted = next_verdict(device, camera, "a verdict on version 4")
             assert (granted["verdict"], granted["subject"]) == ("granted", "antonio-palocci")
 
             # The device restarted: it starts on the last version it applied, not on its local file.
             device.stop()
             device.start()
-            wait_for(lambda: config_of(stack, "gate-c2")["latest"]["how"] == "start", 60, "started on version 3")
-            assert config_of(stack, "gate-c2")["running"] == 3
+            wait_for(lambda: config_of(stack, "gate-c2")["latest"]["how"] == "start", 60, "started on version 4")
+            assert config_of(stack, "gate-c2")["running"] == 4
         finally:
             device.stop()

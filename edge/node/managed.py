@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.link.config_sync import ConfigSync, Pending, config_path
-from edge.node.gate_node import build_gate
+from edge.node.gate_node import GateNode, build_gate
 from edge.node.runner import RunSummary, StatusLine
 from edge.settings import EdgeConfig
 from wire.bundle import DeviceBundle
@@ -52,8 +52,8 @@ class ManagedGate:
         self._trial: tuple[Pending, EdgeConfig, float] | None = None
         self._trial_until = 0.0
         self._failed: str | None = None  # why the version on trial failed
-        self.node = build_gate(self._first_config(), sources, gallery=gallery, bundle=bundle, mqtt=mqtt,
-                               realtime=realtime)
+        self.node: GateNode | None = build_gate(self._first_config(), sources, gallery=gallery, bundle=bundle,
+                                                mqtt=mqtt, realtime=realtime)
         self.node.link.configs.started()
 
     def run(self, emit: Callable[[dict], None], status: StatusLine | None = None,
@@ -105,7 +105,9 @@ class ManagedGate:
         """Stop the node and build it again on `config` (`pending`'s document, or the last good one)."""
         log.info("restarting the node on %s", f"configuration version {pending.version}" if pending
                  else "the last good configuration")
-        self.node.close()
+        if self.node is not None:  # None: closed already, by a restart whose build failed
+            self.node.close()
+            self.node = None
         self.node = build_gate(config, self.sources, gallery=self.gallery, bundle=self.bundle, mqtt=self.mqtt,
                                realtime=self.realtime)
         self.node.link.configs.forget(self.refused | ({pending.version} if pending else set()))
