@@ -75,7 +75,7 @@ class Withdrawn(BaseModel):
 def list_subjects(gw: GatewayDep, session: Annotated[Session, Depends(require("admin", "supervisor"))],
                   q: Annotated[str | None, Query(max_length=100)] = None,
                   limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict]:
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[dict]:  # a database integer
     """Enrolled subjects with their consents (never ID-card numbers or templates), by id: every one, or those whose
     id or name holds `q`, a page of `limit` from `offset`."""
     rows = gw.store.people.subjects(q.strip() if q else None, limit, offset)
