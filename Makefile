@@ -17,10 +17,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/facegate demo
 
-# Two workers more than there are cores (pytest-xdist): much of the suite waits on real processes (measured on 2
-# cores: 3 workers 10 min 44 s, 4 workers 9 min 32 s; docs/testing.md). Each worker takes a whole module's tests on
-# one database at a time, the longest first (tests/conftest.py).
-WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
+# Three workers more than there are cores (pytest-xdist): much of the suite waits on real processes (measured on 2
+# cores: 3 workers 10 min 44 s, 4 workers 9 min 32 s; with issue 29's tests 4 workers 11 min 09 s to 12 min 00 s, 5
+# workers 10 min 34 s; docs/testing.md). Each worker takes a whole module's tests on one database at a time, the
+# longest first (tests/conftest.py).
+WORKERS ?= $(shell echo $$(( $$(nproc) + 3 )))
 # axe-core (npm) checks every page's accessibility in the browser tests.
 AXE := tests/node_modules/.installed
 $(AXE): tests/package.json tests/package-lock.json
