@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from edge.link.config_sync import starting_config
 from edge.link.event_link import EventLink
 from edge.node.exam_node import Session, build_exam
 from edge.node.gate_node import build_gate
@@ -62,7 +63,10 @@ def cmd_edge_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_exam_run(args: argparse.Namespace) -> int:
-    device = build_exam(_config(args), _bundle(args), args.mqtt)
+    bundle = _bundle(args)
+    # One session a process: a configuration from the gateway is kept for the next start (ExamDevice.close).
+    config = starting_config(bundle, lambda document: _config(args, document)) if bundle else _config(args)
+    device = build_exam(config, bundle, args.mqtt)
     given = Session(args.candidate, args.session or "", args.exam_type, args.stage, args.seat) if args.candidate \
         else None  # else the session the gateway sends
     try:

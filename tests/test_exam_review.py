@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import tomllib
 from datetime import datetime, timedelta, timezone
 
 import cv2
@@ -158,6 +159,10 @@ def test_a_session_created_at_the_gateway_runs_on_the_device(stack, session, des
                          role="supervisor")
     assert created.status_code == 201, created.text
     session_id = created.json()["session"]
+    # Its exam timings from the centre (issue 29): the device keeps them for its next start, one session a process.
+    local = tomllib.loads((exam_01 / "exam.toml").read_text())
+    timed = stack.put("/api/devices/exam-01/config", {"document": {**local, "exam": {"reverify_interval_s": 15.0}}})
+    assert timed.status_code == 201, timed.text
     result = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "20"), cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -169,6 +174,8 @@ def test_a_session_created_at_the_gateway_runs_on_the_device(stack, session, des
     again = subprocess.run(exam_cmd(stack, exam_01, None, desk_video, "--wait", "3"), cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "no exam session from the gateway" in again.stderr
+    config = stack.get("/api/devices/exam-01/config", role="auditor").json()  # the second run started on it
+    assert (config["running"], config["latest"]["outcome"], config["latest"]["how"]) == (1, "applied", "start")
 
 
 def test_a_session_not_yet_run_is_not_started_never_clean_one_at_a_time_and_can_be_cancelled(stack, session, desk_video,

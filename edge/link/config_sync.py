@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.link.events import DeviceEvents
+from edge.settings import EdgeConfig
 from wire.bundle import DeviceBundle
 from wire.commands import CommandRefused
 from wire.device_config import ConfigInvalid, open_config, validate_document
@@ -111,14 +113,7 @@ class ConfigSync:
 
     def applied(self, pending: Pending, how: str) -> None:
         """The node runs `pending` now (`how`: live or restart): keep it on disk, and say so."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only: it holds door logins
-        with os.fdopen(fd, "wb") as f:
-            f.write(pending.payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        self._keep(pending.payload)
         with self._lock:
             self.running, self.document = pending.version, pending.document
             if self.events:
@@ -134,6 +129,28 @@ class ConfigSync:
         with self._lock:
             self._refused.add(pending.version)
         self._report(pending.version, "refused", reason=reason)
+
+    def keep_for_next_start(self) -> int | None:
+        """A device that runs one job per process (an exam session): keep the version waiting, if any, on disk, so
+        that the next start runs on it (and says so then, `started`); its version, or None."""
+        pending = self.take()
+        if pending is None:
+            return None
+        self._keep(pending.payload)
+        log.info("configuration version %d kept: this device runs on it from its next start", pending.version)
+        return pending.version
+
+    def _keep(self, payload: bytes) -> None:
+        """Write `payload` as the configuration to start on, replacing the file atomically (a crash leaves the old
+        one or the new one)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only: it holds door logins
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
 
     def forget(self, versions: set[int]) -> None:
         """Never apply these versions (they failed on this device): not even their retained copy, come again."""
@@ -159,3 +176,16 @@ class ConfigSync:
     def _open(self, payload: bytes):
         return open_config(payload, self.bundle.device, public_key_from_text(self.bundle.gateway_key),
                            self.bundle.gallery_key)
+
+
+def starting_config(bundle: DeviceBundle, make_config: Callable[[dict | None], EdgeConfig]) -> EdgeConfig:
+    """What a device starts on: the configuration version it applied last (kept on disk beside its outbox), else
+    its local file (`make_config(None)`). `make_config(document)` builds the settings (the environment on top)."""
+    local = make_config(None)
+    document = ConfigSync(bundle, config_path(bundle, local.events.outbox)).load()
+    if document is not None:
+        try:
+            return make_config(document)
+        except ValueError as exc:
+            log.error("the configuration kept on disk does not load here (%s): starting on the local one", exc)
+    return local

@@ -133,7 +133,9 @@ class ExamDevice:
             log.info("gallery version %d holds candidate %s", gallery.version, candidate)
 
     def close(self, flush_timeout_s: float | None = None) -> int:
-        """Close the link, waiting up to `flush_timeout_s` for the broker; the events left in the outbox."""
+        """Keep a configuration that came during the session for the next start; close the link, waiting up to
+        `flush_timeout_s` for the broker; the events left in the outbox."""
+        self.link.configs.keep_for_next_start()
         return self.link.close(self.config.events.flush_on_exit_s if flush_timeout_s is None else flush_timeout_s)
 
     def _chip_card(self, card: str) -> np.ndarray:
@@ -151,12 +153,15 @@ class ExamDevice:
 
 def build_exam(config: EdgeConfig, bundle: DeviceBundle, mqtt: str | None = None,
                pack: LoadedPack | None = None) -> ExamDevice:
-    """The exam device of `bundle` (an exam device's), linked to the gateway; ValueError for another kind."""
+    """The exam device of `bundle` (an exam device's), linked to the gateway, on `config` (the gateway's last
+    version it kept, else its local file: edge/link/config_sync.py `starting_config`); ValueError for another
+    kind."""
     if bundle.kind != "exam":
         raise ValueError(f"device {bundle.device} is a {bundle.kind} device; exam sessions need an exam device")
     pack = pack or open_pack(config)
     liveness = LivenessChecker.open(config)
     link = EventLink.open(bundle, config, pack.name, mqtt)
+    link.configs.started()  # the gateway learns which configuration version this session runs on
     reporter = ExamEvents(link.events, bundle.gallery_key, link.outbox.path.parent / "evidence",
                           config.exam.evidence_quality, config.exam.evidence_keep_days)
     return ExamDevice(config, bundle, pack, link, ExamStation(pack, config.quality, config.exam, liveness), reporter)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.link.config_sync import ConfigSync, Pending, config_path
+from edge.link.config_sync import Pending, starting_config
 from edge.node.gate_node import GateNode, build_gate
 from edge.node.runner import RunSummary, StatusLine
 from edge.settings import EdgeConfig
@@ -52,8 +52,8 @@ class ManagedGate:
         self._trial: tuple[Pending, EdgeConfig, float] | None = None
         self._trial_until = 0.0
         self._failed: str | None = None  # why the version on trial failed
-        self.node: GateNode | None = build_gate(self._first_config(), sources, gallery=gallery, bundle=bundle,
-                                                mqtt=mqtt, realtime=realtime)
+        self.node: GateNode | None = build_gate(starting_config(bundle, make_config), sources, gallery=gallery,
+                                                bundle=bundle, mqtt=mqtt, realtime=realtime)
         self.node.link.configs.started()
 
     def run(self, emit: Callable[[dict], None], status: StatusLine | None = None,
@@ -89,17 +89,6 @@ class ManagedGate:
 
     def log_summary(self, summary: RunSummary) -> int:
         return self.node.log_summary(summary)
-
-    def _first_config(self) -> EdgeConfig:
-        """The settings of the version applied last (kept on disk), else the local file's."""
-        local = self.make_config(None)
-        document = ConfigSync(self.bundle, config_path(self.bundle, local.events.outbox)).load()
-        if document is not None:
-            try:
-                return self.make_config(document)
-            except ValueError as exc:
-                log.error("the configuration kept on disk does not load here (%s): starting on the local one", exc)
-        return local
 
     def _restart(self, config: EdgeConfig, pending: Pending | None = None) -> None:
         """Stop the node and build it again on `config` (`pending`'s document, or the last good one)."""
