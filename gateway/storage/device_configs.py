@@ -37,6 +37,12 @@ _COLUMNS = (device_configs.c.device, device_configs.c.version, device_configs.c.
             device_configs.c.how, device_configs.c.reason, device_configs.c.reported_at)
 
 
+_LATEST = (select(device_configs.c.device, func.max(device_configs.c.version).label("version"))
+           .group_by(device_configs.c.device).subquery())
+_NEWEST = select(*_COLUMNS).join(_LATEST, (device_configs.c.device == _LATEST.c.device)
+                                 & (device_configs.c.version == _LATEST.c.version))  # each device's newest version
+
+
 def _version(row) -> ConfigVersion:
     (device, version, document, payload, changes, created_at, created_by, rollback_of, published_at, outcome, how,
      reason, reported_at) = row
@@ -81,22 +87,14 @@ class DeviceConfigs:
 
     def unpublished(self) -> list[ConfigVersion]:
         """Each device's newest version, where the broker has not taken it yet (an older one never need be)."""
-        newest = (select(device_configs.c.device, func.max(device_configs.c.version).label("version"))
-                  .group_by(device_configs.c.device).subquery())
-        query = (select(*_COLUMNS).join(newest, (device_configs.c.device == newest.c.device)
-                                        & (device_configs.c.version == newest.c.version))
-                 .where(device_configs.c.published_at.is_(None)))
+        query = _NEWEST.where(device_configs.c.published_at.is_(None))
         with self.db.read() as conn:
             return [_version(r) for r in conn.execute(query)]
 
     def newest_of_every_device(self) -> dict[str, ConfigVersion]:
         """device -> its newest version, for every device that has one (one query, for the fleet's view)."""
-        newest = (select(device_configs.c.device, func.max(device_configs.c.version).label("version"))
-                  .group_by(device_configs.c.device).subquery())
-        query = select(*_COLUMNS).join(newest, (device_configs.c.device == newest.c.device)
-                                       & (device_configs.c.version == newest.c.version))
         with self.db.read() as conn:
-            return {r[0]: _version(r) for r in conn.execute(query)}
+            return {r[0]: _version(r) for r in conn.execute(_NEWEST)}
 
     def mark_published(self, tx: Tx, device: str, version: int) -> None:
         tx.execute(update(device_configs).where(device_configs.c.device == device, device_configs.c.version == version)
