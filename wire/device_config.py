@@ -272,8 +272,7 @@ def changes(old: dict, new: dict, prefix: str = "") -> dict[str, tuple[object, o
     found = {}
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict) or isinstance(a, dict) and b is None or \
-                a is None and isinstance(b, dict):  # a section left out is a section of defaults
+        if isinstance(a, dict | None) and isinstance(b, dict | None) and a != b:  # left out: all defaults
             found.update(changes(a or {}, b or {}, f"{prefix}{key}."))
         elif a != b:
             found[f"{prefix}{key}"] = (a, b)

@@ -184,7 +184,7 @@ def _with_kept_passwords(document: dict, before: dict) -> dict:
     """`document` with each door's `MASK` password replaced by the password the door on that lane had."""
     if not isinstance(document, dict) or not isinstance(document.get("doors"), list):
         return document
-    had = {d.get("lane", 1): d.get("password") for d in before.get("doors") or [] if isinstance(d, dict)}
+    had = _passwords(before)
     doors = []
     for door in document["doors"]:
         if isinstance(door, dict) and door.get("password") == MASK:
@@ -198,7 +198,7 @@ def _with_kept_passwords(document: dict, before: dict) -> dict:
 
 def _password_changes(before: dict, after: dict) -> dict[str, list]:
     """A door whose password changed, said without the password: "doors.lane N.password" -> [MASK, "changed"]."""
-    old = {d.get("lane", 1): d.get("password") for d in before.get("doors") or [] if isinstance(d, dict)}
+    old = _passwords(before)
     found = {}
     for door in after.get("doors") or []:
         lane = door.get("lane", 1)
@@ -206,3 +206,8 @@ def _password_changes(before: dict, after: dict) -> dict[str, list]:
             found[f"doors.lane {lane}.password"] = [MASK if old[lane] else None, "changed" if door.get("password")
                                                     else None]
     return found
+
+
+def _passwords(document: dict) -> dict[int, str | None]:
+    """Each door's password by its lane."""
+    return {d.get("lane", 1): d.get("password") for d in document.get("doors") or [] if isinstance(d, dict)}
