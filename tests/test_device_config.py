@@ -206,7 +206,7 @@ class Device:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log.open("a"),
-                                     text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                                     text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
 
     def _read(self, proc) -> None:

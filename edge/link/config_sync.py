@@ -54,7 +54,6 @@ class ConfigSync:
         self.path = Path(path)
         self.events = events  # set by the link once its outbox is open
         self.running = 0  # the version applied; 0: the local TOML file
-        self.document: dict | None = None  # ... and its document
         self.arrived = threading.Event()  # set while a version waits to be applied
         self._pending: Pending | None = None
         self._refused: set[int] = set()  # versions refused once: the retained copy is not refused again
@@ -70,7 +69,7 @@ class ConfigSync:
         except (CommandRefused, ConfigInvalid) as exc:
             log.error("configuration file %s refused (%s); running the local settings", self.path, exc)
             return None
-        self.running, self.document = command.version, document
+        self.running = command.version
         return document
 
     def handle(self, payload: bytes) -> None:
@@ -115,7 +114,7 @@ class ConfigSync:
         """The node runs `pending` now (`how`: live or restart): keep it on disk, and say so."""
         self._keep(pending.payload)
         with self._lock:
-            self.running, self.document = pending.version, pending.document
+            self.running = pending.version
             if self.events:
                 self.events.config_version = pending.version
             if self._pending and self._pending.version <= pending.version:  # its retained copy, come again
