@@ -35,6 +35,7 @@ DOOR = "door"  # not retained: a door opens now or not at all
 CARD = "card"  # not retained: a kiosk reads the card on its reader now or not at all
 TICKETS = "tickets"  # retained; payload: wire/tickets.py (a gate's site's ticket key, spent and cancelled tickets)
 CONFIG = "config"  # retained; payload: wire/device_config.py (the device's settings, sealed to it)
+UPDATE = "update"  # retained; payload: wire/updates.py (a model pack to install)
 DOOR_COMMAND_MAX_AGE_S = 30.0
 
 

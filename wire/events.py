@@ -209,6 +209,7 @@ class HeartbeatEvent(EventBase):
     over_capacity: Flag = False  # some camera is `behind`
     software: Annotated[str, Field(max_length=64)] | None = None  # the FaceGate release running (issue 29)
     config_version: ConfigVersion | None = None  # the configuration version running (0: the local file)
+    pack_version: ConfigVersion | None = None  # the version of its model pack running (0: the one it came with)
 
 
 class GalleryAppliedEvent(EventBase):
@@ -228,6 +229,23 @@ class ConfigEvent(EventBase):
     outcome: Literal["applied", "refused"]
     how: Literal["live", "restart", "start"] | None = None  # applied: while running, by a restart, at start
     running: ConfigVersion
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
+class UpdateEvent(EventBase):
+    """What became of an update the gateway sent (wire/updates.py): `applied`, or `refused` with the reason -- a
+    forged, replayed or downgrading command, a file that does not download or match its hash, too little disk, a
+    failed self-test, a node that does not run on it -- the device still running version `running`."""
+
+    kind: Literal["update"] = "update"
+    update_kind: Literal["pack"] = "pack"
+    name: Annotated[str, Field(max_length=64)]
+    sequence: ConfigVersion | None  # the command's; None: a message that could not be read as one
+    version: ConfigVersion | None
+    outcome: Literal["applied", "refused"]
+    running: ConfigVersion
+    rollout: ConfigVersion | None = None
+    self_test: Number | None = None  # the least cosine of the self-test's reference images, when one ran
     reason: Annotated[str, Field(max_length=1000)] = ""
 
 
@@ -332,10 +350,11 @@ class CardEvent(EventBase):
 
 
 Event = Annotated[Union[GateVerdictEvent, GateCropEvent, HeartbeatEvent, GalleryAppliedEvent, ConfigEvent,
-                        DoorEvent, TailgateEvent, ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
+                        UpdateEvent, DoorEvent, TailgateEvent, ExamFlagEvent, ExamEvidenceEvent, ExamSessionEvent, CardEvent], Field(discriminator="kind")]
 EVENT_TYPES: dict[str, type[EventBase]] = {"verdict": GateVerdictEvent, "crop": GateCropEvent,
                                            "heartbeat": HeartbeatEvent,
                                            "gallery": GalleryAppliedEvent, "config": ConfigEvent,
+                                           "update": UpdateEvent,
                                            "door": DoorEvent,
                                            "tailgate": TailgateEvent, "exam.flag": ExamFlagEvent,
                                            "exam.evidence": ExamEvidenceEvent, "exam.session": ExamSessionEvent,
