@@ -2,8 +2,9 @@
 
     create_app(gateway)      one FastAPI app over one running gateway's parts (deps.Gateway)
 
-routes/     one router per resource (auth, users, events, devices, configs, fleet, doors, kiosk, people, exams,
-            candidates, audit, health, pages; visitors/: ticket types, passes, occupancy, numbers)
+routes/     one router per resource (auth, users, events, kiosk, people, exams, candidates, audit, health, pages;
+            fleet/: devices, configs, the fleet overview, updates, doors; visitors/: ticket types, passes,
+            occupancy, numbers)
 deps.py     the gateway's parts and the current session, as dependencies; roles and CSRF
 errors.py   service errors to HTTP statuses, in one place
 security.py request size limits and security headers
@@ -17,8 +18,8 @@ from fastapi import FastAPI
 
 from gateway.api.deps import Gateway
 from gateway.api.errors import add_error_handlers
-from gateway.api.routes import (audit, auth, candidates, configs, devices, doors, events, exams, fleet, health,
-                                kiosk, pages, people, users)
+from gateway.api.routes import audit, auth, candidates, events, exams, health, kiosk, pages, people, users
+from gateway.api.routes.fleet import configs, devices, doors, overview, updates
 from gateway.api.routes.visitors import numbers, occupancy, passes, ticket_types
 from gateway.api.security import BodyLimit, LoginGate, SecurityHeaders
 
@@ -28,7 +29,7 @@ def create_app(gateway: Gateway, lifespan=None) -> FastAPI:
                   description="Events from FaceGate edge devices, their health, and the audit trail. "
                               "Log in at /api/auth/token, then send `Authorization: Bearer <token>`.")
     app.state.gateway = gateway
-    for module in (auth, users, events, devices, configs, fleet, doors, kiosk, people, exams, candidates,
+    for module in (auth, users, events, devices, configs, overview, updates, doors, kiosk, people, exams, candidates,
                    ticket_types, passes, occupancy, numbers, audit, health, pages):
         app.include_router(module.router)
     app.include_router(health.scrape)
