@@ -72,7 +72,7 @@ eval: $(STAMP)
 # arrive empty (shown in English until translated), removed ones leave. Then translate the vi file.
 # The gateway's errors (gateway/errors.py) and refusal reasons (models/reasons.py) take their message as a
 # template: each class is a keyword too.
-ERROR_KEYWORDS := GatewayError NotFound Conflict Invalid Unavailable TooManyAttempts DeviceOffline RowsInvalid Reason
+ERROR_KEYWORDS := GatewayError NotAuthenticated NotFound Conflict Invalid Unavailable TooManyAttempts DeviceOffline RowsInvalid Reason
 messages: $(STAMP)
 	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project FaceGate --version 0.1.0 \
 	  $(addprefix -k ,$(ERROR_KEYWORDS)) -o gateway/i18n/messages.pot .

@@ -1,4 +1,5 @@
-"""Gateway commands of `facegate`: gateway run, user add, audit verify, retention run, broker config.
+"""Gateway commands of `facegate`: gateway run, user add, audit verify, retention run, broker config, packs
+publish, pki.
 
 Each command parses its arguments and calls a service; nothing more.
 """
@@ -115,6 +116,18 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_packs_publish(args: argparse.Namespace) -> int:
+    from gateway.services.updates.packs import publish_pack
+    from models.settings import open_pack
+
+    config, store = load_config(args), open_store(args)
+    pack = publish_pack(store, config.updates_dir, args.folder,
+                        lambda name: open_pack(config.models.model_copy(update={"pack": name})), config.quality, "cli")
+    print(f"pack {pack.name} version {pack.version} published: {len(pack.files)} files, "
+          f"{len(pack.reference)} self-test photos")
+    return 0
+
+
 def _ca(args: argparse.Namespace):
     from gateway.services.security.pki import CertificateAuthority
 
@@ -214,6 +227,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     conf.add_argument("--out", type=Path, help="with --site: its folder (default sites/<site>/broker)")
     conf.add_argument("--pki-dir", type=Path, help="the FaceGate CA (default: pki/ in the secrets folder)")
     conf.set_defaults(func=cmd_broker_config)
+
+    packs = sub.add_parser("packs", help="model packs for devices to fetch").add_subparsers(dest="cmd", required=True)
+    publish = common(packs.add_parser("publish", help="check a pack folder (manifest.toml, its files, reference/ "
+                                                      "face photos) and publish it as the pack's next version"))
+    publish.add_argument("folder", type=Path)
+    publish.set_defaults(func=cmd_packs_publish)
 
     pki = sub.add_parser("pki", help="the FaceGate certificate authority (TLS)").add_subparsers(dest="cmd",
                                                                                                  required=True)

@@ -29,7 +29,8 @@ class RetentionSettings(BaseModel):
         # A kiosk's card events are deleted with their read once the person decides (gateway/services/people/kiosk.py);
         # a day is the backstop.
         return {"verdict": self.verdict_days, "door": self.verdict_days, "tailgate": self.verdict_days, "card": 1,
-                "heartbeat": self.heartbeat_days, "gallery": self.gallery_days, "config": self.gallery_days,
+                "heartbeat": self.heartbeat_days, "gallery": self.gallery_days,
+                "config": self.gallery_days, "update": self.gallery_days,
                 "exam.session": self.exam_session_days, "exam.flag": self.exam_session_days,
                 "exam.evidence": self.exam_evidence_days, "crop": self.face_crop_days}
 
@@ -82,6 +83,7 @@ class GatewayConfig(BaseSettings):
     broker_dir: Path | None = None  # generated Mosquitto files and the gateway's broker login
     secrets_dir: Path | None = None  # the gateway's signing key, ID-card hash key and audit anchor
     trust_dir: Path | None = None  # the Country Signing CAs chip ID cards are checked against (facegate card trust)
+    updates_dir: Path | None = None  # the files of published updates (model packs): beside the secrets folder
     mqtt: str | None = "mqtt://127.0.0.1:1883"  # None: API only, no ingest
     # One of several gateways on one PostgreSQL database: its name. Replicas share ingest (an MQTT shared
     # subscription), take turns at the background jobs and relay each other's live events (services/jobs.py).
@@ -94,6 +96,9 @@ class GatewayConfig(BaseSettings):
     # or leave both unset and put a reverse proxy in front (docs/scale-out.md).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # The address devices fetch updates from (https://gateway.example:8443); unset: this host and port, https when
+    # the gateway has a certificate.
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto the gateway believes (the client's address counts
     # failed logins; the scheme marks cookies Secure). Empty: nobody's, the connection's own address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -132,11 +137,18 @@ class GatewayConfig(BaseSettings):
         self.broker_dir = self.broker_dir or self.folder / "broker"
         self.secrets_dir = self.secrets_dir or self.folder / "secrets"
         self.trust_dir = self.trust_dir or self.folder / "trust"
+        self.updates_dir = self.updates_dir or self.secrets_dir.parent / "updates"
 
     @property
     def sqlite_file(self) -> Path | None:
         """The database file, when the database is SQLite."""
         return None if "://" in self.db else Path(self.db)
+
+    @property
+    def download_url(self) -> str:
+        """Where devices reach the gateway's API for update files, without a trailing slash."""
+        own = f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
+        return (self.public_url or own).rstrip("/")
 
     @property
     def folder(self) -> Path:
@@ -149,7 +161,8 @@ def load_gateway_config(path: Path | None = None, **overrides) -> GatewayConfig:
     values = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("gateway", {}) if path else {}
     from_env_config = GatewayConfig()
     from_env = from_env_config.model_dump(exclude_defaults=True)
-    for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets"), ("trust_dir", "trust")):
+    for folder, name in (("broker_dir", "broker"), ("secrets_dir", "secrets"), ("trust_dir", "trust"),
+                         ("updates_dir", "updates")):
         if getattr(from_env_config, folder) == from_env_config.folder / name:  # derived, not set
             from_env.pop(folder, None)
     return GatewayConfig(**(values | from_env | {k: v for k, v in overrides.items() if v is not None}))

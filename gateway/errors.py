@@ -25,6 +25,10 @@ class Conflict(GatewayError):
     """It would clash with what exists (a duplicate id, an already withdrawn consent)."""
 
 
+class NotAuthenticated(GatewayError):
+    """The request does not say who makes it, or says it in a way that does not check (a device's signature)."""
+
+
 class Invalid(GatewayError):
     """The input is not acceptable (a photo without a face, an unknown site)."""
 

@@ -71,7 +71,8 @@ def build_gateway(config: GatewayConfig, adopt_database: bool = False) -> FastAP
                         exam_skew_flag_s=config.clock.exam_flag_s,
                         cards=CardProjector.open(secrets, config.trust_dir), time_zone=config.time_zone)
         pusher = GalleryPusher(store, secrets, lambda topic, payload: ingest.publish(topic, payload, retain=True),
-                               may_run=lambda: lease.held, time_zone=config.time_zone)
+                               may_run=lambda: lease.held, time_zone=config.time_zone,
+                               download_url=config.download_url)
     housekeeper = Housekeeper(store, config.retention, on_change=pusher.poke if pusher else None,
                               may_run=lambda: lease.held, also=(lambda: purge_card_reads(store, config.kiosk),
                                                                 lambda: forget_day_keys(store, config.time_zone)))

@@ -85,7 +85,12 @@ class Manifest:
 
 def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     """Parse a manifest TOML file into packs and files."""
-    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return parse_manifest(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_manifest(text: str) -> Manifest:
+    """Parse a manifest's TOML text (a pack update carries one) into packs and files."""
+    raw = tomllib.loads(text)
     files = {
         key: FileSpec(
             key=key,

@@ -18,10 +18,11 @@ from starlette.exceptions import HTTPException
 
 from gateway.api.deps import current_session
 from gateway.api.templates import reader_words
-from gateway.errors import Conflict, GatewayError, Invalid, NotFound, RowsInvalid, TooManyAttempts, Unavailable
+from gateway.errors import (Conflict, GatewayError, Invalid, NotAuthenticated, NotFound, RowsInvalid, TooManyAttempts,
+                            Unavailable)
 from gateway.i18n import N_, Catalogue, catalogue
 
-STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503, TooManyAttempts: 429}
+STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503, TooManyAttempts: 429, NotAuthenticated: 401}
 # A field's problem in words, by pydantic's error type; others keep pydantic's own (English) message.
 FIELD_PROBLEMS = {
     "missing": N_("required"),

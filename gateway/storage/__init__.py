@@ -27,6 +27,7 @@ from gateway.storage.kiosks import Kiosks, KioskSettingsRow
 from gateway.storage.visitors.occupancy import Occupancy, SiteOccupancy
 from gateway.storage.visitors.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
+from gateway.storage.updates import DeviceUpdate, PackVersion, Rollout, Updates
 from gateway.storage.visitors.ticket_types import TicketType, TicketTypes
 from gateway.storage.users import Session, User, Users
 from gateway.storage.visitors.visits import VisitCount, Visits
@@ -51,6 +52,7 @@ class Store:
         self.passes = Passes(db)
         self.people = People(db)
         self.ticket_types = TicketTypes(db)
+        self.updates = Updates(db)
         self.users = Users(db)
         self.visits = Visits(db)
 
@@ -71,9 +73,9 @@ class Store:
 
 
 __all__ = [
-    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "ConfigVersion", "Consent", "Database", "Device", "DeviceConfigs", "Devices", "Erasure",
+    "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "ConfigVersion", "Consent", "Database", "Device", "DeviceConfigs", "DeviceUpdate", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
-    "Kiosks", "Occupancy", "Pass", "Passes", "People", "QuarantinedMessage",
-    "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "User", "Users", "VisitCount", "Visits",
+    "Kiosks", "Occupancy", "PackVersion", "Pass", "Passes", "People", "QuarantinedMessage", "Rollout",
+    "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "Updates", "User", "Users", "VisitCount", "Visits",
 ]

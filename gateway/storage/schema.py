@@ -195,6 +195,53 @@ device_configs = Table(
     Column("reported_at", Text),
 )
 
+packs = Table(
+    "packs", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("files", Text, nullable=False),  # JSON [{name, sha256, size}], kept in <data>/updates/packs/<name>/<version>
+    Column("manifest", Text, nullable=False),  # the pack's manifest (models/manifest.toml's format)
+    Column("reference", Text, nullable=False),  # JSON [{file, embedding}]: the self-test, made with the fleet's pack
+    Column("published_at", Text, nullable=False),
+    Column("published_by", Text, nullable=False),
+)
+
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),  # "pack"
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stages", Text, nullable=False),  # JSON [[device, ...], ...]: who gets it, stage by stage
+    Column("stage", Integer, nullable=False),  # the stage going out now (0-based)
+    Column("state", Text, nullable=False),  # "running" | "done" | "stopped"
+    Column("reason", Text),  # stopped: why
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+device_updates = Table(
+    "device_updates", metadata,
+    Column("device", Text, primary_key=True),
+    Column("sequence", Integer, primary_key=True),  # numbers every update command to the device
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("rollback", Integer, nullable=False),  # 1: back to an earlier version, on purpose
+    Column("rollout", Integer),
+    Column("previous", Integer),  # the version the device ran when this was made (what a rollback goes back to)
+    Column("baseline_fps", Float),  # the fps its last heartbeat before this said: what health is measured against
+    Column("payload", Text, nullable=False),  # the signed `cmd/update` message
+    Column("created_at", Text, nullable=False),
+    Column("published_at", Text),
+    Column("outcome", Text),  # "applied" | "refused": the device's word
+    Column("reason", Text),
+    Column("self_test", Float),
+    Column("reported_at", Text),
+    Index("device_updates_rollout", "rollout"),
+)
+
 erasures = Table(
     "erasures", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

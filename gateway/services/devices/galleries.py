@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from gateway.services.devices.configs import ConfigPusher
+from gateway.services.updates.rollouts import UpdatePusher
 from gateway.services.events.local_time import DEFAULT_TIME_ZONE
 from gateway.services.security.secrets import GatewaySecrets
 from gateway.services.visitors.qr import TicketLists
@@ -77,7 +78,7 @@ class GalleryPusher:
     holds the jobs lease)."""
 
     def __init__(self, store: Store, secrets: GatewaySecrets, publish: Publish, interval_s: float = 1.0,
-                 may_run=lambda: True, time_zone: str = DEFAULT_TIME_ZONE):
+                 may_run=lambda: True, time_zone: str = DEFAULT_TIME_ZONE, download_url: str = ""):
         self.store = store
         self.may_run = may_run
         self.secrets = secrets
@@ -89,6 +90,7 @@ class GalleryPusher:
         self._passes: dict[str, tuple[str | None, dict[str, list[Admit]]]] = {}  # site -> (changed at, passes)
         self.ticket_lists = TicketLists(store, secrets, publish, time_zone)
         self.configs = ConfigPusher(store, publish)  # device configurations the broker did not take when made
+        self.updates = UpdatePusher(store, secrets, publish, download_url)  # update commands, rollouts' stages
 
     def start(self) -> None:
         self._thread.start()
@@ -109,6 +111,7 @@ class GalleryPusher:
                     self.sync()
                     self.ticket_lists.sync()
                     self.configs.sync()
+                    self.updates.sync()
             except Exception:  # keep trying: a locked database or a broker away is temporary
                 log.exception("gallery sync failed; retrying")
             self._wake.wait(self.interval_s)

@@ -54,6 +54,7 @@ from gateway.services.devices.doors import unissued_opening
 from gateway.services.exams.sessions import Refused, project
 from gateway.services.people.kiosk import CardProjector
 from gateway.services.devices.configs import reported as config_reported
+from gateway.services.updates.rollouts import reported as update_reported
 from gateway.services.devices.galleries import gallery_applied
 from gateway.services.events.local_time import DEFAULT_TIME_ZONE
 from gateway.services.visitors.passages import record_passages
@@ -343,6 +344,8 @@ def _follow_up(store: Store, tx: Tx, event: StoredEvent, skew_limit_s: float, ca
         gallery_applied(store, tx, event.device, json.loads(event.body)["version"], event.received_at)
     elif event.kind == "config":  # what became of a configuration version, and the one the device runs
         config_reported(store, tx, event.device, json.loads(event.body), event.received_at)
+    elif event.kind == "update":  # what became of an update command (a rollout looks at it on its next pass)
+        update_reported(store, tx, event.device, json.loads(event.body), event.received_at)
     elif event.kind.startswith("exam."):  # sessions, flags and evidence for the supervisors' review
         with tx.savepoint():  # a refusal undoes only this event's changes
             return project(store, tx, event, skew_limit_s)
