@@ -16,7 +16,7 @@ from edge.vision.gallery import GalleryIndex
 from edge.link.gallery_sync import GallerySync
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from wire.commands import CARD, CONFIG, DOOR, GALLERY, SESSION, TICKETS
+from wire.commands import CARD, CONFIG, DOOR, GALLERY, SESSION, TICKETS, UPDATE
 from wire.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class EventLink:
     on_card: Callable[[bytes], None] | None = None  # edge.kiosk.kiosk.Kiosk.command: a kiosk page's signed `cmd/card`
     on_tickets: Callable[[bytes], None] | None = None  # edge.gate.rules.Gate.tickets: the site's ticket list
     tickets: bytes | None = None  # the newest ticket list that came
+    on_update: Callable[[bytes], None] | None = None  # edge/updates/packs.py PackUpdates.handle: a `cmd/update`
+    update: bytes | None = None  # the newest update command that came (retained: maybe before anything took it)
 
     @classmethod
     def open(cls, bundle: DeviceBundle, config: EdgeConfig, model_pack: str | None,
@@ -66,6 +68,12 @@ class EventLink:
                     link.on_tickets(payload)
             elif what == CONFIG:
                 configs.handle(payload)
+            elif what == UPDATE and link:
+                link.update = payload
+                if link.on_update:
+                    link.on_update(payload)
+                else:  # the node is being built (ManagedGate takes it then), or it runs without taking updates
+                    log.info("update command kept for the node to take")
             elif what == CARD:
                 if link and link.on_card:
                     link.on_card(payload)

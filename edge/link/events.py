@@ -46,6 +46,7 @@ class DeviceEvents:
         self.model_pack = model_pack
         self.on_commit = on_commit  # wakes the publisher
         self.config_version = 0  # the configuration version running (edge/link/config_sync.py keeps it up to date)
+        self.pack_version = 0  # the model pack's version running (0: the one the device came with; edge/updates)
 
     def verdict(self, verdict: Verdict, camera: str, captured_at: datetime | None = None, lane: int | None = None,
                 direction: str | None = None) -> int | None:
@@ -92,12 +93,13 @@ class DeviceEvents:
             return 0
 
     def heartbeat(self, **fields) -> int:
-        """Commit a heartbeat (fields as in `wire.HeartbeatEvent`), saying which release and configuration version
-        run here; 0 if a full outbox dropped it."""
+        """Commit a heartbeat (fields as in `wire.HeartbeatEvent`), saying which release, configuration version and
+        pack version run here; 0 if a full outbox dropped it."""
         fields.setdefault("outbox_depth", self.outbox.depth())
         fields.setdefault("outbox_refused", self.outbox.refused)
         fields.setdefault("software", RELEASE)
         fields.setdefault("config_version", self.config_version)
+        fields.setdefault("pack_version", self.pack_version)
         return self._append(HeartbeatEvent, None, fields)
 
     def _append(self, cls: type[EventBase], captured_at: datetime | None, fields: dict,

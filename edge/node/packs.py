@@ -8,6 +8,7 @@ from pathlib import Path
 
 import models.settings
 from edge.settings import EdgeConfig
+from edge.updates.packs import RunningPack, open_installed
 from edge.vision.enrolment import build_gallery
 from edge.vision.gallery import GalleryIndex, GalleryStore
 from models import LoadedPack
@@ -20,8 +21,9 @@ class GalleryError(ValueError):
     """The gallery cannot be used with this model pack."""
 
 
-def open_pack(config: EdgeConfig, cameras: int = 1) -> LoadedPack:
-    """The model pack the edge configuration names, for a node running `cameras` cameras.
+def open_pack(config: EdgeConfig, cameras: int = 1, installed: RunningPack | None = None) -> LoadedPack:
+    """The model pack the edge configuration names, for a node running `cameras` cameras: the version the gateway
+    sent (`installed`, edge/updates/packs.py), or else the one the device came with.
 
     With several cameras and `[models] threads = 0`, each inference runs on one thread: two threads make one
     detection faster (6.5 ms instead of 8.5 ms for 720p on 2 cores) but cost more CPU in all (10.6 ms), and a
@@ -29,7 +31,7 @@ def open_pack(config: EdgeConfig, cameras: int = 1) -> LoadedPack:
     settings = config.models
     if cameras > 1 and settings.threads == 0:
         settings = settings.model_copy(update={"threads": 1})
-    return models.settings.open_pack(settings)
+    return open_installed(installed, settings) or models.settings.open_pack(settings)
 
 
 def open_gallery(source: Path, pack: LoadedPack, config: EdgeConfig,

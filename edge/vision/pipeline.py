@@ -79,6 +79,7 @@ class FrameReport:
 class PipelineStats:
     frames: int = 0
     detections: int = 0
+    detect_runs: int = 0  # frames the detector ran on
     embedded: int = 0
     static_skipped: int = 0  # detections the motion gate saved: nobody tracked, nothing changed
     sub_detected: int = 0  # detections run on a sub-stream's image instead of the main stream's
@@ -170,6 +171,7 @@ class FacePipeline:
 
         with self.timer.stage("detect"):
             detections = self.pack.detector.detect(frame.detect_image).scaled(frame.detect_scale)
+        self.stats.detect_runs += 1
         if frame.small is not None:
             self.stats.sub_detected += 1
         if self.motion is not None:
