@@ -153,8 +153,10 @@ class GatewayProcess(_Service):
     """`facegate gateway run` in its own process."""
 
     def __init__(self, db: Path | str, broker_dir: Path, mqtt: str | None, log: Path,
-                 embedded_broker_port: int | None = None, secrets_dir: Path | None = None, replica: str | None = None):
+                 embedded_broker_port: int | None = None, secrets_dir: Path | None = None, replica: str | None = None,
+                 tls: tuple[Path, Path, Path] | None = None):
         self.db, self.broker_dir, self.mqtt, self.log, self.replica = db, broker_dir, mqtt, log, replica
+        self.tls = tls  # (certificate, key, the CA's certificate): HTTPS only
         self.secrets_dir = secrets_dir or Path(db).parent / "secrets"
         self.trust_dir = self.secrets_dir.parent / "trust"
         self.embedded_broker_port = embedded_broker_port
@@ -166,6 +168,8 @@ class GatewayProcess(_Service):
                str(self.broker_dir), "--secrets-dir", str(self.secrets_dir), "--port", str(self.port)]
         if self.replica:
             cmd += ["--replica", self.replica]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if not OTHER_TREE:  # the CSCAs chip cards are checked against, beside the secrets (PostgreSQL has no folder)
             cmd += ["--trust-dir", str(self.trust_dir)]
         if self.embedded_broker_port:
@@ -179,7 +183,12 @@ class GatewayProcess(_Service):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http{'s' if self.tls else ''}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an HTTP client checks the gateway's certificate with."""
+        return ssl.create_default_context(cafile=str(self.tls[2])) if self.tls else True
 
 
 @dataclass
@@ -199,10 +208,11 @@ class Stack:
 
     @classmethod
     def create(cls, root: Path, db: str | None = None, embedded: bool = False, replicas: int = 0,
-               tls: bool = False) -> Stack:
+               tls: bool = False, https: bool = False) -> Stack:
         """A stack under `root` on the database `db` (an SQLite path or a PostgreSQL URL; default root/gateway.db);
         with `replicas`, that many gateways named gw-1, gw-2, ... share it (PostgreSQL); with `tls`, a FaceGate
-        CA and a certificate (mTLS) listener on the broker (`tls_port`)."""
+        CA and a certificate (mTLS) listener on the broker (`tls_port`); with `https`, the gateway serves HTTPS only,
+        with a certificate of the FaceGate CA (which the devices' bundles carry)."""
         root.mkdir(parents=True, exist_ok=True)
         db = db or str(root / "gateway.db")
         store = Store.open(db)
@@ -210,15 +220,20 @@ class Stack:
         port = free_port()
         ca = CertificateAuthority(root / "secrets" / "pki")
         tls_port = None
-        if tls:
+        if tls or https:
             ca.init()
+        if tls:
             tls_port = free_port()
+        served = None
+        if https:
+            issued = ca.issue("gateway-https", "server", ["127.0.0.1"])
+            served = (issued.cert, issued.key, ca.ca_cert)
         configure_central(files, [], ca, port=port, tls_port=tls_port)
         broker = None if embedded else Mosquitto(files, port, root / "mosquitto.log")
         gateways = [GatewayProcess(db, files.dir, None if embedded else f"mqtt://127.0.0.1:{port}",
                                    root / f"gateway{f'-{n}' if replicas else ''}.log",
                                    embedded_broker_port=port if embedded else None, secrets_dir=root / "secrets",
-                                   replica=f"gw-{n}" if replicas else None)
+                                   replica=f"gw-{n}" if replicas else None, tls=served)
                     for n in range(1, max(replicas, 1) + 1)]
         auth = Auth(store)
         for role in STAFF:  # a kiosk's login comes with its kiosk (test_kiosk.py)
@@ -262,22 +277,25 @@ class Stack:
     def token(self, role: str) -> str:
         if role not in self._tokens:
             r = httpx.post(f"{self.gateway.base_url}/api/auth/token",
-                           json={"username": f"{role}-1", "password": PASSWORD})
+                           json={"username": f"{role}-1", "password": PASSWORD}, verify=self.gateway.verify)
             r.raise_for_status()
             self._tokens[role] = r.json()["access_token"]
         return self._tokens[role]
 
     def get(self, path: str, role: str = "admin", via: GatewayProcess | None = None, **params) -> httpx.Response:
         return httpx.get(f"{(via or self.gateway).base_url}{path}", params=params,
-                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=30)
+                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=30,
+                         verify=(via or self.gateway).verify)
 
     def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
         return httpx.post(f"{self.gateway.base_url}{path}", json=body,
-                          headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60)
+                          headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60,
+                          verify=self.gateway.verify)
 
     def put(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
         return httpx.put(f"{self.gateway.base_url}{path}", json=body,
-                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60)
+                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60,
+                         verify=self.gateway.verify)
 
     def events(self, **params) -> list[dict]:
         """Every stored event matching the filters, following the cursor."""

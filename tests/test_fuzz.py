@@ -83,6 +83,8 @@ def _valid_body(kind: str, seq: int) -> dict:
                       "uptime_s": 1.0},
         "gallery": {"version": 1, "size": 0},
         "config": {"version": 2, "outcome": "refused", "how": None, "running": 1, "reason": "camera cam-1: no frame"},
+        "update": {"name": "buffalo_s", "sequence": 3, "version": 2, "outcome": "refused", "running": 1, "rollout": 1,
+                   "self_test": 0.41, "reason": "self-test failed"},
         "crop": {"verdict": "v1", "sha256": "0" * 64, "nonce": "n", "ciphertext": "c"},
         "door": {"lane": 1, "outcome": "opened", "cause": "operator", "command": "c1", "operator": "op",
                  "reason": "r", "latency_ms": 12.5},

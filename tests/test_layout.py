@@ -34,8 +34,9 @@ LAYERS = {
     # uses the face step (vision) and the link to the gateway; everything reads the one settings module.
     "edge.cli": {"edge.node", "edge.settings", "edge.link", "edge.vision", "edge.eval", "wire", "models",
                  "emrtd", "emrtd.*"},
-    "edge.node": {"edge.gate", "edge.exam", "edge.kiosk", "edge.eval", "edge.link", "edge.vision", "edge.settings",
-                  "wire", "models", "emrtd", "emrtd.*"},
+    "edge.node": {"edge.gate", "edge.exam", "edge.kiosk", "edge.eval", "edge.updates", "edge.link", "edge.vision",
+                  "edge.settings", "wire", "models", "emrtd", "emrtd.*"},
+    "edge.updates": {"edge.link", "edge.settings", "wire", "models"},  # packs fetched, self-tested, switched to
     "edge.eval": {"edge.vision", "edge.settings", "models"},  # accuracy, liveness figures and generated streams
     "edge.gate": {"edge.link", "edge.vision", "edge.settings", "wire", "models"},
     "edge.exam": {"edge.link", "edge.vision", "edge.settings", "wire", "models", "emrtd", "emrtd.*"},

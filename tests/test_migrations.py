@@ -17,7 +17,7 @@ from gateway.storage.database import schema_revision
 from gateway.storage.schema import metadata
 from stack import REPO, sql
 
-HEAD = "0018"
+HEAD = "0019"
 RELEASE_1 = Path(__file__).parent / "fixtures" / "release1.sql"  # made by tests/fixtures/make_release1_db.py
 
 
