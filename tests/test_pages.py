@@ -708,6 +708,43 @@ def test_the_admin_sees_the_fleet_by_site_and_which_devices_lag_or_refused_and_w
     expect(page.locator("#fleet-changed")).to_have_text(
         t("{changed} devices get a new version; {unchanged} had it already").format(changed=3, unchanged=0))
     expect(row).to_contain_text(f"{t('lagging')}: 3")
+
+    # A model pack rolled out from the page: gate-f1 first, then gate-f3, whose self-test fails: the rollout stops
+    # by itself and gate-f1 is sent back.
+    with stack.store.db.transaction() as tx:  # a published pack's record (the files are test_pack_updates' part)
+        version = stack.store.updates.add_pack(tx, "buffalo_s", [], "", [], "cli")
+        tx.audit("cli", "pack.published", "buffalo_s", {"version": version})
+    page.reload()
+    page.get_by_text(t("Roll out a model pack"), exact=True).click()
+    start = page.locator("#rollout-start")
+    start.locator("select[name=pack]").select_option(f"buffalo_s@{version}")
+    start.get_by_label(t("stages, separated by ; (devices, site:NAME or a share like 25%)")).fill(
+        f"gate-f1-{who}; gate-f3-{who}")
+    start.get_by_label(t("then the rest of the fleet")).uncheck()
+    page.once("dialog", lambda dialog: dialog.accept())
+    start.get_by_role("button", name=t("start the rollout")).click()
+    rollout = page.locator("#rollouts tr", has_text=f"buffalo_s v{version}")
+    expect(rollout).to_contain_text(t("stage {stage} of {stages}").format(stage=1, stages=2))
+    expect(rollout).to_contain_text(t("running"))
+
+    def answers(gate: str, outcome: str, running: int, reason: str = "") -> None:
+        sent = stack.store.updates.history(gate)[0]
+        device_says(stack, gate, "update", name="buffalo_s", sequence=sent.sequence, version=sent.version,
+                    outcome=outcome, running=running, rollout=sent.rollout, self_test=0.41 if reason else 0.99,
+                    reason=reason)
+
+    answers(f"gate-f1-{who}", "applied", version)
+    device_says(stack, f"gate-f1-{who}", "heartbeat", **beat, software="0.1.0", config_version=1,
+                pack_version=version)
+    wait_for(lambda: stack.store.updates.history(f"gate-f3-{who}"), 10, "stage 2 to go out")
+    answers(f"gate-f3-{who}", "refused", 0, "self-test failed: <i>cosine 0.41</i>")
+    expect(rollout).to_contain_text(t("stopped"), timeout=15_000)
+    expect(rollout).to_contain_text("<i>cosine 0.41</i>")  # the device's words, as text
+    expect(rollout).to_contain_text(f"{t('sent back')} 1")
+    expect(attention.filter(has_text=f"gate-f3-{who}")).to_contain_text(
+        t("refused pack v{version}: {reason}; runs v{running}").format(
+            version=version, reason="self-test failed: <i>cosine 0.41</i>", running=0))
+    expect(row).to_contain_text(f"{t('pack {pack}').format(pack=f'buffalo_s v{version}')}: 1")
     shot(page, f"admin-fleet-{who}")
 
 

@@ -3,7 +3,9 @@ configuration version -- and whether it has what the centre sent it; per site, t
 
 A device's configuration is `current` when it runs the newest version made for it, `lagging` while it has not
 applied it yet (offline, or still restarting), `refused` when it said why not (it runs its last good version),
-and `local` when the centre never sent it one (its local file).
+and `local` when the centre never sent it one (its local file). Its model pack update, likewise: `current` (it
+runs what it was last sent), `updating` (sent, not answered yet: fetching, self-testing, or offline), `refused`
+(with its reason) or `none` (never sent one: it runs the pack it came with).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from gateway.storage import Store
 
 STATES = ("current", "lagging", "refused", "local")
+UPDATE_STATES = ("current", "updating", "refused", "none")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class FleetDevice:
     reason: str | None  # refused: the device's words
     since: str | None  # lagging: when the version it has not applied was made
     last_heartbeat_at: str | None
+    pack_version: int | None = None  # the pack version it says it runs (0: the one it came with; None: not said)
+    update_state: str = "none"  # one of UPDATE_STATES
+    update_version: int | None = None  # the version of the newest update sent to it
+    update_reason: str | None = None  # refused: the device's words
 
 
 @dataclass
@@ -39,12 +46,14 @@ class FleetSite:
     online: int = 0
     configs: Counter = field(default_factory=Counter)  # state -> devices
     software: Counter = field(default_factory=Counter)  # release -> devices
-    packs: Counter = field(default_factory=Counter)  # pack -> devices
+    packs: Counter = field(default_factory=Counter)  # "pack vN" -> devices ("pack": version not said)
+    updates: Counter = field(default_factory=Counter)  # update state -> devices
 
 
 def fleet(store: Store) -> tuple[list[FleetSite], list[FleetDevice]]:
-    """Every active device and every site's counts (two queries, however large the fleet)."""
+    """Every active device and every site's counts (three queries, however large the fleet)."""
     newest = store.device_configs.newest_of_every_device()
+    updates = store.updates.newest_of_every_device()
     devices, sites = [], {}
     for d in store.devices.all():
         if not d.active:
@@ -60,15 +69,21 @@ def fleet(store: Store) -> tuple[list[FleetSite], list[FleetDevice]]:
             state = "current"
         else:
             state = "lagging"
+        sent = updates.get(d.id)
+        update_state = ("none" if sent is None else "updating" if sent.outcome is None
+                        else "refused" if sent.outcome == "refused" else "current")
         device = FleetDevice(d.id, d.site, d.kind, d.online, beat.get("software"),
                              beat.get("model_pack") or d.model_pack, latest.version if latest else None, running, state,
                              latest.reason if state == "refused" else None,
-                             latest.created_at if state == "lagging" else None, d.last_heartbeat_at)
+                             latest.created_at if state == "lagging" else None, d.last_heartbeat_at,
+                             beat.get("pack_version"), update_state, sent.version if sent else None,
+                             sent.reason if update_state == "refused" else None)
         devices.append(device)
         site = sites.setdefault(d.site, FleetSite(d.site))
         site.devices += 1
         site.online += int(d.online)
         site.configs[state] += 1
         site.software[device.software or "?"] += 1
-        site.packs[device.pack] += 1
+        site.packs[device.pack if device.pack_version is None else f"{device.pack} v{device.pack_version}"] += 1
+        site.updates[update_state] += 1
     return [sites[s] for s in sorted(sites)], devices

@@ -85,7 +85,13 @@ class GatewayCollector:
                                            labels=labels)
         config_refused = GaugeMetricFamily("facegate_device_config_refused",
                                            "1 if the device refused its newest configuration version", labels=labels)
+        pack_running = GaugeMetricFamily("facegate_device_pack_version",
+                                         "The model pack version the device says it runs (0: the one it came with)",
+                                         labels=labels)
+        pack_refused = GaugeMetricFamily("facegate_device_update_refused",
+                                         "1 if the device refused the newest pack update sent to it", labels=labels)
         configs = self.store.device_configs.newest_of_every_device()
+        updates = self.store.updates.newest_of_every_device()
         for device in self.store.devices.all():
             if not device.active:
                 continue
@@ -105,7 +111,27 @@ class GatewayCollector:
                 config_refused.add_metric(key, 1 if configs[device.id].outcome == "refused" else 0)
             if device.config_version is not None:
                 config_running.add_metric(key, device.config_version)
-        yield from (online, seen, fps, depth, skew, config_latest, config_running, config_refused)
+            if beat.get("pack_version") is not None:
+                pack_running.add_metric(key, float(beat["pack_version"]))
+            if device.id in updates:
+                pack_refused.add_metric(key, 1 if updates[device.id].outcome == "refused" else 0)
+        yield from (online, seen, fps, depth, skew, config_latest, config_running, config_refused, pack_running,
+                    pack_refused)
+        yield from self._rollouts()
+
+    def _rollouts(self):
+        labels = ["rollout", "pack", "version"]
+        stage = GaugeMetricFamily("facegate_rollout_stage", "The stage a running rollout is at (1-based)",
+                                  labels=labels)
+        stopped = GaugeMetricFamily("facegate_rollout_stopped",
+                                    "1 for a rollout that stopped by itself or by hand (its devices sent back)",
+                                    labels=labels)
+        for rollout in self.store.updates.rollouts(limit=20):
+            key = [str(rollout.id), rollout.name, str(rollout.version)]
+            if rollout.state == "running":
+                stage.add_metric(key, rollout.stage + 1)
+            stopped.add_metric(key, 1 if rollout.state == "stopped" else 0)
+        yield from (stage, stopped)
 
 
 def _gauge(name: str, help_text: str, values: list[str], value: float, labels: list[str] | None = None):

@@ -1,4 +1,5 @@
-"""The fleet: what runs where, per site and per device, and which devices lag or refused their configuration."""
+"""The fleet: what runs where, per site and per device, and which devices lag or refused their configuration or
+their model pack."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class FleetSiteView(BaseModel):
     online: int
     configs: dict[str, int]  # current, lagging, refused, local -> devices
     software: dict[str, int]  # FaceGate release -> devices ("?": not said yet)
-    packs: dict[str, int]  # model pack -> devices
+    packs: dict[str, int]  # "pack vN" (N: the version running, 0 the one it came with) -> devices
+    updates: dict[str, int]  # pack update state (current, updating, refused, none) -> devices
 
 
 class FleetDeviceView(BaseModel):
@@ -41,6 +43,10 @@ class FleetDeviceView(BaseModel):
     reason: str | None  # refused: the device's words (untrusted: shown as text)
     since: str | None  # lagging: since the version was made
     last_heartbeat_at: str | None
+    pack_version: int | None  # the pack version it runs (0: the one it came with; None: not said)
+    update_state: str  # current | updating | refused | none
+    update_version: int | None  # the newest pack version sent to it
+    update_reason: str | None  # refused: the device's words (untrusted: shown as text)
 
 
 class FleetView(BaseModel):
@@ -53,7 +59,8 @@ def get_fleet(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT
     """Per site, devices online, their configurations' state, releases and packs; per device, the same and why."""
     sites, devices = fleet(gw.store)
     return FleetView(sites=[FleetSiteView(site=s.site, devices=s.devices, online=s.online, configs=dict(s.configs),
-                                          software=dict(s.software), packs=dict(s.packs)) for s in sites],
+                                          software=dict(s.software), packs=dict(s.packs),
+                                          updates=dict(s.updates)) for s in sites],
                      devices=[FleetDeviceView(**asdict(d)) for d in devices])
 
 
