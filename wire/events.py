@@ -235,10 +235,11 @@ class ConfigEvent(EventBase):
 class UpdateEvent(EventBase):
     """What became of an update the gateway sent (wire/updates.py): `applied`, or `refused` with the reason -- a
     forged, replayed or downgrading command, a file that does not download or match its hash, too little disk, a
-    failed self-test, a node that does not run on it -- the device still running version `running`."""
+    failed self-test, a node that does not run on it, a release that fails its health check -- the device still
+    running version `running` of the pack, or of the releases the gateway sent (0: as it was provisioned)."""
 
     kind: Literal["update"] = "update"
-    update_kind: Literal["pack"] = "pack"
+    update_kind: Literal["pack", "software"] = "pack"
     name: Annotated[str, Field(max_length=64)]
     sequence: ConfigVersion | None  # the command's; None: a message that could not be read as one
     version: ConfigVersion | None

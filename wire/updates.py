@@ -1,4 +1,4 @@
-"""Updates the gateway sends a device (issue 29): a model pack today, FaceGate itself next.
+"""Updates the gateway sends a device (issue 29): a model pack, or a release of FaceGate itself.
 
 An update travels on `cmd/update` (retained: the newest waits on every reconnect) as an `UpdateCommand`, signed by
 the gateway and addressed to one device. It names the files to fetch -- each with its SHA-256 and size -- and where
@@ -58,22 +58,29 @@ def embedding_text(vector: np.ndarray) -> str:
     return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
 
 
+UpdateKind = Literal["pack", "software"]
+RELEASE = r"^[0-9][0-9A-Za-z.+-]{0,39}$"  # a FaceGate version as its wheel names it (0.2.0, 0.2.0rc1)
+
+
 class UpdateCommand(BaseModel):
-    """Install `version` of `name` (a model pack), fetching `files` from `url` (signed by the gateway)."""
+    """Install `version` of `name` -- a model pack, or (`software`) FaceGate `release` -- fetching `files` from
+    `url` (signed by the gateway)."""
 
     model_config = ConfigDict(extra="forbid")
 
     v: int = 1
     device: str
     sequence: int = Field(ge=1, le=2**31 - 1)
-    kind: Literal["pack"] = "pack"
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    kind: UpdateKind = "pack"
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]  # the pack's; "facegate" for a release
     version: UpdateVersion
+    release: Annotated[str, Field(pattern=RELEASE)] | None = None  # software: the FaceGate version it installs
     rollback: bool = False  # going back to an earlier version, on purpose
     rollout: int | None = None  # the rollout this command belongs to (None: sent on its own)
     url: Annotated[str, Field(max_length=500)] = ""  # where the files are: <url>/<file name>
     files: Annotated[list[UpdateFile], Field(max_length=16)] = Field(default_factory=list)
     manifest: Annotated[str, Field(max_length=20000)] = ""  # the pack's manifest (models/manifest.toml's format)
+    lock: Annotated[str, Field(max_length=100000)] = ""  # software: its hash-locked requirements (pip's format)
     reference: Annotated[list[Reference], Field(max_length=16)] = Field(default_factory=list)
     tolerance: float = Field(SELF_TEST_TOLERANCE, ge=0.5, le=1.0)
     issued_at: AwareDatetime
