@@ -1,5 +1,5 @@
 """Gateway commands of `facegate`: gateway run, user add, audit verify, retention run, broker config, packs
-publish, pki.
+publish, releases publish, pki.
 
 Each command parses its arguments and calls a service; nothing more.
 """
@@ -128,6 +128,15 @@ def cmd_packs_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_releases_publish(args: argparse.Namespace) -> int:
+    from gateway.services.updates.releases import publish_release
+
+    config, store = load_config(args), open_store(args)
+    release = publish_release(store, config.updates_dir, args.folder, "cli")
+    print(f"FaceGate {release.release} published as release {release.version}: {len(release.files)} files")
+    return 0
+
+
 def _ca(args: argparse.Namespace):
     from gateway.services.security.pki import CertificateAuthority
 
@@ -233,6 +242,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                       "face photos) and publish it as the pack's next version"))
     publish.add_argument("folder", type=Path)
     publish.set_defaults(func=cmd_packs_publish)
+
+    releases = sub.add_parser("releases", help="FaceGate releases for devices to install").add_subparsers(
+        dest="cmd", required=True)
+    publish = common(releases.add_parser("publish", help="check a release folder (FaceGate's wheel, requirements.lock "
+                                                         "pinned by hash, the wheels it needs) and publish it"))
+    publish.add_argument("folder", type=Path)
+    publish.set_defaults(func=cmd_releases_publish)
 
     pki = sub.add_parser("pki", help="the FaceGate certificate authority (TLS)").add_subparsers(dest="cmd",
                                                                                                  required=True)

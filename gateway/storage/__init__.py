@@ -27,7 +27,7 @@ from gateway.storage.kiosks import Kiosks, KioskSettingsRow
 from gateway.storage.visitors.occupancy import Occupancy, SiteOccupancy
 from gateway.storage.visitors.passes import Pass, Passes
 from gateway.storage.people import Consent, People, Site, Subject
-from gateway.storage.updates import DeviceUpdate, PackVersion, Rollout, Updates
+from gateway.storage.updates import DeviceUpdate, PackVersion, ReleaseVersion, Rollout, Updates
 from gateway.storage.visitors.ticket_types import TicketType, TicketTypes
 from gateway.storage.users import Session, User, Users
 from gateway.storage.visitors.visits import VisitCount, Visits
@@ -76,6 +76,6 @@ __all__ = [
     "Acknowledgement", "AuditEntry", "AuditLog", "AuditQuery", "AuditRow", "Candidates", "CardReadRow", "CardReads", "ConfigVersion", "Consent", "Database", "Device", "DeviceConfigs", "DeviceUpdate", "Devices", "Erasure",
     "EventQuery", "Events",
     "Evidence", "ExamCandidate", "ExamFlag", "ExamSession", "Exams", "FollowUps", "Galleries", "GalleryVersion", "KioskSettingsRow",
-    "Kiosks", "Occupancy", "PackVersion", "Pass", "Passes", "People", "QuarantinedMessage", "Rollout",
+    "Kiosks", "Occupancy", "PackVersion", "Pass", "Passes", "People", "QuarantinedMessage", "ReleaseVersion", "Rollout",
     "SchemaTooNew", "Session", "Site", "SiteOccupancy", "Store", "StoredEvent", "Subject", "TicketType", "TicketTypes", "Tx", "UnauditedChange", "Updates", "User", "Users", "VisitCount", "Visits",
 ]

@@ -206,11 +206,21 @@ packs = Table(
     Column("published_by", Text, nullable=False),
 )
 
+releases = Table(
+    "releases", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),  # the gateway's number: 1, 2, ...
+    Column("release", Text, nullable=False, unique=True),  # FaceGate's own version (its wheel's)
+    Column("files", Text, nullable=False),  # JSON [{name, sha256, size}], kept in <data>/updates/releases/<version>
+    Column("lock", Text, nullable=False),  # its hash-locked requirements (pip's format)
+    Column("published_at", Text, nullable=False),
+    Column("published_by", Text, nullable=False),
+)
+
 rollouts = Table(
     "rollouts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", Text, nullable=False),  # "pack"
-    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # "pack" | "software"
+    Column("name", Text, nullable=False),  # the pack's; "facegate" for a release
     Column("version", Integer, nullable=False),
     Column("stages", Text, nullable=False),  # JSON [[device, ...], ...]: who gets it, stage by stage
     Column("stage", Integer, nullable=False),  # the stage going out now (0-based)

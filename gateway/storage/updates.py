@@ -1,4 +1,5 @@
-"""Updates over the air: published model packs, rollouts stage by stage, and each update command a device got."""
+"""Updates over the air: published model packs and FaceGate releases, rollouts stage by stage, and each update
+command a device got."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select, update
 
-from gateway.storage.schema import device_updates, packs, rollouts
+from gateway.storage.schema import device_updates, packs, releases, rollouts
 
 if TYPE_CHECKING:
     from gateway.storage.database import Database, Tx
@@ -23,6 +24,20 @@ class PackVersion:
     reference: list[dict]  # [{file, embedding}]
     published_at: str
     published_by: str
+
+
+@dataclass(frozen=True)
+class ReleaseVersion:
+    version: int  # the gateway's number
+    release: str  # FaceGate's version
+    files: list[dict]  # [{name, sha256, size}]
+    lock: str
+    published_at: str
+    published_by: str
+
+    @property
+    def name(self) -> str:
+        return "facegate"
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class DeviceUpdate:
 
 _PACK = (packs.c.name, packs.c.version, packs.c.files, packs.c.manifest, packs.c.reference, packs.c.published_at,
          packs.c.published_by)
+_RELEASE = (releases.c.version, releases.c.release, releases.c.files, releases.c.lock, releases.c.published_at,
+            releases.c.published_by)
 _ROLLOUT = (rollouts.c.id, rollouts.c.kind, rollouts.c.name, rollouts.c.version, rollouts.c.stages, rollouts.c.stage,
             rollouts.c.state, rollouts.c.reason, rollouts.c.created_at, rollouts.c.created_by, rollouts.c.updated_at)
 _UPDATE = (device_updates.c.device, device_updates.c.sequence, device_updates.c.kind, device_updates.c.name,
@@ -77,6 +94,11 @@ _NEWEST = select(*_UPDATE).join(_LATEST, (device_updates.c.device == _LATEST.c.d
 def _pack(row) -> PackVersion:
     name, version, files, manifest, reference, at, by = row
     return PackVersion(name, version, json.loads(files), manifest, json.loads(reference), at, by)
+
+
+def _release(row) -> ReleaseVersion:
+    version, release, files, lock, at, by = row
+    return ReleaseVersion(version, release, json.loads(files), lock, at, by)
 
 
 def _rollout(row) -> Rollout:
@@ -119,6 +141,27 @@ class Updates:
         """Every published pack version, newest first."""
         return [_pack(r) for r in self._all(select(*_PACK).order_by(packs.c.published_at.desc(),
                                                                       packs.c.version.desc()))]
+
+    # releases
+
+    def add_release(self, tx: Tx, release: str, files: list[dict], lock: str, by: str) -> int:
+        """Record FaceGate `release` as the next release; its number."""
+        version = (tx.execute(select(func.max(releases.c.version))).scalar() or 0) + 1
+        tx.execute(insert(releases).values(version=version, release=release, files=json.dumps(files), lock=lock,
+                                           published_at=tx.now, published_by=by))
+        return version
+
+    def release(self, version: int) -> ReleaseVersion | None:
+        rows = self._all(select(*_RELEASE).where(releases.c.version == version))
+        return _release(rows[0]) if rows else None
+
+    def release_named(self, release: str) -> ReleaseVersion | None:
+        rows = self._all(select(*_RELEASE).where(releases.c.release == release))
+        return _release(rows[0]) if rows else None
+
+    def releases(self) -> list[ReleaseVersion]:
+        """Every published release, newest first."""
+        return [_release(r) for r in self._all(select(*_RELEASE).order_by(releases.c.version.desc()))]
 
     # rollouts
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway.errors import NotAuthenticated, NotFound
 from gateway.services.updates.packs import pack_folder
+from gateway.services.updates.releases import release_folder
 from gateway.storage import Device, Store
 from wire.signing import public_key_from_text
 from wire.updates import device_of_request, verify_request
@@ -42,3 +43,11 @@ def pack_file(store: Store, updates_dir: Path, name: str, version: int, file: st
     if pack is None or file not in {f["name"] for f in pack.files}:
         raise NotFound("pack {name} version {version} has no file {file}", name=name, version=version, file=file)
     return pack_folder(updates_dir, name, version) / file
+
+
+def release_file(store: Store, updates_dir: Path, version: int, file: str) -> Path:
+    """The file `file` of published release `version`; NotFound if it is not one of its files."""
+    release = store.updates.release(version)
+    if release is None or file not in {f["name"] for f in release.files}:
+        raise NotFound("release {version} has no file {file}", version=version, file=file)
+    return release_folder(updates_dir, version) / file

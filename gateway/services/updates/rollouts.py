@@ -1,12 +1,14 @@
-"""A model pack going out to the fleet stage by stage, stopping by itself when the updated devices do worse (issue 29).
+"""A model pack or a FaceGate release going out to the fleet stage by stage, stopping by itself when the updated
+devices do worse (issue 29).
 
-A rollout names a published pack version and its stages: some devices, a site, or a share of the fleet first, then
-the rest. Each device of the stage going out gets a signed `cmd/update` (retained; a number of its own, so a replay
-is refused) and answers with an `update` event: applied -- fetched, hash-checked, self-tested, and its node running
-on it -- or refused and why. The next stage goes out only when every device of this one has applied it and then
-sent a healthy heartbeat on it: no camera in error, and at least `FPS_KEPT` of the frame rate it had before.
+A rollout names a published pack version (or release) and its stages: some devices, a site, or a share of the fleet
+first, then the rest. Each device of the stage going out gets a signed `cmd/update` (retained; a number of its own,
+so a replay is refused) and answers with an `update` event: applied -- fetched, hash-checked, self-tested (a pack) or
+health-checked (a release), and its node running on it -- or refused and why. The next stage goes out only when
+every device of this one has applied it and then sent a healthy heartbeat on it: no camera in error, and at least
+`FPS_KEPT` of the frame rate it had before.
 
-One device refusing, or unhealthy on the new pack, stops the rollout: every device that took it is sent back to the
+One device refusing, or unhealthy on the new version, stops the rollout: every device that took it is sent back to the
 version it ran before (a command signed as a rollback), and the stages not reached never see it. An admin may stop
 a rollout by hand the same way. Every start, stage and stop is audited.
 """
@@ -20,7 +22,7 @@ from datetime import datetime, timezone
 
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.security.secrets import GatewaySecrets
-from gateway.storage import Device, DeviceUpdate, PackVersion, Rollout, Store, Tx
+from gateway.storage import Device, DeviceUpdate, PackVersion, ReleaseVersion, Rollout, Store, Tx
 from wire.commands import UPDATE, sign_command
 from wire.topics import cmd_topic
 from wire.updates import Reference, UpdateCommand, UpdateFile
@@ -31,18 +33,26 @@ Publish = Callable[[str, bytes], bool]  # retained, QoS 1; True once the broker 
 FPS_KEPT = 0.5  # of the frame rate before the update: a device doing worse is unhealthy on the new pack
 
 
-def targets(store: Store, name: str) -> list[Device]:
-    """The devices a rollout of pack `name` is for: active gates running that pack (kiosks and exam devices take
-    their packs with their next release)."""
-    return sorted((d for d in store.devices.all() if d.active and d.kind == "gate" and d.model_pack == name
-                   and d.gallery_key), key=lambda d: d.id)
+Published = PackVersion | ReleaseVersion
 
 
-def plan(store: Store, name: str, stages: list[dict], rest: bool = True) -> list[list[str]]:
+def targets(store: Store, kind: str, name: str) -> list[Device]:
+    """The devices a rollout is for: active gates (that run pack `name`, for a pack). Kiosks and exam devices take
+    packs and releases with their local files for now."""
+    return sorted((d for d in store.devices.all() if d.active and d.kind == "gate" and d.gallery_key
+                   and (kind == "software" or d.model_pack == name)), key=lambda d: d.id)
+
+
+def published(store: Store, kind: str, name: str, version: int) -> Published | None:
+    """The published pack version, or release, a rollout installs."""
+    return store.updates.release(version) if kind == "software" else store.updates.pack(name, version)
+
+
+def plan(store: Store, name: str, stages: list[dict], rest: bool = True, kind: str = "pack") -> list[list[str]]:
     """Device ids stage by stage, from stage specs -- {"devices": [...]}, {"site": ...} or {"share": percent of the
     fleet} -- each taking from the devices no earlier stage took; with `rest`, whatever is left is the last
     stage."""
-    fleet = targets(store, name)
+    fleet = targets(store, kind, name)
     left = [d.id for d in fleet]
     planned: list[list[str]] = []
     for number, spec in enumerate(stages, start=1):
@@ -51,7 +61,7 @@ def plan(store: Store, name: str, stages: list[dict], rest: bool = True) -> list
             if unknown:
                 raise Invalid("stage {stage}: {devices} not among the devices this rollout is for (active gates on "
                               "pack {name}, not in an earlier stage)", stage=number, devices=", ".join(unknown),
-                              name=name)
+                              name=name if kind == "pack" else "*")
             chosen = [d for d in left if d in spec["devices"]]
         elif spec.get("site"):
             chosen = [d.id for d in fleet if d.site == spec["site"] and d.id in left]
@@ -66,25 +76,29 @@ def plan(store: Store, name: str, stages: list[dict], rest: bool = True) -> list
     if left and rest:
         planned.append(left)
     if not planned:
-        raise Invalid("no active gate runs pack {name}: nothing to roll out", name=name)
+        raise Invalid("no active gate runs pack {name}: nothing to roll out", name=name if kind == "pack" else "*")
     return planned
 
 
 def start(store: Store, secrets: GatewaySecrets, publish: Publish | None, name: str, version: int,
-          stages: list[dict], by: str, url: str, rest: bool = True) -> Rollout:
-    """Start rolling out version `version` of pack `name` in `stages` (see `plan`; `rest`: and then to the rest of
-    the fleet): the first stage's commands go out now. Conflict if a rollout of that pack is still running."""
-    pack = store.updates.pack(name, version)
-    if pack is None:
+          stages: list[dict], by: str, url: str, rest: bool = True, kind: str = "pack") -> Rollout:
+    """Start rolling out version `version` of pack `name` (or, `kind` software, release `version`) in `stages` (see
+    `plan`; `rest`: and then to the rest of the fleet): the first stage's commands go out now. Conflict if a rollout
+    of that pack (or of a release) is still running."""
+    name = "facegate" if kind == "software" else name
+    made = published(store, kind, name, version)
+    if made is None and kind == "software":
+        raise NotFound("no published release {version}", version=version)
+    if made is None:
         raise NotFound("pack {name} has no published version {version}", name=name, version=version)
-    planned = plan(store, name, stages, rest)
+    planned = plan(store, name, stages, rest, kind)
     with store.db.transaction() as tx:
         if any(r.name == name for r in store.updates.rollouts(running_only=True)):
             raise Conflict("a rollout of pack {name} is still running: stop it first", name=name)
-        rollout_id = store.updates.add_rollout(tx, "pack", name, version, planned, by)
+        rollout_id = store.updates.add_rollout(tx, kind, name, version, planned, by)
         tx.audit(f"user:{by}", "rollout.started", f"{name}@{version}", {"rollout": rollout_id, "stages": planned})
         for device in planned[0]:
-            _command(store, tx, secrets, store.devices.get(device), pack, rollout_id, by, url)
+            _command(store, tx, secrets, store.devices.get(device), made, rollout_id, by, url)
     _publish_all(store, publish)
     return store.updates.rollout(rollout_id)
 
@@ -125,28 +139,28 @@ def advance(store: Store, secrets: GatewaySecrets, publish: Publish | None, url:
                 store.updates.set_rollout(tx, rollout.id, stage=stage, state="running")
                 tx.audit("system", "rollout.stage", f"{rollout.name}@{rollout.version}",
                          {"rollout": rollout.id, "stage": stage + 1, "devices": rollout.stages[stage]})
-                pack = store.updates.pack(rollout.name, rollout.version)
+                made = published(store, rollout.kind, rollout.name, rollout.version)
                 for device in rollout.stages[stage]:
-                    _command(store, tx, secrets, store.devices.get(device), pack, rollout.id, "system", url)
+                    _command(store, tx, secrets, store.devices.get(device), made, rollout.id, "system", url)
         changed.append(rollout.id)
     if changed:
         _publish_all(store, publish)
     return [store.updates.rollout(r) for r in changed]
 
 
-def health(device: Device, command: DeviceUpdate) -> tuple[bool | None, str]:
+def health(store: Store, device: Device, command: DeviceUpdate) -> tuple[bool | None, str]:
     """(healthy, why not) of `device` on what `command` installed, from its heartbeats since; None: no heartbeat on
     it yet."""
     beat = device.last_heartbeat or {}
     # A heartbeat saying it runs the version is one sent since: it could not say so before (had it run the version
     # already, the command would have changed nothing). Its time is the device's clock, not comparable with ours.
-    if command.reported_at is None or beat.get("pack_version") != command.version:
+    if command.reported_at is None or _running(store, command.kind, beat) != command.version:
         return None, ""
     if beat.get("camera_error"):
-        return False, f"camera error on the new pack: {beat['camera_error']}"
+        return False, f"camera error on the new {command.kind}: {beat['camera_error']}"
     fps = float(beat.get("fps") or 0.0)
     if command.baseline_fps and fps < FPS_KEPT * command.baseline_fps:
-        return False, f"{fps:.1f} fps on the new pack, {command.baseline_fps:.1f} before"
+        return False, f"{fps:.1f} fps on the new {command.kind}, {command.baseline_fps:.1f} before"
     return True, ""
 
 
@@ -161,7 +175,7 @@ def _judge(store: Store, rollout: Rollout) -> tuple[str, bool]:
         elif command.outcome == "refused":
             return f"{device_id} refused it: {command.reason}", waiting
         else:
-            healthy, why = health(store.devices.get(device_id), command)
+            healthy, why = health(store, store.devices.get(device_id), command)
             if healthy is False:
                 return f"{device_id}: {why}", waiting
             waiting = waiting or healthy is None
@@ -177,8 +191,9 @@ def _stop(store: Store, tx: Tx, secrets: GatewaySecrets, rollout: Rollout, by: s
         device = store.devices.get(command.device)
         if device is None or not device.active:
             continue
-        previous = store.updates.pack(rollout.name, command.previous) if command.previous else None
-        _command(store, tx, secrets, device, previous, rollout.id, by, url, rollback_to=command.previous or 0)
+        previous = published(store, rollout.kind, rollout.name, command.previous) if command.previous else None
+        _command(store, tx, secrets, device, previous, rollout.id, by, url, rollback_to=command.previous or 0,
+                 kind=rollout.kind)
         back.append(command.device)
     tx.audit(f"user:{by}" if by != "system" else "system", "rollout.stopped", f"{rollout.name}@{rollout.version}",
              {"rollout": rollout.id, "reason": reason[:1000], "rolled_back": back})
@@ -186,27 +201,40 @@ def _stop(store: Store, tx: Tx, secrets: GatewaySecrets, rollout: Rollout, by: s
                 ", ".join(back) or "no device")
 
 
-def _command(store: Store, tx: Tx, secrets: GatewaySecrets, device: Device, pack: PackVersion | None,
-             rollout: int | None, by: str, url: str, rollback_to: int | None = None) -> None:
-    """Record the device's next update command: install `pack`, or (`rollback_to`) go back to that version --
-    `pack` then being it, or None for the pack the device came with (0)."""
+def _running(store: Store, kind: str, beat: dict) -> int:
+    """The version of `kind` a heartbeat says the device runs: its pack version, or the number of the published
+    release it names (0: a pack it came with, a release it was provisioned with)."""
+    if kind == "pack":
+        return int(beat.get("pack_version") or 0)
+    release = store.updates.release_named(beat["software"]) if beat.get("software") else None
+    return release.version if release else 0
+
+
+def _command(store: Store, tx: Tx, secrets: GatewaySecrets, device: Device, made: Published | None,
+             rollout: int | None, by: str, url: str, rollback_to: int | None = None, kind: str | None = None) -> None:
+    """Record the device's next update command: install `made` (a pack version or a release), or (`rollback_to`) go
+    back to that version -- `made` then being it, or None for what the device came with (0)."""
+    kind = kind or ("software" if isinstance(made, ReleaseVersion) else "pack")
     beat = device.last_heartbeat or {}
-    running = int(beat.get("pack_version") or 0)
     sequence = store.updates.next_sequence(tx, device.id)
-    version = rollback_to if rollback_to is not None else pack.version
-    name = pack.name if pack else device.model_pack
+    version = rollback_to if rollback_to is not None else made.version
+    name = "facegate" if kind == "software" else made.name if made else device.model_pack
+    where = f"releases/{version}" if kind == "software" else f"packs/{name}/{version}"
     command = UpdateCommand(
-        device=device.id, sequence=sequence, name=name, version=version, rollback=rollback_to is not None,
-        rollout=rollout, url=f"{url}/api/updates/packs/{name}/{version}" if pack else "",
-        files=[UpdateFile(**f) for f in pack.files] if pack else [], manifest=pack.manifest if pack else "",
-        reference=[Reference(**r) for r in pack.reference] if pack else [],
+        device=device.id, sequence=sequence, kind=kind, name=name, version=version,
+        release=made.release if isinstance(made, ReleaseVersion) else None, rollback=rollback_to is not None,
+        rollout=rollout, url=f"{url}/api/updates/{where}" if made else "",
+        files=[UpdateFile(**f) for f in made.files] if made else [],
+        manifest=made.manifest if isinstance(made, PackVersion) else "",
+        lock=made.lock if isinstance(made, ReleaseVersion) else "",
+        reference=[Reference(**r) for r in made.reference] if isinstance(made, PackVersion) else [],
         issued_at=datetime.now(timezone.utc), by=by)
     payload = sign_command(command, secrets.signing_key)
-    store.updates.add_command(tx, device.id, sequence, "pack", name, version, rollback_to is not None, rollout,
-                              running, beat.get("fps"), payload)
+    store.updates.add_command(tx, device.id, sequence, kind, name, version, rollback_to is not None, rollout,
+                              _running(store, kind, beat), beat.get("fps"), payload)
     tx.audit("system" if by == "system" else f"user:{by}", "device.update", device.id,
-             {"sequence": sequence, "pack": name, "version": version, "rollback": rollback_to is not None,
-              "rollout": rollout})
+             {"sequence": sequence, "kind": kind, "name": name, "version": version,
+              "rollback": rollback_to is not None, "rollout": rollout})
 
 
 def publish_command(store: Store, publish: Publish, device: Device, command: DeviceUpdate) -> bool:

@@ -1,9 +1,9 @@
-"""Updates over the air: published model packs and their rollouts for admins (auditors read), and the packs' files
-for the devices themselves, each request signed by the device that makes it."""
+"""Updates over the air: published model packs and FaceGate releases and their rollouts for admins (auditors read),
+and their files for the devices themselves, each request signed by the device that makes it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from gateway.api.deps import AUDIT_ROLES, GatewayDep, require
 from gateway.services.updates import rollouts
-from gateway.services.updates.downloads import authenticate_device, pack_file
+from gateway.services.updates.downloads import authenticate_device, pack_file, release_file
 from gateway.storage import Device, Rollout, Session
 from wire.topics import ID_PATTERN
 from wire.updates import FILE_NAME
@@ -25,6 +25,14 @@ class PackView(BaseModel):
     version: int
     files: list[dict]  # [{name, sha256, size}]
     references: int  # photos in its self-test
+    published_at: str
+    published_by: str
+
+
+class ReleaseView(BaseModel):
+    version: int  # the gateway's number
+    release: str  # FaceGate's version
+    files: list[dict]  # [{name, sha256, size}]
     published_at: str
     published_by: str
 
@@ -44,8 +52,9 @@ class StageIn(BaseModel):
 
 
 class RolloutIn(BaseModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    version: int = Field(ge=1, le=2**31 - 1)
+    kind: Literal["pack", "software"] = "pack"
+    name: str = Field("facegate", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the pack (a release: facegate)")
+    version: int = Field(ge=1, le=2**31 - 1, description="the pack's version, or the release's number")
     stages: list[StageIn] = Field(default_factory=list, max_length=20,
                                   description="stage by stage; the devices no stage names are the last stage")
     rest: bool = Field(True, description="false: only the devices the stages name get it")
@@ -65,9 +74,10 @@ class RolloutDeviceView(BaseModel):
 
 class RolloutView(BaseModel):
     id: int
-    kind: str
+    kind: str  # pack | software
     name: str
     version: int
+    release: str | None  # software: FaceGate's version
     stage: int  # the stage going out (1-based)
     stages: list[list[RolloutDeviceView]]
     state: str  # running | done | stopped
@@ -85,7 +95,9 @@ def _rollout_view(gw, rollout: Rollout) -> RolloutView:
                                  reason=firsts[d].reason if d in firsts else None,
                                  self_test=firsts[d].self_test if d in firsts else None, rolled_back=d in back)
                for d in stage] for stage in rollout.stages]
+    made = gw.store.updates.release(rollout.version) if rollout.kind == "software" else None
     return RolloutView(id=rollout.id, kind=rollout.kind, name=rollout.name, version=rollout.version,
+                       release=made.release if made else None,
                        stage=rollout.stage + 1, stages=stages, state=rollout.state, reason=rollout.reason,
                        created_at=rollout.created_at, created_by=rollout.created_by, updated_at=rollout.updated_at)
 
@@ -97,6 +109,13 @@ def list_packs(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDI
                      published_at=p.published_at, published_by=p.published_by) for p in gw.store.updates.packs()]
 
 
+@router.get("/releases", response_model=list[ReleaseView])
+def list_releases(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> list[ReleaseView]:
+    """Every published FaceGate release, newest first (`facegate releases publish` publishes one)."""
+    return [ReleaseView(version=r.version, release=r.release, files=r.files, published_at=r.published_at,
+                        published_by=r.published_by) for r in gw.store.updates.releases()]
+
+
 @router.get("/rollouts", response_model=list[RolloutView])
 def list_rollouts(gw: GatewayDep, session: Annotated[Session, Depends(require(*AUDIT_ROLES))]) -> list[RolloutView]:
     """Rollouts, newest first: their stage, each device's outcome, why one stopped."""
@@ -106,10 +125,10 @@ def list_rollouts(gw: GatewayDep, session: Annotated[Session, Depends(require(*A
 @router.post("/rollouts", status_code=201, response_model=RolloutView)
 def start_rollout(body: RolloutIn, gw: GatewayDep, session: Annotated[Session, Depends(require("admin"))]
                   ) -> RolloutView:
-    """Roll a published pack version out stage by stage; the first stage's devices get it now."""
+    """Roll a published pack version, or release, out stage by stage; the first stage's devices get it now."""
     rollout = rollouts.start(gw.store, gw.secrets, gw.publish, body.name, body.version,
                              [s.model_dump(exclude_none=True) for s in body.stages], session.user.name,
-                             gw.config.download_url, body.rest)
+                             gw.config.download_url, body.rest, body.kind)
     return _rollout_view(gw, rollout)
 
 
@@ -134,4 +153,13 @@ def pack_download(name: PackName, version: Annotated[int, Path(ge=1, le=2**31 - 
                   gw: GatewayDep, device: Annotated[Device, Depends(signed_device)]) -> FileResponse:
     """One file of a published pack, for a device (HTTP ranges: a cut download goes on where it stopped)."""
     return FileResponse(pack_file(gw.store, gw.config.updates_dir, name, version, file),
+                        media_type="application/octet-stream")
+
+
+@router.get("/updates/releases/{version}/{file}", response_class=FileResponse)
+def release_download(version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                     file: Annotated[str, Path(pattern=FILE_NAME)], gw: GatewayDep,
+                     device: Annotated[Device, Depends(signed_device)]) -> FileResponse:
+    """One file of a published release, for a device (HTTP ranges, as for packs)."""
+    return FileResponse(release_file(gw.store, gw.config.updates_dir, version, file),
                         media_type="application/octet-stream")

@@ -1,10 +1,11 @@
-"""Running a fleet from one place (issue 29): model packs over the air, in staged rollouts.
+"""Running a fleet from one place (issue 29): model packs and FaceGate releases over the air, in staged rollouts.
 
 Revision ID: 0019
 Revises: 0018
 
 - `packs`: each published version of a model pack: its files (kept in the gateway's data folder), manifest and
   self-test references.
+- `releases`: each published release of FaceGate: its wheel, its hash-locked requirements, the wheels they need.
 - `rollouts`: an update going out stage by stage, and where it stands.
 - `device_updates`: every update command sent to a device, and what the device made of it.
 """
@@ -23,6 +24,13 @@ def upgrade() -> None:
                     sa.Column("files", sa.Text, nullable=False),
                     sa.Column("manifest", sa.Text, nullable=False),
                     sa.Column("reference", sa.Text, nullable=False),
+                    sa.Column("published_at", sa.Text, nullable=False),
+                    sa.Column("published_by", sa.Text, nullable=False))
+    op.create_table("releases",
+                    sa.Column("version", sa.Integer, primary_key=True),
+                    sa.Column("release", sa.Text, nullable=False, unique=True),
+                    sa.Column("files", sa.Text, nullable=False),
+                    sa.Column("lock", sa.Text, nullable=False),
                     sa.Column("published_at", sa.Text, nullable=False),
                     sa.Column("published_by", sa.Text, nullable=False))
     op.create_table("rollouts",
@@ -61,4 +69,5 @@ def downgrade() -> None:
     op.drop_index("device_updates_rollout", "device_updates")
     op.drop_table("device_updates")
     op.drop_table("rollouts")
+    op.drop_table("releases")
     op.drop_table("packs")
