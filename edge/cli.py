@@ -19,6 +19,7 @@ from edge.node.managed import ManagedGate
 from edge.node.packs import open_pack
 from edge.node.runner import StatusLine, print_json_line
 from edge.settings import EdgeConfig, load_config
+from edge.updates.launcher import launch
 from edge.vision.gallery import GalleryStore
 from edge.vision.liveness import LivenessChecker
 from emrtd.link.apdu import CardError
@@ -51,7 +52,15 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         summary = node.run(print_json_line, max_frames=args.max_frames, status=StatusLine())
     finally:
         node.close()
+    if getattr(node, "exit_code", None) is not None:  # switched releases: the launcher starts the new one
+        return node.exit_code
     return node.log_summary(summary)
+
+
+def cmd_edge_launch(args: argparse.Namespace) -> int:
+    """Run the device's FaceGate release under the launcher (releases over the air, edge/updates/launcher.py)."""
+    args_after = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return launch(Path(args.home), args_after, args.health_timeout)
 
 
 def cmd_edge_flush(args: argparse.Namespace) -> int:
@@ -240,6 +249,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--bundle", help="device bundle (facegate provision device): publish signed events over MQTT")
     run.add_argument("--mqtt", help="broker URL overriding the bundle's, mqtt://host:port")
     run.set_defaults(func=cmd_edge_run)
+    launcher = edge.add_parser("launch", help="run this device's FaceGate release, switching releases the gateway "
+                                              "sends: facegate edge launch --home DIR -- edge run --bundle ...")
+    launcher.add_argument("--home", required=True, help="the releases' folder (made on the first start)")
+    launcher.add_argument("--health-timeout", type=float, default=120.0,
+                          help="seconds a new release has to come up healthy before the launcher switches back")
+    launcher.add_argument("args", nargs=argparse.REMAINDER, help="-- then the facegate command to run")
+    launcher.set_defaults(func=cmd_edge_launch)
     flush = with_config(edge.add_parser("flush", help="send the outbox's events to the broker and exit"))
     flush.add_argument("--bundle", required=True)
     flush.add_argument("--mqtt", help="broker URL overriding the bundle's")

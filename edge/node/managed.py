@@ -12,12 +12,16 @@ TOML file if it never had one. Between frames it looks for a newer version:
 
 A model pack the gateway sent is switched to the same way, once it is fetched and self-tested (edge/updates/
 packs.py): the node restarts on it and must show it works -- every camera delivers a frame and the detector runs on
-it -- or it switches back to the pack it ran before, by itself, and says why.
+it -- or it switches back to the pack it ran before, by itself, and says why. A release of FaceGate, once installed
+beside this one (edge/updates/software.py), is switched to by stopping the node and leaving to the launcher, which
+starts the new release on trial: the same test, passed, tells the launcher it is healthy.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +32,9 @@ from edge.node.gate_node import GateNode, build_gate
 from edge.node.packs import open_pack
 from edge.node.runner import RunSummary, StatusLine
 from edge.settings import EdgeConfig
-from edge.updates.packs import PackUpdates, Prepared
+from edge.updates.commands import Prepared, Updates
+from edge.updates.packs import PackInstaller
+from edge.updates.software import HOME_ENV, SWITCH_EXIT, SoftwareInstaller
 from wire.bundle import DeviceBundle
 
 log = logging.getLogger(__name__)
@@ -70,15 +76,22 @@ class ManagedGate:
         self._next: Callable[[], None] | None = None  # what the node stopped for: a restart on something new
         self._trial: _Trial | None = None
         self._failed: str | None = None  # why the node on trial failed
+        self.exit_code: int | None = None  # SWITCH_EXIT: stopped for the launcher to start another release
         config = starting_config(bundle, make_config)
-        self.updates = PackUpdates(bundle, config.models, config.quality,
-                                   config_path(bundle, config.events.outbox).with_name("updates.json"))
-        self.node: GateNode | None = self._build(config)
+        self.packs = PackInstaller(bundle, config.models, config.quality)
+        self.software = SoftwareInstaller(bundle, os.environ.get(HOME_ENV))
+        self.updates = Updates(bundle, config_path(bundle, config.events.outbox).with_name("updates.json"),
+                               {"pack": self.packs, "software": self.software})
+        self.node: GateNode | None = self._build(config, take_retained=False)
         self.node.link.configs.started()
+        self._release_trial()  # before the retained update command: it may be the release just undone
+        if self.node.link.update:
+            self.updates.handle(self.node.link.update)
 
     def run(self, emit: Callable[[dict], None], status: StatusLine | None = None,
             max_frames: int | None = None) -> RunSummary:
-        """Run until the cameras' sources end (or Ctrl-C, or `max_frames`), through every configuration change."""
+        """Run until the cameras' sources end (or Ctrl-C, or `max_frames`), through every configuration change and
+        pack update, or until it switched releases (`exit_code` SWITCH_EXIT)."""
         while True:
             try:
                 summary = self.node.run(emit, max_frames=max_frames, status=status, should_stop=self._between_frames)
@@ -96,17 +109,20 @@ class ManagedGate:
                 step()
             else:
                 return summary
+            if self.exit_code is not None:  # another release runs next: the launcher starts it
+                return summary
 
     def close(self) -> int:
         """Stop the node (see GateNode.close); events left in the outbox."""
-        return self.node.close()
+        return self.node.close() if self.node else 0
 
     def log_summary(self, summary: RunSummary) -> int:
         return self.node.log_summary(summary)
 
-    def _build(self, config: EdgeConfig) -> GateNode:
-        """The gate node on `config` and the pack version running, wired to take the gateway's pack updates."""
-        running = self.updates.installed.open_running() if config.models.pack == self.bundle.model_pack else None
+    def _build(self, config: EdgeConfig, take_retained: bool = True) -> GateNode:
+        """The gate node on `config` and the pack version running, wired to take the gateway's updates (and the one
+        retained for it, with `take_retained`)."""
+        running = self.packs.installed.open_running() if config.models.pack == self.bundle.model_pack else None
         pack = open_pack(config, len(config.camera_list(self.sources)), running)
         node = build_gate(config, self.sources, gallery=self.gallery, bundle=self.bundle, mqtt=self.mqtt,
                           realtime=self.realtime, pack=pack)
@@ -114,7 +130,7 @@ class ManagedGate:
         link.events.pack_version = running.version if running else 0
         self.updates.events = link.events
         link.on_update = self.updates.handle
-        if link.update:  # retained: it came while the node was being built
+        if link.update and take_retained:  # retained: it came while the node was being built
             self.updates.handle(link.update)
         return node
 
@@ -155,26 +171,56 @@ class ManagedGate:
         config = self.node.config
         command = prepared.command
         what = f"pack {command.name} version {command.version}"
-        before = self.updates.installed.switch(command.version)
+        before = self.packs.installed.switch(command.version)
 
         def failed(why: str) -> None:
-            self.updates.installed.restore(before)
+            self.packs.installed.restore(before)
             self._restart(config, f"pack {command.name} version {before.get('version') or 0}, as before")
             self.updates.refused(prepared, why)
 
         self._try(what, lambda: self._restart(config, what), lambda: self.updates.applied(prepared), failed,
                   detection=True)
 
+    def _release_switch(self, prepared: Prepared) -> None:
+        """Stop the node and leave the launcher to start the prepared release (on trial)."""
+        self.node.close()
+        self.node = None
+        self.software.switch(prepared)
+        self.exit_code = SWITCH_EXIT
+
+    def _release_trial(self) -> None:
+        """At start: say what became of a release switched to and undone by the launcher; or, this process being
+        the release switched to, put it on trial -- passed, the launcher is told it is healthy."""
+        undone = self.software.undone()
+        if undone:
+            self.updates.refused(undone[0], f"health check failed: {undone[1]}")
+        prepared = self.software.on_trial()
+        if prepared is None:
+            return
+
+        def passed() -> None:
+            self.software.healthy()
+            self.updates.applied(prepared)
+
+        def failed(why: str) -> None:
+            sys.exit(f"release {prepared.command.version} is not healthy: {why}")  # the launcher switches back
+
+        window = SETTLE_S + max(f.camera.settings.open_timeout_s for f in self.node.feeds)
+        self._trial = _Trial(f"FaceGate {prepared.command.release}", window, time.monotonic() + window, True,
+                             passed, failed)
+
     def _between_frames(self) -> bool:
         """Called by the loop between frames (and while it waits for one): True to stop the node for a restart."""
         if self._trial is not None:
             return self._judge_trial()
         if self.updates.ready.is_set():
-            prepared = self.updates.take()
+            prepared = self.updates.waiting()
             if prepared is not None:
-                log.info("pack %s version %d ready: restarting the node on it", prepared.command.name,
-                         prepared.command.version)
-                self._next = lambda: self._pack_switch(prepared)
+                command = prepared.command
+                log.info("%s %s version %d ready: stopping the node for it", command.kind, command.name,
+                         command.version)
+                self._next = (lambda: self._pack_switch(prepared)) if command.kind == "pack" \
+                    else (lambda: self._release_switch(prepared))
                 return True
         configs = self.node.link.configs
         if not configs.arrived.is_set():

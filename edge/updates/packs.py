@@ -1,31 +1,28 @@
 """Model packs from the gateway (issue 29): fetched, checked, self-tested, switched to, the previous one kept.
 
-A `cmd/update` (wire/updates.py) is checked first -- the gateway's signature, this device, a sequence number above
-the last one taken (else it is a replay), the pack this device runs, and a version not older than the running one
-unless it is signed as a rollback. Then, on a thread of its own while the node goes on: the free disk is checked,
-the files are fetched over HTTPS and checked against their hashes (edge/updates/download.py), and the pack is
-self-tested -- it must embed the update's reference photos within tolerance of the embeddings the fleet's pack gives
-them, so that the templates in this device's gallery still match. Only then does the node switch to it (edge/node/
-managed.py): it restarts on the new pack and must show it works, else it switches back by itself.
+A pack update, once its command is checked (edge/updates/commands.py: signature, device, replay, downgrade) and found
+to be for the pack this device runs, is prepared on a thread of its own while the node goes on: the free disk is
+checked, the files are fetched over HTTPS and checked against their hashes (edge/updates/download.py), and the pack
+is self-tested -- it must embed the update's reference photos within tolerance of the embeddings the fleet's pack
+gives them, so that the templates in this device's gallery still match. Only then does the node switch to it
+(edge/node/managed.py): it restarts on the new pack and must show it works, else it switches back by itself.
 
 On disk, under `<models.dir>/packs/<pack>/`: a folder per version holding its files and the signed command they came
 with (checked again whenever the pack is opened), and `state.json` naming the version running and the one before,
-which is kept for going back. Every outcome goes to the gateway as an `update` event.
+which is kept for going back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge.link.events import DeviceEvents
+from edge.updates.commands import UpdateRefused, write_atomically
 from edge.updates.download import Downloader, DownloadError
 from models import LoadedPack
 from models.manifest import Manifest, ModelFileError, parse_manifest
@@ -35,7 +32,6 @@ from models.quality import QualitySettings
 from models.settings import ModelSettings
 from wire.bundle import DeviceBundle
 from wire.commands import CommandRefused
-from wire.events import UpdateEvent
 from wire.signing import public_key_from_text
 from wire.updates import UpdateCommand, open_update
 
@@ -84,12 +80,7 @@ class InstalledPacks:
     def restore(self, state: dict) -> None:
         """Write `state` atomically (a crash leaves the old one or the new one), and delete versions it names not."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.root / "state.json.tmp"
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / "state.json")
+        write_atomically(self.root / "state.json", json.dumps(state).encode())
         kept = {str(state.get("version")), str(state.get("previous"))}
         for old in self.root.iterdir():
             if old.is_dir() and old.name not in kept and old.name.isdigit() and not self._busy(old):
@@ -138,144 +129,48 @@ def self_test(pack: LoadedPack, command: UpdateCommand, folder: Path, quality: Q
     return least
 
 
-@dataclass
-class Prepared:
-    """A pack version fetched and self-tested, waiting for the node to switch to it."""
+class PackInstaller:
+    """Installs versions of this device's model pack: fetched, checked and self-tested into their own folder; the
+    node then switches to one (`installed.switch`) and back (`installed.restore`)."""
 
-    command: UpdateCommand
-    self_test: float | None
+    kind = "pack"
 
-
-class PackUpdates:
-    """This device's pack updates from the gateway: what is checked, fetched and self-tested, and what is reported.
-
-    One object for the life of the process; each link the node opens hands it its commands (`handle`) and its
-    events (`events`)."""
-
-    def __init__(self, bundle: DeviceBundle, models: ModelSettings, quality: QualitySettings, state_path: Path):
+    def __init__(self, bundle: DeviceBundle, models: ModelSettings, quality: QualitySettings):
         self.bundle, self.models, self.quality = bundle, models, quality
         self.installed = InstalledPacks(models.dir, bundle)
-        self.state_path = Path(state_path)  # the last sequence number taken, beside the outbox
-        self.events: DeviceEvents | None = None
-        self.ready = threading.Event()  # set while a prepared version waits
-        self._prepared: Prepared | None = None
-        self._latest = 0  # the newest command's sequence: a preparation for an older one is dropped
-        self._lock = threading.Lock()
         self.downloader = Downloader(bundle)
 
     @property
-    def sequence(self) -> int:
+    def running(self) -> int:
+        return self.installed.running
+
+    def refuses(self, command: UpdateCommand) -> str | None:
+        if command.name != self.bundle.model_pack:
+            return f"for pack {command.name}; this device runs {self.bundle.model_pack}"
+        return None
+
+    def prepare(self, command: UpdateCommand, payload: bytes) -> float | None:
+        """Fetch the version's files, keep its signed command beside them and self-test it; its least cosine."""
+        if not command.version:
+            return None  # the pack the device came with: nothing to fetch
+        folder = self.installed.folder(command.version)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (folder / ".fetching").touch()
         try:
-            return int(json.loads(self.state_path.read_text())["sequence"])
-        except (OSError, ValueError, KeyError):
-            return 0
-
-    def handle(self, payload: bytes) -> None:
-        """A `cmd/update` payload from the broker (an empty one: the gateway cleared it)."""
-        if not payload:
-            return
+            self.downloader.fetch_all(command.url, command.files, folder)
+        except DownloadError as exc:
+            raise UpdateRefused(str(exc)) from None
+        finally:
+            (folder / ".fetching").unlink(missing_ok=True)
+        write_atomically(folder / SIGNED, payload)
+        running = RunningPack(command.version, parse_manifest(command.manifest), folder)
         try:
-            command = open_update(payload, self.bundle.device, public_key_from_text(self.bundle.gateway_key))
-        except CommandRefused as exc:
-            self._report(None, "refused", reason=f"{exc.reason}: not applied ({exc})")
-            return
-        with self._lock:
-            taken = self.sequence
-            if command.sequence == taken or command.sequence == self._latest:
-                return  # the retained copy of one taken already
-            running = self.installed.running
-            if command.sequence < taken:
-                return self._report(command, "refused", reason=f"replayed: update {command.sequence} is older "
-                                                               f"than update {taken}, taken already")
-            self._take(command.sequence)
-            if command.name != self.bundle.model_pack:
-                return self._report(command, "refused", reason=f"for pack {command.name}; this device runs "
-                                                               f"{self.bundle.model_pack}")
-            if command.version < running and not command.rollback:
-                return self._report(command, "refused", reason=f"downgrade: version {command.version} is older "
-                                                               f"than version {running}, running, and not signed "
-                                                               "as a rollback")
-            self._prepared = None
-            self.ready.clear()
-            if command.version == running:
-                return self._report(command, "applied", reason="running it already")
-        log.info("update %d: pack %s version %d%s", command.sequence, command.name, command.version,
-                 " (a rollback)" if command.rollback else "")
-        threading.Thread(target=self._prepare, args=(command, payload), name="pack-update", daemon=True).start()
-
-    def take(self) -> Prepared | None:
-        """The prepared version waiting to be switched to, if any."""
-        with self._lock:
-            prepared, self._prepared = self._prepared, None
-            self.ready.clear()
-            return prepared
-
-    def applied(self, prepared: Prepared) -> None:
-        """The node runs the prepared version now."""
-        if self.events:
-            self.events.pack_version = prepared.command.version
-        self._report(prepared.command, "applied", self_test=prepared.self_test)
-
-    def refused(self, prepared: Prepared, reason: str) -> None:
-        """The node could not run the prepared version and runs the one before again."""
-        self._report(prepared.command, "refused", reason=reason, self_test=prepared.self_test)
-
-    def _prepare(self, command: UpdateCommand, payload: bytes) -> None:
-        score = None
-        try:
-            if command.version:
-                folder = self.installed.folder(command.version)
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                (folder / ".fetching").touch()
-                try:
-                    self.downloader.fetch_all(command.url, command.files, folder)
-                finally:
-                    (folder / ".fetching").unlink(missing_ok=True)
-                _write(folder / SIGNED, payload)
-                running = RunningPack(command.version, parse_manifest(command.manifest), folder)
-                pack = open_installed(running, self.models.model_copy(update={"threads": 1}))
-                score = self_test(pack, command, folder, self.quality)
-                del pack
-                if score < command.tolerance:
-                    raise DownloadError(f"self-test failed: a reference photo embeds at cosine {score:.3f} to the "
-                                        f"fleet's, below {command.tolerance:.2f}")
-                log.info("update %d: self-test passed (least cosine %.3f)", command.sequence, score)
-        except (DownloadError, ModelFileError, ValueError, OSError) as exc:
-            log.error("update %d: %s", command.sequence, exc)
-            self._report(command, "refused", reason=str(exc), self_test=score)
-            return
-        except Exception as exc:  # a pack that does not even load (a bad graph): refused, the node goes on
-            log.exception("update %d: the pack does not load", command.sequence)
-            self._report(command, "refused", reason=f"the pack does not load: {exc}", self_test=score)
-            return
-        with self._lock:
-            if command.sequence != self._latest:
-                return  # a newer command came meanwhile
-            self._prepared = Prepared(command, score)
-            self.ready.set()
-
-    def _take(self, sequence: int) -> None:
-        self._latest = sequence
-        _write(self.state_path, json.dumps({"sequence": sequence}).encode())
-
-    def _report(self, command: UpdateCommand | None, outcome: str, reason: str = "",
-                self_test: float | None = None) -> None:
-        if outcome == "refused":
-            log.error("update %s refused: %s", command.sequence if command else "message", reason)
-        if self.events:
-            self.events.append(UpdateEvent, name=command.name if command else self.bundle.model_pack,
-                               sequence=command.sequence if command else None,
-                               version=command.version if command else None, outcome=outcome,
-                               running=self.installed.running, rollout=command.rollout if command else None,
-                               self_test=self_test, reason=reason[:1000])
-
-
-def _write(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` atomically, owner-only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+            pack = open_installed(running, self.models.model_copy(update={"threads": 1}))
+        except ModelFileError as exc:
+            raise UpdateRefused(str(exc)) from None
+        score = self_test(pack, command, folder, self.quality)
+        if score < command.tolerance:
+            raise UpdateRefused(f"self-test failed: a reference photo embeds at cosine {score:.3f} to the fleet's, "
+                                f"below {command.tolerance:.2f}", score)
+        log.info("update %d: self-test passed (least cosine %.3f)", command.sequence, score)
+        return score
