@@ -26,7 +26,9 @@ WIDTH, HEIGHT = 640, 360
 class Device:
     """`facegate edge run --bundle` on a network camera, its verdict lines collected as they come."""
 
-    def __init__(self, stack: Stack, device: str, folder: Path, camera_url: str, models_dir: Path | None = None):
+    def __init__(self, stack: Stack, device: str, folder: Path, camera_url: str, models_dir: Path | None = None,
+                 home: Path | None = None):
+        """`home`: run it under the launcher (`facegate edge launch --home`), which switches releases."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "gallery").mkdir(exist_ok=True)
         (folder / "gallery" / "antonio-palocci.jpg").write_bytes(ENROLLED.read_bytes())
@@ -42,6 +44,8 @@ class Device:
         toml.write_text(to_toml(self.local))
         self.command = [sys.executable, "-m", "facegate", "edge", "run", "--bundle", str(stack.devices[device]),
                         "--config", str(toml), "--gallery", str(folder / "gallery")]
+        if home:
+            self.command[4:4] = ["launch", "--home", str(home), "--health-timeout", "60", "--", "edge"]
         self.log = folder / "edge.log"
         self.verdicts: list[dict] = []
         self.start()
@@ -58,6 +62,11 @@ class Device:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+
+    def children(self) -> list[int]:
+        """The processes it started (under the launcher: the release running)."""
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        return [int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
 
 
 def to_toml(document: dict) -> str:

@@ -32,7 +32,8 @@ LAYERS = {
     "gateway": set(),  # the package itself: a docstring
     # The device, one room per part: the CLI asks a builder (node) for a device; a device kind (gate, exam, kiosk)
     # uses the face step (vision) and the link to the gateway; everything reads the one settings module.
-    "edge.cli": {"edge.node", "edge.settings", "edge.link", "edge.vision", "edge.eval", "wire", "models",
+    "edge.cli": {"edge.node", "edge.settings", "edge.link", "edge.vision", "edge.eval", "edge.updates", "wire",
+                 "models",
                  "emrtd", "emrtd.*"},
     "edge.node": {"edge.gate", "edge.exam", "edge.kiosk", "edge.eval", "edge.updates", "edge.link", "edge.vision",
                   "edge.settings", "wire", "models", "emrtd", "emrtd.*"},

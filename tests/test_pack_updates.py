@@ -18,13 +18,14 @@ import pytest
 from edge.link.events import DeviceEvents
 from edge.link.outbox import Outbox
 from edge.updates.download import Downloader, DownloadError
-from edge.updates.packs import PackUpdates
+from edge.updates.commands import Updates
+from edge.updates.packs import PackInstaller
 from gate_process import Device, next_verdict, scene
 from models.manifest import sha256_of
 from models.quality import QualitySettings
 from models.settings import ModelSettings
 from network_camera import NetworkCamera
-from pack_folders import make_pack, publish
+from update_folders import make_pack, publish
 from gateway.services.devices.registry import write_broker_logins
 from stack import DeviceClient, Stack, connect_result, wait_for
 from wire import DeviceKey, cmd_topic, event_topic
@@ -46,9 +47,10 @@ def test_the_device_refuses_forged_foreign_replayed_and_downgrading_updates_sayi
                           key=DeviceKey.generate().to_text(), gallery_key=base64.b64encode(bytes(32)).decode(),
                           gateway_key=gateway.public_text)
     outbox = Outbox(tmp_path / "outbox.db")
-    updates = PackUpdates(bundle, ModelSettings(dir=tmp_path / "models"), QualitySettings(), tmp_path / "updates.json")
+    packs = PackInstaller(bundle, ModelSettings(dir=tmp_path / "models"), QualitySettings())
+    updates = Updates(bundle, tmp_path / "updates.json", {"pack": packs})
     updates.events = DeviceEvents("site-a", "gate-x", bundle.device_key(), outbox, "buffalo_s")
-    updates.installed.restore({"version": 3, "previous": 2})  # runs version 3 of its pack
+    packs.installed.restore({"version": 3, "previous": 2})  # runs version 3 of its pack
 
     def command(sequence: int, version: int, *, key=gateway, device="gate-x", name="buffalo_s",
                 rollback=False) -> bytes:
@@ -63,18 +65,21 @@ def test_the_device_refuses_forged_foreign_replayed_and_downgrading_updates_sayi
     updates.handle(command(8, 2))  # older than what runs, not a rollback
     updates.handle(command(9, 4, name="yunet_sface"))  # another pack
     updates.handle(command(10, 3, rollback=True))  # a rollback to what runs: applied at once
+    software = sign_command(UpdateCommand(device="gate-x", sequence=11, kind="software", name="facegate", version=2,
+                                          release="0.2.0", issued_at=datetime.now(timezone.utc), by="admin"), gateway)
+    updates.handle(software)  # this device was not started by the launcher
     said = [json.loads(p.payload)["body"] for p in outbox.pending(limit=100)]
     assert [(b["sequence"], b["outcome"]) for b in said] == [(5, "applied"), (None, "refused"), (None, "refused"),
                                                              (4, "refused"), (8, "refused"), (9, "refused"),
-                                                             (10, "applied")]
+                                                             (10, "applied"), (11, "refused")]
     reasons = [b["reason"] for b in said]
     assert reasons[1].startswith("bad_signature") and reasons[2].startswith("other_device")
     assert reasons[3].startswith("replayed") and reasons[4].startswith("downgrade")
     assert "this device runs buffalo_s" in reasons[5]
-    assert all(b["running"] == 3 for b in said) and not updates.ready.is_set()
+    assert "does not take software updates" in reasons[7]
+    assert all(b["running"] == 3 for b in said[:7]) and not updates.ready.is_set()
     # The last sequence taken survives a restart: the replay stays a replay.
-    again = PackUpdates(bundle, ModelSettings(dir=tmp_path / "models"), QualitySettings(), tmp_path / "updates.json")
-    assert again.sequence == 10
+    assert Updates(bundle, tmp_path / "updates.json", {}).sequence == 11
 
 
 # -- the gateway: publishing, serving, rolling out -----------------------------------------------------------------

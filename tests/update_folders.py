@@ -1,9 +1,13 @@
-"""Model pack folders as a publisher hands them over, and `facegate packs publish` run on a test stack's files
-(test_pack_updates, benchmarks/fleet_update.py)."""
+"""Model pack and FaceGate release folders as a publisher hands them over, and `facegate packs publish` and
+`facegate releases publish` run on a test stack's files (test_pack_updates, test_software_updates,
+benchmarks/fleet_update.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -65,5 +69,41 @@ def make_pack(folder: Path, fixed_input: int | None = None, perturbed: bool = Fa
 def publish(stack: Stack, folder: Path) -> subprocess.CompletedProcess:
     """`facegate packs publish FOLDER` on the stack's gateway files."""
     return subprocess.run([sys.executable, "-m", "facegate", "packs", "publish", str(folder), "--db", stack.db,
+                           "--secrets-dir", str(stack.root / "secrets")], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+PACKAGES = ("edge", "models", "gateway", "provisioning", "wire", "facegate", "emrtd")
+
+
+def make_release(folder: Path, version: str, broken: bool = False) -> Path:
+    """A release folder: FaceGate's wheel at `version`, built from this checkout (`broken`: one that exits at once
+    when started), and its requirements.lock pinning it -- and a few dependencies the devices have -- by hash."""
+    source = folder / "source"
+    source.mkdir(parents=True)
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(REPO / "README.md", source / "README.md")
+    project = (REPO / "pyproject.toml").read_text()
+    (source / "pyproject.toml").write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', project, 1))
+    if broken:
+        main = source / "facegate" / "__main__.py"
+        main.write_text('raise SystemExit("this release is broken on purpose")\n' + main.read_text())
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--wheel-dir", str(folder), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    shutil.rmtree(source)
+    wheel = folder / f"facegate-{version}-py3-none-any.whl"
+    lines = [f"facegate=={version} --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"]
+    for dependency in ("numpy", "onnxruntime", "paho-mqtt"):  # what the devices have: shared, not installed again
+        fake = hashlib.sha256(dependency.encode()).hexdigest()  # the hash of a wheel no device needs to fetch
+        lines.append(f"{dependency}=={importlib.metadata.version(dependency)} --hash=sha256:{fake}")
+    (folder / "requirements.lock").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def publish_release(stack: Stack, folder: Path) -> subprocess.CompletedProcess:
+    """`facegate releases publish FOLDER` on the stack's gateway files."""
+    return subprocess.run([sys.executable, "-m", "facegate", "releases", "publish", str(folder), "--db", stack.db,
                            "--secrets-dir", str(stack.root / "secrets")], cwd=REPO, capture_output=True, text=True,
                           timeout=120)

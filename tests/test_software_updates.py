@@ -1,0 +1,93 @@
+"""FaceGate releases over the air (issue 29): a real gate under the launcher installs a release beside the one it
+runs, switches to it and starts it on trial; killed in the middle of the update it comes back and finishes it; a
+release that does not come up healthy is switched back by itself, the device on the release before."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from gate_process import Device, next_verdict, scene
+from network_camera import NetworkCamera
+from stack import Stack, wait_for
+from update_folders import make_release, publish_release
+
+pytestmark = pytest.mark.backends("sqlite")  # the device is the subject; rollouts run on both in test_pack_updates
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, new_db):
+    s = Stack.create(tmp_path_factory.mktemp("releases"), new_db("releases"), https=True)
+    s.add_device("gate-r1", "site-a")
+    yield s
+    s.close()
+
+
+def rollout(stack: Stack, rollout_id: int) -> dict:
+    return next(r for r in stack.get("/api/rollouts", role="auditor").json() if r["id"] == rollout_id)
+
+
+def updates_said(stack: Stack, device: str) -> list[dict]:
+    """The device's `update` events, oldest first."""
+    return sorted(stack.events(device=device, kind="update"), key=lambda e: e["seq"])
+
+
+def newest_heartbeat(stack: Stack, device: str) -> dict:
+    return stack.get("/api/events", device=device, kind="heartbeat", limit=1).json()["events"][0]
+
+
+def test_a_release_is_installed_beside_switched_to_on_trial_and_switched_back_when_unhealthy(stack, tmp_path):
+    for version, broken in (("0.2.0", False), ("0.3.0", True)):
+        done = publish_release(stack, make_release(tmp_path / version, version, broken))
+        assert done.returncode == 0, done.stderr
+        assert f"FaceGate {version} published as release" in done.stdout
+    assert [r["release"] for r in stack.get("/api/releases").json()] == ["0.3.0", "0.2.0"]
+    refused = publish_release(stack, tmp_path / "0.2.0")
+    assert refused.returncode != 0 and "FaceGate 0.2.0 is published already" in refused.stderr
+
+    home = tmp_path / "home"
+    with NetworkCamera(scene(True), fps=5.0) as camera:
+        device = Device(stack, "gate-r1", tmp_path / "gate-r1", camera.url, home=home)
+        try:
+            wait_for(lambda: next(iter(device.verdicts), None), 60, "a first verdict")
+            provisioned = wait_for(lambda: stack.events(device="gate-r1", kind="heartbeat"), 30, "a heartbeat")
+            assert provisioned[0]["software"] == "0.1.0"
+
+            # Release 0.2.0 to this gate. The device is killed while it fetches and installs it: the launcher
+            # starts it again (on the release it ran), it prepares the update again and switches.
+            started = stack.post("/api/rollouts", {"kind": "software", "version": 1,
+                                                   "stages": [{"devices": ["gate-r1"]}], "rest": False})
+            assert started.status_code == 201, started.text
+            assert started.json()["release"] == "0.2.0"
+            wait_for(lambda: (home / "releases" / "1").exists(), 60, "the update under way")
+            for pid in device.children():
+                os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: rollout(stack, started.json()["id"])["state"] == "done", 180, "the rollout to finish")
+            said = updates_said(stack, "gate-r1")[-1]
+            assert (said["update_kind"], said["outcome"], said["version"], said["running"]) == (
+                "software", "applied", 1, 1)
+            assert os.readlink(home / "current") == str(Path("releases") / "1")
+            assert (home / "releases" / "0" / "env").is_symlink()  # the provisioned release, kept to go back to
+            wait_for(lambda: newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0", 30, "a heartbeat on 0.2.0")
+            granted = next_verdict(device, camera, "a verdict on 0.2.0")
+            assert (granted["verdict"], granted["subject"]) == ("granted", "antonio-palocci")
+
+            # Release 0.3.0 exits as soon as it starts: the launcher switches back to 0.2.0 by itself, which says
+            # why; the rollout stops.
+            broken = stack.post("/api/rollouts", {"kind": "software", "version": 2,
+                                                  "stages": [{"devices": ["gate-r1"]}], "rest": False}).json()
+            wait_for(lambda: rollout(stack, broken["id"])["state"] == "stopped", 180, "the rollout to stop")
+            said = next(e for e in reversed(updates_said(stack, "gate-r1")) if e["version"] == 2)
+            assert said["outcome"] == "refused" and said["running"] == 1
+            assert said["reason"].startswith("health check failed: it exited with status 1 before it was healthy")
+            assert os.readlink(home / "current") == str(Path("releases") / "1")
+            running = device.children()
+            still = next_verdict(device, camera, "a verdict on 0.2.0 again")
+            assert device.children() == running  # it stays on 0.2.0: not switched to 0.3.0 again
+            assert (still["verdict"], still["subject"]) == ("granted", "antonio-palocci")
+            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"
+        finally:
+            device.stop()
