@@ -715,9 +715,9 @@ def test_the_admin_sees_the_fleet_by_site_and_which_devices_lag_or_refused_and_w
         version = stack.store.updates.add_pack(tx, "buffalo_s", [], "", [], "cli")
         tx.audit("cli", "pack.published", "buffalo_s", {"version": version})
     page.reload()
-    page.get_by_text(t("Roll out a model pack"), exact=True).click()
+    page.get_by_text(t("Roll out a model pack or a FaceGate release"), exact=True).click()
     start = page.locator("#rollout-start")
-    start.locator("select[name=pack]").select_option(f"buffalo_s@{version}")
+    start.locator("select[name=pack]").select_option(f"pack:buffalo_s@{version}")
     start.get_by_label(t("stages, separated by ; (devices, site:NAME or a share like 25%)")).fill(
         f"gate-f1-{who}; gate-f3-{who}")
     start.get_by_label(t("then the rest of the fleet")).uncheck()

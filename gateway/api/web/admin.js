@@ -349,8 +349,11 @@ async function fleetView(background = false) {
   const why = d => d.config_state === "refused" ? FG.t("refused configuration v{latest}: {reason}; runs v{running}", {latest: d.config_latest, reason: d.reason || "", running: d.config_running ?? 0})
     : d.config_state === "lagging" ? FG.t("has not applied configuration v{latest} (sent {when})", {latest: d.config_latest, when: FG.dateTime(d.since)})
     : d.last_heartbeat_at ? FG.t("offline since {when}", {when: FG.dateTime(d.last_heartbeat_at)}) : FG.t("never connected");
-  const pack = d => d.update_state === "refused" ? FG.t("refused pack v{version}: {reason}; runs v{running}", {version: d.update_version, reason: d.update_reason || "", running: d.pack_version ?? 0})
-    : FG.t("has not answered pack v{version} yet", {version: d.update_version});
+  const pack = d => d.update_kind === "software"
+    ? (d.update_state === "refused" ? FG.t("refused release {version}: {reason}", {version: d.update_version, reason: d.update_reason || ""})
+      : FG.t("has not answered release {version} yet", {version: d.update_version}))
+    : (d.update_state === "refused" ? FG.t("refused pack v{version}: {reason}; runs v{running}", {version: d.update_version, reason: d.update_reason || "", running: d.pack_version ?? 0})
+      : FG.t("has not answered pack v{version} yet", {version: d.update_version}));
   // What needs someone about a device: offline, or its configuration; and its pack update.
   const troubles = d => [!d.online || ["lagging", "refused"].includes(d.config_state) ? why(d) : null,
     ["updating", "refused"].includes(d.update_state) ? pack(d) : null].filter(Boolean);
@@ -360,12 +363,13 @@ async function fleetView(background = false) {
     : FG.html`<li class="ok">${FG.t("every device online and on its newest configuration")}</li>`);
 }
 
-// Model pack rollouts: each stage's devices and what they made of it; a running one can be stopped (its devices go
+// Rollouts of model packs and FaceGate releases: each stage's devices and what they made of it; a running one can be stopped (its devices go
 // back). A device's reason is its own words: text.
 async function rollouts(background = false) {
-  const [list, packs] = await Promise.all([FG.api("/api/rollouts", {background}), FG.api("/api/packs", {background})]);
+  const [list, packs, releases] = await Promise.all([FG.api("/api/rollouts", {background}), FG.api("/api/packs", {background}), FG.api("/api/releases", {background})]);
   const choice = document.getElementById("rollout-start").elements.pack, chosen = choice.value;
-  FG.fill(choice, FG.html`${packs.map(p => FG.html`<option value="${p.name}@${p.version}">${FG.t("{pack} version {version}, published {when}", {pack: p.name, version: p.version, when: FG.dateTime(p.published_at)})}</option>`)}`);
+  FG.fill(choice, FG.html`${packs.map(p => FG.html`<option value="pack:${p.name}@${p.version}">${FG.t("{pack} version {version}, published {when}", {pack: p.name, version: p.version, when: FG.dateTime(p.published_at)})}</option>`)}
+    ${releases.map(r => FG.html`<option value="software:facegate@${r.version}">${FG.t("FaceGate {release}, published {when}", {release: r.release, when: FG.dateTime(r.published_at)})}</option>`)}`);
   if (chosen) choice.value = chosen;
   const states = {running: FG.t("running"), done: FG.t("done"), stopped: FG.t("stopped")};
   const stage = (devices, n) => {
@@ -375,27 +379,27 @@ async function rollouts(background = false) {
     return FG.html`<li>${FG.t("stage {n}", {n})} (${devices.length}): ${parts.map(([k, word]) => `${word} ${k}`).join(", ")}</li>`;
   };
   FG.fill(document.getElementById("rollouts"), list.length ? FG.html`${list.map(r => FG.html`<tr data-rollout="${r.id}">
-    <td>${r.name} v${r.version}<br><span class="muted">${FG.dateTime(r.created_at)}, ${r.created_by}</span></td>
+    <td>${r.kind === "software" ? `FaceGate ${r.release}` : `${r.name} v${r.version}`}<br><span class="muted">${FG.dateTime(r.created_at)}, ${r.created_by}</span></td>
     <td>${FG.t("stage {stage} of {stages}", {stage: r.stage, stages: r.stages.length})}</td>
     <td><ul class="plain">${r.stages.map((devices, i) => stage(devices, i + 1))}</ul></td>
     <td><span class="${r.state === "stopped" ? "error" : r.state === "done" ? "ok" : ""}">${states[r.state] || r.state}</span>${r.reason ? FG.html`<br><span class="error">${r.reason}</span>` : ""}</td>
     <td>${r.state === "running" ? FG.html`<button type="button" data-stop="${r.id}">${FG.t("stop and send back")}</button>` : ""}</td></tr>`)}`
     : FG.html`<tr><td colspan="5" class="muted">${FG.t("no rollout yet")}</td></tr>`);
   document.querySelectorAll("[data-stop]").forEach(b => b.onclick = async () => {
-    const reason = prompt(FG.t("Why stop this rollout? Every device that took the pack goes back to the one it ran before."));
+    const reason = prompt(FG.t("Why stop this rollout? Every device that took it goes back to what it ran before."));
     if (!reason) return;
     try { await FG.api(`/api/rollouts/${b.dataset.stop}/stop`, {method: "POST", body: JSON.stringify({reason})}); rollouts(); fleetView(); } catch (e) { FG.refused(b, e); }
   });
 }
 document.getElementById("rollout-start").onsubmit = async event => {
   event.preventDefault();
-  const form = event.target, [name, version] = form.elements.pack.value.split("@");
+  const form = event.target, [what, version] = form.elements.pack.value.split("@"), [kind, name] = what.split(":");
   // "gate-01, gate-02; site:site-b; 25%": the devices named, a site, a share of the fleet
   const stages = form.elements.stages.value.split(";").map(s => s.trim()).filter(Boolean).map(s =>
     s.endsWith("%") ? {share: Number(s.slice(0, -1))} : s.startsWith("site:") ? {site: s.slice(5).trim()} : {devices: s.split(/[\s,]+/).filter(Boolean)});
-  if (!confirm(FG.t("Roll out {pack} version {version} in {n} stages?", {pack: name, version, n: stages.length + (form.elements.rest.checked ? 1 : 0)}))) return;
+  if (!confirm(FG.t("Roll out {what} in {n} stages?", {what: form.elements.pack.selectedOptions[0].textContent, n: stages.length + (form.elements.rest.checked ? 1 : 0)}))) return;
   try {
-    await FG.api("/api/rollouts", {method: "POST", body: JSON.stringify({name, version: Number(version), stages, rest: form.elements.rest.checked})});
+    await FG.api("/api/rollouts", {method: "POST", body: JSON.stringify({kind, name, version: Number(version), stages, rest: form.elements.rest.checked})});
     FG.cleared(form);
     rollouts();
     fleetView();

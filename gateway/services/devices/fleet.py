@@ -35,7 +35,8 @@ class FleetDevice:
     last_heartbeat_at: str | None
     pack_version: int | None = None  # the pack version it says it runs (0: the one it came with; None: not said)
     update_state: str = "none"  # one of UPDATE_STATES
-    update_version: int | None = None  # the version of the newest update sent to it
+    update_kind: str | None = None  # what the newest update sent to it installs: "pack" | "software"
+    update_version: int | None = None  # its version (a pack's, or a release's number)
     update_reason: str | None = None  # refused: the device's words
 
 
@@ -76,7 +77,8 @@ def fleet(store: Store) -> tuple[list[FleetSite], list[FleetDevice]]:
                              beat.get("model_pack") or d.model_pack, latest.version if latest else None, running, state,
                              latest.reason if state == "refused" else None,
                              latest.created_at if state == "lagging" else None, d.last_heartbeat_at,
-                             beat.get("pack_version"), update_state, sent.version if sent else None,
+                             beat.get("pack_version"), update_state, sent.kind if sent else None,
+                             sent.version if sent else None,
                              sent.reason if update_state == "refused" else None)
         devices.append(device)
         site = sites.setdefault(d.site, FleetSite(d.site))

@@ -45,7 +45,8 @@ class FleetDeviceView(BaseModel):
     last_heartbeat_at: str | None
     pack_version: int | None  # the pack version it runs (0: the one it came with; None: not said)
     update_state: str  # current | updating | refused | none
-    update_version: int | None  # the newest pack version sent to it
+    update_kind: str | None  # what the newest update sent to it installs: pack | software
+    update_version: int | None  # its version (a pack's, or a release's number)
     update_reason: str | None  # refused: the device's words (untrusted: shown as text)
 
 
