@@ -1,6 +1,7 @@
 """FaceGate releases over the air (issue 29): a real gate under the launcher installs a release beside the one it
 runs, switches to it and starts it on trial; killed in the middle of the update it comes back and finishes it; a
-release that does not come up healthy is switched back by itself, the device on the release before."""
+rollout stopped by hand sends it back to the release it was provisioned with; a release that does not come up
+healthy is switched back by itself, the device on the release before."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.backends("sqlite")  # the device is the subject; rollou
 def stack(tmp_path_factory, new_db):
     s = Stack.create(tmp_path_factory.mktemp("releases"), new_db("releases"), https=True)
     s.add_device("gate-r1", "site-a")
+    s.add_device("gate-r2", "site-b")  # never started: a rollout's second stage waits for it
     yield s
     s.close()
 
@@ -39,7 +41,7 @@ def newest_heartbeat(stack: Stack, device: str) -> dict:
     return stack.get("/api/events", device=device, kind="heartbeat", limit=1).json()["events"][0]
 
 
-def test_a_release_is_installed_beside_switched_to_on_trial_and_switched_back_when_unhealthy(stack, tmp_path):
+def test_a_release_is_installed_beside_switched_to_on_trial_sent_back_and_switched_back_when_unhealthy(stack, tmp_path):
     for version, broken in (("0.2.0", False), ("0.3.0", True)):
         done = publish_release(stack, make_release(tmp_path / version, version, broken))
         assert done.returncode == 0, done.stderr
@@ -56,38 +58,47 @@ def test_a_release_is_installed_beside_switched_to_on_trial_and_switched_back_wh
             provisioned = wait_for(lambda: stack.events(device="gate-r1", kind="heartbeat"), 30, "a heartbeat")
             assert provisioned[0]["software"] == "0.1.0"
 
-            # Release 0.2.0 to this gate. The device is killed while it fetches and installs it: the launcher
-            # starts it again (on the release it ran), it prepares the update again and switches.
+            # Release 0.2.0 to this gate first, then to gate-r2. The device is killed while it fetches and installs
+            # it: the launcher starts it again (on the release it ran), it prepares the update again and switches.
             started = stack.post("/api/rollouts", {"kind": "software", "version": 1,
-                                                   "stages": [{"devices": ["gate-r1"]}], "rest": False})
+                                                   "stages": [{"devices": ["gate-r1"]}, {"devices": ["gate-r2"]}]})
             assert started.status_code == 201, started.text
             assert started.json()["release"] == "0.2.0"
             wait_for(lambda: (home / "releases" / "1").exists(), 60, "the update under way")
             for pid in device.children():
                 os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: rollout(stack, started.json()["id"])["state"] == "done", 180, "the rollout to finish")
+            wait_for(lambda: rollout(stack, started.json()["id"])["stage"] == 2, 180, "stage 2 to go out")
             said = updates_said(stack, "gate-r1")[-1]
             assert (said["update_kind"], said["outcome"], said["version"], said["running"]) == (
                 "software", "applied", 1, 1)
             assert os.readlink(home / "current") == str(Path("releases") / "1")
             assert (home / "releases" / "0" / "env").is_symlink()  # the provisioned release, kept to go back to
-            wait_for(lambda: newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0", 30, "a heartbeat on 0.2.0")
+            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"  # stage 2 went out on it
             granted = next_verdict(device, camera, "a verdict on 0.2.0")
             assert (granted["verdict"], granted["subject"]) == ("granted", "antonio-palocci")
 
-            # Release 0.3.0 exits as soon as it starts: the launcher switches back to 0.2.0 by itself, which says
-            # why; the rollout stops.
+            # Stopped by hand (gate-r2 never answers): gate-r1 goes back to the release it was provisioned with.
+            stopped = stack.post(f"/api/rollouts/{started.json()['id']}/stop", {"reason": "gate-r2 is away"})
+            assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
+            wait_for(lambda: newest_heartbeat(stack, "gate-r1")["software"] == "0.1.0", 120, "a heartbeat on 0.1.0")
+            said = updates_said(stack, "gate-r1")[-1]
+            assert (said["outcome"], said["version"], said["running"]) == ("applied", 0, 0)
+            assert os.readlink(home / "current") == str(Path("releases") / "0")
+
+            # Release 0.3.0 exits as soon as it starts: the launcher switches back by itself to the release it
+            # ran, which says why; the rollout stops.
             broken = stack.post("/api/rollouts", {"kind": "software", "version": 2,
                                                   "stages": [{"devices": ["gate-r1"]}], "rest": False}).json()
             wait_for(lambda: rollout(stack, broken["id"])["state"] == "stopped", 180, "the rollout to stop")
             said = next(e for e in reversed(updates_said(stack, "gate-r1")) if e["version"] == 2)
-            assert said["outcome"] == "refused" and said["running"] == 1
+            assert said["outcome"] == "refused" and said["running"] == 0
             assert said["reason"].startswith("health check failed: it exited with status 1 before it was healthy")
-            assert os.readlink(home / "current") == str(Path("releases") / "1")
+            assert rollout(stack, broken["id"])["reason"].startswith("stage 1: gate-r1 refused it: health check")
+            assert os.readlink(home / "current") == str(Path("releases") / "0")
             running = device.children()
-            still = next_verdict(device, camera, "a verdict on 0.2.0 again")
-            assert device.children() == running  # it stays on 0.2.0: not switched to 0.3.0 again
+            still = next_verdict(device, camera, "a verdict on 0.1.0 again")
+            assert device.children() == running  # it stays where it is: not switched to 0.3.0 again
             assert (still["verdict"], still["subject"]) == ("granted", "antonio-palocci")
-            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"
+            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.1.0"
         finally:
             device.stop()

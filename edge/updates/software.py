@@ -94,7 +94,8 @@ class SoftwareInstaller:
     def prepare(self, command: UpdateCommand, payload: bytes) -> float | None:
         """Fetch the release, make its environment and install it there; nothing runs on it yet."""
         folder = self.home / "releases" / str(command.version)
-        if command.version == 0:  # back to the provisioned release: it is there
+        if command.version == 0:  # back to the provisioned release: it is there; its command, for its trial
+            write_atomically(folder / SIGNED, payload)
             return None
         try:
             self.downloader.fetch_all(command.url, command.files, folder / "files")
@@ -152,8 +153,6 @@ class SoftwareInstaller:
         return (prepared, failed["reason"]) if prepared else None
 
     def _prepared(self, version: int) -> Prepared | None:
-        if version == 0:
-            return None
         try:
             payload = (self.home / "releases" / str(version) / SIGNED).read_bytes()
             return Prepared(open_update(payload, self.bundle.device, public_key_from_text(self.bundle.gateway_key)),
