@@ -185,7 +185,7 @@ def virtual_reader(tmp_path_factory):
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
 DATA_MODULES = {"test_builders", "test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review",
                 "test_gallery", "test_liveness", "test_models", "test_pages", "test_separation",
-                "test_gate_stream", "test_device_config", "test_pack_updates"}  # read ../shared
+                "test_gate_stream", "test_device_config", "test_pack_updates", "test_software_updates"}  # read ../shared
 
 
 def pytest_configure(config):
@@ -205,7 +205,7 @@ def pytest_configure(config):
 LONGEST_FIRST = ("test_pages", "test_tls", "test_separation", "test_exam", "test_consent", "test_hardening",
                  "test_exam_review", "test_kiosk", "test_exam_day_pages", "test_api_auth", "test_fuzz",
                  "test_events_api", "test_delivery", "test_replicas", "test_embedded_broker", "test_scale_demo",
-                 "test_exam_day", "test_ways_in", "test_site_day")
+                 "test_exam_day", "test_ways_in", "test_site_day", "test_software_updates", "test_pack_updates")
 DATABASE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
 
 

@@ -1,7 +1,7 @@
 """FaceGate releases over the air (issue 29): a real gate under the launcher installs a release beside the one it
-runs, switches to it and starts it on trial; killed in the middle of the update it comes back and finishes it; a
-rollout stopped by hand sends it back to the release it was provisioned with; a release that does not come up
-healthy is switched back by itself, the device on the release before."""
+runs, switches to it and starts it on trial; killed in the middle of the update, or of the switch, it comes back and
+finishes it; a rollout stopped by hand sends it back to the release it was provisioned with; a release that does not
+come up healthy is switched back by itself, the device on the release before."""
 
 from __future__ import annotations
 
@@ -85,20 +85,34 @@ def test_a_release_is_installed_beside_switched_to_on_trial_sent_back_and_switch
             assert (said["outcome"], said["version"], said["running"]) == ("applied", 0, 0)
             assert os.readlink(home / "current") == str(Path("releases") / "0")
 
+            # Release 0.2.0 again; this time the launcher and the device are both killed in the middle of the switch
+            # (switch.json written, the new release not yet healthy). Started again, the launcher finishes it.
+            again = stack.post("/api/rollouts", {"kind": "software", "version": 1,
+                                                 "stages": [{"devices": ["gate-r1"]}], "rest": False}).json()
+            wait_for(lambda: (home / "switch.json").exists(), 120, "the switch under way")
+            for pid in [*device.children(), device.proc.pid]:
+                os.kill(pid, signal.SIGKILL)
+            device.proc.wait()
+            device.start()
+            wait_for(lambda: rollout(stack, again["id"])["state"] == "done", 180, "the rollout to finish")
+            assert os.readlink(home / "current") == str(Path("releases") / "1")
+            assert not (home / "switch.json").exists()
+            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"
+
             # Release 0.3.0 exits as soon as it starts: the launcher switches back by itself to the release it
             # ran, which says why; the rollout stops.
             broken = stack.post("/api/rollouts", {"kind": "software", "version": 2,
                                                   "stages": [{"devices": ["gate-r1"]}], "rest": False}).json()
             wait_for(lambda: rollout(stack, broken["id"])["state"] == "stopped", 180, "the rollout to stop")
             said = next(e for e in reversed(updates_said(stack, "gate-r1")) if e["version"] == 2)
-            assert said["outcome"] == "refused" and said["running"] == 0
+            assert said["outcome"] == "refused" and said["running"] == 1
             assert said["reason"].startswith("health check failed: it exited with status 1 before it was healthy")
             assert rollout(stack, broken["id"])["reason"].startswith("stage 1: gate-r1 refused it: health check")
-            assert os.readlink(home / "current") == str(Path("releases") / "0")
+            assert os.readlink(home / "current") == str(Path("releases") / "1")
             running = device.children()
-            still = next_verdict(device, camera, "a verdict on 0.1.0 again")
+            still = next_verdict(device, camera, "a verdict on 0.2.0 again")
             assert device.children() == running  # it stays where it is: not switched to 0.3.0 again
             assert (still["verdict"], still["subject"]) == ("granted", "antonio-palocci")
-            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.1.0"
+            assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"
         finally:
             device.stop()
