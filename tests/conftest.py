@@ -185,7 +185,8 @@ def virtual_reader(tmp_path_factory):
 DATA_FIXTURES = {"pack", "yunet_pack", "config", "model_dir"}
 DATA_MODULES = {"test_builders", "test_cameras", "test_consent", "test_edge_run", "test_exam", "test_exam_review",
                 "test_gallery", "test_liveness", "test_models", "test_pages", "test_separation",
-                "test_gate_stream", "test_device_config", "test_pack_updates", "test_software_updates"}  # read ../shared
+                "test_gate_stream", "test_device_config", "test_pack_updates",
+                "test_software_updates"}  # read ../shared
 
 
 def pytest_configure(config):
