@@ -168,10 +168,8 @@ class RealGate:
         for _ in proc.stdout:
             self.verdicts += 1
 
-    def by_hand(self, threshold: float) -> float:
-        """Seconds from writing the new file to the restarted node's first verdict."""
-        started = time.perf_counter()
-        self.write({**self.local, "policy": {**self.local["policy"], "identify_threshold": threshold}})
+    def restarted(self, started: float) -> float:
+        """Restart the device; seconds from `started` to its node's first verdict after."""
         self.proc.terminate()
         self.proc.wait(timeout=30)
         before = self.verdicts
@@ -179,18 +177,19 @@ class RealGate:
         wait_for(lambda: self.verdicts > before, 120, "a verdict after the restart")
         return time.perf_counter() - started
 
+    def by_hand(self, threshold: float) -> float:
+        """Seconds from writing the new file to the restarted node's first verdict."""
+        started = time.perf_counter()
+        self.write({**self.local, "policy": {**self.local["policy"], "identify_threshold": threshold}})
+        return self.restarted(started)
+
     def pack_by_hand(self, pack: Path) -> float:
         """Seconds from copying a pack's files onto the device to the restarted node's first verdict."""
         started = time.perf_counter()
         copy = self.folder / "by-hand-pack"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(pack, copy)
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        before = self.verdicts
-        self.start()
-        wait_for(lambda: self.verdicts > before, 120, "a verdict after the restart")
-        return time.perf_counter() - started
+        return self.restarted(started)
 
     def release_by_hand(self, release: Path) -> float:
         """Seconds from installing a release on the device (a new environment, pip in hash-checking mode, as the
@@ -202,12 +201,7 @@ class RealGate:
         subprocess.run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "--quiet",
                         "--no-index", "--find-links", str(release), "--no-deps", str(next(release.glob("*.whl")))],
                        check=True)
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        before = self.verdicts
-        self.start()
-        wait_for(lambda: self.verdicts > before, 120, "a verdict after the restart")
-        return time.perf_counter() - started
+        return self.restarted(started)
 
     def children(self) -> list[int]:
         tasks = Path(f"/proc/{self.proc.pid}/task")

@@ -414,6 +414,21 @@ class DeviceClient:
         self.client.loop_stop()
 
 
+def gateway_client(stack: Stack, name: str) -> mqtt.Client:
+    """An MQTT client with a gateway's broker rights, connected: a login of its own (a replica's; the gateway's own
+    would take the gateway's connection). Make it before starting devices: a new login makes the broker reload."""
+    from gateway.services.devices.registry import write_broker_logins
+
+    if stack.files.add_replica(name):
+        write_broker_logins(stack.store, stack.files)
+    login = stack.files.gateway_url(stack.broker_url, name)
+    wait_for(lambda: connect_result(login, f"probe-{name}") == "Success", 5, "the broker to take the new login")
+    client = new_client(name, login, clean_session=True)
+    client.connect(login.host, login.port)
+    client.loop_start()
+    return client
+
+
 def connect_result(url: BrokerUrl, client_id: str, tls: TlsSettings | None = None) -> str:
     """What the broker says to a login attempt: 'Success', its refusal, or the TLS handshake's failure."""
     outcome: list[str] = []

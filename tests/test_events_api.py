@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from gateway.services.devices.registry import write_broker_logins
 from wire.bundle import load_bundle
-from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip, sql, wait_for
+from stack import (REPO, DeviceClient, Stack, connect_result, check_clip_verdicts_stored, edge_run_over_clip,
+                   gateway_client, sql, wait_for)
 from wire import DeviceKey, canonical_json, event_topic, sign_event, uuid7
 from wire.events import utc_text
-from wire.mqtt import BrokerUrl, new_client
+from wire.mqtt import BrokerUrl
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +107,7 @@ def test_a_device_cannot_publish_or_listen_as_another_device(stack):
     # A command for gate-b1 reaches gate-b1, not gate-a1.
     b1 = DeviceClient(stack, "gate-b1")
     b1.client.subscribe("facegate/v1/site-b/gate-b1/cmd/#", qos=1)
-    # A login with the gateway's rights of its own (a replica's): the gateway's would take the gateway's connection.
-    if stack.files.add_replica("test-cmd"):
-        write_broker_logins(stack.store, stack.files)
-    login = stack.files.gateway_url(stack.broker_url, "test-cmd")
-    wait_for(lambda: connect_result(login, "probe") == "Success", 5, "the broker to take the new login")
-    gw = new_client("test-gateway-cmd", login, clean_session=True)
-    gw.connect(login.host, login.port)
-    gw.loop_start()
+    gw = gateway_client(stack, "test-cmd")
     time.sleep(0.3)
     gw.publish("facegate/v1/site-b/gate-b1/cmd/ping", b"hello", qos=1).wait_for_publish(timeout=5)
     wait_for(lambda: b1.received, 5, "gate-b1 to get its command")

@@ -26,14 +26,12 @@ from models.quality import QualitySettings
 from models.settings import ModelSettings
 from network_camera import NetworkCamera
 from update_folders import make_pack, publish
-from gateway.services.devices.registry import write_broker_logins
-from stack import DeviceClient, Stack, connect_result, wait_for
+from stack import DeviceClient, Stack, gateway_client, wait_for
 from wire import DeviceKey, cmd_topic, event_topic
 from wire.bundle import DeviceBundle, load_bundle
 from wire.commands import UPDATE, sign_command
 from wire.events import HeartbeatEvent, UpdateEvent
 from wire.ids import uuid7
-from wire.mqtt import new_client
 from wire.signing import public_key_from_text, sign_event
 from wire.updates import UpdateCommand, UpdateFile, device_request_signature, open_update
 
@@ -309,7 +307,7 @@ def update_events(stack: Stack, device: str) -> list[dict]:
 def test_a_real_gate_self_tests_switches_and_switches_back_by_itself(stack, published, tmp_path):
     stack.add_device("gate-p1", "site-c")
     fixed, perturbed = published["fixed"], published["perturbed"]
-    as_gateway = _gateway_client(stack)  # first: a new broker login makes the broker reload, dropping connections
+    as_gateway = gateway_client(stack, "test-updates")  # first: a new broker login makes the broker reload, dropping connections
     with NetworkCamera(scene(True), fps=5.0) as camera:
         device = Device(stack, "gate-p1", tmp_path / "gate-p1", camera.url, models_dir=tmp_path / "models")
         try:
@@ -373,15 +371,3 @@ def test_a_real_gate_self_tests_switches_and_switches_back_by_itself(stack, publ
             device.stop()
             as_gateway.disconnect()
             as_gateway.loop_stop()
-
-
-def _gateway_client(stack: Stack):
-    """An MQTT client with a gateway's broker rights (a login of its own: the gateway's is taken), connected."""
-    if stack.files.add_replica("test-updates"):
-        write_broker_logins(stack.store, stack.files)
-    login = stack.files.gateway_url(stack.broker_url, "test-updates")
-    wait_for(lambda: connect_result(login, "probe-updates") == "Success", 5, "the broker to take the new login")
-    client = new_client("test-updates", login, clean_session=True)
-    client.connect(login.host, login.port)
-    client.loop_start()
-    return client
