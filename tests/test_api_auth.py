@@ -20,7 +20,9 @@ from gateway.services.security.secrets import GatewaySecrets
 from gateway.services.devices.registry import add_site
 from gateway.storage import Store
 from stack import PASSWORD, Stack, sql
+from wire.bundle import load_bundle
 from wire.events import utc_text
+from wire.updates import device_request_signature
 
 
 def declared_routes(tmp_path_factory) -> list[tuple[str, str, tuple[str, ...] | None]]:
@@ -51,6 +53,8 @@ def stack(tmp_path_factory, new_db):
     # A site's ticketing system, bound to a site named as the placeholder too.
     add_site(s.store, "nobody")
     Auth(s.store).add_user("ticketing-1", "ticketing", PASSWORD, site="nobody")
+    # A device that signs its requests for update files (not named as the placeholder: the routes revoke "nobody").
+    s.add_device("signer", "site-a")
     yield s
     s.close()
 
@@ -85,6 +89,14 @@ def test_every_route_refuses_missing_and_bad_tokens(stack, routes):
 def test_every_route_admits_exactly_its_roles(stack, routes):
     for method, path, roles in routes:
         if not roles:
+            continue
+        if roles == ("device",):  # a device's signed request (wire/updates.py): no user's login opens it
+            for role in ROLES:
+                assert call(stack, method, path, stack.token(role)) == 401, f"{role} admitted to {path}"
+            signed = device_request_signature(load_bundle(stack.devices["signer"]).device_key(), "signer", method,
+                                              path)
+            with httpx.stream(method, stack.gateway.base_url + path, headers={"Authorization": signed}) as r:
+                assert r.status_code not in (401, 403), f"the device refused on {path}"
             continue
         for role in ROLES:
             # Logging out revokes the token it is called with: give it one of its own.

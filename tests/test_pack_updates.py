@@ -197,6 +197,7 @@ def test_a_pack_is_published_checked_and_served_to_signed_devices_only(stack, pa
                      ).status_code == 404  # only the files the pack's record names
 
 
+@pytest.mark.backends("sqlite")  # the device's downloader is the subject
 def test_a_cut_download_goes_on_where_it_stopped_and_an_altered_one_is_refused(stack, packs, published, tmp_path,
                                                                                 caplog):
     bundle = load_bundle(stack.devices["gate-s1"])

@@ -147,6 +147,9 @@ def signed_device(request: Request, gw: GatewayDep) -> Device:
                                request.url.path)
 
 
+signed_device.roles = ("device",)  # what the routes' role check reads (tests/test_api_auth.py): no user's login
+
+
 @router.get("/updates/packs/{name}/{version}/{file}", response_class=FileResponse)
 def pack_download(name: PackName, version: Annotated[int, Path(ge=1, le=2**31 - 1)],
                   file: Annotated[str, Path(pattern=FILE_NAME)],
