@@ -92,23 +92,36 @@ def stack(tmp_path_factory, new_db):
     s.close()
 
 
-@pytest.fixture(scope="module")
-def packs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("pack-folders")
-    return {"good": make_pack(root / "good"), "fixed": make_pack(root / "fixed", fixed_input=256),
-            "perturbed": make_pack(root / "perturbed", perturbed=True)}
+class PackFolders(dict):
+    """Pack folders made as they are first asked for ("good", "fixed", "perturbed": see `make_pack`)."""
+
+    def __init__(self, root: Path):
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str) -> Path:
+        self[name] = make_pack(self.root / name, fixed_input=256 if name == "fixed" else None,
+                               perturbed=name == "perturbed")
+        return self[name]
 
 
 @pytest.fixture(scope="module")
-def published(stack, packs) -> dict[str, int]:
-    """The three packs published with `facegate packs publish`, in this order: name -> version."""
-    versions = {}
-    for name in ("good", "perturbed", "fixed"):
-        done = publish(stack, packs[name])
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith(f"pack buffalo_s version {len(versions) + 1} published: 4 files, 2 self-test")
-        versions[name] = len(versions) + 1
-    return versions
+def packs(tmp_path_factory) -> PackFolders:
+    return PackFolders(tmp_path_factory.mktemp("pack-folders"))
+
+
+def published_as(stack: Stack, folder: Path) -> int:
+    """`facegate packs publish FOLDER`: the version it made."""
+    done = publish(stack, folder)
+    assert done.returncode == 0, done.stderr
+    assert "published: 4 files, 2 self-test photos" in done.stdout
+    return int(done.stdout.split(" version ")[1].split()[0])
+
+
+@pytest.fixture(scope="module")
+def published(stack, packs) -> int:
+    """The good pack, published: its version (1)."""
+    return published_as(stack, packs["good"])
 
 
 class SimDevice:
@@ -160,9 +173,8 @@ def rollout(stack: Stack, rollout_id: int) -> dict:
 
 def test_a_pack_is_published_checked_and_served_to_signed_devices_only(stack, packs, published):
     listed = stack.get("/api/packs", role="auditor").json()
-    assert [(p["name"], p["version"], p["references"]) for p in listed] == [("buffalo_s", 3, 2), ("buffalo_s", 2, 2),
-                                                                             ("buffalo_s", 1, 2)]
-    detector = next(f for f in listed[-1]["files"] if f["name"] == "scrfd_500m_bnkps.onnx")
+    assert [(p["name"], p["version"], p["references"]) for p in listed] == [("buffalo_s", published, 2)]
+    detector = next(f for f in listed[0]["files"] if f["name"] == "scrfd_500m_bnkps.onnx")
     assert detector["sha256"] == sha256_of(packs["good"] / "scrfd_500m_bnkps.onnx")
     kept = Path(stack.root / "updates" / "packs" / "buffalo_s" / "1")
     assert (kept.stat().st_mode & 0o777) == 0o700 and all((p.stat().st_mode & 0o777) == 0o600 for p in kept.iterdir())
@@ -305,10 +317,11 @@ def update_events(stack: Stack, device: str) -> list[dict]:
 
 
 @pytest.mark.backends("sqlite")  # the device is the subject; the rollouts' storage runs on both above
-def test_a_real_gate_self_tests_switches_and_switches_back_by_itself(stack, published, tmp_path):
+def test_a_real_gate_self_tests_switches_and_switches_back_by_itself(stack, packs, published, tmp_path):
     stack.add_device("gate-p1", "site-c")
-    fixed, perturbed = published["fixed"], published["perturbed"]
-    as_gateway = gateway_client(stack, "test-updates")  # first: a new broker login makes the broker reload, dropping connections
+    fixed, perturbed = published_as(stack, packs["fixed"]), published_as(stack, packs["perturbed"])
+    # First: a new broker login makes the broker reload, dropping connections.
+    as_gateway = gateway_client(stack, "test-updates")
     with NetworkCamera(scene(True), fps=5.0) as camera:
         device = Device(stack, "gate-p1", tmp_path / "gate-p1", camera.url, models_dir=tmp_path / "models")
         try:
