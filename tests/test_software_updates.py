@@ -96,7 +96,8 @@ def test_a_release_is_installed_beside_switched_to_on_trial_sent_back_and_switch
             device.start()
             wait_for(lambda: rollout(stack, again["id"])["state"] == "done", 180, "the rollout to finish")
             assert os.readlink(home / "current") == str(Path("releases") / "1")
-            assert not (home / "switch.json").exists()
+            # Killed after its new release said `applied`, the launcher puts it on trial again when it starts.
+            wait_for(lambda: not (home / "switch.json").exists(), 60, "the launcher to end the trial")
             assert newest_heartbeat(stack, "gate-r1")["software"] == "0.2.0"
 
             # Release 0.3.0 exits as soon as it starts: the launcher switches back by itself to the release it
