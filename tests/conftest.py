@@ -204,9 +204,9 @@ def pytest_configure(config):
 # workers at once. The longest modules start first (measured with --durations=0; docs/testing.md), so that no
 # worker is left with a long one at the end while the other has nothing to do.
 LONGEST_FIRST = ("test_pages", "test_tls", "test_separation", "test_exam", "test_consent", "test_hardening",
-                 "test_exam_review", "test_kiosk", "test_exam_day_pages", "test_api_auth", "test_fuzz",
-                 "test_events_api", "test_delivery", "test_replicas", "test_embedded_broker", "test_scale_demo",
-                 "test_exam_day", "test_ways_in", "test_site_day", "test_software_updates", "test_pack_updates")
+                 "test_exam_review", "test_kiosk", "test_software_updates", "test_exam_day_pages", "test_api_auth",
+                 "test_fuzz", "test_events_api", "test_delivery", "test_replicas", "test_embedded_broker",
+                 "test_scale_demo", "test_pack_updates", "test_exam_day", "test_ways_in", "test_site_day")
 DATABASE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
 
 
