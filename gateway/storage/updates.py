@@ -84,7 +84,8 @@ _ROLLOUT = (rollouts.c.id, rollouts.c.kind, rollouts.c.name, rollouts.c.version,
 _UPDATE = (device_updates.c.device, device_updates.c.sequence, device_updates.c.kind, device_updates.c.name,
            device_updates.c.version, device_updates.c.rollback, device_updates.c.rollout, device_updates.c.previous,
            device_updates.c.baseline_fps, device_updates.c.payload, device_updates.c.created_at,
-           device_updates.c.published_at, device_updates.c.outcome, device_updates.c.reason, device_updates.c.self_test, device_updates.c.reported_at)
+           device_updates.c.published_at, device_updates.c.outcome, device_updates.c.reason, device_updates.c.self_test,
+           device_updates.c.reported_at)
 _LATEST = (select(device_updates.c.device, func.max(device_updates.c.sequence).label("sequence"))
            .group_by(device_updates.c.device).subquery())
 _NEWEST = select(*_UPDATE).join(_LATEST, (device_updates.c.device == _LATEST.c.device)
