@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,6 +40,20 @@ def write_owner_only(path: Path, data: str | bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
     os.replace(tmp, path)
+
+
+def copy_owner_only(copies: Iterable[tuple[Path, str]], folder: Path) -> Path:
+    """Copy each (source, name) into `folder` as `name`, readable by the owner only; `folder` is made anew,
+    owner-only with every folder above it that does not exist yet (one left half made is replaced)."""
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    owner_only_folder(folder)
+    for source, name in copies:
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as inp:
+            shutil.copyfileobj(inp, out)
+    return folder
 
 
 def exposed(paths: Iterable[Path]) -> list[Path]:

@@ -13,11 +13,10 @@ refused here.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from gateway.errors import Invalid
+from gateway.services.security.files import copy_owner_only
 from gateway.storage import PackVersion, Store
 from models import LoadedPack
 from models.manifest import ModelFileError, load_manifest, sha256_of
@@ -92,16 +91,8 @@ def publish_pack(store: Store, updates_dir: Path, source: Path, fleet_pack, qual
 
 
 def _keep(source: Path, references: list[Path], manifest, name: str, folder: Path) -> None:
-    """Copy the pack's files into `folder` (owner-only); a folder left by a transaction that did not commit is
-    replaced."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, mode=0o700)
-    os.chmod(folder.parent, 0o700)
+    """Copy the pack's files into `folder`, owner-only."""
     copies = [(source / f.filename, f.filename) for f in manifest.files_of(name)]
     copies += [(path, f"reference-{n}{path.suffix.lower()}") for n, path in enumerate(references, start=1)]
     copies.append((source / "manifest.toml", "manifest.toml"))
-    for path, stored in copies:
-        target = folder / stored
-        shutil.copyfile(path, target)
-        os.chmod(target, 0o600)
+    copy_owner_only(copies, folder)

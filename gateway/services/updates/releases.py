@@ -10,12 +10,11 @@ pins by hash: a device installs nothing the lock does not name. The files are ke
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 from gateway.errors import Conflict, Invalid
+from gateway.services.security.files import copy_owner_only
 from gateway.storage import ReleaseVersion, Store
 from models.manifest import sha256_of
 from wire.updates import RELEASE
@@ -79,13 +78,6 @@ def publish_release(store: Store, updates_dir: Path, source: Path, actor: str) -
     files.append({"name": "requirements.lock", "sha256": sha256_of(lock_file), "size": lock_file.stat().st_size})
     with store.db.transaction() as tx:
         version = store.updates.add_release(tx, release, files, lock, actor)
-        folder = release_folder(updates_dir, version)
-        if folder.exists():  # left by a transaction that did not commit
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True, mode=0o700)
-        os.chmod(folder.parent, 0o700)
-        for file in files:
-            shutil.copyfile(source / file["name"], folder / file["name"])
-            os.chmod(folder / file["name"], 0o600)
+        copy_owner_only([(source / f["name"], f["name"]) for f in files], release_folder(updates_dir, version))
         tx.audit(actor, "release.published", f"facegate {release}", {"version": version, "files": files})
     return store.updates.release(version)
