@@ -14,12 +14,12 @@ Nothing older than the running version is ever applied: going back is a new vers
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.link.at_rest import write_atomically
 from edge.link.events import DeviceEvents
 from edge.settings import EdgeConfig
 from wire.bundle import DeviceBundle
@@ -140,16 +140,8 @@ class ConfigSync:
         return pending.version
 
     def _keep(self, payload: bytes) -> None:
-        """Write `payload` as the configuration to start on, replacing the file atomically (a crash leaves the old
-        one or the new one)."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only: it holds door logins
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        """Write `payload` as the configuration to start on, atomically and owner-only (it holds door logins)."""
+        write_atomically(self.path, payload)
 
     def forget(self, versions: set[int]) -> None:
         """Never apply these versions (they failed on this device): not even their retained copy, come again."""

@@ -12,11 +12,11 @@ rename): a crash leaves the old gallery or the new one, never half of one.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.link.at_rest import write_atomically
 from wire.bundle import DeviceBundle
 from edge.vision.gallery import GalleryIndex
 from wire.gallery import Gallery, GalleryError, open_gallery
@@ -60,14 +60,7 @@ class GallerySync:
         with self._lock:
             if gallery.version <= self.version:
                 return  # the retained copy of what we already run, or an older one
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomically(self.path, payload)
             self._applied(gallery)
         log.info("gallery version %d applied: %d subjects", gallery.version, len(gallery.subjects))
         if self.on_change:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from edge.link.at_rest import read_json, write_atomically
 from edge.link.events import DeviceEvents
 from wire.bundle import DeviceBundle
 from wire.commands import CommandRefused
@@ -78,10 +78,7 @@ class Updates:
     @property
     def sequence(self) -> int:
         """The last sequence number taken (0: none yet)."""
-        try:
-            return int(json.loads(self.state_path.read_text())["sequence"])
-        except (OSError, ValueError, KeyError):
-            return 0
+        return int((read_json(self.state_path) or {}).get("sequence") or 0)
 
     def handle(self, payload: bytes) -> None:
         """A `cmd/update` payload from the broker (an empty one: the gateway cleared it)."""
@@ -176,14 +173,3 @@ class Updates:
                                running=installer.running if installer else 0,
                                rollout=command.rollout if command else None, self_test=self_test,
                                reason=reason[:1000])
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` atomically (a crash leaves the old file or the new one), owner-only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

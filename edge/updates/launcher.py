@@ -28,8 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-from edge.updates.commands import write_atomically
-from edge.updates.software import HOME_ENV, SWITCH_EXIT, current_release, point_current, read_json
+from edge.link.at_rest import read_json, write_atomically
+from edge.updates.software import HOME_ENV, SWITCH_EXIT, current_release, point_current
 
 log = logging.getLogger(__name__)
 

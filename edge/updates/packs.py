@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.updates.commands import UpdateRefused, write_atomically
+from edge.link.at_rest import read_json, write_atomically
+from edge.updates.commands import UpdateRefused
 from edge.updates.download import Downloader, DownloadError
 from models import LoadedPack
 from models.manifest import Manifest, ModelFileError, parse_manifest
@@ -61,10 +62,7 @@ class InstalledPacks:
 
     def state(self) -> dict:
         """{"version": running, "previous": the one before or None}."""
-        try:
-            return json.loads((self.root / "state.json").read_text())
-        except (OSError, ValueError):
-            return {"version": 0, "previous": None}
+        return read_json(self.root / "state.json") or {"version": 0, "previous": None}
 
     @property
     def running(self) -> int:

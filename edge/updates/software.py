@@ -37,7 +37,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge.updates.commands import Prepared, UpdateRefused, write_atomically
+from edge.link.at_rest import read_json, write_atomically
+from edge.updates.commands import Prepared, UpdateRefused
 from edge.updates.download import Downloader, DownloadError
 from wire.bundle import DeviceBundle
 from wire.signing import public_key_from_text
@@ -62,13 +63,6 @@ def point_current(home: Path, version: int) -> None:
     tmp.unlink(missing_ok=True)
     os.symlink(Path("releases") / str(version), tmp)
     os.replace(tmp, home / "current")
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 class SoftwareInstaller:
