@@ -205,11 +205,6 @@ class Updates:
         rows = tx.execute(query).fetchall() if tx is not None else self._all(query)
         return [_update(r) for r in rows]
 
-    def command(self, device: str, sequence: int, tx: Tx | None = None) -> DeviceUpdate | None:
-        query = select(*_UPDATE).where(device_updates.c.device == device, device_updates.c.sequence == sequence)
-        rows = tx.execute(query).fetchall() if tx is not None else self._all(query)
-        return _update(rows[0]) if rows else None
-
     def history(self, device: str, limit: int = 50) -> list[DeviceUpdate]:
         """The device's update commands, newest first."""
         return [_update(r) for r in self._all(select(*_UPDATE).where(device_updates.c.device == device)
