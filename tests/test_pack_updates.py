@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from models.settings import ModelSettings
 from network_camera import NetworkCamera
 from update_folders import make_pack, publish
 from stack import DeviceClient, Stack, gateway_client, wait_for
+from gateway.services.updates.rollouts import health
+from gateway.storage import Device as Registered, DeviceUpdate
 from wire import DeviceKey, cmd_topic, event_topic
 from wire.bundle import DeviceBundle, load_bundle
 from wire.commands import UPDATE, sign_command
@@ -78,6 +81,23 @@ def test_the_device_refuses_forged_foreign_replayed_and_downgrading_updates_sayi
     assert all(b["running"] == 3 for b in said[:7]) and not updates.ready.is_set()
     # The last sequence taken survives a restart: the replay stays a replay.
     assert Updates(bundle, tmp_path / "updates.json", {}).sequence == 11
+
+
+def test_a_node_is_judged_on_its_rate_only_once_it_has_run_a_few_seconds():
+    """A node's first heartbeats cover a window cut short by its start: they neither stop a rollout nor set the
+    rate it is measured against."""
+    device = Registered("gate-x", "site-a", "gate", "gate-x", "key", "active", "t", 0, True, None, None, None,
+                        "buffalo_s", "k", None)
+    command = DeviceUpdate("gate-x", 2, "pack", "buffalo_s", 1, False, 1, 0, 5.0, b"", "t", "t", "applied", None,
+                           0.99, "t")
+
+    def on(**beat) -> tuple[bool | None, str]:
+        return health(None, replace(device, last_heartbeat={"pack_version": 1, **beat}), command)
+
+    assert on(fps=1.1, uptime_s=0.9) == (None, "")  # just restarted: not yet
+    assert on(fps=5.2, uptime_s=6.0) == (True, "")
+    assert on(fps=1.1, uptime_s=6.0) == (False, "1.1 fps on the new pack, 5.0 before")
+    assert on(fps=1.1, uptime_s=0.9, camera_error="lost")[0] is False  # a camera in error says so at once
 
 
 # -- the gateway: publishing, serving, rolling out -----------------------------------------------------------------
@@ -154,9 +174,10 @@ class SimDevice:
                   outcome=outcome, running=running, rollout=command.rollout, self_test=self_test, reason=reason)
         return command
 
-    def beat(self, pack_version: int, fps: float = 5.0, camera_error: str | None = None) -> None:
+    def beat(self, pack_version: int, fps: float = 5.0, camera_error: str | None = None,
+             uptime_s: float = 60.0) -> None:
         self.send(HeartbeatEvent, fps=fps, stage_ms={}, frames=100, frames_dropped=0, outbox_depth=0,
-                  outbox_refused=0, gallery_version=None, gallery_size=0, liveness_enabled=False, uptime_s=60.0,
+                  outbox_refused=0, gallery_version=None, gallery_size=0, liveness_enabled=False, uptime_s=uptime_s,
                   camera_error=camera_error, pack_version=pack_version)
 
     def close(self) -> None:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes], bool]  # retained, QoS 1; True once the broker has it
 FPS_KEPT = 0.5  # of the frame rate before the update: a device doing worse is unhealthy on the new pack
+# A node's heartbeats in its first seconds cover a window cut short by its start (measured: 1.1 fps at 0.9 s of
+# uptime, 5.2 at 2.8 s, on a 5 fps camera): its rate is read from a heartbeat sent after these, before and after.
+SETTLED_S = 5.0
 
 
 Published = PackVersion | ReleaseVersion
@@ -150,7 +153,7 @@ def advance(store: Store, secrets: GatewaySecrets, publish: Publish | None, url:
 
 def health(store: Store, device: Device, command: DeviceUpdate) -> tuple[bool | None, str]:
     """(healthy, why not) of `device` on what `command` installed, from its heartbeats since; None: no heartbeat on
-    it yet."""
+    it yet, or none from a node running long enough to say its rate."""
     beat = device.last_heartbeat or {}
     # A heartbeat saying it runs the version is one sent since: it could not say so before (had it run the version
     # already, the command would have changed nothing). Its time is the device's clock, not comparable with ours.
@@ -158,6 +161,8 @@ def health(store: Store, device: Device, command: DeviceUpdate) -> tuple[bool | 
         return None, ""
     if beat.get("camera_error"):
         return False, f"camera error on the new {command.kind}: {beat['camera_error']}"
+    if not _settled(beat):
+        return None, ""
     fps = float(beat.get("fps") or 0.0)
     if command.baseline_fps and fps < FPS_KEPT * command.baseline_fps:
         return False, f"{fps:.1f} fps on the new {command.kind}, {command.baseline_fps:.1f} before"
@@ -201,6 +206,11 @@ def _stop(store: Store, tx: Tx, secrets: GatewaySecrets, rollout: Rollout, by: s
                 ", ".join(back) or "no device")
 
 
+def _settled(beat: dict) -> bool:
+    """Whether the heartbeat comes from a node running long enough for its frame rate to be its rate."""
+    return float(beat.get("uptime_s") or 0.0) >= SETTLED_S
+
+
 def _running(store: Store, kind: str, beat: dict) -> int:
     """The version of `kind` a heartbeat says the device runs: its pack version, or the number of the published
     release it names (0: a pack it came with, a release it was provisioned with)."""
@@ -231,7 +241,7 @@ def _command(store: Store, tx: Tx, secrets: GatewaySecrets, device: Device, made
         issued_at=datetime.now(timezone.utc), by=by)
     payload = sign_command(command, secrets.signing_key)
     store.updates.add_command(tx, device.id, sequence, kind, name, version, rollback_to is not None, rollout,
-                              _running(store, kind, beat), beat.get("fps"), payload)
+                              _running(store, kind, beat), beat.get("fps") if _settled(beat) else None, payload)
     tx.audit("system" if by == "system" else f"user:{by}", "device.update", device.id,
              {"sequence": sequence, "kind": kind, "name": name, "version": version,
               "rollback": rollback_to is not None, "rollout": rollout})
