@@ -259,7 +259,8 @@ def test_the_ticketing_system_sells_at_its_own_site_with_a_key_and_a_retry_sells
     png = tix("GET", f"/api/passes/{member['id']}/ticket.png")
     assert png.headers["content-type"] == "image/png"
     image = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == member["qr"]
+    # Read as a gate reads it (edge/vision/qr.py): the classic detector misses ~2 % of these codes, printed perfectly.
+    assert cv2.QRCodeDetectorAruco().detectAndDecode(image)[0] == member["qr"]
     # Its own site's passes, newest first, paged; not another site's ticket types; no other route.
     listed = tix("GET", "/api/passes?limit=4").json()
     rest = tix("GET", f"/api/passes?limit=10&before={listed[-1]['id']}").json()
