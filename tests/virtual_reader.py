@@ -83,8 +83,9 @@ class VirtualReader:
         self.log_path = self.folder / "pcscd.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            ["unshare", "--mount", "sh", "-c", f'mount --bind "{run}" /run/pcscd && exec pcscd --foreground '
-                                               f'--info --config "{conf}"'],
+            # /run/pcscd is missing where pcscd's service has never run (a fresh machine, a container)
+            ["unshare", "--mount", "sh", "-c", f'mkdir -p /run/pcscd && mount --bind "{run}" /run/pcscd && '
+                                               f'exec pcscd --foreground --info --config "{conf}"'],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         def settled() -> bool:
             return (self.process.poll() is not None or b"Could not initialize" in self.log_path.read_bytes()
