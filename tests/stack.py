@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -92,7 +93,9 @@ def free_port() -> int:
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
-    """Poll until `predicate()` is truthy; its value, or AssertionError naming `what`."""
+    """Poll until `predicate()` is truthy; its value, or AssertionError naming `what`. The polls start `every`
+    seconds apart and slow to at most 0.2 s: most predicates ask the gateway, whose answers cost CPU the
+    processes under test need more."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -101,6 +104,7 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+        every = max(every, min(every * 1.25, 0.2))
 
 
 def port_open(port: int) -> bool:
@@ -161,6 +165,7 @@ class GatewayProcess(_Service):
         self.trust_dir = self.secrets_dir.parent / "trust"
         self.embedded_broker_port = embedded_broker_port
         self.port = free_port()
+        self._http: httpx.Client | None = None
 
     def start(self) -> None:
         entry = "edge.cli" if OTHER_TREE else "facegate"  # release 1's command lived in edge/cli.py
@@ -189,6 +194,16 @@ class GatewayProcess(_Service):
     def verify(self) -> ssl.SSLContext | bool:
         """What an HTTP client checks the gateway's certificate with."""
         return ssl.create_default_context(cafile=str(self.tls[2])) if self.tls else True
+
+    @property
+    def http(self) -> httpx.Client:
+        """A client kept for this gateway: a new one costs ~30 ms of CPU (its TLS context, made even for plain
+        HTTP), a request on a kept one ~1 ms, and the tests poll the API many times a second."""
+        if self._http is None:
+            # It keeps no cookies: a test's request says who it is, as a fresh one would.
+            self._http = httpx.Client(verify=self.verify, timeout=60,
+                                      cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+        return self._http
 
 
 @dataclass
@@ -276,26 +291,24 @@ class Stack:
 
     def token(self, role: str) -> str:
         if role not in self._tokens:
-            r = httpx.post(f"{self.gateway.base_url}/api/auth/token",
-                           json={"username": f"{role}-1", "password": PASSWORD}, verify=self.gateway.verify)
+            r = self.gateway.http.post(f"{self.gateway.base_url}/api/auth/token",
+                                       json={"username": f"{role}-1", "password": PASSWORD})
             r.raise_for_status()
             self._tokens[role] = r.json()["access_token"]
         return self._tokens[role]
 
     def get(self, path: str, role: str = "admin", via: GatewayProcess | None = None, **params) -> httpx.Response:
-        return httpx.get(f"{(via or self.gateway).base_url}{path}", params=params,
-                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=30,
-                         verify=(via or self.gateway).verify)
+        gateway = via or self.gateway
+        return gateway.http.get(f"{gateway.base_url}{path}", params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH})
 
     def post(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
-        return httpx.post(f"{self.gateway.base_url}{path}", json=body,
-                          headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60,
-                          verify=self.gateway.verify)
+        return self.gateway.http.post(f"{self.gateway.base_url}{path}", json=body,
+                                      headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH})
 
     def put(self, path: str, body: dict, role: str = "admin") -> httpx.Response:
-        return httpx.put(f"{self.gateway.base_url}{path}", json=body,
-                         headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH}, timeout=60,
-                         verify=self.gateway.verify)
+        return self.gateway.http.put(f"{self.gateway.base_url}{path}", json=body,
+                                     headers={"Authorization": f"Bearer {self.token(role)}", **READS_ENGLISH})
 
     def events(self, **params) -> list[dict]:
         """Every stored event matching the filters, following the cursor."""

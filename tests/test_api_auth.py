@@ -67,13 +67,14 @@ def routes(tmp_path_factory):
 def call(stack: Stack, method: str, path: str, token: str | None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     # Stream so the live event stream answers with its status without being read to the end.
-    with httpx.stream(method, stack.gateway.base_url + path, headers=headers, timeout=10,
-                      json={} if method == "POST" else None) as r:
+    with stack.gateway.http.stream(method, stack.gateway.base_url + path, headers=headers, timeout=10,
+                                   json={} if method == "POST" else None) as r:
         return r.status_code
 
 
 def login(stack, role: str) -> str:
-    r = httpx.post(stack.gateway.base_url + "/api/auth/token", json={"username": f"{role}-1", "password": PASSWORD})
+    r = stack.gateway.http.post(stack.gateway.base_url + "/api/auth/token",
+                                json={"username": f"{role}-1", "password": PASSWORD})
     r.raise_for_status()
     return r.json()["access_token"]
 
