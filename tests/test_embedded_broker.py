@@ -15,6 +15,10 @@ from stack import REPO, DeviceClient, Stack, connect_result, check_clip_verdicts
 from wire import event_topic, sign_event
 from wire.mqtt import BrokerUrl
 
+# The embedded broker serves the demo, which keeps its events in SQLite; a gateway on PostgreSQL runs Mosquitto
+# (every other broker test) and its ingest is tested on both databases there.
+pytestmark = pytest.mark.backends("sqlite")
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, new_db):
