@@ -20,8 +20,8 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from datetime import datetime, timezone
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -204,6 +204,12 @@ class GatewayProcess(_Service):
             self._http = httpx.Client(verify=self.verify, timeout=60,
                                       cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
         return self._http
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        super().kill(sig)
+        if self._http is not None:  # its connections went with the process
+            self._http.close()
+            self._http = None
 
 
 @dataclass
