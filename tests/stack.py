@@ -200,8 +200,9 @@ class GatewayProcess(_Service):
         """A client kept for this gateway: a new one costs ~30 ms of CPU (its TLS context, made even for plain
         HTTP), a request on a kept one ~1 ms, and the tests poll the API many times a second."""
         if self._http is None:
-            # It keeps no cookies: a test's request says who it is, as a fresh one would.
-            self._http = httpx.Client(verify=self.verify, timeout=60,
+            # It keeps no cookies: a test's request says who it is, as a fresh one would. It drops a connection
+            # idle for 1 s: the gateway (uvicorn) closes one idle for 5 s, and a request sent as it closes is lost.
+            self._http = httpx.Client(verify=self.verify, timeout=60, limits=httpx.Limits(keepalive_expiry=1.0),
                                       cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
         return self._http
 
