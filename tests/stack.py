@@ -104,7 +104,8 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
-        every = max(every, min(every * 1.25, 0.2))
+        if every < 0.2:
+            every = min(every * 1.25, 0.2)
 
 
 def port_open(port: int) -> bool:

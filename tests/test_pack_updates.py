@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from edge.link.events import DeviceEvents
@@ -213,17 +212,18 @@ def test_a_pack_is_published_checked_and_served_to_signed_devices_only(stack, pa
     url = f"{stack.gateway.base_url}{path}"
     bundle = load_bundle(stack.devices["gate-s1"])
     signed = {"Authorization": device_request_signature(bundle.device_key(), "gate-s1", "GET", path)}
-    assert httpx.get(url, verify=stack.gateway.verify).status_code == 401
+    https = stack.gateway.http  # checks the gateway's certificate against the FaceGate CA
+    assert https.get(url).status_code == 401
     forged = device_request_signature(DeviceKey.generate(), "gate-s1", "GET", path)
-    assert httpx.get(url, headers={"Authorization": forged}, verify=stack.gateway.verify).status_code == 401
+    assert https.get(url, headers={"Authorization": forged}).status_code == 401
     other_path = device_request_signature(bundle.device_key(), "gate-s1", "GET", path.replace("/1/", "/2/"))
-    assert httpx.get(url, headers={"Authorization": other_path}, verify=stack.gateway.verify).status_code == 401
-    whole = httpx.get(url, headers=signed, verify=stack.gateway.verify)
+    assert https.get(url, headers={"Authorization": other_path}).status_code == 401
+    whole = https.get(url, headers=signed)
     assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == detector["sha256"]
-    tail = httpx.get(url, headers={**signed, "Range": "bytes=1000-"}, verify=stack.gateway.verify)
+    tail = https.get(url, headers={**signed, "Range": "bytes=1000-"})
     assert tail.status_code == 206 and tail.content == whole.content[1000:]
     assert stack.get(path).status_code == 401  # a user's login is not a device's signature
-    assert httpx.get(url.replace("scrfd_500m_bnkps.onnx", "manifest.toml"), verify=stack.gateway.verify,
+    assert https.get(url.replace("scrfd_500m_bnkps.onnx", "manifest.toml"),
                      headers={"Authorization": device_request_signature(bundle.device_key(), "gate-s1", "GET",
                                                                         path.replace("scrfd_500m_bnkps.onnx",
                                                                                      "manifest.toml"))}
