@@ -124,6 +124,9 @@ def test_a_kiosk_is_built_with_its_threshold_and_takes_the_gateways_card_reads(s
     device = build_kiosk(cfg, load_bundle(stack.devices["kiosk-1"]), None, pack=pack, reader=no_card)
     try:
         assert device.kiosk.threshold == 0.45 and device.kiosk.liveness is None
+        # A read goes only to a kiosk online, as the operator's page shows it (409 before it has connected).
+        wait_for(lambda: stack.get("/api/kiosks/kiosk-1/setup", role="operator").json()["online"], 30,
+                 "kiosk-1 online")
         ticket = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
         r = stack.post("/api/kiosks/kiosk-1/reads", {"document": "203001344", "birth": "900315", "expiry": "351231",
                                                      "valid_until": ticket}, role="operator")
