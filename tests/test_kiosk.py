@@ -104,6 +104,8 @@ class KioskAtTheCounter:
 @pytest.fixture(scope="module")
 def kiosk(stack, kiosk_config, pack, virtual_reader):
     device = KioskAtTheCounter(stack.devices["kiosk-1"], kiosk_config, pack, virtual_reader)
+    # The gateway sends a read only to a kiosk online (409 before it has connected).
+    wait_for(lambda: stack.get("/api/kiosks/kiosk-1/setup", role="operator").json()["online"], 30, "kiosk-1 online")
     yield device
     device.close()
 
