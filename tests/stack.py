@@ -86,10 +86,23 @@ def everything_stored(store: Store) -> str:
     return "\n".join(parts)
 
 
+# Ports the tests' servers listen on: below Linux's ephemeral range (32768-60999), so that no client connection and
+# no other `bind(0)` takes one between our look and the server's bind, and a range of 1,000 per xdist worker, so
+# that two workers never pick the same one (the kernel's own pick did: "Address already in use" in a clean run).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_PORTS = iter(range(20000 + 1000 * (_WORKER % 12), 21000 + 1000 * (_WORKER % 12)))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, this worker's own."""
+    for port in _PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("this test worker has used its 1,000 ports")
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
